@@ -1,0 +1,29 @@
+# Two entry points for a new user; both create .venv on first use.
+#   make demo   set up, then fit/score/evaluate on generated data, logged to ./mlruns
+#   make test   set up, then run the test suite (what .ci/run runs)
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test ui bench clean
+
+setup: $(VENV)/.installed
+
+# torch 2.13.0 first: it is the CPU build; an unpinned torch would pull a CUDA build of several GB.
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q torch==2.13.0
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	$(BIN)/seqae demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+ui: setup
+	$(BIN)/seqae ui
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,290 @@
+"""Read sensor CSVs into a frame (time × sensors) and scale it.
+
+`read_sensor_csv` is where a user's file becomes data: comma or semicolon separated, a timestamp
+column found by name (or given), the numeric columns other than the timestamp and the label columns
+as sensors, rows sorted by time. Every problem is a one-line `DataError` naming the file, column and
+row, with what to do about it. Row numbers are the line numbers of the file (the header is line 1).
+
+The `Scaler` is a per-sensor standardiser fitted on training data only, saved as plain JSON.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from seqae.errors import DataError
+
+# Column names taken as the timestamp when the user names none (compared case-insensitively).
+TIME_COLUMN_NAMES = ("timestamp", "datetime", "time", "date", "ts", "date_time", "time_stamp")
+FILL_POLICIES = ("error", "ffill", "interpolate")
+
+
+def read_sensor_csv(
+    path: str | os.PathLike,
+    *,
+    time_column: str | None = None,
+    columns: Sequence[str] | None = None,
+    label_columns: Sequence[str] = (),
+    sep: str | None = None,
+    fill: str = "error",
+    return_labels: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """Read a CSV of sensor readings into a float frame indexed by time.
+
+    Args:
+        path: the CSV file.
+        time_column: the timestamp column; found by name (`timestamp`, `datetime`, `time`, ...) when
+            not given. A file without one gets a plain 0..n-1 index.
+        columns: the sensor columns to keep; by default every numeric column other than the
+            timestamp and the label columns.
+        label_columns: columns that hold labels (0/1), never used as sensors.
+        sep: the separator; sniffed from the header (`,` or `;` or tab) when not given.
+        fill: what to do with missing or infinite values: `error` (default), `ffill` (carry the
+            last reading forward, the first ones backward) or `interpolate` (linear in row order).
+        return_labels: also return the label columns as a second frame on the same index.
+
+    Returns:
+        The frame of sensors (`n_timepoints` rows, one float64 column per sensor), and the labels
+        frame when `return_labels` is set.
+    """
+    name = os.fspath(path)
+    raw = _read_table(name, sep)
+    label_columns = list(label_columns)
+    for col in label_columns:
+        if col not in raw.columns:
+            raise DataError(
+                f"{name}: label column {col!r} not found; the file has columns {_list(raw.columns)}"
+            )
+    time_col = _find_time_column(name, raw, time_column, exclude=label_columns)
+    index = _time_index(name, raw, time_col)
+
+    candidates = [c for c in raw.columns if c != time_col and c not in label_columns]
+    if columns is not None:
+        missing = [c for c in columns if c not in raw.columns]
+        if missing:
+            raise DataError(
+                f"{name}: column {missing[0]!r} not found; the file has columns "
+                f"{_list(raw.columns)}; check --columns"
+            )
+        sensors = list(columns)
+    else:
+        # A column with no numeric value at all (an id, a status text) is not a sensor.
+        sensors = [c for c in candidates if _has_numbers(raw[c])]
+        if not sensors:
+            raise DataError(
+                f"{name}: no numeric sensor columns found among {_list(candidates)}; "
+                "the file needs at least one column of numbers besides the timestamp and labels"
+            )
+
+    frame = pd.DataFrame({str(col): _numeric_column(name, raw[col], col) for col in sensors}, index=index)
+    frame = _handle_missing(name, frame, fill)
+
+    labels = None
+    if return_labels:
+        labels = {}
+        for col in label_columns:
+            values = _numeric_column(name, raw[col], col)
+            if np.isnan(values).any():
+                row = int(np.flatnonzero(np.isnan(values))[0]) + 2
+                raise DataError(f"{name}: label column {col!r} is empty at row {row}; labels must be 0 or 1")
+            labels[col] = (values > 0).astype(np.int8)
+        labels = pd.DataFrame(labels, index=index)
+
+    if time_col is not None:
+        order = np.argsort(index.to_numpy(), kind="stable")
+        if not (order == np.arange(len(order))).all():
+            frame = frame.iloc[order]
+            labels = labels.iloc[order] if labels is not None else None
+        _check_duplicates(name, frame.index, order)
+    return (frame, labels) if return_labels else frame
+
+
+def _read_table(name: str, sep: str | None) -> pd.DataFrame:
+    if not os.path.exists(name):
+        raise DataError(f"{name}: no such file; check the path")
+    if os.path.isdir(name):
+        raise DataError(f"{name}: is a directory, expected a CSV file")
+    if os.path.getsize(name) == 0:
+        raise DataError(f"{name}: the file is empty; expected a header line and rows of readings")
+    if sep is None:
+        sep = _sniff_separator(name)
+    try:
+        raw = pd.read_csv(name, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name}: the file is empty; expected a header line and rows of readings") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise DataError(f"{name}: not a readable CSV ({first}); check the separator (--sep)") from None
+    raw.columns = [str(c).strip() for c in raw.columns]
+    if raw.empty:
+        raise DataError(f"{name}: has a header but no rows of readings")
+    dup = raw.columns[raw.columns.duplicated()]
+    if len(dup):
+        raise DataError(f"{name}: column {dup[0]!r} appears more than once in the header; rename one")
+    return raw
+
+
+def _sniff_separator(name: str) -> str:
+    with open(name, newline="", encoding="utf-8", errors="replace") as fh:
+        header = fh.readline()
+    counts = {s: header.count(s) for s in (";", ",", "\t")}
+    best = max(counts, key=counts.get)
+    if counts[best] == 0:
+        try:
+            return csv.Sniffer().sniff(header).delimiter
+        except csv.Error:
+            return ","
+    return best
+
+
+def _find_time_column(
+    name: str, raw: pd.DataFrame, time_column: str | None, exclude: Sequence[str]
+) -> str | None:
+    if time_column is not None:
+        if time_column not in raw.columns:
+            raise DataError(
+                f"{name}: time column {time_column!r} not found; the file has columns "
+                f"{_list(raw.columns)}; check --time-column"
+            )
+        return time_column
+    for col in raw.columns:
+        if col.lower() in TIME_COLUMN_NAMES and col not in exclude:
+            return col
+    return None
+
+
+def _time_index(name: str, raw: pd.DataFrame, time_col: str | None) -> pd.Index:
+    if time_col is None:
+        return pd.RangeIndex(len(raw), name="row")
+    text = raw[time_col].str.strip()
+    blank = (text == "").to_numpy()
+    if blank.any():
+        row = int(np.flatnonzero(blank)[0]) + 2
+        raise DataError(f"{name}: time column {time_col!r} is empty at row {row}; every row needs a timestamp")
+    numeric = pd.to_numeric(text, errors="coerce")
+    if not numeric.isna().any():
+        # Numbers in the time column: epoch seconds or a step counter, kept as they are.
+        return pd.Index(numeric.to_numpy(), name=time_col)
+    try:
+        stamps = pd.to_datetime(text, errors="coerce", format="mixed")
+    except (ValueError, TypeError):
+        stamps = pd.to_datetime(text, errors="coerce")
+    bad = stamps.isna().to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{name}: time column {time_col!r} has {int(bad.sum())} values that are not timestamps "
+            f"(first at row {row + 2}: {raw[time_col].iloc[row]!r}); fix them or name another "
+            "column with --time-column"
+        )
+    return pd.DatetimeIndex(stamps, name=time_col)
+
+
+def _check_duplicates(name: str, index: pd.Index, order: np.ndarray) -> None:
+    dup = index.duplicated()
+    if dup.any():
+        pos = int(np.flatnonzero(dup)[0])
+        raise DataError(
+            f"{name}: timestamp {index[pos]} appears more than once (row {int(order[pos]) + 2}); "
+            "each row needs its own timestamp: drop or aggregate the repeats"
+        )
+
+
+def _has_numbers(column: pd.Series) -> bool:
+    values = pd.to_numeric(column.str.strip(), errors="coerce")
+    return bool(values.notna().any())
+
+
+_MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none", "-", "?"}
+
+
+def _numeric_column(name: str, column: pd.Series, col: str) -> np.ndarray:
+    text = column.str.strip()
+    values = pd.to_numeric(text, errors="coerce")
+    # Text that is neither a number nor a usual spelling of "missing" is an error of its own.
+    missing_text = text.str.lower().isin(_MISSING_TEXT)
+    bad = (values.isna() & ~missing_text).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        raise DataError(
+            f"{name}: column {col!r} has {int(bad.sum())} non-numeric values (first at row {row + 2}: "
+            f"{column.iloc[row]!r}); clean them or leave the column out with --columns"
+        )
+    return values.to_numpy(dtype=np.float64)
+
+
+def _handle_missing(name: str, frame: pd.DataFrame, fill: str) -> pd.DataFrame:
+    if fill not in FILL_POLICIES:
+        raise DataError(f"fill policy {fill!r} is not one of {', '.join(FILL_POLICIES)}")
+    values = frame.to_numpy()
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return frame
+    if fill == "error":
+        rows, cols = np.nonzero(bad)
+        first = int(np.argmin(rows * values.shape[1] + cols))
+        col = frame.columns[cols[first]]
+        n_bad = int(bad[:, cols[first]].sum())
+        what = "infinite" if np.isinf(values[rows[first], cols[first]]) else "missing"
+        raise DataError(
+            f"{name}: column {col!r} has {n_bad} missing or infinite values (first, {what}, at row "
+            f"{int(rows[first]) + 2}); clean them or pass --fill ffill or --fill interpolate"
+        )
+    clean = frame.mask(~np.isfinite(frame))
+    all_missing = clean.isna().all()
+    if all_missing.any():
+        col = all_missing.index[all_missing.to_numpy()][0]
+        raise DataError(f"{name}: column {col!r} has no finite value to fill from; leave it out with --columns")
+    if fill == "ffill":
+        clean = clean.ffill().bfill()
+    else:
+        clean = clean.interpolate(method="linear", limit_direction="both")
+    return clean
+
+
+def _list(names: Iterable) -> str:
+    names = [str(n) for n in names]
+    shown = ", ".join(repr(n) for n in names[:12])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > 12 else "")
+
+
+@dataclass
+class Scaler:
+    """Per-sensor standardisation `(x - mean_) / scale_`, fitted on training rows only.
+
+    A constant sensor gets `scale_ = 1` so that it never turns into NaN.
+    """
+
+    mean_: np.ndarray | None = None
+    scale_: np.ndarray | None = None
+
+    def fit(self, values: np.ndarray) -> "Scaler":
+        values = np.asarray(values, dtype=np.float64)  # (n_timepoints, n_features)
+        self.mean_ = values.mean(axis=0)
+        std = values.std(axis=0)
+        tiny = std <= 1e-12 * np.maximum(1.0, np.abs(self.mean_))
+        self.scale_ = np.where(tiny, 1.0, std)
+        return self
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        return ((np.asarray(values, dtype=np.float64) - self.mean_) / self.scale_).astype(np.float32)
+
+    def inverse_transform(self, values: np.ndarray) -> np.ndarray:
+        return np.asarray(values, dtype=np.float64) * self.scale_ + self.mean_
+
+    def to_dict(self) -> dict:
+        return {"mean": [float(v) for v in self.mean_], "scale": [float(v) for v in self.scale_]}
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "Scaler":
+        mean = np.asarray(state["mean"], dtype=np.float64)
+        scale = np.asarray(state["scale"], dtype=np.float64)
+        if mean.shape != scale.shape or not np.all(np.isfinite(scale)) or np.any(scale <= 0):
+            raise DataError("scaler state is damaged: mean and scale must be finite lists of equal length")
+        return cls(mean, scale)

@@ -1,0 +1,748 @@
+"""The estimators users hold: fit on normal data, then score, flag, explain and save.
+
+Every detector follows scikit-learn's estimator contract: `__init__` only stores its arguments,
+`fit` validates and sets attributes with a trailing underscore and returns `self`, and every method
+after `fit` checks that it was fitted. Higher score = more anomalous, everywhere.
+
+How a frame becomes scores (the flow in STYLE.md):
+
+    frame (n_timepoints × n_features) --scaler_--> scaled --windows--> (n_windows, window, features)
+      --net--> an element score per window step and sensor (squared error, or -log-likelihood)
+      --mean over the windows covering a row--> (n_timepoints, n_features)
+      --normalised by each sensor's spread on training data--> per-sensor scores
+      --mean over sensors--> one score per time point --threshold_--> flags --> intervals
+
+The per-sensor scores are each sensor's share of the point's score (they add up to it), which is
+what `sensor_scores` returns and what names the top sensors of an anomalous interval.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, clone
+from sklearn.decomposition import PCA
+
+from seqae import nets
+from seqae.data import Scaler
+from seqae.errors import ConfigError, DataError, NotFittedError
+from seqae.thresholds import QuantileThreshold, Threshold, flags_to_intervals, threshold_from_dict
+from seqae.training import (History, TrainConfig, batched_windows, seeded_generator, train,
+                            window_tensor)
+from seqae.windows import WindowAccumulator, window_starts
+
+FORMAT_VERSION = 1
+NORMALIZATIONS = ("zscore", "robust", "none")
+SCORE_REDUCTIONS = ("mean", "last")
+THRESHOLD_SOURCES = ("validation", "all")
+SCORE_BATCH = 1024  # windows per forward pass when scoring
+
+
+@dataclass
+class Detection:
+    """Everything one scoring pass yields, for `n_timepoints` rows."""
+
+    index: pd.Index  # the frame's index (timestamps or row numbers)
+    feature_names: list[str]
+    scores: np.ndarray  # (n_timepoints,) higher = more anomalous
+    contributions: np.ndarray  # (n_timepoints, n_features) each sensor's share; rows sum to scores
+    threshold: float
+    flags: np.ndarray  # (n_timepoints,) 0/1
+
+    def sensor_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.contributions, index=self.index, columns=self.feature_names)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per time point: score, is_anomaly and one contribution column per sensor."""
+        frame = pd.DataFrame({"score": self.scores, "is_anomaly": self.flags}, index=self.index)
+        for j, name in enumerate(self.feature_names):
+            frame[f"contribution_{name}"] = self.contributions[:, j]
+        return frame
+
+    def intervals(self, top: int = 3) -> pd.DataFrame:
+        """Flagged points merged into intervals, with the sensors that moved most in each."""
+        rows = []
+        for first, last in flags_to_intervals(self.flags):
+            span = slice(first, last + 1)
+            peak = first + int(np.argmax(self.scores[span]))
+            share = np.clip(self.contributions[span], 0.0, None).sum(axis=0)
+            total = share.sum()
+            share = share / total if total > 0 else share
+            order = np.argsort(-share, kind="stable")[:top]
+            named = [(self.feature_names[j], share[j]) for j in order if share[j] > 0]
+            rows.append({
+                "start": self.index[first],
+                "end": self.index[last],
+                "n_points": last - first + 1,
+                "peak_time": self.index[peak],
+                "peak_score": float(self.scores[peak]),
+                "top_sensor": named[0][0] if named else "",
+                "top_sensors": ", ".join(f"{name} ({100 * s:.0f}%)" for name, s in named),
+            })
+        columns = ["start", "end", "n_points", "peak_time", "peak_score", "top_sensor", "top_sensors"]
+        return pd.DataFrame(rows, columns=columns)
+
+
+class BaseDetector(BaseEstimator):
+    """What every seqae detector shares: input checks, scaling, windows, scores, thresholds, save.
+
+    Subclasses implement `_fit_model`, `_window_scores` and the `_model_state` pair.
+    """
+
+    model_type = "base"
+
+    # ---- public API -----------------------------------------------------------------------------
+
+    def fit(self, X, y=None) -> "BaseDetector":
+        """Learn what normal looks like from `X` (a frame of sensors, or an array), all assumed normal.
+
+        The last `validation_fraction` of the rows (in time order) is held out: it decides early
+        stopping and, by default, the threshold.
+        """
+        values, _ = self._validate(X, fitting=True)
+        self._check_params()
+        n_val = int(len(values) * self.validation_fraction)
+        if n_val and (n_val < self.window_size or len(values) - n_val < self.window_size):
+            warnings.warn(
+                f"{len(values)} training rows are too few to hold out {self.validation_fraction:.0%} "
+                f"for validation with window_size={self.window_size}; training on all rows, "
+                "without early stopping, threshold fitted on training scores",
+                stacklevel=2,
+            )
+            n_val = 0
+        self.scaler_ = Scaler().fit(values)
+        scaled = self.scaler_.transform(values)  # (n_timepoints, n_features) float32
+        train_part = scaled[: len(scaled) - n_val]
+        validation_part = scaled[len(scaled) - n_val:] if n_val else None
+
+        self._fit_model(train_part, validation_part)
+
+        train_elements = self._element_scores(train_part)
+        self.normalizer_ = _fit_normalizer(train_elements, self.normalization)
+        self.train_scores_ = self._contributions(train_elements).sum(axis=1)
+        self.validation_scores_ = None
+        if validation_part is not None:
+            self.validation_scores_ = self._contributions(self._element_scores(validation_part)).sum(axis=1)
+        if self.threshold_on == "all":
+            threshold_scores = self._contributions(self._element_scores(scaled)).sum(axis=1)
+        elif self.validation_scores_ is not None:
+            threshold_scores = self.validation_scores_
+        else:
+            threshold_scores = self.train_scores_
+        threshold = QuantileThreshold(0.99) if self.threshold is None else clone(self.threshold)
+        self.threshold_ = threshold.fit(threshold_scores)
+        return self
+
+    def detect(self, X) -> Detection:
+        """Score `X` once and return scores, per-sensor contributions and flags together."""
+        self._check_fitted()
+        values, index = self._validate(X)
+        contributions = self._contributions(self._element_scores(self.scaler_.transform(values)))
+        scores = contributions.sum(axis=1)
+        return Detection(index, list(self.feature_names_in_), scores, contributions,
+                         self.threshold_.value_, self.threshold_.flag(scores))
+
+    def anomaly_score(self, X) -> np.ndarray:
+        """One score per time point (row of `X`); higher = more anomalous."""
+        return self.detect(X).scores
+
+    def predict(self, X) -> np.ndarray:
+        """0/1 per time point: 1 where the score is above the fitted threshold."""
+        return self.detect(X).flags
+
+    def sensor_scores(self, X) -> pd.DataFrame:
+        """Time point × sensor: each sensor's share of the score (each row sums to the score)."""
+        return self.detect(X).sensor_frame()
+
+    def anomalies(self, X, top: int = 3) -> pd.DataFrame:
+        """Anomalous intervals: start, end, n_points, peak time and score, the top sensors."""
+        return self.detect(X).intervals(top=top)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to a directory: `config.json` (readable) and, for neural detectors, `weights.pt`.
+
+        The directory is written whole or not at all: into a temporary sibling, then renamed.
+        """
+        self._check_fitted()
+        target = Path(path)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise ConfigError(f"{target}: already exists and is not an empty directory; choose a new path")
+        config, tensors = self._model_state()
+        state = {
+            "format_version": FORMAT_VERSION,
+            "model_type": self.model_type,
+            "class": type(self).__name__,
+            "params": {k: v for k, v in self.get_params(deep=False).items() if k != "threshold"},
+            "feature_names": list(self.feature_names_in_),
+            "n_features": int(self.n_features_in_),
+            "scaler": self.scaler_.to_dict(),
+            "normalizer": {"center": self.normalizer_[0].tolist(), "scale": self.normalizer_[1].tolist()},
+            "threshold": self.threshold_.to_dict(),
+            "model": config,
+        }
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+        try:
+            (staging / "config.json").write_text(json.dumps(state, indent=2, default=_jsonable))
+            if tensors:
+                torch.save(tensors, staging / "weights.pt")
+            if target.exists():
+                target.rmdir()
+            staging.rename(target)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "BaseDetector":
+        """Load a detector saved with `save`; `BaseDetector.load` picks the class from the file."""
+        directory = Path(path)
+        config_file = directory / "config.json"
+        if not config_file.is_file():
+            raise DataError(f"{directory}: no config.json; expected a directory written by seqae's save()")
+        try:
+            state = json.loads(config_file.read_text())
+            detector_cls = DETECTORS[state["model_type"]]
+        except (json.JSONDecodeError, KeyError) as exc:
+            raise DataError(f"{config_file}: not a seqae model config ({exc}); save the model again") from None
+        if cls is not BaseDetector and not issubclass(detector_cls, cls):
+            raise DataError(f"{directory}: holds a {state['class']}, not a {cls.__name__}; "
+                            f"load it with {state['class']}.load or BaseDetector.load")
+        if state.get("format_version", 0) > FORMAT_VERSION:
+            raise DataError(f"{directory}: saved by a newer seqae (format {state['format_version']}); upgrade seqae")
+        detector = detector_cls(**state["params"])
+        detector.threshold = threshold_from_dict({k: v for k, v in state["threshold"].items() if k != "value"})
+        detector.feature_names_in_ = np.asarray(state["feature_names"], dtype=object)
+        detector.n_features_in_ = int(state["n_features"])
+        detector.scaler_ = Scaler.from_dict(state["scaler"])
+        detector.normalizer_ = (np.asarray(state["normalizer"]["center"]), np.asarray(state["normalizer"]["scale"]))
+        detector.threshold_ = threshold_from_dict(state["threshold"])
+        tensors = {}
+        if (directory / "weights.pt").exists():
+            tensors = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
+        detector._load_model_state(state["model"], tensors)
+        return detector
+
+    # ---- input checks ---------------------------------------------------------------------------
+
+    def _validate(self, X, fitting: bool = False) -> tuple[np.ndarray, pd.Index]:
+        """`X` as `(n_timepoints, n_features)` float64 in the fitted column order, and its index."""
+        if isinstance(X, pd.DataFrame):
+            names = [str(c) for c in X.columns]
+            if fitting:
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                missing = [n for n in self.feature_names_in_ if n not in names]
+                if missing:
+                    raise DataError(
+                        f"column {missing[0]!r} that the model was fitted on is missing; the data has "
+                        f"{', '.join(repr(n) for n in names[:12])}; it needs "
+                        f"{', '.join(repr(n) for n in self.feature_names_in_)}"
+                    )
+                X = X.set_axis(names, axis=1)[list(self.feature_names_in_)]
+            index = X.index
+            try:
+                values = X.to_numpy(dtype=np.float64)
+            except (TypeError, ValueError):
+                bad = next(c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]))
+                raise DataError(f"column {bad!r} is not numeric (dtype {X[bad].dtype}); "
+                                "read the file with read_sensor_csv or convert it") from None
+        else:
+            values = np.asarray(X, dtype=np.float64)
+            if values.ndim == 1:
+                values = values[:, None]
+            if fitting:
+                self.feature_names_in_ = np.asarray([f"x{j}" for j in range(values.shape[1])], dtype=object)
+            index = pd.RangeIndex(len(values))
+        if values.ndim != 2:
+            raise DataError(f"expected a 2-D table (time × sensors), got an array of shape {values.shape}")
+        if fitting:
+            self.n_features_in_ = values.shape[1]
+        elif values.shape[1] != self.n_features_in_:
+            raise DataError(f"the data has {values.shape[1]} sensors, but {type(self).__name__} was "
+                            f"fitted with {self.n_features_in_}; pass the same sensor columns")
+        if values.shape[1] == 0:
+            raise DataError("the data has no sensor columns")
+        if len(values) < self.window_size:
+            raise DataError(f"the data has {len(values)} rows, fewer than one window "
+                            f"(window_size={self.window_size}); give at least {self.window_size} rows")
+        finite = np.isfinite(values)
+        if not finite.all():
+            row, col = np.argwhere(~finite)[0]
+            raise DataError(f"column {self.feature_names_in_[col]!r} has {int((~finite[:, col]).sum())} "
+                            f"missing or infinite values (first at position {row}); fill or drop them first")
+        return values, index
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "threshold_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+
+    def _check_params(self) -> None:
+        def need(ok: bool, message: str) -> None:
+            if not ok:
+                raise ConfigError(message)
+
+        need(isinstance(self.window_size, (int, np.integer)) and self.window_size >= 1,
+             f"window_size must be a positive integer, got {self.window_size!r}")
+        need(0.0 <= self.validation_fraction < 1.0,
+             f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        need(self.normalization in NORMALIZATIONS,
+             f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}")
+        need(self.score_reduction in SCORE_REDUCTIONS,
+             f"score_reduction must be one of {', '.join(SCORE_REDUCTIONS)}, got {self.score_reduction!r}")
+        need(self.threshold_on in THRESHOLD_SOURCES,
+             f"threshold_on must be one of {', '.join(THRESHOLD_SOURCES)}, got {self.threshold_on!r}")
+        need(isinstance(self.score_stride, (int, np.integer)) and 1 <= self.score_stride <= self.window_size,
+             f"score_stride must be an integer from 1 to window_size={self.window_size}, got {self.score_stride!r}")
+        need(self.threshold is None or isinstance(self.threshold, Threshold),
+             f"threshold must be a seqae Threshold (e.g. QuantileThreshold(0.99)), got {self.threshold!r}")
+
+    # ---- scores ---------------------------------------------------------------------------------
+
+    def _element_scores(self, scaled: np.ndarray) -> np.ndarray:
+        """Raw score per time point and sensor, `(n_timepoints, n_features)`: window steps averaged."""
+        accumulator = WindowAccumulator(len(scaled), self.window_size, (scaled.shape[1],), self.score_reduction)
+        for windows, starts in batched_windows(scaled, self.window_size, self.score_stride, SCORE_BATCH):
+            accumulator.add(self._window_scores(windows), starts)
+        return accumulator.result()
+
+    def _contributions(self, elements: np.ndarray) -> np.ndarray:
+        """Normalised per-sensor scores divided by the sensor count: rows sum to the point's score."""
+        center, scale = self.normalizer_
+        return (elements - center) / scale / elements.shape[1]
+
+    # ---- subclass hooks -------------------------------------------------------------------------
+
+    def _fit_model(self, train_part: np.ndarray, validation_part: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
+        """`(batch, window, n_features)` scaled windows -> element scores of the same shape."""
+        raise NotImplementedError
+
+    def _model_state(self) -> tuple[dict, dict]:
+        """(JSON-able config that rebuilds the model, dict of tensors) for `save`."""
+        raise NotImplementedError
+
+    def _load_model_state(self, config: dict, tensors: dict) -> None:
+        raise NotImplementedError
+
+
+class _TorchDetector(BaseDetector):
+    """A detector whose model is a torch autoencoder trained by `training.train`."""
+
+    def _build_net(self, n_features: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _net_args(self, n_features: int) -> dict:
+        raise NotImplementedError
+
+    def _loss(self, net, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.mse_loss(net(inputs), targets)
+
+    def _fit_model(self, train_part, validation_part) -> None:
+        generator = seeded_generator(self.random_state)
+        with torch.random.fork_rng(devices=[]):
+            # Weight init and dropout draw from torch's global generator: seed it, then restore it.
+            torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+            self.net_args_ = self._net_args(train_part.shape[1])
+            self.net_ = self._build_net(**self.net_args_)
+            train_windows = window_tensor(train_part, self.window_size, self.train_stride)
+            val_windows = None
+            if validation_part is not None:
+                val_windows = window_tensor(validation_part, self.window_size, 1)
+            config = TrainConfig(
+                epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                weight_decay=self.weight_decay, grad_clip=self.grad_clip, patience=self.patience,
+                noise_std=self.noise_std, verbose=self.verbose,
+            )
+            self.history_ = train(self.net_, self._loss, train_windows, val_windows, config, generator)
+
+    def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            return nets.squared_error(self.net_(windows), windows).numpy()
+
+    def encode(self, X) -> np.ndarray:
+        """The latent vector of each window of `X` (windows every `score_stride` rows)."""
+        self._check_fitted()
+        values, _ = self._validate(X)
+        scaled = self.scaler_.transform(values)
+        out = []
+        with torch.inference_mode():
+            for windows, _ in batched_windows(scaled, self.window_size, self.score_stride, SCORE_BATCH):
+                z = self.net_.encode(windows)
+                out.append((z[0] if isinstance(z, tuple) else z).numpy())
+        return np.concatenate(out)  # (n_windows, latent)
+
+    def _model_state(self):
+        return ({"net": type(self.net_).__name__, "net_args": self.net_args_,
+                 "history": self.history_.to_dict()},
+                {k: v.detach().cpu() for k, v in self.net_.state_dict().items()})
+
+    def _load_model_state(self, config, tensors):
+        self.net_args_ = dict(config["net_args"])
+        self.net_ = self._build_net(**self.net_args_)
+        self.net_.load_state_dict(tensors)
+        self.net_.eval()
+        self.history_ = History.from_dict(config["history"])
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        for name in ("hidden_size", "latent_dim", "epochs", "batch_size", "train_stride"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not self.learning_rate > 0:
+            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.noise_std < 0:
+            raise ConfigError(f"noise_std must be >= 0, got {self.noise_std}")
+
+
+class LSTMAutoencoder(_TorchDetector):
+    """LSTM sequence-to-sequence autoencoder; the score is the reconstruction error.
+
+    Args:
+        window_size: rows per window.
+        hidden_size: LSTM hidden units (encoder and decoder).
+        latent_dim: size of the vector one window is encoded to.
+        num_layers: stacked LSTM layers; dropout applies between them.
+        dropout: dropout between LSTM layers (num_layers > 1).
+        epochs: maximum passes over the training windows.
+        batch_size: windows per optimiser step.
+        learning_rate: Adam's step size.
+        weight_decay: Adam's L2 penalty.
+        grad_clip: max gradient norm (0 = no clipping).
+        patience: epochs without a better validation loss before stopping (0 = never).
+        validation_fraction: the last part of the training rows held out, in time order.
+        noise_std: denoising training: Gaussian noise of this std on the inputs (scaled units).
+        train_stride: rows between training windows.
+        score_stride: rows between scored windows (1 = every window; larger is faster).
+        score_reduction: `mean` of all windows covering a row, or the `last` (the one ending there).
+        normalization: per-sensor normalisation of the error before summing: `zscore` (by its mean
+            and std on training data), `robust` (median and MAD) or `none`.
+        threshold: a `Threshold` fitted on the scores of normal data (default: 99th percentile).
+        threshold_on: fit the threshold on the held-out `validation` rows or `all` training rows.
+        random_state: seed for weights, shuffling and noise; same seed, same model.
+        verbose: show a progress bar per epoch.
+    """
+
+    model_type = "lstm-ae"
+
+    def __init__(self, window_size: int = 32, hidden_size: int = 64, latent_dim: int = 16,
+                 num_layers: int = 1, dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
+                 patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
+                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
+                 normalization: str = "zscore", threshold: Threshold | None = None,
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
+        self.window_size = window_size
+        self.hidden_size = hidden_size
+        self.latent_dim = latent_dim
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.noise_std = noise_std
+        self.train_stride = train_stride
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _net_args(self, n_features):
+        return {"n_features": n_features, "hidden_size": self.hidden_size, "latent_dim": self.latent_dim,
+                "num_layers": self.num_layers, "dropout": self.dropout}
+
+    def _build_net(self, **args):
+        return nets.LSTMSeq2Seq(**args)
+
+
+class LSTMVAE(_TorchDetector):
+    """Recurrent variational autoencoder trained on the ELBO.
+
+    Takes the arguments of `LSTMAutoencoder`, and:
+        beta: weight of the KL term in the ELBO.
+        learn_variance: the decoder predicts a variance per step and sensor (else it is fixed at 1).
+        score: `reconstruction_probability` (-log p(x | z), per step and sensor) or `elbo`
+            (that plus the window's KL spread evenly over its steps and sensors).
+        n_samples: latent draws averaged when scoring, seeded by `random_state` so that the same
+            model gives the same scores; 0 decodes the mean latent (one pass, deterministic).
+    """
+
+    model_type = "lstm-vae"
+    SCORES = ("reconstruction_probability", "elbo")
+
+    def __init__(self, window_size: int = 32, hidden_size: int = 64, latent_dim: int = 16,
+                 num_layers: int = 1, dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
+                 patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
+                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
+                 normalization: str = "zscore", threshold: Threshold | None = None,
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
+                 beta: float = 1.0, learn_variance: bool = True,
+                 score: str = "reconstruction_probability", n_samples: int = 0):
+        self.window_size = window_size
+        self.hidden_size = hidden_size
+        self.latent_dim = latent_dim
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.noise_std = noise_std
+        self.train_stride = train_stride
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+        self.verbose = verbose
+        self.beta = beta
+        self.learn_variance = learn_variance
+        self.score = score
+        self.n_samples = n_samples
+
+    def _net_args(self, n_features):
+        return {"n_features": n_features, "hidden_size": self.hidden_size, "latent_dim": self.latent_dim,
+                "num_layers": self.num_layers, "dropout": self.dropout,
+                "learn_variance": bool(self.learn_variance)}
+
+    def _build_net(self, **args):
+        return nets.LSTMVAENet(**args)
+
+    def _check_params(self):
+        super()._check_params()
+        if self.score not in self.SCORES:
+            raise ConfigError(f"score must be one of {', '.join(self.SCORES)}, got {self.score!r}")
+        if not isinstance(self.n_samples, (int, np.integer)) or self.n_samples < 0:
+            raise ConfigError(f"n_samples must be an integer >= 0, got {self.n_samples!r}")
+        if self.beta < 0:
+            raise ConfigError(f"beta must be >= 0, got {self.beta}")
+
+    def _fit_model(self, train_part, validation_part):
+        # Training draws latents from the same seeded generator as shuffling.
+        self._train_generator = seeded_generator(None if self.random_state is None else self.random_state + 1)
+        super()._fit_model(train_part, validation_part)
+        del self._train_generator
+
+    def _loss(self, net, inputs, targets):
+        x_mean, x_logvar, z_mean, z_logvar = net(inputs, generator=self._train_generator, sample=net.training)
+        return nets.elbo_loss(targets, x_mean, x_logvar, z_mean, z_logvar, beta=self.beta)
+
+    def _window_scores(self, windows):
+        with torch.inference_mode():
+            z_mean, z_logvar = self.net_.encode(windows)
+            window_size = windows.shape[1]
+            if self.n_samples == 0:
+                x_mean, x_logvar = self.net_.decode(z_mean, window_size)
+                nll = nets.gaussian_nll(windows, x_mean, x_logvar)
+            else:
+                # Same seed for every batch: scores do not depend on how the rows were batched.
+                generator = seeded_generator(0 if self.random_state is None else self.random_state)
+                nll = torch.zeros_like(windows)
+                for _ in range(self.n_samples):
+                    z = nets.reparameterise(z_mean, z_logvar, generator)
+                    x_mean, x_logvar = self.net_.decode(z, window_size)
+                    nll += nets.gaussian_nll(windows, x_mean, x_logvar)
+                nll /= self.n_samples
+            if self.score == "elbo":
+                n_elements = windows.shape[1] * windows.shape[2]
+                nll = nll + (self.beta * nets.gaussian_kl(z_mean, z_logvar) / n_elements)[:, None, None]
+            return nll.numpy()
+
+
+class DenseAutoencoder(_TorchDetector):
+    """Dense autoencoder on flattened windows (a textbook baseline). Arguments as LSTMAutoencoder."""
+
+    model_type = "dense-ae"
+
+    def __init__(self, window_size: int = 32, hidden_size: int = 64, latent_dim: int = 16,
+                 dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
+                 patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
+                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
+                 normalization: str = "zscore", threshold: Threshold | None = None,
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
+        self.window_size = window_size
+        self.hidden_size = hidden_size
+        self.latent_dim = latent_dim
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.noise_std = noise_std
+        self.train_stride = train_stride
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _net_args(self, n_features):
+        return {"n_features": n_features, "window_size": self.window_size,
+                "hidden_size": self.hidden_size, "latent_dim": self.latent_dim, "dropout": self.dropout}
+
+    def _build_net(self, **args):
+        return nets.DenseAE(**args)
+
+
+class ConvAutoencoder(_TorchDetector):
+    """1-D convolutional autoencoder over time (a textbook baseline). Arguments as LSTMAutoencoder;
+    `hidden_size` is the channel count of the outer convolutions, `latent_dim` of the inner ones."""
+
+    model_type = "conv-ae"
+
+    def __init__(self, window_size: int = 32, hidden_size: int = 32, latent_dim: int = 16,
+                 dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
+                 patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
+                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
+                 normalization: str = "zscore", threshold: Threshold | None = None,
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
+        self.window_size = window_size
+        self.hidden_size = hidden_size
+        self.latent_dim = latent_dim
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.noise_std = noise_std
+        self.train_stride = train_stride
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _net_args(self, n_features):
+        return {"n_features": n_features, "hidden_size": self.hidden_size,
+                "latent_dim": self.latent_dim, "dropout": self.dropout}
+
+    def _build_net(self, **args):
+        return nets.ConvAE(**args)
+
+
+class PCADetector(BaseDetector):
+    """PCA reconstruction error on flattened windows (a baseline; `window_size=1` is point-wise PCA).
+
+    Args:
+        window_size: rows per window.
+        n_components: components kept: an int, or a float in (0, 1) for that share of the variance.
+        Other arguments as LSTMAutoencoder.
+    """
+
+    model_type = "pca"
+
+    def __init__(self, window_size: int = 1, n_components: float | int = 0.95,
+                 validation_fraction: float = 0.2, score_stride: int = 1, score_reduction: str = "mean",
+                 normalization: str = "zscore", threshold: Threshold | None = None,
+                 threshold_on: str = "validation", random_state: int | None = None):
+        self.window_size = window_size
+        self.n_components = n_components
+        self.validation_fraction = validation_fraction
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+
+    def _fit_model(self, train_part, validation_part):
+        windows = window_tensor(train_part, self.window_size).reshape(-1, self.window_size * train_part.shape[1])
+        n_components = self.n_components
+        if isinstance(n_components, (int, np.integer)):
+            n_components = min(int(n_components), *windows.shape)
+        pca = PCA(n_components=n_components, svd_solver="full", random_state=self.random_state)
+        pca.fit(windows.numpy().astype(np.float64))
+        self.mean_ = pca.mean_.astype(np.float32)
+        self.components_ = pca.components_.astype(np.float32)  # (n_components, window * n_features)
+
+    def _window_scores(self, windows):
+        flat = windows.numpy().reshape(len(windows), -1) - self.mean_
+        reconstruction = (flat @ self.components_.T) @ self.components_
+        return ((flat - reconstruction) ** 2).reshape(windows.shape)
+
+    def _model_state(self):
+        return {"mean": self.mean_.tolist(), "components": self.components_.tolist()}, {}
+
+    def _load_model_state(self, config, tensors):
+        self.mean_ = np.asarray(config["mean"], dtype=np.float32)
+        self.components_ = np.asarray(config["components"], dtype=np.float32)
+
+
+DETECTORS: dict[str, type[BaseDetector]] = {
+    cls.model_type: cls for cls in (LSTMAutoencoder, LSTMVAE, DenseAutoencoder, ConvAutoencoder, PCADetector)
+}
+
+
+def make_detector(model_type: str, **params) -> BaseDetector:
+    """Build a detector by its model type (`lstm-ae`, `lstm-vae`, `dense-ae`, `conv-ae`, `pca`)."""
+    if model_type not in DETECTORS:
+        raise ConfigError(f"unknown model {model_type!r}; choose one of {', '.join(DETECTORS)}")
+    cls = DETECTORS[model_type]
+    valid = cls().get_params()
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ConfigError(f"model {model_type!r} takes no parameter {unknown[0]!r}; "
+                          f"it takes {', '.join(sorted(valid))}")
+    return cls(**params)
+
+
+def _fit_normalizer(elements: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sensor (center, scale) of the training element scores `(n_timepoints, n_features)`."""
+    n_features = elements.shape[1]
+    if method == "none":
+        return np.zeros(n_features), np.ones(n_features)
+    if method == "zscore":
+        center, scale = elements.mean(axis=0), elements.std(axis=0)
+    else:  # robust
+        center = np.median(elements, axis=0)
+        scale = 1.4826 * np.median(np.abs(elements - center), axis=0)
+    # A sensor the model reconstructs perfectly (a constant one) must not divide by zero.
+    floor = max(1e-2 * float(np.median(scale)), 1e-8)
+    return center, np.maximum(scale, floor)
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot save {type(value).__name__} in config.json")

@@ -1,0 +1,186 @@
+"""The networks, as plain `torch.nn.Module`s that map tensors to tensors, and their losses.
+
+Every net takes windows `(batch, window_size, n_features)` of scaled readings and reconstructs them.
+They know nothing of pandas, scalers or thresholds: the detectors in `detectors.py` own those.
+Each net's constructor arguments are plain numbers, saved beside its weights so it can be rebuilt.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def _lstm(input_size: int, hidden_size: int, num_layers: int, dropout: float) -> nn.LSTM:
+    return nn.LSTM(
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        batch_first=True,
+        dropout=dropout if num_layers > 1 else 0.0,
+    )
+
+
+class LSTMSeq2Seq(nn.Module):
+    """LSTM sequence-to-sequence autoencoder.
+
+    encoder LSTM -> last hidden state -> linear to `latent_dim` -> repeated over the window ->
+    decoder LSTM -> linear back to the sensors.
+    """
+
+    def __init__(self, n_features: int, hidden_size: int = 64, latent_dim: int = 16,
+                 num_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.encoder = _lstm(n_features, hidden_size, num_layers, dropout)
+        self.to_latent = nn.Linear(hidden_size, latent_dim)
+        self.decoder = _lstm(latent_dim, hidden_size, num_layers, dropout)
+        self.output = nn.Linear(hidden_size, n_features)
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        _, (h, _) = self.encoder(x)  # h: (num_layers, batch, hidden)
+        return self.to_latent(h[-1])  # (batch, latent_dim)
+
+    def decode(self, z: torch.Tensor, window_size: int) -> torch.Tensor:
+        repeated = z.unsqueeze(1).expand(-1, window_size, -1)  # (batch, window, latent_dim)
+        out, _ = self.decoder(repeated)  # (batch, window, hidden)
+        return self.output(out)  # (batch, window, n_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(x), x.shape[1])
+
+
+class LSTMVAENet(nn.Module):
+    """Recurrent variational autoencoder.
+
+    encoder LSTM -> mean and log-variance of a `latent_dim` Gaussian -> reparameterised sample ->
+    repeated over the window -> decoder LSTM -> per-step Gaussian mean and log-variance per sensor.
+    With `learn_variance=False` the decoder's variance is fixed at 1 (log-variance 0).
+    """
+
+    # Bounds on the decoder's log-variance: keeps the likelihood finite on a perfectly fitted step.
+    MIN_LOGVAR, MAX_LOGVAR = -7.0, 7.0
+
+    def __init__(self, n_features: int, hidden_size: int = 64, latent_dim: int = 16,
+                 num_layers: int = 1, dropout: float = 0.0, learn_variance: bool = True):
+        super().__init__()
+        self.learn_variance = learn_variance
+        self.encoder = _lstm(n_features, hidden_size, num_layers, dropout)
+        self.to_mean = nn.Linear(hidden_size, latent_dim)
+        self.to_logvar = nn.Linear(hidden_size, latent_dim)
+        self.decoder = _lstm(latent_dim, hidden_size, num_layers, dropout)
+        self.out_mean = nn.Linear(hidden_size, n_features)
+        self.out_logvar = nn.Linear(hidden_size, n_features) if learn_variance else None
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, (h, _) = self.encoder(x)
+        return self.to_mean(h[-1]), self.to_logvar(h[-1])  # (batch, latent_dim) each
+
+    def decode(self, z: torch.Tensor, window_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        repeated = z.unsqueeze(1).expand(-1, window_size, -1)
+        out, _ = self.decoder(repeated)  # (batch, window, hidden)
+        mean = self.out_mean(out)  # (batch, window, n_features)
+        if self.out_logvar is None:
+            return mean, torch.zeros_like(mean)
+        logvar = self.out_logvar(out).clamp(self.MIN_LOGVAR, self.MAX_LOGVAR)
+        return mean, logvar
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None,
+                sample: bool = True):
+        """Returns `(x_mean, x_logvar, z_mean, z_logvar)`; `sample=False` decodes the mean latent."""
+        z_mean, z_logvar = self.encode(x)
+        z = reparameterise(z_mean, z_logvar, generator) if sample else z_mean
+        x_mean, x_logvar = self.decode(z, x.shape[1])
+        return x_mean, x_logvar, z_mean, z_logvar
+
+
+class DenseAE(nn.Module):
+    """Dense autoencoder on flattened windows: (window × features) -> hidden -> latent -> back."""
+
+    def __init__(self, n_features: int, window_size: int, hidden_size: int = 64,
+                 latent_dim: int = 16, dropout: float = 0.0):
+        super().__init__()
+        flat = n_features * window_size
+        self.encoder = nn.Sequential(
+            nn.Linear(flat, hidden_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, latent_dim)
+        )
+        self.decoder = nn.Sequential(
+            nn.Linear(latent_dim, hidden_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, flat)
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x.flatten(1))  # (batch, latent_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decoder(self.encode(x)).view_as(x)
+
+
+class ConvAE(nn.Module):
+    """1-D convolutional autoencoder over time (two stride-2 convolutions down, two up).
+
+    The shape of SKAB's Conv-AE: 32 then 16 channels, kernel 7; the output is cropped back to
+    the window length, so any `window_size` works.
+    """
+
+    def __init__(self, n_features: int, hidden_size: int = 32, latent_dim: int = 16,
+                 kernel_size: int = 7, dropout: float = 0.0):
+        super().__init__()
+        pad = kernel_size // 2
+        self.encoder = nn.Sequential(
+            nn.Conv1d(n_features, hidden_size, kernel_size, stride=2, padding=pad), nn.ReLU(),
+            nn.Dropout(dropout),
+            nn.Conv1d(hidden_size, latent_dim, kernel_size, stride=2, padding=pad), nn.ReLU(),
+        )
+        self.decoder = nn.Sequential(
+            nn.ConvTranspose1d(latent_dim, latent_dim, kernel_size, stride=2, padding=pad, output_padding=1),
+            nn.ReLU(), nn.Dropout(dropout),
+            nn.ConvTranspose1d(latent_dim, hidden_size, kernel_size, stride=2, padding=pad, output_padding=1),
+            nn.ReLU(),
+            nn.Conv1d(hidden_size, n_features, kernel_size, padding=pad),
+        )
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encoder(x.transpose(1, 2)).flatten(1)  # (batch, latent_dim * window / 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        window_size = x.shape[1]
+        h = self.encoder(x.transpose(1, 2))  # (batch, latent_dim, ~window/4)
+        out = self.decoder(h)[:, :, :window_size]  # (batch, n_features, window)
+        return out.transpose(1, 2)
+
+
+def reparameterise(mean: torch.Tensor, logvar: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """z = mean + sigma * eps with eps ~ N(0, I): a sample the gradient flows through."""
+    eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+    return mean + torch.exp(0.5 * logvar) * eps
+
+
+def squared_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Element-wise squared reconstruction error, same shape as `x`."""
+    return (x_hat - x).square()
+
+
+def gaussian_nll(x: torch.Tensor, mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """Element-wise -log N(x | mean, exp(logvar)), same shape as `x`."""
+    return 0.5 * (LOG_2PI + logvar + (x - mean).square() * torch.exp(-logvar))
+
+
+def gaussian_kl(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mean, exp(logvar)) || N(0, I)) in closed form, summed over the latent: `(batch,)`."""
+    return 0.5 * (mean.square() + logvar.exp() - 1.0 - logvar).sum(dim=-1)
+
+
+def elbo_loss(x: torch.Tensor, x_mean: torch.Tensor, x_logvar: torch.Tensor,
+              z_mean: torch.Tensor, z_logvar: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
+    """Negative ELBO per window element, averaged over the batch.
+
+    (sum of the reconstruction NLL over the window + beta * KL) / (window_size * n_features), so
+    its scale matches the autoencoders' mean squared error and does not move with the window.
+    """
+    n_elements = x.shape[1] * x.shape[2]
+    nll = gaussian_nll(x, x_mean, x_logvar).sum(dim=(1, 2))  # (batch,)
+    return ((nll + beta * gaussian_kl(z_mean, z_logvar)) / n_elements).mean()

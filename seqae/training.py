@@ -1,0 +1,202 @@
+"""One readable training loop, batched inference, seeding.
+
+Windows stay a strided view of the scaled series until a batch is gathered from them: no dataset
+of copied windows, no DataLoader, no per-window Python work.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqae.errors import TrainingError
+from seqae.windows import window_starts
+
+# loss_fn(net, inputs, targets) -> scalar loss; inputs differ from targets only in denoising training.
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30  # passes over the training windows
+    batch_size: int = 64  # windows per optimiser step
+    learning_rate: float = 1e-3  # Adam's step size
+    weight_decay: float = 0.0  # Adam's L2 penalty
+    grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
+    patience: int = 5  # epochs without a better validation loss before stopping; 0 = never stop early
+    noise_std: float = 0.0  # denoising: Gaussian noise added to the inputs, targets stay clean
+    verbose: bool = True  # a progress bar per epoch on stderr
+
+
+@dataclass
+class History:
+    train_loss: list[float] = field(default_factory=list)
+    validation_loss: list[float] = field(default_factory=list)
+    best_epoch: int = -1  # 0-based epoch whose weights were kept
+    stopped_early: bool = False
+
+    def to_dict(self) -> dict:
+        return {
+            "train_loss": self.train_loss,
+            "validation_loss": self.validation_loss,
+            "best_epoch": self.best_epoch,
+            "stopped_early": self.stopped_early,
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict) -> "History":
+        return cls(list(state["train_loss"]), list(state["validation_loss"]),
+                   int(state["best_epoch"]), bool(state["stopped_early"]))
+
+
+def window_tensor(values: np.ndarray, window_size: int, stride: int = 1) -> torch.Tensor:
+    """All windows of a scaled series as a strided view: `(n_windows, window_size, n_features)`.
+
+    Uses the same starts as `windows.window_starts`; no window is copied until a batch is taken.
+    """
+    series = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))  # (n_timepoints, n_features)
+    starts = window_starts(len(series), window_size, stride)
+    view = series.unfold(0, window_size, 1).transpose(1, 2)  # (n - window + 1, window, n_features)
+    if stride == 1:
+        return view
+    return view[torch.from_numpy(starts)]
+
+
+def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
+          validation_windows: torch.Tensor | None, config: TrainConfig,
+          generator: torch.Generator) -> History:
+    """Fit `net` with Adam, keeping the weights of the epoch with the best validation loss.
+
+    Args:
+        net: the module, trained in place.
+        loss_fn: `loss_fn(net, inputs, targets)` -> scalar.
+        train_windows: `(n_windows, window_size, n_features)`.
+        validation_windows: held-out windows for early stopping, or None (then the training loss
+            decides which epoch is kept and nothing stops early).
+        config: epochs, batch size, optimiser settings.
+        generator: the source of every random draw (shuffling, noise), seeded by the caller.
+    """
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate,
+                                 weight_decay=config.weight_decay)
+    history = History()
+    best_loss, best_state, since_best = math.inf, None, 0
+    n_windows = len(train_windows)
+    progress = _progress(config.epochs, config.verbose)
+    for epoch in range(config.epochs):
+        net.train()
+        order = torch.randperm(n_windows, generator=generator)
+        total = 0.0
+        for first in range(0, n_windows, config.batch_size):
+            targets = train_windows[order[first:first + config.batch_size]]  # (batch, window, features)
+            inputs = targets
+            if config.noise_std > 0:
+                noise = torch.randn(targets.shape, generator=generator)
+                inputs = targets + config.noise_std * noise
+            loss = loss_fn(net, inputs, targets)
+            if not torch.isfinite(loss):
+                raise TrainingError(
+                    f"the training loss became {loss.item()} at epoch {epoch + 1}; lower the "
+                    "learning rate, check the data for extreme values, or clip gradients (--grad-clip)"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip > 0:
+                nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+            optimizer.step()
+            total += loss.item() * len(targets)
+        history.train_loss.append(total / n_windows)
+
+        if validation_windows is not None:
+            history.validation_loss.append(evaluate_loss(net, loss_fn, validation_windows, generator))
+            monitored = history.validation_loss[-1]
+        else:
+            monitored = history.train_loss[-1]
+        if monitored < best_loss:
+            best_loss, since_best = monitored, 0
+            best_state = copy.deepcopy(net.state_dict())
+            history.best_epoch = epoch
+        else:
+            since_best += 1
+        progress.update(epoch, history)
+        if validation_windows is not None and config.patience and since_best >= config.patience:
+            history.stopped_early = True
+            break
+    progress.close()
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    net.eval()
+    return history
+
+
+def evaluate_loss(net: nn.Module, loss_fn: LossFn, windows: torch.Tensor,
+                  generator: torch.Generator, batch_size: int = 1024) -> float:
+    """Mean loss over `windows` in evaluation mode, without gradients."""
+    net.eval()
+    total = 0.0
+    with torch.inference_mode():
+        for first in range(0, len(windows), batch_size):
+            batch = windows[first:first + batch_size]
+            total += loss_fn(net, batch, batch).item() * len(batch)
+    value = total / len(windows)
+    if not math.isfinite(value):
+        raise TrainingError(f"the validation loss is {value}; lower the learning rate or check the data")
+    return value
+
+
+def batched_windows(values: np.ndarray, window_size: int, stride: int,
+                    batch_size: int) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
+    """Yield `(windows, starts)` batches over a scaled series, for scoring.
+
+    windows: `(batch, window_size, n_features)` contiguous float32; starts: their start rows.
+    """
+    series = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+    view = series.unfold(0, window_size, 1).transpose(1, 2)
+    starts = window_starts(len(series), window_size, stride)
+    for first in range(0, len(starts), batch_size):
+        chunk = starts[first:first + batch_size]
+        if stride == 1 and len(chunk) > 1 and chunk[-1] - chunk[0] == len(chunk) - 1:
+            batch = view[int(chunk[0]):int(chunk[-1]) + 1]
+        else:
+            batch = view[torch.from_numpy(chunk)]
+        yield batch.contiguous(), chunk
+
+
+def seeded_generator(random_state: int | None) -> torch.Generator:
+    """A torch Generator seeded from `random_state` (or from fresh entropy when None)."""
+    generator = torch.Generator()
+    if random_state is None:
+        generator.seed()
+    else:
+        generator.manual_seed(int(random_state))
+    return generator
+
+
+class _progress:
+    """A tqdm bar over epochs showing the latest losses; silent when `verbose` is False."""
+
+    def __init__(self, epochs: int, verbose: bool):
+        self.bar = None
+        if verbose:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=epochs, desc="epochs", unit="epoch", file=sys.stderr, leave=False)
+
+    def update(self, epoch: int, history: History) -> None:
+        if self.bar is None:
+            return
+        postfix = {"train": f"{history.train_loss[-1]:.4g}"}
+        if history.validation_loss:
+            postfix["val"] = f"{history.validation_loss[-1]:.4g}"
+        self.bar.set_postfix(postfix, refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -1,0 +1,150 @@
+"""Sliding windows over a series, and window values mapped back to time points. Pure numpy.
+
+Vocabulary (after aeon's `sliding_windows` / `reverse_windowing`):
+
+- a series has `n_timepoints` rows and `n_features` columns;
+- window `i` starts at row `starts[i]` and covers `window_size` rows;
+- windows start every `stride` rows, and one more window is placed at the end when the stride does
+  not land there, so that every row is covered by at least one window.
+
+Worked example, `n_timepoints=7, window_size=3, stride=2`:
+
+    starts = [0, 2, 4]          (4 + 3 = 7: the last window ends on the last row)
+    row:       0  1  2  3  4  5  6
+    window 0:  x  x  x
+    window 1:        x  x  x
+    window 2:              x  x  x
+    cover:     1  1  2  1  2  1  1
+
+and with `stride=3`, starts = [0, 3, 4] (the extra window 4 ends on the last row).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def window_starts(n_timepoints: int, window_size: int, stride: int = 1) -> np.ndarray:
+    """Start rows of the windows that cover a series of `n_timepoints` rows.
+
+    >>> window_starts(7, 3, 2).tolist()
+    [0, 2, 4]
+    >>> window_starts(7, 3, 3).tolist()
+    [0, 3, 4]
+    """
+    if window_size < 1 or stride < 1:
+        raise ValueError(f"window_size and stride must be >= 1, got {window_size} and {stride}")
+    if n_timepoints < window_size:
+        raise ValueError(f"a series of {n_timepoints} rows is shorter than one window of {window_size}")
+    last = n_timepoints - window_size
+    starts = np.arange(0, last + 1, stride)
+    if starts[-1] != last:
+        starts = np.append(starts, last)
+    return starts
+
+
+def sliding_windows(values: np.ndarray, window_size: int, stride: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Windows of a series, as a read-only view where the stride allows.
+
+    Args:
+        values: `(n_timepoints, n_features)` (or `(n_timepoints,)`).
+        window_size: rows per window.
+        stride: rows between window starts.
+
+    Returns:
+        `(windows, starts)`: windows `(n_windows, window_size, n_features)` and their start rows.
+
+    >>> w, s = sliding_windows(np.arange(5.0), 3)
+    >>> w.tolist(), s.tolist()
+    ([[0.0, 1.0, 2.0], [1.0, 2.0, 3.0], [2.0, 3.0, 4.0]], [0, 1, 2])
+    """
+    values = np.asarray(values)
+    starts = window_starts(len(values), window_size, stride)
+    view = np.lib.stride_tricks.sliding_window_view(values, window_size, axis=0)
+    # sliding_window_view puts the window axis last: (n, n_features, window) -> (n, window, n_features)
+    if values.ndim == 2:
+        view = view.transpose(0, 2, 1)
+    if stride == 1:
+        return view, starts
+    return view[starts], starts
+
+
+def reverse_windowing(
+    window_values: np.ndarray,
+    starts: np.ndarray,
+    n_timepoints: int,
+    reduction: str = "mean",
+) -> np.ndarray:
+    """Map values per window step back to one value per time point.
+
+    Args:
+        window_values: `(n_windows, window_size, ...)`: a value for each step of each window.
+        starts: `(n_windows,)` start row of each window (from `window_starts`).
+        n_timepoints: length of the series.
+        reduction: `mean` (average over the windows covering a row) or `last` (the value from the
+            last window that covers a row, i.e. the one that ends there where one does).
+
+    Returns:
+        `(n_timepoints, ...)`.
+
+    >>> v = np.array([[1.0, 1.0, 1.0], [3.0, 3.0, 3.0]])
+    >>> reverse_windowing(v, np.array([0, 2]), 5).tolist()
+    [1.0, 1.0, 2.0, 3.0, 3.0]
+    """
+    acc = WindowAccumulator(n_timepoints, window_values.shape[1], window_values.shape[2:], reduction)
+    acc.add(window_values, starts)
+    return acc.result()
+
+
+class WindowAccumulator:
+    """Accumulate per-step window values batch by batch into per-time-point values.
+
+    Scoring feeds batches of windows through a net; this keeps only `(n_timepoints, ...)` sums in
+    memory, never all windows at once. Each `add` is a loop over the `window_size` steps with
+    vectorised adds, not over windows.
+    """
+
+    def __init__(self, n_timepoints: int, window_size: int, trailing_shape=(), reduction: str = "mean"):
+        if reduction not in ("mean", "last"):
+            raise ValueError(f"reduction must be 'mean' or 'last', got {reduction!r}")
+        self.window_size = window_size
+        self.reduction = reduction
+        self.sums = np.zeros((n_timepoints, *trailing_shape), dtype=np.float64)
+        self.counts = np.zeros(n_timepoints, dtype=np.int64)
+
+    def add(self, window_values: np.ndarray, starts: np.ndarray) -> None:
+        """Add `(n, window_size, ...)` values for the windows starting at `starts` (increasing)."""
+        starts = np.asarray(starts)
+        if len(starts) == 0:
+            return
+        if self.reduction == "last":
+            # Later windows overwrite earlier ones: each row keeps the value of the last window
+            # covering it, which is the window ending there for every row after the first window.
+            for k in range(self.window_size):
+                rows = starts + k
+                self.sums[rows] = window_values[:, k]
+                self.counts[rows] = 1
+            return
+        steps = np.diff(starts)
+        if len(steps) > 1 and np.all(steps[:-1] == steps[0]) and steps[-1] != steps[0]:
+            # Evenly spaced but for the extra window at the end of the series.
+            self.add(window_values[:-1], starts[:-1])
+            self.add(window_values[-1:], starts[-1:])
+        elif len(steps) == 0 or np.all(steps == steps[0]):
+            # Evenly spaced: one strided slice per window step.
+            stride, first = (int(steps[0]) if len(steps) else 1), int(starts[0])
+            stop = int(starts[-1]) + 1
+            for k in range(self.window_size):
+                self.sums[first + k : stop + k : stride] += window_values[:, k]
+                self.counts[first + k : stop + k : stride] += 1
+        else:
+            for k in range(self.window_size):
+                np.add.at(self.sums, starts + k, window_values[:, k])
+                np.add.at(self.counts, starts + k, 1)
+
+    def result(self) -> np.ndarray:
+        if np.any(self.counts == 0):
+            missing = int(np.flatnonzero(self.counts == 0)[0])
+            raise ValueError(f"row {missing} is covered by no window")
+        counts = self.counts.reshape(-1, *([1] * (self.sums.ndim - 1)))
+        return self.sums / counts
