@@ -10,7 +10,6 @@ The `Scaler` is a per-sensor standardiser fitted on training data only, saved as
 
 from __future__ import annotations
 
-import csv
 import os
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -18,7 +17,7 @@ from typing import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from seqae.errors import DataError
+from seqae.errors import ConfigError, DataError
 
 # Column names taken as the timestamp when the user names none (compared case-insensitively).
 TIME_COLUMN_NAMES = ("timestamp", "datetime", "time", "date", "ts", "date_time", "time_stamp")
@@ -46,7 +45,8 @@ def read_sensor_csv(
         label_columns: columns that hold labels (0/1), never used as sensors.
         sep: the separator; sniffed from the header (`,` or `;` or tab) when not given.
         fill: what to do with missing or infinite values: `error` (default), `ffill` (carry the
-            last reading forward, the first ones backward) or `interpolate` (linear in row order).
+            last reading forward, the first ones backward) or `interpolate` (linear between the
+            neighbouring rows); gaps are filled after the rows are sorted by time.
         return_labels: also return the label columns as a second frame on the same index.
 
     Returns:
@@ -54,6 +54,8 @@ def read_sensor_csv(
         frame when `return_labels` is set.
     """
     name = os.fspath(path)
+    if fill not in FILL_POLICIES:
+        raise ConfigError(f"fill policy {fill!r} is not one of {', '.join(FILL_POLICIES)}; pick one")
     raw = _read_table(name, sep)
     label_columns = list(label_columns)
     for col in label_columns:
@@ -66,6 +68,8 @@ def read_sensor_csv(
 
     candidates = [c for c in raw.columns if c != time_col and c not in label_columns]
     if columns is not None:
+        if len(columns) == 0:
+            raise DataError(f"{name}: columns= is empty; name at least one sensor column or leave it out")
         missing = [c for c in columns if c not in raw.columns]
         if missing:
             raise DataError(
@@ -83,7 +87,6 @@ def read_sensor_csv(
             )
 
     frame = pd.DataFrame({str(col): _numeric_column(name, raw[col], col) for col in sensors}, index=index)
-    frame = _handle_missing(name, frame, fill)
 
     labels = None
     if return_labels:
@@ -96,12 +99,15 @@ def read_sensor_csv(
             labels[col] = (values > 0).astype(np.int8)
         labels = pd.DataFrame(labels, index=index)
 
+    # Sort by time before filling gaps: a gap is filled from its neighbours in time, not in the file.
+    order = np.arange(len(frame))
     if time_col is not None:
         order = np.argsort(index.to_numpy(), kind="stable")
         if not (order == np.arange(len(order))).all():
             frame = frame.iloc[order]
             labels = labels.iloc[order] if labels is not None else None
         _check_duplicates(name, frame.index, order)
+    frame = _handle_missing(name, frame, fill, file_rows=order + 2)
     return (frame, labels) if return_labels else frame
 
 
@@ -131,16 +137,12 @@ def _read_table(name: str, sep: str | None) -> pd.DataFrame:
 
 
 def _sniff_separator(name: str) -> str:
+    """`;`, `,` or tab, whichever the header holds most of; `,` for a one-column file."""
     with open(name, newline="", encoding="utf-8", errors="replace") as fh:
         header = fh.readline()
     counts = {s: header.count(s) for s in (";", ",", "\t")}
     best = max(counts, key=counts.get)
-    if counts[best] == 0:
-        try:
-            return csv.Sniffer().sniff(header).delimiter
-        except csv.Error:
-            return ","
-    return best
+    return best if counts[best] else ","
 
 
 def _find_time_column(
@@ -174,7 +176,8 @@ def _time_index(name: str, raw: pd.DataFrame, time_col: str | None) -> pd.Index:
     try:
         stamps = pd.to_datetime(text, errors="coerce", format="mixed")
     except (ValueError, TypeError):
-        stamps = pd.to_datetime(text, errors="coerce")
+        # Different UTC offsets in one column (a log across a daylight-saving change): as UTC.
+        stamps = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
     bad = stamps.isna().to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -219,22 +222,21 @@ def _numeric_column(name: str, column: pd.Series, col: str) -> np.ndarray:
     return values.to_numpy(dtype=np.float64)
 
 
-def _handle_missing(name: str, frame: pd.DataFrame, fill: str) -> pd.DataFrame:
-    if fill not in FILL_POLICIES:
-        raise DataError(f"fill policy {fill!r} is not one of {', '.join(FILL_POLICIES)}")
+def _handle_missing(name: str, frame: pd.DataFrame, fill: str, file_rows: np.ndarray) -> pd.DataFrame:
+    """Apply the fill policy to non-finite values; `file_rows[i]` is the file line of frame row i."""
     values = frame.to_numpy()
     bad = ~np.isfinite(values)
     if not bad.any():
         return frame
     if fill == "error":
         rows, cols = np.nonzero(bad)
-        first = int(np.argmin(rows * values.shape[1] + cols))
+        first = int(np.argmin(file_rows[rows] * values.shape[1] + cols))  # first in the file
         col = frame.columns[cols[first]]
         n_bad = int(bad[:, cols[first]].sum())
         what = "infinite" if np.isinf(values[rows[first], cols[first]]) else "missing"
         raise DataError(
             f"{name}: column {col!r} has {n_bad} missing or infinite values (first, {what}, at row "
-            f"{int(rows[first]) + 2}); clean them or pass --fill ffill or --fill interpolate"
+            f"{int(file_rows[rows[first]])}); clean them or pass --fill ffill or --fill interpolate"
         )
     clean = frame.mask(~np.isfinite(frame))
     all_missing = clean.isna().all()
