@@ -82,7 +82,8 @@ def reverse_windowing(
         starts: `(n_windows,)` start row of each window (from `window_starts`).
         n_timepoints: length of the series.
         reduction: `mean` (average over the windows covering a row) or `last` (the value from the
-            last window that covers a row, i.e. the one that ends there where one does).
+            step furthest into a window covering the row: the last step of the window that ends
+            on it, where one does, as an online detector would score it).
 
     Returns:
         `(n_timepoints, ...)`.
@@ -111,6 +112,7 @@ class WindowAccumulator:
         self.reduction = reduction
         self.sums = np.zeros((n_timepoints, *trailing_shape), dtype=np.float64)
         self.counts = np.zeros(n_timepoints, dtype=np.int64)
+        self.steps = np.full(n_timepoints, -1, dtype=np.int64)  # reduction "last": step kept per row
 
     def add(self, window_values: np.ndarray, starts: np.ndarray) -> None:
         """Add `(n, window_size, ...)` values for the windows starting at `starts` (increasing)."""
@@ -118,11 +120,14 @@ class WindowAccumulator:
         if len(starts) == 0:
             return
         if self.reduction == "last":
-            # Later windows overwrite earlier ones: each row keeps the value of the last window
-            # covering it, which is the window ending there for every row after the first window.
+            # Each row keeps the value of the step furthest into a window covering it: the step of
+            # the window that ends on that row (the first window covering it, for earlier rows).
+            # Comparing steps, not overwriting, keeps batches fed in any split equal to one batch.
             for k in range(self.window_size):
                 rows = starts + k
-                self.sums[rows] = window_values[:, k]
+                later = k >= self.steps[rows]
+                self.sums[rows[later]] = window_values[later, k]
+                self.steps[rows[later]] = k
                 self.counts[rows] = 1
             return
         steps = np.diff(starts)
