@@ -42,14 +42,16 @@ def make_sensor_data(
         normal_rows: rows at the start left free of anomalies (default: the first half).
         anomalies: kinds to inject, one interval each, spread evenly over the rest of the series,
             each into a sensor picked in turn: `spike` (one row, +8 std), `level_shift` (+3 std),
-            `noise` (std x6), `frequency` (the sensor's period halved), `drift` (a ramp to +4 std).
+            `noise` (noise of the signal's own std added), `frequency` (the sensor's period
+            halved), `drift` (a ramp to +4 std).
         anomaly_length: rows of each interval anomaly (a spike is one row).
         noise: standard deviation of the measurement noise, relative to the signal's.
         random_state: seed; same seed, same data.
     """
     rng = np.random.default_rng(random_state)
     normal_rows = n_timepoints // 2 if normal_rows is None else normal_rows
-    if normal_rows + len(anomalies) * (anomaly_length + 10) > n_timepoints:
+    # Each anomaly needs its slot (a start jitter of up to 9 rows + its length + a gap): no overlaps.
+    if normal_rows + len(anomalies) * (anomaly_length + 10) + anomaly_length + 1 > n_timepoints:
         raise ValueError(f"{n_timepoints} rows cannot hold {normal_rows} normal rows and "
                          f"{len(anomalies)} anomalies of {anomaly_length} rows")
     unknown = [k for k in anomalies if k not in ANOMALY_KINDS]
@@ -84,6 +86,7 @@ def make_sensor_data(
         elif kind == "level_shift":
             values[span, j] += 3.0
         elif kind == "noise":
+            # Measurement noise x6 plus noise of the signal's own std: a burst that hides the shape.
             values[span, j] += 6.0 * noise * rng.normal(size=last - first + 1) + rng.normal(size=last - first + 1)
         elif kind == "frequency":
             fast = drivers(np.full(n_timepoints, 2.0)) @ mixing[j] / np.std(drivers(np.ones(n_timepoints)) @ mixing[j])
