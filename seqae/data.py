@@ -260,22 +260,30 @@ def _list(names: Iterable) -> str:
 class Scaler:
     """Per-sensor standardisation `(x - mean_) / scale_`, fitted on training rows only.
 
-    A constant sensor gets `scale_ = 1` so that it never turns into NaN.
+    A constant sensor gets `scale_ = 1` so that it never turns into NaN. Scaled values are clipped
+    to +-`CLIP` standard deviations: a reading that far out is anomalous either way, and clipping
+    keeps it (and its squared error) finite in float32 instead of turning the scores to NaN.
     """
 
     mean_: np.ndarray | None = None
     scale_: np.ndarray | None = None
 
+    CLIP = 1e6
+
     def fit(self, values: np.ndarray) -> "Scaler":
         values = np.asarray(values, dtype=np.float64)  # (n_timepoints, n_features)
-        self.mean_ = values.mean(axis=0)
-        std = values.std(axis=0)
+        # Moments of values / peak, scaled back: no overflow for readings near the float64 limit.
+        peak = np.abs(values).max(axis=0)
+        unit = np.where(peak > 0, peak, 1.0)
+        self.mean_ = (values / unit).mean(axis=0) * unit
+        std = (values / unit).std(axis=0) * unit
         tiny = std <= 1e-12 * np.maximum(1.0, np.abs(self.mean_))
         self.scale_ = np.where(tiny, 1.0, std)
         return self
 
     def transform(self, values: np.ndarray) -> np.ndarray:
-        return ((np.asarray(values, dtype=np.float64) - self.mean_) / self.scale_).astype(np.float32)
+        scaled = (np.asarray(values, dtype=np.float64) - self.mean_) / self.scale_
+        return np.clip(scaled, -self.CLIP, self.CLIP).astype(np.float32)
 
     def inverse_transform(self, values: np.ndarray) -> np.ndarray:
         return np.asarray(values, dtype=np.float64) * self.scale_ + self.mean_
