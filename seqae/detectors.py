@@ -108,8 +108,8 @@ class BaseDetector(BaseEstimator):
         The last `validation_fraction` of the rows (in time order) is held out: it decides early
         stopping and, by default, the threshold.
         """
-        values, _ = self._validate(X, fitting=True)
         self._check_params()
+        values, _ = self._validate(X, fitting=True)
         n_val = int(len(values) * self.validation_fraction)
         if n_val and (n_val < self.window_size or len(values) - n_val < self.window_size):
             warnings.warn(
@@ -390,6 +390,8 @@ class _TorchDetector(BaseDetector):
                 {k: v.detach().cpu() for k, v in self.net_.state_dict().items()})
 
     def _load_model_state(self, config, tensors):
+        if not tensors:
+            raise DataError(f"no weights.pt beside config.json; a {type(self).__name__} needs its weights")
         self.net_args_ = dict(config["net_args"])
         self.net_ = self._build_net(**self.net_args_)
         self.net_.load_state_dict(tensors)
@@ -545,10 +547,12 @@ class LSTMVAE(_TorchDetector):
             raise ConfigError(f"beta must be >= 0, got {self.beta}")
 
     def _fit_model(self, train_part, validation_part):
-        # Training draws latents from the same seeded generator as shuffling.
+        # Training draws latents from their own generator, seeded from random_state.
         self._train_generator = seeded_generator(None if self.random_state is None else self.random_state + 1)
-        super()._fit_model(train_part, validation_part)
-        del self._train_generator
+        try:
+            super()._fit_model(train_part, validation_part)
+        finally:
+            del self._train_generator
 
     def _loss(self, net, inputs, targets):
         x_mean, x_logvar, z_mean, z_logvar = net(inputs, generator=self._train_generator, sample=net.training)
@@ -562,7 +566,7 @@ class LSTMVAE(_TorchDetector):
                 x_mean, x_logvar = self.net_.decode(z_mean, window_size)
                 nll = nets.gaussian_nll(windows, x_mean, x_logvar)
             else:
-                # Same seed for every batch: scores do not depend on how the rows were batched.
+                # Seeded afresh for every batch: the same model scores the same data the same way.
                 generator = seeded_generator(0 if self.random_state is None else self.random_state)
                 nll = torch.zeros_like(windows)
                 for _ in range(self.n_samples):
