@@ -161,7 +161,7 @@ def auc_pr(y_true, scores) -> float:
 
     No interpolation (the trapezoid rule over a PR curve overestimates). NaN unless both classes occur.
 
-    >>> auc_pr([0, 1, 0, 1], [0.1, 0.4, 0.35, 0.8])
+    >>> auc_pr([0, 1, 0, 1], [0.1, 0.4, 0.5, 0.8])  # (0.5 - 0) * 1 + (1 - 0.5) * 2/3
     0.8333333333333333
     """
     y_true = _check_binary(y_true, "y_true")
@@ -174,8 +174,8 @@ def auc_pr(y_true, scores) -> float:
 def auc_roc(y_true, scores) -> float:
     """Area under the ROC curve (ties count one half). NaN unless both classes occur.
 
-    >>> auc_roc([0, 1, 0, 1], [0.1, 0.4, 0.35, 0.8])
-    1.0
+    >>> auc_roc([0, 1, 0, 1], [0.1, 0.4, 0.5, 0.8])  # 3 of the 4 (anomalous, normal) pairs ordered right
+    0.75
     """
     y_true = _check_binary(y_true, "y_true")
     scores = _check_scores(scores, length=y_true.size)
