@@ -187,6 +187,8 @@ class BaseDetector(BaseEstimator):
             "scaler": self.scaler_.to_dict(),
             "normalizer": {"center": self.normalizer_[0].tolist(), "scale": self.normalizer_[1].tolist()},
             "threshold": self.threshold_.to_dict(),
+            # The `threshold` parameter as given (None = the default), so get_params round-trips.
+            "threshold_param": None if self.threshold is None else self.threshold.to_dict(),
             "model": config,
         }
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -221,7 +223,9 @@ class BaseDetector(BaseEstimator):
         if state.get("format_version", 0) > FORMAT_VERSION:
             raise DataError(f"{directory}: saved by a newer seqae (format {state['format_version']}); upgrade seqae")
         detector = detector_cls(**state["params"])
-        detector.threshold = threshold_from_dict({k: v for k, v in state["threshold"].items() if k != "value"})
+        param = state.get("threshold_param", state["threshold"])
+        detector.threshold = None if param is None else threshold_from_dict(
+            {k: v for k, v in param.items() if k != "value"})
         detector.feature_names_in_ = np.asarray(state["feature_names"], dtype=object)
         detector.n_features_in_ = int(state["n_features"])
         detector.scaler_ = Scaler.from_dict(state["scaler"])
