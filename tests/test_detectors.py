@@ -1,0 +1,429 @@
+"""The estimator contract, run over every detector in DETECTORS, then what each detector adds."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.metrics import roc_auc_score
+
+from seqae import detectors as detectors_module
+from seqae.detectors import DETECTORS, BaseDetector, LSTMAutoencoder, LSTMVAE, PCADetector, make_detector
+from seqae.errors import ConfigError, DataError, NotFittedError, TrainingError
+from seqae.thresholds import FixedThreshold, QuantileThreshold
+
+from conftest import MODEL_TYPES, N_NORMAL, NEURAL_TYPES, WINDOW, tiny_params
+
+every_detector = pytest.mark.parametrize("model_type", MODEL_TYPES)
+neural_detectors = pytest.mark.parametrize("model_type", NEURAL_TYPES)
+
+FITTED_ATTRIBUTES = ["scaler_", "normalizer_", "threshold_", "train_scores_", "validation_scores_",
+                     "feature_names_in_", "n_features_in_"]
+
+
+# ---- the contract ------------------------------------------------------------------------------
+
+
+@every_detector
+def test_fit_returns_self_and_sets_fitted_attributes(model_type, make_tiny, train_frame):
+    detector = make_tiny(model_type)
+    assert detector.fit(train_frame) is detector
+    for name in FITTED_ATTRIBUTES:
+        assert hasattr(detector, name), name
+    assert list(detector.feature_names_in_) == list(train_frame.columns)
+    assert detector.n_features_in_ == train_frame.shape[1]
+    if model_type != "pca":
+        assert isinstance(detector.net_, torch.nn.Module)
+
+
+@every_detector
+def test_init_only_stores_parameters(model_type):
+    detector = DETECTORS[model_type]()
+    assert not [k for k in vars(detector) if k.endswith("_")]
+    assert detector.get_params() == DETECTORS[model_type]().get_params()
+
+
+@every_detector
+@pytest.mark.parametrize("method", ["detect", "anomaly_score", "predict", "sensor_scores", "anomalies"])
+def test_methods_before_fit_raise_not_fitted(model_type, method, frame):
+    detector = make_detector(model_type)
+    with pytest.raises(NotFittedError, match=r"is not fitted yet; call fit\(\) first"):
+        getattr(detector, method)(frame)
+
+
+@every_detector
+def test_save_before_fit_raises_not_fitted(model_type, tmp_path):
+    with pytest.raises(NotFittedError, match="not fitted"):
+        make_detector(model_type).save(tmp_path / "model")
+    assert not (tmp_path / "model").exists()
+
+
+@every_detector
+def test_clone_round_trip(model_type, fitted_detectors):
+    detector = fitted_detectors[model_type]
+    copy = clone(detector)
+    assert copy.get_params() == detector.get_params()
+    assert type(copy) is type(detector)
+    assert not hasattr(copy, "threshold_")  # a clone is unfitted
+    custom = clone(make_detector(model_type, threshold=QuantileThreshold(0.9), window_size=8))
+    assert custom.get_params()["threshold"].q == 0.9 and custom.window_size == 8
+
+
+@every_detector
+def test_output_shapes(model_type, fitted_detectors, frame):
+    detector = fitted_detectors[model_type]
+    detection = detector.detect(frame)
+    n_rows, n_sensors = frame.shape
+    assert detection.scores.shape == (n_rows,)
+    assert np.isfinite(detection.scores).all()  # first and last rows included
+    assert detection.flags.shape == (n_rows,) and set(np.unique(detection.flags)) <= {0, 1}
+    assert detection.contributions.shape == (n_rows, n_sensors)
+    np.testing.assert_allclose(detection.contributions.sum(axis=1), detection.scores, rtol=1e-9, atol=1e-9)
+
+    sensors = detector.sensor_scores(frame)
+    assert list(sensors.columns) == list(frame.columns)
+    assert sensors.index.equals(frame.index)
+    np.testing.assert_array_equal(sensors.to_numpy(), detection.contributions)
+    np.testing.assert_array_equal(detector.anomaly_score(frame), detection.scores)
+    np.testing.assert_array_equal(detector.predict(frame), detection.flags)
+
+    table = detection.to_frame()
+    assert list(table.columns) == ["score", "is_anomaly"] + [f"contribution_{c}" for c in frame.columns]
+    assert len(table) == n_rows
+
+
+@every_detector
+def test_same_random_state_gives_identical_scores(model_type, fitted_detectors, train_frame, frame):
+    again = make_detector(model_type, **tiny_params(model_type)).fit(train_frame)
+    np.testing.assert_array_equal(again.anomaly_score(frame), fitted_detectors[model_type].anomaly_score(frame))
+
+
+@every_detector
+def test_injected_anomalies_score_above_normal_points(model_type, fitted_detectors, sensor_data):
+    frame, labels, injected = sensor_data
+    scores = fitted_detectors[model_type].anomaly_score(frame)
+    test = slice(N_NORMAL, None)  # the rows the detector did not see
+    assert roc_auc_score(labels.iloc[test], scores[test]) > 0.95
+    spike = next(a for a in injected if a.kind == "spike")
+    assert scores[spike.start] > np.quantile(scores[:N_NORMAL], 0.99)
+
+
+@every_detector
+def test_top_sensor_of_a_level_shift_is_the_shifted_sensor(model_type, fitted_detectors, sensor_data):
+    frame, _, injected = sensor_data
+    shift = next(a for a in injected if a.kind == "level_shift")
+    events = fitted_detectors[model_type].anomalies(frame)
+    assert list(events.columns) == ["start", "end", "n_points", "peak_time", "peak_score", "top_sensor",
+                                    "top_sensors"]
+    overlapping = events[(events.start <= frame.index[shift.end]) & (events.end >= frame.index[shift.start])]
+    assert len(overlapping) >= 1
+    largest = overlapping.sort_values("n_points").iloc[-1]
+    assert largest.n_points >= 0.5 * (shift.end - shift.start + 1)
+    assert largest.top_sensor == shift.sensor
+    assert largest.top_sensors.startswith(f"{shift.sensor} (")
+
+
+@every_detector
+def test_save_load_gives_identical_scores_and_threshold(model_type, fitted_detectors, frame, tmp_path):
+    detector = fitted_detectors[model_type]
+    directory = detector.save(tmp_path / "model")
+    for loader in (type(detector), BaseDetector):
+        loaded = loader.load(directory)
+        assert type(loaded) is type(detector)
+        np.testing.assert_array_equal(loaded.anomaly_score(frame), detector.anomaly_score(frame))
+        np.testing.assert_array_equal(loaded.sensor_scores(frame).to_numpy(),
+                                      detector.sensor_scores(frame).to_numpy())
+        assert loaded.threshold_.value_ == detector.threshold_.value_
+        assert type(loaded.threshold_) is type(detector.threshold_)
+        assert list(loaded.feature_names_in_) == list(detector.feature_names_in_)
+        assert loaded.get_params() == detector.get_params()  # threshold=None stays None
+
+
+@every_detector
+def test_saved_directory_is_readable_json_and_a_plain_state_dict(model_type, fitted_detectors, tmp_path):
+    detector = fitted_detectors[model_type]
+    directory = detector.save(tmp_path / "model")
+    config = json.loads((directory / "config.json").read_text())
+    assert config["model_type"] == model_type
+    assert config["feature_names"] == list(detector.feature_names_in_)
+    assert config["params"]["window_size"] == WINDOW
+    assert config["threshold"]["kind"] == "quantile"
+    assert config["threshold"]["value"] == detector.threshold_.value_
+    assert len(config["scaler"]["mean"]) == detector.n_features_in_
+    weights = directory / "weights.pt"
+    if model_type == "pca":
+        assert not weights.exists()
+    else:
+        state = torch.load(weights, weights_only=True)  # tensors only: no pickled objects
+        assert set(state) == set(detector.net_.state_dict())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging directory left over
+
+
+@every_detector
+def test_save_refuses_a_directory_that_is_not_empty(model_type, fitted_detectors, tmp_path):
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="already exists and is not an empty directory"):
+        fitted_detectors[model_type].save(tmp_path / "model")
+    assert (tmp_path / "model" / "notes.txt").read_text() == "keep me"
+
+
+def test_load_with_the_wrong_class_names_both(fitted_detectors, tmp_path):
+    directory = fitted_detectors["lstm-vae"].save(tmp_path / "vae")
+    with pytest.raises(DataError, match="holds a LSTMVAE, not a LSTMAutoencoder"):
+        LSTMAutoencoder.load(directory)
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("no config", "no config.json"),
+    ("not json", "not a seqae model config"),
+    ("no weights", "no weights.pt"),
+])
+def test_load_of_a_damaged_directory_is_a_data_error(damage, message, fitted_detectors, tmp_path):
+    directory = fitted_detectors["lstm-ae"].save(tmp_path / "model")
+    if damage == "no config":
+        (directory / "config.json").unlink()
+    elif damage == "not json":
+        (directory / "config.json").write_text("{ not json")
+    else:
+        (directory / "weights.pt").unlink()
+    with pytest.raises(DataError, match=message):
+        BaseDetector.load(directory)
+
+
+@every_detector
+def test_feature_count_mismatch_names_both_counts(model_type, fitted_detectors, frame):
+    with pytest.raises(DataError, match=r"has 2 sensors, but .* was fitted with 3"):
+        fitted_detectors[model_type].anomaly_score(frame.to_numpy()[:, :2])
+
+
+@every_detector
+def test_missing_column_is_named(model_type, fitted_detectors, frame):
+    with pytest.raises(DataError, match=r"column 'sensor_1' that the model was fitted on is missing"):
+        fitted_detectors[model_type].anomaly_score(frame.drop(columns="sensor_1").assign(other=1.0))
+
+
+@every_detector
+def test_extra_and_reordered_columns_are_ignored(model_type, fitted_detectors, frame):
+    detector = fitted_detectors[model_type]
+    shuffled = frame[["sensor_2", "sensor_0", "sensor_1"]].assign(unrelated=np.arange(len(frame)))
+    np.testing.assert_array_equal(detector.anomaly_score(shuffled), detector.anomaly_score(frame))
+
+
+@every_detector
+def test_a_constant_sensor_gives_finite_scores(model_type, make_tiny, frame):
+    flat = frame.assign(sensor_2=7.5)
+    detector = make_tiny(model_type).fit(flat.iloc[:N_NORMAL])
+    scores = detector.detect(flat)
+    assert np.isfinite(scores.scores).all() and np.isfinite(scores.contributions).all()
+    assert np.isfinite(detector.threshold_.value_)
+
+
+@every_detector
+def test_fewer_rows_than_a_window_is_a_data_error(model_type, fitted_detectors, make_tiny, frame):
+    message = rf"has {WINDOW - 1} rows, fewer than one window \(window_size={WINDOW}\)"
+    with pytest.raises(DataError, match=message):
+        fitted_detectors[model_type].anomaly_score(frame.iloc[: WINDOW - 1])
+    with pytest.raises(DataError, match=message):
+        make_tiny(model_type).fit(frame.iloc[: WINDOW - 1])
+
+
+@every_detector
+def test_non_finite_values_are_a_data_error(model_type, make_tiny, fitted_detectors, frame):
+    values = frame.to_numpy().copy()
+    values[20, 1] = np.inf
+    with pytest.raises(DataError, match=r"column 'x1' has 1 missing or infinite values \(first at position 20\)"):
+        make_tiny(model_type).fit(values)
+    holed = frame.copy()
+    holed.iloc[20, 1] = np.nan
+    with pytest.raises(DataError, match=r"column 'sensor_1' has 1 missing or infinite values"):
+        fitted_detectors[model_type].anomaly_score(holed)
+
+
+def test_arrays_work_like_frames(fitted_detectors, train_frame, frame):
+    detector = make_detector("pca", **tiny_params("pca")).fit(train_frame.to_numpy())
+    assert list(detector.feature_names_in_) == ["x0", "x1", "x2"]
+    np.testing.assert_array_equal(detector.anomaly_score(frame.to_numpy()),
+                                  fitted_detectors["pca"].anomaly_score(frame))
+
+
+# ---- thresholds, validation and training through the estimators --------------------------------
+
+
+@every_detector
+def test_default_threshold_is_the_99th_percentile_of_held_out_scores(model_type, fitted_detectors):
+    detector = fitted_detectors[model_type]
+    assert len(detector.validation_scores_) == int(N_NORMAL * 0.2)
+    assert len(detector.train_scores_) == N_NORMAL - int(N_NORMAL * 0.2)
+    assert detector.threshold_.value_ == pytest.approx(np.quantile(detector.validation_scores_, 0.99))
+
+
+def test_a_user_threshold_replaces_the_default(make_tiny, train_frame, frame):
+    detector = make_tiny("pca", threshold=FixedThreshold(2.5)).fit(train_frame)
+    assert detector.threshold_.value_ == 2.5
+    assert detector.threshold.get_params() == {"value": 2.5}  # the parameter itself is left unfitted
+    assert not hasattr(detector.threshold, "value_")
+    np.testing.assert_array_equal(detector.predict(frame), (detector.anomaly_score(frame) > 2.5).astype(int))
+
+
+def test_a_user_threshold_survives_save_and_load(make_tiny, train_frame, tmp_path):
+    detector = make_tiny("pca", threshold=QuantileThreshold(0.9)).fit(train_frame)
+    loaded = BaseDetector.load(detector.save(tmp_path / "model"))
+    assert type(loaded.threshold) is QuantileThreshold and loaded.threshold.q == 0.9
+    assert not hasattr(loaded.threshold, "value_")
+    assert loaded.threshold_.value_ == detector.threshold_.value_
+
+
+def test_too_few_rows_for_validation_warns_and_trains_on_all(make_tiny, train_frame):
+    with pytest.warns(UserWarning, match="too few to hold out 20% for validation"):
+        detector = make_tiny("pca").fit(train_frame.iloc[:40])
+    assert detector.validation_scores_ is None
+    assert detector.threshold_.value_ == pytest.approx(np.quantile(detector.train_scores_, 0.99))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"window_size": 0}, "window_size must be a positive integer, got 0"),
+    ({"window_size": "16"}, "window_size must be a positive integer, got '16'"),
+    ({"validation_fraction": 1.0}, r"validation_fraction must be in \[0, 1\), got 1.0"),
+    ({"normalization": "minmax"}, "normalization must be one of zscore, robust, none, got 'minmax'"),
+    ({"score_reduction": "max"}, "score_reduction must be one of mean, last, got 'max'"),
+    ({"threshold_on": "test"}, "threshold_on must be one of validation, all, got 'test'"),
+    ({"score_stride": 17}, "score_stride must be an integer from 1 to window_size=16, got 17"),
+    ({"threshold": 0.5}, "threshold must be a seqae Threshold"),
+    ({"hidden_size": 0}, "hidden_size must be a positive integer, got 0"),
+    ({"learning_rate": 0.0}, "learning_rate must be positive, got 0.0"),
+    ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
+    ({"noise_std": -1.0}, "noise_std must be >= 0, got -1.0"),
+])
+def test_bad_parameters_are_config_errors(params, message, make_tiny, train_frame):
+    with pytest.raises(ConfigError, match=message):
+        make_tiny("lstm-ae", **params).fit(train_frame)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"score": "likelihood"}, "score must be one of reconstruction_probability, elbo, got 'likelihood'"),
+    ({"n_samples": -1}, "n_samples must be an integer >= 0, got -1"),
+    ({"beta": -0.5}, "beta must be >= 0, got -0.5"),
+])
+def test_bad_vae_parameters_are_config_errors(params, message, make_tiny, train_frame):
+    with pytest.raises(ConfigError, match=message):
+        make_tiny("lstm-vae", **params).fit(train_frame)
+
+
+def test_make_detector_rejects_unknown_models_and_parameters():
+    with pytest.raises(ConfigError, match="unknown model 'lstm'; choose one of lstm-ae, lstm-vae"):
+        make_detector("lstm")
+    with pytest.raises(ConfigError, match="model 'pca' takes no parameter 'hidden_size'"):
+        make_detector("pca", hidden_size=3)
+    assert isinstance(make_detector("lstm-ae", window_size=8), LSTMAutoencoder)
+
+
+@neural_detectors
+def test_history_has_a_loss_per_epoch(model_type, fitted_detectors):
+    history = fitted_detectors[model_type].history_
+    n_epochs = len(history.train_loss)
+    assert 1 <= n_epochs <= tiny_params(model_type)["epochs"]
+    assert len(history.validation_loss) == n_epochs
+    assert np.isfinite(history.train_loss).all() and np.isfinite(history.validation_loss).all()
+    assert history.best_epoch == int(np.argmin(history.validation_loss))
+    assert history.train_loss[-1] < history.train_loss[0]  # it learned something
+
+
+@pytest.mark.parametrize("model_type, learning_rate, found", [
+    ("lstm-vae", 1e6, "nan"),  # the decoder's variance collapses
+    ("lstm-ae", 1e30, "inf"),  # the reconstructions overflow float32
+])
+def test_a_diverging_fit_stops_with_a_training_error(model_type, learning_rate, found, make_tiny, train_frame):
+    with pytest.raises(TrainingError, match=rf"the training loss became {found} at epoch 1; lower the learning rate"):
+        make_tiny(model_type, learning_rate=learning_rate).fit(train_frame)
+
+
+def test_readings_far_outside_the_training_range_score_finite_and_high(fitted_detectors, frame):
+    detector = fitted_detectors["lstm-ae"]
+    wild = frame.copy()
+    wild.iloc[700, 0] = 1e250  # overflows float32 unless the scaled value is clipped
+    scores = detector.anomaly_score(wild)
+    assert np.isfinite(scores).all()
+    assert scores[700] == scores.max() and detector.predict(wild)[700] == 1
+
+
+@pytest.mark.parametrize("reduction", ["mean", "last"])
+def test_scores_do_not_depend_on_the_scoring_batch_size(reduction, make_tiny, train_frame, frame, monkeypatch):
+    detector = make_tiny("lstm-ae", score_reduction=reduction).fit(train_frame)
+    one_batch = detector.anomaly_score(frame)
+    monkeypatch.setattr(detectors_module, "SCORE_BATCH", 37)
+    np.testing.assert_allclose(detector.anomaly_score(frame), one_batch, rtol=1e-5, atol=1e-6)
+
+
+def test_score_stride_keeps_one_score_per_row(make_tiny, train_frame, frame):
+    detector = make_tiny("pca", score_stride=5).fit(train_frame)
+    scores = detector.anomaly_score(frame)
+    assert scores.shape == (len(frame),) and np.isfinite(scores).all()
+
+
+# ---- the LSTM nets -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model_type", ["lstm-ae", "lstm-vae"])
+def test_encode_gives_one_latent_vector_per_window(model_type, fitted_detectors, frame):
+    z = fitted_detectors[model_type].encode(frame)
+    assert z.shape == (len(frame) - WINDOW + 1, tiny_params(model_type)["latent_dim"])
+    assert np.isfinite(z).all()
+    np.testing.assert_array_equal(fitted_detectors[model_type].encode(frame), z)
+
+
+def test_encode_before_fit_raises_not_fitted(frame):
+    with pytest.raises(NotFittedError, match="LSTMAutoencoder is not fitted yet"):
+        LSTMAutoencoder().encode(frame)
+
+
+@pytest.mark.parametrize("n_samples", [0, 4])
+def test_vae_scores_are_deterministic(n_samples, make_tiny, train_frame, frame, tmp_path):
+    detector = make_tiny("lstm-vae", n_samples=n_samples).fit(train_frame)
+    first = detector.anomaly_score(frame)
+    np.testing.assert_array_equal(detector.anomaly_score(frame), first)
+    np.testing.assert_array_equal(LSTMVAE.load(detector.save(tmp_path / "vae")).anomaly_score(frame), first)
+    assert np.isfinite(first).all()
+
+
+def test_vae_sampled_scores_differ_from_mean_latent_scores(fitted_detectors, frame):
+    detector = clone(fitted_detectors["lstm-vae"])
+    detector.__dict__.update({k: v for k, v in vars(fitted_detectors["lstm-vae"]).items() if k.endswith("_")})
+    mean_latent = detector.anomaly_score(frame)
+    detector.set_params(n_samples=3)
+    sampled = detector.anomaly_score(frame)
+    assert not np.array_equal(sampled, mean_latent)
+    assert np.corrcoef(sampled, mean_latent)[0, 1] > 0.9  # the same model, only the latent differs
+
+
+def test_vae_elbo_score_is_the_reconstruction_score_plus_a_non_negative_kl(make_tiny, train_frame, frame):
+    # normalization='none' keeps raw element scores, so the two can be compared point by point.
+    detector = make_tiny("lstm-vae", normalization="none").fit(train_frame)
+    reconstruction = detector.anomaly_score(frame)
+    detector.set_params(score="elbo")
+    elbo = detector.anomaly_score(frame)
+    assert np.all(elbo >= reconstruction - 1e-5)
+    assert np.mean(elbo - reconstruction) > 0
+
+
+def test_vae_with_fixed_variance(make_tiny, train_frame, frame):
+    detector = make_tiny("lstm-vae", learn_variance=False).fit(train_frame)
+    assert detector.net_.out_logvar is None
+    assert np.isfinite(detector.anomaly_score(frame)).all()
+
+
+def test_pca_window_of_one_is_pointwise(train_frame, frame):
+    detector = PCADetector(n_components=2).fit(train_frame)
+    assert detector.components_.shape == (2, 3)
+    assert detector.anomaly_score(frame).shape == (len(frame),)
+
+
+def test_sensor_scores_index_keeps_timestamps(fitted_detectors, frame):
+    sensors = fitted_detectors["pca"].sensor_scores(frame)
+    assert isinstance(sensors.index, pd.DatetimeIndex)
+    events = fitted_detectors["pca"].anomalies(frame)
+    assert isinstance(events.start.iloc[0], pd.Timestamp)
