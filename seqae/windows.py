@@ -5,7 +5,8 @@ Vocabulary (after aeon's `sliding_windows` / `reverse_windowing`):
 - a series has `n_timepoints` rows and `n_features` columns;
 - window `i` starts at row `starts[i]` and covers `window_size` rows;
 - windows start every `stride` rows, and one more window is placed at the end when the stride does
-  not land there, so that every row is covered by at least one window.
+  not land there, so that with `stride <= window_size` every row is covered by at least one window
+  (a longer stride skips rows: fine for training windows, never used for scoring).
 
 Worked example, `n_timepoints=7, window_size=3, stride=2`:
 
