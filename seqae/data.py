@@ -10,6 +10,7 @@ The `Scaler` is a per-sensor standardiser fitted on training data only, saved as
 
 from __future__ import annotations
 
+import csv
 import os
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -130,10 +131,19 @@ def _read_table(name: str, sep: str | None) -> pd.DataFrame:
     raw.columns = [str(c).strip() for c in raw.columns]
     if raw.empty:
         raise DataError(f"{name}: has a header but no rows of readings")
-    dup = raw.columns[raw.columns.duplicated()]
-    if len(dup):
-        raise DataError(f"{name}: column {dup[0]!r} appears more than once in the header; rename one")
+    # pandas renames a repeated name ('a' -> 'a.1'); look at the header line itself.
+    header = _header_names(name, sep)
+    repeated = [c for i, c in enumerate(header) if c in header[:i]]
+    if repeated:
+        raise DataError(f"{name}: column {repeated[0]!r} appears more than once in the header; rename one")
     return raw
+
+
+def _header_names(name: str, sep: str) -> list[str]:
+    if len(sep) != 1:  # a regular expression: pandas' own reading of the header stands
+        return []
+    with open(name, newline="", encoding="utf-8", errors="replace") as fh:
+        return [c.strip() for c in next(csv.reader(fh, delimiter=sep), [])]
 
 
 def _sniff_separator(name: str) -> str:
