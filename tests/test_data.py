@@ -1,0 +1,317 @@
+"""read_sensor_csv on real files in tmp_path: what it reads, and the one-line error for each bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqae.data import Scaler, read_sensor_csv
+from seqae.errors import ConfigError, DataError
+
+GOOD = """timestamp,pressure,temperature,anomaly
+2026-01-01 00:00:00,1.0,20.0,0
+2026-01-01 00:00:01,1.5,20.5,0
+2026-01-01 00:00:02,2.0,21.0,1
+2026-01-01 00:00:03,2.5,21.5,0
+"""
+
+
+def write(tmp_path, text: str, name: str = "sensors.csv") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def read_error(path, **kwargs) -> str:
+    """The message of the DataError reading `path` raises; it must be one line naming the file."""
+    with pytest.raises(DataError) as info:
+        read_sensor_csv(path, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(f"{path}: ") or path in message
+    return message
+
+
+# ---- what it reads -------------------------------------------------------------------------------
+
+
+def test_reads_a_comma_separated_file(tmp_path):
+    frame, labels = read_sensor_csv(write(tmp_path, GOOD), label_columns=["anomaly"], return_labels=True)
+    assert list(frame.columns) == ["pressure", "temperature"]
+    assert frame.dtypes.tolist() == [np.float64, np.float64]
+    assert isinstance(frame.index, pd.DatetimeIndex) and frame.index.name == "timestamp"
+    assert frame.index[0] == pd.Timestamp("2026-01-01 00:00:00")
+    assert frame["pressure"].tolist() == [1.0, 1.5, 2.0, 2.5]
+    assert labels["anomaly"].tolist() == [0, 0, 1, 0]
+    assert labels.index.equals(frame.index)
+
+
+def test_reads_a_semicolon_separated_file_like_skab(tmp_path):
+    text = "datetime;Accelerometer1RMS;Current;anomaly;changepoint\n" \
+           "2020-03-09 10:14:33;0.0265878;1.3302;0.0;0.0\n" \
+           "2020-03-09 10:14:34;0.0261697;1.35399;1.0;1.0\n"
+    frame, labels = read_sensor_csv(write(tmp_path, text), label_columns=["anomaly", "changepoint"],
+                                    return_labels=True)
+    assert list(frame.columns) == ["Accelerometer1RMS", "Current"]
+    assert frame.index.name == "datetime"
+    assert frame["Current"].tolist() == [1.3302, 1.35399]
+    assert labels.to_numpy().tolist() == [[0, 0], [1, 1]]
+
+
+def test_the_separator_can_be_given(tmp_path):
+    path = write(tmp_path, GOOD.replace(",", "|"))
+    assert list(read_sensor_csv(path, sep="|").columns) == ["pressure", "temperature", "anomaly"]
+
+
+def test_label_columns_are_not_sensors_and_are_not_returned_unless_asked(tmp_path):
+    frame = read_sensor_csv(write(tmp_path, GOOD), label_columns=["anomaly"])
+    assert isinstance(frame, pd.DataFrame)
+    assert "anomaly" not in frame.columns
+
+
+def test_a_file_without_a_time_column_gets_a_row_index(tmp_path):
+    frame = read_sensor_csv(write(tmp_path, "a,b\n1,2\n3,4\n5,6\n"))
+    assert isinstance(frame.index, pd.RangeIndex) and frame.index.tolist() == [0, 1, 2]
+
+
+def test_a_one_column_file(tmp_path):
+    frame = read_sensor_csv(write(tmp_path, "pressure\n1\n2\n3\n"))
+    assert list(frame.columns) == ["pressure"] and frame["pressure"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_the_time_column_can_be_named(tmp_path):
+    text = "when,a\n2026-01-01 00:00:02,3\n2026-01-01 00:00:00,1\n2026-01-01 00:00:01,2\n"
+    path = write(tmp_path, text)
+    found = read_sensor_csv(path)  # 'when' is not a name taken as the time: a text column, skipped
+    assert isinstance(found.index, pd.RangeIndex) and list(found.columns) == ["a"]
+    frame = read_sensor_csv(path, time_column="when")
+    assert frame.index.name == "when" and frame["a"].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_a_numeric_time_column_is_kept_as_numbers(tmp_path):
+    frame = read_sensor_csv(write(tmp_path, "time,a\n10,1\n20,2\n30,3\n"))
+    assert frame.index.tolist() == [10, 20, 30] and frame.index.name == "time"
+
+
+def test_unsorted_rows_are_sorted_by_time_with_their_labels(tmp_path):
+    text = "timestamp,a,anomaly\n2026-01-01 00:00:02,3,1\n2026-01-01 00:00:00,1,0\n2026-01-01 00:00:01,2,0\n"
+    frame, labels = read_sensor_csv(write(tmp_path, text), label_columns=["anomaly"], return_labels=True)
+    assert frame.index.is_monotonic_increasing
+    assert frame["a"].tolist() == [1.0, 2.0, 3.0]
+    assert labels["anomaly"].tolist() == [0, 0, 1]
+
+
+def test_timestamps_with_different_utc_offsets_are_read_as_utc(tmp_path):
+    # a log across a daylight-saving change: 00:30+01:00 is 23:30 UTC, 00:00+02:00 is 22:00 UTC
+    text = "timestamp,a\n2026-03-29T00:30:00+01:00,1\n2026-03-29T00:00:00+02:00,2\n"
+    frame = read_sensor_csv(write(tmp_path, text))
+    assert frame["a"].tolist() == [2.0, 1.0]
+    assert str(frame.index.tz) == "UTC"
+
+
+def test_columns_picks_and_orders_the_sensors(tmp_path):
+    frame = read_sensor_csv(write(tmp_path, GOOD), columns=["temperature", "pressure"])
+    assert list(frame.columns) == ["temperature", "pressure"]
+
+
+def test_text_columns_are_not_sensors(tmp_path):
+    text = "timestamp,site,a\n2026-01-01 00:00:00,north,1\n2026-01-01 00:00:01,north,2\n"
+    assert list(read_sensor_csv(write(tmp_path, text)).columns) == ["a"]
+
+
+def test_usual_spellings_of_missing_are_missing_not_text(tmp_path):
+    text = "a,b\n1,2\nNaN,3\nn/a,4\n,5\n6,7\n"
+    frame = read_sensor_csv(write(tmp_path, text), fill="interpolate")
+    assert frame["a"].tolist() == [1.0, 2.25, 3.5, 4.75, 6.0]
+
+
+@pytest.mark.parametrize("fill, expected", [
+    ("ffill", [1.0, 1.0, 1.0, 4.0, 4.0]),  # the last reading carried forward
+    ("interpolate", [1.0, 2.0, 3.0, 4.0, 4.0]),  # linear between neighbours, held at the end
+])
+def test_fill_policies(tmp_path, fill, expected):
+    text = "a,b\n1,0\n,0\ninf,0\n4,0\n-inf,0\n"
+    assert read_sensor_csv(write(tmp_path, text), fill=fill)["a"].tolist() == expected
+
+
+def test_leading_gaps_are_filled_backward(tmp_path):
+    frame = read_sensor_csv(write(tmp_path, "a,b\n,0\n,0\n3,0\n"), fill="ffill")
+    assert frame["a"].tolist() == [3.0, 3.0, 3.0]
+
+
+def test_gaps_are_filled_from_neighbours_in_time_not_in_the_file(tmp_path):
+    text = ("timestamp,a\n2026-01-01 00:00:03,10\n2026-01-01 00:00:00,1\n"
+            "2026-01-01 00:00:01,\n2026-01-01 00:00:02,3\n")
+    path = write(tmp_path, text)
+    assert read_sensor_csv(path, fill="interpolate")["a"].tolist() == [1.0, 2.0, 3.0, 10.0]
+    assert read_sensor_csv(path, fill="ffill")["a"].tolist() == [1.0, 1.0, 3.0, 10.0]
+
+
+# ---- one-line errors -----------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    path = str(tmp_path / "nope.csv")
+    assert read_error(path) == f"{path}: no such file; check the path"
+
+
+def test_a_directory_is_not_a_file(tmp_path):
+    assert "is a directory" in read_error(str(tmp_path))
+
+
+@pytest.mark.parametrize("text", ["", "\n\n"])
+def test_empty_file(tmp_path, text):
+    assert "the file is empty; expected a header line and rows of readings" in read_error(write(tmp_path, text))
+
+
+def test_header_only(tmp_path):
+    assert "has a header but no rows of readings" in read_error(write(tmp_path, "timestamp,a,b\n"))
+
+
+def test_no_numeric_columns(tmp_path):
+    path = write(tmp_path, "timestamp,site,state\n2026-01-01 00:00:00,north,ok\n")
+    message = read_error(path)
+    assert "no numeric sensor columns found among 'site', 'state'" in message
+
+
+def test_only_labels_besides_the_time_is_no_sensor(tmp_path):
+    path = write(tmp_path, "timestamp,anomaly\n2026-01-01 00:00:00,0\n")
+    assert "no numeric sensor columns" in read_error(path, label_columns=["anomaly"])
+
+
+def test_non_numeric_values_name_column_row_and_value(tmp_path):
+    text = "timestamp,pressure,temperature\n2026-01-01 00:00:00,1.0,20\n" \
+           "2026-01-01 00:00:01,abc,21\n2026-01-01 00:00:02,oops,22\n"
+    path = write(tmp_path, text)
+    assert read_error(path) == (
+        f"{path}: column 'pressure' has 2 non-numeric values (first at row 3: 'abc'); "
+        "clean them or leave the column out with --columns"
+    )
+
+
+@pytest.mark.parametrize("value, what", [("", "missing"), ("nan", "missing"), ("inf", "infinite"),
+                                         ("-inf", "infinite")])
+def test_missing_or_infinite_values_are_an_error_by_default(tmp_path, value, what):
+    path = write(tmp_path, f"a,b\n1,2\n3,4\n5,{value}\n")
+    assert read_error(path) == (
+        f"{path}: column 'b' has 1 missing or infinite values (first, {what}, at row 4); "
+        "clean them or pass --fill ffill or --fill interpolate"
+    )
+
+
+def test_missing_values_report_the_file_row_of_unsorted_data(tmp_path):
+    text = "timestamp,a\n2026-01-01 00:00:02,3\n2026-01-01 00:00:00,1\n2026-01-01 00:00:01,\n"
+    assert "(first, missing, at row 4)" in read_error(write(tmp_path, text))
+
+
+def test_a_short_row_is_a_missing_value(tmp_path):
+    path = write(tmp_path, "a,b\n1,2\n3\n5,6\n")
+    assert "column 'b' has 1 missing or infinite values (first, missing, at row 3)" in read_error(path)
+
+
+def test_a_column_with_nothing_to_fill_from(tmp_path):
+    path = write(tmp_path, "a,b\n1,\n2,\n")
+    message = read_error(path, columns=["a", "b"], fill="ffill")
+    assert "column 'b' has no finite value to fill from" in message
+
+
+def test_duplicate_timestamps(tmp_path):
+    text = "timestamp,a\n2026-01-01 00:00:00,1\n2026-01-01 00:00:01,2\n2026-01-01 00:00:00,3\n"
+    path = write(tmp_path, text)
+    assert read_error(path) == (
+        f"{path}: timestamp 2026-01-01 00:00:00 appears more than once (row 4); "
+        "each row needs its own timestamp: drop or aggregate the repeats"
+    )
+
+
+def test_unreadable_timestamps(tmp_path):
+    text = "timestamp,a\n2026-01-01 00:00:00,1\nyesterday,2\n"
+    message = read_error(write(tmp_path, text))
+    assert "time column 'timestamp' has 1 values that are not timestamps (first at row 3: 'yesterday')" in message
+
+
+def test_an_empty_timestamp(tmp_path):
+    message = read_error(write(tmp_path, "timestamp,a\n2026-01-01 00:00:00,1\n,2\n"))
+    assert "time column 'timestamp' is empty at row 3" in message
+
+
+def test_a_time_column_not_in_the_file(tmp_path):
+    message = read_error(write(tmp_path, GOOD), time_column="clock")
+    assert "time column 'clock' not found; the file has columns 'timestamp', 'pressure'" in message
+
+
+def test_a_sensor_column_not_in_the_file(tmp_path):
+    message = read_error(write(tmp_path, GOOD), columns=["pressure", "Pressure"])
+    assert "column 'Pressure' not found; the file has columns 'timestamp', 'pressure', 'temperature', " \
+           "'anomaly'; check --columns" in message
+
+
+def test_a_label_column_not_in_the_file(tmp_path):
+    message = read_error(write(tmp_path, GOOD), label_columns=["label"])
+    assert "label column 'label' not found" in message
+
+
+def test_an_empty_label(tmp_path):
+    path = write(tmp_path, "a,anomaly\n1,0\n2,\n")
+    assert "label column 'anomaly' is empty at row 3" in read_error(path, label_columns=["anomaly"],
+                                                                    return_labels=True)
+
+
+def test_a_repeated_header_name(tmp_path):
+    path = write(tmp_path, "a,b,a\n1,2,3\n")
+    assert read_error(path) == f"{path}: column 'a' appears more than once in the header; rename one"
+
+
+def test_an_empty_column_list(tmp_path):
+    assert "columns= is empty" in read_error(write(tmp_path, GOOD), columns=[])
+
+
+def test_an_unknown_fill_policy_is_a_config_error_before_reading(tmp_path):
+    with pytest.raises(ConfigError, match="fill policy 'zero' is not one of error, ffill, interpolate"):
+        read_sensor_csv(str(tmp_path / "not-even-there.csv"), fill="zero")
+
+
+def test_a_ragged_file(tmp_path):
+    message = read_error(write(tmp_path, "a,b\n1,2\n3,4,5,6\n"))
+    assert re.search(r"not a readable CSV \(.*\); check the separator", message)
+
+
+# ---- the scaler ----------------------------------------------------------------------------------
+
+
+def test_scaler_standardises_with_training_statistics():
+    train = np.array([[1.0, 10.0], [3.0, 10.0], [5.0, 10.0]])
+    scaler = Scaler().fit(train)
+    np.testing.assert_allclose(scaler.mean_, [3.0, 10.0])
+    np.testing.assert_allclose(scaler.scale_, [np.std([1, 3, 5]), 1.0])  # a constant sensor: scale 1
+    scaled = scaler.transform(train)
+    assert scaled.dtype == np.float32
+    np.testing.assert_allclose(scaled[:, 0], [-1.2247449, 0.0, 1.2247449], rtol=1e-6)
+    np.testing.assert_allclose(scaled[:, 1], 0.0)
+    np.testing.assert_allclose(scaler.inverse_transform(scaled), train, rtol=1e-6)
+
+
+def test_scaler_survives_readings_near_the_float_limit():
+    train = np.array([[1.0], [2.0], [1e200]])
+    scaler = Scaler().fit(train)
+    assert np.isfinite(scaler.mean_).all() and np.isfinite(scaler.scale_).all()
+    assert np.isfinite(scaler.transform(np.array([[1e308], [-1e308]]))).all()
+    assert scaler.transform(np.array([[1e308]]))[0, 0] == np.float32(Scaler.CLIP)
+
+
+def test_scaler_round_trips_through_json():
+    scaler = Scaler().fit(np.random.default_rng(0).normal(size=(50, 3)))
+    again = Scaler.from_dict(json.loads(json.dumps(scaler.to_dict())))
+    np.testing.assert_array_equal(again.mean_, scaler.mean_)
+    np.testing.assert_array_equal(again.scale_, scaler.scale_)
+
+
+@pytest.mark.parametrize("state", [{"mean": [0.0, 1.0], "scale": [1.0]}, {"mean": [0.0], "scale": [0.0]},
+                                   {"mean": [0.0], "scale": [float("nan")]}])
+def test_a_damaged_scaler_state_is_a_data_error(state):
+    with pytest.raises(DataError, match="scaler state is damaged"):
+        Scaler.from_dict(state)
