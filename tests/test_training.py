@@ -1,0 +1,166 @@
+"""The training loop, batching of windows for scoring, and seeding."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from seqae.errors import TrainingError
+from seqae.training import (History, TrainConfig, batched_windows, evaluate_loss, seeded_generator, train,
+                            window_tensor)
+from seqae.windows import sliding_windows, window_starts
+
+
+def series(n_timepoints=120, n_features=2, seed=0) -> np.ndarray:
+    t = np.arange(n_timepoints)[:, None]
+    rng = np.random.default_rng(seed)
+    return (np.sin(t / 5.0 + np.arange(n_features)) + 0.05 * rng.normal(size=(n_timepoints, n_features))
+            ).astype(np.float32)
+
+
+def mse(net, inputs, targets):
+    return nn.functional.mse_loss(net(inputs), targets)
+
+
+def tiny_net(seed=0) -> nn.Module:
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))  # acts on the feature axis
+
+
+def quiet(**kwargs) -> TrainConfig:
+    return TrainConfig(verbose=False, **kwargs)
+
+
+@pytest.mark.parametrize("stride", [1, 3, 7])
+def test_window_tensor_matches_sliding_windows(stride):
+    values = series(50)
+    expected, _ = sliding_windows(values, 8, stride)
+    windows = window_tensor(values, 8, stride)
+    assert windows.shape == (len(window_starts(50, 8, stride)), 8, 2)
+    np.testing.assert_array_equal(windows.numpy(), expected)
+
+
+@pytest.mark.parametrize("stride, batch_size", [(1, 7), (1, 1000), (4, 3), (5, 2)])
+def test_batched_windows_cover_every_window_once_in_order(stride, batch_size):
+    values = series(53)
+    batches = list(batched_windows(values, 8, stride, batch_size))
+    starts = np.concatenate([s for _, s in batches])
+    np.testing.assert_array_equal(starts, window_starts(53, 8, stride))
+    windows = torch.cat([w for w, _ in batches])
+    np.testing.assert_array_equal(windows.numpy(), window_tensor(values, 8, stride).numpy())
+    assert all(w.is_contiguous() and w.dtype == torch.float32 and len(w) <= batch_size for w, _ in batches)
+
+
+def test_seeded_generator_repeats_its_draws():
+    first = torch.randn(5, generator=seeded_generator(7))
+    assert torch.equal(first, torch.randn(5, generator=seeded_generator(7)))
+    assert not torch.equal(first, torch.randn(5, generator=seeded_generator(8)))
+    assert not torch.equal(torch.randn(5, generator=seeded_generator(None)),
+                           torch.randn(5, generator=seeded_generator(None)))
+
+
+def test_train_lowers_the_loss_and_keeps_a_history():
+    windows = window_tensor(series(), 10)
+    net = tiny_net()
+    before = evaluate_loss(net, mse, windows, seeded_generator(0))
+    history = train(net, mse, windows[:80], windows[80:], quiet(epochs=8, batch_size=16, learning_rate=0.01),
+                    seeded_generator(0))
+    assert len(history.train_loss) == len(history.validation_loss) == 8
+    assert history.validation_loss[history.best_epoch] == min(history.validation_loss)
+    assert evaluate_loss(net, mse, windows[80:], seeded_generator(0)) == pytest.approx(
+        history.validation_loss[history.best_epoch])  # the best epoch's weights are the ones kept
+    assert history.train_loss[-1] < before
+    assert not net.training  # left in evaluation mode
+
+
+def test_train_is_reproducible_with_the_same_seed():
+    windows = window_tensor(series(), 10)
+    config = quiet(epochs=3, batch_size=16, noise_std=0.1)
+    net_a, net_b = tiny_net(), tiny_net()
+    history_a = train(net_a, mse, windows, None, config, seeded_generator(5))
+    history_b = train(net_b, mse, windows, None, config, seeded_generator(5))
+    assert history_a.train_loss == history_b.train_loss
+    for a, b in zip(net_a.parameters(), net_b.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_early_stopping_keeps_the_best_epoch_weights():
+    windows = window_tensor(series(), 10)
+    snapshots = []
+
+    def worsening_validation(net, inputs, targets):
+        if net.training:
+            return mse(net, inputs, targets)
+        snapshots.append(copy.deepcopy(net.state_dict()))
+        return torch.tensor(float(len(snapshots)))  # 1, 2, 3, ...: epoch 0 is the best
+
+    net = tiny_net()
+    history = train(net, worsening_validation, windows[:80], windows[80:],
+                    quiet(epochs=20, patience=2, batch_size=16, learning_rate=0.05), seeded_generator(0))
+    assert history.stopped_early
+    assert history.best_epoch == 0
+    assert len(history.train_loss) == 3  # epoch 0, then two without improvement
+    for name, value in net.state_dict().items():
+        assert torch.equal(value, snapshots[0][name])
+
+
+def test_without_validation_nothing_stops_early():
+    windows = window_tensor(series(), 10)
+    history = train(tiny_net(), mse, windows, None, quiet(epochs=4, patience=1), seeded_generator(0))
+    assert len(history.train_loss) == 4 and history.validation_loss == [] and not history.stopped_early
+
+
+def test_denoising_feeds_noisy_inputs_and_clean_targets():
+    windows = window_tensor(series(), 10)
+    seen = []
+
+    def record(net, inputs, targets):
+        seen.append(float((inputs - targets).abs().max()))
+        return mse(net, inputs, targets)
+
+    train(tiny_net(), record, windows, None, quiet(epochs=1, noise_std=0.5), seeded_generator(0))
+    assert min(seen) > 0
+    seen.clear()
+    train(tiny_net(), record, windows, None, quiet(epochs=1), seeded_generator(0))
+    assert max(seen) == 0
+
+
+def test_a_non_finite_loss_stops_training_with_a_training_error():
+    windows = window_tensor(series(), 10)
+    calls = []
+
+    def blows_up(net, inputs, targets):
+        calls.append(1)
+        loss = mse(net, inputs, targets)
+        return loss * float("nan") if len(calls) > 3 else loss
+
+    with pytest.raises(TrainingError, match=r"the training loss became nan at epoch 1; lower the learning rate"):
+        train(tiny_net(), blows_up, windows, None, quiet(epochs=3, batch_size=16), seeded_generator(0))
+
+
+def test_a_non_finite_validation_loss_is_a_training_error():
+    windows = window_tensor(series(), 10)
+
+    def inf_in_eval(net, inputs, targets):
+        return mse(net, inputs, targets) * (float("inf") if not net.training else 1.0)
+
+    with pytest.raises(TrainingError, match="the validation loss is inf"):
+        train(tiny_net(), inf_in_eval, windows[:80], windows[80:], quiet(epochs=2), seeded_generator(0))
+
+
+def test_progress_bar_only_when_verbose(capsys):
+    windows = window_tensor(series(), 10)
+    train(tiny_net(), mse, windows, None, quiet(epochs=2), seeded_generator(0))
+    assert capsys.readouterr().err == ""
+    train(tiny_net(), mse, windows, windows, TrainConfig(epochs=2, verbose=True), seeded_generator(0))
+    err = capsys.readouterr().err
+    assert "epochs:" in err and "/2" in err  # tqdm draws the postfix losses when an epoch takes >0.1 s
+
+
+def test_history_round_trips_through_a_dict():
+    history = History([1.0, 0.5], [1.2, 0.7], best_epoch=1, stopped_early=True)
+    assert History.from_dict(history.to_dict()) == history
