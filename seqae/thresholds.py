@@ -3,11 +3,27 @@
 A threshold is not a number hidden inside a model (darts' `QuantileDetector` habit): it is fitted on
 the scores of normal data, holds `value_`, can be replaced on a fitted detector, and saves as a
 small dict. `flags_to_intervals` groups flagged points into anomalous intervals.
+
+None of them looks at labels. The kinds, by name (`make_threshold`, `parse_threshold`, pipeline
+files and the CLI all use these names):
+
+| kind | class | the value |
+|---|---|---|
+| `quantile` | `QuantileThreshold(q=0.99)` | the `q` quantile of the normal scores |
+| `ucl` | `UpperControlLimit(q=0.99, factor=1.5)` | SKAB's upper control limit: that quantile times `factor` |
+| `fixed` | `FixedThreshold(value=0.0)` | a number the user chose |
+| `far` | `FalseAlarmRateThreshold(target=0.01)` | split-conformal: at most `target` of normal points flagged, in expectation |
+| `pot` | `PeaksOverThreshold(risk=1e-3, initial_quantile=0.98)` | the 1 - `risk` quantile of a generalised Pareto tail (SPOT) |
 """
 
 from __future__ import annotations
 
+import math
+import re
+import warnings
+
 import numpy as np
+from scipy.stats import genpareto
 from sklearn.base import BaseEstimator
 
 from seqae.errors import ConfigError, DataError, NotFittedError
@@ -32,16 +48,28 @@ class Threshold(BaseEstimator):
         return (np.asarray(scores, dtype=np.float64) > self.value_).astype(np.int8)
 
     def to_dict(self) -> dict:
+        """`kind`, `params` and, once fitted, `value` (and `fitted`: what else the fit learned), JSON-able."""
         state = {"kind": self.kind, "params": self.get_params()}
         if hasattr(self, "value_"):
             state["value"] = self.value_
+            fitted = self._fitted_state()
+            if fitted:
+                state["fitted"] = fitted
         return state
 
     def _fit_value(self, scores: np.ndarray) -> float:
+        """The threshold value from the normal scores; may also set other fitted attributes."""
         raise NotImplementedError
 
     def _check_params(self) -> None:
         pass
+
+    def _fitted_state(self) -> dict:
+        """Fitted attributes beyond `value_` that `to_dict` saves (JSON-able)."""
+        return {}
+
+    def _load_fitted_state(self, fitted: dict) -> None:
+        """Restore what `_fitted_state` saved."""
 
 
 class QuantileThreshold(Threshold):
@@ -105,6 +133,159 @@ def register_threshold(cls: type[Threshold]) -> type[Threshold]:
     return cls
 
 
+@register_threshold
+class FalseAlarmRateThreshold(Threshold):
+    """Flag at most a `target` share of normal points, in expectation (split-conformal).
+
+    Fit it on calibration scores: scores of normal data the model was not trained on (a held-out
+    split). With n of them, `value_` is the k-th smallest, k = ceil((n + 1)(1 - target)). If a new
+    normal score and the calibration scores are exchangeable (drawn alike, in any order), the chance
+    that it lands above the k-th smallest of the n calibration scores is at most 1 - k/(n + 1) <=
+    `target` (Vovk et al. 2005; Angelopoulos and Bates, "A gentle introduction to conformal
+    prediction", 2021), so the expected flag rate on normal data is at most `target`, whatever the
+    score distribution. Scores of the training rows themselves are too low (the model has fitted
+    them) and would break the guarantee; seqae's detectors fit their threshold on the held-out
+    validation rows by default (`threshold_on="validation"`). Scores of a time series are serially
+    correlated, so there the bound holds for the long-run rate of a stationary normal process, not
+    draw by draw: check the false-alarm rate on normal data you held back.
+
+    Too few calibration scores: the guarantee needs n >= 1/target - 1 (99 for target 0.01). Below
+    that, `value_` is the largest calibration score, which flags about 1/(n + 1) > target of normal
+    points, and a warning says so: a threshold that can never fire would hide every anomaly.
+
+    `p_values(scores)` gives the conformal p-value of each score, (1 + #{calibration >= score}) /
+    (n + 1); `flag(scores)` is exactly `p_values(scores) <= target` when n is large enough.
+
+    >>> threshold = FalseAlarmRateThreshold(target=0.1).fit(np.arange(1.0, 20.0))  # n = 19, k = 18
+    >>> threshold.value_, threshold.flag([17.5, 18.5]).tolist(), threshold.p_values([18.5]).tolist()
+    (18.0, [0, 1], [0.1])
+    """
+
+    kind = "far"
+
+    def __init__(self, target: float = 0.01):
+        self.target = target
+
+    def _check_params(self) -> None:
+        if not 0.0 < self.target < 1.0:
+            raise ConfigError(f"far target must be a false-alarm rate between 0 and 1 (exclusive), "
+                              f"got {self.target}; 0.01 means 1 % of normal points flagged")
+
+    def _fit_value(self, scores: np.ndarray) -> float:
+        calibration = np.sort(scores)
+        n = calibration.size
+        rank = math.ceil((n + 1) * (1 - self.target) - 1e-9)  # 1-based order statistic
+        self.calibration_scores_ = calibration
+        if rank > n:
+            needed = math.ceil(1 / self.target - 1 - 1e-9)
+            warnings.warn(
+                f"far threshold: {n} calibration scores cannot certify a false-alarm rate of {self.target} "
+                f"(that needs at least {needed}); flagging scores above the largest calibration score, "
+                f"which flags about 1/{n + 1} = {1 / (n + 1):.3g} of normal points; give it more normal "
+                f"scores or raise target", UserWarning, stacklevel=3)
+            return calibration[-1]
+        return calibration[rank - 1]
+
+    def p_values(self, scores) -> np.ndarray:
+        """Conformal p-value of each score: (1 + #{calibration scores >= score}) / (n + 1); NaN stays NaN.
+
+        Small means unusual: under exchangeability P(p <= a) <= a for a normal score.
+        """
+        if not hasattr(self, "calibration_scores_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet; call fit(scores) first")
+        scores = np.asarray(scores, dtype=np.float64)
+        calibration = self.calibration_scores_
+        at_or_above = calibration.size - np.searchsorted(calibration, scores, side="left")
+        p_values = (1.0 + at_or_above) / (calibration.size + 1.0)
+        return np.where(np.isnan(scores), np.nan, p_values)
+
+    def _fitted_state(self) -> dict:
+        return {"calibration_scores": self.calibration_scores_.tolist()}
+
+    def _load_fitted_state(self, fitted: dict) -> None:
+        if "calibration_scores" in fitted:
+            self.calibration_scores_ = np.sort(np.asarray(fitted["calibration_scores"], dtype=np.float64))
+
+
+@register_threshold
+class PeaksOverThreshold(Threshold):
+    """Extreme-value threshold: the 1 - `risk` quantile of a generalised Pareto tail (SPOT's initial step).
+
+    Siffer et al., "Anomaly detection in streams with extreme value theory", KDD 2017: take t, the
+    `initial_quantile` quantile of the normal scores; fit a generalised Pareto distribution (shape
+    xi, scale sigma, location 0) to the N_t excesses over t by maximum likelihood
+    (`scipy.stats.genpareto.fit(..., floc=0)`); of n scores, the value exceeded with probability
+    `risk` = q is
+
+        z = t + (sigma / xi) ((q n / N_t)^(-xi) - 1)      (xi != 0)
+        z = t - sigma log(q n / N_t)                      (xi = 0, an exponential tail)
+
+    It reaches beyond the largest normal score when `risk` < 1/n, which a plain quantile cannot.
+
+    Too few peaks (fewer than `min_peaks` excesses, e.g. 400 scores at initial_quantile 0.98 give
+    8): a generalised Pareto fit on so few points is unstable, so the tail is taken as exponential
+    (xi = 0, sigma = mean excess, its maximum-likelihood fit) and a warning says so. `risk` must be
+    below 1 - `initial_quantile`: z is then above t.
+    Fitted attributes: `initial_threshold_` (t), `n_peaks_` (N_t), `shape_` (xi), `scale_` (sigma).
+    """
+
+    kind = "pot"
+
+    def __init__(self, risk: float = 1e-3, initial_quantile: float = 0.98, min_peaks: int = 10):
+        self.risk = risk
+        self.initial_quantile = initial_quantile
+        self.min_peaks = min_peaks
+
+    def _check_params(self) -> None:
+        if not 0.0 < self.initial_quantile < 1.0:
+            raise ConfigError(f"pot initial_quantile must be between 0 and 1 (exclusive), got {self.initial_quantile}")
+        if not 0.0 < self.risk < 1.0 - self.initial_quantile:
+            raise ConfigError(f"pot risk must be above 0 and below 1 - initial_quantile = "
+                              f"{1.0 - self.initial_quantile:.6g}, got {self.risk}; lower risk or initial_quantile")
+        if isinstance(self.min_peaks, bool) or not float(self.min_peaks).is_integer() or self.min_peaks < 1:
+            raise ConfigError(f"pot min_peaks must be a whole number >= 1, got {self.min_peaks}")
+
+    def _fit_value(self, scores: np.ndarray) -> float:
+        n = scores.size
+        initial = float(np.quantile(scores, self.initial_quantile))
+        excesses = scores[scores > initial] - initial
+        self.initial_threshold_ = initial
+        self.n_peaks_ = int(excesses.size)
+        if excesses.size == 0:
+            warnings.warn(f"pot threshold: no score above the initial threshold {initial:.6g} (the top "
+                          f"{1 - self.initial_quantile:.3g} of the scores are all equal); using it as the "
+                          "threshold; give it more varied normal scores", UserWarning, stacklevel=3)
+            self.shape_, self.scale_ = 0.0, 0.0
+            return initial
+        ratio = self.risk * n / excesses.size
+        if ratio >= 1.0:
+            # ties at t left fewer peaks than 1 - initial_quantile: the wanted quantile is not in the tail
+            self.shape_, self.scale_ = None, None
+            return float(np.quantile(scores, 1.0 - self.risk))
+        if excesses.size < self.min_peaks or np.ptp(excesses) == 0:
+            warnings.warn(
+                f"pot threshold: only {excesses.size} scores above the initial threshold {initial:.6g} "
+                f"(min_peaks={self.min_peaks}); fitted an exponential tail instead of a generalised Pareto; "
+                f"give it about {math.ceil(self.min_peaks / (1 - self.initial_quantile))} normal scores "
+                "or lower initial_quantile", UserWarning, stacklevel=3)
+            shape, scale = 0.0, float(excesses.mean())
+        else:
+            shape, _, scale = genpareto.fit(excesses, floc=0)
+        self.shape_, self.scale_ = float(shape), float(scale)
+        if abs(shape) < 1e-8:
+            return initial - scale * math.log(ratio)
+        return initial + (scale / shape) * (ratio ** (-shape) - 1.0)
+
+    def _fitted_state(self) -> dict:
+        return {"initial_threshold": self.initial_threshold_, "n_peaks": self.n_peaks_,
+                "shape": self.shape_, "scale": self.scale_}
+
+    def _load_fitted_state(self, fitted: dict) -> None:
+        for key in ("initial_threshold", "n_peaks", "shape", "scale"):
+            if key in fitted:
+                setattr(self, f"{key}_", fitted[key])
+
+
 def make_threshold(kind: str, **params) -> Threshold:
     """Build a threshold by kind name (`quantile`, `ucl`, `fixed`, ...) with its parameters."""
     if kind not in THRESHOLDS:
@@ -120,11 +301,57 @@ def make_threshold(kind: str, **params) -> Threshold:
 
 
 def threshold_from_dict(state: dict) -> Threshold:
-    """Rebuild a threshold saved with `Threshold.to_dict`."""
+    """Rebuild a threshold saved with `Threshold.to_dict` (fitted if the dict holds a `value`)."""
     threshold = make_threshold(state["kind"], **state.get("params", {}))
     if "value" in state:
         threshold.value_ = float(state["value"])
+        threshold._load_fitted_state(state.get("fitted", {}))
     return threshold
+
+
+def parse_threshold(spec: str) -> Threshold:
+    """A threshold from a one-line spec: `KIND` or `KIND:NAME=VALUE,NAME=VALUE`, values numbers.
+
+    The form the CLI's `--threshold` and pipeline files take. Parameters are checked at once.
+
+    >>> parse_threshold("ucl:q=0.99,factor=1.5")
+    UpperControlLimit()
+    >>> parse_threshold("far:target=0.005")
+    FalseAlarmRateThreshold(target=0.005)
+    >>> parse_threshold("pot:risk=1e-4").risk
+    0.0001
+    """
+    example = "e.g. 'quantile:q=0.995' or 'ucl:q=0.99,factor=1.5'"
+    if not isinstance(spec, str) or not spec.strip():
+        raise ConfigError(f"threshold spec is empty; write KIND or KIND:NAME=VALUE,... ({example}); "
+                          f"kinds: {', '.join(sorted(THRESHOLDS))}")
+    kind, _, rest = spec.strip().partition(":")
+    params: dict[str, float | int] = {}
+    for item in rest.split(",") if rest.strip() else []:
+        name, equals, text = (part.strip() for part in item.partition("="))
+        if not equals or not name or not text:
+            raise ConfigError(f"threshold spec {spec!r}: {item.strip()!r} is not NAME=VALUE; write {example}")
+        if name in params:
+            raise ConfigError(f"threshold spec {spec!r}: parameter {name!r} is given twice; give it once")
+        params[name] = _parse_number(text, f"threshold spec {spec!r}: parameter {name!r}")
+    try:
+        threshold = make_threshold(kind.strip(), **params)
+        threshold._check_params()
+    except ConfigError as exc:
+        raise ConfigError(f"threshold spec {spec!r}: {exc}") from None
+    return threshold
+
+
+def _parse_number(text: str, where: str) -> float | int:
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{where} must be a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise ConfigError(f"{where} must be a finite number, got {text!r}")
+    return value
 
 
 def flags_to_intervals(flags) -> list[tuple[int, int]]:
