@@ -12,8 +12,8 @@ files and the CLI all use these names):
 | `quantile` | `QuantileThreshold(q=0.99)` | the `q` quantile of the normal scores |
 | `ucl` | `UpperControlLimit(q=0.99, factor=1.5)` | SKAB's upper control limit: that quantile times `factor` |
 | `fixed` | `FixedThreshold(value=0.0)` | a number the user chose |
-| `far` | `FalseAlarmRateThreshold(target=0.01)` | split-conformal: at most `target` of normal points flagged, in expectation |
-| `pot` | `PeaksOverThreshold(risk=1e-3, initial_quantile=0.98)` | the 1 - `risk` quantile of a generalised Pareto tail (SPOT) |
+| `far` | `FalseAlarmRateThreshold(target=0.01)` | conformal: expected normal flag rate <= `target` |
+| `pot` | `PeaksOverThreshold(risk=1e-3, initial_quantile=0.98)` | 1 - `risk` quantile of a Pareto tail (SPOT) |
 """
 
 from __future__ import annotations
