@@ -4,14 +4,16 @@ from seqae.data import Scaler, read_sensor_csv
 from seqae.detectors import (DETECTORS, BaseDetector, ConvAutoencoder, DenseAutoencoder, Detection,
                              LSTMAutoencoder, LSTMVAE, PCADetector, make_detector)
 from seqae.errors import ConfigError, DataError, NotFittedError, SeqaeError, TrainingError
-from seqae.thresholds import (FixedThreshold, QuantileThreshold, Threshold, UpperControlLimit,
-                              flags_to_intervals, make_threshold)
+from seqae.thresholds import (FalseAlarmRateThreshold, FixedThreshold, PeaksOverThreshold,
+                              QuantileThreshold, Threshold, UpperControlLimit, flags_to_intervals,
+                              make_threshold, parse_threshold)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BaseDetector", "ConfigError", "ConvAutoencoder", "DETECTORS", "DataError", "DenseAutoencoder",
-    "Detection", "FixedThreshold", "LSTMAutoencoder", "LSTMVAE", "NotFittedError", "PCADetector",
+    "Detection", "FalseAlarmRateThreshold", "FixedThreshold", "PeaksOverThreshold", "LSTMAutoencoder", "LSTMVAE", "NotFittedError", "PCADetector",
     "QuantileThreshold", "Scaler", "SeqaeError", "Threshold", "TrainingError", "UpperControlLimit",
-    "__version__", "flags_to_intervals", "make_detector", "make_threshold", "read_sensor_csv",
+    "__version__", "flags_to_intervals", "make_detector", "make_threshold", "parse_threshold",
+    "read_sensor_csv",
 ]
