@@ -112,7 +112,8 @@ def read_sensor_csv(
     return (frame, labels) if return_labels else frame
 
 
-def _read_table(name: str, sep: str | None) -> pd.DataFrame:
+def _read_table(name: str, sep: str | None, chunk_rows: int | None = None):
+    """The file as one frame of strings, or (`chunk_rows` given) an iterator of frames of that many rows."""
     if not os.path.exists(name):
         raise DataError(f"{name}: no such file; check the path")
     if os.path.isdir(name):
@@ -121,22 +122,32 @@ def _read_table(name: str, sep: str | None) -> pd.DataFrame:
         raise DataError(f"{name}: the file is empty; expected a header line and rows of readings")
     if sep is None:
         sep = _sniff_separator(name)
+    chunks = _string_chunks(name, sep, chunk_rows)
+    return chunks if chunk_rows is not None else next(chunks)
+
+
+def _string_chunks(name: str, sep: str, chunk_rows: int | None):
+    """Frames of strings, the whole file at once or `chunk_rows` rows at a time, checked on the way."""
     try:
-        raw = pd.read_csv(name, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True)
+        reader = pd.read_csv(name, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True,
+                             chunksize=chunk_rows)
+        for number, raw in enumerate([reader] if chunk_rows is None else reader):
+            raw.columns = [str(c).strip() for c in raw.columns]
+            if number == 0:
+                if raw.empty:
+                    raise DataError(f"{name}: has a header but no rows of readings")
+                # pandas renames a repeated name ('a' -> 'a.1'); look at the header line itself.
+                header = _header_names(name, sep)
+                repeated = [c for i, c in enumerate(header) if c in header[:i]]
+                if repeated:
+                    raise DataError(f"{name}: column {repeated[0]!r} appears more than once in the header; "
+                                    "rename one")
+            yield raw
     except pd.errors.EmptyDataError:
         raise DataError(f"{name}: the file is empty; expected a header line and rows of readings") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise DataError(f"{name}: not a readable CSV ({first}); check the separator (--sep)") from None
-    raw.columns = [str(c).strip() for c in raw.columns]
-    if raw.empty:
-        raise DataError(f"{name}: has a header but no rows of readings")
-    # pandas renames a repeated name ('a' -> 'a.1'); look at the header line itself.
-    header = _header_names(name, sep)
-    repeated = [c for i, c in enumerate(header) if c in header[:i]]
-    if repeated:
-        raise DataError(f"{name}: column {repeated[0]!r} appears more than once in the header; rename one")
-    return raw
 
 
 def _header_names(name: str, sep: str) -> list[str]:
@@ -171,13 +182,14 @@ def _find_time_column(
     return None
 
 
-def _time_index(name: str, raw: pd.DataFrame, time_col: str | None) -> pd.Index:
+def _time_index(name: str, raw: pd.DataFrame, time_col: str | None, first_line: int = 2) -> pd.Index:
+    """The index of the rows; `first_line` is the file line of the first row (for error messages)."""
     if time_col is None:
         return pd.RangeIndex(len(raw), name="row")
     text = raw[time_col].str.strip()
     blank = (text == "").to_numpy()
     if blank.any():
-        row = int(np.flatnonzero(blank)[0]) + 2
+        row = int(np.flatnonzero(blank)[0]) + first_line
         raise DataError(f"{name}: time column {time_col!r} is empty at row {row}; every row needs a timestamp")
     numeric = pd.to_numeric(text, errors="coerce")
     if not numeric.isna().any():
@@ -193,7 +205,7 @@ def _time_index(name: str, raw: pd.DataFrame, time_col: str | None) -> pd.Index:
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
             f"{name}: time column {time_col!r} has {int(bad.sum())} values that are not timestamps "
-            f"(first at row {row + 2}: {raw[time_col].iloc[row]!r}); fix them or name another "
+            f"(first at row {row + first_line}: {raw[time_col].iloc[row]!r}); fix them or name another "
             "column with --time-column"
         )
     return pd.DatetimeIndex(stamps, name=time_col)
@@ -217,7 +229,7 @@ def _has_numbers(column: pd.Series) -> bool:
 _MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none", "-", "?"}
 
 
-def _numeric_column(name: str, column: pd.Series, col: str) -> np.ndarray:
+def _numeric_column(name: str, column: pd.Series, col: str, first_line: int = 2) -> np.ndarray:
     text = column.str.strip()
     values = pd.to_numeric(text, errors="coerce")
     # Text that is neither a number nor a usual spelling of "missing" is an error of its own.
@@ -226,8 +238,8 @@ def _numeric_column(name: str, column: pd.Series, col: str) -> np.ndarray:
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise DataError(
-            f"{name}: column {col!r} has {int(bad.sum())} non-numeric values (first at row {row + 2}: "
-            f"{column.iloc[row]!r}); clean them or leave the column out with --columns"
+            f"{name}: column {col!r} has {int(bad.sum())} non-numeric values (first at row "
+            f"{row + first_line}: {column.iloc[row]!r}); clean them or leave the column out with --columns"
         )
     return values.to_numpy(dtype=np.float64)
 
