@@ -1,0 +1,133 @@
+"""The figures logged with every run, drawn from numpy arrays and pandas indexes (no MLflow here).
+
+Each function returns a matplotlib `Figure` made without pyplot: no display, no global state, no
+backend switched in the caller's process; saving it as PNG renders with Agg. Nothing to close.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from matplotlib import dates as mdates
+from matplotlib.figure import Figure
+
+from seqae.thresholds import flags_to_intervals
+
+FLAG_COLOR = "tab:red"
+LABEL_COLOR = "tab:orange"
+MAX_SCATTER_POINTS = 4000  # latent points drawn; more are subsampled evenly
+
+
+def loss_curves(train_loss, validation_loss=(), best_epoch: int | None = None, title: str = "") -> Figure:
+    """Training (and validation) loss per epoch, epochs counted from 1; the kept epoch marked.
+
+    `best_epoch` is 1-based, as the x axis.
+    """
+    figure, ax = _figure((7, 4))
+    epochs = np.arange(1, len(train_loss) + 1)
+    ax.plot(epochs, train_loss, marker="o", markersize=3, label="training loss")
+    if len(validation_loss):
+        ax.plot(np.arange(1, len(validation_loss) + 1), validation_loss, marker="o", markersize=3,
+                label="validation loss")
+    if best_epoch is not None and best_epoch >= 1:
+        ax.axvline(best_epoch, color="grey", linestyle="--", linewidth=1, label=f"kept: epoch {best_epoch}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    if len(train_loss) and min(train_loss) > 0 and max(train_loss) / min(train_loss) > 20:
+        ax.set_yscale("log")
+    ax.set_title(title or "Loss per epoch")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return figure
+
+
+def score_timeline(index: pd.Index, scores: np.ndarray, threshold: float, flags: np.ndarray,
+                   labels: np.ndarray | None = None, split_at: int | None = None,
+                   title: str = "") -> Figure:
+    """Anomaly score over time with the threshold, flagged intervals shaded red and, when given,
+    the labelled anomalies shaded orange beneath. `split_at`: first row held out for validation."""
+    x = _axis(index)
+    figure, ax = _figure((12, 4))
+    if labels is not None:
+        _shade(ax, x, labels, LABEL_COLOR, 0.25, "labelled anomaly")
+    _shade(ax, x, flags, FLAG_COLOR, 0.18, "flagged")
+    ax.plot(x, scores, color="tab:blue", linewidth=0.8, label="score")
+    ax.axhline(threshold, color=FLAG_COLOR, linestyle="--", linewidth=1, label=f"threshold {threshold:.3g}")
+    if split_at is not None and 0 < split_at < len(x):
+        ax.axvline(x[split_at], color="grey", linestyle=":", linewidth=1.2, label="validation starts")
+    ax.set_xlabel(index.name or "row")
+    ax.set_ylabel("anomaly score")
+    flagged = int(np.sum(flags))
+    ax.set_title(title or f"Score per time point ({flagged} of {len(scores)} flagged)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left", fontsize="small", ncol=5)
+    return figure
+
+
+def contribution_heatmap(index: pd.Index, contributions: np.ndarray, feature_names, title: str = "") -> Figure:
+    """Each sensor's share of the score over time (time × sensor), the sensors as rows."""
+    values = np.asarray(contributions, dtype=np.float64).T  # (n_features, n_timepoints)
+    figure, ax = _figure((12, 1.2 + 0.45 * len(feature_names)))
+    # Colour scale up to the 99.5th percentile, so that one spike does not wash out the rest.
+    top = float(np.quantile(values, 0.995)) if values.size else 1.0
+    is_time = isinstance(index, pd.DatetimeIndex)
+    if len(index) > 1:
+        left, right = index[0], index[-1]
+        if is_time:
+            left, right = mdates.date2num(left), mdates.date2num(right)
+        extent = (float(left), float(right), len(feature_names) - 0.5, -0.5)
+    else:
+        extent = None
+    image = ax.imshow(values, aspect="auto", interpolation="nearest", cmap="magma",
+                      vmin=min(0.0, float(values.min())), vmax=max(top, 1e-12), extent=extent)
+    if is_time:
+        ax.xaxis_date()
+    ax.set_yticks(range(len(feature_names)), [str(n) for n in feature_names])
+    ax.set_xlabel(index.name or "row")
+    ax.set_title(title or "Per-sensor contribution to the score")
+    figure.colorbar(image, ax=ax, label="contribution", pad=0.01)
+    return figure
+
+
+def latent_scatter(latent: np.ndarray, window_scores: np.ndarray, title: str = "") -> Figure:
+    """The windows' latent vectors projected on their first two principal components, coloured by
+    the window's anomaly score (the mean score of its rows)."""
+    latent = np.asarray(latent, dtype=np.float64)  # (n_windows, latent_dim)
+    window_scores = np.asarray(window_scores, dtype=np.float64)
+    if len(latent) > MAX_SCATTER_POINTS:
+        keep = np.linspace(0, len(latent) - 1, MAX_SCATTER_POINTS).astype(int)
+        latent, window_scores = latent[keep], window_scores[keep]
+    centred = latent - latent.mean(axis=0)
+    _, singular, components = np.linalg.svd(centred, full_matrices=False)
+    n_axes = min(2, components.shape[0])
+    projected = centred @ components[:n_axes].T
+    if n_axes == 1:
+        projected = np.column_stack([projected[:, 0], np.zeros(len(projected))])
+    variance = singular**2 / max(float(np.sum(singular**2)), 1e-300)
+    figure, ax = _figure((6.5, 5.5))
+    order = np.argsort(window_scores, kind="stable")  # most anomalous drawn last, on top
+    points = ax.scatter(projected[order, 0], projected[order, 1], c=window_scores[order], s=6,
+                        cmap="viridis", vmax=float(np.quantile(window_scores, 0.995)))
+    figure.colorbar(points, ax=ax, label="window score")
+    ax.set_xlabel(f"PC 1 ({100 * variance[0]:.0f}% of variance)")
+    ax.set_ylabel(f"PC 2 ({100 * variance[1]:.0f}% of variance)" if n_axes > 1 else "PC 2 (none)")
+    ax.set_title(title or f"Latent space of {len(latent)} windows")
+    ax.grid(alpha=0.3)
+    return figure
+
+
+def _figure(figsize: tuple[float, float]):
+    figure = Figure(figsize=figsize, layout="constrained")
+    return figure, figure.subplots()
+
+
+def _axis(index: pd.Index) -> np.ndarray:
+    if isinstance(index, pd.DatetimeIndex):
+        return np.asarray(index.to_pydatetime())
+    return np.asarray(index)
+
+
+def _shade(ax, x: np.ndarray, flags: np.ndarray, color: str, alpha: float, label: str) -> None:
+    for i, (first, last) in enumerate(flags_to_intervals(flags)):
+        right = x[last + 1] if last + 1 < len(x) else x[last]
+        ax.axvspan(x[first], right, color=color, alpha=alpha, linewidth=0, label=None if i else label)
