@@ -1,0 +1,197 @@
+"""The two servers seqae starts: MLflow's REST scoring server for one model, and the MLflow UI.
+
+`serve_model` runs MLflow's own scoring app (`mlflow.pyfunc.scoring_server`: `/ping`, `/health`,
+`/version`, `/invocations` with `dataframe_split` / `dataframe_records`) in this process with
+uvicorn, with two changes for requests a model cannot score:
+
+- seqae's input check runs before MLflow's schema enforcement, so a request with too few rows,
+  a missing sensor column or text in a sensor column is answered 400 with seqae's one-line
+  message instead of MLflow's, which quotes the whole request back;
+- no error body carries a stack trace: a middleware moves it to the server's log and keeps the
+  first line of the message.
+
+`run_ui` starts `mlflow server` on seqae's store (one worker, MLflow's job runner off) and stops it,
+with everything it started, when interrupted or terminated.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pandas as pd
+
+from seqae import tracking
+from seqae.errors import ConfigError, SeqaeError
+
+SERVE_PORT = 5001
+UI_START_SECONDS = 120  # how long the MLflow server may take to answer /health
+MAX_MESSAGE = 500  # characters of an error message sent back
+_logger = logging.getLogger("seqae.serving")
+
+
+# ---- the scoring server --------------------------------------------------------------------------
+
+def scoring_app(model_uri: str):
+    """MLflow's scoring app (a FastAPI app) for the model, with seqae's input check first."""
+    from mlflow.pyfunc import scoring_server
+
+    model = tracking.load_pyfunc_model(model_uri)
+    app = scoring_server.init(_CheckedModel(model))
+    app.middleware("http")(_without_stack_traces)
+    return app
+
+
+def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT, announce=print) -> None:
+    """Serve the model until interrupted; `announce` gets one line saying where."""
+    import uvicorn
+
+    check_port_free(host, port)
+    app = scoring_app(model_uri)
+    announce(f"Serving {model_uri} at http://{host}:{port}/invocations (health: /ping); Ctrl-C to stop")
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+class _CheckedModel:
+    """A pyfunc model whose `predict` runs seqae's input check before MLflow's schema enforcement."""
+
+    def __init__(self, model):
+        self._model = model
+        self._check = model.unwrap_python_model().check_input
+        self.metadata = model.metadata
+
+    def predict(self, data, params=None):
+        if isinstance(data, (dict, list)):
+            try:
+                data = pd.DataFrame(data)
+            except ValueError:
+                pass  # the check below says what was expected
+        return self._model.predict(self._check(data), params=params)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+async def _without_stack_traces(request, call_next):
+    from fastapi.responses import Response
+
+    response = await call_next(request)
+    if response.status_code < 400 or "json" not in response.headers.get("content-type", ""):
+        return response
+    body = b"".join([chunk async for chunk in response.body_iterator])
+    try:
+        error = json.loads(body)
+    except ValueError:
+        error = None
+    if isinstance(error, dict):
+        trace = error.pop("stack_trace", None)
+        if trace:
+            _logger.error("%s %s failed:\n%s", request.method, request.url.path, trace)
+        if isinstance(error.get("message"), str):
+            error["message"] = one_line(error["message"])
+        body = json.dumps(error).encode()
+    return Response(content=body, status_code=response.status_code, media_type="application/json")
+
+
+def one_line(message: str) -> str:
+    """The first non-empty line of `message`, at most MAX_MESSAGE characters. MLflow's "Failed to
+    predict data '<the whole request>'. Error: <why>" is cut down to <why>."""
+    if message.startswith("Failed to predict data") and "Error: " in message:
+        message = message.rpartition("Error: ")[2]
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    text = lines[0] if lines else ""
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+def check_port_free(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(f"cannot listen on {host}:{port} ({exc.strerror}); another server may "
+                              "be using that port: pass another --port") from None
+
+
+# ---- the MLflow UI ---------------------------------------------------------------------------------
+
+def ui_command(host: str, port: int) -> tuple[list[str], dict]:
+    """The `mlflow server` command line and environment for seqae's store."""
+    store = tracking.resolve_store()
+    if store.is_server:
+        raise ConfigError(f"MLFLOW_TRACKING_URI is a tracking server ({store.tracking_uri}); "
+                          "open it in a browser instead of starting another")
+    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", store.tracking_uri,
+               "--host", host, "--port", str(port), "--workers", "1"]
+    if store.artifact_location:
+        command += ["--default-artifact-root", store.artifact_location]
+    # MLflow's background job runner is a second process per server that seqae does not use.
+    env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+    return command, env
+
+
+def run_ui(host: str = tracking.UI_HOST, port: int = tracking.UI_PORT,
+           experiment: str = tracking.DEFAULT_EXPERIMENT, announce=print) -> int:
+    """Run the MLflow UI on seqae's store until interrupted; `announce` gets the URL to open."""
+    tracking.use_store()  # creates ./mlruns when missing, so that the UI opens on an empty store
+    check_port_free(host, port)
+    command, env = ui_command(host, port)
+    try:
+        exp_id = tracking.experiment_id(experiment, create=False)
+    except SeqaeError:
+        exp_id = None
+    base = f"http://{host}:{port}"
+    # Its own process group: stopping the server stops the workers it started too.
+    server = subprocess.Popen(command, env=env, start_new_session=True)
+    previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    try:
+        _wait_until_healthy(server, f"{base}/health", port)
+        announce(tracking.ui_url(exp_id, base=base))
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        _stop(server)
+
+
+def _exit_on_sigterm(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _wait_until_healthy(server: subprocess.Popen, url: str, port: int) -> None:
+    deadline = time.monotonic() + UI_START_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise ConfigError(f"the MLflow server exited with code {server.returncode} before it "
+                              f"answered; is port {port} free? (see its messages above)")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise ConfigError(f"the MLflow server did not answer {url} within {UI_START_SECONDS} s")
+
+
+def _stop(server: subprocess.Popen) -> None:
+    if server.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(server.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            server.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue
