@@ -1,0 +1,345 @@
+"""The seqae command line: thin click commands over `seqae.tracking` and `seqae.serving`.
+
+    seqae demo                                  generated sensors -> fit, score, evaluate, in MLflow
+    seqae fit DATA.csv [--model lstm-ae] ...    fit a detector; every fit is an MLflow run
+    seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals)
+    seqae evaluate MODEL DATA.csv --label-column anomaly
+    seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
+    seqae ui [--port 5000]                      the MLflow UI on seqae's store
+    seqae runs [--experiment seqae]             the latest runs as a table
+
+Errors seqae raises on purpose become one line and a non-zero exit code: 2 for an option or
+parameter it cannot use (`ConfigError`), 1 for data it cannot use (`DataError`) and the rest; a bug
+keeps its traceback. `seqae.tracking` (and with it MLflow) is imported by the commands that need
+it, so that `seqae --help` answers quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import click
+
+import seqae
+from seqae.data import FILL_POLICIES
+from seqae.detectors import DETECTORS, make_detector
+from seqae.errors import ConfigError, SeqaeError
+from seqae.thresholds import parse_threshold
+
+INPUT_FILE = click.Path(exists=True, dir_okay=False, readable=True)
+OUTPUT_FILE = click.Path(dir_okay=False, writable=True)
+DEFAULT_EXPERIMENT = "seqae"  # tracking.DEFAULT_EXPERIMENT, without importing MLflow for --help
+
+
+class UsageFailure(click.ClickException):
+    """A one-line error for an option or parameter value seqae cannot use (exit code 2)."""
+
+    exit_code = 2
+
+
+class SeqaeGroup(click.Group):
+    """Runs a command; turns seqae's errors into one-line messages and warnings into one line each."""
+
+    def invoke(self, ctx):
+        with warnings.catch_warnings():
+            warnings.showwarning = _echo_warning
+            try:
+                return super().invoke(ctx)
+            except ConfigError as exc:
+                raise UsageFailure(str(exc)) from None
+            except SeqaeError as exc:
+                raise click.ClickException(str(exc)) from None
+
+
+def _echo_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"Warning: {message}", err=True)
+
+
+@click.group(cls=SeqaeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(seqae.__version__, "-V", "--version", prog_name="seqae")
+def cli():
+    """seqae: anomaly detection for multi-sensor time series with LSTM autoencoders, tracked in MLflow.
+
+    Every fit is an MLflow run (stored in ./mlruns/, or at MLFLOW_TRACKING_URI when it is set);
+    every model can be scored from the command line, served over REST and reviewed in the MLflow UI.
+    Start with `seqae demo`.
+    """
+
+
+def main():
+    cli(prog_name="seqae")
+
+
+# ---- shared options --------------------------------------------------------------------------------
+
+class ThresholdType(click.ParamType):
+    name = "KIND[:NAME=VALUE,...]"
+
+    def convert(self, value, param, ctx):
+        try:
+            return parse_threshold(value)
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def _parse_params(ctx, param, values) -> dict:
+    """`--param NAME=VALUE` pairs; VALUE is read as JSON (numbers, true/false) or else as text."""
+    params = {}
+    for item in values:
+        name, equals, text = item.partition("=")
+        if not equals or not name.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE (e.g. --param beta=0.5)", ctx, param)
+        try:
+            params[name.strip().replace("-", "_")] = json.loads(text)
+        except json.JSONDecodeError:
+            params[name.strip().replace("-", "_")] = text
+    return params
+
+
+def _split_columns(ctx, param, value):
+    if value is None:
+        return None
+    columns = [c.strip() for c in value.split(",") if c.strip()]
+    if not columns:
+        raise click.BadParameter("give at least one column name, comma-separated", ctx, param)
+    return columns
+
+
+def _separator(ctx, param, value):
+    return "\t" if value in ("tab", "\\t") else value
+
+
+def read_options(command):
+    """How a sensor CSV is read: --time-column, --sep, --fill."""
+    command = click.option("--fill", type=click.Choice(FILL_POLICIES), default="error", show_default=True,
+                           help="Missing or infinite readings: stop with an error, carry the last "
+                                "reading forward (ffill) or interpolate.")(command)
+    command = click.option("--sep", callback=_separator, metavar="SEP",
+                           help="Column separator (',' ';' or 'tab'); sniffed from the header if not given.")(command)
+    command = click.option("--time-column", metavar="NAME",
+                           help="The timestamp column; found by name (timestamp, datetime, time, ...) "
+                                "if not given.")(command)
+    return command
+
+
+def experiment_option(command):
+    return click.option("--experiment", default=DEFAULT_EXPERIMENT, show_default=True,
+                        help="MLflow experiment to log to.")(command)
+
+
+def _tracking():
+    from seqae import tracking
+
+    tracking.quiet_mlflow()
+    return tracking
+
+
+# ---- fit ---------------------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("data", type=INPUT_FILE)
+@click.option("--model", "model_type", type=click.Choice(list(DETECTORS)), default="lstm-ae", show_default=True,
+              help="lstm-ae: LSTM seq2seq autoencoder; lstm-vae: LSTM variational autoencoder; "
+                   "dense-ae, conv-ae, pca: baselines.")
+@click.option("--window-size", type=int, help="Rows per window.")
+@click.option("--epochs", type=int, help="Maximum passes over the training windows.")
+@click.option("--hidden-size", type=int, help="Hidden units (LSTM) or channels (conv).")
+@click.option("--latent-dim", type=int, help="Size of the code a window is encoded to.")
+@click.option("--batch-size", type=int, help="Windows per optimiser step.")
+@click.option("--learning-rate", type=float, help="Adam's step size.")
+@click.option("--noise-std", type=float, help="Denoising: std of the noise added to training inputs.")
+@click.option("--seed", type=int, help="Random seed; the same seed gives the same model.")
+@click.option("--threshold", type=ThresholdType(),
+              help="How scores become flags, fitted on held-out normal scores: quantile:q=0.99 (default), "
+                   "ucl:q=0.99,factor=1.5, far:target=0.005, pot:risk=1e-4, fixed:value=3.")
+@click.option("--param", "-p", "extra_params", multiple=True, metavar="NAME=VALUE", callback=_parse_params,
+              help="Any other detector parameter, e.g. -p beta=0.5 -p patience=10 -p validation_fraction=0.25.")
+@click.option("--columns", callback=_split_columns, metavar="A,B,...",
+              help="Sensor columns to use (default: every numeric column but the time and label columns).")
+@click.option("--label-column", metavar="NAME", help="A 0/1 label column: never used as a sensor.")
+@click.option("--train-rows", type=int, metavar="N", help="Fit on the first N rows only.")
+@click.option("--train-until", metavar="TIME", help="Fit on the rows up to this time (inclusive).")
+@read_options
+@experiment_option
+@click.option("--run-name", help="Name of the MLflow run.")
+@click.option("--register", metavar="NAME", help="Register the model under NAME in the model registry.")
+@click.option("--alias", default="latest", show_default=True, help="Alias the registered version gets.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the model URI.")
+def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_size, learning_rate, noise_std,
+        seed, threshold, extra_params, columns, label_column, train_rows, train_until, time_column, sep, fill,
+        experiment, run_name, register, alias, quiet):
+    """Fit a detector on DATA.csv (rows assumed normal) and log it as an MLflow run.
+
+    The run gets the parameters, the loss per epoch, the threshold and score quantiles, the CSV as
+    its training dataset, plots (losses, scores, per-sensor contributions, latent space), the
+    effective config and the model, which `seqae score`, `seqae serve` and MLflow can load.
+    """
+    tracking = _tracking()
+    given = {"window_size": window_size, "epochs": epochs, "hidden_size": hidden_size,
+             "latent_dim": latent_dim, "batch_size": batch_size, "learning_rate": learning_rate,
+             "noise_std": noise_std, "random_state": seed, "threshold": threshold}
+    params = {name: value for name, value in given.items() if value is not None}
+    params.update(extra_params)
+    if "verbose" in DETECTORS[model_type]().get_params():
+        params.setdefault("verbose", not quiet)
+    detector = make_detector(model_type, **params)
+    training = tracking.read_training_data(data, columns=columns, time_column=time_column,
+                                           label_column=label_column, sep=sep, fill=fill,
+                                           train_rows=train_rows, train_until=train_until)
+    result = tracking.fit_and_log(detector, training, experiment=experiment, run_name=run_name,
+                                  register=register, alias=alias)
+    if quiet:
+        click.echo(result.registered_uri or result.model_uri)
+        return
+    frame = training.frame
+    m = result.metrics
+    epochs_note = (f", best epoch {int(m['best_epoch'])} of {int(m['epochs_run'])}" if "best_epoch" in m else "")
+    click.echo(f"Fitted {model_type} on {len(frame)} rows x {frame.shape[1]} sensors in "
+               f"{result.fit_seconds:.1f} s{epochs_note}; threshold {m['threshold']:.4g}")
+    click.echo(f"run:    {result.run_id}  (experiment {experiment!r})")
+    click.echo(f"model:  {result.model_uri}")
+    if result.registered_uri:
+        click.echo(f"        {result.registered_uri}")
+    click.echo(f"score:  seqae score {result.registered_uri or result.model_uri} DATA.csv -o scores.csv")
+    click.echo(f"view:   seqae ui, then open {result.run_url}")
+
+
+# ---- score / evaluate ----------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("model_uri", metavar="MODEL_URI")
+@click.argument("data", type=INPUT_FILE)
+@click.option("--output", "-o", type=OUTPUT_FILE, required=True,
+              help="Scores CSV: time, score, is_anomaly, contribution_<sensor> per row.")
+@click.option("--intervals", type=OUTPUT_FILE,
+              help="Intervals CSV: start, end, n_points, peak time and score, top sensors.")
+@read_options
+def score(model_uri, data, output, intervals, time_column, sep, fill):
+    """Score DATA.csv with a fitted model; write one row per time point.
+
+    MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
+    model directory, or a directory saved with BaseDetector.save. The outputs are written whole or
+    not at all.
+    """
+    tracking = _tracking()
+    result = tracking.score_file(model_uri, data, output, intervals, time_column=time_column, sep=sep, fill=fill)
+    written = output + (f", {intervals}" if intervals else "")
+    click.echo(f"Scored {result.n_rows} rows: {result.n_flagged} flagged in {result.n_intervals} intervals "
+               f"(threshold {result.threshold:.4g}) -> {written}")
+
+
+EVALUATION_ROWS = (  # (key in seqae.metrics.evaluate, label, format)
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("f1", "F1", "{:.3f}"),
+    ("far", "false-alarm rate (%)", "{:.2f}"),
+    ("auc_pr", "AUC-PR", "{:.3f}"),
+    ("vus_pr", "VUS-PR", "{:.3f}"),
+    ("event_f1", "event F1", "{:.3f}"),
+    ("mean_detection_delay", "mean detection delay (rows)", "{:.1f}"),
+)
+
+
+@cli.command()
+@click.argument("model_uri", metavar="MODEL_URI")
+@click.argument("data", type=INPUT_FILE)
+@click.option("--label-column", required=True, metavar="NAME", help="The 0/1 column: 1 = anomalous row.")
+@read_options
+@experiment_option
+@click.option("--run-name", help="Name of the new run, when the model has no run in this store.")
+def evaluate(model_uri, data, label_column, time_column, sep, fill, experiment, run_name):
+    """Score labelled DATA.csv, print precision, recall, F1, false-alarm rate and AUC-PR, and log
+    them to the model's MLflow run (a new run in --experiment if the model has none here)."""
+    tracking = _tracking()
+    result = tracking.evaluate_and_log(model_uri, data, label_column=label_column, time_column=time_column,
+                                       sep=sep, fill=fill, experiment=experiment, run_name=run_name)
+    click.echo(format_metrics(result.metrics))
+    where = "a new run" if result.new_run else "the model's run"
+    click.echo(f"logged to {where} {result.run_id}; view: seqae ui, then open {result.run_url}")
+
+
+def format_metrics(values: dict) -> str:
+    width = max(len(label) for _, label, _ in EVALUATION_ROWS)
+    lines = [f"{'metric':<{width}}  value"]
+    for key, label, fmt in EVALUATION_ROWS:
+        value = values.get(key, float("nan"))
+        lines.append(f"{label:<{width}}  {fmt.format(value) if value == value else 'n/a'}")
+    n_anomalous = int(values.get("tp", 0) + values.get("fn", 0))
+    n_points = int(sum(values.get(k, 0) for k in ("tp", "fp", "tn", "fn")))
+    lines.append(f"({n_anomalous} of {n_points} rows labelled anomalous, {int(values.get('tp', 0) + values.get('fp', 0))} flagged)")
+    return "\n".join(lines)
+
+
+# ---- servers --------------------------------------------------------------------------------------------
+
+@cli.command()
+@click.argument("model_uri", metavar="MODEL_URI")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
+def serve(model_uri, host, port):
+    """Serve a model over REST with MLflow's scoring server.
+
+    POST /invocations with {"dataframe_split": {"columns": [...], "data": [[...], ...]}} (or
+    dataframe_records), rows in time order, at least one window of them; add "params":
+    {"threshold": 2.5} to override the threshold. GET /ping answers when the model is loaded.
+    """
+    _tracking()
+    from seqae import serving
+
+    serving.serve_model(model_uri, host=host, port=port, announce=click.echo)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
+@experiment_option
+def ui(host, port, experiment):
+    """Start the MLflow UI on seqae's store and print the URL of the experiment's runs; Ctrl-C stops it."""
+    _tracking()
+    from seqae import serving
+
+    serving.run_ui(host=host, port=port, experiment=experiment,
+                   announce=lambda url: click.echo(f"MLflow UI: {url}  (Ctrl-C to stop)"))
+
+
+@cli.command()
+@experiment_option
+@click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True, help="How many runs.")
+def runs(experiment, limit):
+    """List the latest runs: id, name, status, model, key parameters and metrics."""
+    tracking = _tracking()
+    table = tracking.runs_table(experiment, limit=limit)
+    if table.empty:
+        click.echo(f"no runs in experiment {experiment!r} yet; make one with `seqae demo` or `seqae fit`")
+        return
+    click.echo(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
+
+
+# ---- demo ------------------------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--out-dir", type=click.Path(file_okay=False), default="seqae-demo", show_default=True,
+              help="Where the generated CSV, scores and intervals go.")
+@experiment_option
+@click.option("--epochs", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def demo(out_dir, experiment, epochs, quiet):
+    """Generate 4 sensors with 4 known anomalies, fit an LSTM autoencoder on the normal first half,
+    score and evaluate the second half through the logged model, all in one MLflow run."""
+    tracking = _tracking()
+    if not quiet:
+        click.echo(f"Generating {tracking.DEMO_ROWS} rows of {tracking.DEMO_SENSORS} sensors: the normal first "
+                   f"{tracking.DEMO_TRAIN_ROWS} to {out_dir}/train.csv, the rest, with 4 injected anomalies, to "
+                   f"{out_dir}/test.csv; fitting an LSTM autoencoder on train.csv ...")
+    result = tracking.run_demo(out_dir, experiment=experiment, epochs=epochs, verbose=not quiet)
+    fit_result, evaluation = result.fit, result.evaluation
+    click.echo(f"\nFitted in {fit_result.fit_seconds:.1f} s; run {fit_result.run_id}, model {fit_result.model_uri}")
+    click.echo(f"Scores: {result.scores_path}, intervals: {result.intervals_path} "
+               f"({result.scores.n_flagged} rows flagged in {result.scores.n_intervals} intervals)\n")
+    click.echo("Injected anomalies and what the model made of them:")
+    click.echo(result.injected.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.2f}"))
+    click.echo(f"\nAgainst the known labels of {result.test_path} (rows the model did not see):")
+    click.echo(format_metrics(evaluation.metrics))
+    click.echo(f"\nSee the run (losses, plots, model): seqae ui, then open {fit_result.run_url}")
+    click.echo(f"Serve the model: seqae serve {fit_result.model_uri}")
