@@ -118,8 +118,13 @@ class FixedThreshold(Threshold):
     def __init__(self, value: float = 0.0):
         self.value = value
 
+    def _check_params(self) -> None:
+        if isinstance(self.value, bool) or not isinstance(self.value, (int, float, np.number)) \
+                or not np.isfinite(self.value):
+            raise ConfigError(f"a fixed threshold needs a finite number, got {self.value!r}")
+
     def _fit_value(self, scores: np.ndarray) -> float:
-        return self.value
+        return float(self.value)
 
 
 THRESHOLDS: dict[str, type[Threshold]] = {

@@ -61,6 +61,8 @@ def test_flag_before_fit_raises_not_fitted(threshold):
     (QuantileThreshold(q=0.0), r"quantile q must be between 0 and 1 \(exclusive\), got 0.0"),
     (UpperControlLimit(q=1.5), r"quantile q must be between 0 and 1 \(exclusive\), got 1.5"),
     (UpperControlLimit(factor=0.0), "factor must be positive, got 0.0"),
+    (FixedThreshold("abc"), "a fixed threshold needs a finite number, got 'abc'"),
+    (FixedThreshold(float("nan")), "a fixed threshold needs a finite number, got nan"),
 ])
 def test_bad_parameters_are_config_errors_at_fit(threshold, message):
     with pytest.raises(ConfigError, match=message):
