@@ -104,6 +104,10 @@ class WindowAccumulator:
     Scoring feeds batches of windows through a net; this keeps only `(n_timepoints, ...)` sums in
     memory, never all windows at once. Each `add` is a loop over the `window_size` steps with
     vectorised adds, not over windows.
+
+    For a series read in chunks, the rows held can roll forward: `extend` appends rows as they are
+    read and `pop` hands out the finished rows at the front (rows no later window covers) and forgets
+    them; `first_row` is the series row held at position 0, and `add` takes series rows.
     """
 
     def __init__(self, n_timepoints: int, window_size: int, trailing_shape=(), reduction: str = "mean"):
@@ -114,12 +118,29 @@ class WindowAccumulator:
         self.sums = np.zeros((n_timepoints, *trailing_shape), dtype=np.float64)
         self.counts = np.zeros(n_timepoints, dtype=np.int64)
         self.steps = np.full(n_timepoints, -1, dtype=np.int64)  # reduction "last": step kept per row
+        self.first_row = 0
 
     def add(self, window_values: np.ndarray, starts: np.ndarray) -> None:
         """Add `(n, window_size, ...)` values for the windows starting at `starts` (increasing)."""
         starts = np.asarray(starts)
         if len(starts) == 0:
             return
+        self._add(window_values, starts - self.first_row)
+
+    def extend(self, n_rows: int) -> None:
+        """Hold `n_rows` more rows at the end, covered by no window yet."""
+        self.sums = np.concatenate([self.sums, np.zeros((n_rows, *self.sums.shape[1:]))])
+        self.counts = np.concatenate([self.counts, np.zeros(n_rows, dtype=np.int64)])
+        self.steps = np.concatenate([self.steps, np.full(n_rows, -1, dtype=np.int64)])
+
+    def pop(self, n_rows: int) -> np.ndarray:
+        """`result()` of the first `n_rows` rows held, which are then dropped."""
+        done = self._result(self.sums[:n_rows], self.counts[:n_rows])
+        self.sums, self.counts, self.steps = self.sums[n_rows:], self.counts[n_rows:], self.steps[n_rows:]
+        self.first_row += n_rows
+        return done
+
+    def _add(self, window_values: np.ndarray, starts: np.ndarray) -> None:
         if self.reduction == "last":
             # Each row keeps the value of the step furthest into a window covering it: the step of
             # the window that ends on that row (the first window covering it, for earlier rows).
@@ -134,8 +155,8 @@ class WindowAccumulator:
         steps = np.diff(starts)
         if len(steps) > 1 and np.all(steps[:-1] == steps[0]) and steps[-1] != steps[0]:
             # Evenly spaced but for the extra window at the end of the series.
-            self.add(window_values[:-1], starts[:-1])
-            self.add(window_values[-1:], starts[-1:])
+            self._add(window_values[:-1], starts[:-1])
+            self._add(window_values[-1:], starts[-1:])
         elif len(steps) == 0 or np.all(steps == steps[0]):
             # Evenly spaced: one strided slice per window step.
             stride, first = (int(steps[0]) if len(steps) else 1), int(starts[0])
@@ -149,8 +170,10 @@ class WindowAccumulator:
                 np.add.at(self.counts, starts + k, 1)
 
     def result(self) -> np.ndarray:
-        if np.any(self.counts == 0):
-            missing = int(np.flatnonzero(self.counts == 0)[0])
+        return self._result(self.sums, self.counts)
+
+    def _result(self, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        if np.any(counts == 0):
+            missing = int(np.flatnonzero(counts == 0)[0]) + self.first_row
             raise ValueError(f"row {missing} is covered by no window")
-        counts = self.counts.reshape(-1, *([1] * (self.sums.ndim - 1)))
-        return self.sums / counts
+        return sums / counts.reshape(-1, *([1] * (sums.ndim - 1)))

@@ -1,0 +1,415 @@
+"""Score a CSV file of any length in chunks of rows, in memory that does not grow with the file.
+
+    CSV --chunks of rows--> parsed by read_sensor_csv's rules --gaps filled--> scaled
+      --windows, in the batches detect() feeds the net--> per-row sums carried across chunk edges
+      --rows no later window can reach--> scores, flags, contributions --> output CSV, appended
+
+`score_csv(detector, "big.csv", "scores.csv")` writes, value for value, what
+`detector.detect(read_sensor_csv("big.csv", columns=...)).to_frame()` holds for the whole file:
+
+- each chunk is parsed with `read_sensor_csv`'s helpers, so the same text is a number, a missing
+  value or a one-line error (its row number counted from the top of the file);
+- the last `window_size - 1` rows of a chunk wait for the next one, and windows are fed to the net
+  in the same batches of `SCORE_BATCH` windows as `detect` feeds them, so a window spanning a chunk
+  edge is the same tensor in the same batch;
+- the per-row sums of the `WindowAccumulator` roll forward across chunk edges, in the order a whole
+  pass adds them, for `score_reduction` 'mean' and 'last' and any `score_stride`;
+- with `fill='ffill'` or `'interpolate'`, rows whose gap can only be filled from a later reading
+  wait for it.
+
+What a whole-file read allows and a chunked one does not: rows must already be in time order (a
+whole-file read sorts them); `score_csv` stops with a one-line error at the first row out of order.
+Memory is bounded by `chunk_rows` plus one batch of windows, except in two cases it cannot be:
+rows waiting for a reading to fill a gap (a sensor silent for a million rows holds a million rows),
+and an anomalous interval, whose rows are kept until it closes so that its top sensors are those of
+`Detection.intervals()` (72 bytes a row with 8 sensors).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seqae import data, detectors
+from seqae.detectors import BaseDetector, Detection
+from seqae.errors import ConfigError, DataError
+from seqae.thresholds import flags_to_intervals
+from seqae.training import batched_windows
+from seqae.windows import WindowAccumulator
+
+
+def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str | os.PathLike, *,
+              intervals_path: str | os.PathLike | None = None, chunk_rows: int = 100_000,
+              time_column: str | None = None, sep: str | None = None, fill: str = "error",
+              quiet: bool = False) -> dict:
+    """Score every row of a sensor CSV, reading and writing `chunk_rows` rows at a time.
+
+    Args:
+        detector: a fitted seqae detector; the file needs the sensor columns it was fitted on.
+        in_path: the CSV to score, rows in time order.
+        out_path: the scores CSV: the time column (or `row`), `score`, `is_anomaly` and one
+            `contribution_<sensor>` column per sensor, as `Detection.to_frame()`.
+        intervals_path: where to write the anomalous intervals (start, end, n_points, peak, top
+            sensors, as `Detection.intervals()`), or None.
+        chunk_rows: rows read at a time.
+        time_column, sep, fill: as for `read_sensor_csv`.
+        quiet: no progress bar (it goes to stderr otherwise).
+
+    Returns:
+        `{"rows", "anomalies" (flagged rows), "intervals", "seconds"}`.
+
+    Output files appear whole or not at all: each is written to a temporary file beside it and
+    renamed over it at the end, and removed if anything fails.
+    """
+    detector._check_fitted()
+    if not isinstance(chunk_rows, (int, np.integer)) or isinstance(chunk_rows, bool) or chunk_rows < 1:
+        raise ConfigError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+    if fill not in data.FILL_POLICIES:
+        raise ConfigError(f"fill policy {fill!r} is not one of {', '.join(data.FILL_POLICIES)}; pick one")
+    name = os.fspath(in_path)
+    outputs = [Path(out_path)] + ([Path(intervals_path)] if intervals_path is not None else [])
+    for path in outputs:
+        if not path.parent.is_dir():
+            raise ConfigError(f"{path}: the directory {str(path.parent)!r} does not exist; create it first")
+        if os.path.exists(name) and path.exists() and os.path.samefile(name, path):
+            raise ConfigError(f"{path}: is the input file; write the scores to another path")
+
+    started = time.perf_counter()
+    reader = _ChunkReader(name, list(detector.feature_names_in_), time_column, sep, fill, int(chunk_rows))
+    scorer = _ChunkScorer(detector, name)
+    intervals = _IntervalCollector(list(detector.feature_names_in_), detector.threshold_.value_)
+    staged = [_StagedFile(path) for path in outputs]
+    progress = _progress(name, quiet)
+    rows = anomalies = 0
+    try:
+        scores_file = staged[0].handle
+        for index, values in reader:
+            progress.update(len(index))
+            for detection in scorer.push(index, values):
+                detection.to_frame().to_csv(scores_file, header=rows == 0)
+                rows += len(detection.scores)
+                anomalies += int(detection.flags.sum())
+                intervals.add(detection)
+        for detection in scorer.finish():
+            detection.to_frame().to_csv(scores_file, header=rows == 0)
+            rows += len(detection.scores)
+            anomalies += int(detection.flags.sum())
+            intervals.add(detection)
+        table = intervals.finish()
+        if intervals_path is not None:
+            table.to_csv(staged[1].handle, index=False)
+        for file in staged:
+            file.close()
+        for file in staged:
+            file.commit()
+    except BaseException:
+        for file in staged:
+            file.discard()
+        raise
+    finally:
+        progress.close()
+    return {"rows": rows, "anomalies": anomalies, "intervals": len(table),
+            "seconds": time.perf_counter() - started}
+
+
+class _ChunkReader:
+    """(index, values) of the rows of a sensor CSV, a chunk at a time, gaps filled.
+
+    values: `(n_rows, n_features)` float64 in the order of `columns`.
+    """
+
+    def __init__(self, name: str, columns: list[str], time_column: str | None, sep: str | None,
+                 fill: str, chunk_rows: int):
+        self.name, self.columns, self.time_column = name, columns, time_column
+        self.sep, self.fill, self.chunk_rows = sep, fill, chunk_rows
+        self.filler = None if fill == "error" else _GapFiller(name, columns, fill)
+        self.last_stamp = None  # the previous chunk's last time value, to check the order across edges
+
+    def __iter__(self):
+        line = 2  # file line of the chunk's first row: the header is line 1
+        time_col = None
+        for number, raw in enumerate(data._read_table(self.name, self.sep, self.chunk_rows)):
+            if number == 0:
+                time_col = data._find_time_column(self.name, raw, self.time_column, exclude=())
+                missing = [c for c in self.columns if c not in raw.columns]
+                if missing:
+                    raise DataError(
+                        f"{self.name}: column {missing[0]!r} that the model was fitted on is missing; the file "
+                        f"has columns {data._list(raw.columns)}; the model needs {data._list(self.columns)}"
+                    )
+            index = self._index(raw, time_col, line)
+            values = np.column_stack([data._numeric_column(self.name, raw[c], c, first_line=line)
+                                      for c in self.columns])
+            lines = np.arange(line, line + len(raw))
+            if self.filler is None:
+                frame = pd.DataFrame(values, columns=self.columns)
+                data._handle_missing(self.name, frame, "error", file_rows=lines)  # raises at a gap
+                yield index, values
+            else:
+                yield from self.filler.push(index, values, lines)
+            line += len(raw)
+        if self.filler is not None:
+            yield from self.filler.finish()
+
+    def _index(self, raw: pd.DataFrame, time_col: str | None, line: int) -> pd.Index:
+        if time_col is None:
+            return pd.RangeIndex(line - 2, line - 2 + len(raw), name="row")
+        index = data._time_index(self.name, raw, time_col, first_line=line)
+        previous = self.last_stamp  # the previous chunk's last row, as a one-element index
+        if previous is not None and (isinstance(index, pd.DatetimeIndex) != isinstance(previous, pd.DatetimeIndex)
+                                     or getattr(index, "tz", None) != getattr(previous, "tz", None)):
+            raise DataError(
+                f"{self.name}: time column {time_col!r} changes kind at row {line} ({raw[time_col].iloc[0]!r} "
+                f"after {previous[0]}); write every timestamp the same way"
+            )
+        both = index if previous is None else previous.append(index)
+        stamps = both.asi8 if isinstance(both, pd.DatetimeIndex) else both.to_numpy()
+        later = stamps[1:] > stamps[:-1]
+        if not later.all():
+            pos = int(np.flatnonzero(~later)[0])  # both[pos + 1] is not after both[pos]
+            first_line = line - (previous is not None)  # file line of both[0]
+            if stamps[pos + 1] == stamps[pos]:
+                data._check_duplicates(self.name, both[:pos + 2], np.arange(pos + 2) + first_line - 2)
+            raise DataError(
+                f"{self.name}: row {first_line + pos + 1} ({both[pos + 1]}) is earlier than the row above it "
+                f"({both[pos]}); chunked scoring takes rows in file order: sort the file by time first"
+            )
+        self.last_stamp = index[-1:]
+        return index
+
+
+class _GapFiller:
+    """`read_sensor_csv`'s fill policies ('ffill', 'interpolate') applied chunk by chunk.
+
+    A missing reading is filled from the readings around it in the whole file: carried forward
+    from the last one (the first readings backward from the first one), or interpolated linearly
+    in row position between the two around it (np.interp, as pandas does). A row is handed on once
+    every gap in it can be filled; until then it waits, with the rows after it.
+    """
+
+    def __init__(self, name: str, columns: list[str], fill: str):
+        self.name, self.columns, self.fill = name, columns, fill
+        n_features = len(columns)
+        self.anchor_position = np.full(n_features, -1, dtype=np.int64)  # last reading handed on, per sensor
+        self.anchor_value = np.full(n_features, np.nan)
+        self.first_position = 0  # series position of the first waiting row
+        self.index, self.values, self.lines = None, np.empty((0, n_features)), np.empty(0, dtype=np.int64)
+
+    def push(self, index: pd.Index, values: np.ndarray, lines: np.ndarray):
+        if self.index is None:
+            self.index, self.values, self.lines = index, values, lines
+        else:
+            self.index = self.index.append(index)
+            self.values = np.concatenate([self.values, values])
+            self.lines = np.concatenate([self.lines, lines])
+        yield from self._hand_on(final=False)
+
+    def finish(self):
+        if self.index is not None and len(self.index):
+            yield from self._hand_on(final=True)
+
+    def _hand_on(self, final: bool):
+        values = self.values
+        finite = np.isfinite(values)
+        n_ready = len(values)
+        if not finite.all():
+            values = values.copy()
+            positions = self.first_position + np.arange(len(values))
+            for c in np.flatnonzero(~finite.all(axis=0)):
+                known = np.flatnonzero(finite[:, c])
+                xp, fp = positions[known], self.values[known, c]
+                if self.anchor_position[c] >= 0:
+                    xp = np.concatenate([[self.anchor_position[c]], xp])
+                    fp = np.concatenate([[self.anchor_value[c]], fp])
+                gaps = np.flatnonzero(~finite[:, c])
+                if len(xp) == 0:  # nothing to fill from yet
+                    if final:  # the whole-file error: this sensor has no finite reading at all
+                        frame = pd.DataFrame({self.columns[c]: self.values[:, c]})
+                        data._handle_missing(self.name, frame, self.fill, file_rows=self.lines)
+                    n_ready = 0
+                    continue
+                if self.fill == "ffill":
+                    before = np.searchsorted(xp, positions[gaps], side="right") - 1
+                    values[gaps, c] = fp[np.maximum(before, 0)]
+                else:
+                    values[gaps, c] = np.interp(positions[gaps], xp, fp)
+                    waiting = gaps[positions[gaps] > xp[-1]]  # after the last reading: needs the next one
+                    if len(waiting) and not final:
+                        n_ready = min(n_ready, int(waiting[0]))
+        if n_ready == 0:
+            return
+        handed = finite[:n_ready]
+        for c in range(values.shape[1]):
+            known = np.flatnonzero(handed[:, c])
+            if len(known):
+                self.anchor_position[c] = self.first_position + known[-1]
+                self.anchor_value[c] = self.values[known[-1], c]
+        yield self.index[:n_ready], values[:n_ready]
+        self.index, self.values, self.lines = self.index[n_ready:], self.values[n_ready:], self.lines[n_ready:]
+        self.first_position += n_ready
+
+
+class _ChunkScorer:
+    """Rows in, `Detection`s of the rows no later window can reach out, as `detect` would score them."""
+
+    def __init__(self, detector: BaseDetector, name: str):
+        self.detector, self.name = detector, name
+        self.window_size, self.stride = detector.window_size, detector.score_stride
+        n_features = detector.n_features_in_
+        self.scaled = np.empty((0, n_features), dtype=np.float32)  # rows a window may still need
+        self.scaled_first = 0  # series row of self.scaled[0]
+        self.index = None  # index of the rows not handed out yet
+        self.accumulator = WindowAccumulator(0, self.window_size, (n_features,), detector.score_reduction)
+        self.n_rows = 0  # rows read so far
+        self.next_window = 0  # regular windows start at i * stride; those before this one are scored
+
+    def push(self, index: pd.Index, values: np.ndarray):
+        if not len(index):
+            return
+        self.scaled = np.concatenate([self.scaled, self.detector.scaler_.transform(values)])
+        self.index = index if self.index is None else self.index.append(index)
+        self.accumulator.extend(len(index))
+        self.n_rows += len(index)
+        # Whole batches of regular windows that lie inside the rows read: the batches `detect` feeds.
+        if self.n_rows >= self.window_size:
+            fitting = (self.n_rows - self.window_size) // self.stride + 1 - self.next_window
+            n_windows = (fitting // detectors.SCORE_BATCH) * detectors.SCORE_BATCH
+            if n_windows:
+                first = self.next_window * self.stride
+                stop = (self.next_window + n_windows - 1) * self.stride + self.window_size
+                self._score(first, stop)
+                self.next_window += n_windows
+        # Later windows start at next_window * stride, or at n_rows - window_size or after (the
+        # extra window at the end of the series): rows before both are finished.
+        done = max(0, min(self.next_window * self.stride, self.n_rows - self.window_size))
+        if self.next_window and done > self.accumulator.first_row:
+            yield self._hand_out(done)
+        keep = done - self.scaled_first
+        if keep > 0:
+            self.scaled, self.scaled_first = self.scaled[keep:], done
+
+    def finish(self):
+        if self.n_rows < self.window_size:
+            raise DataError(f"{self.name}: has {self.n_rows} rows, fewer than one window "
+                            f"(window_size={self.window_size}); give at least {self.window_size} rows")
+        first, last_start = self.next_window * self.stride, self.n_rows - self.window_size
+        if first <= last_start:  # regular windows left, and the extra one at the end if any
+            self._score(first, self.n_rows)
+        elif last_start % self.stride:  # only the extra window at the end
+            self._score(last_start, self.n_rows)
+        if self.n_rows > self.accumulator.first_row:
+            yield self._hand_out(self.n_rows)
+
+    def _score(self, first: int, stop: int) -> None:
+        """Score the windows of series rows [first, stop) that start every stride rows from `first`."""
+        rows = self.scaled[first - self.scaled_first:stop - self.scaled_first]
+        for windows, starts in batched_windows(rows, self.window_size, self.stride, detectors.SCORE_BATCH):
+            self.accumulator.add(self.detector._window_scores(windows), starts + first)
+
+    def _hand_out(self, stop: int) -> Detection:
+        n = stop - self.accumulator.first_row
+        contributions = self.detector._contributions(self.accumulator.pop(n))
+        scores = contributions.sum(axis=1)
+        index, self.index = self.index[:n], self.index[n:]
+        threshold = self.detector.threshold_
+        return Detection(index, list(self.detector.feature_names_in_), scores, contributions,
+                         threshold.value_, threshold.flag(scores))
+
+
+class _IntervalCollector:
+    """`Detection.intervals()` of the whole file, from detections of consecutive rows.
+
+    The rows of an interval still open at a chunk edge are kept until it closes, so each interval
+    is summarised from exactly the rows a whole-file pass would use.
+    """
+
+    def __init__(self, feature_names: list[str], threshold: float):
+        self.feature_names, self.threshold = feature_names, threshold
+        self.open: list[Detection] = []  # pieces of an interval running into the next rows
+        self.tables: list[pd.DataFrame] = []
+
+    def add(self, detection: Detection) -> None:
+        runs = flags_to_intervals(detection.flags)
+        if self.open and (not runs or runs[0][0] != 0):
+            self._close()
+        n = len(detection.scores)
+        for first, last in runs:
+            span = slice(first, last + 1)
+            self.open.append(Detection(detection.index[span], self.feature_names, detection.scores[span],
+                                       detection.contributions[span], self.threshold, detection.flags[span]))
+            if last < n - 1:
+                self._close()
+
+    def finish(self) -> pd.DataFrame:
+        if self.open:
+            self._close()
+        columns = ["start", "end", "n_points", "peak_time", "peak_score", "top_sensor", "top_sensors"]
+        tables = [t for t in self.tables if len(t)]
+        return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
+
+    def _close(self) -> None:
+        pieces, self.open = self.open, []
+        index = pieces[0].index.append([p.index for p in pieces[1:]]) if len(pieces) > 1 else pieces[0].index
+        whole = Detection(index, self.feature_names, np.concatenate([p.scores for p in pieces]),
+                          np.concatenate([p.contributions for p in pieces]), self.threshold,
+                          np.concatenate([p.flags for p in pieces]))
+        self.tables.append(whole.intervals())
+
+
+class _StagedFile:
+    """A text file written under a temporary name beside `path`, renamed to it by `commit`."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        descriptor, self.temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".part", dir=path.parent)
+        self.handle = os.fdopen(descriptor, "w", newline="", encoding="utf-8")
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def commit(self) -> None:
+        os.replace(self.temporary, self.path)
+
+    def discard(self) -> None:
+        self.handle.close()
+        if os.path.exists(self.temporary):
+            os.unlink(self.temporary)
+
+
+class _progress:
+    """A tqdm bar over the rows read, on stderr; the total is counted from the file's newlines."""
+
+    def __init__(self, name: str, quiet: bool):
+        self.bar = None
+        if not quiet:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=_count_rows(name), desc=os.path.basename(name), unit="rows",
+                            unit_scale=True, file=sys.stderr, leave=False)
+
+    def update(self, n: int) -> None:
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _count_rows(name: str) -> int | None:
+    """Lines after the header (a quick estimate for the progress bar), or None if unreadable."""
+    try:
+        lines, last = 0, b"\n"
+        with open(name, "rb") as fh:
+            while block := fh.read(1 << 22):
+                lines += block.count(b"\n")
+                last = block[-1:]
+        return max(lines + (last != b"\n") - 1, 0)
+    except OSError:
+        return None
