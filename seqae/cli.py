@@ -219,14 +219,18 @@ def score(model_uri, data, output, intervals, time_column, sep, fill):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
-    model directory, or a directory saved with BaseDetector.save. The outputs are written whole or
-    not at all.
+    model directory, or a directory saved with BaseDetector.save. DATA.csv is read and scored in
+    chunks of rows (which must be in time order), so a file of any length fits in memory; the
+    scores equal those of the whole file scored at once. The outputs are written whole or not at all.
     """
-    tracking = _tracking()
-    result = tracking.score_file(model_uri, data, output, intervals, time_column=time_column, sep=sep, fill=fill)
+    from seqae.streaming import score_csv
+
+    detector = _tracking().load_detector(model_uri).detector
+    result = score_csv(detector, data, output, intervals_path=intervals, time_column=time_column, sep=sep,
+                       fill=fill)
     written = output + (f", {intervals}" if intervals else "")
-    click.echo(f"Scored {result.n_rows} rows: {result.n_flagged} flagged in {result.n_intervals} intervals "
-               f"(threshold {result.threshold:.4g}) -> {written}")
+    click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged in {result['intervals']} intervals "
+               f"(threshold {detector.threshold_.value_:.4g}) -> {written}")
 
 
 EVALUATION_ROWS = (  # (key in seqae.metrics.evaluate, label, format)
