@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 import time
 import warnings
@@ -33,7 +34,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.entities import Metric
+from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
@@ -208,16 +209,25 @@ class FitResult:
     run_id: str
     experiment_id: str
     model_uri: str  # models:/m-<id>, loadable with mlflow.pyfunc.load_model
-    registered_uri: str | None  # models:/<name>@<alias> when registered
+    registered_uri: str | None  # models:/<name>@<alias> or models:/<name>/<version> when registered
     fit_seconds: float
     metrics: dict[str, float]
     run_url: str
 
 
 def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str = DEFAULT_EXPERIMENT,
-                run_name: str | None = None, register: str | None = None, alias: str = "latest",
+                run_name: str | None = None, register: str | None = None, alias: str | None = None,
                 tags: dict | None = None) -> FitResult:
-    """Fit `detector` on `data` inside a new MLflow run and log everything a reviewer needs."""
+    """Fit `detector` on `data` inside a new MLflow run and log everything a reviewer needs.
+
+    With `register`, the model becomes a new version of that registered model, and `alias` (if
+    given) points at it: `models:/<register>@<alias>`; `models:/<register>/latest` is always the
+    newest version.
+    """
+    if alias is not None:
+        if not register:
+            raise ConfigError("--alias names a registered version: give --register NAME too")
+        check_alias(alias)
     store = use_store()
     exp_id = experiment_id(experiment, store)
     client = MlflowClient()
@@ -241,10 +251,22 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
         model_info = log_detector_model(detector, data.frame, registered_model_name=register)
         registered_uri = None
         if register:
-            client.set_registered_model_alias(register, alias, model_info.registered_model_version)
-            registered_uri = f"models:/{register}@{alias}"
+            version = model_info.registered_model_version
+            registered_uri = f"models:/{register}/{version}"
+            if alias:
+                client.set_registered_model_alias(register, alias, version)
+                registered_uri = f"models:/{register}@{alias}"
     return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri, fit_seconds,
                      summary, ui_url(exp_id, run_id))
+
+
+def check_alias(alias: str) -> None:
+    """MLflow's rules for a registered-model alias, checked before a model is fitted for nothing."""
+    if not re.fullmatch(r"[\w\-]{1,255}", alias):
+        raise ConfigError(f"alias {alias!r} may only hold letters, digits, '_' and '-' (at most 255)")
+    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise ConfigError(f"alias {alias!r} is reserved by MLflow (models:/NAME/latest already means the "
+                          "newest version, models:/NAME/3 version 3); choose another, e.g. champion")
 
 
 def log_detector_model(detector: BaseDetector, example_frame: pd.DataFrame,
@@ -739,3 +761,74 @@ def found_injected(injected: pd.DataFrame, detection: Detection) -> pd.DataFrame
             "peak_score": float(detection.scores[span].max()),
         })
     return pd.DataFrame(rows)
+
+
+# ---- pipelines (`seqae run`) ----------------------------------------------------------------------------
+# One parent run per pipeline invocation; a child run per (file, seed) with that file's metrics; on the
+# parent, the pooled metrics (mean and std over seeds, and each seed's), the summary and per-file
+# tables as CSV artifacts, and the pipeline file as written. `seqae.pipeline` calls these; nothing
+# else there knows MLflow exists.
+
+PIPELINE_TAG = "seqae.pipeline"
+PARAMS_PER_BATCH = 100  # MLflow's limit of params in one log_batch call
+
+
+class PipelineRunLogger:
+    """The MLflow side of one `seqae.pipeline.run_pipeline` call (from `start_pipeline_run`)."""
+
+    def __init__(self, client: MlflowClient, experiment_id: str, run_id: str, pipeline_name: str):
+        self.client = client
+        self.experiment_id = experiment_id
+        self.run_id = run_id
+        self.pipeline_name = pipeline_name
+
+    def log_file(self, file: str, seed: int, values: dict) -> str:
+        """A finished child run for one fitted and scored file; returns its run id."""
+        child = self.client.create_run(
+            self.experiment_id, run_name=f"{file} seed {seed}",
+            tags={"mlflow.parentRunId": self.run_id, PIPELINE_TAG: self.pipeline_name,
+                  "seqae.file": file, "seqae.seed": str(seed)})
+        run_id = child.info.run_id
+        finite = {k: float(v) for k, v in values.items() if _is_number(v) and np.isfinite(v)}
+        self.client.log_batch(run_id, params=[Param("file", file), Param("seed", str(seed))])
+        _log_metrics(self.client, run_id, _as_metrics(finite))
+        self.client.set_terminated(run_id, "FINISHED")
+        return run_id
+
+    def finish(self, summary: pd.DataFrame, per_file: pd.DataFrame, report) -> tuple[str, str]:
+        """Pooled metrics and the tables on the parent run, then close it; returns (run id, UI URL)."""
+        values = {}
+        for key in summary.columns:
+            for row, suffix in (("mean", ""), ("std", "_std")):
+                values[f"{key}{suffix}"] = summary.loc[row, key]
+            for seed in summary.index[:-2]:
+                values[f"seed{seed}_{key}"] = summary.loc[seed, key]
+        finite = {k: float(v) for k, v in values.items() if np.isfinite(v)}
+        _log_metrics(self.client, self.run_id, _as_metrics(finite))
+        self.client.log_text(self.run_id, summary.to_csv(), "summary.csv")
+        self.client.log_text(self.run_id, per_file.to_csv(index=False), "per_file.csv")
+        self.client.set_tag(self.run_id, "seqae.report", ",".join(report))
+        self.client.set_terminated(self.run_id, "FINISHED")
+        return self.run_id, ui_url(self.experiment_id, self.run_id)
+
+    def fail(self) -> None:
+        """Mark the parent run failed (an error or Ctrl-C stopped the pipeline)."""
+        self.client.set_terminated(self.run_id, "FAILED")
+
+
+def start_pipeline_run(experiment: str, pipeline_name: str, params: dict, pipeline_text: str) -> PipelineRunLogger:
+    """Open the parent run of a pipeline: its parameters and the pipeline file as an artifact."""
+    store = use_store()
+    exp_id = experiment_id(experiment, store)
+    client = MlflowClient()
+    run = client.create_run(exp_id, run_name=pipeline_name,
+                            tags={PIPELINE_TAG: pipeline_name, "seqae.version": seqae.__version__})
+    logged = [Param(k, str(v)[:6000]) for k, v in params.items()]
+    for first in range(0, len(logged), PARAMS_PER_BATCH):
+        client.log_batch(run.info.run_id, params=logged[first:first + PARAMS_PER_BATCH])
+    client.log_text(run.info.run_id, pipeline_text, f"{pipeline_name}.toml")
+    return PipelineRunLogger(client, exp_id, run.info.run_id, pipeline_name)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
