@@ -164,7 +164,8 @@ def _tracking():
 @experiment_option
 @click.option("--run-name", help="Name of the MLflow run.")
 @click.option("--register", metavar="NAME", help="Register the model under NAME in the model registry.")
-@click.option("--alias", default="latest", show_default=True, help="Alias the registered version gets.")
+@click.option("--alias", help="Alias for the registered version (e.g. champion), so that "
+                                "models:/NAME@ALIAS finds it; models:/NAME/latest is always the newest.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the model URI.")
 def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_size, learning_rate, noise_std,
         seed, threshold, extra_params, columns, label_column, train_rows, train_until, time_column, sep, fill,
@@ -340,7 +341,7 @@ def demo(out_dir, experiment, epochs, quiet):
     fit_result, evaluation = result.fit, result.evaluation
     click.echo(f"\nFitted in {fit_result.fit_seconds:.1f} s; run {fit_result.run_id}, model {fit_result.model_uri}")
     click.echo(f"Scores: {result.scores_path}, intervals: {result.intervals_path} "
-               f"({result.scores.n_flagged} rows flagged in {result.scores.n_intervals} intervals)\n")
+               f"({result.scores['anomalies']} rows flagged in {result.scores['intervals']} intervals)\n")
     click.echo("Injected anomalies and what the model made of them:")
     click.echo(result.injected.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.2f}"))
     click.echo(f"\nAgainst the known labels of {result.test_path} (rows the model did not see):")

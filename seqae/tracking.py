@@ -8,7 +8,6 @@ call the functions here:
     fit_and_log         fit inside an MLflow run; log params, losses per epoch, threshold,
                         summary metrics, the dataset, plots, the config and the model
     load_detector       any model URI or directory -> the fitted detector (and its run, if any)
-    score_file          CSV -> scores CSV (+ intervals CSV), written atomically
     evaluate_and_log    CSV with labels -> precision, recall, F1, false-alarm rate, AUC-PR,
                         logged against the model's run
     runs_table          the runs of an experiment as a table
@@ -21,7 +20,6 @@ uses the same store.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import tempfile
@@ -515,15 +513,6 @@ def _run_exists(run_id: str) -> bool:
 
 # ---- scoring files -----------------------------------------------------------------------------------
 
-@dataclass
-class ScoreResult:
-    n_rows: int
-    n_flagged: int
-    n_intervals: int
-    threshold: float
-    detection: Detection
-
-
 def read_for_detector(detector: BaseDetector, path, *, time_column=None, label_column=None,
                       sep=None, fill="error"):
     """Read the sensors `detector` was fitted on from a CSV (other columns are ignored); with
@@ -555,45 +544,6 @@ def _csv_header(path, sep) -> list[str] | None:
 def score_detector(detector: BaseDetector, frame: pd.DataFrame, path) -> Detection:
     with _about_file(path):
         return detector.detect(frame)
-
-
-def score_file(model_uri: str, data_path, output, intervals_output=None, *, time_column=None, sep=None,
-               fill="error") -> ScoreResult:
-    """Score a CSV: one row per time point in `output` (time, score, is_anomaly, contribution per
-    sensor) and, if asked, the flagged intervals in `intervals_output`. Both or neither are written."""
-    detector = load_detector(model_uri).detector
-    frame = read_for_detector(detector, data_path, time_column=time_column, sep=sep, fill=fill)
-    detection = score_detector(detector, frame, data_path)
-    intervals = detection.intervals()
-    tables = {Path(output): detection.to_frame().reset_index()}
-    if intervals_output is not None:
-        tables[Path(intervals_output)] = intervals
-    write_csvs_atomically(tables)
-    return ScoreResult(len(detection.scores), int(detection.flags.sum()), len(intervals),
-                       float(detection.threshold), detection)
-
-
-def write_csvs_atomically(tables: dict[Path, pd.DataFrame]) -> None:
-    """Write each frame (without its index) to a temporary file beside its target, then rename them all into place;
-    if anything fails, no target is touched and no temporary file is left."""
-    staged: list[tuple[str, Path]] = []
-    try:
-        for target, table in tables.items():
-            if target.is_dir():
-                raise ConfigError(f"{target}: is a directory; give a file name for the output")
-            if not target.parent.is_dir():
-                raise ConfigError(f"{target}: the directory {target.parent} does not exist; create it first")
-            handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            staged.append((temporary, target))
-            with os.fdopen(handle, "w", newline="") as out:
-                table.to_csv(out, index=False)
-        for temporary, target in staged:
-            os.replace(temporary, target)
-    except BaseException:
-        for temporary, _ in staged:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temporary)
-        raise
 
 
 # ---- evaluation ----------------------------------------------------------------------------------------
@@ -702,7 +652,7 @@ DEMO_SENSORS = 4
 class DemoResult:
     fit: FitResult
     evaluation: EvaluationResult
-    scores: ScoreResult
+    scores: dict  # what streaming.score_csv says: rows, anomalies (flagged rows), intervals
     train_path: Path
     test_path: Path
     scores_path: Path
@@ -716,6 +666,7 @@ def run_demo(out_dir="seqae-demo", *, experiment: str = DEFAULT_EXPERIMENT, epoc
     the first half (`train.csv`), score and evaluate the second (`test.csv`) through the logged
     model, as a user would; all of it in one MLflow run."""
     from seqae.detectors import LSTMAutoencoder
+    from seqae.streaming import score_csv
     from seqae.synthetic import injected_table, write_demo_csv
 
     out_dir = Path(out_dir)
@@ -736,7 +687,8 @@ def run_demo(out_dir="seqae-demo", *, experiment: str = DEFAULT_EXPERIMENT, epoc
     fit = fit_and_log(detector, data, experiment=experiment, run_name="demo-lstm-ae",
                       tags={"seqae.demo": "generated sensors with injected anomalies"})
     scores_path, intervals_path = out_dir / "scores.csv", out_dir / "intervals.csv"
-    scored = score_file(fit.model_uri, test_path, scores_path, intervals_path)
+    scored = score_csv(load_detector(fit.model_uri).detector, test_path, scores_path,
+                       intervals_path=intervals_path, quiet=True)
     evaluation = evaluate_and_log(fit.model_uri, test_path, label_column="anomaly", experiment=experiment)
     return DemoResult(fit, evaluation, scored, train_path, test_path, scores_path, intervals_path,
                       found_injected(injected, evaluation.detection))

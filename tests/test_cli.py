@@ -1,0 +1,306 @@
+"""The command line through click's CliRunner, on a real MLflow store in a temporary directory.
+
+Each command's happy path, then a table of bad inputs: the exit code (2 for an option or
+parameter, 1 for data), the one-line message, no traceback, no output file left behind.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from cli_store import FIT_ARGS, N_TEST, SENSORS, fitted_store
+
+from seqae import tracking
+from seqae.cli import cli
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    return fitted_store(tmp_path_factory)
+
+
+@pytest.fixture
+def in_store(fitted, monkeypatch):
+    """Run in the store's directory, on its ./mlruns (no MLFLOW_TRACKING_URI)."""
+    monkeypatch.chdir(fitted.root)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return fitted
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def error_line(result) -> str:
+    """The one `Error: ...` line of a failed command; nothing that looks like a traceback."""
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
+# ---- the group ---------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_has_help(command):
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert result.stdout.startswith(f"Usage: cli {command}") or f"{command} [OPTIONS]" in result.stdout
+    assert cli.commands[command].help and cli.commands[command].help.split()[0] in result.stdout
+
+
+def test_help_lists_every_command_and_version():
+    result = run("--help")
+    assert result.exit_code == 0
+    for command in ("fit", "score", "evaluate", "serve", "ui", "runs", "demo"):
+        assert re.search(rf"^\s+{command}\s", result.stdout, re.M)
+    assert run("--version").stdout.strip() == "seqae, version 0.1.0"
+
+
+def test_python_dash_m_seqae_is_the_command():
+    answer = subprocess.run([sys.executable, "-m", "seqae", "--version"], capture_output=True, text=True,
+                            timeout=120)
+    assert answer.returncode == 0
+    assert answer.stdout.strip() == "seqae, version 0.1.0"
+
+
+# ---- fit ---------------------------------------------------------------------------------------------
+
+def test_fit_prints_run_model_and_how_to_view_it(fitted):
+    out = fitted.fit_output
+    assert re.search(r"^Fitted lstm-ae on 400 rows x 3 sensors in [\d.]+ s, best epoch \d of 3; threshold ",
+                     out, re.M)
+    assert f"run:    {fitted.run_id}  (experiment 'seqae')" in out
+    assert f"model:  {fitted.model_uri}" in out
+    assert "models:/seqae-test@champion" in out
+    assert re.search(rf"view:   seqae ui, then open http://127\.0\.0\.1:5000/#/experiments/\d+/runs/"
+                     rf"{fitted.run_id}\?workflowType=machine_learning", out)
+
+
+def test_fit_excludes_the_label_column_from_the_sensors(in_store):
+    detector = tracking.load_detector(in_store.model_uri).detector
+    assert list(detector.feature_names_in_) == SENSORS
+
+
+def test_fit_with_threshold_params_and_train_until_quiet(in_store):
+    result = run("fit", in_store.test_csv, "--columns", "sensor_0,sensor_2", "--model", "pca",
+                 "--window-size", "4", "--threshold", "ucl:q=0.95,factor=2", "-p", "n_components=3",
+                 "--train-until", "2026-01-01 00:08:20", "--run-name", "pca-fit", "--quiet")
+    assert result.exit_code == 0, result.output
+    model_uri = result.stdout.strip()
+    assert re.fullmatch(r"models:/m-[0-9a-f]+", model_uri)  # --quiet: the URI only
+    detector = tracking.load_detector(model_uri).detector
+    assert list(detector.feature_names_in_) == ["sensor_0", "sensor_2"]
+    assert detector.n_components == 3 and detector.threshold.factor == 2
+    run_data = tracking.MlflowClient().search_runs(
+        [tracking.experiment_id("seqae")], "tags.mlflow.runName = 'pca-fit'")[0].data
+    # test.csv starts at 00:06:40; up to 00:08:20 inclusive is 101 rows
+    assert run_data.params["n_train_rows"] == "101"
+    assert run_data.params["threshold"] == "ucl" and run_data.params["threshold_factor"] == "2"
+
+
+def test_fit_logs_to_mlflow_tracking_uri_when_set(tmp_path, monkeypatch, fitted):
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    result = run("fit", fitted.train_csv, "--model", "pca", "--window-size", "2", "--experiment", "env-store",
+                 "-q")
+    assert result.exit_code == 0, result.output
+    assert tracking.resolve_store().tracking_uri == uri
+    runs = tracking.runs_table("env-store")
+    assert len(runs) == 1 and runs["model"].iloc[0] == "pca"
+    assert not (tmp_path / "mlruns" / "mlflow.db").exists()
+
+
+# ---- score -------------------------------------------------------------------------------------------
+
+def test_score_writes_scores_and_intervals_equal_to_the_detector(in_store, tmp_path):
+    scores_csv, intervals_csv = tmp_path / "scores.csv", tmp_path / "intervals.csv"
+    result = run("score", in_store.registered_uri, in_store.test_csv, "-o", scores_csv,
+                 "--intervals", intervals_csv)
+    assert result.exit_code == 0, result.output
+    assert re.match(rf"Scored {N_TEST} rows: \d+ flagged in \d+ intervals \(threshold [\d.e+-]+\) -> ",
+                    result.stdout)
+    scores = pd.read_csv(scores_csv)
+    assert list(scores.columns) == ["timestamp", "score", "is_anomaly",
+                                    *[f"contribution_{s}" for s in SENSORS]]
+    assert len(scores) == N_TEST
+    detector = tracking.load_detector(in_store.model_uri).detector
+    detection = detector.detect(pd.read_csv(in_store.test_csv, index_col="timestamp")[SENSORS])
+    np.testing.assert_array_equal(scores["score"].to_numpy(), detection.scores)
+    np.testing.assert_array_equal(scores["is_anomaly"].to_numpy(), detection.flags)
+    intervals = pd.read_csv(intervals_csv)
+    assert list(intervals.columns) == ["start", "end", "n_points", "peak_time", "peak_score", "top_sensor",
+                                       "top_sensors"]
+    assert intervals["n_points"].sum() == scores["is_anomaly"].sum() > 0
+
+
+def test_score_accepts_a_saved_detector_directory_and_a_downloaded_model(in_store, tmp_path):
+    import mlflow
+
+    detector = tracking.load_detector(in_store.model_uri).detector
+    saved = detector.save(tmp_path / "saved")
+    downloaded = mlflow.artifacts.download_artifacts(in_store.model_uri, dst_path=str(tmp_path / "dl"))
+    outputs = []
+    for source in (saved, downloaded, f"runs:/{in_store.run_id}/model", "models:/seqae-test/latest"):
+        out = tmp_path / f"scores-{len(outputs)}.csv"
+        result = run("score", source, in_store.test_csv, "-o", out)
+        assert result.exit_code == 0, result.output
+        outputs.append(pd.read_csv(out))
+    for other in outputs[1:]:
+        pd.testing.assert_frame_equal(outputs[0], other)
+
+
+# ---- evaluate / runs ---------------------------------------------------------------------------------
+
+def test_evaluate_prints_the_table_and_logs_to_the_models_run(in_store):
+    result = run("evaluate", in_store.model_uri, in_store.test_csv, "--label-column", "anomaly")
+    assert result.exit_code == 0, result.output
+    for label in ("precision", "recall", "F1", "false-alarm rate (%)", "AUC-PR"):
+        assert re.search(rf"^{re.escape(label)}\s+(\d+\.\d+|n/a)$", result.stdout, re.M), label
+    assert f"logged to the model's run {in_store.run_id}" in result.stdout
+    run_info = tracking.MlflowClient().get_run(in_store.run_id)
+    for key in ("eval_precision", "eval_recall", "eval_f1", "eval_far", "eval_auc_pr"):
+        assert key in run_info.data.metrics
+    auc_pr = float(re.search(r"^AUC-PR\s+(\S+)$", result.stdout, re.M).group(1))
+    assert run_info.data.metrics["eval_auc_pr"] == pytest.approx(auc_pr, abs=5e-4)
+    contexts = {d.dataset.name: [t.value for t in d.tags if t.key == "mlflow.data.context"]
+                for d in run_info.inputs.dataset_inputs}
+    assert contexts["test.csv"] == ["evaluation"] and contexts["train.csv"] == ["training"]
+    artifacts = {a.path for a in tracking.MlflowClient().list_artifacts(in_store.run_id, "evaluation/test")}
+    assert {"evaluation/test/scores.png", "evaluation/test/intervals.csv"} <= artifacts
+
+
+def test_evaluate_a_model_without_a_run_makes_a_new_run(in_store, tmp_path):
+    saved = tracking.load_detector(in_store.model_uri).detector.save(tmp_path / "saved")
+    result = run("evaluate", saved, in_store.test_csv, "--label-column", "anomaly", "--experiment", "offline")
+    assert result.exit_code == 0, result.output
+    run_id = re.search(r"logged to a new run ([0-9a-f]{32})", result.stdout).group(1)
+    assert "eval_f1" in tracking.MlflowClient().get_run(run_id).data.metrics
+
+
+def test_runs_lists_the_session_fit(in_store):
+    result = run("runs")
+    assert result.exit_code == 0, result.output
+    header, *rows = result.stdout.splitlines()
+    assert header.split()[:5] == ["run_id", "name", "status", "started", "model"]
+    assert any(row.startswith(in_store.run_id) and "session-fit" in row and "lstm-ae" in row for row in rows)
+
+
+def test_runs_of_an_empty_experiment(in_store):
+    tracking.experiment_id("empty")
+    result = run("runs", "--experiment", "empty")
+    assert result.exit_code == 0
+    assert "no runs in experiment 'empty' yet" in result.stdout
+
+
+# ---- demo --------------------------------------------------------------------------------------------
+
+def test_demo_fits_scores_evaluates_and_logs_one_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    result = run("demo", "--epochs", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for kind in ("spike", "level_shift", "noise", "frequency"):
+        assert re.search(rf"^\s*{kind}\s+sensor_\d", out, re.M)
+    for name in ("train.csv", "test.csv", "scores.csv", "intervals.csv"):
+        assert (tmp_path / "seqae-demo" / name).is_file()
+    run_id = re.search(r"run ([0-9a-f]{32}), model models:/m-", out).group(1)
+    logged = tracking.MlflowClient().get_run(run_id)
+    assert logged.info.run_name == "demo-lstm-ae"
+    assert {"train_loss", "threshold", "eval_f1", "eval_auc_pr"} <= set(logged.data.metrics)
+    assert "?workflowType=machine_learning" in out
+
+
+# ---- bad input -----------------------------------------------------------------------------------------
+
+@pytest.fixture
+def bad_files(tmp_path):
+    frame = pd.DataFrame({"timestamp": pd.date_range("2026-01-01", periods=40, freq="s").astype(str),
+                          "sensor_0": np.arange(40.0), "sensor_1": np.ones(40), "sensor_2": np.zeros(40)})
+    text = frame.copy()
+    text["sensor_1"] = text["sensor_1"].astype(object)
+    text.loc[7, "sensor_1"] = "n/a?"
+    paths = {"text": tmp_path / "text.csv", "short": tmp_path / "short.csv",
+             "two_sensors": tmp_path / "two_sensors.csv"}
+    text.to_csv(paths["text"], index=False)
+    frame.iloc[:5].to_csv(paths["short"], index=False)
+    frame.drop(columns="sensor_2").to_csv(paths["two_sensors"], index=False)
+    return paths
+
+
+TRAIN, TEST, MODEL = "<train>", "<test>", "<model>"
+BAD_INPUTS = [  # (arguments, exit code, the message, as a regex)
+    (["fit", "missing.csv"], 2, r"Invalid value for 'DATA': File 'missing.csv' does not exist"),
+    (["fit", TRAIN, "--model", "transformer"], 2, r"'transformer' is not one of 'lstm-ae'"),
+    (["fit", TRAIN, "--threshold", "quantile:q=2"], 2, r"threshold spec 'quantile:q=2': quantile q must be"),
+    (["fit", TRAIN, "--threshold", "quantile:q"], 2, r"'q' is not NAME=VALUE"),
+    (["fit", TRAIN, "-p", "beta"], 2, r"'beta' is not NAME=VALUE"),
+    (["fit", TRAIN, "-p", "beta=0.5"], 2, r"^Error: model 'lstm-ae' takes no parameter 'beta'"),
+    (["fit", TRAIN, "--train-rows", "5", "--train-until", "2026-01-01"], 2,
+     r"^Error: give either --train-rows or --train-until, not both$"),
+    (["fit", TRAIN, "--train-until", "yesterday"], 2, r"^Error: --train-until 'yesterday' is not a timestamp"),
+    (["fit", TRAIN, "--register", "x", "--alias", "latest"], 2, r"^Error: alias 'latest' is reserved by MLflow"),
+    (["fit", TRAIN, "--epochs", "0"], 2, r"^Error: epochs must be a positive integer, got 0$"),
+    (["fit", TRAIN, "--label-column", "anomaly", "--train-rows", "10", *FIT_ARGS], 1,
+     r"^Error: \S*train\.csv: the data has 10 rows, fewer than one window \(window_size=16\)"),
+    (["fit", TRAIN, "--columns", "sensor_0,pressure"], 1, r"^Error: \S*train\.csv: column 'pressure' not found"),
+    (["fit", "text"], 1, r"^Error: \S*text\.csv: column 'sensor_1' has 1 non-numeric values \(first at row 9: 'n/a\?'\)"),
+    (["score", "models:/no-such-model@latest", TEST, "-o", "out.csv"], 2,
+     r"^Error: models:/no-such-model@latest: cannot load the model \("),
+    (["score", "no/such/dir", TEST, "-o", "out.csv"], 2, r"^Error: no/such/dir: no such model directory"),
+    (["score", MODEL, "two_sensors", "-o", "out.csv"], 1,
+     r"^Error: \S*two_sensors\.csv: column 'sensor_2' that the model was fitted on is missing"),
+    (["score", MODEL, "short", "-o", "out.csv"], 1,
+     r"^Error: \S*short\.csv: has 5 rows, fewer than one window \(window_size=16\)"),
+    (["score", MODEL, "text", "-o", "out.csv"], 1, r"^Error: \S*text\.csv: column 'sensor_1' has 1 non-numeric"),
+    (["score", MODEL, TEST, "-o", "no-dir/out.csv"], 2, r"^Error: no-dir/out.csv: the directory 'no-dir' does not exist; create it first$"),
+    (["score", MODEL, TEST], 2, r"Missing option '--output' / '-o'"),
+    (["evaluate", MODEL, TEST, "--label-column", "truth"], 1, r"^Error: \S*test\.csv: label column 'truth' not found"),
+    (["runs", "--experiment", "nope"], 2, r"^Error: no experiment named 'nope' in sqlite:///"),
+]
+
+
+@pytest.mark.parametrize("args, code, message", BAD_INPUTS, ids=[" ".join(a[:2]) + f" #{i}"
+                                                                  for i, (a, _, _) in enumerate(BAD_INPUTS)])
+def test_bad_input_is_one_line_with_its_exit_code_and_no_output_file(in_store, bad_files, tmp_path,
+                                                                    monkeypatch, args, code, message):
+    substitutes = {TRAIN: in_store.train_csv, TEST: in_store.test_csv, MODEL: in_store.model_uri,
+                   **{name: path for name, path in bad_files.items()}}
+    args = [str(substitutes.get(a, a)) for a in args]
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    # The session's store, named by the variable, so that the commands run in an empty directory.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{in_store.root / 'mlruns' / 'mlflow.db'}")
+    result = run(*args)
+    assert result.exit_code == code, result.output
+    assert re.search(message, error_line(result)), error_line(result)
+    assert sorted(p.name for p in workdir.iterdir()) == []  # no output, no temporary file
+
+
+def test_a_failed_score_leaves_an_existing_output_as_it_was(in_store, bad_files, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "scores.csv").write_text("previous results\n")
+    result = run("score", in_store.model_uri, bad_files["short"], "-o", out / "scores.csv",
+                 "--intervals", out / "intervals.csv")
+    assert result.exit_code == 1
+    assert sorted(p.name for p in out.iterdir()) == ["scores.csv"]
+    assert (out / "scores.csv").read_text() == "previous results\n"
+
+
+def test_ui_refuses_a_tracking_server_uri(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    result = run("ui", "--port", "5999")
+    assert result.exit_code == 2
+    assert re.search(r"^Error: MLFLOW_TRACKING_URI is a tracking server \(http://mlflow\.example:5000\); "
+                     r"open it in a browser", error_line(result))
