@@ -128,12 +128,13 @@ class BaseDetector(BaseEstimator):
 
         train_elements = self._element_scores(train_part)
         self.normalizer_ = _fit_normalizer(train_elements, self.normalization)
-        self.train_scores_ = self._contributions(train_elements).sum(axis=1)
+        self.train_scores_ = self._smooth(self._contributions(train_elements)).sum(axis=1)
         self.validation_scores_ = None
         if validation_part is not None:
-            self.validation_scores_ = self._contributions(self._element_scores(validation_part)).sum(axis=1)
+            validation_elements = self._element_scores(validation_part)
+            self.validation_scores_ = self._smooth(self._contributions(validation_elements)).sum(axis=1)
         if self.threshold_on == "all":
-            threshold_scores = self._contributions(self._element_scores(scaled)).sum(axis=1)
+            threshold_scores = self._smooth(self._contributions(self._element_scores(scaled))).sum(axis=1)
         elif self.validation_scores_ is not None:
             threshold_scores = self.validation_scores_
         else:
@@ -146,7 +147,7 @@ class BaseDetector(BaseEstimator):
         """Score `X` once and return scores, per-sensor contributions and flags together."""
         self._check_fitted()
         values, index = self._validate(X)
-        contributions = self._contributions(self._element_scores(self.scaler_.transform(values)))
+        contributions = self._smooth(self._contributions(self._element_scores(self.scaler_.transform(values))))
         scores = contributions.sum(axis=1)
         return Detection(index, list(self.feature_names_in_), scores, contributions,
                          self.threshold_.value_, self.threshold_.flag(scores))
@@ -304,6 +305,9 @@ class BaseDetector(BaseEstimator):
              f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}")
         need(self.score_reduction in SCORE_REDUCTIONS,
              f"score_reduction must be one of {', '.join(SCORE_REDUCTIONS)}, got {self.score_reduction!r}")
+        need(isinstance(self.smoothing, (int, np.integer)) and not isinstance(self.smoothing, bool)
+             and self.smoothing >= 1,
+             f"smoothing must be a whole number of rows >= 1 (1 = no smoothing), got {self.smoothing!r}")
         need(self.threshold_on in THRESHOLD_SOURCES,
              f"threshold_on must be one of {', '.join(THRESHOLD_SOURCES)}, got {self.threshold_on!r}")
         need(isinstance(self.score_stride, (int, np.integer)) and 1 <= self.score_stride <= self.window_size,
@@ -324,6 +328,24 @@ class BaseDetector(BaseEstimator):
         """Normalised per-sensor scores divided by the sensor count: rows sum to the point's score."""
         center, scale = self.normalizer_
         return (elements - center) / scale / elements.shape[1]
+
+    def _smooth(self, contributions: np.ndarray, previous: np.ndarray | None = None) -> np.ndarray:
+        """Causal rolling mean of the contributions over `smoothing` rows; rows still sum to the score.
+
+        Row t becomes the mean of rows t - smoothing + 1 .. t (the first rows of a series average the
+        rows there are), so a score never looks ahead. `previous`: the unsmoothed rows just before
+        these, at most `smoothing - 1` of them, for a series scored in pieces to match it scored whole.
+        """
+        k = self.smoothing
+        if k <= 1:
+            return contributions
+        n_previous = 0 if previous is None else len(previous)
+        rows = contributions if not n_previous else np.concatenate([previous, contributions])
+        cumulative = np.concatenate([np.zeros((1, rows.shape[1])), np.cumsum(rows, axis=0)])
+        ends = np.arange(1, len(rows) + 1)
+        starts = np.maximum(ends - k, 0)
+        means = (cumulative[ends] - cumulative[starts]) / (ends - starts)[:, None]
+        return means[n_previous:]
 
     # ---- subclass hooks -------------------------------------------------------------------------
 
@@ -438,6 +460,8 @@ class LSTMAutoencoder(_TorchDetector):
         score_reduction: `mean` of all windows covering a row, or the `last` (the one ending there).
         normalization: per-sensor normalisation of the error before summing: `zscore` (by its mean
             and std on training data), `robust` (median and MAD) or `none`.
+        smoothing: rows of the causal rolling mean applied to the score (and to each sensor's share
+            of it); 1 = none. A score then never looks ahead; a one-row spike is diluted by it.
         threshold: a `Threshold` fitted on the scores of normal data (default: 99th percentile).
         threshold_on: fit the threshold on the held-out `validation` rows or `all` training rows.
         random_state: seed for weights, shuffling and noise; same seed, same model.
@@ -451,7 +475,7 @@ class LSTMAutoencoder(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "zscore", threshold: Threshold | None = None,
+                 normalization: str = "zscore", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
         self.window_size = window_size
         self.hidden_size = hidden_size
@@ -470,6 +494,7 @@ class LSTMAutoencoder(_TorchDetector):
         self.score_stride = score_stride
         self.score_reduction = score_reduction
         self.normalization = normalization
+        self.smoothing = smoothing
         self.threshold = threshold
         self.threshold_on = threshold_on
         self.random_state = random_state
@@ -503,7 +528,7 @@ class LSTMVAE(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "zscore", threshold: Threshold | None = None,
+                 normalization: str = "zscore", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
                  beta: float = 1.0, learn_variance: bool = True,
                  score: str = "reconstruction_probability", n_samples: int = 0):
@@ -524,6 +549,7 @@ class LSTMVAE(_TorchDetector):
         self.score_stride = score_stride
         self.score_reduction = score_reduction
         self.normalization = normalization
+        self.smoothing = smoothing
         self.threshold = threshold
         self.threshold_on = threshold_on
         self.random_state = random_state
@@ -594,7 +620,7 @@ class DenseAutoencoder(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "zscore", threshold: Threshold | None = None,
+                 normalization: str = "zscore", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
         self.window_size = window_size
         self.hidden_size = hidden_size
@@ -612,6 +638,7 @@ class DenseAutoencoder(_TorchDetector):
         self.score_stride = score_stride
         self.score_reduction = score_reduction
         self.normalization = normalization
+        self.smoothing = smoothing
         self.threshold = threshold
         self.threshold_on = threshold_on
         self.random_state = random_state
@@ -636,7 +663,7 @@ class ConvAutoencoder(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "zscore", threshold: Threshold | None = None,
+                 normalization: str = "zscore", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
         self.window_size = window_size
         self.hidden_size = hidden_size
@@ -654,6 +681,7 @@ class ConvAutoencoder(_TorchDetector):
         self.score_stride = score_stride
         self.score_reduction = score_reduction
         self.normalization = normalization
+        self.smoothing = smoothing
         self.threshold = threshold
         self.threshold_on = threshold_on
         self.random_state = random_state
@@ -680,7 +708,7 @@ class PCADetector(BaseDetector):
 
     def __init__(self, window_size: int = 1, n_components: float | int = 0.95,
                  validation_fraction: float = 0.2, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "zscore", threshold: Threshold | None = None,
+                 normalization: str = "zscore", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None):
         self.window_size = window_size
         self.n_components = n_components
@@ -688,6 +716,7 @@ class PCADetector(BaseDetector):
         self.score_stride = score_stride
         self.score_reduction = score_reduction
         self.normalization = normalization
+        self.smoothing = smoothing
         self.threshold = threshold
         self.threshold_on = threshold_on
         self.random_state = random_state
