@@ -268,6 +268,7 @@ class _ChunkScorer:
         self.accumulator = WindowAccumulator(0, self.window_size, (n_features,), detector.score_reduction)
         self.n_rows = 0  # rows read so far
         self.next_window = 0  # regular windows start at i * stride; those before this one are scored
+        self.unsmoothed_tail = np.empty((0, n_features))  # rows the score's smoothing still needs
 
     def push(self, index: pd.Index, values: np.ndarray):
         if not len(index):
@@ -314,7 +315,11 @@ class _ChunkScorer:
 
     def _hand_out(self, stop: int) -> Detection:
         n = stop - self.accumulator.first_row
-        contributions = self.detector._contributions(self.accumulator.pop(n))
+        unsmoothed = self.detector._contributions(self.accumulator.pop(n))
+        contributions = self.detector._smooth(unsmoothed, previous=self.unsmoothed_tail)
+        # the smoothing of the next rows reaches back over the last smoothing - 1 of these
+        keep = self.detector.smoothing - 1
+        self.unsmoothed_tail = np.concatenate([self.unsmoothed_tail, unsmoothed])[-keep:] if keep else None
         scores = contributions.sum(axis=1)
         index, self.index = self.index[:n], self.index[n:]
         threshold = self.detector.threshold_
