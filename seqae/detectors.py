@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, clone
 from sklearn.decomposition import PCA
+from sklearn.ensemble import IsolationForest
 
 from seqae import nets
 from seqae.data import Scaler
@@ -44,7 +45,8 @@ FORMAT_VERSION = 1
 NORMALIZATIONS = ("zscore", "robust", "none")
 SCORE_REDUCTIONS = ("mean", "last")
 THRESHOLD_SOURCES = ("validation", "all")
-SCORE_BATCH = 1024  # windows per forward pass when scoring
+SCORE_BATCH = 1024  # at most this many windows per forward pass when scoring (see _score_batch)
+SCORE_BATCH_VALUES = 1 << 19  # and at most this many window steps x hidden units: ~2 MiB of float32
 
 
 @dataclass
@@ -320,9 +322,17 @@ class BaseDetector(BaseEstimator):
     def _element_scores(self, scaled: np.ndarray) -> np.ndarray:
         """Raw score per time point and sensor, `(n_timepoints, n_features)`: window steps averaged."""
         accumulator = WindowAccumulator(len(scaled), self.window_size, (scaled.shape[1],), self.score_reduction)
-        for windows, starts in batched_windows(scaled, self.window_size, self.score_stride, SCORE_BATCH):
+        for windows, starts in batched_windows(scaled, self.window_size, self.score_stride, self._score_batch()):
             accumulator.add(self._window_scores(windows), starts)
         return accumulator.result()
+
+    def _score_batch(self) -> int:
+        """Windows per forward pass when scoring. An LSTM's activations for a batch are about
+        batch x window_size x hidden_size floats; past ~2 MiB they fall out of the CPU's cache and
+        a window costs more (on two EPYC cores, 1024 windows of 32 x 64 score 1.3-1.5x slower than
+        256: benchmarks/README.md), so large windows and nets get smaller batches."""
+        width = max(int(getattr(self, "hidden_size", 0) or 0), int(self.n_features_in_))
+        return max(1, min(SCORE_BATCH, SCORE_BATCH_VALUES // (self.window_size * width)))
 
     def _contributions(self, elements: np.ndarray) -> np.ndarray:
         """Normalised per-sensor scores divided by the sensor count: rows sum to the point's score."""
@@ -405,7 +415,7 @@ class _TorchDetector(BaseDetector):
         scaled = self.scaler_.transform(values)
         out = []
         with torch.inference_mode():
-            for windows, _ in batched_windows(scaled, self.window_size, self.score_stride, SCORE_BATCH):
+            for windows, _ in batched_windows(scaled, self.window_size, self.score_stride, self._score_batch()):
                 z = self.net_.encode(windows)
                 out.append((z[0] if isinstance(z, tuple) else z).numpy())
         return np.concatenate(out)  # (n_windows, latent)
@@ -744,13 +754,166 @@ class PCADetector(BaseDetector):
         self.components_ = np.asarray(config["components"], dtype=np.float32)
 
 
+class IsolationForestDetector(BaseDetector):
+    """Isolation forest on flattened windows (Liu, Ting and Zhou, 2008): a baseline without a network.
+
+    Each window of `window_size` rows is one point of `window_size * n_features` values; a window is
+    anomalous when random axis-parallel splits isolate it in few steps. The window's score is
+    scikit-learn's `-score_samples`, `2 ** (-mean path length / c(max_samples))`, in (0, 1]; 0.5
+    and above is what the original paper calls anomalous. This is the windowed IsolationForest of
+    PyOD and TSB-AD.
+
+    Which sensors moved: each tree gives the window a weight of 1 / (its path length), shared
+    equally among the splits on the path; a sensor's share of the window's score is the sum over
+    the splits on its values (after the local feature importance of DIFFI, Carletti et al. 2023).
+    A window isolated by splits on one sensor's readings is blamed on that sensor.
+
+    The fitted forest is kept as plain arrays (children, split feature and value, training
+    samples per node), saved in `config.json`, and scored by a numpy walk of the trees that
+    gives scikit-learn's scores.
+
+    Args:
+        window_size: rows per window.
+        n_estimators: trees.
+        max_samples: training windows drawn (without replacement) for each tree; at most all.
+        max_features: share of the window's values each tree may split on (1.0 = all).
+        normalization: per-sensor normalisation of the shares before summing (default `none`:
+            the score stays the forest's score).
+        Other arguments as LSTMAutoencoder.
+    """
+
+    model_type = "iforest"
+
+    def __init__(self, window_size: int = 32, n_estimators: int = 100, max_samples: int = 256,
+                 max_features: float = 1.0, validation_fraction: float = 0.2, score_stride: int = 1,
+                 score_reduction: str = "mean", normalization: str = "none", smoothing: int = 1,
+                 threshold: Threshold | None = None, threshold_on: str = "validation",
+                 random_state: int | None = None):
+        self.window_size = window_size
+        self.n_estimators = n_estimators
+        self.max_samples = max_samples
+        self.max_features = max_features
+        self.validation_fraction = validation_fraction
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.smoothing = smoothing
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+
+    def _check_params(self) -> None:
+        super()._check_params()
+        for name in ("n_estimators", "max_samples"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not 0.0 < self.max_features <= 1.0:
+            raise ConfigError(f"max_features must be in (0, 1], got {self.max_features}")
+
+    def _fit_model(self, train_part, validation_part):
+        n_features = train_part.shape[1]
+        windows = window_tensor(train_part, self.window_size).reshape(-1, self.window_size * n_features)
+        windows = windows.numpy()
+        forest = IsolationForest(n_estimators=self.n_estimators, max_samples=min(self.max_samples, len(windows)),
+                                 max_features=self.max_features, random_state=self.random_state)
+        forest.fit(windows)
+        self.forest_ = _forest_arrays(forest)
+
+    def _window_scores(self, windows):
+        flat = windows.numpy().reshape(len(windows), -1)
+        scores, shares = _forest_scores(self.forest_, flat, windows.shape[2])
+        n_features = windows.shape[2]
+        # (batch, window, n_features): each step carries the window's score split by sensor; the
+        # mean over sensors (what _contributions sums) is the window's score.
+        elements = (scores[:, None] * shares * n_features).astype(np.float32)
+        return np.repeat(elements[:, None, :], windows.shape[1], axis=1)
+
+    def _model_state(self):
+        return {key: value.tolist() for key, value in self.forest_.items()}, {}
+
+    def _load_model_state(self, config, tensors):
+        self.forest_ = {key: np.asarray(value, dtype=_FOREST_DTYPES[key]) for key, value in config.items()}
+
+
+_FOREST_DTYPES = {"roots": np.int64, "left": np.int64, "right": np.int64, "feature": np.int64,
+                  "value": np.float64, "n_samples": np.int64, "max_samples": np.int64}
+
+
+def _forest_arrays(forest: IsolationForest) -> dict[str, np.ndarray]:
+    """A fitted IsolationForest as flat node arrays of all its trees (node ids global, leaves -1)."""
+    roots, left, right, feature, value, n_samples = [], [], [], [], [], []
+    offset = 0
+    for tree, features in zip(forest.estimators_, forest.estimators_features_):
+        t = tree.tree_
+        leaf = t.children_left == -1
+        roots.append(offset)
+        left.append(np.where(leaf, -1, t.children_left + offset))
+        right.append(np.where(leaf, -1, t.children_right + offset))
+        # the tree's feature k is column features[k] of the window
+        feature.append(np.where(leaf, -1, np.asarray(features)[np.maximum(t.feature, 0)]))
+        value.append(t.threshold)
+        n_samples.append(t.n_node_samples)
+        offset += t.node_count
+    return {"roots": np.asarray(roots), "left": np.concatenate(left), "right": np.concatenate(right),
+            "feature": np.concatenate(feature), "value": np.concatenate(value),
+            "n_samples": np.concatenate(n_samples), "max_samples": np.asarray([forest.max_samples_])}
+
+
+def _average_path_length(n: np.ndarray) -> np.ndarray:
+    """c(n): the mean path length of an unsuccessful search in a binary search tree of n points."""
+    n = np.asarray(n, dtype=np.float64)
+    out = np.zeros_like(n)
+    out[n == 2] = 1.0
+    big = n > 2
+    out[big] = 2.0 * (np.log(n[big] - 1.0) + np.euler_gamma) - 2.0 * (n[big] - 1.0) / n[big]
+    return out
+
+
+def _forest_scores(forest: dict, flat: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """Scores `(n_windows,)` and each sensor's share `(n_windows, n_features)` of flattened windows.
+
+    `flat[:, k * n_features + f]` is sensor f at step k of the window.
+    """
+    # scikit-learn compares float32 inputs with float64 split values
+    flat = np.asarray(flat, dtype=np.float32).astype(np.float64)  # (n_windows, window * n_features)
+    n_windows, n_trees = len(flat), len(forest["roots"])
+    nodes = np.broadcast_to(forest["roots"], (n_windows, n_trees)).copy()  # (n_windows, n_trees)
+    depth = np.zeros((n_windows, n_trees), dtype=np.int64)
+    split_sensors = []  # per level of the trees: the sensor split on, -1 below a leaf
+    active = forest["left"][nodes] != -1
+    while active.any():
+        node = nodes[active]
+        column = forest["feature"][node]
+        level = np.full((n_windows, n_trees), -1, dtype=np.int64)
+        level[active] = column % n_features
+        split_sensors.append(level)
+        go_left = flat[np.nonzero(active)[0], column] <= forest["value"][node]
+        nodes[active] = np.where(go_left, forest["left"][node], forest["right"][node])
+        depth[active] += 1
+        active = forest["left"][nodes] != -1
+    path_length = depth + _average_path_length(forest["n_samples"][nodes])  # (n_windows, n_trees)
+    normaliser = _average_path_length(forest["max_samples"])[0]
+    scores = 2.0 ** (-path_length.mean(axis=1) / normaliser) if normaliser > 0 else np.ones(n_windows)
+    # DIFFI-style local importance: a tree's weight 1 / path length, shared by the splits on the path
+    weight = 1.0 / np.maximum(path_length, 1.0) / np.maximum(depth, 1)  # (n_windows, n_trees)
+    per_sensor = np.zeros((n_windows, n_features))
+    windows = np.broadcast_to(np.arange(n_windows)[:, None], (n_windows, n_trees))
+    for level in split_sensors:
+        split = level >= 0
+        np.add.at(per_sensor, (windows[split], level[split]), weight[split])
+    total = per_sensor.sum(axis=1, keepdims=True)
+    shares = np.divide(per_sensor, total, out=np.full_like(per_sensor, 1.0 / n_features), where=total > 0)
+    return scores, shares
+
 DETECTORS: dict[str, type[BaseDetector]] = {
-    cls.model_type: cls for cls in (LSTMAutoencoder, LSTMVAE, DenseAutoencoder, ConvAutoencoder, PCADetector)
+    cls.model_type: cls for cls in (LSTMAutoencoder, LSTMVAE, DenseAutoencoder, ConvAutoencoder, PCADetector,
+                                    IsolationForestDetector)
 }
 
 
 def make_detector(model_type: str, **params) -> BaseDetector:
-    """Build a detector by its model type (`lstm-ae`, `lstm-vae`, `dense-ae`, `conv-ae`, `pca`)."""
+    """Build a detector by its model type (`lstm-ae`, `lstm-vae`, `dense-ae`, `conv-ae`, `pca`, `iforest`)."""
     if model_type not in DETECTORS:
         raise ConfigError(f"unknown model {model_type!r}; choose one of {', '.join(DETECTORS)}")
     cls = DETECTORS[model_type]

@@ -10,7 +10,7 @@
 - each chunk is parsed with `read_sensor_csv`'s helpers, so the same text is a number, a missing
   value or a one-line error (its row number counted from the top of the file);
 - the last `window_size - 1` rows of a chunk wait for the next one, and windows are fed to the net
-  in the same batches of `SCORE_BATCH` windows as `detect` feeds them, so a window spanning a chunk
+  in the same batches of windows as `detect` feeds them, so a window spanning a chunk
   edge is the same tensor in the same batch;
 - the per-row sums of the `WindowAccumulator` roll forward across chunk edges, in the order a whole
   pass adds them, for `score_reduction` 'mean' and 'last' and any `score_stride`;
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqae import data, detectors
+from seqae import data
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import ConfigError, DataError
 from seqae.thresholds import flags_to_intervals
@@ -261,6 +261,7 @@ class _ChunkScorer:
     def __init__(self, detector: BaseDetector, name: str):
         self.detector, self.name = detector, name
         self.window_size, self.stride = detector.window_size, detector.score_stride
+        self.batch = detector._score_batch()  # windows per forward pass, as detect() batches them
         n_features = detector.n_features_in_
         self.scaled = np.empty((0, n_features), dtype=np.float32)  # rows a window may still need
         self.scaled_first = 0  # series row of self.scaled[0]
@@ -280,7 +281,7 @@ class _ChunkScorer:
         # Whole batches of regular windows that lie inside the rows read: the batches `detect` feeds.
         if self.n_rows >= self.window_size:
             fitting = (self.n_rows - self.window_size) // self.stride + 1 - self.next_window
-            n_windows = (fitting // detectors.SCORE_BATCH) * detectors.SCORE_BATCH
+            n_windows = (fitting // self.batch) * self.batch
             if n_windows:
                 first = self.next_window * self.stride
                 stop = (self.next_window + n_windows - 1) * self.stride + self.window_size
@@ -310,7 +311,7 @@ class _ChunkScorer:
     def _score(self, first: int, stop: int) -> None:
         """Score the windows of series rows [first, stop) that start every stride rows from `first`."""
         rows = self.scaled[first - self.scaled_first:stop - self.scaled_first]
-        for windows, starts in batched_windows(rows, self.window_size, self.stride, detectors.SCORE_BATCH):
+        for windows, starts in batched_windows(rows, self.window_size, self.stride, self.batch):
             self.accumulator.add(self.detector._window_scores(windows), starts + first)
 
     def _hand_out(self, stop: int) -> Detection:
