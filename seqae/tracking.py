@@ -83,8 +83,16 @@ def use_store() -> Store:
     store = resolve_store()
     if store.artifact_location:
         Path(store.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    # MLflow also exports the URIs as environment variables; put back what the user had, or the
+    # next resolve_store would take seqae's own default for the user's choice.
+    exported = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
     mlflow.set_tracking_uri(store.tracking_uri)
     mlflow.set_registry_uri(store.tracking_uri)
+    for name, value in exported.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     return store
 
 
