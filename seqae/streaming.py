@@ -342,15 +342,20 @@ class _IntervalCollector:
 
     def add(self, detection: Detection) -> None:
         runs = flags_to_intervals(detection.flags)
-        if self.open and (not runs or runs[0][0] != 0):
-            self._close()
         n = len(detection.scores)
-        for first, last in runs:
-            span = slice(first, last + 1)
-            self.open.append(Detection(detection.index[span], self.feature_names, detection.scores[span],
-                                       detection.contributions[span], self.threshold, detection.flags[span]))
+        continued = bool(self.open) and bool(runs) and runs[0][0] == 0
+        if self.open and not continued:
+            self._close()
+        if continued:  # the first run carries on the interval left open by the previous rows
+            first, last = runs.pop(0)
+            self.open.append(_rows(detection, first, last + 1))
             if last < n - 1:
                 self._close()
+        still_open = runs.pop() if runs and runs[-1][1] == n - 1 else None
+        if runs:  # intervals that begin and end inside these rows: summarised in one pass
+            self.tables.append(_rows(detection, runs[0][0], runs[-1][1] + 1).intervals())
+        if still_open is not None:
+            self.open.append(_rows(detection, still_open[0], n))
 
     def finish(self) -> pd.DataFrame:
         if self.open:
@@ -366,6 +371,12 @@ class _IntervalCollector:
                           np.concatenate([p.contributions for p in pieces]), self.threshold,
                           np.concatenate([p.flags for p in pieces]))
         self.tables.append(whole.intervals())
+
+
+def _rows(detection: Detection, start: int, stop: int) -> Detection:
+    """The rows [start, stop) of a detection."""
+    return Detection(detection.index[start:stop], detection.feature_names, detection.scores[start:stop],
+                     detection.contributions[start:stop], detection.threshold, detection.flags[start:stop])
 
 
 class _StagedFile:
