@@ -763,10 +763,11 @@ class IsolationForestDetector(BaseDetector):
     and above is what the original paper calls anomalous. This is the windowed IsolationForest of
     PyOD and TSB-AD.
 
-    Which sensors moved: each tree gives the window a weight of 1 / (its path length), shared
-    equally among the splits on the path; a sensor's share of the window's score is the sum over
-    the splits on its values (after the local feature importance of DIFFI, Carletti et al. 2023).
-    A window isolated by splits on one sensor's readings is blamed on that sensor.
+    Which sensors moved: every split on a window's path through a tree isolates it from part of
+    the training windows; log(training windows at the node / at the child it went to) measures
+    how much. A sensor's share of the window's score is its share of that isolation, summed over
+    the splits on its readings in every tree (in the spirit of DIFFI's local importance, Carletti
+    et al. 2023). A window isolated by splits on one sensor's readings is blamed on that sensor.
 
     The fitted forest is kept as plain arrays (children, split feature and value, training
     samples per node), saved in `config.json`, and scored by a numpy walk of the trees that
@@ -880,28 +881,22 @@ def _forest_scores(forest: dict, flat: np.ndarray, n_features: int) -> tuple[np.
     n_windows, n_trees = len(flat), len(forest["roots"])
     nodes = np.broadcast_to(forest["roots"], (n_windows, n_trees)).copy()  # (n_windows, n_trees)
     depth = np.zeros((n_windows, n_trees), dtype=np.int64)
-    split_sensors = []  # per level of the trees: the sensor split on, -1 below a leaf
+    per_sensor = np.zeros((n_windows, n_features))  # isolation gained by splits on each sensor
     active = forest["left"][nodes] != -1
     while active.any():
-        node = nodes[active]
+        window, node = np.nonzero(active)[0], nodes[active]
         column = forest["feature"][node]
-        level = np.full((n_windows, n_trees), -1, dtype=np.int64)
-        level[active] = column % n_features
-        split_sensors.append(level)
-        go_left = flat[np.nonzero(active)[0], column] <= forest["value"][node]
-        nodes[active] = np.where(go_left, forest["left"][node], forest["right"][node])
+        go_left = flat[window, column] <= forest["value"][node]
+        child = np.where(go_left, forest["left"][node], forest["right"][node])
+        # log of the share of the node's training windows the split left behind with this one
+        gain = np.log(forest["n_samples"][node] / forest["n_samples"][child])
+        np.add.at(per_sensor, (window, column % n_features), gain)
+        nodes[active] = child
         depth[active] += 1
         active = forest["left"][nodes] != -1
     path_length = depth + _average_path_length(forest["n_samples"][nodes])  # (n_windows, n_trees)
     normaliser = _average_path_length(forest["max_samples"])[0]
     scores = 2.0 ** (-path_length.mean(axis=1) / normaliser) if normaliser > 0 else np.ones(n_windows)
-    # DIFFI-style local importance: a tree's weight 1 / path length, shared by the splits on the path
-    weight = 1.0 / np.maximum(path_length, 1.0) / np.maximum(depth, 1)  # (n_windows, n_trees)
-    per_sensor = np.zeros((n_windows, n_features))
-    windows = np.broadcast_to(np.arange(n_windows)[:, None], (n_windows, n_trees))
-    for level in split_sensors:
-        split = level >= 0
-        np.add.at(per_sensor, (windows[split], level[split]), weight[split])
     total = per_sensor.sum(axis=1, keepdims=True)
     shares = np.divide(per_sensor, total, out=np.full_like(per_sensor, 1.0 / n_features), where=total > 0)
     return scores, shares
