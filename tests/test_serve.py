@@ -1,0 +1,116 @@
+"""A real `seqae serve` process on a free port, asked over HTTP.
+
+It answers `/ping`; its scores for the rows of a CSV equal `seqae score`'s for the same file; the
+`threshold` param overrides the fitted one; and a request it cannot score gets a 400 whose body is
+one line of JSON with no stack trace.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.request
+
+import numpy as np
+import pandas as pd
+import pytest
+from cli_store import SENSORS, fitted_store, free_port, start_seqae, stop, wait_for
+from click.testing import CliRunner
+
+from seqae.cli import cli
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    store = fitted_store(tmp_path_factory)
+    port = free_port()
+    log = tmp_path_factory.mktemp("serve") / "serve.log"
+    process = start_seqae(["serve", store.registered_uri, "--port", str(port)], cwd=store.root, log=log)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ping", process, log)
+        yield store, f"http://127.0.0.1:{port}", log
+    finally:
+        # uvicorn shuts down cleanly on SIGTERM, then exits by that signal again (-15).
+        assert stop(process) in (0, -15), log.read_text()
+        assert "Application shutdown complete" in log.read_text()
+
+
+def post(url: str, body, content_type: str = "application/json") -> tuple[int, dict]:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    request = urllib.request.Request(f"{url}/invocations", data=data, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def split(frame: pd.DataFrame) -> dict:
+    return {"columns": list(frame.columns), "data": frame.to_numpy().tolist()}
+
+
+def test_served_scores_equal_seqae_score(server, tmp_path, monkeypatch):
+    store, url, _ = server
+    monkeypatch.chdir(store.root)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    out = tmp_path / "scores.csv"
+    result = CliRunner().invoke(cli, ["score", store.registered_uri, str(store.test_csv), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    expected = pd.read_csv(out)
+
+    rows = pd.read_csv(store.test_csv)
+    status, body = post(url, {"dataframe_split": split(rows[SENSORS])})
+    assert status == 200, body
+    served = pd.DataFrame(body["predictions"])
+    assert list(served.columns) == ["score", "is_anomaly", *[f"contribution_{s}" for s in SENSORS]]
+    np.testing.assert_array_equal(served["score"].to_numpy(), expected["score"].to_numpy())
+    np.testing.assert_array_equal(served["is_anomaly"].to_numpy(), expected["is_anomaly"].to_numpy())
+    for sensor in SENSORS:
+        np.testing.assert_array_equal(served[f"contribution_{sensor}"], expected[f"contribution_{sensor}"])
+
+    # Records, the columns in another order and extra ones (the timestamp, the labels) ignored.
+    status, records = post(url, {"dataframe_records": rows[["anomaly", *SENSORS[::-1], "timestamp"]]
+                                 .to_dict(orient="records")})
+    assert status == 200, records
+    np.testing.assert_array_equal(pd.DataFrame(records["predictions"])["score"], expected["score"])
+
+
+def test_threshold_param_overrides_the_fitted_one(server):
+    store, url, _ = server
+    rows = pd.read_csv(store.test_csv)[SENSORS]
+    status, body = post(url, {"dataframe_split": split(rows), "params": {"threshold": 0.25}})
+    assert status == 200, body
+    served = pd.DataFrame(body["predictions"])
+    np.testing.assert_array_equal(served["is_anomaly"], (served["score"] > 0.25).astype(int))
+    assert 0 < served["is_anomaly"].sum() < len(served)
+
+
+def _with_text(frame: pd.DataFrame) -> dict:
+    data = frame.to_numpy().tolist()
+    data[3][1] = "n/a"
+    return {"columns": list(frame.columns), "data": data}
+
+
+BAD_REQUESTS = [  # (body, message regex)
+    (lambda rows: {"dataframe_split": split(rows.iloc[:5])},
+     r"^the request has 5 rows, fewer than one window \(window_size=16\); send at least 16 consecutive rows$"),
+    (lambda rows: {"dataframe_split": split(rows[SENSORS[:2]])},
+     r"^column 'sensor_2' is missing; the request has 'sensor_0', 'sensor_1'; the model needs"),
+    (lambda rows: {"dataframe_split": _with_text(rows)}, r"sensor_1.*'n/a'"),
+    (lambda rows: {"dataframe_split": split(rows), "params": {"threshold": "high"}}, r"threshold"),
+    (lambda rows: b"{not json", r"valid JSON"),
+    (lambda rows: {"rows": split(rows)}, r"must be a JSON dictionary with exactly one of the input fields"),
+]
+
+
+@pytest.mark.parametrize("make_body, message", BAD_REQUESTS,
+                         ids=["too-few-rows", "missing-column", "text-value", "bad-param", "not-json", "no-format"])
+def test_bad_request_gets_400_and_one_line_without_a_stack_trace(server, make_body, message):
+    store, url, _ = server
+    status, body = post(url, make_body(pd.read_csv(store.test_csv)[SENSORS]))
+    assert status == 400, body
+    assert set(body) >= {"error_code", "message"} and "stack_trace" not in body
+    assert "\n" not in body["message"] and "Traceback" not in body["message"]
+    assert len(body["message"]) <= 500
+    assert re.search(message, body["message"]), body["message"]

@@ -1,0 +1,47 @@
+"""A real `seqae ui`: an MLflow server on seqae's store that answers /health, knows the experiment
+seqae logged to, prints the URL of its training view, and goes away, workers and all, on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import time
+import urllib.request
+
+from cli_store import fitted_store, free_port, start_seqae, stop, wait_for
+
+
+def test_ui_serves_the_store_and_stops_cleanly(tmp_path_factory):
+    store = fitted_store(tmp_path_factory)
+    port = free_port()
+    log = tmp_path_factory.mktemp("ui") / "ui.log"
+    process = start_seqae(["ui", "--port", str(port)], cwd=store.root, log=log)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/health", process, log)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name"
+                                    "?experiment_name=seqae", timeout=30) as answer:
+            experiment = json.loads(answer.read())["experiment"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/2.0/mlflow/runs/get?run_id={store.run_id}",
+                                    timeout=30) as answer:
+            assert json.loads(answer.read())["run"]["info"]["run_name"] == "session-fit"
+        deadline = time.monotonic() + 30
+        while "MLflow UI:" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert re.search(rf"MLflow UI: http://127\.0\.0\.1:{port}/#/experiments/{experiment['experiment_id']}"
+                         r"\?workflowType=machine_learning", log.read_text()), log.read_text()
+    finally:
+        code = stop(process)
+    assert code == 128 + 15, log.read_text()
+    assert _nobody_listens(port), "the MLflow server's workers outlived `seqae ui`"
+
+
+def _nobody_listens(port: int, patience: float = 15.0) -> bool:
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            return True
+        time.sleep(0.2)
+    return False
