@@ -385,6 +385,9 @@ class _StagedFile:
     def __init__(self, path: Path):
         self.path = path
         descriptor, self.temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".part", dir=path.parent)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(self.temporary, 0o666 & ~umask)  # mkstemp makes it private; the output is an ordinary file
         self.handle = os.fdopen(descriptor, "w", newline="", encoding="utf-8")
 
     def close(self) -> None:

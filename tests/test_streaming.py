@@ -7,6 +7,9 @@ small files and across chunk edges.
 
 from __future__ import annotations
 
+import os
+import stat
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -216,6 +219,14 @@ def test_bad_options(fitted, csv_file, tmp_path, kwargs, message):
 def test_output_directory_must_exist(fitted, csv_file, tmp_path):
     with pytest.raises(ConfigError, match="does not exist; create it first"):
         score_csv(fitted, csv_file, tmp_path / "nowhere" / "out.csv", quiet=True)
+
+
+def test_outputs_get_the_permissions_of_an_ordinary_new_file(fitted, csv_file, tmp_path):
+    out = tmp_path / "out.csv"
+    score_csv(fitted, csv_file, out, quiet=True)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
 
 
 def test_progress_bar_on_stderr_unless_quiet(fitted, csv_file, tmp_path, capsys):
