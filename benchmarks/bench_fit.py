@@ -1,0 +1,146 @@
+"""Fit: seqae's LSTM-AE against the textbook PyTorch loop on SKAB, wall time and AUC-PR in one run.
+
+The SKAB leaderboard protocol for each of the 34 files: fit on the first 400 rows, score the rest,
+AUC-PR (sklearn's average_precision_score) of the scores against the `anomaly` labels, averaged over
+the files. Same architecture and sizes everywhere (window 32, hidden 64, latent 16, batch 64, at most
+30 epochs, Adam 1e-3, 20 % of the training rows held out for validation); the configurations take
+turns file by file so that a change in the machine's load falls on all of them alike.
+
+    textbook       benchmarks/textbook_lstm_ae.py: all 30 epochs (best validation epoch kept),
+                   DataLoader, per-window scoring for the threshold
+    seqae-30       LSTMAutoencoder(patience=0): all 30 epochs too, the same work as the textbook
+    seqae          LSTMAutoencoder() as shipped: stops 5 epochs after the best validation loss
+    seqae-stride-N LSTMAutoencoder(train_stride=N): every N-th training window (an option)
+
+Fit time is everything `fit` does (scaling, training, scoring the training rows, threshold);
+windows/s counts the training windows of each epoch run.
+
+    python benchmarks/bench_fit.py [--seeds 0,1] [--files 34] [--threads 1] [--strides 2,4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import average_precision_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SKAB_LABELS, SKAB_TRAIN_ROWS, machine, save, skab_files, table  # noqa: E402
+from textbook_lstm_ae import TextbookDetector  # noqa: E402
+
+from seqae import LSTMAutoencoder, read_sensor_csv  # noqa: E402
+from seqae.windows import window_starts  # noqa: E402
+
+SIZES = dict(window_size=32, hidden_size=64, latent_dim=16, batch_size=64, epochs=30)
+
+
+def configurations(strides: list[int]) -> dict:
+    """name -> (make(seed) -> detector, is_textbook)."""
+    seqae = {k: v for k, v in SIZES.items()}
+    configs = {
+        "textbook": lambda seed: TextbookDetector(**SIZES, seed=seed),
+        "seqae-30": lambda seed: LSTMAutoencoder(**seqae, patience=0, random_state=seed),
+        "seqae": lambda seed: LSTMAutoencoder(**seqae, random_state=seed),
+    }
+    for stride in strides:
+        configs[f"seqae-stride-{stride}"] = (
+            lambda seed, stride=stride: LSTMAutoencoder(**seqae, train_stride=stride, random_state=seed))
+    return configs
+
+
+def fit_and_score(detector, train, test) -> dict:
+    started = time.perf_counter()
+    if isinstance(detector, TextbookDetector):
+        detector.fit(train.to_numpy())
+        fit_seconds = time.perf_counter() - started
+        epochs = detector.epochs
+        n_windows = len(train) - int(len(train) * detector.validation_fraction) - detector.window_size + 1
+        scores = detector.score(test.to_numpy())
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            detector.fit(train)
+        fit_seconds = time.perf_counter() - started
+        epochs = len(detector.history_.train_loss)
+        n_train = len(train) - int(len(train) * detector.validation_fraction)
+        n_windows = len(window_starts(n_train, detector.window_size, detector.train_stride))
+        scores = detector.anomaly_score(test)
+    return {"fit_seconds": fit_seconds, "epochs": epochs, "train_windows": epochs * n_windows,
+            "scores": scores}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1", help="model seeds, comma-separated")
+    parser.add_argument("--files", type=int, default=None, help="only the first N SKAB files")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for every configuration")
+    parser.add_argument("--strides", default="2,4", help="train_stride options to measure ('' for none)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    strides = [int(s) for s in args.strides.split(",") if s]
+    configs = configurations(strides)
+    started = machine()
+    records = []
+    files = skab_files(args.files)
+    for file_number, path in enumerate(files):
+        frame, labels = read_sensor_csv(path, label_columns=SKAB_LABELS, return_labels=True)
+        train, test = frame.iloc[:SKAB_TRAIN_ROWS], frame.iloc[SKAB_TRAIN_ROWS:]
+        truth = labels["anomaly"].to_numpy()[SKAB_TRAIN_ROWS:]
+        names = list(configs)
+        for seed in seeds:
+            # Rotate the order file by file: no configuration always runs first or last.
+            shift = (file_number + seed) % len(names)
+            for name in names[shift:] + names[:shift]:
+                result = fit_and_score(configs[name](seed), train, test)
+                records.append({"file": f"{path.parent.name}/{path.name}", "seed": seed, "config": name,
+                                "fit_seconds": result["fit_seconds"], "epochs": result["epochs"],
+                                "train_windows": result["train_windows"],
+                                "auc_pr": float(average_precision_score(truth, result["scores"]))})
+        print(f"{path.parent.name}/{path.name}: " + ", ".join(
+            f"{r['config']} {r['fit_seconds']:.2f}s AP {r['auc_pr']:.3f}"
+            for r in records if r["file"] == f"{path.parent.name}/{path.name}" and r["seed"] == seeds[-1]),
+            flush=True)
+
+    summary = summarise(records, list(configs))
+    columns = ["config", "fit_seconds", "speedup", "windows_per_s", "epochs", "auc_pr", "auc_pr_sd_over_seeds",
+               "auc_pr_delta", "delta_ci95"]
+    print(table(summary, columns))
+    print(f"saved {save('fit', {'machine_at_start': started, 'threads': args.threads, 'seeds': seeds, 'files': len(files), 'summary': summary, 'records': records})}")
+
+
+def summarise(records: list[dict], names: list[str]) -> list[dict]:
+    """Per configuration: total fit time, speed-up over the textbook, windows/s, mean AUC-PR and its
+    difference from the textbook's, paired by file and seed, with a 95 % interval of that mean."""
+    by = {name: [r for r in records if r["config"] == name] for name in names}
+    base = by["textbook"]
+    base_seconds = sum(r["fit_seconds"] for r in base)
+    seeds = sorted({r["seed"] for r in records})
+    rows = []
+    for name in names:
+        runs = by[name]
+        seconds = sum(r["fit_seconds"] for r in runs)
+        deltas = np.array([r["auc_pr"] - b["auc_pr"] for r, b in zip(runs, base)])
+        per_seed = [np.mean([r["auc_pr"] for r in runs if r["seed"] == s]) for s in seeds]
+        rows.append({
+            "config": name,
+            "fit_seconds": seconds,
+            "speedup": base_seconds / seconds,
+            "windows_per_s": sum(r["train_windows"] for r in runs) / seconds,
+            "epochs": float(np.mean([r["epochs"] for r in runs])),
+            "auc_pr": float(np.mean([r["auc_pr"] for r in runs])),
+            "auc_pr_sd_over_seeds": float(np.std(per_seed)) if len(per_seed) > 1 else float("nan"),
+            "auc_pr_delta": float(deltas.mean()),
+            "delta_ci95": float(1.96 * deltas.std(ddof=1) / np.sqrt(len(deltas))) if len(deltas) > 1 else 0.0,
+        })
+    return rows
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,282 @@
+"""Batch scoring: rows/s of seqae against the textbook per-window loop, and the LSTM's GFLOP/s.
+
+1. Throughput. A generated series (default 1,000,000 rows x 8 sensors, seqae.synthetic) is scored by
+   an LSTM-AE (window 32, hidden 64, latent 16) with `detect` (scores, contributions and flags of
+   every row), and by the textbook loop (benchmarks/textbook_lstm_ae.py: one window at a time under
+   torch.no_grad) holding the same weights. The textbook loop costs the same for every window, so it
+   is timed on the first `--textbook-rows` rows and its rows/s extrapolated to the whole series; the
+   two take turns, round after round.
+2. GFLOP/s. The FLOPs of the LSTM and linear layers per window, counted analytically (2 per
+   multiply-add of each matrix product; the gates' element-wise work is not counted), over the time
+   spent in the net's forward passes, against the GFLOP/s of torch.matmul measured in the same run:
+   a large square product (the machine's ceiling) and the LSTM's own per-step product (batch x
+   hidden) @ (hidden x 4 hidden), the ceiling an LSTM of this size can reach.
+3. Levers, on the first `--lever-rows` rows: windows per forward pass, threads, inference_mode
+   against no_grad, bfloat16 autocast, score_stride; the time split between the net, the window
+   accumulator and the rest.
+4. What score_stride and bfloat16 cost in AUC-PR on SKAB (fit on the first 400 rows of each file,
+   score the rest, the mean of the files' AUC-PR), paired with stride 1 in float32.
+
+    python benchmarks/bench_score.py [--rows 1000000] [--threads 1,2] [--skab-files 34]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn.metrics import average_precision_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SKAB_LABELS, SKAB_TRAIN_ROWS, interleaved, machine, median, save, skab_files, table  # noqa: E402
+from textbook_lstm_ae import LSTMAutoencoder as TextbookNet, TextbookDetector  # noqa: E402
+
+from seqae import LSTMAutoencoder, detectors, nets, read_sensor_csv  # noqa: E402
+from seqae.synthetic import make_sensor_data  # noqa: E402
+from seqae.training import batched_windows  # noqa: E402
+from seqae.windows import WindowAccumulator  # noqa: E402
+
+WINDOW, HIDDEN, LATENT, N_FEATURES = 32, 64, 16, 8
+
+
+def flops_per_window(window=WINDOW, hidden=HIDDEN, latent=LATENT, n_features=N_FEATURES) -> int:
+    """Matrix-product FLOPs of one LSTMSeq2Seq forward pass (one layer each way)."""
+    gates = 4 * hidden
+    encoder = window * 2 * gates * (n_features + hidden)  # input and recurrent products per step
+    to_latent = 2 * hidden * latent
+    decoder = window * 2 * gates * (latent + hidden)
+    output = window * 2 * hidden * n_features
+    return encoder + to_latent + decoder + output
+
+
+def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
+    a, b = torch.randn(m, k), torch.randn(k, n)
+    a @ b
+    calls, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        a @ b
+        calls += 1
+    return 2 * m * k * n * calls / (time.perf_counter() - started) / 1e9
+
+
+@contextlib.contextmanager
+def score_batch(size: int):
+    saved = detectors.SCORE_BATCH
+    detectors.SCORE_BATCH = size
+    try:
+        yield
+    finally:
+        detectors.SCORE_BATCH = saved
+
+
+@contextlib.contextmanager
+def bf16_scoring(detector):
+    """The detector's window scores computed under bfloat16 autocast (the scores stay float32)."""
+    def window_scores(windows):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
+            reconstruction = detector.net_(windows)
+        return nets.squared_error(reconstruction.float(), windows).numpy()
+    detector._window_scores = window_scores
+    try:
+        yield
+    finally:
+        del detector._window_scores
+
+
+def with_no_grad(detector):
+    def window_scores(windows):
+        with torch.no_grad():
+            return nets.squared_error(detector.net_(windows), windows).numpy()
+    return window_scores
+
+
+def textbook_with_weights(detector) -> TextbookDetector:
+    textbook = TextbookDetector(WINDOW, HIDDEN, LATENT)
+    textbook.model = TextbookNet(N_FEATURES, HIDDEN, LATENT)
+    textbook.model.load_state_dict(detector.net_.state_dict())
+    textbook.mean, textbook.std = detector.scaler_.mean_, detector.scaler_.scale_
+    return textbook
+
+
+def time_split(detector, values: np.ndarray) -> dict:
+    """Seconds in each stage of scoring `values` (the stages of BaseDetector.detect)."""
+    split = dict.fromkeys(["scale", "gather windows", "net forward", "error + to numpy", "accumulate", "normalise"],
+                          0.0)
+    clock = time.perf_counter
+    t = clock()
+    scaled = detector.scaler_.transform(values)
+    split["scale"] += clock() - t
+    accumulator = WindowAccumulator(len(scaled), WINDOW, (N_FEATURES,), detector.score_reduction)
+    batches = batched_windows(scaled, WINDOW, detector.score_stride, detectors.SCORE_BATCH)
+    while True:
+        t = clock()
+        batch = next(batches, None)
+        split["gather windows"] += clock() - t
+        if batch is None:
+            break
+        windows, starts = batch
+        t = clock()
+        with torch.inference_mode():
+            reconstruction = detector.net_(windows)
+        split["net forward"] += clock() - t
+        t = clock()
+        with torch.inference_mode():
+            errors = nets.squared_error(reconstruction, windows).numpy()
+        split["error + to numpy"] += clock() - t
+        t = clock()
+        accumulator.add(errors, starts)
+        split["accumulate"] += clock() - t
+    t = clock()
+    contributions = detector._contributions(accumulator.result())
+    detector.threshold_.flag(contributions.sum(axis=1))
+    split["normalise"] += clock() - t
+    return split
+
+
+def throughput(detector, frame, textbook_rows: int, rounds: int, threads: int) -> list[dict]:
+    torch.set_num_threads(threads)
+    textbook = textbook_with_weights(detector)
+    subset = frame.to_numpy()[:textbook_rows]
+    n_rows = len(frame)
+    seconds = interleaved({
+        "seqae detect": lambda: detector.detect(frame),
+        "textbook loop": lambda: textbook.score(subset),
+    }, rounds)
+    seqae_rate = n_rows / median(seconds["seqae detect"])
+    textbook_rate = textbook_rows / median(seconds["textbook loop"])
+    ratios = [(n_rows / s) / (textbook_rows / t) for s, t in zip(seconds["seqae detect"], seconds["textbook loop"])]
+    split = time_split(detector, frame.to_numpy())
+    n_windows = n_rows - WINDOW + 1
+    net_gflops = n_windows * flops_per_window() / split["net forward"] / 1e9
+    ceiling = matmul_gflops(4096, 4096, 4096, 2.0)
+    step_shape = matmul_gflops(detectors.SCORE_BATCH, HIDDEN, 4 * HIDDEN, 2.0)
+    return [{
+        "threads": threads, "rows": n_rows, "seqae_rows_per_s": seqae_rate,
+        "textbook_rows_per_s": textbook_rate, "textbook_rows_timed": textbook_rows,
+        "speedup": median(ratios), "seqae_seconds": median(seconds["seqae detect"]),
+        "net_gflops": net_gflops, "matmul_4096_gflops": ceiling,
+        "matmul_step_shape_gflops": step_shape, "share_of_ceiling": net_gflops / ceiling,
+        "share_of_step_shape": net_gflops / step_shape,
+        "split_seconds": split,
+    }]
+
+
+def levers(detector, frame, rounds: int, threads_list: list[int]) -> list[dict]:
+    rows = []
+    n_rows = len(frame)
+    for threads in threads_list:
+        torch.set_num_threads(threads)
+        variants = {}
+        for size in (64, 256, 1024, 4096):
+            variants[f"batch {size}"] = (lambda size=size: _scored(detector, frame, batch=size))
+        variants["batch 256, no_grad"] = lambda: _scored(detector, frame, batch=256, no_grad=True)
+        variants["batch 256, bf16 autocast"] = lambda: _scored(detector, frame, batch=256, bf16=True)
+        for stride in (2, 4, 8, 32):
+            variants[f"batch 256, score_stride {stride}"] = (
+                lambda stride=stride: _scored(detector, frame, batch=256, stride=stride))
+        for run in variants.values():
+            run()
+        seconds = interleaved(variants, rounds)
+        base = seconds["batch 1024"]
+        for name, times in seconds.items():
+            rows.append({"threads": threads, "variant": name, "rows_per_s": n_rows / median(times),
+                         "vs_batch_1024": median([b / t for b, t in zip(base, times)])})
+    return rows
+
+
+def _scored(detector, frame, batch: int, no_grad=False, bf16=False, stride=1):
+    detector.set_params(score_stride=stride)
+    try:
+        with score_batch(batch), (bf16_scoring(detector) if bf16 else contextlib.nullcontext()):
+            if no_grad:
+                detector._window_scores = with_no_grad(detector)
+            return detector.detect(frame)
+    finally:
+        detector.__dict__.pop("_window_scores", None)
+        detector.set_params(score_stride=1)
+
+
+def skab_cost(n_files: int | None, strides=(1, 2, 4, 8, 16, 32)) -> list[dict]:
+    """Mean AUC-PR over the SKAB files for each score_stride and for bfloat16, from one fit per file."""
+    torch.set_num_threads(1)
+    results = {f"stride {s}": [] for s in strides}
+    results["stride 1, bf16 autocast"] = []
+    for path in skab_files(n_files):
+        frame, labels = read_sensor_csv(path, label_columns=SKAB_LABELS, return_labels=True)
+        truth = labels["anomaly"].to_numpy()[SKAB_TRAIN_ROWS:]
+        test = frame.iloc[SKAB_TRAIN_ROWS:]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            detector = LSTMAutoencoder(random_state=0).fit(frame.iloc[:SKAB_TRAIN_ROWS])
+        for stride in strides:
+            detector.set_params(score_stride=stride)
+            results[f"stride {stride}"].append(average_precision_score(truth, detector.anomaly_score(test)))
+        detector.set_params(score_stride=1)
+        with bf16_scoring(detector):
+            results["stride 1, bf16 autocast"].append(average_precision_score(truth, detector.anomaly_score(test)))
+    base = np.array(results["stride 1"])
+    rows = []
+    for name, values in results.items():
+        deltas = np.array(values) - base
+        rows.append({"scoring": name, "auc_pr": float(np.mean(values)), "delta_vs_stride_1": float(deltas.mean()),
+                     "worst_file_delta": float(deltas.min()), "files": len(values)})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--textbook-rows", type=int, default=20_000)
+    parser.add_argument("--lever-rows", type=int, default=200_000)
+    parser.add_argument("--threads", default="1,2", help="torch thread counts, comma-separated")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skab-files", type=int, default=None, help="only the first N SKAB files (0 = skip)")
+    parser.add_argument("--parts", default="throughput,levers,skab")
+    args = parser.parse_args()
+    parts = args.parts.split(",")
+    threads_list = [int(t) for t in args.threads.split(",")]
+    started = machine()
+    result = {"machine_at_start": started, "flops_per_window": flops_per_window()}
+
+    frame, _, _ = make_sensor_data(args.rows, N_FEATURES, random_state=0)
+    torch.set_num_threads(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        detector = LSTMAutoencoder(window_size=WINDOW, hidden_size=HIDDEN, latent_dim=LATENT, epochs=3,
+                                   random_state=0).fit(frame.iloc[:5000])
+    textbook = textbook_with_weights(detector)
+    window = frame.to_numpy()[:WINDOW]
+    with torch.no_grad():
+        scaled = torch.tensor((window - textbook.mean) / textbook.std, dtype=torch.float32)[None]
+        same = float((textbook.model(scaled) - detector.net_(scaled)).abs().max())
+    result["textbook_vs_seqae_max_reconstruction_difference"] = same
+    print(f"same weights: largest reconstruction difference {same:.2e}")
+
+    if "throughput" in parts:
+        result["throughput"] = []
+        for threads in threads_list:
+            result["throughput"] += throughput(detector, frame, args.textbook_rows, args.rounds, threads)
+        print(table(result["throughput"], ["threads", "rows", "seqae_rows_per_s", "textbook_rows_per_s", "speedup",
+                                           "net_gflops", "matmul_4096_gflops", "matmul_step_shape_gflops",
+                                           "share_of_ceiling", "share_of_step_shape"]))
+        for row in result["throughput"]:
+            total = sum(row["split_seconds"].values())
+            print(f"threads {row['threads']}: " + ", ".join(
+                f"{k} {100 * v / total:.1f}%" for k, v in row["split_seconds"].items()))
+    if "levers" in parts:
+        result["levers"] = levers(detector, frame.iloc[:args.lever_rows], args.rounds, threads_list)
+        print(table(result["levers"], ["threads", "variant", "rows_per_s", "vs_batch_1024"]))
+    if "skab" in parts and args.skab_files != 0:
+        result["skab"] = skab_cost(args.skab_files)
+        print(table(result["skab"], ["scoring", "auc_pr", "delta_vs_stride_1", "worst_file_delta", "files"]))
+    print(f"saved {save('score', result)}")
+
+
+if __name__ == "__main__":
+    main()
