@@ -7,6 +7,7 @@
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
     seqae ui [--port 5000]                      the MLflow UI on seqae's store
     seqae runs [--experiment seqae]             the latest runs as a table
+    seqae run PIPELINE.toml [--data-dir DIR]    a pipeline file end to end (pipelines/), in MLflow
 
 Errors seqae raises on purpose become one line and a non-zero exit code: 2 for an option or
 parameter it cannot use (`ConfigError`), 1 for data it cannot use (`DataError`) and the rest; a bug
@@ -319,6 +320,41 @@ def runs(experiment, limit):
         click.echo(f"no runs in experiment {experiment!r} yet; make one with `seqae demo` or `seqae fit`")
         return
     click.echo(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
+
+
+# ---- run (pipelines) --------------------------------------------------------------------------------------
+
+def _split_seeds(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        seeds = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of whole numbers (e.g. 0,1,2)",
+                                 ctx, param) from None
+    if not seeds:
+        raise click.BadParameter("give at least one seed (e.g. 0,1,2)", ctx, param)
+    return seeds
+
+
+@cli.command()
+@click.argument("pipeline_file", metavar="PIPELINE.toml", type=INPUT_FILE)
+@click.option("--data-dir", type=click.Path(exists=True, file_okay=False), metavar="DIR",
+              help="The folder of the data files; replaces the pipeline's [data] directory.")
+@click.option("--seeds", callback=_split_seeds, metavar="0,1,2", help="Replace the pipeline's [run] seeds.")
+@click.option("--experiment", help="MLflow experiment to log to; replaces the pipeline's [run] experiment.")
+@click.option("--quiet", "-q", is_flag=True, help="No line per fitted file; print only the table.")
+def run(pipeline_file, data_dir, seeds, experiment, quiet):
+    """Run a pipeline file (pipelines/*.toml): fit, score and evaluate every file, pooled metrics
+    over seeds, one MLflow parent run with a child run per file."""
+    from seqae.pipeline import run_pipeline
+
+    _tracking()
+    result = run_pipeline(pipeline_file, data_dir=data_dir, seeds=seeds, experiment=experiment, quiet=quiet)
+    table = result.table()
+    click.echo(table.T.to_string(header=False) if len(table.columns) > 4 else table.to_string())
+    click.echo(f"mean ± std over seeds {', '.join(map(str, result.pipeline.seeds))}; "
+               f"{len(result.pipeline.files)} files; run {result.run_id}: {result.run_url}")
 
 
 # ---- demo ------------------------------------------------------------------------------------------------
