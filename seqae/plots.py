@@ -57,6 +57,11 @@ def score_timeline(index: pd.Index, scores: np.ndarray, threshold: float, flags:
         ax.axvline(x[split_at], color="grey", linestyle=":", linewidth=1.2, label="validation starts")
     ax.set_xlabel(index.name or "row")
     ax.set_ylabel("anomaly score")
+    if threshold > 0 and len(scores) and float(np.max(scores)) > 10 * threshold:
+        # One large peak would flatten everything else: linear up to the threshold, log above.
+        ax.set_yscale("symlog", linthresh=threshold)
+        ax.set_ylim(bottom=min(float(np.min(scores)), 0.0) - 0.05 * threshold)
+        ax.set_ylabel("anomaly score (log above the threshold)")
     flagged = int(np.sum(flags))
     ax.set_title(title or f"Score per time point ({flagged} of {len(scores)} flagged)")
     ax.grid(alpha=0.3)
