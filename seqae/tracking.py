@@ -238,6 +238,7 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
     exp_id = experiment_id(experiment, store)
     client = MlflowClient()
     run_tags = {"seqae.model_type": detector.model_type, "seqae.version": seqae.__version__, **(tags or {})}
+    run_name = run_name or f"{detector.model_type} on {data.path.name}"
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=run_tags) as run:
         run_id = run.info.run_id
         mlflow.log_params({**_flat_params(detector), "model_type": detector.model_type, **data.options})

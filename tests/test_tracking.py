@@ -207,6 +207,28 @@ def test_registering_without_register_name_is_refused_before_fitting(in_store):
     assert not hasattr(detector, "threshold_")
 
 
+@pytest.mark.parametrize("model_type", ["lstm-vae", "dense-ae", "conv-ae", "iforest"])
+def test_every_model_type_logs_a_run_with_its_plots_and_a_loadable_model(in_store, model_type):
+    from seqae.detectors import DETECTORS, make_detector
+
+    store, data, _ = in_store
+    params = {"window_size": 8, "random_state": 0}
+    if "epochs" in DETECTORS[model_type]().get_params():
+        params.update(epochs=1, hidden_size=8, latent_dim=4)
+    result = tracking.fit_and_log(make_detector(model_type, **params), data, experiment="every-model")
+    client = mlflow.MlflowClient()
+    run = client.get_run(result.run_id)
+    assert run.info.run_name == f"{model_type} on train.csv" and run.data.params["model_type"] == model_type
+    plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
+    neural = hasattr(result.detector, "history_")
+    assert ("plots/loss_curves.png" in plots) == neural
+    assert ("plots/latent_space.png" in plots) == hasattr(result.detector, "encode")
+    assert {"plots/scores.png", "plots/sensor_contributions.png"} <= plots
+    assert ("train_loss" in run.data.metrics) == neural
+    reloaded = tracking.load_detector(result.model_uri).detector
+    np.testing.assert_array_equal(reloaded.detect(data.frame).scores, result.detector.detect(data.frame).scores)
+
+
 # ---- training rows ---------------------------------------------------------------------------------
 
 def test_training_rows_by_count_and_by_time(in_store):
