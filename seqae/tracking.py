@@ -20,6 +20,7 @@ uses the same store.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 import tempfile
@@ -37,6 +38,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
+
 import seqae
 from seqae import metrics, plots
 from seqae.data import read_sensor_csv
@@ -98,8 +100,6 @@ def use_store() -> Store:
 
 def quiet_mlflow() -> None:
     """For command-line use: no per-file download bars, no INFO chatter from MLflow."""
-    import logging
-
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
 
@@ -442,7 +442,6 @@ def _mlflow_warnings_off():
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
         warnings.filterwarnings("ignore", message=".*Inferred schema contains integer column.*")
-        warnings.filterwarnings("ignore", category=FutureWarning, module="mlflow")
         yield
 
 
