@@ -468,8 +468,9 @@ class LSTMAutoencoder(_TorchDetector):
         train_stride: rows between training windows.
         score_stride: rows between scored windows (1 = every window; larger is faster).
         score_reduction: `mean` of all windows covering a row, or the `last` (the one ending there).
-        normalization: per-sensor normalisation of the error before summing: `zscore` (by its mean
-            and std on training data), `robust` (median and MAD) or `none`.
+        normalization: per-sensor normalisation of the error before summing: `robust` (by its
+            median and MAD on the training rows; the default: a few anomalous training rows do not
+            mute a sensor), `zscore` (mean and standard deviation) or `none`.
         smoothing: rows of the causal rolling mean applied to the score (and to each sensor's share
             of it); 1 = none. A score then never looks ahead; a one-row spike is diluted by it.
         threshold: a `Threshold` fitted on the scores of normal data (default: 99th percentile).
@@ -485,7 +486,7 @@ class LSTMAutoencoder(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "zscore", smoothing: int = 1, threshold: Threshold | None = None,
+                 normalization: str = "robust", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
         self.window_size = window_size
         self.hidden_size = hidden_size
@@ -538,7 +539,7 @@ class LSTMVAE(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "zscore", smoothing: int = 1, threshold: Threshold | None = None,
+                 normalization: str = "robust", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
                  beta: float = 1.0, learn_variance: bool = True,
                  score: str = "reconstruction_probability", n_samples: int = 0):
@@ -630,7 +631,7 @@ class DenseAutoencoder(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "zscore", smoothing: int = 1, threshold: Threshold | None = None,
+                 normalization: str = "robust", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
         self.window_size = window_size
         self.hidden_size = hidden_size
@@ -673,7 +674,7 @@ class ConvAutoencoder(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "zscore", smoothing: int = 1, threshold: Threshold | None = None,
+                 normalization: str = "robust", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
         self.window_size = window_size
         self.hidden_size = hidden_size
@@ -718,7 +719,7 @@ class PCADetector(BaseDetector):
 
     def __init__(self, window_size: int = 1, n_components: float | int = 0.95,
                  validation_fraction: float = 0.2, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "zscore", smoothing: int = 1, threshold: Threshold | None = None,
+                 normalization: str = "robust", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None):
         self.window_size = window_size
         self.n_components = n_components

@@ -1,0 +1,114 @@
+"""The scoring layer's options: smoothing of the score, the per-sensor normalisation, and the
+isolation forest's numpy scorer against scikit-learn's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import IsolationForest
+
+from conftest import N_NORMAL, tiny_params
+from seqae.detectors import _fit_normalizer, _forest_arrays, _forest_scores, make_detector
+from seqae.errors import ConfigError
+from seqae.streaming import score_csv
+from seqae.synthetic import make_sensor_data
+
+
+@pytest.mark.parametrize("model_type", ["pca", "lstm-ae"])
+def test_smoothing_is_a_causal_rolling_mean_of_the_unsmoothed_score(model_type, train_frame, frame):
+    plain = make_detector(model_type, **tiny_params(model_type)).fit(train_frame)
+    smoothed = make_detector(model_type, **tiny_params(model_type, smoothing=5)).fit(train_frame)
+    detection = smoothed.detect(frame)
+    expected = pd.Series(plain.anomaly_score(frame)).rolling(5, min_periods=1).mean().to_numpy()
+    np.testing.assert_allclose(detection.scores, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(detection.contributions.sum(axis=1), detection.scores, rtol=1e-12)
+    # the threshold is fitted on smoothed training scores too (the held-out rows by default)
+    expected_validation = pd.Series(plain.validation_scores_).rolling(5, min_periods=1).mean().to_numpy()
+    np.testing.assert_allclose(smoothed.validation_scores_, expected_validation, rtol=1e-9, atol=1e-12)
+    assert smoothed.threshold_.value_ == pytest.approx(np.quantile(smoothed.validation_scores_, 0.99))
+
+
+def test_a_score_never_looks_ahead(train_frame, frame):
+    detector = make_detector("pca", **tiny_params("pca", window_size=1, smoothing=10)).fit(train_frame)
+    changed = frame.copy()
+    changed.iloc[700:, 0] += 50.0  # a change from row 700 on may move rows 700.. only
+    before, after = detector.anomaly_score(frame), detector.anomaly_score(changed)
+    np.testing.assert_array_equal(before[:700], after[:700])
+    assert after[700] > before[700]
+
+
+def test_smoothed_scores_of_a_file_read_in_chunks_equal_the_file_scored_whole(tmp_path):
+    frame, _, _ = make_sensor_data(5000, 3, normal_rows=600, random_state=2)
+    detector = make_detector("pca", window_size=4, smoothing=7, random_state=0).fit(frame.iloc[:600])
+    path = tmp_path / "sensors.csv"
+    frame.to_csv(path, index_label="timestamp")
+    score_csv(detector, path, tmp_path / "scores.csv", chunk_rows=333, quiet=True)
+    chunked = pd.read_csv(tmp_path / "scores.csv")
+    np.testing.assert_allclose(chunked["score"].to_numpy(), detector.anomaly_score(frame), rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("smoothing", [0, -3, 2.5, True, "10"])
+def test_bad_smoothing_is_a_config_error(smoothing, train_frame):
+    with pytest.raises(ConfigError, match="smoothing must be a whole number of rows >= 1"):
+        make_detector("pca", smoothing=smoothing).fit(train_frame)
+
+
+def test_robust_normalisation_ignores_a_few_huge_training_errors():
+    rng = np.random.default_rng(0)
+    errors = rng.chisquare(1, size=(1000, 2))
+    contaminated = errors.copy()
+    contaminated[:20, 0] += 1e4  # 2 % of the training rows far off in sensor 0
+    center, scale = _fit_normalizer(errors, "robust")
+    center_c, scale_c = _fit_normalizer(contaminated, "robust")
+    np.testing.assert_allclose(scale_c, scale, rtol=0.1)
+    np.testing.assert_allclose(center_c, center, rtol=0.1)
+    z_center, z_scale = _fit_normalizer(contaminated, "zscore")
+    assert z_scale[0] > 100 * scale_c[0]  # the standard deviation is not robust: sensor 0 muted
+
+
+def test_robust_is_the_default_normalisation_of_the_reconstruction_models():
+    for model_type in ("lstm-ae", "lstm-vae", "dense-ae", "conv-ae", "pca"):
+        assert make_detector(model_type).normalization == "robust"
+    assert make_detector("iforest").normalization == "none"
+
+
+def test_the_numpy_forest_scores_equal_scikit_learns():
+    rng = np.random.default_rng(0)
+    train = rng.normal(size=(500, 24)).astype(np.float32)
+    test = (1.5 * rng.normal(size=(300, 24))).astype(np.float32)
+    forest = IsolationForest(n_estimators=40, max_samples=128, max_features=0.7, random_state=0).fit(train)
+    scores, shares = _forest_scores(_forest_arrays(forest), test, n_features=3)
+    np.testing.assert_allclose(scores, -forest.score_samples(test), rtol=1e-12)
+    np.testing.assert_allclose(shares.sum(axis=1), 1.0)
+    assert (shares >= 0).all()
+
+
+def test_the_forest_blames_the_sensor_whose_readings_isolate_the_window():
+    rng = np.random.default_rng(1)
+    window, n_features = 8, 3
+    train = rng.normal(size=(600, window * n_features)).astype(np.float32)
+    forest = IsolationForest(n_estimators=100, random_state=0).fit(train)
+    odd = rng.normal(size=(50, window, n_features)).astype(np.float32)
+    odd[:, :, 2] += 6.0  # sensor 2 far off at every step
+    scores, shares = _forest_scores(_forest_arrays(forest), odd.reshape(50, -1), n_features)
+    assert (shares.argmax(axis=1) == 2).all()
+    assert scores.min() > np.quantile(-forest.score_samples(train), 0.99)
+
+
+def test_isolation_forest_detector_finds_a_level_shift(sensor_data):
+    frame, labels, _ = sensor_data
+    detector = make_detector("iforest", window_size=16, n_estimators=50, random_state=0).fit(frame.iloc[:N_NORMAL])
+    scores = detector.anomaly_score(frame)
+    shifted = labels.to_numpy()[N_NORMAL:] == 1
+    assert np.median(scores[N_NORMAL:][shifted]) > np.quantile(scores[:N_NORMAL], 0.99)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"n_estimators": 0}, "n_estimators must be a positive integer, got 0"),
+    ({"max_samples": 2.5}, "max_samples must be a positive integer, got 2.5"),
+    ({"max_features": 0.0}, r"max_features must be in \(0, 1\], got 0.0"),
+])
+def test_bad_forest_parameters_are_config_errors(params, message, train_frame):
+    with pytest.raises(ConfigError, match=message):
+        make_detector("iforest", **params).fit(train_frame)
