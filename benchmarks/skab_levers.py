@@ -1,0 +1,289 @@
+"""What each scoring and modelling lever does, on SKAB and on the label-free validation set.
+
+    python benchmarks/skab_levers.py                        # fits what is not cached yet, prints the table
+    python benchmarks/skab_levers.py --cache DIR --jobs 2
+
+Every model variant is fitted once per file and seed (3 seeds) on SKAB's 34 labelled files and on
+the 32 files of `skab_validation.py` (SKAB's anomaly-free recording with injected anomalies), with
+the leaderboard protocol (fit on the first 400 rows, score the rest). What the network outputs per
+time point and sensor is cached (`--cache`, default benchmarks/out/levers/): the element scores
+`_window_scores` gives (squared error, or the VAE's -log-likelihood / negative ELBO) averaged over
+the windows covering a row, and the signed residuals. The scoring levers (normalisation, smoothing,
+Mahalanobis distance, ensembles, threshold source) are then applied to the cache, the way
+`BaseDetector` applies them: a row of this table with the pipeline's settings reproduces the
+pipeline's numbers (`benchmarks/skab.py`).
+
+Columns: validation AUC-PR (mean per file; what the settings were chosen on), SKAB AUC-PR (mean per
+file), and SKAB's pooled F1 / FAR % with the upper control limit 1.5 x the 99th percentile of the
+training rows' scores; mean ± std over the 3 seeds (an ensemble row is one average of 3 models).
+Fitting everything from scratch takes about 40 minutes on two cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+SKAB = REPO.parent / "shared" / "data" / "skab"
+TRAIN_ROWS = 400
+SEEDS = (0, 1, 2)
+
+# name -> (model type, parameters); "<name>" is cached for SKAB and "val_<name>" for the validation set
+VARIANTS = {
+    "lstm": ("lstm-ae", {}),
+    "lstm_w16": ("lstm-ae", {"window_size": 16}),
+    "lstm_w64": ("lstm-ae", {"window_size": 64}),
+    "lstm_l4": ("lstm-ae", {"latent_dim": 4}),
+    "lstm_noise05": ("lstm-ae", {"noise_std": 0.5}),
+    "lstm_noval": ("lstm-ae", {"validation_fraction": 0.0}),
+    "vae": ("lstm-vae", {}),
+    "vae_w64": ("lstm-vae", {"window_size": 64}),
+    "vae_fixvar": ("lstm-vae", {"learn_variance": False}),
+    "vae_elbo": ("lstm-vae", {"score": "elbo"}),
+    "dense": ("dense-ae", {}),
+}
+
+# the pipelines' scoring: robust normalisation fitted on the training rows, 10-row smoothing, UCL
+BASE = dict(method="robust", fit_rows="train", k=10, reduction="mean", combine="mean", thr_rows="all",
+            q=0.99, factor=1.5, ensemble=False)
+
+# (lever, setting, variant, scoring changes)
+LEVERS = [
+    ("per-sensor normalisation (LSTM-AE)", "none", "lstm", {"method": "none"}),
+    ("per-sensor normalisation (LSTM-AE)", "zscore (the old default)", "lstm", {"method": "zscore"}),
+    ("per-sensor normalisation (LSTM-AE)", "**robust: median, MAD (default)**", "lstm", {}),
+    ("per-sensor normalisation (LSTM-AE)", "Mahalanobis, Ledoit-Wolf, on the residual vector", "lstm",
+     {"method": "mahalanobis"}),
+    ("per-sensor normalisation (LSTM-VAE)", "none", "vae", {"method": "none"}),
+    ("per-sensor normalisation (LSTM-VAE)", "zscore", "vae", {"method": "zscore"}),
+    ("per-sensor normalisation (LSTM-VAE)", "**robust**", "vae", {}),
+    ("per-sensor normalisation (dense AE)", "none", "dense", {"method": "none"}),
+    ("per-sensor normalisation (dense AE)", "zscore", "dense", {"method": "zscore"}),
+    ("per-sensor normalisation (dense AE)", "**robust**", "dense", {}),
+    ("normaliser fitted on (LSTM-AE)", "**training rows (in-sample errors)**", "lstm", {}),
+    ("normaliser fitted on (LSTM-AE)", "held-out last 20 % (out-of-sample errors)", "lstm", {"fit_rows": "validation"}),
+    ("smoothing, causal rolling mean (LSTM-AE)", "1 (none)", "lstm", {"k": 1}),
+    ("smoothing, causal rolling mean (LSTM-AE)", "**10 rows**", "lstm", {}),
+    ("smoothing, causal rolling mean (LSTM-AE)", "30 rows", "lstm", {"k": 30}),
+    ("smoothing, causal rolling mean (LSTM-VAE)", "1 (none)", "vae", {"k": 1}),
+    ("smoothing, causal rolling mean (LSTM-VAE)", "**10 rows**", "vae", {}),
+    ("smoothing, causal rolling mean (LSTM-VAE)", "30 rows", "vae", {"k": 30}),
+    ("score of a row (LSTM-AE)", "**mean of the windows covering it**", "lstm", {}),
+    ("score of a row (LSTM-AE)", "the window ending there (last)", "lstm", {"reduction": "last"}),
+    ("window length (LSTM-AE)", "16", "lstm_w16", {}),
+    ("window length (LSTM-AE)", "**32**", "lstm", {}),
+    ("window length (LSTM-AE)", "64", "lstm_w64", {}),
+    ("window length (LSTM-VAE)", "**32**", "vae", {}),
+    ("window length (LSTM-VAE)", "64", "vae_w64", {}),
+    ("latent size (LSTM-AE)", "**16**", "lstm", {}),
+    ("latent size (LSTM-AE)", "4", "lstm_l4", {}),
+    ("denoising training (LSTM-AE)", "**no noise**", "lstm", {}),
+    ("denoising training (LSTM-AE)", "noise std 0.5 on the inputs", "lstm_noise05", {}),
+    ("early stopping (LSTM-AE)", "**on the last 20 % of the training rows, patience 5**", "lstm", {}),
+    ("early stopping (LSTM-AE)", "none: 30 epochs on all 400 rows", "lstm_noval", {}),
+    ("VAE decoder variance", "**learned**", "vae", {}),
+    ("VAE decoder variance", "fixed at 1", "vae_fixvar", {}),
+    ("VAE score", "**reconstruction probability, -log p(x|z)**", "vae", {}),
+    ("VAE score", "negative ELBO (+ KL per element)", "vae_elbo", {}),
+    ("ensemble (LSTM-AE)", "**one model**", "lstm", {}),
+    ("ensemble (LSTM-AE)", "mean score of 3 seeds", "lstm", {"ensemble": True}),
+    ("ensemble (LSTM-VAE)", "**one model**", "vae", {}),
+    ("ensemble (LSTM-VAE)", "mean score of 3 seeds", "vae", {"ensemble": True}),
+    ("threshold (LSTM-AE)", "**UCL on all 400 training rows**", "lstm", {}),
+    ("threshold (LSTM-AE)", "UCL on the held-out last 20 %", "lstm", {"thr_rows": "validation"}),
+    ("threshold (LSTM-AE)", "99th percentile of all training rows (factor 1)", "lstm", {"factor": 1.0}),
+    ("threshold (LSTM-VAE)", "**UCL on all 400 training rows**", "vae", {}),
+    ("threshold (LSTM-VAE)", "UCL on the held-out last 20 %", "vae", {"thr_rows": "validation"}),
+]
+
+
+# ---- fitting and caching ------------------------------------------------------------------------------
+
+def _outputs(detector, scaled: np.ndarray) -> dict[str, np.ndarray]:
+    """Element scores and signed residuals per row and sensor, mean and last over covering windows."""
+    import torch
+
+    from seqae.training import batched_windows
+    from seqae.windows import WindowAccumulator
+
+    n, n_features = scaled.shape
+    w = detector.window_size
+    acc = {key: WindowAccumulator(n, w, (n_features,), reduction) for key, reduction in
+           (("sq_mean", "mean"), ("sq_last", "last"), ("res_mean", "mean"))}
+    for windows, starts in batched_windows(scaled, w, 1, 256):
+        with torch.inference_mode():
+            if detector.model_type == "lstm-vae":
+                z_mean, _ = detector.net_.encode(windows)
+                reconstruction = detector.net_.decode(z_mean, w)[0].numpy()
+            else:
+                reconstruction = detector.net_(windows).numpy()
+        elements = detector._window_scores(windows)
+        acc["sq_mean"].add(elements, starts)
+        acc["sq_last"].add(elements, starts)
+        acc["res_mean"].add(windows.numpy() - reconstruction, starts)
+    return {key: a.result().astype(np.float32) for key, a in acc.items()}
+
+
+def _fit_one(job) -> str:
+    path, model_type, params, seed, target = job
+    if os.path.exists(target):
+        return target
+    import torch
+
+    from seqae.data import read_sensor_csv
+    from seqae.detectors import make_detector
+
+    torch.set_num_threads(1)
+    frame, labels = read_sensor_csv(path, sep=";", label_columns=["anomaly", "changepoint"], return_labels=True)
+    started = time.perf_counter()
+    detector = make_detector(model_type, random_state=seed, **params).fit(frame.iloc[:TRAIN_ROWS])
+    fit_seconds = time.perf_counter() - started
+    values = frame.to_numpy()
+    train = _outputs(detector, detector.scaler_.transform(values[:TRAIN_ROWS]))
+    test = _outputs(detector, detector.scaler_.transform(values[TRAIN_ROWS:]))
+    os.makedirs(os.path.dirname(target), exist_ok=True)
+    np.savez(target, labels=labels["anomaly"].to_numpy()[TRAIN_ROWS:], fit_s=fit_seconds,
+             n_val=TRAIN_ROWS - len(detector.train_scores_), best_epoch=detector.history_.best_epoch,
+             **{f"train_{k}": v for k, v in train.items()}, **{f"test_{k}": v for k, v in test.items()})
+    return target
+
+
+def fit_all(cache: Path, skab_files, validation_files, jobs: int) -> None:
+    work = []
+    for name, (model_type, params) in VARIANTS.items():
+        for tag, files in ((name, skab_files), (f"val_{name}", validation_files)):
+            for seed in SEEDS:
+                for path in files:
+                    stem = "_".join(Path(path).with_suffix("").parts[-2:])
+                    work.append((path, model_type, params, seed, str(cache / tag / f"seed{seed}" / f"{stem}.npz")))
+    todo = [job for job in work if not os.path.exists(job[-1])]
+    if not todo:
+        return
+    print(f"fitting {len(todo)} of {len(work)} (file, seed, variant) models ...", file=sys.stderr, flush=True)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        for done, _ in enumerate(pool.map(_fit_one, todo, chunksize=4), 1):
+            if done % 100 == 0:
+                print(f"  {done}/{len(todo)}", file=sys.stderr, flush=True)
+
+
+# ---- scoring levers on the cache ----------------------------------------------------------------------
+
+def _rows(which: str, n_val: int) -> slice:
+    return {"train": slice(0, TRAIN_ROWS - n_val), "validation": slice(TRAIN_ROWS - n_val, TRAIN_ROWS),
+            "all": slice(0, TRAIN_ROWS)}[which]
+
+
+def _scores(d, method: str, fit_rows: slice, reduction: str) -> tuple[np.ndarray, np.ndarray]:
+    """Training-row and test-row scores before smoothing, as `BaseDetector` computes them."""
+    if method == "mahalanobis":
+        from sklearn.covariance import LedoitWolf
+
+        train, test = d["train_res_mean"], d["test_res_mean"]
+        shrunk = LedoitWolf().fit(train[fit_rows])
+        precision, center = shrunk.precision_, shrunk.location_
+
+        def distance(r):  # sum over sensors of r_f (P r)_f: the contributions add up to it
+            r = r - center
+            return np.einsum("if,fg,ig->i", r, precision, r) / r.shape[1]
+        return distance(train), distance(test)
+    from seqae.detectors import _fit_normalizer
+
+    train, test = d[f"train_sq_{reduction}"], d[f"test_sq_{reduction}"]
+    center, scale = _fit_normalizer(train[fit_rows], method)
+    n_features = train.shape[1]
+    return ((train - center) / scale).sum(axis=1) / n_features, ((test - center) / scale).sum(axis=1) / n_features
+
+
+def _smooth(scores: np.ndarray, k: int) -> np.ndarray:
+    return scores if k <= 1 else pd.Series(scores).rolling(k, min_periods=1).mean().to_numpy()
+
+
+def evaluate(cache: Path, tag: str, method="robust", fit_rows="train", k=10, reduction="mean", combine="mean",
+             thr_rows="all", q=0.99, factor=1.5, ensemble=False) -> pd.DataFrame:
+    """One row per seed (or one for the ensemble): mean per-file AUC-PR, pooled F1, FAR, MAR."""
+    from seqae import metrics
+
+    files = sorted(p.name for p in (cache / tag / "seed0").glob("*.npz"))
+    groups = [list(SEEDS)] if ensemble else [[s] for s in SEEDS]
+    out = []
+    for group in groups:
+        results = []
+        for name in files:
+            train_parts, test_parts = [], []
+            for seed in group:
+                d = np.load(cache / tag / f"seed{seed}" / name)
+                n_val = int(d["n_val"])
+                fit = _rows("all" if n_val == 0 else fit_rows, n_val)
+                train, test = _scores(d, method, fit, reduction)
+                train_parts.append(_smooth(train, k))
+                test_parts.append(_smooth(test, k))
+            train, test = np.mean(train_parts, axis=0), np.mean(test_parts, axis=0)
+            threshold = np.quantile(train[_rows("all" if n_val == 0 else thr_rows, n_val)], q) * factor
+            results.append(metrics.evaluate(d["labels"], test, (test > threshold).astype(np.int8), max_buffer=0))
+        pooled = metrics.pooled(results)
+        out.append({"auc_pr": np.mean([r["auc_pr"] for r in results]), "f1": pooled["f1"],
+                    "far": pooled["far"], "mar": pooled["mar"]})
+    return pd.DataFrame(out)
+
+
+def cell(values: pd.Series, digits: int) -> str:
+    if len(values) == 1:
+        return f"{values.iloc[0]:.{digits}f}"
+    return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / "out" / "levers")
+    parser.add_argument("--skab-dir", type=Path, default=SKAB)
+    parser.add_argument("--jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).parent))
+    from skab_validation import make_validation_set
+
+    validation_dir = args.cache / "validation-data"
+    if not (validation_dir / "injected.csv").exists():
+        make_validation_set(args.skab_dir, validation_dir)
+    skab_files = sorted(glob.glob(str(args.skab_dir / "[ov]*" / "*.csv")))
+    validation_files = sorted(glob.glob(str(validation_dir / "*" / "*.csv")))
+    if len(skab_files) != 34:
+        print(f"error: {args.skab_dir} holds {len(skab_files)} labelled files, not SKAB's 34; pass --skab-dir",
+              file=sys.stderr)
+        return 2
+    fit_all(args.cache, skab_files, validation_files, args.jobs)
+
+    lines = ["| lever | setting | validation AUC-PR | SKAB AUC-PR | SKAB F1 | SKAB FAR % |",
+             "|---|---|---|---|---|---|"]
+    for lever, setting, variant, changes in LEVERS:
+        options = {**BASE, **changes}
+        skab = evaluate(args.cache, variant, **options)
+        validation = evaluate(args.cache, f"val_{variant}", **options)
+        lines.append(f"| {lever} | {setting} | {cell(validation.auc_pr, 3)} | {cell(skab.auc_pr, 3)} | "
+                     f"{cell(skab.f1, 3)} | {cell(skab.far, 1)} |")
+    stopped = []
+    for variant in ("lstm", "vae", "dense"):
+        epochs = [int(np.load(f)["best_epoch"]) for f in glob.glob(str(args.cache / variant / "seed*" / "*.npz"))]
+        stopped.append(f"{variant}: {np.mean(np.array(epochs) == 0):.0%} of fits keep the first epoch's weights, "
+                       f"median kept epoch {np.median(epochs) + 1:.0f}")
+    table = "\n".join(lines)
+    print(table)
+    print("\nEarly stopping on SKAB: " + "; ".join(stopped))
+    (args.cache / "levers.md").write_text(table + "\n")
+    json.dump({"base": BASE, "seeds": SEEDS}, open(args.cache / "levers.json", "w"))
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    sys.exit(main())
