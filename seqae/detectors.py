@@ -9,7 +9,8 @@ How a frame becomes scores (the flow in STYLE.md):
     frame (n_timepoints × n_features) --scaler_--> scaled --windows--> (n_windows, window, features)
       --net--> an element score per window step and sensor (squared error, or -log-likelihood)
       --mean over the windows covering a row--> (n_timepoints, n_features)
-      --normalised by each sensor's spread on training data--> per-sensor scores
+      --normalised by each sensor's spread on training data (median, MAD)--> per-sensor scores
+      --causal rolling mean over `smoothing` rows (1 = none)-->
       --mean over sensors--> one score per time point --threshold_--> flags --> intervals
 
 The per-sensor scores are each sensor's share of the point's score (they add up to it), which is
