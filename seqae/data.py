@@ -280,7 +280,8 @@ def _list(names: Iterable) -> str:
 
 @dataclass
 class Scaler:
-    """Per-sensor standardisation `(x - mean_) / scale_`, fitted on training rows only.
+    """Per-sensor standardisation `(x - mean_) / scale_`, fitted on training rows only (`mean_` is
+    the median when fitted with `method="robust"`).
 
     A constant sensor gets `scale_ = 1` so that it never turns into NaN. Scaled values are clipped
     to +-`CLIP` standard deviations: a reading that far out is anomalous either way, and clipping
@@ -292,13 +293,26 @@ class Scaler:
 
     CLIP = 1e6
 
-    def fit(self, values: np.ndarray) -> "Scaler":
+    METHODS = ("standard", "robust")
+
+    def fit(self, values: np.ndarray, method: str = "standard") -> "Scaler":
+        """`standard`: mean and standard deviation; `robust`: median and IQR / 1.349 (the standard
+        deviation of a normal distribution), which a minority of anomalous or drifting training rows
+        barely moves. A sensor whose IQR is 0 (readings quantised to a few levels) falls back to its
+        standard deviation; a constant one to 1."""
+        if method not in self.METHODS:
+            raise ConfigError(f"scaling must be one of {', '.join(self.METHODS)}, got {method!r}")
         values = np.asarray(values, dtype=np.float64)  # (n_timepoints, n_features)
         # Moments of values / peak, scaled back: no overflow for readings near the float64 limit.
         peak = np.abs(values).max(axis=0)
         unit = np.where(peak > 0, peak, 1.0)
         self.mean_ = (values / unit).mean(axis=0) * unit
         std = (values / unit).std(axis=0) * unit
+        if method == "robust":
+            self.mean_ = np.median(values, axis=0)
+            q25, q75 = np.percentile(values / unit, [25, 75], axis=0)
+            iqr = (q75 - q25) * unit / 1.349
+            std = np.where(iqr > 1e-12 * np.maximum(1.0, np.abs(self.mean_)), iqr, std)
         tiny = std <= 1e-12 * np.maximum(1.0, np.abs(self.mean_))
         self.scale_ = np.where(tiny, 1.0, std)
         return self

@@ -9,7 +9,8 @@ How a frame becomes scores (the flow in STYLE.md):
     frame (n_timepoints × n_features) --scaler_--> scaled --windows--> (n_windows, window, features)
       --net--> an element score per window step and sensor (squared error, or -log-likelihood)
       --mean over the windows covering a row--> (n_timepoints, n_features)
-      --normalised by each sensor's spread on training data (median, MAD)--> per-sensor scores
+      --normalised by each sensor's spread (median, MAD) on the training rows' errors, or on the
+        held-out rows' with normalize_on="validation"--> per-sensor scores
       --causal rolling mean over `smoothing` rows (1 = none)-->
       --mean over sensors--> one score per time point --threshold_--> flags --> intervals
 
@@ -46,6 +47,7 @@ FORMAT_VERSION = 1
 NORMALIZATIONS = ("zscore", "robust", "none")
 SCORE_REDUCTIONS = ("mean", "last")
 THRESHOLD_SOURCES = ("validation", "all")
+NORMALIZE_SOURCES = ("train", "validation")
 SCORE_BATCH = 1024  # at most this many windows per forward pass when scoring (see _score_batch)
 SCORE_BATCH_VALUES = 1 << 19  # and at most this many window steps x hidden units: ~2 MiB of float32
 
@@ -122,22 +124,21 @@ class BaseDetector(BaseEstimator):
                 stacklevel=2,
             )
             n_val = 0
-        self.scaler_ = Scaler().fit(values)
+        self.scaler_ = Scaler().fit(values, method=self.scaling)
         scaled = self.scaler_.transform(values)  # (n_timepoints, n_features) float32
-        train_part = scaled[: len(scaled) - n_val]
-        validation_part = scaled[len(scaled) - n_val:] if n_val else None
+        n_train = len(scaled) - n_val
+        self._fit_model(scaled[:n_train], scaled[n_train:] if n_val else None)
 
-        self._fit_model(train_part, validation_part)
-
-        train_elements = self._element_scores(train_part)
-        self.normalizer_ = _fit_normalizer(train_elements, self.normalization)
-        self.train_scores_ = self._smooth(self._contributions(train_elements)).sum(axis=1)
-        self.validation_scores_ = None
-        if validation_part is not None:
-            validation_elements = self._element_scores(validation_part)
-            self.validation_scores_ = self._smooth(self._contributions(validation_elements)).sum(axis=1)
+        # Score the whole frame once and slice it: the held-out rows scored as a short series of
+        # their own would have their first and last rows covered by few windows, and score high.
+        elements = self._element_scores(scaled)
+        normalize_rows = slice(n_train, None) if self.normalize_on == "validation" and n_val else slice(0, n_train)
+        self.normalizer_ = _fit_normalizer(elements[normalize_rows], self.normalization)
+        scores = self._smooth(self._contributions(elements)).sum(axis=1)
+        self.train_scores_ = scores[:n_train]
+        self.validation_scores_ = scores[n_train:] if n_val else None
         if self.threshold_on == "all":
-            threshold_scores = self._smooth(self._contributions(self._element_scores(scaled))).sum(axis=1)
+            threshold_scores = scores
         elif self.validation_scores_ is not None:
             threshold_scores = self.validation_scores_
         else:
@@ -306,6 +307,10 @@ class BaseDetector(BaseEstimator):
              f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
         need(self.normalization in NORMALIZATIONS,
              f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}")
+        need(self.normalize_on in NORMALIZE_SOURCES,
+             f"normalize_on must be one of {', '.join(NORMALIZE_SOURCES)}, got {self.normalize_on!r}")
+        need(self.scaling in Scaler.METHODS,
+             f"scaling must be one of {', '.join(Scaler.METHODS)}, got {self.scaling!r}")
         need(self.score_reduction in SCORE_REDUCTIONS,
              f"score_reduction must be one of {', '.join(SCORE_REDUCTIONS)}, got {self.score_reduction!r}")
         need(isinstance(self.smoothing, (int, np.integer)) and not isinstance(self.smoothing, bool)
@@ -472,10 +477,18 @@ class LSTMAutoencoder(_TorchDetector):
         normalization: per-sensor normalisation of the error before summing: `robust` (by its
             median and MAD on the training rows; the default: a few anomalous training rows do not
             mute a sensor), `zscore` (mean and standard deviation) or `none`.
+        normalize_on: the rows whose errors the normalisation is fitted on: `validation` (the
+            held-out rows; the default of the LSTM-AE, dense and conv AEs: out-of-sample errors, the
+            size of the errors new normal data gives, where a net's errors on the rows it was
+            trained on are smaller; falls back to `train` when nothing is held out) or `train`
+            (the rows the net was trained on; the default of the LSTM-VAE, PCA and the forest).
+        scaling: the input scaler fitted on the training rows: `standard` (mean, standard
+            deviation) or `robust` (median, IQR / 1.349; an IQR of 0 falls back to the deviation).
         smoothing: rows of the causal rolling mean applied to the score (and to each sensor's share
             of it); 1 = none. A score then never looks ahead; a one-row spike is diluted by it.
         threshold: a `Threshold` fitted on the scores of normal data (default: 99th percentile).
-        threshold_on: fit the threshold on the held-out `validation` rows or `all` training rows.
+        threshold_on: fit the threshold on the held-out `validation` rows or `all` training rows
+            (either way sliced from the scores of all the training rows scored as one series).
         random_state: seed for weights, shuffling and noise; same seed, same model.
         verbose: show a progress bar per epoch.
     """
@@ -487,7 +500,8 @@ class LSTMAutoencoder(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "robust", smoothing: int = 1, threshold: Threshold | None = None,
+                 normalization: str = "robust", normalize_on: str = "validation",
+                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
         self.window_size = window_size
         self.hidden_size = hidden_size
@@ -506,6 +520,8 @@ class LSTMAutoencoder(_TorchDetector):
         self.score_stride = score_stride
         self.score_reduction = score_reduction
         self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
         self.smoothing = smoothing
         self.threshold = threshold
         self.threshold_on = threshold_on
@@ -540,7 +556,8 @@ class LSTMVAE(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "robust", smoothing: int = 1, threshold: Threshold | None = None,
+                 normalization: str = "robust", normalize_on: str = "train",
+                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
                  beta: float = 1.0, learn_variance: bool = True,
                  score: str = "reconstruction_probability", n_samples: int = 0):
@@ -561,6 +578,8 @@ class LSTMVAE(_TorchDetector):
         self.score_stride = score_stride
         self.score_reduction = score_reduction
         self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
         self.smoothing = smoothing
         self.threshold = threshold
         self.threshold_on = threshold_on
@@ -632,7 +651,8 @@ class DenseAutoencoder(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "robust", smoothing: int = 1, threshold: Threshold | None = None,
+                 normalization: str = "robust", normalize_on: str = "validation",
+                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
         self.window_size = window_size
         self.hidden_size = hidden_size
@@ -650,6 +670,8 @@ class DenseAutoencoder(_TorchDetector):
         self.score_stride = score_stride
         self.score_reduction = score_reduction
         self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
         self.smoothing = smoothing
         self.threshold = threshold
         self.threshold_on = threshold_on
@@ -675,7 +697,8 @@ class ConvAutoencoder(_TorchDetector):
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "robust", smoothing: int = 1, threshold: Threshold | None = None,
+                 normalization: str = "robust", normalize_on: str = "validation",
+                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
         self.window_size = window_size
         self.hidden_size = hidden_size
@@ -693,6 +716,8 @@ class ConvAutoencoder(_TorchDetector):
         self.score_stride = score_stride
         self.score_reduction = score_reduction
         self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
         self.smoothing = smoothing
         self.threshold = threshold
         self.threshold_on = threshold_on
@@ -720,7 +745,8 @@ class PCADetector(BaseDetector):
 
     def __init__(self, window_size: int = 1, n_components: float | int = 0.95,
                  validation_fraction: float = 0.2, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "robust", smoothing: int = 1, threshold: Threshold | None = None,
+                 normalization: str = "robust", normalize_on: str = "train",
+                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None):
         self.window_size = window_size
         self.n_components = n_components
@@ -728,6 +754,8 @@ class PCADetector(BaseDetector):
         self.score_stride = score_stride
         self.score_reduction = score_reduction
         self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
         self.smoothing = smoothing
         self.threshold = threshold
         self.threshold_on = threshold_on
@@ -789,7 +817,8 @@ class IsolationForestDetector(BaseDetector):
 
     def __init__(self, window_size: int = 32, n_estimators: int = 100, max_samples: int = 256,
                  max_features: float = 1.0, validation_fraction: float = 0.2, score_stride: int = 1,
-                 score_reduction: str = "mean", normalization: str = "none", smoothing: int = 1,
+                 score_reduction: str = "mean", normalization: str = "none",
+                 normalize_on: str = "train", scaling: str = "standard", smoothing: int = 1,
                  threshold: Threshold | None = None, threshold_on: str = "validation",
                  random_state: int | None = None):
         self.window_size = window_size
@@ -800,6 +829,8 @@ class IsolationForestDetector(BaseDetector):
         self.score_stride = score_stride
         self.score_reduction = score_reduction
         self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
         self.smoothing = smoothing
         self.threshold = threshold
         self.threshold_on = threshold_on

@@ -9,6 +9,7 @@ import pytest
 from sklearn.ensemble import IsolationForest
 
 from conftest import N_NORMAL, tiny_params
+from seqae.data import Scaler
 from seqae.detectors import _fit_normalizer, _forest_arrays, _forest_scores, make_detector
 from seqae.errors import ConfigError
 from seqae.streaming import score_csv
@@ -23,8 +24,10 @@ def test_smoothing_is_a_causal_rolling_mean_of_the_unsmoothed_score(model_type, 
     expected = pd.Series(plain.anomaly_score(frame)).rolling(5, min_periods=1).mean().to_numpy()
     np.testing.assert_allclose(detection.scores, expected, rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(detection.contributions.sum(axis=1), detection.scores, rtol=1e-12)
-    # the threshold is fitted on smoothed training scores too (the held-out rows by default)
-    expected_validation = pd.Series(plain.validation_scores_).rolling(5, min_periods=1).mean().to_numpy()
+    # the threshold is fitted on smoothed training scores too (the held-out rows by default), the
+    # rolling mean running on from the training rows before them
+    whole = np.concatenate([plain.train_scores_, plain.validation_scores_])
+    expected_validation = pd.Series(whole).rolling(5, min_periods=1).mean().to_numpy()[len(plain.train_scores_):]
     np.testing.assert_allclose(smoothed.validation_scores_, expected_validation, rtol=1e-9, atol=1e-12)
     assert smoothed.threshold_.value_ == pytest.approx(np.quantile(smoothed.validation_scores_, 0.99))
 
@@ -73,6 +76,13 @@ def test_robust_is_the_default_normalisation_of_the_reconstruction_models():
     assert make_detector("iforest").normalization == "none"
 
 
+def test_the_plain_autoencoders_fit_their_normaliser_on_the_held_out_rows_by_default():
+    for model_type in ("lstm-ae", "dense-ae", "conv-ae"):
+        assert make_detector(model_type).normalize_on == "validation"
+    for model_type in ("lstm-vae", "pca", "iforest"):
+        assert make_detector(model_type).normalize_on == "train"
+
+
 def test_the_numpy_forest_scores_equal_scikit_learns():
     rng = np.random.default_rng(0)
     train = rng.normal(size=(500, 24)).astype(np.float32)
@@ -112,3 +122,73 @@ def test_isolation_forest_detector_finds_a_level_shift(sensor_data):
 def test_bad_forest_parameters_are_config_errors(params, message, train_frame):
     with pytest.raises(ConfigError, match=message):
         make_detector("iforest", **params).fit(train_frame)
+
+
+# ---- what fit scores: the training rows as one series, the normaliser's rows, the input scaler -----
+
+
+@pytest.mark.parametrize("model_type", ["pca", "lstm-ae"])
+def test_fit_scores_the_training_rows_as_one_series(model_type, train_frame):
+    detector = make_detector(model_type, **tiny_params(model_type, smoothing=3)).fit(train_frame)
+    whole = detector.anomaly_score(train_frame)
+    n_train = len(detector.train_scores_)
+    np.testing.assert_allclose(detector.train_scores_, whole[:n_train], rtol=1e-6, atol=1e-9)
+    # the held-out rows are a slice of that series, not a short series of their own whose first and
+    # last rows (covered by few windows) would score high and raise the threshold
+    np.testing.assert_allclose(detector.validation_scores_, whole[n_train:], rtol=1e-6, atol=1e-9)
+    alone = detector.anomaly_score(train_frame.iloc[n_train:])
+    assert not np.allclose(alone, detector.validation_scores_)
+    assert detector.threshold_.value_ == pytest.approx(np.quantile(whole[n_train:], 0.99))
+
+
+def test_normalize_on_validation_fits_the_normaliser_on_the_held_out_rows(train_frame):
+    params = tiny_params("lstm-ae", normalize_on="validation")
+    detector = make_detector("lstm-ae", **params).fit(train_frame)
+    elements = detector._element_scores(detector.scaler_.transform(train_frame.to_numpy()))
+    n_train = len(detector.train_scores_)
+    for fitted, expected in zip(detector.normalizer_, _fit_normalizer(elements[n_train:], "robust")):
+        np.testing.assert_allclose(fitted, expected, rtol=1e-6)
+    in_sample = make_detector("lstm-ae", **tiny_params("lstm-ae", normalize_on="train")).fit(train_frame)
+    for fitted, expected in zip(in_sample.normalizer_, _fit_normalizer(elements[:n_train], "robust")):
+        np.testing.assert_allclose(fitted, expected, rtol=1e-6)
+    # the network is the same either way: only the normaliser moves
+    np.testing.assert_array_equal(detector.history_.validation_loss, in_sample.history_.validation_loss)
+
+
+def test_normalize_on_validation_without_held_out_rows_uses_the_training_rows(train_frame):
+    detector = make_detector("pca", **tiny_params("pca", normalize_on="validation",
+                                                  validation_fraction=0.0)).fit(train_frame)
+    elements = detector._element_scores(detector.scaler_.transform(train_frame.to_numpy()))
+    np.testing.assert_allclose(detector.normalizer_[1], _fit_normalizer(elements, "robust")[1], rtol=1e-6)
+
+
+def test_robust_scaling_ignores_a_minority_of_anomalous_training_rows():
+    rng = np.random.default_rng(0)
+    values = rng.normal(10.0, 2.0, size=(1000, 2))
+    contaminated = values.copy()
+    contaminated[:50, 0] += 200.0  # 5 % of the rows far off in sensor 0
+    robust = Scaler().fit(contaminated, method="robust")
+    assert robust.mean_[0] == pytest.approx(10.0, abs=0.5) and robust.scale_[0] == pytest.approx(2.0, rel=0.15)
+    standard = Scaler().fit(contaminated)
+    assert standard.scale_[0] > 20.0  # the standard deviation grows with the anomalous rows
+
+
+def test_robust_scaling_of_a_quantised_sensor_falls_back_to_the_standard_deviation():
+    values = np.full((400, 2), 32.0)
+    values[:40, 0] = 31.0  # 90 % of the readings at one level: IQR 0
+    values[:, 1] = 5.0  # constant
+    scaler = Scaler().fit(values, method="robust")
+    assert scaler.scale_[0] == pytest.approx(values[:, 0].std())
+    assert scaler.scale_[1] == 1.0
+    assert np.isfinite(scaler.transform(values)).all()
+    again = Scaler.from_dict(scaler.to_dict())
+    np.testing.assert_array_equal(again.transform(values), scaler.transform(values))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"normalize_on": "all"}, "normalize_on must be one of train, validation, got 'all'"),
+    ({"scaling": "minmax"}, "scaling must be one of standard, robust, got 'minmax'"),
+])
+def test_bad_scoring_options_are_config_errors(params, message, train_frame):
+    with pytest.raises(ConfigError, match=message):
+        make_detector("pca", **params).fit(train_frame)
