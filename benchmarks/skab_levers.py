@@ -8,8 +8,9 @@ the 32 files of `skab_validation.py` (SKAB's anomaly-free recording with injecte
 the leaderboard protocol (fit on the first 400 rows, score the rest). What the network outputs per
 time point and sensor is cached (`--cache`, default benchmarks/out/levers/): the element scores
 `_window_scores` gives (squared error, or the VAE's -log-likelihood / negative ELBO) averaged over
-the windows covering a row, and the signed residuals. The scoring levers (normalisation, smoothing,
-Mahalanobis distance, ensembles, threshold source) are then applied to the cache, the way
+the windows covering a row, and the signed residuals. The scoring levers (normalisation and the rows it is
+fitted on, how the sensors are combined, smoothing, Mahalanobis distance, ensembles, threshold
+source) are then applied to the cache, the way
 `BaseDetector` applies them: a row of this table with the pipeline's settings reproduces the
 pipeline's numbers (`benchmarks/skab.py`).
 
@@ -52,6 +53,10 @@ VARIANTS = {
     "vae_fixvar": ("lstm-vae", {"learn_variance": False}),
     "vae_elbo": ("lstm-vae", {"score": "elbo"}),
     "dense": ("dense-ae", {}),
+    "conv": ("conv-ae", {}),
+    "lstm_rscale": ("lstm-ae", {"scaling": "robust"}),
+    "vae_rscale": ("lstm-vae", {"scaling": "robust"}),
+    "dense_rscale": ("dense-ae", {"scaling": "robust"}),
 }
 
 # the pipelines' scoring: robust normalisation fitted on the training rows, 10-row smoothing, UCL
@@ -71,8 +76,40 @@ LEVERS = [
     ("per-sensor normalisation (dense AE)", "none", "dense", {"method": "none"}),
     ("per-sensor normalisation (dense AE)", "zscore", "dense", {"method": "zscore"}),
     ("per-sensor normalisation (dense AE)", "**robust**", "dense", {}),
-    ("normaliser fitted on (LSTM-AE)", "**training rows (in-sample errors)**", "lstm", {}),
-    ("normaliser fitted on (LSTM-AE)", "held-out last 20 % (out-of-sample errors)", "lstm", {"fit_rows": "validation"}),
+    ("normaliser fitted on (LSTM-AE)", "training rows (in-sample errors; the old default)", "lstm", {}),
+    ("normaliser fitted on (LSTM-AE)", "**held-out last 20 % (out-of-sample errors)**", "lstm",
+     {"fit_rows": "validation"}),
+    ("normaliser fitted on (LSTM-AE)", "all 400 rows (not offered)", "lstm", {"fit_rows": "all"}),
+    ("normaliser fitted on (LSTM-VAE)", "**training rows**", "vae", {}),
+    ("normaliser fitted on (LSTM-VAE)", "held-out last 20 %", "vae", {"fit_rows": "validation"}),
+    ("normaliser fitted on (LSTM-VAE)", "all 400 rows (not offered)", "vae", {"fit_rows": "all"}),
+    ("normaliser fitted on (dense AE)", "training rows", "dense", {}),
+    ("normaliser fitted on (dense AE)", "**held-out last 20 %**", "dense", {"fit_rows": "validation"}),
+    ("normaliser fitted on (dense AE)", "all 400 rows (not offered)", "dense", {"fit_rows": "all"}),
+    ("normaliser fitted on (conv AE)", "training rows", "conv", {}),
+    ("normaliser fitted on (conv AE)", "**held-out last 20 %**", "conv", {"fit_rows": "validation"}),
+    ("sensors combined by (LSTM-AE)", "**mean**", "lstm", {}),
+    ("sensors combined by (LSTM-AE)", "mean of the positive parts", "lstm", {"combine": "meanpos"}),
+    ("sensors combined by (LSTM-AE)", "max", "lstm", {"combine": "max"}),
+    ("sensors combined by (LSTM-AE)", "mean of the top 2", "lstm", {"combine": "top2"}),
+    ("sensors combined by (LSTM-AE)", "mean of the top 3", "lstm", {"combine": "top3"}),
+    ("sensors combined by (LSTM-AE)", "root mean square of the positive parts", "lstm", {"combine": "rms"}),
+    ("sensors combined by (LSTM-AE)", "log-mean-exp (soft max)", "lstm", {"combine": "lse"}),
+    ("sensors combined by (LSTM-VAE)", "**mean**", "vae", {}),
+    ("sensors combined by (LSTM-VAE)", "mean of the positive parts", "vae", {"combine": "meanpos"}),
+    ("sensors combined by (LSTM-VAE)", "max", "vae", {"combine": "max"}),
+    ("sensors combined by (LSTM-VAE)", "mean of the top 2", "vae", {"combine": "top2"}),
+    ("sensors combined by (LSTM-VAE)", "root mean square of the positive parts", "vae", {"combine": "rms"}),
+    ("sensors combined by (dense AE)", "**mean**", "dense", {}),
+    ("sensors combined by (dense AE)", "mean of the positive parts", "dense", {"combine": "meanpos"}),
+    ("sensors combined by (dense AE)", "max", "dense", {"combine": "max"}),
+    ("sensors combined by (dense AE)", "mean of the top 2", "dense", {"combine": "top2"}),
+    ("input scaling (LSTM-AE)", "**mean, standard deviation**", "lstm", {}),
+    ("input scaling (LSTM-AE)", "median, IQR / 1.349", "lstm_rscale", {}),
+    ("input scaling (LSTM-VAE)", "**mean, standard deviation**", "vae", {}),
+    ("input scaling (LSTM-VAE)", "median, IQR / 1.349", "vae_rscale", {}),
+    ("input scaling (dense AE)", "**mean, standard deviation**", "dense", {}),
+    ("input scaling (dense AE)", "median, IQR / 1.349", "dense_rscale", {}),
     ("smoothing, causal rolling mean (LSTM-AE)", "1 (none)", "lstm", {"k": 1}),
     ("smoothing, causal rolling mean (LSTM-AE)", "**10 rows**", "lstm", {}),
     ("smoothing, causal rolling mean (LSTM-AE)", "30 rows", "lstm", {"k": 30}),
@@ -185,7 +222,8 @@ def _rows(which: str, n_val: int) -> slice:
 
 
 def _scores(d, method: str, fit_rows: slice, reduction: str) -> tuple[np.ndarray, np.ndarray]:
-    """Training-row and test-row scores before smoothing, as `BaseDetector` computes them."""
+    """Training-row and test-row normalised per-sensor scores `(n, n_features)`, before smoothing and
+    before they are combined into one score per row, as `BaseDetector` computes them."""
     if method == "mahalanobis":
         from sklearn.covariance import LedoitWolf
 
@@ -193,20 +231,38 @@ def _scores(d, method: str, fit_rows: slice, reduction: str) -> tuple[np.ndarray
         shrunk = LedoitWolf().fit(train[fit_rows])
         precision, center = shrunk.precision_, shrunk.location_
 
-        def distance(r):  # sum over sensors of r_f (P r)_f: the contributions add up to it
+        def terms(r):  # r_f (P r)_f per sensor: they add up to the squared distance
             r = r - center
-            return np.einsum("if,fg,ig->i", r, precision, r) / r.shape[1]
-        return distance(train), distance(test)
+            return r * (r @ precision)
+        return terms(train), terms(test)
     from seqae.detectors import _fit_normalizer
 
     train, test = d[f"train_sq_{reduction}"], d[f"test_sq_{reduction}"]
     center, scale = _fit_normalizer(train[fit_rows], method)
-    n_features = train.shape[1]
-    return ((train - center) / scale).sum(axis=1) / n_features, ((test - center) / scale).sum(axis=1) / n_features
+    return (train - center) / scale, (test - center) / scale
+
+
+def _combine(z: np.ndarray, how: str) -> np.ndarray:
+    """One score per row from the (smoothed) normalised per-sensor scores `(n, n_features)`."""
+    if how == "mean":
+        return z.mean(axis=1)
+    if how == "meanpos":  # mean of the positive parts: a sensor reconstructed better than usual
+        return np.clip(z, 0.0, None).mean(axis=1)  # does not offset another sensor's excess error
+    if how == "max":
+        return z.max(axis=1)
+    if how.startswith("top"):
+        k = int(how[3:])
+        return np.sort(z, axis=1)[:, -k:].mean(axis=1)
+    if how == "rms":  # root mean square of the positive parts: an L2 norm of the excess error
+        return np.sqrt((np.clip(z, 0.0, None) ** 2).mean(axis=1))
+    if how == "lse":  # log-mean-exp, a soft maximum (temperature 1 in units of the sensor's spread)
+        peak = z.max(axis=1, keepdims=True)
+        return (peak + np.log(np.exp(z - peak).mean(axis=1, keepdims=True)))[:, 0]
+    raise ValueError(how)
 
 
 def _smooth(scores: np.ndarray, k: int) -> np.ndarray:
-    return scores if k <= 1 else pd.Series(scores).rolling(k, min_periods=1).mean().to_numpy()
+    return scores if k <= 1 else pd.DataFrame(scores).rolling(k, min_periods=1).mean().to_numpy()
 
 
 def evaluate(cache: Path, tag: str, method="robust", fit_rows="train", k=10, reduction="mean", combine="mean",
@@ -226,8 +282,8 @@ def evaluate(cache: Path, tag: str, method="robust", fit_rows="train", k=10, red
                 n_val = int(d["n_val"])
                 fit = _rows("all" if n_val == 0 else fit_rows, n_val)
                 train, test = _scores(d, method, fit, reduction)
-                train_parts.append(_smooth(train, k))
-                test_parts.append(_smooth(test, k))
+                train_parts.append(_combine(_smooth(train, k), combine))
+                test_parts.append(_combine(_smooth(test, k), combine))
             train, test = np.mean(train_parts, axis=0), np.mean(test_parts, axis=0)
             threshold = np.quantile(train[_rows("all" if n_val == 0 else thr_rows, n_val)], q) * factor
             results.append(metrics.evaluate(d["labels"], test, (test > threshold).astype(np.int8), max_buffer=0))
