@@ -335,8 +335,9 @@ class BaseDetector(BaseEstimator):
     def _score_batch(self) -> int:
         """Windows per forward pass when scoring. An LSTM's activations for a batch are about
         batch x window_size x hidden_size floats; past ~2 MiB they fall out of the CPU's cache and
-        a window costs more (on two EPYC cores, 1024 windows of 32 x 64 score 1.3-1.5x slower than
-        256: benchmarks/README.md), so large windows and nets get smaller batches."""
+        a window costs more (on two EPYC cores with two threads, 1024 windows of 32 x 64 score 2x
+        slower than 256; with one thread, no slower: benchmarks/README.md), so large windows and
+        nets get smaller batches."""
         width = max(int(getattr(self, "hidden_size", 0) or 0), int(self.n_features_in_))
         return max(1, min(SCORE_BATCH, SCORE_BATCH_VALUES // (self.window_size * width)))
 
