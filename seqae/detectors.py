@@ -21,6 +21,7 @@ what `sensor_scores` returns and what names the top sensors of an anomalous inte
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -48,6 +49,7 @@ NORMALIZATIONS = ("zscore", "robust", "none")
 SCORE_REDUCTIONS = ("mean", "last")
 THRESHOLD_SOURCES = ("validation", "all")
 NORMALIZE_SOURCES = ("train", "validation")
+MAX_SEED = 2**32 - 2  # random_state + 1 seeds the VAE's training draws; scikit-learn takes < 2**32
 SCORE_BATCH = 1024  # at most this many windows per forward pass when scoring (see _score_batch)
 SCORE_BATCH_VALUES = 1 << 19  # and at most this many window steps x hidden units: ~2 MiB of float32
 
@@ -301,10 +303,8 @@ class BaseDetector(BaseEstimator):
             if not ok:
                 raise ConfigError(message)
 
-        need(isinstance(self.window_size, (int, np.integer)) and self.window_size >= 1,
-             f"window_size must be a positive integer, got {self.window_size!r}")
-        need(0.0 <= self.validation_fraction < 1.0,
-             f"validation_fraction must be in [0, 1), got {self.validation_fraction}")
+        _check_int("window_size", self.window_size, 1)
+        _check_real("validation_fraction", self.validation_fraction, 0.0, 1.0, high_open=True)
         need(self.normalization in NORMALIZATIONS,
              f"normalization must be one of {', '.join(NORMALIZATIONS)}, got {self.normalization!r}")
         need(self.normalize_on in NORMALIZE_SOURCES,
@@ -313,15 +313,16 @@ class BaseDetector(BaseEstimator):
              f"scaling must be one of {', '.join(Scaler.METHODS)}, got {self.scaling!r}")
         need(self.score_reduction in SCORE_REDUCTIONS,
              f"score_reduction must be one of {', '.join(SCORE_REDUCTIONS)}, got {self.score_reduction!r}")
-        need(isinstance(self.smoothing, (int, np.integer)) and not isinstance(self.smoothing, bool)
-             and self.smoothing >= 1,
+        need(_is_int(self.smoothing) and self.smoothing >= 1,
              f"smoothing must be a whole number of rows >= 1 (1 = no smoothing), got {self.smoothing!r}")
         need(self.threshold_on in THRESHOLD_SOURCES,
              f"threshold_on must be one of {', '.join(THRESHOLD_SOURCES)}, got {self.threshold_on!r}")
-        need(isinstance(self.score_stride, (int, np.integer)) and 1 <= self.score_stride <= self.window_size,
+        need(_is_int(self.score_stride) and 1 <= self.score_stride <= self.window_size,
              f"score_stride must be an integer from 1 to window_size={self.window_size}, got {self.score_stride!r}")
         need(self.threshold is None or isinstance(self.threshold, Threshold),
              f"threshold must be a seqae Threshold (e.g. QuantileThreshold(0.99)), got {self.threshold!r}")
+        need(self.random_state is None or (_is_int(self.random_state) and 0 <= self.random_state <= MAX_SEED),
+             f"random_state must be None or a whole number from 0 to {MAX_SEED}, got {self.random_state!r}")
 
     # ---- scores ---------------------------------------------------------------------------------
 
@@ -443,16 +444,17 @@ class _TorchDetector(BaseDetector):
 
     def _check_params(self) -> None:
         super()._check_params()
-        for name in ("hidden_size", "latent_dim", "epochs", "batch_size", "train_stride"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not self.learning_rate > 0:
-            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.noise_std < 0:
-            raise ConfigError(f"noise_std must be >= 0, got {self.noise_std}")
+        for name in ("hidden_size", "latent_dim", "epochs", "batch_size", "train_stride", "num_layers"):
+            if hasattr(self, name):  # num_layers: the LSTM detectors only
+                _check_int(name, getattr(self, name), 1)
+        _check_int("patience", self.patience, 0)
+        _check_real("learning_rate", self.learning_rate, 0.0, low_open=True)
+        _check_real("weight_decay", self.weight_decay, 0.0)
+        _check_real("grad_clip", self.grad_clip, 0.0)
+        _check_real("dropout", self.dropout, 0.0, 1.0, high_open=True)
+        _check_real("noise_std", self.noise_std, 0.0)
+        if not isinstance(self.verbose, (bool, np.bool_)):
+            raise ConfigError(f"verbose must be true or false, got {self.verbose!r}")
 
 
 class LSTMAutoencoder(_TorchDetector):
@@ -603,10 +605,10 @@ class LSTMVAE(_TorchDetector):
         super()._check_params()
         if self.score not in self.SCORES:
             raise ConfigError(f"score must be one of {', '.join(self.SCORES)}, got {self.score!r}")
-        if not isinstance(self.n_samples, (int, np.integer)) or self.n_samples < 0:
-            raise ConfigError(f"n_samples must be an integer >= 0, got {self.n_samples!r}")
-        if self.beta < 0:
-            raise ConfigError(f"beta must be >= 0, got {self.beta}")
+        _check_int("n_samples", self.n_samples, 0)
+        _check_real("beta", self.beta, 0.0)
+        if not isinstance(self.learn_variance, (bool, np.bool_)):
+            raise ConfigError(f"learn_variance must be true or false, got {self.learn_variance!r}")
 
     def _fit_model(self, train_part, validation_part):
         # Training draws latents from their own generator, seeded from random_state.
@@ -762,6 +764,13 @@ class PCADetector(BaseDetector):
         self.threshold_on = threshold_on
         self.random_state = random_state
 
+    def _check_params(self) -> None:
+        super()._check_params()
+        n = self.n_components
+        if not ((_is_int(n) and n >= 1) or (_is_real(n) and not _is_int(n) and 0.0 < n < 1.0)):
+            raise ConfigError(f"n_components must be a whole number of components >= 1 or a share of the "
+                              f"variance between 0 and 1 (exclusive), got {n!r}")
+
     def _fit_model(self, train_part, validation_part):
         windows = window_tensor(train_part, self.window_size).reshape(-1, self.window_size * train_part.shape[1])
         n_components = self.n_components
@@ -840,11 +849,8 @@ class IsolationForestDetector(BaseDetector):
     def _check_params(self) -> None:
         super()._check_params()
         for name in ("n_estimators", "max_samples"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not 0.0 < self.max_features <= 1.0:
-            raise ConfigError(f"max_features must be in (0, 1], got {self.max_features}")
+            _check_int(name, getattr(self, name), 1)
+        _check_real("max_features", self.max_features, 0.0, 1.0, low_open=True)
 
     def _fit_model(self, train_part, validation_part):
         n_features = train_part.shape[1]
@@ -975,3 +981,34 @@ def _jsonable(value):
     if isinstance(value, np.ndarray):
         return value.tolist()
     raise TypeError(f"cannot save {type(value).__name__} in config.json")
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def _is_real(value) -> bool:
+    return (isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+            and math.isfinite(value))
+
+
+def _check_int(name: str, value, minimum: int) -> None:
+    if not _is_int(value) or value < minimum:
+        what = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+        raise ConfigError(f"{name} must be {what}, got {value!r}")
+
+
+def _check_real(name: str, value, low: float, high: float | None = None, *, low_open: bool = False,
+                high_open: bool = False) -> None:
+    """`value` is a finite number in the range from `low` to `high` (either end open or closed)."""
+    ok = _is_real(value) and (value > low if low_open else value >= low)
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        if high is None and low_open and low == 0:
+            where = "positive"
+        elif high is None:
+            where = f"{'>' if low_open else '>='} {low:g}"
+        else:
+            where = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(f"{name} must be {where}, got {value!r}")

@@ -255,8 +255,6 @@ def load_pipeline(path, data_dir=None, seeds=None, experiment: str | None = None
         make_detector(model_type, **model)._check_params()
     except ConfigError as exc:
         raise ConfigError(f"{path}: [model] {exc}") from None
-    except TypeError as exc:  # a value of the wrong type (a list where a number belongs)
-        raise ConfigError(f"{path}: [model] a parameter has a value of the wrong type ({exc})") from None
 
     # [threshold]
     threshold = tables["threshold"]

@@ -308,6 +308,19 @@ def test_bad_parameters_are_config_errors(params, message, make_tiny, train_fram
         make_tiny("lstm-ae", **params).fit(train_frame)
 
 
+@pytest.mark.parametrize("model_type", MODEL_TYPES)
+def test_a_parameter_of_the_wrong_type_is_a_config_error_naming_it(model_type, make_tiny, train_frame):
+    """What `-p NAME=VALUE` or a pipeline file can hand over: text, a list, a flag, NaN, nothing."""
+    detector = make_tiny(model_type)
+    for name, default in type(detector)().get_params().items():
+        for value in ("abc", None, [1], True, float("nan")):
+            if name == "threshold" or (value is None and default is None) or \
+                    (isinstance(value, bool) and isinstance(default, bool)):
+                continue  # a value the parameter takes
+            with pytest.raises(ConfigError, match=rf"^{name} must be"):
+                clone(detector).set_params(**{name: value}).fit(train_frame)
+
+
 @pytest.mark.parametrize("params, message", [
     ({"score": "likelihood"}, "score must be one of reconstruction_probability, elbo, got 'likelihood'"),
     ({"n_samples": -1}, "n_samples must be an integer >= 0, got -1"),

@@ -225,6 +225,8 @@ BAD_FILES = [
     (("hidden_size = 8", "hiden_size = 8"), r"tiny.toml: \[model\] model 'lstm-ae' takes no parameter 'hiden_size'"),
     (("hidden_size = 8", "hidden_size = 0"), r"tiny.toml: \[model\] hidden_size must be a positive integer, got 0"),
     (("smoothing = 3", "smoothing = 0"), r"tiny.toml: \[model\] smoothing must be a whole number of rows >= 1"),
+    (("learning_rate = 0.01", 'learning_rate = "fast"'), r"tiny.toml: \[model\] learning_rate must be positive, got 'fast'"),
+    (("hidden_size = 8", "hidden_size = [8]"), r"tiny.toml: \[model\] hidden_size must be a positive integer, got \[8\]"),
     (("hidden_size = 8", "hidden_size = 8\nrandom_state = 3"), r"tiny.toml: \[model\] random_state is set by \[run\] seeds"),
     (('spec = "ucl:q=0.99,factor=1.5"', 'spec = "ucl:q=2"'), r"tiny.toml: \[threshold\] spec: threshold spec 'ucl:q=2'"),
     (('on = "all"', 'on = "test"'), r"tiny.toml: \[threshold\] on must be one of validation, all, got 'test'"),
