@@ -287,6 +287,16 @@ def test_bad_input_is_one_line_with_its_exit_code_and_no_output_file(in_store, b
     assert sorted(p.name for p in workdir.iterdir()) == []  # no output, no temporary file
 
 
+@pytest.mark.parametrize("args", [["--epochs", "0"], ["-p", "dropout=abc"], ["--train-rows", "10"]])
+def test_a_fit_refused_for_its_parameters_or_too_few_rows_leaves_no_run(in_store, args):
+    result = run("fit", in_store.train_csv, "--label-column", "anomaly", *FIT_ARGS[:-4], *args,
+                 "--experiment", "refused")
+    assert result.exit_code in (1, 2)
+    assert error_line(result)
+    experiment = tracking.MlflowClient().get_experiment_by_name("refused")
+    assert experiment is None or not tracking.MlflowClient().search_runs([experiment.experiment_id])
+
+
 def test_a_failed_score_leaves_an_existing_output_as_it_was(in_store, bad_files, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
