@@ -77,6 +77,10 @@ def read_sensor_csv(
                 f"{name}: column {missing[0]!r} not found; the file has columns "
                 f"{_list(raw.columns)}; check --columns"
             )
+        both = [c for c in columns if c in label_columns]
+        if both:
+            raise DataError(f"{name}: column {both[0]!r} is named both as a sensor and as a label column; "
+                            "a label is never a sensor: name another label column")
         sensors = list(columns)
     else:
         # A column with no numeric value at all (an id, a status text) is not a sensor.
@@ -97,7 +101,15 @@ def read_sensor_csv(
             if np.isnan(values).any():
                 row = int(np.flatnonzero(np.isnan(values))[0]) + 2
                 raise DataError(f"{name}: label column {col!r} is empty at row {row}; labels must be 0 or 1")
-            labels[col] = (values > 0).astype(np.int8)
+            other = (values != 0) & (values != 1)
+            if other.any():
+                row = int(np.flatnonzero(other)[0])
+                raise DataError(
+                    f"{name}: label column {col!r} has {int(other.sum())} values other than 0 and 1 (first at "
+                    f"row {row + 2}: {raw[col].iloc[row].strip()!r}); labels must be 0 (normal) or 1 "
+                    "(anomalous): is it the right column?"
+                )
+            labels[col] = values.astype(np.int8)
         labels = pd.DataFrame(labels, index=index)
 
     # Sort by time before filling gaps: a gap is filled from its neighbours in time, not in the file.

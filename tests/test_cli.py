@@ -265,6 +265,8 @@ BAD_INPUTS = [  # (arguments, exit code, the message, as a regex)
     (["score", MODEL, TEST, "-o", "no-dir/out.csv"], 2, r"^Error: no-dir/out.csv: the directory 'no-dir' does not exist; create it first$"),
     (["score", MODEL, TEST], 2, r"Missing option '--output' / '-o'"),
     (["evaluate", MODEL, TEST, "--label-column", "truth"], 1, r"^Error: \S*test\.csv: label column 'truth' not found"),
+    (["evaluate", MODEL, TEST, "--label-column", "sensor_0"], 1,
+     r"^Error: \S*test\.csv: column 'sensor_0' is named both as a sensor and as a label column"),
     (["runs", "--experiment", "nope"], 2, r"^Error: no experiment named 'nope' in sqlite:///"),
 ]
 

@@ -261,6 +261,20 @@ def test_an_empty_label(tmp_path):
                                                                     return_labels=True)
 
 
+def test_a_label_column_of_other_values_than_0_and_1(tmp_path):
+    """A sensor named as the label by mistake must not be read as 'anomalous wherever positive'."""
+    path = write(tmp_path, "a,anomaly\n1,0\n2,1.0\n3,0.5\n4,2\n")
+    message = read_error(path, label_columns=["anomaly"], return_labels=True)
+    assert re.search(r"label column 'anomaly' has 2 values other than 0 and 1 \(first at row 4: '0.5'\); "
+                     r"labels must be 0 \(normal\) or 1", message), message
+
+
+def test_a_column_named_both_sensor_and_label(tmp_path):
+    message = read_error(write(tmp_path, GOOD), columns=["pressure", "temperature"],
+                         label_columns=["pressure"], return_labels=True)
+    assert "column 'pressure' is named both as a sensor and as a label column" in message
+
+
 def test_a_repeated_header_name(tmp_path):
     path = write(tmp_path, "a,b,a\n1,2,3\n")
     assert read_error(path) == f"{path}: column 'a' appears more than once in the header; rename one"
