@@ -363,16 +363,11 @@ def event_counts(y_true, y_pred) -> EventCounts:
     """
     y_true = _check_binary(y_true, "y_true")
     y_pred = _check_binary(y_pred, "y_pred", length=y_true.size)
-    segments = np.asarray(flags_to_intervals(y_true), dtype=np.int64).reshape(-1, 2)
-    flagged = np.flatnonzero(y_pred)
-    # the first flagged row at or after each segment start; the segment is found if it is inside
-    first_flag = np.searchsorted(flagged, segments[:, 0])
-    found = first_flag < flagged.size
-    found[found] = flagged[first_flag[found]] <= segments[found, 1]
-    delays = flagged[first_flag[found]] - segments[found, 0]
-    return EventCounts(n_events=len(segments), n_detected_events=int(found.sum()),
+    delays = _segment_delays(y_true, y_pred)
+    found = delays >= 0
+    return EventCounts(n_events=len(delays), n_detected_events=int(found.sum()),
                        n_false_alarm_points=int(np.count_nonzero(y_pred & ~y_true)),
-                       detection_delays=tuple(int(d) for d in delays))
+                       detection_delays=tuple(int(d) for d in delays[found]))
 
 
 def event_f1(y_true, y_pred) -> float:
@@ -388,13 +383,20 @@ def detection_delays(y_true, y_pred) -> np.ndarray:
     """
     y_true = _check_binary(y_true, "y_true")
     y_pred = _check_binary(y_pred, "y_pred", length=y_true.size)
+    delays = _segment_delays(y_true, y_pred)
+    return np.where(delays >= 0, delays, np.nan)
+
+
+def _segment_delays(y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+    """Per anomalous segment of the checked 0/1 arrays: rows from its start to its first flag, -1 if none."""
     segments = np.asarray(flags_to_intervals(y_true), dtype=np.int64).reshape(-1, 2)
     flagged = np.flatnonzero(y_pred)
+    # the first flagged row at or after each segment start; the segment is found if it is inside
     first_flag = np.searchsorted(flagged, segments[:, 0])
-    delays = np.full(len(segments), np.nan)
-    inside = first_flag < flagged.size
-    inside[inside] = flagged[first_flag[inside]] <= segments[inside, 1]
-    delays[inside] = flagged[first_flag[inside]] - segments[inside, 0]
+    found = first_flag < flagged.size
+    found[found] = flagged[first_flag[found]] <= segments[found, 1]
+    delays = np.full(len(segments), -1, dtype=np.int64)
+    delays[found] = flagged[first_flag[found]] - segments[found, 0]
     return delays
 
 
