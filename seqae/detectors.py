@@ -478,8 +478,8 @@ class LSTMAutoencoder(_TorchDetector):
         score_stride: rows between scored windows (1 = every window; larger is faster).
         score_reduction: `mean` of all windows covering a row, or the `last` (the one ending there).
         normalization: per-sensor normalisation of the error before summing: `robust` (by its
-            median and MAD on the training rows; the default: a few anomalous training rows do not
-            mute a sensor), `zscore` (mean and standard deviation) or `none`.
+            median and MAD on the rows `normalize_on` names; the default: a few anomalous rows
+            there do not mute a sensor), `zscore` (mean and standard deviation) or `none`.
         normalize_on: the rows whose errors the normalisation is fitted on: `validation` (the
             held-out rows; the default of the LSTM-AE, dense and conv AEs: out-of-sample errors, the
             size of the errors new normal data gives, where a net's errors on the rows it was
