@@ -8,12 +8,15 @@
    two take turns, round after round.
 2. GFLOP/s. The FLOPs of the LSTM and linear layers per window, counted analytically (2 per
    multiply-add of each matrix product; the gates' element-wise work is not counted), over the time
-   spent in the net's forward passes, against the GFLOP/s of torch.matmul measured in the same run:
-   a large square product (the machine's ceiling) and the LSTM's own per-step product (batch x
-   hidden) @ (hidden x 4 hidden), the ceiling an LSTM of this size can reach.
+   of the net's forward passes alone (the batches `detect` makes), against float32 matrix products
+   measured in the same rounds, with MKL (torch.matmul) and with oneDNN (the library nn.LSTM runs
+   on; on this AMD CPU it is twice as fast as MKL): large square products (2048 and 4096: the
+   machine's ceiling) and the LSTM's own per-step product (batch x hidden) @ (hidden x 4 hidden),
+   the ceiling an LSTM of this size can reach. Each ceiling is its best round.
 3. Levers, on the first `--lever-rows` rows: windows per forward pass, threads, inference_mode
    against no_grad, bfloat16 autocast, score_stride; the time split between the net, the window
-   accumulator and the rest.
+   accumulator and the rest; OpenMP threads spinning or sleeping while they wait (child processes,
+   since OMP_WAIT_POLICY is read when torch loads).
 4. What score_stride and bfloat16 cost in AUC-PR on SKAB (fit on the first 400 rows of each file,
    score the rest, the mean of the files' AUC-PR), paired with stride 1 in float32.
 
@@ -43,6 +46,7 @@ from seqae.training import batched_windows  # noqa: E402
 from seqae.windows import WindowAccumulator  # noqa: E402
 
 WINDOW, HIDDEN, LATENT, N_FEATURES = 32, 64, 16, 8
+PARTS = "throughput,levers,batch_by_size,threads,skab"
 
 
 def flops_per_window(window=WINDOW, hidden=HIDDEN, latent=LATENT, n_features=N_FEATURES) -> int:
@@ -55,24 +59,41 @@ def flops_per_window(window=WINDOW, hidden=HIDDEN, latent=LATENT, n_features=N_F
     return encoder + to_latent + decoder + output
 
 
-def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
-    a, b = torch.randn(m, k), torch.randn(k, n)
-    a @ b
+def matmul_gflops(m: int, k: int, n: int, library: str, seconds: float = 1.5) -> float:
+    """GFLOP/s of an (m x k) @ (k x n) float32 product, repeated for `seconds`: with `mkl` (what
+    torch.matmul calls) or `onednn` (the library nn.LSTM runs on, through mkldnn_linear)."""
+    a, b = torch.randn(m, k), torch.randn(n, k)
+    if library == "onednn":
+        a, b = a.to_mkldnn(), b.to_mkldnn()
+        product = lambda: torch._C._nn.mkldnn_linear(a, b, None)  # noqa: E731
+    else:
+        b = b.T.contiguous()
+        product = lambda: a @ b  # noqa: E731
+    product()
     calls, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        a @ b
+        product()
         calls += 1
     return 2 * m * k * n * calls / (time.perf_counter() - started) / 1e9
 
 
+def net_forward_only(detector, values: np.ndarray) -> None:
+    """The net's forward passes over every batch of windows `detect` would make, nothing else."""
+    scaled = detector.scaler_.transform(values)
+    with torch.inference_mode():
+        for windows, _ in batched_windows(scaled, WINDOW, detector.score_stride, detector._score_batch()):
+            detector.net_(windows)
+
+
 @contextlib.contextmanager
 def score_batch(size: int):
-    saved = detectors.SCORE_BATCH
-    detectors.SCORE_BATCH = size
+    """Score `size` windows per forward pass, whatever BaseDetector._score_batch would pick."""
+    saved = detectors.SCORE_BATCH, detectors.SCORE_BATCH_VALUES
+    detectors.SCORE_BATCH, detectors.SCORE_BATCH_VALUES = size, 1 << 62
     try:
         yield
     finally:
-        detectors.SCORE_BATCH = saved
+        detectors.SCORE_BATCH, detectors.SCORE_BATCH_VALUES = saved
 
 
 @contextlib.contextmanager
@@ -113,7 +134,7 @@ def time_split(detector, values: np.ndarray) -> dict:
     scaled = detector.scaler_.transform(values)
     split["scale"] += clock() - t
     accumulator = WindowAccumulator(len(scaled), WINDOW, (N_FEATURES,), detector.score_reduction)
-    batches = batched_windows(scaled, WINDOW, detector.score_stride, detectors.SCORE_BATCH)
+    batches = batched_windows(scaled, WINDOW, detector.score_stride, detector._score_batch())
     while True:
         t = clock()
         batch = next(batches, None)
@@ -143,27 +164,42 @@ def throughput(detector, frame, textbook_rows: int, rounds: int, threads: int) -
     torch.set_num_threads(threads)
     textbook = textbook_with_weights(detector)
     subset = frame.to_numpy()[:textbook_rows]
-    n_rows = len(frame)
-    seconds = interleaved({
+    values = frame.to_numpy()
+    n_rows, batch = len(frame), detector._score_batch()
+    ceilings = {}
+    variants = {
         "seqae detect": lambda: detector.detect(frame),
+        "net forward only": lambda: net_forward_only(detector, values),
         "textbook loop": lambda: textbook.score(subset),
-    }, rounds)
+    }
+    for library in ("mkl", "onednn"):
+        for size in (2048, 4096):
+            key = f"{library} {size}"
+            ceilings[key] = []
+            variants[key] = lambda key=key, library=library, size=size: ceilings[key].append(
+                matmul_gflops(size, size, size, library))
+        key = f"{library} step shape"
+        ceilings[key] = []
+        variants[key] = lambda key=key, library=library: ceilings[key].append(
+            matmul_gflops(batch, HIDDEN, 4 * HIDDEN, library))
+    seconds = interleaved(variants, rounds)
     seqae_rate = n_rows / median(seconds["seqae detect"])
     textbook_rate = textbook_rows / median(seconds["textbook loop"])
     ratios = [(n_rows / s) / (textbook_rows / t) for s, t in zip(seconds["seqae detect"], seconds["textbook loop"])]
-    split = time_split(detector, frame.to_numpy())
     n_windows = n_rows - WINDOW + 1
-    net_gflops = n_windows * flops_per_window() / split["net forward"] / 1e9
-    ceiling = matmul_gflops(4096, 4096, 4096, 2.0)
-    step_shape = matmul_gflops(detectors.SCORE_BATCH, HIDDEN, 4 * HIDDEN, 2.0)
+    net_gflops = n_windows * flops_per_window() / median(seconds["net forward only"]) / 1e9
+    best = {key: max(values) for key, values in ceilings.items()}  # the best round: the least disturbed
+    ceiling = max(best[f"{lib} {size}"] for lib in ("mkl", "onednn") for size in (2048, 4096))
+    step_shape = max(best["mkl step shape"], best["onednn step shape"])
+    split = time_split(detector, values)
     return [{
         "threads": threads, "rows": n_rows, "seqae_rows_per_s": seqae_rate,
         "textbook_rows_per_s": textbook_rate, "textbook_rows_timed": textbook_rows,
         "speedup": median(ratios), "seqae_seconds": median(seconds["seqae detect"]),
-        "net_gflops": net_gflops, "matmul_4096_gflops": ceiling,
-        "matmul_step_shape_gflops": step_shape, "share_of_ceiling": net_gflops / ceiling,
-        "share_of_step_shape": net_gflops / step_shape,
-        "split_seconds": split,
+        "net_share_of_detect": median(seconds["net forward only"]) / median(seconds["seqae detect"]),
+        "net_gflops": net_gflops, "ceiling_gflops": ceiling, "step_shape_gflops": step_shape,
+        "share_of_ceiling": net_gflops / ceiling, "share_of_step_shape": net_gflops / step_shape,
+        "matmul_gflops_best_round": best, "split_seconds": split,
     }]
 
 
@@ -183,10 +219,10 @@ def levers(detector, frame, rounds: int, threads_list: list[int]) -> list[dict]:
         for run in variants.values():
             run()
         seconds = interleaved(variants, rounds)
-        base = seconds["batch 1024"]
+        base = seconds["batch 256"]
         for name, times in seconds.items():
             rows.append({"threads": threads, "variant": name, "rows_per_s": n_rows / median(times),
-                         "vs_batch_1024": median([b / t for b, t in zip(base, times)])})
+                         "vs_batch_256": median([b / t for b, t in zip(base, times)])})
     return rows
 
 
@@ -200,6 +236,74 @@ def _scored(detector, frame, batch: int, no_grad=False, bf16=False, stride=1):
     finally:
         detector.__dict__.pop("_window_scores", None)
         detector.set_params(score_stride=1)
+
+
+def batch_by_size(threads_list: list[int]) -> list[dict]:
+    """Windows/s of LSTMSeq2Seq forward passes by batch size, for several window and hidden sizes,
+    beside the batch BaseDetector._score_batch picks for that size."""
+    rows = []
+    for threads in threads_list:
+        torch.set_num_threads(threads)
+        for hidden, window in ((32, 32), (64, 32), (64, 64), (128, 32), (128, 64)):
+            net = nets.LSTMSeq2Seq(N_FEATURES, hidden, LATENT).eval()
+            picked = LSTMAutoencoder(window_size=window, hidden_size=hidden)
+            picked.n_features_in_ = N_FEATURES
+            row = {"threads": threads, "hidden": hidden, "window": window, "picked": picked._score_batch()}
+            for batch in (64, 128, 256, 512, 1024, 2048):
+                x = torch.randn(batch, window, N_FEATURES)
+                with torch.inference_mode():
+                    net(x)
+                    best = float("inf")
+                    for _ in range(max(3, 4096 // batch)):
+                        started = time.perf_counter()
+                        net(x)
+                        best = min(best, time.perf_counter() - started)
+                row[f"b{batch}"] = batch / best
+            rows.append(row)
+    return rows
+
+
+THREAD_CHILD = """
+import sys, time, warnings, torch
+from seqae import LSTMAutoencoder
+from seqae.synthetic import make_sensor_data
+frame, _, _ = make_sensor_data(int(sys.argv[1]), 8, random_state=0)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    detector = LSTMAutoencoder(epochs=1, random_state=0).fit(frame.iloc[:2000])
+detector.detect(frame.iloc[:5000])
+times = []
+for _ in range(int(sys.argv[2])):
+    started = time.perf_counter()
+    detector.detect(frame)
+    times.append(time.perf_counter() - started)
+times.sort()
+print(len(frame) / times[len(times) // 2], torch.get_num_threads())
+"""
+
+
+def thread_policy(n_rows: int, rounds: int) -> list[dict]:
+    """rows/s of detect() in child processes with 1 or 2 OpenMP threads, spinning (the default) or
+    sleeping (OMP_WAIT_POLICY=PASSIVE) while they wait for each other; the children take turns."""
+    import os
+    import subprocess
+
+    settings = [(threads, policy) for threads in (1, 2) for policy in ("default", "PASSIVE")]
+    rates = {setting: [] for setting in settings}
+    for _ in range(rounds):
+        for threads, policy in settings:
+            env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+            env.pop("OMP_WAIT_POLICY", None)
+            if policy != "default":
+                env["OMP_WAIT_POLICY"] = policy
+            done = subprocess.run([sys.executable, "-c", THREAD_CHILD, str(n_rows), "3"], env=env,
+                                  capture_output=True, text=True, check=True)
+            rates[(threads, policy)].append(float(done.stdout.split()[-2]))
+    base = rates[(1, "default")]
+    return [{"threads": threads, "omp_wait_policy": policy, "rows_per_s": median(values),
+             "slowest_round_rows_per_s": min(values),
+             "vs_1_thread_default": median([v / b for v, b in zip(values, base)])}
+            for (threads, policy), values in rates.items()]
 
 
 def skab_cost(n_files: int | None, strides=(1, 2, 4, 8, 16, 32)) -> list[dict]:
@@ -237,7 +341,7 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2", help="torch thread counts, comma-separated")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skab-files", type=int, default=None, help="only the first N SKAB files (0 = skip)")
-    parser.add_argument("--parts", default="throughput,levers,skab")
+    parser.add_argument("--parts", default=PARTS, help=f"comma-separated, of {PARTS}")
     args = parser.parse_args()
     parts = args.parts.split(",")
     threads_list = [int(t) for t in args.threads.split(",")]
@@ -263,19 +367,30 @@ def main() -> None:
         for threads in threads_list:
             result["throughput"] += throughput(detector, frame, args.textbook_rows, args.rounds, threads)
         print(table(result["throughput"], ["threads", "rows", "seqae_rows_per_s", "textbook_rows_per_s", "speedup",
-                                           "net_gflops", "matmul_4096_gflops", "matmul_step_shape_gflops",
-                                           "share_of_ceiling", "share_of_step_shape"]))
+                                           "net_gflops", "ceiling_gflops", "step_shape_gflops", "share_of_ceiling",
+                                           "share_of_step_shape"]))
+        for row in result["throughput"]:
+            print(f"threads {row['threads']}: matmul GFLOP/s (best round) {row['matmul_gflops_best_round']}")
         for row in result["throughput"]:
             total = sum(row["split_seconds"].values())
             print(f"threads {row['threads']}: " + ", ".join(
                 f"{k} {100 * v / total:.1f}%" for k, v in row["split_seconds"].items()))
     if "levers" in parts:
         result["levers"] = levers(detector, frame.iloc[:args.lever_rows], args.rounds, threads_list)
-        print(table(result["levers"], ["threads", "variant", "rows_per_s", "vs_batch_1024"]))
+        print(table(result["levers"], ["threads", "variant", "rows_per_s", "vs_batch_256"]))
+    if "batch_by_size" in parts:
+        result["batch_by_size"] = batch_by_size(threads_list)
+        print(table(result["batch_by_size"], ["threads", "hidden", "window", "picked", "b64", "b128", "b256", "b512",
+                                              "b1024", "b2048"]))
+    if "threads" in parts:
+        result["thread_policy"] = thread_policy(args.lever_rows, args.rounds)
+        print(table(result["thread_policy"], ["threads", "omp_wait_policy", "rows_per_s", "slowest_round_rows_per_s",
+                                              "vs_1_thread_default"]))
     if "skab" in parts and args.skab_files != 0:
         result["skab"] = skab_cost(args.skab_files)
         print(table(result["skab"], ["scoring", "auc_pr", "delta_vs_stride_1", "worst_file_delta", "files"]))
-    print(f"saved {save('score', result)}")
+    name = "score" if args.parts == PARTS else "score_" + "_".join(parts)
+    print(f"saved {save(name, result)}")
 
 
 if __name__ == "__main__":

@@ -43,6 +43,8 @@ def machine() -> dict:
     except (OSError, subprocess.CalledProcessError):
         pass
     return {
+        "git_commit": _git("rev-parse", "--short", "HEAD"),
+        "git_modified": _git("status", "--porcelain", "--untracked-files=no", "--", "seqae").splitlines(),
         "cpu": model,
         "cpus": os.cpu_count(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
@@ -51,6 +53,13 @@ def machine() -> dict:
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
     }
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
 
 
 def interleaved(variants: dict, rounds: int) -> dict[str, list[float]]:
