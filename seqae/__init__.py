@@ -1,5 +1,14 @@
 """seqae: learn what normal multi-sensor sequences look like, flag what is not, say which sensors moved."""
 
+import os
+
+# torch's OpenMP threads spin while they wait for each other. When another process keeps a core
+# busy, they spin against it: on two cores with one other busy process, fitting an LSTM-AE on 400
+# SKAB rows took 211 s instead of 5 s with passive waiting. On a quiet machine passive waiting costs
+# two-thread scoring about a fifth of its speed (36k vs 46k rows/s in benchmarks/bench_score.py's
+# thread table). OpenMP reads this once, when torch loads; a value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from seqae.data import Scaler, read_sensor_csv
 from seqae.detectors import (DETECTORS, BaseDetector, ConvAutoencoder, DenseAutoencoder, Detection,
                              LSTMAutoencoder, LSTMVAE, PCADetector, make_detector)
