@@ -5,12 +5,13 @@ benchmarks/out/ in chunks, never held in memory. A default-sized LSTM-AE (window
 latent 16) is fitted on its first 5,000 rows and saved; then `seqae score MODEL DATA.csv -o ...
 --intervals ...` runs in a child process under /usr/bin/time -v, which reports the child's peak
 resident set size and wall time. For contrast, the same model scores the first `--whole-rows` rows
-the whole-file way (read_sensor_csv + detect) in another child.
+the whole-file way (read_sensor_csv + detect) in another child, and the stages of chunked scoring
+are timed apart on those rows (parsing, detect, writing the CSV).
 
 Each model is saved with the score_stride asked for (`--score-strides 1,4`): stride 1 scores every
 window, stride k every k-th (see bench_score.py for what that costs in AUC-PR).
 
-    python benchmarks/bench_memory.py [--rows 10000000] [--score-strides 1] [--threads 1]
+    python benchmarks/bench_memory.py [--rows 10000000] [--score-strides 1] [--threads 1] [--stages-only]
 """
 
 from __future__ import annotations
@@ -80,6 +81,40 @@ print(len(detection.scores), "rows")
 """
 
 
+STAGES = """
+import sys, time, numpy as np, pandas as pd, torch
+from seqae import BaseDetector
+from seqae.streaming import _ChunkReader, score_csv
+detector = BaseDetector.load(sys.argv[1])
+path, out = sys.argv[2], sys.argv[3]
+clock = time.perf_counter
+t = clock()
+chunks = list(_ChunkReader(path, list(detector.feature_names_in_), None, None, "error", 100_000))
+parse = clock() - t
+frame = pd.DataFrame(np.concatenate([v for _, v in chunks]), columns=list(detector.feature_names_in_),
+                     index=chunks[0][0].append([i for i, _ in chunks[1:]]))
+t = clock()
+detection = detector.detect(frame)
+score = clock() - t
+t = clock()
+detection.to_frame().to_csv(out)
+write = clock() - t
+t = clock()
+score_csv(detector, path, out, quiet=True)
+total = clock() - t
+print(parse, score, write, total)
+"""
+
+
+def stages(model: Path, data: Path, env: dict) -> dict:
+    """Seconds of each stage of chunked scoring, timed apart in one child process: parsing the CSV
+    in chunks, detect() on the parsed rows, writing the scores CSV; and score_csv doing all three."""
+    done = subprocess.run([sys.executable, "-c", STAGES, str(model), str(data), str(OUT / "memory_stages.csv")],
+                          capture_output=True, text=True, env=env, check=True)
+    parse, score, write, total = (float(x) for x in done.stdout.split()[-4:])
+    return {"parse_seconds": parse, "detect_seconds": score, "write_seconds": write, "score_csv_seconds": total}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -87,6 +122,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS for the scoring process")
     parser.add_argument("--whole-rows", type=int, default=1_000_000, help="rows for the whole-file contrast")
     parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--name", default="memory", help="results go to benchmarks/out/NAME.json")
+    parser.add_argument("--stages-only", action="store_true",
+                        help="only time the stages of chunked scoring on the --whole-rows file")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
     started = machine()
@@ -103,6 +141,14 @@ def main() -> None:
         warnings.simplefilter("ignore")
         detector = LSTMAutoencoder(epochs=3, random_state=0).fit(rows(0, 5000))
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
+    if args.stages_only:
+        model = OUT / "memory_model_stride1"
+        shutil.rmtree(model, ignore_errors=True)
+        detector.save(model)
+        result = {"rows": args.whole_rows, "threads": args.threads, **stages(model, whole, env)}
+        print(result)
+        print(f"saved {save(args.name, {'machine_at_start': started, 'stages': result})}")
+        return
     seqae = str(Path(sys.executable).with_name("seqae"))
     results = []
     for stride in [int(s) for s in args.score_strides.split(",")]:
@@ -131,10 +177,12 @@ def main() -> None:
             results.append(chunked)
             same = (OUT / "memory_whole_scores.csv").read_bytes() == (OUT / "memory_chunked_small.csv").read_bytes()
             chunked["identical_to_whole_file"] = same
+            chunked["stages"] = stages(model, whole, env)
+            print(f"stages on {args.whole_rows:,} rows: {chunked['stages']}", flush=True)
     columns = ["way", "rows", "score_stride", "threads", "seconds", "rows_per_s", "peak_rss_mib", "exit_code",
                "progress_bar_seen"]
     print(table(results, columns))
-    print(f"saved {save('memory', {'machine_at_start': started, 'results': results})}")
+    print(f"saved {save(args.name, {'machine_at_start': started, 'results': results})}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@
 3. Levers, on the first `--lever-rows` rows: windows per forward pass, threads, inference_mode
    against no_grad, bfloat16 autocast, score_stride; the time split between the net, the window
    accumulator and the rest; OpenMP threads spinning or sleeping while they wait (child processes,
-   since OMP_WAIT_POLICY is read when torch loads).
+   since OMP_WAIT_POLICY is read when torch loads), alone and beside a process that keeps one core
+   busy, as another job on a shared machine would.
 4. What score_stride and bfloat16 cost in AUC-PR on SKAB (fit on the first 400 rows of each file,
    score the rest, the mean of the files' AUC-PR), paired with stride 1 in float32.
 
@@ -282,25 +283,46 @@ print(len(frame) / times[len(times) // 2], torch.get_num_threads())
 """
 
 
-def thread_policy(n_rows: int, rounds: int) -> list[dict]:
+BUSY_CHILD = """
+import numpy as np
+a = np.random.rand(400, 400)
+while True:
+    a = a @ a
+    a /= np.abs(a).max()
+"""
+
+
+def thread_policy(n_rows: int, rounds: int, contended: bool) -> list[dict]:
     """rows/s of detect() in child processes with 1 or 2 OpenMP threads, spinning (the default) or
-    sleeping (OMP_WAIT_POLICY=PASSIVE) while they wait for each other; the children take turns."""
+    sleeping (OMP_WAIT_POLICY=PASSIVE) while they wait for each other; the children take turns.
+    `contended`: meanwhile another process keeps one core busy (one thread of matrix products), as
+    a second job on a shared machine would."""
     import os
     import subprocess
 
+    busy = None
+    if contended:
+        busy = subprocess.Popen([sys.executable, "-c", BUSY_CHILD],
+                                env=dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
+                                         MKL_NUM_THREADS="1"))
     settings = [(threads, policy) for threads in (1, 2) for policy in ("default", "PASSIVE")]
     rates = {setting: [] for setting in settings}
-    for _ in range(rounds):
-        for threads, policy in settings:
-            env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-            env.pop("OMP_WAIT_POLICY", None)
-            if policy != "default":
-                env["OMP_WAIT_POLICY"] = policy
-            done = subprocess.run([sys.executable, "-c", THREAD_CHILD, str(n_rows), "3"], env=env,
-                                  capture_output=True, text=True, check=True)
-            rates[(threads, policy)].append(float(done.stdout.split()[-2]))
+    try:
+        for _ in range(rounds):
+            for threads, policy in settings:
+                env = dict(os.environ, OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
+                env.pop("OMP_WAIT_POLICY", None)
+                if policy != "default":
+                    env["OMP_WAIT_POLICY"] = policy
+                done = subprocess.run([sys.executable, "-c", THREAD_CHILD, str(n_rows), "3"], env=env,
+                                      capture_output=True, text=True, check=True, timeout=1800)
+                rates[(threads, policy)].append(float(done.stdout.split()[-2]))
+    finally:
+        if busy is not None:
+            busy.kill()
+            busy.wait()
     base = rates[(1, "default")]
-    return [{"threads": threads, "omp_wait_policy": policy, "rows_per_s": median(values),
+    return [{"contended": contended, "threads": threads, "omp_wait_policy": policy, "rows_per_s": median(values),
              "slowest_round_rows_per_s": min(values),
              "vs_1_thread_default": median([v / b for v, b in zip(values, base)])}
             for (threads, policy), values in rates.items()]
@@ -383,9 +405,10 @@ def main() -> None:
         print(table(result["batch_by_size"], ["threads", "hidden", "window", "picked", "b64", "b128", "b256", "b512",
                                               "b1024", "b2048"]))
     if "threads" in parts:
-        result["thread_policy"] = thread_policy(args.lever_rows, args.rounds)
-        print(table(result["thread_policy"], ["threads", "omp_wait_policy", "rows_per_s", "slowest_round_rows_per_s",
-                                              "vs_1_thread_default"]))
+        result["thread_policy"] = (thread_policy(args.lever_rows, args.rounds, contended=False)
+                                   + thread_policy(args.lever_rows, args.rounds, contended=True))
+        print(table(result["thread_policy"], ["contended", "threads", "omp_wait_policy", "rows_per_s",
+                                              "slowest_round_rows_per_s", "vs_1_thread_default"]))
     if "skab" in parts and args.skab_files != 0:
         result["skab"] = skab_cost(args.skab_files)
         print(table(result["skab"], ["scoring", "auc_pr", "delta_vs_stride_1", "worst_file_delta", "files"]))

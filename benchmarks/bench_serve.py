@@ -11,7 +11,8 @@ kept-alive HTTP/1.1 connections (http.client):
 
 Every loop is bounded and the server is stopped at the end (or on any error). The answer to the
 first request is checked against the in-process detector's scores. For scale, the time `detect`
-itself takes on the same 200 rows in this process is measured too.
+itself and the MLflow pyfunc model's `predict` (input check, schema enforcement, output frame)
+take on the same 200 rows in this process are measured too.
 
     python benchmarks/bench_serve.py [--requests 200] [--clients 8] [--threads 1]
 """
@@ -114,6 +115,15 @@ def main() -> None:
         t = time.perf_counter()
         expected = detector.detect(frame)
         in_process.append(time.perf_counter() - t)
+    from seqae import tracking
+
+    pyfunc = tracking.load_pyfunc_model(str(model))
+    pyfunc.predict(frame)
+    pyfunc_times = []
+    for _ in range(50):
+        t = time.perf_counter()
+        pyfunc.predict(frame)
+        pyfunc_times.append(time.perf_counter() - t)
 
     port = free_port()
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
@@ -122,7 +132,8 @@ def main() -> None:
     server = subprocess.Popen([seqae, "serve", str(model), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
                               env=env)
     result = {"machine_at_start": started, "threads": args.threads, "request_rows": REQUEST_ROWS,
-              "request_bytes": len(body), "detect_in_process": percentiles(in_process)}
+              "request_bytes": len(body), "detect_in_process": percentiles(in_process),
+              "pyfunc_predict_in_process": percentiles(pyfunc_times)}
     try:
         result["startup_seconds"] = wait_until_up(port, server)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -161,6 +172,7 @@ def main() -> None:
 
     rows_out = [
         {"measure": "detect() in process, 200 rows", **result["detect_in_process"]},
+        {"measure": "the MLflow pyfunc's predict() in process", **result["pyfunc_predict_in_process"]},
         {"measure": "seqae serve, 1 client", **result["sequential"]},
         {"measure": f"seqae serve, {args.clients} clients", **result["concurrent"]},
     ]

@@ -5,15 +5,19 @@ the same initial weights on the same windows of SKAB's anomaly-free file, with a
 epoch, for the same epochs; the variants take turns, round after round (benchmarks/common.py).
 
     textbook     benchmarks/textbook_lstm_ae.py: DataLoader of windows, loss.item() per step
-    seqae        seqae.training.train as it is (strided view, batches gathered by index)
-    fused-adam   seqae's loop with torch.optim.Adam(fused=True)
-    no-sync      seqae's loop, the epoch loss summed as a tensor (no .item() per step)
-    bf16         seqae's loop under torch.autocast('cpu', bfloat16)
-    batch-N      seqae's loop with N windows per step (fewer, larger steps: changes the optimisation)
-    compiled     seqae's loop on torch.compile(net)
-    cell-decoder seqae's loop on a net whose decoder adds W_ih z once and steps an LSTMCell
+    seqae        seqae.training.train as it is (strided view, batches gathered by index, fused Adam)
+    loop         a copy of seqae's loop with plain Adam: the reference for one lever at a time
+    fused-adam   the loop with torch.optim.Adam(fused=True)
+    no-sync      the loop, the epoch loss summed as a tensor (no .item() per step)
+    bf16         the loop under torch.autocast('cpu', bfloat16)
+    batch-N      the loop with N windows per step (fewer, larger steps: changes the optimisation)
+    compiled     the loop on torch.compile(net)
+    cell-decoder the loop on a net whose decoder adds W_ih z once and steps an LSTMCell
 
-    python benchmarks/bench_train_levers.py [--threads 1,2] [--rounds 5]
+    python benchmarks/bench_train_levers.py [--threads 1,2] [--rounds 5] [--profile-only]
+
+Last, torch.profiler splits one epoch of seqae's `train` into the LSTM kernels, the other matrix
+products, the optimiser and clipping, and the rest.
 """
 
 from __future__ import annotations
@@ -116,6 +120,7 @@ def run(threads: int, n_rows: int, epochs: int, rounds: int, with_compile: bool)
     variants = {
         "textbook": lambda: textbook.train_model(train_part, val_part),
         "seqae": lambda: train(net(), mse, train_windows, val_windows, config, seeded_generator(0)),
+        "loop": lambda: variant_loop(net(), train_windows, val_windows, epochs, BATCH),
         "fused-adam": lambda: variant_loop(net(), train_windows, val_windows, epochs, BATCH, fused=True),
         "no-sync": lambda: variant_loop(net(), train_windows, val_windows, epochs, BATCH, sync=False),
         "bf16": lambda: variant_loop(net(), train_windows, val_windows, epochs, BATCH, bf16=True),
@@ -141,13 +146,42 @@ def run(threads: int, n_rows: int, epochs: int, rounds: int, with_compile: bool)
     rows = []
     for name, times in seconds.items():
         ratios = [t_ref / t for t_ref, t in zip(seconds["textbook"], times)]
+        vs_loop = [t_ref / t for t_ref, t in zip(seconds["loop"], times)]
         rows.append({"threads": threads, "windows": len(train_windows), "variant": name,
                      "seconds": median(times), "windows_per_s": n_windows / median(times),
-                     "speedup_vs_textbook": median(ratios), "vs_textbook_of_medians": base / median(times)})
+                     "speedup_vs_textbook": median(ratios), "speedup_vs_loop": median(vs_loop),
+                     "vs_textbook_of_medians": base / median(times)})
     if compile_seconds is not None:
         rows.append({"threads": threads, "windows": len(train_windows), "variant": "compiled: first epoch",
                      "seconds": compile_seconds})
     return rows
+
+
+def step_profile(threads: int) -> dict:
+    """Where one epoch of seqae.training.train goes (torch.profiler, self CPU time), on 5,969
+    windows, and the LSTM kernels' GFLOP/s counting a backward pass as twice the forward's FLOPs."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from bench_score import flops_per_window
+
+    torch.set_num_threads(threads)
+    values = scaled_rows(7500)
+    train_windows, val_windows = window_tensor(values[:6000], WINDOW), window_tensor(values[6000:], WINDOW)
+    config = TrainConfig(epochs=1, batch_size=BATCH, patience=0, verbose=False)
+    net = LSTMSeq2Seq(8, HIDDEN, LATENT)
+    train(net, mse, train_windows, val_windows, config, seeded_generator(0))  # warm-up
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        train(net, mse, train_windows, val_windows, config, seeded_generator(0))
+    events = prof.key_averages()
+    total = sum(e.self_cpu_time_total for e in events)
+    groups = {"LSTM forward and backward": ("rnn",), "other matrix products": ("aten::mm", "aten::addmm", "aten::bmm"),
+              "optimiser and clipping": ("adam", "zero_grad", "norm", "clip")}
+    shares = {name: sum(e.self_cpu_time_total for e in events if any(k in e.key.lower() for k in keys)) / total
+              for name, keys in groups.items()}
+    shares["everything else"] = 1 - sum(shares.values())
+    lstm_seconds = shares["LSTM forward and backward"] * total / 1e6
+    training_flops = len(train_windows) * 3 * flops_per_window() + len(val_windows) * flops_per_window()
+    return {"threads": threads, "shares": shares, "lstm_gflops_estimate": training_flops / lstm_seconds / 1e9}
 
 
 def main() -> None:
@@ -155,16 +189,28 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2", help="torch thread counts to measure, comma-separated")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile (slow to compile)")
+    parser.add_argument("--profile-only", action="store_true", help="only where a training epoch's time goes")
+    parser.add_argument("--name", default="train_levers", help="results go to benchmarks/out/NAME.json")
     args = parser.parse_args()
     started = machine()
     rows = []
+    if args.profile_only:
+        profiles = [step_profile(int(t)) for t in args.threads.split(",")]
+        for entry in profiles:
+            print(entry)
+        print(f"saved {save(args.name, {'machine_at_start': started, 'step_profiles': profiles})}")
+        return
     # The SKAB protocol's training set (320 rows -> 289 windows) and a larger one (6000 rows).
     for threads in [int(t) for t in args.threads.split(",")]:
         rows += run(threads, 400, epochs=10, rounds=args.rounds, with_compile=not args.no_compile)
         rows += run(threads, 7500, epochs=1, rounds=args.rounds, with_compile=False)
-    columns = ["threads", "windows", "variant", "seconds", "windows_per_s", "speedup_vs_textbook"]
+    columns = ["threads", "windows", "variant", "seconds", "windows_per_s", "speedup_vs_textbook", "speedup_vs_loop"]
     print(table(rows, columns))
-    print(f"saved {save('train_levers', {'machine_at_start': started, 'rows': rows})}")
+    profiles = [step_profile(int(t)) for t in args.threads.split(",")]
+    for entry in profiles:
+        print(f"{entry['threads']} thread(s): " + ", ".join(f"{k} {100 * v:.0f} %" for k, v in entry["shares"].items())
+              + f"; LSTM kernels ~{entry['lstm_gflops_estimate']:.0f} GFLOP/s")
+    print(f"saved {save(args.name, {'machine_at_start': started, 'rows': rows, 'step_profiles': profiles})}")
 
 
 if __name__ == "__main__":
