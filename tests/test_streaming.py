@@ -16,7 +16,7 @@ import pytest
 
 from seqae import detectors
 from seqae.data import read_sensor_csv
-from seqae.detectors import LSTMAutoencoder, PCADetector
+from seqae.detectors import LSTMAutoencoder, make_detector
 from seqae.errors import ConfigError, DataError
 from seqae.streaming import score_csv
 from seqae.synthetic import make_sensor_data
@@ -98,10 +98,15 @@ def test_series_not_a_multiple_of_the_stride(fitted, csv_file, tmp_path, series)
         assert chunked(fitted, path, tmp_path, chunk_rows)[0] == scores
 
 
-def test_every_detector_kind_streams(series, csv_file, tmp_path):
-    pca = PCADetector(window_size=4, n_components=2).fit(series.iloc[:N_TRAIN])
-    scores, intervals, _ = whole_file(pca, csv_file, tmp_path)
-    assert chunked(pca, csv_file, tmp_path, 9)[:2] == (scores, intervals)
+@pytest.mark.parametrize("model_type, params", [
+    ("pca", dict(window_size=4, n_components=2)),
+    ("iforest", dict(window_size=4, n_estimators=10, random_state=0)),
+    ("lstm-vae", dict(window_size=WINDOW, hidden_size=8, latent_dim=4, epochs=1, n_samples=2, random_state=0)),
+])
+def test_other_detector_kinds_stream(series, csv_file, tmp_path, model_type, params):
+    detector = make_detector(model_type, **params).fit(series.iloc[:N_TRAIN])
+    scores, intervals, _ = whole_file(detector, csv_file, tmp_path)
+    assert chunked(detector, csv_file, tmp_path, 9)[:2] == (scores, intervals)
 
 
 @pytest.mark.parametrize("fill", ["ffill", "interpolate"])
