@@ -75,6 +75,8 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
     name = os.fspath(in_path)
     outputs = [Path(out_path)] + ([Path(intervals_path)] if intervals_path is not None else [])
     for path in outputs:
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a directory; give a file name for the output")
         if not path.parent.is_dir():
             raise ConfigError(f"{path}: the directory {str(path.parent)!r} does not exist; create it first")
         if os.path.exists(name) and path.exists() and os.path.samefile(name, path):
@@ -84,23 +86,24 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
     reader = _ChunkReader(name, list(detector.feature_names_in_), time_column, sep, fill, int(chunk_rows))
     scorer = _ChunkScorer(detector, name)
     intervals = _IntervalCollector(list(detector.feature_names_in_), detector.threshold_.value_)
-    staged = [_StagedFile(path) for path in outputs]
+    staged: list[_StagedFile] = []
     progress = _progress(name, quiet)
-    rows = anomalies = 0
+    counts = {"rows": 0, "anomalies": 0}
+
+    def write(detection: Detection) -> None:
+        detection.to_frame().to_csv(staged[0].handle, header=counts["rows"] == 0)
+        counts["rows"] += len(detection.scores)
+        counts["anomalies"] += int(detection.flags.sum())
+        intervals.add(detection)
+
     try:
-        scores_file = staged[0].handle
+        staged += [_StagedFile(path) for path in outputs]
         for index, values in reader:
             progress.update(len(index))
             for detection in scorer.push(index, values):
-                detection.to_frame().to_csv(scores_file, header=rows == 0)
-                rows += len(detection.scores)
-                anomalies += int(detection.flags.sum())
-                intervals.add(detection)
+                write(detection)
         for detection in scorer.finish():
-            detection.to_frame().to_csv(scores_file, header=rows == 0)
-            rows += len(detection.scores)
-            anomalies += int(detection.flags.sum())
-            intervals.add(detection)
+            write(detection)
         table = intervals.finish()
         if intervals_path is not None:
             table.to_csv(staged[1].handle, index=False)
@@ -114,8 +117,7 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
         raise
     finally:
         progress.close()
-    return {"rows": rows, "anomalies": anomalies, "intervals": len(table),
-            "seconds": time.perf_counter() - started}
+    return {**counts, "intervals": len(table), "seconds": time.perf_counter() - started}
 
 
 class _ChunkReader:

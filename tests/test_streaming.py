@@ -221,9 +221,15 @@ def test_bad_options(fitted, csv_file, tmp_path, kwargs, message):
         score_csv(fitted, csv_file, tmp_path / "out.csv", quiet=True, **kwargs)
 
 
-def test_output_directory_must_exist(fitted, csv_file, tmp_path):
-    with pytest.raises(ConfigError, match="does not exist; create it first"):
-        score_csv(fitted, csv_file, tmp_path / "nowhere" / "out.csv", quiet=True)
+@pytest.mark.parametrize("where, message", [
+    ("nowhere/out.csv", "does not exist; create it first"),
+    ("a_directory", "is a directory; give a file name"),
+    ("sensors.csv", "is the input file"),
+])
+def test_output_paths_checked_before_any_work(fitted, csv_file, where, message):
+    (csv_file.parent / "a_directory").mkdir(exist_ok=True)
+    with pytest.raises(ConfigError, match=message):
+        score_csv(fitted, csv_file, csv_file.parent / where, quiet=True)
 
 
 def test_outputs_get_the_permissions_of_an_ordinary_new_file(fitted, csv_file, tmp_path):
