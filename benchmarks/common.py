@@ -50,6 +50,7 @@ def machine() -> dict:
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "torch": torch.__version__,
         "numpy": np.__version__,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),  # as this process was started
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
     }

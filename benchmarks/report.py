@@ -137,14 +137,16 @@ def serve_section() -> str:
 
 def memory_section() -> str:
     parts = []
-    for name in ("memory", "memory_2threads"):
+    labels = {"memory": "", "memory_2threads": "seqae's default wait policy (passive since 89590b0), 2 threads; ",
+              "memory_2threads_active": "OMP_WAIT_POLICY=ACTIVE, 2 threads; "}
+    for name, label in labels.items():
         result = load(name)
         if result is None:
             continue
         rows = [[r["way"], f"{r['rows']:,}", r["score_stride"], r["threads"], n(r["seconds"]), n(r["rows_per_s"]),
                  n(r["peak_rss_mib"]), r["exit_code"], r.get("identical_to_whole_file", "")]
                 for r in result["results"]]
-        parts.append(f"({load_note(result)})\n\n" + md(rows, ["way", "rows", "score_stride", "threads", "seconds",
+        parts.append(f"({label}{load_note(result)})\n\n" + md(rows, ["way", "rows", "score_stride", "threads", "seconds",
                                                               "rows/s", "peak RSS MiB", "exit",
                                                               "identical to whole-file"]))
     stages = load("memory_stages")
