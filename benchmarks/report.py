@@ -34,7 +34,8 @@ def n(value, digits: int = 3) -> str:
 def load_note(result: dict) -> str:
     start = result.get("machine_at_start", {}).get("load_average")
     end = result.get("machine_at_end", {}).get("load_average")
-    commit = result.get("machine_at_start", {}).get("git_commit") or result.get("machine_at_end", {}).get("git_commit", "?")
+    commit = (result.get("machine_at_start", {}).get("git_commit")
+              or result.get("machine_at_end", {}).get("git_commit", "?"))
     return f"load average (1, 5, 15 min) {start} at the start, {end} at the end; commit {commit}"
 
 
@@ -146,9 +147,9 @@ def memory_section() -> str:
         rows = [[r["way"], f"{r['rows']:,}", r["score_stride"], r["threads"], n(r["seconds"]), n(r["rows_per_s"]),
                  n(r["peak_rss_mib"]), r["exit_code"], r.get("identical_to_whole_file", "")]
                 for r in result["results"]]
-        parts.append(f"({label}{load_note(result)})\n\n" + md(rows, ["way", "rows", "score_stride", "threads", "seconds",
-                                                              "rows/s", "peak RSS MiB", "exit",
-                                                              "identical to whole-file"]))
+        header = ["way", "rows", "score_stride", "threads", "seconds", "rows/s", "peak RSS MiB", "exit",
+                  "identical to whole-file"]
+        parts.append(f"({label}{load_note(result)})\n\n" + md(rows, header))
     stages = load("memory_stages")
     if stages is not None:
         st = stages["stages"]
