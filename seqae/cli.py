@@ -59,13 +59,24 @@ def _echo_warning(message, category, filename, lineno, file=None, line=None):
 
 @click.group(cls=SeqaeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(seqae.__version__, "-V", "--version", prog_name="seqae")
-def cli():
+@click.option("--threads", type=click.IntRange(1, 1024), default=1, show_default=True, envvar="SEQAE_THREADS",
+              help="torch threads for fitting and scoring (env SEQAE_THREADS). seqae's LSTMs are small: one "
+                   "thread is the fastest with seqae's passive OpenMP waiting; on idle cores, more threads "
+                   "pay off with OMP_WAIT_POLICY=ACTIVE (see benchmarks/README.md).")
+def cli(threads):
     """seqae: anomaly detection for multi-sensor time series with LSTM autoencoders, tracked in MLflow.
 
     Every fit is an MLflow run (stored in ./mlruns/, or at MLFLOW_TRACKING_URI when it is set);
     every model can be scored from the command line, served over REST and reviewed in the MLflow UI.
     Start with `seqae demo`.
     """
+    import torch
+
+    # One thread by default: a small LSTM's per-step products are too small to share between
+    # threads that sleep while they wait (benchmarks/README.md, the thread table: one thread
+    # 45k rows/s; two passive threads 35k alone and 36k beside a busy process; two spinning threads
+    # 76k alone but 13k beside a busy process).
+    torch.set_num_threads(threads)
 
 
 def main():

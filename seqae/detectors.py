@@ -201,6 +201,7 @@ class BaseDetector(BaseEstimator):
         target.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
         try:
+            os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it private; a model is an ordinary folder
             (staging / "config.json").write_text(json.dumps(state, indent=2, default=_jsonable))
             if tensors:
                 torch.save(tensors, staging / "weights.pt")
@@ -945,6 +946,13 @@ DETECTORS: dict[str, type[BaseDetector]] = {
     cls.model_type: cls for cls in (LSTMAutoencoder, LSTMVAE, DenseAutoencoder, ConvAutoencoder, PCADetector,
                                     IsolationForestDetector)
 }
+
+
+def current_umask() -> int:
+    """The process's file-creation mask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def make_detector(model_type: str, **params) -> BaseDetector:

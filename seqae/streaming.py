@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 
 from seqae import data
-from seqae.detectors import BaseDetector, Detection
+from seqae.detectors import BaseDetector, Detection, current_umask
 from seqae.errors import ConfigError, DataError
 from seqae.thresholds import flags_to_intervals
 from seqae.training import batched_windows
@@ -387,9 +387,7 @@ class _StagedFile:
     def __init__(self, path: Path):
         self.path = path
         descriptor, self.temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".part", dir=path.parent)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(self.temporary, 0o666 & ~umask)  # mkstemp makes it private; the output is an ordinary file
+        os.chmod(self.temporary, 0o666 & ~current_umask())  # mkstemp makes it private; the output is an ordinary file
         self.handle = os.fdopen(descriptor, "w", newline="", encoding="utf-8")
 
     def close(self) -> None:
@@ -405,7 +403,8 @@ class _StagedFile:
 
 
 class _progress:
-    """A tqdm bar over the rows read, on stderr; the total is counted from the file's newlines."""
+    """A tqdm bar over the rows read, on stderr when it is a terminal; the total is counted from the
+    file's newlines."""
 
     def __init__(self, name: str, quiet: bool):
         self.bar = None
@@ -413,7 +412,7 @@ class _progress:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=_count_rows(name), desc=os.path.basename(name), unit="rows",
-                            unit_scale=True, file=sys.stderr, leave=False)
+                            unit_scale=True, file=sys.stderr, leave=False, disable=None)  # None: only on a terminal
 
     def update(self, n: int) -> None:
         if self.bar is not None:

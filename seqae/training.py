@@ -189,14 +189,16 @@ def seeded_generator(random_state: int | None) -> torch.Generator:
 
 
 class _progress:
-    """A tqdm bar over epochs showing the latest losses; silent when `verbose` is False."""
+    """A tqdm bar over epochs showing the latest losses, on stderr when it is a terminal; silent when
+    `verbose` is False."""
 
     def __init__(self, epochs: int, verbose: bool):
         self.bar = None
         if verbose:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=epochs, desc="epochs", unit="epoch", file=sys.stderr, leave=False)
+            self.bar = tqdm(total=epochs, desc="epochs", unit="epoch", file=sys.stderr, leave=False,
+                            disable=None)  # None: drawn only on a terminal, never into a log file
 
     def update(self, epoch: int, history: History) -> None:
         if self.bar is None:

@@ -13,6 +13,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from click.testing import CliRunner
 from cli_store import FIT_ARGS, N_TEST, SENSORS, fitted_store
 
@@ -62,6 +63,23 @@ def test_help_lists_every_command_and_version():
     for command in ("fit", "score", "evaluate", "serve", "ui", "runs", "demo"):
         assert re.search(rf"^\s+{command}\s", result.stdout, re.M)
     assert run("--version").stdout.strip() == "seqae, version 0.1.0"
+
+
+def test_threads_option_and_environment_set_torch_threads(in_store, monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        assert run("--threads", 3, "runs").exit_code == 0
+        assert torch.get_num_threads() == 3
+        monkeypatch.setenv("SEQAE_THREADS", "2")
+        assert run("runs").exit_code == 0
+        assert torch.get_num_threads() == 2
+        monkeypatch.delenv("SEQAE_THREADS")
+        assert run("runs").exit_code == 0
+        assert torch.get_num_threads() == 1  # the default
+        result = run("--threads", 0, "runs")
+        assert result.exit_code == 2 and "0 is not in the range" in error_line(result)
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_python_dash_m_seqae_is_the_command():

@@ -7,8 +7,10 @@ small files and across chunk edges.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
+import sys
 
 import numpy as np
 import pandas as pd
@@ -240,11 +242,31 @@ def test_outputs_get_the_permissions_of_an_ordinary_new_file(fitted, csv_file, t
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
 
 
-def test_progress_bar_on_stderr_unless_quiet(fitted, csv_file, tmp_path, capsys):
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_on_a_terminal_unless_quiet(fitted, csv_file, tmp_path, monkeypatch):
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
     score_csv(fitted, csv_file, tmp_path / "out.csv", chunk_rows=100, quiet=True)
-    assert capsys.readouterr().err == ""
+    assert terminal.getvalue() == ""
     score_csv(fitted, csv_file, tmp_path / "out.csv", chunk_rows=100)
-    assert "rows" in capsys.readouterr().err
+    assert "rows" in terminal.getvalue()
+
+
+def test_no_progress_bar_in_a_log_file(fitted, csv_file, tmp_path, capsys):
+    """stderr redirected to a file or pipe: no bar, so an error message starts its own line."""
+    score_csv(fitted, csv_file, tmp_path / "out.csv", chunk_rows=100)
+    assert capsys.readouterr().err == ""
+
+
+def test_a_saved_model_folder_gets_the_permissions_of_an_ordinary_new_folder(fitted, tmp_path):
+    fitted.save(tmp_path / "model")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "model").stat().st_mode) == 0o777 & ~umask
 
 
 def test_rolling_accumulator_equals_one_that_holds_every_row():

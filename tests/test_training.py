@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import io
+import sys
 
 import numpy as np
 import pytest
@@ -152,12 +154,21 @@ def test_a_non_finite_validation_loss_is_a_training_error():
         train(tiny_net(), inf_in_eval, windows[:80], windows[80:], quiet(epochs=2), seeded_generator(0))
 
 
-def test_progress_bar_only_when_verbose(capsys):
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_progress_bar_only_when_verbose_and_on_a_terminal(monkeypatch, capsys):
     windows = window_tensor(series(), 10)
-    train(tiny_net(), mse, windows, None, quiet(epochs=2), seeded_generator(0))
-    assert capsys.readouterr().err == ""
     train(tiny_net(), mse, windows, windows, TrainConfig(epochs=2, verbose=True), seeded_generator(0))
-    err = capsys.readouterr().err
+    assert capsys.readouterr().err == ""  # not a terminal: nothing drawn into a log
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    train(tiny_net(), mse, windows, None, quiet(epochs=2), seeded_generator(0))
+    assert terminal.getvalue() == ""
+    train(tiny_net(), mse, windows, windows, TrainConfig(epochs=2, verbose=True), seeded_generator(0))
+    err = terminal.getvalue()
     assert "epochs:" in err and "/2" in err  # tqdm draws the postfix losses when an epoch takes >0.1 s
 
 
