@@ -14,7 +14,10 @@ first request is checked against the in-process detector's scores. For scale, th
 itself and the MLflow pyfunc model's `predict` (input check, schema enforcement, output frame)
 take on the same 200 rows in this process are measured too.
 
-    python benchmarks/bench_serve.py [--requests 200] [--clients 8] [--threads 1]
+    python benchmarks/bench_serve.py [--requests 200] [--clients 8] [--threads 1] [--workers 1]
+
+With `--workers N` the server is `seqae serve --workers N` (N uvicorn processes on the port) and the
+result is saved as serve_Nworkers.json.
 """
 
 from __future__ import annotations
@@ -97,6 +100,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per client")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS for the server")
+    parser.add_argument("--workers", type=int, default=1, help="seqae serve --workers (server processes)")
     args = parser.parse_args()
     started = machine()
     OUT.mkdir(exist_ok=True)
@@ -129,9 +133,10 @@ def main() -> None:
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     seqae = str(Path(sys.executable).with_name("seqae"))
     log = open(OUT / "serve_server.log", "w")
-    server = subprocess.Popen([seqae, "serve", str(model), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT,
-                              env=env)
-    result = {"machine_at_start": started, "threads": args.threads, "request_rows": REQUEST_ROWS,
+    server = subprocess.Popen([seqae, "--threads", str(args.threads), "serve", str(model), "--port", str(port),
+                               "--workers", str(args.workers)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    result = {"machine_at_start": started, "threads": args.threads, "workers": args.workers,
+              "request_rows": REQUEST_ROWS,
               "request_bytes": len(body), "detect_in_process": percentiles(in_process),
               "pyfunc_predict_in_process": percentiles(pyfunc_times)}
     try:
@@ -179,7 +184,7 @@ def main() -> None:
     print(table(rows_out, ["measure", "requests", "p50_ms", "p99_ms", "mean_ms", "requests_per_s"]))
     print(f"startup {result['startup_seconds']:.1f} s; failures {result['failures']}; largest score difference "
           f"served vs in process {result['max_score_difference_vs_in_process']:.2e}")
-    print(f"saved {save('serve', result)}")
+    print(f"saved {save('serve' if args.workers == 1 else f'serve_{args.workers}workers', result)}")
 
 
 if __name__ == "__main__":

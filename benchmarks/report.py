@@ -116,9 +116,16 @@ def profile_section() -> str:
 
 
 def serve_section() -> str:
-    result = load("serve")
+    parts = [_serve_table("serve", "benchmarks/bench_serve.py")]
+    for name in sorted(p.stem for p in OUT.glob("serve_*workers.json")):
+        parts.append(_serve_table(name, f"benchmarks/bench_serve.py --workers {name[6:-7]}"))
+    return "\n\n".join(parts)
+
+
+def _serve_table(name: str, command: str) -> str:
+    result = load(name)
     if result is None:
-        return "(serve.json missing: run benchmarks/bench_serve.py)"
+        return f"({name}.json missing: run {command})"
     rows = [["detect() in process, 200 rows", result["detect_in_process"]["requests"],
              n(result["detect_in_process"]["p50_ms"]), n(result["detect_in_process"]["p99_ms"]), ""]]
     if "pyfunc_predict_in_process" in result:
@@ -130,7 +137,8 @@ def serve_section() -> str:
     c = result["concurrent"]
     rows.append([f"seqae serve, {c['clients']} clients", c["requests"], n(c["p50_ms"]), n(c["p99_ms"]),
                  n(c["requests_per_s"])])
-    return (f"({load_note(result)}; server OMP_NUM_THREADS={result['threads']}; request {result['request_bytes']:,} "
+    return (f"({load_note(result)}; server OMP_NUM_THREADS={result['threads']}, "
+            f"{result.get('workers', 1)} worker process(es); request {result['request_bytes']:,} "
             f"bytes; failures {result['failures']}; served scores − in-process scores: "
             f"{result['max_score_difference_vs_in_process']:.1e})\n\n"
             + md(rows, ["measure", "requests", "p50 ms", "p99 ms", "requests/s"]))

@@ -294,7 +294,9 @@ def format_metrics(values: dict) -> str:
 @click.argument("model_uri", metavar="MODEL_URI")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
-def serve(model_uri, host, port):
+@click.option("--workers", "-w", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="Server processes, each with its own copy of the model: more requests at once.")
+def serve(model_uri, host, port, workers):
     """Serve a model over REST with MLflow's scoring server.
 
     POST /invocations with {"dataframe_split": {"columns": [...], "data": [[...], ...]}} (or
@@ -304,7 +306,7 @@ def serve(model_uri, host, port):
     _tracking()
     from seqae import serving
 
-    serving.serve_model(model_uri, host=host, port=port, announce=click.echo)
+    serving.serve_model(model_uri, host=host, port=port, workers=workers, announce=click.echo)
 
 
 @cli.command()

@@ -50,14 +50,43 @@ def scoring_app(model_uri: str):
     return app
 
 
-def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT, announce=print) -> None:
-    """Serve the model until interrupted; `announce` gets one line saying where."""
+def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT, workers: int = 1,
+                announce=print) -> None:
+    """Serve the model until interrupted; `announce` gets one line saying where.
+
+    With `workers` > 1, uvicorn starts that many processes on the same port, each loading the model
+    (and using as many torch threads as this process), and restarts one that dies; the model is
+    loaded here first, so a URI that does not load fails before any worker starts.
+    """
+    import torch
     import uvicorn
 
+    if workers < 1:
+        raise ConfigError(f"workers must be at least 1, got {workers}")
     check_port_free(host, port)
     app = scoring_app(model_uri)
-    announce(f"Serving {model_uri} at http://{host}:{port}/invocations (health: /ping); Ctrl-C to stop")
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    announce(f"Serving {model_uri} at http://{host}:{port}/invocations (health: /ping) with "
+             f"{workers} worker process{'es' if workers > 1 else ''}; Ctrl-C to stop")
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+        return
+    del app
+    # The workers are fresh interpreters: they learn the model and the thread count from the environment.
+    os.environ[_WORKER_MODEL_ENV] = model_uri
+    os.environ["SEQAE_THREADS"] = str(torch.get_num_threads())
+    uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers, log_level="info")
+
+
+_WORKER_MODEL_ENV = "SEQAE_SERVE_MODEL_URI"
+
+
+def worker_app():
+    """The scoring app of one `serve_model` worker process (uvicorn calls it as a factory)."""
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("SEQAE_THREADS", "1")))
+    tracking.quiet_mlflow()
+    return scoring_app(os.environ[_WORKER_MODEL_ENV])
 
 
 class _CheckedModel:

@@ -8,6 +8,7 @@ one line of JSON with no stack trace.
 from __future__ import annotations
 
 import json
+import os
 import re
 import urllib.error
 import urllib.request
@@ -114,3 +115,40 @@ def test_bad_request_gets_400_and_one_line_without_a_stack_trace(server, make_bo
     assert "\n" not in body["message"] and "Traceback" not in body["message"]
     assert len(body["message"]) <= 500
     assert re.search(message, body["message"]), body["message"]
+
+
+def test_several_workers_answer_alike_and_stop_with_the_server(server, tmp_path):
+    """`--workers 2`: two uvicorn worker processes behind one port, each with the model, answering
+    exactly as the one-process server; terminating the server stops every worker."""
+    store, url, _ = server
+    port = free_port()
+    log = tmp_path / "serve-workers.log"
+    process = start_seqae(["serve", store.registered_uri, "--port", str(port), "--workers", "2"], cwd=store.root,
+                          log=log)
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ping", process, log, timeout=180)
+        body = {"dataframe_split": split(pd.read_csv(store.test_csv)[SENSORS])}
+        status, expected = post(url, body)
+        assert status == 200, expected
+        for _ in range(4):  # the requests are spread over the workers; every answer is the same
+            status, answer = post(f"http://127.0.0.1:{port}", body)
+            assert status == 200, answer
+            assert answer == expected
+        missing = {"dataframe_split": split(pd.read_csv(store.test_csv)[SENSORS[:2]])}
+        status, bad = post(f"http://127.0.0.1:{port}", missing)
+        assert status == 400 and "stack_trace" not in bad
+    finally:
+        stop(process)
+    text = log.read_text()
+    assert "with 2 worker processes" in text
+    workers = [int(pid) for pid in re.findall(r"Started server process \[(\d+)\]", text)]
+    assert len(workers) == 2, text
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}") or _is_zombie(pid), f"worker {pid} outlived the server:\n{text}"
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
