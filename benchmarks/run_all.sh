@@ -16,4 +16,5 @@ run fit_skab benchmarks/bench_fit.py --protocol skab --seeds 0,1 --threads 1
 run fit_anomaly_free benchmarks/bench_fit.py --protocol anomaly-free --seeds 0,1 --threads 1
 run train_levers benchmarks/bench_train_levers.py --threads 1,2
 run serve benchmarks/bench_serve.py --threads 1
+run serve_2workers benchmarks/bench_serve.py --threads 1 --workers 2
 run memory benchmarks/bench_memory.py --rows 10000000 --score-strides 1,4 --threads 1
