@@ -69,6 +69,9 @@ VARIANTS = {
     "lstm_w16_l4_rscale": ("lstm-ae", {"window_size": 16, "latent_dim": 4, "scaling": "robust"}),
     "lstm_l4_rscale_h32": ("lstm-ae", {"latent_dim": 4, "scaling": "robust", "hidden_size": 32}),
     "lstm_l4_rscale_h128": ("lstm-ae", {"latent_dim": 4, "scaling": "robust", "hidden_size": 128}),
+    # the baseline with nothing to learn (deterministic: its three "seeds" are the same model)
+    "deviation": ("deviation", {"scaling": "robust"}),
+    "deviation_std": ("deviation", {"scaling": "standard"}),
 }
 
 # Cached apart from the networks' outputs: the isolation forest's row scores (its pipeline's settings)
@@ -195,6 +198,16 @@ LEVERS_3 = [
     ("smoothing (LSTM-AE, latent 4, robust scaling)", "30 rows", "lstm_l4_rscale", {**HELD_OUT, "k": 30}),
     ("smoothing (LSTM-AE, latent 4, robust scaling, hidden 128)", "20 rows", "lstm_l4_rscale_h128",
      {**HELD_OUT, "k": 20}),
+    ("deviation from the training level (no network)", "standard scaling, normaliser on the first 80 %, 10 rows",
+     "deviation_std", {}),
+    ("deviation from the training level (no network)", "robust scaling, normaliser on the first 80 %, 10 rows",
+     "deviation", {}),
+    ("deviation from the training level (no network)", "robust scaling, normaliser on the held-out 20 %, 10 rows",
+     "deviation", HELD_OUT),
+    ("deviation from the training level (no network)", "**robust scaling, held-out normaliser, 20 rows (the "
+     "pipeline)**", "deviation", {**HELD_OUT, "k": 20}),
+    ("deviation from the training level (no network)", "robust scaling, held-out normaliser, 30 rows",
+     "deviation", {**HELD_OUT, "k": 30}),
     ("per-sensor error before normalising (LSTM-AE)", "**squared error**", "lstm", HELD_OUT),
     ("per-sensor error before normalising (LSTM-AE)", "absolute error (root of the squared)", "lstm",
      {**HELD_OUT, "transform": "absolute"}),
@@ -219,7 +232,7 @@ LEVERS_3 = [
     ("detectors combined", "LSTM-AE + LSTM-VAE + isolation forest", "lstm+vae+iforest", {}),
     ("detectors combined", "LSTM-AE (latent 4, robust scaling) + LSTM-VAE", "lstm_l4_rscale+vae", {}),
 ]
-MEMBER_FIT_ROWS.update({name: "validation" for name in VARIANTS if name.startswith("lstm_")})
+MEMBER_FIT_ROWS.update({name: "validation" for name in VARIANTS if name.startswith(("lstm_", "deviation"))})
 
 
 # ---- fitting and caching ------------------------------------------------------------------------------
@@ -240,6 +253,8 @@ def _outputs(detector, scaled: np.ndarray) -> dict[str, np.ndarray]:
             if detector.model_type == "lstm-vae":
                 z_mean, _ = detector.net_.encode(windows)
                 reconstruction = detector.net_.decode(z_mean, w)[0].numpy()
+            elif detector.model_type == "deviation":  # the "reconstruction" is the training centre
+                reconstruction = np.zeros(windows.shape, dtype=np.float32)
             else:
                 reconstruction = detector.net_(windows).numpy()
         elements = detector._window_scores(windows)
@@ -268,7 +283,8 @@ def _fit_one(job) -> str:
     test = _outputs(detector, detector.scaler_.transform(values[TRAIN_ROWS:]))
     os.makedirs(os.path.dirname(target), exist_ok=True)
     np.savez(target, labels=labels["anomaly"].to_numpy()[TRAIN_ROWS:], fit_s=fit_seconds,
-             n_val=TRAIN_ROWS - len(detector.train_scores_), best_epoch=detector.history_.best_epoch,
+             n_val=TRAIN_ROWS - len(detector.train_scores_),
+             best_epoch=detector.history_.best_epoch if hasattr(detector, "history_") else -1,
              **{f"train_{k}": v for k, v in train.items()}, **{f"test_{k}": v for k, v in test.items()})
     return target
 

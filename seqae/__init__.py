@@ -11,7 +11,7 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from seqae.data import Scaler, read_sensor_csv
-from seqae.detectors import (DETECTORS, BaseDetector, ConvAutoencoder, DenseAutoencoder, Detection,
+from seqae.detectors import (DETECTORS, BaseDetector, ConvAutoencoder, DenseAutoencoder, Detection, DeviationDetector,
                              LSTMAutoencoder, LSTMVAE, PCADetector, make_detector)
 from seqae.errors import ConfigError, DataError, NotFittedError, SeqaeError, TrainingError
 from seqae.thresholds import (FalseAlarmRateThreshold, FixedThreshold, PeaksOverThreshold,
@@ -21,7 +21,7 @@ from seqae.thresholds import (FalseAlarmRateThreshold, FixedThreshold, PeaksOver
 __version__ = "0.1.0"
 
 __all__ = [
-    "BaseDetector", "ConfigError", "ConvAutoencoder", "DETECTORS", "DataError", "DenseAutoencoder",
+    "BaseDetector", "ConfigError", "ConvAutoencoder", "DETECTORS", "DataError", "DenseAutoencoder", "DeviationDetector",
     "Detection", "FalseAlarmRateThreshold", "FixedThreshold", "PeaksOverThreshold", "LSTMAutoencoder", "LSTMVAE", "NotFittedError", "PCADetector",
     "QuantileThreshold", "Scaler", "SeqaeError", "Threshold", "TrainingError", "UpperControlLimit",
     "__version__", "flags_to_intervals", "make_detector", "make_threshold", "parse_threshold",

@@ -153,7 +153,8 @@ def _tracking():
 @click.argument("data", type=INPUT_FILE)
 @click.option("--model", "model_type", type=click.Choice(list(DETECTORS)), default="lstm-ae", show_default=True,
               help="lstm-ae: LSTM seq2seq autoencoder; lstm-vae: LSTM variational autoencoder; "
-                   "dense-ae, conv-ae, pca, iforest: baselines.")
+                   "dense-ae, conv-ae, pca, iforest: baselines; deviation: each reading's distance from its sensor's "
+                   "usual level, the baseline with nothing to learn.")
 @click.option("--window-size", type=int, help="Rows per window.")
 @click.option("--epochs", type=int, help="Maximum passes over the training windows.")
 @click.option("--hidden-size", type=int, help="Hidden units (LSTM) or channels (conv).")

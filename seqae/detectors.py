@@ -942,9 +942,57 @@ def _forest_scores(forest: dict, flat: np.ndarray, n_features: int) -> tuple[np.
     shares = np.divide(per_sensor, total, out=np.full_like(per_sensor, 1.0 / n_features), where=total > 0)
     return scores, shares
 
+class DeviationDetector(BaseDetector):
+    """How far each reading is from its sensor's centre on the training rows: the baseline with
+    nothing to learn.
+
+    A sensor's element score is its squared scaled reading, `((x - centre) / spread)²` with the
+    input scaler's centre and spread (by default the median and IQR / 1.349 of the training rows),
+    then normalised, smoothed, summed over sensors and thresholded like every other detector's.
+    It sees levels, not shapes or relations between sensors: a reading inside its usual range
+    scores low whatever the other sensors do. Compare a network with it before trusting that the
+    network learned more than each sensor's usual level.
+
+    Args:
+        scaling: `robust` (median, IQR / 1.349; the default) or `standard` (mean, standard deviation).
+        Other arguments as LSTMAutoencoder; `random_state` is accepted for a uniform interface and
+        unused (nothing is random).
+    """
+
+    model_type = "deviation"
+    window_size = 1  # a row at a time; not a parameter
+    score_stride = 1
+    score_reduction = "mean"
+
+    def __init__(self, validation_fraction: float = 0.2, normalization: str = "robust",
+                 normalize_on: str = "validation", scaling: str = "robust", smoothing: int = 1,
+                 threshold: Threshold | None = None, threshold_on: str = "validation",
+                 random_state: int | None = None):
+        self.validation_fraction = validation_fraction
+        self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
+        self.smoothing = smoothing
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+
+    def _fit_model(self, train_part, validation_part):
+        pass  # the scaler, fitted by `fit`, is the whole model
+
+    def _window_scores(self, windows):
+        return np.square(windows.numpy())
+
+    def _model_state(self):
+        return {}, {}
+
+    def _load_model_state(self, config, tensors):
+        pass
+
+
 DETECTORS: dict[str, type[BaseDetector]] = {
     cls.model_type: cls for cls in (LSTMAutoencoder, LSTMVAE, DenseAutoencoder, ConvAutoencoder, PCADetector,
-                                    IsolationForestDetector)
+                                    IsolationForestDetector, DeviationDetector)
 }
 
 

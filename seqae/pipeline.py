@@ -7,7 +7,7 @@ A pipeline is a TOML file with six sections (every key is checked; an unknown on
                  `changepoint`), fill
     [protocol]   train_rows = N (fit on the first N rows of each file, score the rest) or
                  train_file = "path" (fit once on that file, score every file whole)
-    [model]      type = "lstm-ae" | "lstm-vae" | "dense-ae" | "conv-ae" | "pca" | "iforest", and the
+    [model]      type = "lstm-ae" | "lstm-vae" | "dense-ae" | "conv-ae" | "pca" | "iforest" | "deviation", and the
                  detector's keyword arguments (window_size = 32, ...)
     [threshold]  spec = "ucl:q=0.99,factor=1.5" (see `thresholds.parse_threshold`),
                  on = "validation" | "all" (which training rows the threshold is fitted on)
