@@ -72,8 +72,16 @@ class Store:
 
 
 def resolve_store() -> Store:
-    """`MLFLOW_TRACKING_URI` if set, else SQLite in `./mlruns/mlflow.db` with `./mlruns/artifacts/`."""
+    """`MLFLOW_TRACKING_URI` if set, else SQLite in `./mlruns/mlflow.db` with `./mlruns/artifacts/`.
+
+    A SQLite file named by `MLFLOW_TRACKING_URI` keeps the artifacts of the experiments seqae creates
+    in `artifacts/` beside it (MLflow's own default would be `./mlruns/` of whatever directory a
+    command runs in); a server keeps its own artifact store.
+    """
     uri = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    if uri.startswith("sqlite:///") and "?" not in uri:
+        database = Path(uri.removeprefix("sqlite:///")).expanduser().resolve()
+        return Store(uri, (database.parent / "artifacts").as_uri())
     if uri:
         return Store(uri, None)
     root = Path.cwd().resolve() / STORE_DIR

@@ -134,7 +134,18 @@ def test_fit_logs_to_mlflow_tracking_uri_when_set(tmp_path, monkeypatch, fitted)
     assert tracking.resolve_store().tracking_uri == uri
     runs = tracking.runs_table("env-store")
     assert len(runs) == 1 and runs["model"].iloc[0] == "pca"
-    assert not (tmp_path / "mlruns" / "mlflow.db").exists()
+    assert not (tmp_path / "mlruns").exists()  # neither seqae's default store nor MLflow's ./mlruns artifacts
+
+
+def test_a_sqlite_tracking_uri_keeps_artifacts_beside_its_database(tmp_path, monkeypatch, fitted):
+    team = tmp_path / "team"
+    team.mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{team / 'mlflow.db'}")
+    result = run("fit", fitted.train_csv, "--model", "pca", "--window-size", "2", "--experiment", "team", "-q")
+    assert result.exit_code == 0, result.output
+    assert (team / "artifacts").is_dir() and any((team / "artifacts").rglob("MLmodel"))
+    assert not (tmp_path / "mlruns").exists()
 
 
 # ---- score -------------------------------------------------------------------------------------------
