@@ -129,7 +129,7 @@ LEVERS = [
     ("sensors combined by (dense AE)", "mean of the top 2", "dense", {"combine": "top2"}),
     ("input scaling (LSTM-AE)", "mean, standard deviation", "lstm", {}),
     ("input scaling (LSTM-AE)", "median, IQR / 1.349", "lstm_rscale", {}),
-    ("input scaling (LSTM-AE)", "**mean, std; normaliser on the held-out rows (the pipeline)**", "lstm",
+    ("input scaling (LSTM-AE)", "**mean, std; normaliser on the held-out rows (the second round's pipeline)**", "lstm",
      {"fit_rows": "validation"}),
     ("input scaling (LSTM-AE)", "median, IQR / 1.349; normaliser on the held-out rows", "lstm_rscale",
      {"fit_rows": "validation"}),
