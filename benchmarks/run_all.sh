@@ -18,3 +18,4 @@ run train_levers benchmarks/bench_train_levers.py --threads 1,2
 run serve benchmarks/bench_serve.py --threads 1
 run serve_2workers benchmarks/bench_serve.py --threads 1 --workers 2
 run memory benchmarks/bench_memory.py --rows 10000000 --score-strides 1,4 --threads 1
+run precision benchmarks/bench_precision.py --rows 1000000 --threads 1

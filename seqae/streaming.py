@@ -47,7 +47,7 @@ from seqae.windows import WindowAccumulator
 def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str | os.PathLike, *,
               intervals_path: str | os.PathLike | None = None, chunk_rows: int = 100_000,
               time_column: str | None = None, sep: str | None = None, fill: str = "error",
-              quiet: bool = False) -> dict:
+              quiet: bool = False, precision: str = "float32") -> dict:
     """Score every row of a sensor CSV, reading and writing `chunk_rows` rows at a time.
 
     Args:
@@ -60,6 +60,7 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
         chunk_rows: rows read at a time.
         time_column, sep, fill: as for `read_sensor_csv`.
         quiet: no progress bar (it goes to stderr otherwise).
+        precision: "float32" or "bfloat16" for the network's forward pass (`BaseDetector.scoring_precision`).
 
     Returns:
         `{"rows", "anomalies" (flagged rows), "intervals", "seconds"}`.
@@ -82,6 +83,11 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
         if os.path.exists(name) and path.exists() and os.path.samefile(name, path):
             raise ConfigError(f"{path}: is the input file; write the scores to another path")
 
+    with detector.scoring_precision(precision):  # checked before anything is read or written
+        return _score_csv(detector, name, outputs, intervals_path, chunk_rows, time_column, sep, fill, quiet)
+
+
+def _score_csv(detector, name, outputs, intervals_path, chunk_rows, time_column, sep, fill, quiet) -> dict:
     started = time.perf_counter()
     reader = _ChunkReader(name, list(detector.feature_names_in_), time_column, sep, fill, int(chunk_rows))
     scorer = _ChunkScorer(detector, name)

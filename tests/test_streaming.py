@@ -290,3 +290,35 @@ def test_rolling_accumulator_equals_one_that_holds_every_row():
         one_pass = WindowAccumulator(n, window, (2,), reduction)
         one_pass.add(values, starts)
         np.testing.assert_allclose(np.concatenate(pieces), one_pass.result(), rtol=1e-12)
+
+
+# ---- bfloat16 scoring ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model_type", ["lstm-ae", "lstm-vae", "dense-ae", "conv-ae"])
+def test_bfloat16_scores_are_close_to_float32_and_chunking_still_changes_nothing(model_type, series, csv_file,
+                                                                                   tmp_path):
+    params = dict(window_size=8, hidden_size=8, latent_dim=4, epochs=2, random_state=0)
+    detector = make_detector(model_type, **params).fit(series.iloc[:N_TRAIN])
+    exact = detector.anomaly_score(series)
+    with detector.scoring_precision("bfloat16"):
+        reduced = detector.anomaly_score(series)
+        whole = detector.detect(series)
+    assert not np.array_equal(reduced, exact)  # the forward pass did run in bfloat16
+    assert np.corrcoef(reduced, exact)[0, 1] > 0.999
+    np.testing.assert_allclose(reduced, exact, atol=0.1 * exact.std())
+    np.testing.assert_array_equal(detector.anomaly_score(series), exact)  # float32 again after the block
+
+    out = tmp_path / "scores.csv"
+    score_csv(detector, csv_file, out, chunk_rows=37, quiet=True, precision="bfloat16")
+    chunked = pd.read_csv(out)
+    np.testing.assert_array_equal(chunked["score"].to_numpy(), whole.scores)
+    np.testing.assert_array_equal(chunked["is_anomaly"].to_numpy(), whole.flags)
+
+
+def test_precision_is_checked_before_anything_is_written(fitted, csv_file, tmp_path):
+    with pytest.raises(ConfigError, match="precision must be one of float32, bfloat16, got 'float16'"):
+        score_csv(fitted, csv_file, tmp_path / "out.csv", precision="float16")
+    pca = make_detector("pca").fit(pd.read_csv(csv_file, index_col=0).iloc[:N_TRAIN])
+    with pytest.raises(ConfigError, match="model 'pca' has no network to run in bfloat16; score it in float32"):
+        score_csv(pca, csv_file, tmp_path / "out.csv", precision="bfloat16")
+    assert list(tmp_path.iterdir()) == []

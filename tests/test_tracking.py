@@ -73,7 +73,11 @@ def test_tracking_uri_variable_wins(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'team.db'}")
     store = tracking.resolve_store()
-    assert store.tracking_uri == f"sqlite:///{tmp_path / 'team.db'}" and store.artifact_location is None
+    assert store.tracking_uri == f"sqlite:///{tmp_path / 'team.db'}"
+    assert store.artifact_location == (tmp_path / "artifacts").as_uri()  # beside the database
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.example:5000")
+    assert tracking.resolve_store().artifact_location is None  # a server keeps its own
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'team.db'}")
     assert tracking.ui_url("3", "abc") == "http://127.0.0.1:5000/#/experiments/3/runs/abc?workflowType=machine_learning"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "https://mlflow.example/")
     assert tracking.ui_url("3") == "https://mlflow.example/#/experiments/3?workflowType=machine_learning"
