@@ -524,7 +524,8 @@ def main(argv=None) -> int:
         lines.append(f"| {lever} | {setting} | {cell(validation.auc_pr, 3)} | {cell(skab.auc_pr, 3)} | "
                      f"{cell(skab.f1, 3)} | {cell(skab.far, 1)} |")
     lines += ["", "Third round (the LSTM-AE's scoring is its pipeline's: normaliser on the held-out rows):", "",
-              "| lever | setting | validation AUC-PR | SKAB AUC-PR | SKAB F1 | SKAB FAR % |", "|---|---|---|---|---|---|"]
+              "| lever | setting | validation AUC-PR | SKAB AUC-PR | SKAB F1 | SKAB FAR % |",
+              "|---|---|---|---|---|---|"]
     for lever, setting, variant, changes in LEVERS_3:
         options = {**BASE, **changes}
         skab = evaluate(args.cache, variant, **options)

@@ -11,8 +11,8 @@ import os
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from seqae.data import Scaler, read_sensor_csv
-from seqae.detectors import (DETECTORS, BaseDetector, ConvAutoencoder, DenseAutoencoder, Detection, DeviationDetector,
-                             LSTMAutoencoder, LSTMVAE, PCADetector, make_detector)
+from seqae.detectors import (DETECTORS, BaseDetector, ConvAutoencoder, DenseAutoencoder, Detection,
+                             DeviationDetector, LSTMAutoencoder, LSTMVAE, PCADetector, make_detector)
 from seqae.errors import ConfigError, DataError, NotFittedError, SeqaeError, TrainingError
 from seqae.thresholds import (FalseAlarmRateThreshold, FixedThreshold, PeaksOverThreshold,
                               QuantileThreshold, Threshold, UpperControlLimit, flags_to_intervals,
@@ -21,8 +21,9 @@ from seqae.thresholds import (FalseAlarmRateThreshold, FixedThreshold, PeaksOver
 __version__ = "0.1.0"
 
 __all__ = [
-    "BaseDetector", "ConfigError", "ConvAutoencoder", "DETECTORS", "DataError", "DenseAutoencoder", "DeviationDetector",
-    "Detection", "FalseAlarmRateThreshold", "FixedThreshold", "PeaksOverThreshold", "LSTMAutoencoder", "LSTMVAE", "NotFittedError", "PCADetector",
+    "BaseDetector", "ConfigError", "ConvAutoencoder", "DETECTORS", "DataError", "DenseAutoencoder", "Detection",
+    "DeviationDetector", "FalseAlarmRateThreshold", "FixedThreshold", "LSTMAutoencoder", "LSTMVAE",
+    "NotFittedError", "PCADetector", "PeaksOverThreshold",
     "QuantileThreshold", "Scaler", "SeqaeError", "Threshold", "TrainingError", "UpperControlLimit",
     "__version__", "flags_to_intervals", "make_detector", "make_threshold", "parse_threshold",
     "read_sensor_csv",

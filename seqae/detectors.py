@@ -983,13 +983,14 @@ def _forest_scores(forest: dict, flat: np.ndarray, n_features: int) -> tuple[np.
     shares = np.divide(per_sensor, total, out=np.full_like(per_sensor, 1.0 / n_features), where=total > 0)
     return scores, shares
 
+
 class DeviationDetector(BaseDetector):
     """How far each reading is from its sensor's centre on the training rows: the baseline with
     nothing to learn.
 
     A sensor's element score is its squared scaled reading, `((x - centre) / spread)²` with the
     input scaler's centre and spread (by default the median and IQR / 1.349 of the training rows),
-    then normalised, smoothed, summed over sensors and thresholded like every other detector's.
+    then normalised, smoothed, averaged over sensors and thresholded like every other detector's.
     It sees levels, not shapes or relations between sensors: a reading inside its usual range
     scores low whatever the other sensors do. Compare a network with it before trusting that the
     network learned more than each sensor's usual level.
@@ -1045,7 +1046,8 @@ def current_umask() -> int:
 
 
 def make_detector(model_type: str, **params) -> BaseDetector:
-    """Build a detector by its model type (`lstm-ae`, `lstm-vae`, `dense-ae`, `conv-ae`, `pca`, `iforest`)."""
+    """Build a detector by its model type (`lstm-ae`, `lstm-vae`, `dense-ae`, `conv-ae`, `pca`, `iforest`,
+    `deviation`)."""
     if model_type not in DETECTORS:
         raise ConfigError(f"unknown model {model_type!r}; choose one of {', '.join(DETECTORS)}")
     cls = DETECTORS[model_type]
