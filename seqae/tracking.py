@@ -57,6 +57,7 @@ PACKAGE_DIR = Path(__file__).parent
 MODEL_REQUIREMENTS = ("mlflow", "torch", "numpy", "pandas", "scikit-learn", "scipy", "tqdm")
 METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
 EVAL_PREFIX = "eval_"
+BASELINE_PREFIX = "baseline_deviation_eval_"  # the demo's no-network baseline, on the same evaluation rows
 
 
 # ---- the store -----------------------------------------------------------------------------------
@@ -678,6 +679,8 @@ class DemoResult:
     scores_path: Path
     intervals_path: Path
     injected: pd.DataFrame  # one row per injected anomaly and what the model made of it
+    baseline: dict  # seqae.metrics.evaluate of the deviation baseline (no network) on the same rows
+    baseline_injected: pd.DataFrame  # `injected` for the baseline
 
 
 def run_demo(out_dir="seqae-demo", *, experiment: str = DEFAULT_EXPERIMENT, epochs: int = 20,
@@ -710,8 +713,21 @@ def run_demo(out_dir="seqae-demo", *, experiment: str = DEFAULT_EXPERIMENT, epoc
     scored = score_csv(load_detector(fit.model_uri).detector, test_path, scores_path,
                        intervals_path=intervals_path, quiet=True)
     evaluation = evaluate_and_log(fit.model_uri, test_path, label_column="anomaly", experiment=experiment)
+
+    # What the network adds: the baseline that learns nothing but each sensor's usual level, scored
+    # on the same rows, logged beside the network's own evaluation.
+    from seqae.detectors import DeviationDetector
+
+    baseline = DeviationDetector().fit(data.frame)
+    test_frame, labels = read_for_detector(baseline, test_path, label_column="anomaly")
+    detection = baseline.detect(test_frame)
+    baseline_metrics = metrics.evaluate(labels["anomaly"].to_numpy(), detection.scores, detection.flags)
+    MlflowClient().log_batch(fit.run_id, metrics=[
+        Metric(f"{BASELINE_PREFIX}{k}", float(v), int(time.time() * 1000), 0)
+        for k, v in baseline_metrics.items() if np.isfinite(v)])
     return DemoResult(fit, evaluation, scored, train_path, test_path, scores_path, intervals_path,
-                      found_injected(injected, evaluation.detection))
+                      found_injected(injected, evaluation.detection), baseline_metrics,
+                      found_injected(injected, detection))
 
 
 def found_injected(injected: pd.DataFrame, detection: Detection) -> pd.DataFrame:

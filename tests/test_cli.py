@@ -258,6 +258,11 @@ def test_demo_fits_scores_evaluates_and_logs_one_run(tmp_path, monkeypatch):
     assert logged.info.run_name == "demo-lstm-ae"
     assert {"train_loss", "threshold", "eval_f1", "eval_auc_pr"} <= set(logged.data.metrics)
     assert "?workflowType=machine_learning" in out
+    # the no-network baseline on the same rows, printed and logged beside the network's figures
+    baseline = re.search(r"deviation baseline .* gets AUC-PR ([\d.]+), F1 ([\d.]+) on the same rows", out)
+    assert baseline, out
+    assert logged.data.metrics["baseline_deviation_eval_auc_pr"] == pytest.approx(float(baseline.group(1)), abs=5e-4)
+    assert 0 < logged.data.metrics["baseline_deviation_eval_auc_pr"] < 1
 
 
 # ---- bad input -----------------------------------------------------------------------------------------
