@@ -519,6 +519,19 @@ def cell(values: pd.Series, digits: int) -> str:
     return f"{values.mean():.{digits}f} ± {values.std(ddof=1):.{digits}f}"
 
 
+def levers_table(cache: Path, levers: list) -> list[str]:
+    """The markdown rows of a levers table: validation AUC-PR, SKAB AUC-PR, F1 and FAR per setting."""
+    lines = ["| lever | setting | validation AUC-PR | SKAB AUC-PR | SKAB F1 | SKAB FAR % |",
+             "|---|---|---|---|---|---|"]
+    for lever, setting, variant, changes in levers:
+        options = {**BASE, **changes}
+        skab = evaluate(cache, variant, **options)
+        validation = evaluate(cache, f"val_{variant}", **options)
+        lines.append(f"| {lever} | {setting} | {cell(validation.auc_pr, 3)} | {cell(skab.auc_pr, 3)} | "
+                     f"{cell(skab.f1, 3)} | {cell(skab.far, 1)} |")
+    return lines
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / "out" / "levers")
@@ -539,23 +552,9 @@ def main(argv=None) -> int:
         return 2
     fit_all(args.cache, skab_files, validation_files, args.jobs)
 
-    lines = ["| lever | setting | validation AUC-PR | SKAB AUC-PR | SKAB F1 | SKAB FAR % |",
-             "|---|---|---|---|---|---|"]
-    for lever, setting, variant, changes in LEVERS:
-        options = {**BASE, **changes}
-        skab = evaluate(args.cache, variant, **options)
-        validation = evaluate(args.cache, f"val_{variant}", **options)
-        lines.append(f"| {lever} | {setting} | {cell(validation.auc_pr, 3)} | {cell(skab.auc_pr, 3)} | "
-                     f"{cell(skab.f1, 3)} | {cell(skab.far, 1)} |")
-    lines += ["", "Third round (the LSTM-AE's scoring is its pipeline's: normaliser on the held-out rows):", "",
-              "| lever | setting | validation AUC-PR | SKAB AUC-PR | SKAB F1 | SKAB FAR % |",
-              "|---|---|---|---|---|---|"]
-    for lever, setting, variant, changes in LEVERS_3:
-        options = {**BASE, **changes}
-        skab = evaluate(args.cache, variant, **options)
-        validation = evaluate(args.cache, f"val_{variant}", **options)
-        lines.append(f"| {lever} | {setting} | {cell(validation.auc_pr, 3)} | {cell(skab.auc_pr, 3)} | "
-                     f"{cell(skab.f1, 3)} | {cell(skab.far, 1)} |")
+    lines = levers_table(args.cache, LEVERS)
+    lines += ["", "Third round (the LSTM-AE's scoring is its pipeline's: normaliser on the held-out rows):", ""]
+    lines += levers_table(args.cache, LEVERS_3)
     stopped = []
     for variant in ("lstm", "vae", "dense"):
         epochs = [int(np.load(f)["best_epoch"]) for f in glob.glob(str(args.cache / variant / "seed*" / "*.npz"))]
