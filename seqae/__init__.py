@@ -13,7 +13,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from seqae.data import Scaler, read_sensor_csv
 from seqae.detectors import (DETECTORS, BaseDetector, ConvAutoencoder, DenseAutoencoder, Detection,
                              DeviationDetector, LSTMAutoencoder, LSTMVAE, PCADetector, make_detector)
-from seqae.errors import ConfigError, DataError, NotFittedError, SeqaeError, TrainingError
+from seqae.errors import ConfigError, DataError, DataWarning, NotFittedError, SeqaeError, TrainingError
 from seqae.thresholds import (FalseAlarmRateThreshold, FixedThreshold, PeaksOverThreshold,
                               QuantileThreshold, Threshold, UpperControlLimit, flags_to_intervals,
                               make_threshold, parse_threshold)
@@ -21,10 +21,9 @@ from seqae.thresholds import (FalseAlarmRateThreshold, FixedThreshold, PeaksOver
 __version__ = "0.1.0"
 
 __all__ = [
-    "BaseDetector", "ConfigError", "ConvAutoencoder", "DETECTORS", "DataError", "DenseAutoencoder", "Detection",
-    "DeviationDetector", "FalseAlarmRateThreshold", "FixedThreshold", "LSTMAutoencoder", "LSTMVAE",
-    "NotFittedError", "PCADetector", "PeaksOverThreshold",
-    "QuantileThreshold", "Scaler", "SeqaeError", "Threshold", "TrainingError", "UpperControlLimit",
+    "BaseDetector", "ConfigError", "ConvAutoencoder", "DETECTORS", "DataError", "DataWarning", "DenseAutoencoder",
+    "Detection", "DeviationDetector", "FalseAlarmRateThreshold", "FixedThreshold", "LSTMAutoencoder", "LSTMVAE",
+    "NotFittedError", "PCADetector", "PeaksOverThreshold", "QuantileThreshold", "Scaler", "SeqaeError", "Threshold", "TrainingError", "UpperControlLimit",
     "__version__", "flags_to_intervals", "make_detector", "make_threshold", "parse_threshold",
     "read_sensor_csv",
 ]

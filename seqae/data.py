@@ -12,16 +12,18 @@ from __future__ import annotations
 
 import csv
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
 
-from seqae.errors import ConfigError, DataError
+from seqae.errors import ConfigError, DataError, DataWarning
 
 # Column names taken as the timestamp when the user names none (compared case-insensitively).
 TIME_COLUMN_NAMES = ("timestamp", "datetime", "time", "date", "ts", "date_time", "time_stamp")
+GAP_FACTOR = 10  # a step this many times the median step between timestamps is a gap worth a warning
 FILL_POLICIES = ("error", "ffill", "interpolate")
 
 
@@ -120,6 +122,7 @@ def read_sensor_csv(
             frame = frame.iloc[order]
             labels = labels.iloc[order] if labels is not None else None
         _check_duplicates(name, frame.index, order)
+        _warn_about_gaps(name, frame.index)
     frame = _handle_missing(name, frame, fill, file_rows=order + 2)
     return (frame, labels) if return_labels else frame
 
@@ -231,6 +234,50 @@ def _check_duplicates(name: str, index: pd.Index, order: np.ndarray) -> None:
             f"{name}: timestamp {index[pos]} appears more than once (row {int(order[pos]) + 2}); "
             "each row needs its own timestamp: drop or aggregate the repeats"
         )
+
+
+def time_gaps(index: pd.Index) -> np.ndarray:
+    """Positions `i` where the step from `index[i]` to `index[i + 1]` is more than GAP_FACTOR times the
+    median step (sorted datetime or numeric timestamps; none for a plain row index)."""
+    if len(index) < 3 or not (isinstance(index, pd.DatetimeIndex) or pd.api.types.is_numeric_dtype(index)):
+        return np.empty(0, dtype=np.int64)
+    steps = np.diff(index.to_numpy())
+    usual = np.median(steps)
+    if not usual > np.zeros_like(usual):
+        return np.empty(0, dtype=np.int64)
+    return np.flatnonzero(steps > GAP_FACTOR * usual)
+
+
+def _warn_about_gaps(name: str, index: pd.Index) -> None:
+    """One warning when the timestamps jump: a window across the jump joins readings from either
+    side of it as if they were adjacent."""
+    gaps = time_gaps(index)
+    if not len(gaps):
+        return
+    steps = np.diff(index.to_numpy())
+    longest = int(gaps[np.argmax(steps[gaps])])
+    warnings.warn(
+        f"{name}: {len(gaps)} gap{'s' if len(gaps) > 1 else ''} in the timestamps longer than {GAP_FACTOR} x the "
+        f"usual step of {_duration(np.median(steps))} (the longest: {_duration(steps[longest])} before "
+        f"{index[longest + 1]}); windows across a gap join readings from either side as if adjacent: split "
+        "the file at the gaps if that matters", DataWarning, stacklevel=3)
+
+
+def _duration(step) -> str:
+    """A step between timestamps for a message: '1 s', '4 min 7 s', '2 h 5 min', '3 d 4 h'; numbers as they are."""
+    if not isinstance(step, (np.timedelta64, pd.Timedelta)):
+        return f"{step:g}"
+    seconds = pd.Timedelta(step).total_seconds()
+    if seconds < 60:
+        return f"{seconds:g} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def _has_numbers(column: pd.Series) -> bool:

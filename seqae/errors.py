@@ -24,3 +24,7 @@ class NotFittedError(SeqaeError, AttributeError):
 
 class TrainingError(SeqaeError, RuntimeError):
     """Training could not go on (a non-finite loss, say)."""
+
+
+class DataWarning(UserWarning):
+    """Data seqae can use but the user should know about (a long gap in the timestamps, say)."""

@@ -40,6 +40,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -49,9 +50,9 @@ import numpy as np
 import pandas as pd
 
 from seqae import metrics
-from seqae.data import FILL_POLICIES, read_sensor_csv
+from seqae.data import FILL_POLICIES, read_sensor_csv, time_gaps
 from seqae.detectors import DETECTORS, THRESHOLD_SOURCES, make_detector
-from seqae.errors import ConfigError, DataError, SeqaeError
+from seqae.errors import ConfigError, DataError, DataWarning, SeqaeError
 from seqae.thresholds import parse_threshold
 
 if sys.version_info >= (3, 11):
@@ -452,7 +453,8 @@ def _run_job(job) -> list[FileResult]:
             raise DataError(f"{path}: has {len(frame)} rows, not more than [protocol] train_rows = "
                             f"{n_train}; nothing would be left to score")
         detector, fit_seconds = _fit(pipeline, seed, frame.iloc[:n_train], path)
-        extra = {"n_train_rows": n_train, "n_train_labelled_anomalous": int(labels[:n_train].sum())}
+        extra = {"n_train_rows": n_train, "n_train_labelled_anomalous": int(labels[:n_train].sum()),
+                 "n_time_gaps": len(time_gaps(frame.index))}
         return [_score(pipeline, seed, detector, fit_seconds, path, frame.iloc[n_train:],
                        labels[n_train:], extra)]
     frame, _ = read_data_file(pipeline, pipeline.train_file, labels=False)
@@ -461,7 +463,8 @@ def _run_job(job) -> list[FileResult]:
     for path in paths:
         test, labels = read_data_file(pipeline, path)
         out.append(_score(pipeline, seed, detector, fit_seconds, path, test, labels,
-                          {"n_train_rows": len(frame), "n_train_labelled_anomalous": 0}))
+                          {"n_train_rows": len(frame), "n_train_labelled_anomalous": 0,
+                           "n_time_gaps": len(time_gaps(test.index))}))
     return out
 
 
@@ -474,9 +477,12 @@ def read_data_file(pipeline: Pipeline, path: Path, labels: bool = True):
     if not labels:
         header = pd.read_csv(path, sep=pipeline.sep or None, engine="python", nrows=0).columns
         label_columns = tuple(c for c in label_columns if c in {str(h).strip() for h in header})
-    frame, label_frame = read_sensor_csv(path, time_column=pipeline.time_column, columns=pipeline.columns,
-                                         label_columns=label_columns, sep=pipeline.sep,
-                                         fill=pipeline.fill, return_labels=True)
+    with warnings.catch_warnings():
+        # A gap in the timestamps is counted per file (n_time_gaps), not printed once per file and seed.
+        warnings.simplefilter("ignore", DataWarning)
+        frame, label_frame = read_sensor_csv(path, time_column=pipeline.time_column, columns=pipeline.columns,
+                                             label_columns=label_columns, sep=pipeline.sep,
+                                             fill=pipeline.fill, return_labels=True)
     values = label_frame[pipeline.label_column].to_numpy() if labels else None
     return frame, values
 

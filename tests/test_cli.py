@@ -82,6 +82,21 @@ def test_threads_option_and_environment_set_torch_threads(in_store, monkeypatch)
         torch.set_num_threads(before)
 
 
+def test_a_gap_in_the_timestamps_is_one_warning_line_and_the_fit_goes_on(tmp_path, monkeypatch, fitted):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    frame = pd.read_csv(fitted.train_csv)
+    stamps = pd.to_datetime(frame["timestamp"])
+    frame["timestamp"] = (stamps.where(stamps.index < 100, stamps + pd.Timedelta(hours=2))).astype(str)
+    gappy = tmp_path / "gappy.csv"
+    frame.to_csv(gappy, index=False)
+    result = run("fit", gappy, "--model", "deviation", "--label-column", "anomaly", "-q")
+    assert result.exit_code == 0, result.output
+    warning_lines = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert len(warning_lines) == 1 and "1 gap in the timestamps" in warning_lines[0]
+    assert "2 h" in warning_lines[0]
+
+
 def test_python_dash_m_seqae_is_the_command():
     answer = subprocess.run([sys.executable, "-m", "seqae", "--version"], capture_output=True, text=True,
                             timeout=120)

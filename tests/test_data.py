@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqae.data import Scaler, read_sensor_csv
-from seqae.errors import ConfigError, DataError
+from seqae.data import Scaler, read_sensor_csv, time_gaps
+from seqae.errors import ConfigError, DataError, DataWarning
 
 GOOD = """timestamp,pressure,temperature,anomaly
 2026-01-01 00:00:00,1.0,20.0,0
@@ -329,3 +329,41 @@ def test_scaler_round_trips_through_json():
 def test_a_damaged_scaler_state_is_a_data_error(state):
     with pytest.raises(DataError, match="scaler state is damaged"):
         Scaler.from_dict(state)
+
+
+# ---- gaps in the timestamps ----------------------------------------------------------------------------
+
+def _series_csv(tmp_path, stamps, name="gaps.csv") -> str:
+    rows = "\n".join(f"{t},{i % 7}.5,{i % 3}.25" for i, t in enumerate(stamps))
+    return write(tmp_path, "timestamp,pressure,temperature\n" + rows + "\n", name)
+
+
+def test_a_long_gap_in_the_timestamps_is_one_warning_naming_it(tmp_path):
+    stamps = list(pd.date_range("2026-01-01 00:00:00", periods=50, freq="s"))
+    stamps += list(pd.date_range("2026-01-01 00:10:00", periods=30, freq="s"))   # 9 min 11 s later
+    stamps += list(pd.date_range("2026-01-01 00:11:00", periods=20, freq="s"))   # 31 s later
+    path = _series_csv(tmp_path, [str(t) for t in stamps])
+    with pytest.warns(DataWarning) as caught:
+        frame = read_sensor_csv(path)
+    assert len(caught) == 1 and len(frame) == 100
+    message = str(caught[0].message)
+    assert message == (f"{path}: 2 gaps in the timestamps longer than 10 x the usual step of 1 s (the longest: "
+                       "9 min 11 s before 2026-01-01 00:10:00); windows across a gap join readings from either "
+                       "side as if adjacent: split the file at the gaps if that matters")
+    assert time_gaps(frame.index).tolist() == [49, 79]
+
+
+def test_regular_or_unstamped_rows_give_no_warning(tmp_path, recwarn):
+    regular = [str(t) for t in pd.date_range("2026-01-01", periods=40, freq="min")]
+    read_sensor_csv(_series_csv(tmp_path, regular, "regular.csv"))
+    jittered = [str(pd.Timestamp("2026-01-01") + pd.Timedelta(seconds=i + (i % 3) * 0.4)) for i in range(40)]
+    read_sensor_csv(_series_csv(tmp_path, jittered, "jittered.csv"))
+    read_sensor_csv(write(tmp_path, "a,b\n" + "\n".join(f"{i},{i * 2}" for i in range(40)) + "\n", "rows.csv"))
+    assert not [w for w in recwarn if issubclass(w.category, DataWarning)]
+
+
+def test_a_numeric_time_column_has_gaps_too(tmp_path):
+    steps = list(range(0, 30)) + list(range(500, 520))
+    with pytest.warns(DataWarning, match=r": 1 gap in the timestamps longer than 10 x the usual step of 1 "
+                                         r"\(the longest: 471 before 500\)"):
+        read_sensor_csv(_series_csv(tmp_path, steps, "numeric.csv"))

@@ -102,6 +102,7 @@ def test_tiny_pipeline_end_to_end_with_parent_and_child_runs(pipeline_file, stor
     assert list(per_file[["seed", "file"]].itertuples(index=False, name=None)) == [
         (seed, name) for seed in (0, 1) for name in ("a/0.csv", "a/1.csv", "b.csv")]
     assert (per_file.n_train_rows == TRAIN_ROWS).all() and (per_file.n_test_rows == N_ROWS - TRAIN_ROWS).all()
+    assert (per_file.n_time_gaps == 0).all()  # the generated files are sampled every second
     assert list(result.summary.index) == [0, 1, "mean", "std"]
     assert list(result.summary.columns) == list(SUMMARY_KEYS)
     assert result.summary.loc["mean", "auc_pr"] > 0.7  # the injected anomalies are found
