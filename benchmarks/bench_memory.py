@@ -49,6 +49,20 @@ def rows(first: int, n: int, seed: int = 0) -> pd.DataFrame:
                         index=pd.DatetimeIndex(stamps, name="timestamp"))
 
 
+def fitted_model() -> LSTMAutoencoder:
+    """The benchmarks' model: a default-sized LSTM-AE (window 32, hidden 64, latent 16) fitted for 3
+    epochs on the first 5,000 generated rows."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return LSTMAutoencoder(epochs=3, random_state=0).fit(rows(0, 5000))
+
+
+def save_fresh(detector: LSTMAutoencoder, path: Path) -> Path:
+    """Save `detector` to `path`, replacing what a previous run left there."""
+    shutil.rmtree(path, ignore_errors=True)
+    return detector.save(path)
+
+
 def write_csv(path: Path, n_rows: int, chunk: int = 500_000) -> None:
     temporary = path.with_suffix(".part")
     with open(temporary, "w", newline="") as out:
@@ -137,14 +151,10 @@ def main() -> None:
     if args.whole_rows and (args.regenerate or not whole.exists()):
         write_csv(whole, args.whole_rows)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        detector = LSTMAutoencoder(epochs=3, random_state=0).fit(rows(0, 5000))
+    detector = fitted_model()
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     if args.stages_only:
-        model = OUT / "memory_model_stride1"
-        shutil.rmtree(model, ignore_errors=True)
-        detector.save(model)
+        model = save_fresh(detector, OUT / "memory_model_stride1")
         result = {"rows": args.whole_rows, "threads": args.threads, **stages(model, whole, env)}
         print(result)
         print(f"saved {save(args.name, {'machine_at_start': started, 'stages': result})}")
@@ -152,9 +162,7 @@ def main() -> None:
     seqae = str(Path(sys.executable).with_name("seqae"))
     results = []
     for stride in [int(s) for s in args.score_strides.split(",")]:
-        model = OUT / f"memory_model_stride{stride}"
-        shutil.rmtree(model, ignore_errors=True)
-        detector.set_params(score_stride=stride).save(model)
+        model = save_fresh(detector.set_params(score_stride=stride), OUT / f"memory_model_stride{stride}")
         scores, intervals = OUT / "memory_scores.csv", OUT / "memory_intervals.csv"
         run = timed_child([seqae, "score", str(model), str(data), "-o", str(scores), "--intervals", str(intervals)],
                           env)

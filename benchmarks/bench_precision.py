@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_memory import rows, write_csv  # noqa: E402
+from bench_memory import fitted_model, save_fresh, write_csv  # noqa: E402
 from common import OUT, machine, save, table  # noqa: E402
-
-from seqae import LSTMAutoencoder  # noqa: E402
 
 
 def cpu_flags() -> list[str]:
@@ -48,12 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     started = machine()
     OUT.mkdir(exist_ok=True)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        detector = LSTMAutoencoder(epochs=3, random_state=0).fit(rows(0, 5000))
-    model = OUT / "precision_model"
-    shutil.rmtree(model, ignore_errors=True)
-    detector.save(model)
+    model = save_fresh(fitted_model(), OUT / "precision_model")
     data = OUT / f"precision_{args.rows}.csv"
     if not data.exists():
         write_csv(data, args.rows)

@@ -26,23 +26,19 @@ import argparse
 import http.client
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_memory import rows  # noqa: E402
+from bench_memory import fitted_model, rows, save_fresh  # noqa: E402
 from common import OUT, machine, save, table  # noqa: E402
-
-from seqae import LSTMAutoencoder  # noqa: E402
 
 REQUEST_ROWS = 200
 START_SECONDS = 180
@@ -105,12 +101,8 @@ def main() -> None:
     started = machine()
     OUT.mkdir(exist_ok=True)
     torch.set_num_threads(args.threads)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        detector = LSTMAutoencoder(epochs=3, random_state=0).fit(rows(0, 5000))
-    model = OUT / "serve_model"
-    shutil.rmtree(model, ignore_errors=True)
-    detector.save(model)
+    detector = fitted_model()
+    model = save_fresh(detector, OUT / "serve_model")
     frame = rows(10_000, REQUEST_ROWS)
     body = json.dumps({"dataframe_split": {"columns": list(frame.columns),
                                            "data": frame.to_numpy().tolist()}}).encode()

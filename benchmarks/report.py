@@ -68,7 +68,7 @@ def score_section() -> str:
         parts.append(f"- {r['threads']} thread(s), where detect's time goes: " + ", ".join(
             f"{k} {100 * v / total:.1f} %" for k, v in r["split_seconds"].items()))
         best = r["matmul_gflops_best_round"]
-        parts.append(f"  matmul GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in best.items()))
+        parts.append("  matmul GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in best.items()))
     if "levers" in result:
         rows = [[r["threads"], r["variant"], n(r["rows_per_s"]), f"{r['vs_batch_256']:.2f}x"] for r in result["levers"]]
         parts.append(md(rows, ["threads", "scoring variant (200k rows)", "rows/s", "vs batch 256 (shipped)"]))

@@ -57,8 +57,7 @@ VARIANTS = {
     "lstm_rscale": ("lstm-ae", {"scaling": "robust"}),
     "vae_rscale": ("lstm-vae", {"scaling": "robust"}),
     "dense_rscale": ("dense-ae", {"scaling": "robust"}),
-    # third round: the LSTM-AE settings the validation set leaned towards, combined
-    "lstm_l4": ("lstm-ae", {"latent_dim": 4}),
+    # third round: the LSTM-AE settings the validation set leaned towards, combined (and lstm_l4 above)
     "lstm_l2_rscale": ("lstm-ae", {"latent_dim": 2, "scaling": "robust"}),
     "lstm_l4_rscale": ("lstm-ae", {"latent_dim": 4, "scaling": "robust"}),
     "lstm_l8_rscale": ("lstm-ae", {"latent_dim": 8, "scaling": "robust"}),

@@ -43,7 +43,7 @@ from seqae.errors import ConfigError, DataError, NotFittedError
 from seqae.thresholds import QuantileThreshold, Threshold, flags_to_intervals, threshold_from_dict
 from seqae.training import (History, TrainConfig, batched_windows, seeded_generator, train,
                             window_tensor)
-from seqae.windows import WindowAccumulator, window_starts
+from seqae.windows import WindowAccumulator
 
 FORMAT_VERSION = 1
 NORMALIZATIONS = ("zscore", "robust", "none")
