@@ -39,8 +39,17 @@ TRAIN_ROWS = 400
 DEFAULT_SKAB = Path(__file__).resolve().parents[2] / "shared" / "data" / "skab"
 
 
-def make_validation_set(skab_dir: Path, out_dir: Path, random_state: int = 0) -> pd.DataFrame:
-    """Write the 32 files under `out_dir/<kind>/<segment>.csv`; return what was injected where."""
+CONTAMINATED_ROWS = slice(100, 140)  # with contaminate=True: 40 of the 320 rows a detector trains on
+
+
+def make_validation_set(skab_dir: Path, out_dir: Path, random_state: int = 0,
+                        contaminate: bool = False) -> pd.DataFrame:
+    """Write the 32 files under `out_dir/<kind>/<segment>.csv`; return what was injected where.
+
+    With `contaminate`, the same anomaly (kind, sensor, size) is also put into 40 of the training
+    rows (CONTAMINATED_ROWS: 10 % of the 400, in the part a detector trains on, not its held-out
+    last 20 %), as when a user's "normal" stretch holds an episode of the fault; the test rows are
+    exactly those of the clean set."""
     source = skab_dir / "anomaly-free" / "anomaly-free.csv"
     frame = pd.read_csv(source, sep=";")
     sensors = [c for c in frame.columns if c != "datetime"]
@@ -57,14 +66,28 @@ def make_validation_set(skab_dir: Path, out_dir: Path, random_state: int = 0) ->
             last = min(first + length, len(values)) - 1
             span = slice(first, last + 1)
             n = last - first + 1
+            # its own generator, so that the test rows stay those of the clean set
+            extra = np.random.default_rng([random_state, 1, k, segment])
+            dirty = CONTAMINATED_ROWS
+            m = dirty.stop - dirty.start
             if kind == "level_shift":
-                values[span, sensor] += rng.choice([-1.0, 1.0]) * 5.0 * spread
+                sign = rng.choice([-1.0, 1.0])
+                values[span, sensor] += sign * 5.0 * spread
+                if contaminate:
+                    values[dirty, sensor] += sign * 5.0 * spread
             elif kind == "drift":
-                values[span, sensor] += rng.choice([-1.0, 1.0]) * np.linspace(0.0, 8.0 * spread, n)
+                sign = rng.choice([-1.0, 1.0])
+                values[span, sensor] += sign * np.linspace(0.0, 8.0 * spread, n)
+                if contaminate:
+                    values[dirty, sensor] += sign * np.linspace(0.0, 8.0 * spread, m)
             elif kind == "variance":
                 values[span, sensor] += 4.0 * spread * rng.normal(size=n)
+                if contaminate:
+                    values[dirty, sensor] += 4.0 * spread * extra.normal(size=m)
             else:  # stuck
                 values[span, sensor] = values[first - 1, sensor]
+                if contaminate:
+                    values[dirty, sensor] = values[dirty.start - 1, sensor]
             out = part.copy()
             out[sensors] = values
             out["anomaly"] = 0.0
@@ -75,7 +98,8 @@ def make_validation_set(skab_dir: Path, out_dir: Path, random_state: int = 0) ->
             path.parent.mkdir(parents=True, exist_ok=True)
             out.to_csv(path, sep=";", index=False)
             rows.append({"file": f"{kind}/{segment}.csv", "kind": kind, "sensor": sensors[sensor],
-                         "first_row": first, "last_row": last, "train_std": spread})
+                         "first_row": first, "last_row": last, "train_std": spread,
+                         "contaminated_rows": f"{dirty.start}-{dirty.stop - 1}" if contaminate else ""})
     table = pd.DataFrame(rows)
     table.to_csv(out_dir / "injected.csv", index=False)
     return table
