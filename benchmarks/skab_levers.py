@@ -384,10 +384,7 @@ def _scores(d, method: str, fit_rows: slice, reduction: str, transform: str = "s
     from seqae.detectors import _fit_normalizer
 
     train, test = (_transform(d[f"{part}_sq_{reduction}"], transform) for part in ("train", "test"))
-    center, scale = _fit_normalizer(train[fit_rows], method)
-    if method == "robust" and floor != 0.01:  # seqae's floor is 0.01 x the median sensor's scale
-        raw = 1.4826 * np.median(np.abs(train[fit_rows] - center), axis=0)
-        scale = np.maximum(raw, max(floor * float(np.median(raw)), 1e-8))
+    center, scale = _fit_normalizer(train[fit_rows], method, floor_share=floor)
     return (train - center) / scale, (test - center) / scale
 
 
@@ -430,8 +427,10 @@ def _latent_distance(cache: Path, tag: str, seed: int, name: str, k: int) -> tup
 
 
 def _on_training_scale(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    center = np.median(train)
-    scale = 1.4826 * np.median(np.abs(train - center)) + 1e-12
+    """Both row scores in units of the training scores' median and MAD (seqae's robust normaliser)."""
+    from seqae.detectors import _fit_normalizer
+
+    (center,), (scale,) = _fit_normalizer(train[:, None], "robust")
     return (train - center) / scale, (test - center) / scale
 
 

@@ -21,9 +21,9 @@ from seqae.thresholds import (FalseAlarmRateThreshold, FixedThreshold, PeaksOver
 __version__ = "0.1.0"
 
 __all__ = [
-    "BaseDetector", "ConfigError", "ConvAutoencoder", "DETECTORS", "DataError", "DataWarning", "DenseAutoencoder",
-    "Detection", "DeviationDetector", "FalseAlarmRateThreshold", "FixedThreshold", "LSTMAutoencoder", "LSTMVAE",
-    "NotFittedError", "PCADetector", "PeaksOverThreshold", "QuantileThreshold", "Scaler", "SeqaeError", "Threshold", "TrainingError", "UpperControlLimit",
-    "__version__", "flags_to_intervals", "make_detector", "make_threshold", "parse_threshold",
-    "read_sensor_csv",
+    "BaseDetector", "ConfigError", "ConvAutoencoder", "DETECTORS", "DataError", "DataWarning",
+    "DenseAutoencoder", "Detection", "DeviationDetector", "FalseAlarmRateThreshold", "FixedThreshold",
+    "LSTMAutoencoder", "LSTMVAE", "NotFittedError", "PCADetector", "PeaksOverThreshold", "QuantileThreshold",
+    "Scaler", "SeqaeError", "Threshold", "TrainingError", "UpperControlLimit", "flags_to_intervals",
+    "make_detector", "make_threshold", "parse_threshold", "read_sensor_csv", "__version__",
 ]

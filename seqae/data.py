@@ -239,22 +239,27 @@ def _check_duplicates(name: str, index: pd.Index, order: np.ndarray) -> None:
 def time_gaps(index: pd.Index) -> np.ndarray:
     """Positions `i` where the step from `index[i]` to `index[i + 1]` is more than GAP_FACTOR times the
     median step (sorted datetime or numeric timestamps; none for a plain row index)."""
+    return _steps_and_gaps(index)[1]
+
+
+def _steps_and_gaps(index: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    """The steps between consecutive timestamps, and the positions of those that are gaps."""
+    none = np.empty(0, dtype=np.int64)
     if len(index) < 3 or not (isinstance(index, pd.DatetimeIndex) or pd.api.types.is_numeric_dtype(index)):
-        return np.empty(0, dtype=np.int64)
+        return none, none
     steps = np.diff(index.to_numpy())
     usual = np.median(steps)
     if not usual > np.zeros_like(usual):
-        return np.empty(0, dtype=np.int64)
-    return np.flatnonzero(steps > GAP_FACTOR * usual)
+        return steps, none
+    return steps, np.flatnonzero(steps > GAP_FACTOR * usual)
 
 
 def _warn_about_gaps(name: str, index: pd.Index) -> None:
     """One warning when the timestamps jump: a window across the jump joins readings from either
     side of it as if they were adjacent."""
-    gaps = time_gaps(index)
+    steps, gaps = _steps_and_gaps(index)
     if not len(gaps):
         return
-    steps = np.diff(index.to_numpy())
     longest = int(gaps[np.argmax(steps[gaps])])
     warnings.warn(
         f"{name}: {len(gaps)} gap{'s' if len(gaps) > 1 else ''} in the timestamps longer than {GAP_FACTOR} x the "
@@ -365,9 +370,10 @@ class Scaler:
         # Moments of values / peak, scaled back: no overflow for readings near the float64 limit.
         peak = np.abs(values).max(axis=0)
         unit = np.where(peak > 0, peak, 1.0)
-        self.mean_ = (values / unit).mean(axis=0) * unit
-        std = (values / unit).std(axis=0) * unit
-        if method == "robust":
+        std = (values / unit).std(axis=0) * unit  # also the fallback of a robust scale
+        if method == "standard":
+            self.mean_ = (values / unit).mean(axis=0) * unit
+        else:
             self.mean_ = np.median(values, axis=0)
             q25, q75 = np.percentile(values / unit, [25, 75], axis=0)
             iqr = (q75 - q25) * unit / 1.349

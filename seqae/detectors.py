@@ -108,6 +108,8 @@ class BaseDetector(BaseEstimator):
     """
 
     model_type = "base"
+    scoring_precisions: tuple[str, ...] = ("float32",)  # detectors with a network add "bfloat16"
+    _precision = "float32"  # the scoring precision; another only inside a `scoring_precision` block
 
     # ---- public API -----------------------------------------------------------------------------
 
@@ -173,22 +175,18 @@ class BaseDetector(BaseEstimator):
         """
         if precision not in SCORE_PRECISIONS:
             raise ConfigError(f"precision must be one of {', '.join(SCORE_PRECISIONS)}, got {precision!r}")
-        if precision != "float32" and not isinstance(self, _TorchDetector):
+        if precision not in self.scoring_precisions:
             raise ConfigError(f"model {self.model_type!r} has no network to run in {precision}; "
                               "score it in float32")
-        before = self.__dict__.get("_precision")
-        self._precision = precision
+        before, self._precision = self._precision, precision
         try:
             yield self
         finally:
-            if before is None:
-                del self._precision
-            else:
-                self._precision = before
+            self._precision = before
 
     def _autocast(self):
         """The forward pass's autocast context for the current scoring precision."""
-        if getattr(self, "_precision", "float32") == "bfloat16":
+        if self._precision == "bfloat16":
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return nullcontext()
 
@@ -371,9 +369,9 @@ class BaseDetector(BaseEstimator):
     def _score_batch(self) -> int:
         """Windows per forward pass when scoring. An LSTM's activations for a batch are about
         batch x window_size x hidden_size floats; past ~2 MiB they fall out of the CPU's cache and
-        a window costs more (on two EPYC cores with two threads, 1024 windows of 32 x 64 score 2x
-        slower than 256; with one thread, no slower: benchmarks/README.md), so large windows and
-        nets get smaller batches."""
+        a window costs more (in `detect` on two EPYC cores, windows of 32 rows x 64 hidden units
+        score 1.25x (two threads) and 1.39x (one) faster in batches of 256 than of 1024:
+        benchmarks/README.md), so large windows and nets get smaller batches."""
         width = max(int(getattr(self, "hidden_size", 0) or 0), int(self.n_features_in_))
         return max(1, min(SCORE_BATCH, SCORE_BATCH_VALUES // (self.window_size * width)))
 
@@ -419,6 +417,8 @@ class BaseDetector(BaseEstimator):
 
 class _TorchDetector(BaseDetector):
     """A detector whose model is a torch autoencoder trained by `training.train`."""
+
+    scoring_precisions = SCORE_PRECISIONS
 
     def _build_net(self, n_features: int) -> torch.nn.Module:
         raise NotImplementedError
@@ -1022,6 +1022,11 @@ class DeviationDetector(BaseDetector):
     def _fit_model(self, train_part, validation_part):
         pass  # the scaler, fitted by `fit`, is the whole model
 
+    def _element_scores(self, scaled):
+        # A window of one row covers one row: the squares themselves, as float64 as the window
+        # accumulator would give them (chunked scoring goes through _window_scores, to the same values).
+        return np.square(scaled).astype(np.float64)
+
     def _window_scores(self, windows):
         return np.square(windows.numpy())
 
@@ -1059,8 +1064,9 @@ def make_detector(model_type: str, **params) -> BaseDetector:
     return cls(**params)
 
 
-def _fit_normalizer(elements: np.ndarray, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """Per-sensor (center, scale) of the training element scores `(n_timepoints, n_features)`."""
+def _fit_normalizer(elements: np.ndarray, method: str, floor_share: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
+    """Per-sensor (center, scale) of the training element scores `(n_timepoints, n_features)`; no
+    scale below `floor_share` times the median sensor's."""
     n_features = elements.shape[1]
     if method == "none":
         return np.zeros(n_features), np.ones(n_features)
@@ -1070,7 +1076,7 @@ def _fit_normalizer(elements: np.ndarray, method: str) -> tuple[np.ndarray, np.n
         center = np.median(elements, axis=0)
         scale = 1.4826 * np.median(np.abs(elements - center), axis=0)
     # A sensor the model reconstructs perfectly (a constant one) must not divide by zero.
-    floor = max(1e-2 * float(np.median(scale)), 1e-8)
+    floor = max(floor_share * float(np.median(scale)), 1e-8)
     return center, np.maximum(scale, floor)
 
 

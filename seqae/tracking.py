@@ -719,12 +719,10 @@ def run_demo(out_dir="seqae-demo", *, experiment: str = DEFAULT_EXPERIMENT, epoc
     from seqae.detectors import DeviationDetector
 
     baseline = DeviationDetector().fit(data.frame)
-    test_frame, labels = read_for_detector(baseline, test_path, label_column="anomaly")
-    detection = baseline.detect(test_frame)
-    baseline_metrics = metrics.evaluate(labels["anomaly"].to_numpy(), detection.scores, detection.flags)
-    MlflowClient().log_batch(fit.run_id, metrics=[
-        Metric(f"{BASELINE_PREFIX}{k}", float(v), int(time.time() * 1000), 0)
-        for k, v in baseline_metrics.items() if np.isfinite(v)])
+    detection = baseline.detect(read_for_detector(baseline, test_path))
+    baseline_metrics = metrics.evaluate(evaluation.labels, detection.scores, detection.flags)
+    _log_metrics(MlflowClient(), fit.run_id,
+                 _as_metrics({BASELINE_PREFIX + k: v for k, v in baseline_metrics.items()}))
     return DemoResult(fit, evaluation, scored, train_path, test_path, scores_path, intervals_path,
                       found_injected(injected, evaluation.detection), baseline_metrics,
                       found_injected(injected, detection))

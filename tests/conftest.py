@@ -13,6 +13,9 @@ model seeds 0-9), so the tests that rely on it are not one lucky seed away from 
 
 from __future__ import annotations
 
+import io
+import sys
+
 import pytest
 import torch
 from threadpoolctl import threadpool_limits
@@ -34,6 +37,23 @@ def tiny_params(model_type: str, **overrides) -> dict:
         params.update(TINY_NET)
     params.update(overrides)
     return params
+
+
+class _Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+@pytest.fixture
+def terminal(monkeypatch):
+    """Call it to replace stderr by a buffer that says it is a terminal (progress bars draw only on
+    one); it returns the buffer. Called in the test itself: pytest's capture sets stderr again
+    between a fixture's setup and the test."""
+    def replace() -> io.StringIO:
+        buffer = _Terminal()
+        monkeypatch.setattr(sys, "stderr", buffer)
+        return buffer
+    return replace
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -7,10 +7,8 @@ small files and across chunk edges.
 
 from __future__ import annotations
 
-import io
 import os
 import stat
-import sys
 
 import numpy as np
 import pandas as pd
@@ -242,18 +240,12 @@ def test_outputs_get_the_permissions_of_an_ordinary_new_file(fitted, csv_file, t
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~umask
 
 
-class _Terminal(io.StringIO):
-    def isatty(self):
-        return True
-
-
-def test_progress_bar_on_a_terminal_unless_quiet(fitted, csv_file, tmp_path, monkeypatch):
-    terminal = _Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
+def test_progress_bar_on_a_terminal_unless_quiet(fitted, csv_file, tmp_path, terminal):
+    stderr = terminal()
     score_csv(fitted, csv_file, tmp_path / "out.csv", chunk_rows=100, quiet=True)
-    assert terminal.getvalue() == ""
+    assert stderr.getvalue() == ""
     score_csv(fitted, csv_file, tmp_path / "out.csv", chunk_rows=100)
-    assert "rows" in terminal.getvalue()
+    assert "rows" in stderr.getvalue()
 
 
 def test_no_progress_bar_in_a_log_file(fitted, csv_file, tmp_path, capsys):

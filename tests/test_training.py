@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import copy
-import io
-import sys
 
 import numpy as np
 import pytest
@@ -154,21 +152,19 @@ def test_a_non_finite_validation_loss_is_a_training_error():
         train(tiny_net(), inf_in_eval, windows[:80], windows[80:], quiet(epochs=2), seeded_generator(0))
 
 
-class _Terminal(io.StringIO):
-    def isatty(self):
-        return True
-
-
-def test_progress_bar_only_when_verbose_and_on_a_terminal(monkeypatch, capsys):
+def test_no_progress_bar_in_a_log_even_when_verbose(capsys):
     windows = window_tensor(series(), 10)
     train(tiny_net(), mse, windows, windows, TrainConfig(epochs=2, verbose=True), seeded_generator(0))
     assert capsys.readouterr().err == ""  # not a terminal: nothing drawn into a log
-    terminal = _Terminal()
-    monkeypatch.setattr(sys, "stderr", terminal)
+
+
+def test_progress_bar_only_when_verbose_and_on_a_terminal(terminal):
+    stderr = terminal()
+    windows = window_tensor(series(), 10)
     train(tiny_net(), mse, windows, None, quiet(epochs=2), seeded_generator(0))
-    assert terminal.getvalue() == ""
+    assert stderr.getvalue() == ""
     train(tiny_net(), mse, windows, windows, TrainConfig(epochs=2, verbose=True), seeded_generator(0))
-    err = terminal.getvalue()
+    err = stderr.getvalue()
     assert "epochs:" in err and "/2" in err  # tqdm draws the postfix losses when an epoch takes >0.1 s
 
 
