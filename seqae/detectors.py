@@ -392,10 +392,16 @@ class BaseDetector(BaseEstimator):
             return contributions
         n_previous = 0 if previous is None else len(previous)
         rows = contributions if not n_previous else np.concatenate([previous, contributions])
-        cumulative = np.concatenate([np.zeros((1, rows.shape[1])), np.cumsum(rows, axis=0)])
-        ends = np.arange(1, len(rows) + 1)
-        starts = np.maximum(ends - k, 0)
-        means = (cumulative[ends] - cumulative[starts]) / (ends - starts)[:, None]
+        n = len(rows)
+        # Each row's k-row sum added up on its own, oldest row first (zeros before the series
+        # starts): the same numbers whether the series is scored whole or in pieces. A running
+        # cumulative sum would differ in the last bits between the two, and lose precision over
+        # millions of rows.
+        padded = np.concatenate([np.zeros((k - 1, rows.shape[1])), rows])
+        sums = padded[:n].copy()
+        for lag in range(1, k):
+            sums += padded[lag:lag + n]
+        means = sums / np.minimum(np.arange(1, n + 1), k)[:, None]
         return means[n_previous:]
 
     # ---- subclass hooks -------------------------------------------------------------------------
