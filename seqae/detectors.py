@@ -41,7 +41,7 @@ from seqae import nets
 from seqae.data import Scaler
 from seqae.errors import ConfigError, DataError, NotFittedError
 from seqae.thresholds import QuantileThreshold, Threshold, flags_to_intervals, threshold_from_dict
-from seqae.training import (History, TrainConfig, batched_windows, seeded_generator, train,
+from seqae.training import (History, TrainConfig, batched_windows, pad_batch, seeded_generator, train,
                             window_tensor)
 from seqae.windows import WindowAccumulator
 
@@ -109,6 +109,7 @@ class BaseDetector(BaseEstimator):
 
     model_type = "base"
     scoring_precisions: tuple[str, ...] = ("float32",)  # detectors with a network add "bfloat16"
+    batch_quantum = 1  # windows per forward pass are a multiple of this (networks: see training.pad_batch)
     _precision = "float32"  # the scoring precision; another only inside a `scoring_precision` block
 
     # ---- public API -----------------------------------------------------------------------------
@@ -178,11 +179,19 @@ class BaseDetector(BaseEstimator):
         if precision not in self.scoring_precisions:
             raise ConfigError(f"model {self.model_type!r} has no network to run in {precision}; "
                               "score it in float32")
+        if not self.supports_precision(precision):
+            raise ConfigError(f"this CPU cannot run model {self.model_type!r} in {precision} (torch's kernels "
+                              "refused it; bfloat16 needs AVX512-BF16 or AMX); score it in float32")
         before, self._precision = self._precision, precision
         try:
             yield self
         finally:
             self._precision = before
+
+    def supports_precision(self, precision: str) -> bool:
+        """Whether this detector can score in `precision` on this machine: a network's forward pass
+        in bfloat16 needs CPU kernels for it (oneDNN's LSTM has none on a CPU without AVX512-BF16)."""
+        return precision in self.scoring_precisions
 
     def _autocast(self):
         """The forward pass's autocast context for the current scoring precision."""
@@ -363,8 +372,17 @@ class BaseDetector(BaseEstimator):
         """Raw score per time point and sensor, `(n_timepoints, n_features)`: window steps averaged."""
         accumulator = WindowAccumulator(len(scaled), self.window_size, (scaled.shape[1],), self.score_reduction)
         for windows, starts in batched_windows(scaled, self.window_size, self.score_stride, self._score_batch()):
-            accumulator.add(self._window_scores(windows), starts)
+            accumulator.add(self.window_scores(windows), starts)
         return accumulator.result()
+
+    def window_scores(self, windows: torch.Tensor) -> np.ndarray:
+        """Element scores `(batch, window, n_features)` of scaled windows of the same shape.
+
+        A window's scores do not depend on the other windows of its batch: networks run on
+        batches padded to a multiple of `batch_quantum` windows (`training.pad_batch`).
+        """
+        n_windows = len(windows)
+        return self._window_scores(pad_batch(windows, self.batch_quantum))[:n_windows]
 
     def _score_batch(self) -> int:
         """Windows per forward pass when scoring. An LSTM's activations for a batch are about
@@ -425,6 +443,7 @@ class _TorchDetector(BaseDetector):
     """A detector whose model is a torch autoencoder trained by `training.train`."""
 
     scoring_precisions = SCORE_PRECISIONS
+    batch_quantum = 16
 
     def _build_net(self, n_features: int) -> torch.nn.Module:
         raise NotImplementedError
@@ -453,6 +472,19 @@ class _TorchDetector(BaseDetector):
             )
             self.history_ = train(self.net_, self._loss, train_windows, val_windows, config, generator)
 
+    def supports_precision(self, precision: str) -> bool:
+        if precision == "float32" or precision not in self.scoring_precisions:
+            return precision in self.scoring_precisions
+        self._check_fitted()
+        probe = torch.zeros(self.batch_quantum, self.window_size, self.n_features_in_)
+        try:  # the VAE's forward pass draws a latent: from a forked generator, so nothing changes
+            with torch.random.fork_rng(devices=[]), torch.inference_mode(), \
+                    torch.autocast("cpu", dtype=torch.bfloat16):
+                self.net_(probe)
+        except RuntimeError:
+            return False
+        return True
+
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
             with self._autocast():
@@ -467,8 +499,8 @@ class _TorchDetector(BaseDetector):
         out = []
         with torch.inference_mode():
             for windows, _ in batched_windows(scaled, self.window_size, self.score_stride, self._score_batch()):
-                z = self.net_.encode(windows)
-                out.append((z[0] if isinstance(z, tuple) else z).numpy())
+                z = self.net_.encode(pad_batch(windows, self.batch_quantum))
+                out.append((z[0] if isinstance(z, tuple) else z)[:len(windows)].numpy())
         return np.concatenate(out)  # (n_windows, latent)
 
     def _model_state(self):
@@ -830,9 +862,16 @@ class PCADetector(BaseDetector):
         self.components_ = pca.components_.astype(np.float32)  # (n_components, window * n_features)
 
     def _window_scores(self, windows):
-        flat = windows.numpy().reshape(len(windows), -1) - self.mean_
-        reconstruction = (flat @ self.components_.T) @ self.components_
-        return ((flat - reconstruction) ** 2).reshape(windows.shape)
+        # The projection in float64, rounded to float32 at the end. BLAS kernels sum a product in
+        # an order that depends on the CPU, the operands' memory alignment and the thread count;
+        # in float32 that moved every score of a reloaded model by ~1e-5 relative on an AVX-512
+        # Xeon. In float64 those differences are ~1e-16, below float32's resolution, so the same
+        # model gives the same float32 scores wherever its arrays lie (`detect` takes 1.5x as long:
+        # benchmarks/bench_pca_projection.py).
+        flat = windows.numpy().reshape(len(windows), -1).astype(np.float64) - self.mean_
+        components = self.components_.astype(np.float64)
+        reconstruction = (flat @ components.T) @ components
+        return ((flat - reconstruction) ** 2).astype(np.float32).reshape(windows.shape)
 
     def _model_state(self):
         return {"mean": self.mean_.tolist(), "components": self.components_.tolist()}, {}

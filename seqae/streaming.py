@@ -320,7 +320,7 @@ class _ChunkScorer:
         """Score the windows of series rows [first, stop) that start every stride rows from `first`."""
         rows = self.scaled[first - self.scaled_first:stop - self.scaled_first]
         for windows, starts in batched_windows(rows, self.window_size, self.stride, self.batch):
-            self.accumulator.add(self.detector._window_scores(windows), starts + first)
+            self.accumulator.add(self.detector.window_scores(windows), starts + first)
 
     def _hand_out(self, stop: int) -> Detection:
         n = stop - self.accumulator.first_row

@@ -178,6 +178,21 @@ def batched_windows(values: np.ndarray, window_size: int, stride: int,
         yield batch.contiguous(), chunk
 
 
+def pad_batch(windows: torch.Tensor, multiple: int) -> torch.Tensor:
+    """`windows` with its last window repeated until their count is a multiple of `multiple`.
+
+    CPU kernels pick their algorithm by the batch's size: a window scored alone (a matrix-vector
+    product) or in a batch of 2 to 11 gets other float32 roundings than in a large batch. Networks
+    therefore run on batches of a multiple of 16 windows, so a window's score does not depend on
+    how many windows share its batch (chunked, streamed and whole-file scoring cut batches
+    differently); the padding's outputs are dropped.
+    """
+    extra = -len(windows) % multiple
+    if not extra:
+        return windows
+    return torch.cat([windows, windows[-1:].expand(extra, *windows.shape[1:])])
+
+
 def seeded_generator(random_state: int | None) -> torch.Generator:
     """A torch Generator seeded from `random_state` (or from fresh entropy when None)."""
     generator = torch.Generator()

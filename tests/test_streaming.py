@@ -292,6 +292,12 @@ def test_bfloat16_scores_are_close_to_float32_and_chunking_still_changes_nothing
     params = dict(window_size=8, hidden_size=8, latent_dim=4, epochs=2, random_state=0)
     detector = make_detector(model_type, **params).fit(series.iloc[:N_TRAIN])
     exact = detector.anomaly_score(series)
+    if not detector.supports_precision("bfloat16"):  # a CPU without bfloat16 kernels: refused in one line
+        with pytest.raises(ConfigError, match=f"this CPU cannot run model '{model_type}' in bfloat16 .*; "
+                                              "score it in float32$"):
+            score_csv(detector, csv_file, tmp_path / "scores.csv", quiet=True, precision="bfloat16")
+        assert list(tmp_path.iterdir()) == []
+        pytest.skip(f"this CPU has no bfloat16 kernels for {model_type}: the refusal was checked instead")
     with detector.scoring_precision("bfloat16"):
         reduced = detector.anomaly_score(series)
         whole = detector.detect(series)
