@@ -7,8 +7,10 @@
 `score_csv(detector, "big.csv", "scores.csv")` writes, value for value, what
 `detector.detect(read_sensor_csv("big.csv", columns=...)).to_frame()` holds for the whole file:
 
-- each chunk is parsed with `read_sensor_csv`'s helpers, so the same text is a number, a missing
-  value or a one-line error (its row number counted from the top of the file);
+- the file's format (separator, time column, decimal mark, day-first dates, epoch unit) is settled
+  on the first chunk by `ReadOptions.settle`, and every chunk is parsed by `data.parse_timestamps`
+  and `data.parse_numbers`, the parsers of `read_sensor_csv`: the same text is the same instant, a
+  number, a missing value or a one-line error (its row number counted from the top of the file);
 - the last `window_size - 1` rows of a chunk wait for the next one, and windows are fed to the net
   in the same batches of windows as `detect` feeds them, so a window spanning a chunk
   edge is the same tensor in the same batch;
@@ -37,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from seqae import data
+from seqae.data import ReadOptions
 from seqae.detectors import BaseDetector, Detection, current_umask
 from seqae.errors import ConfigError, DataError
 from seqae.thresholds import flags_to_intervals
@@ -46,8 +49,8 @@ from seqae.windows import WindowAccumulator
 
 def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str | os.PathLike, *,
               intervals_path: str | os.PathLike | None = None, chunk_rows: int = 100_000,
-              time_column: str | None = None, sep: str | None = None, fill: str = "error",
-              quiet: bool = False, precision: str = "float32") -> dict:
+              options: ReadOptions | None = None, time_column: str | None = None, sep: str | None = None,
+              fill: str | None = None, quiet: bool = False, precision: str = "float32") -> dict:
     """Score every row of a sensor CSV, reading and writing `chunk_rows` rows at a time.
 
     Args:
@@ -58,7 +61,8 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
         intervals_path: where to write the anomalous intervals (start, end, n_points, peak, top
             sensors, as `Detection.intervals()`), or None.
         chunk_rows: rows read at a time.
-        time_column, sep, fill: as for `read_sensor_csv`.
+        options: how the file is written (`ReadOptions`), as for `read_sensor_csv`; `time_column`,
+            `sep` and `fill`, when given, replace its fields.
         quiet: no progress bar (it goes to stderr otherwise).
         precision: "float32" or "bfloat16" for the network's forward pass (`BaseDetector.scoring_precision`).
 
@@ -71,8 +75,7 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
     detector._check_fitted()
     if not isinstance(chunk_rows, (int, np.integer)) or isinstance(chunk_rows, bool) or chunk_rows < 1:
         raise ConfigError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
-    if fill not in data.FILL_POLICIES:
-        raise ConfigError(f"fill policy {fill!r} is not one of {', '.join(data.FILL_POLICIES)}; pick one")
+    options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
     name = os.fspath(in_path)
     outputs = [Path(out_path)] + ([Path(intervals_path)] if intervals_path is not None else [])
     for path in outputs:
@@ -84,12 +87,12 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
             raise ConfigError(f"{path}: is the input file; write the scores to another path")
 
     with detector.scoring_precision(precision):  # checked before anything is read or written
-        return _score_csv(detector, name, outputs, intervals_path, chunk_rows, time_column, sep, fill, quiet)
+        return _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet)
 
 
-def _score_csv(detector, name, outputs, intervals_path, chunk_rows, time_column, sep, fill, quiet) -> dict:
+def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet) -> dict:
     started = time.perf_counter()
-    reader = _ChunkReader(name, list(detector.feature_names_in_), time_column, sep, fill, int(chunk_rows))
+    reader = _ChunkReader(name, list(detector.feature_names_in_), options, int(chunk_rows))
     scorer = _ChunkScorer(detector, name)
     intervals = _IntervalCollector(list(detector.feature_names_in_), detector.threshold_.value_)
     staged: list[_StagedFile] = []
@@ -129,35 +132,35 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, time_column,
 class _ChunkReader:
     """(index, values) of the rows of a sensor CSV, a chunk at a time, gaps filled.
 
-    values: `(n_rows, n_features)` float64 in the order of `columns`.
+    values: `(n_rows, n_features)` float64 in the order of `columns`. The format is settled on the
+    first chunk and holds for the whole file.
     """
 
-    def __init__(self, name: str, columns: list[str], time_column: str | None, sep: str | None,
-                 fill: str, chunk_rows: int):
-        self.name, self.columns, self.time_column = name, columns, time_column
-        self.sep, self.fill, self.chunk_rows = sep, fill, chunk_rows
-        self.filler = None if fill == "error" else _GapFiller(name, columns, fill)
+    def __init__(self, name: str, columns: list[str], options: ReadOptions, chunk_rows: int):
+        self.name, self.columns, self.options, self.chunk_rows = name, columns, options, chunk_rows
+        self.filler = None if options.fill == "error" else _GapFiller(name, columns, options.fill)
         self.last_stamp = None  # the previous chunk's last time value, to check the order across edges
+        self.last_text = None  # and that time as written
 
     def __iter__(self):
         line = 2  # file line of the chunk's first row: the header is line 1
-        time_col = None
-        for number, raw in enumerate(data._read_table(self.name, self.sep, self.chunk_rows)):
+        options = self.options
+        for number, raw in enumerate(data.read_table(self.name, options.sep, self.chunk_rows)):
             if number == 0:
-                time_col = data._find_time_column(self.name, raw, self.time_column, exclude=())
+                options = options.settle(self.name, raw)
                 missing = [c for c in self.columns if c not in raw.columns]
                 if missing:
                     raise DataError(
                         f"{self.name}: column {missing[0]!r} that the model was fitted on is missing; the file "
-                        f"has columns {data._list(raw.columns)}; the model needs {data._list(self.columns)}"
+                        f"has columns {data.name_list(raw.columns)}; the model needs {data.name_list(self.columns)}"
                     )
-            index = self._index(raw, time_col, line)
-            values = np.column_stack([data._numeric_column(self.name, raw[c], c, first_line=line)
+            index = self._index(raw, options, line)
+            values = np.column_stack([data.parse_numbers(self.name, raw[c], c, options.decimal, first_line=line)
                                       for c in self.columns])
             lines = np.arange(line, line + len(raw))
             if self.filler is None:
                 frame = pd.DataFrame(values, columns=self.columns)
-                data._handle_missing(self.name, frame, "error", file_rows=lines)  # raises at a gap
+                data.fill_missing(self.name, frame, "error", file_rows=lines)  # raises at a gap
                 yield index, values
             else:
                 yield from self.filler.push(index, values, lines)
@@ -165,17 +168,16 @@ class _ChunkReader:
         if self.filler is not None:
             yield from self.filler.finish()
 
-    def _index(self, raw: pd.DataFrame, time_col: str | None, line: int) -> pd.Index:
-        if time_col is None:
-            return pd.RangeIndex(line - 2, line - 2 + len(raw), name="row")
-        index = data._time_index(self.name, raw, time_col, first_line=line)
+    def _index(self, raw: pd.DataFrame, options: ReadOptions, line: int) -> pd.Index:
+        index = data.parse_timestamps(self.name, raw, options, first_line=line)
+        if not options.time_column:
+            return index
         previous = self.last_stamp  # the previous chunk's last row, as a one-element index
-        if previous is not None and (isinstance(index, pd.DatetimeIndex) != isinstance(previous, pd.DatetimeIndex)
-                                     or getattr(index, "tz", None) != getattr(previous, "tz", None)):
-            raise DataError(
-                f"{self.name}: time column {time_col!r} changes kind at row {line} ({raw[time_col].iloc[0]!r} "
-                f"after {previous[0]}); write every timestamp the same way"
-            )
+        text = data.time_text(raw, options.time_column)
+        if previous is not None and getattr(index, "tz", None) != getattr(previous, "tz", None):
+            rows = [(line - 1, self.last_text), (line, text.iloc[0])]  # the previous chunk's last row, this one's first
+            with_offset, without = rows if getattr(previous, "tz", None) is not None else rows[::-1]
+            raise data.mixed_offsets_error(self.name, options.time_column, with_offset, without)
         both = index if previous is None else previous.append(index)
         stamps = both.asi8 if isinstance(both, pd.DatetimeIndex) else both.to_numpy()
         later = stamps[1:] > stamps[:-1]
@@ -183,12 +185,12 @@ class _ChunkReader:
             pos = int(np.flatnonzero(~later)[0])  # both[pos + 1] is not after both[pos]
             first_line = line - (previous is not None)  # file line of both[0]
             if stamps[pos + 1] == stamps[pos]:
-                data._check_duplicates(self.name, both[:pos + 2], np.arange(pos + 2) + first_line - 2)
+                data.check_unique_times(self.name, both[:pos + 2], file_rows=np.arange(pos + 2) + first_line)
             raise DataError(
                 f"{self.name}: row {first_line + pos + 1} ({both[pos + 1]}) is earlier than the row above it "
                 f"({both[pos]}); chunked scoring takes rows in file order: sort the file by time first"
             )
-        self.last_stamp = index[-1:]
+        self.last_stamp, self.last_text = index[-1:], text.iloc[-1]
         return index
 
 
@@ -239,7 +241,7 @@ class _GapFiller:
                 if len(xp) == 0:  # nothing to fill from yet
                     if final:  # the whole-file error: this sensor has no finite reading at all
                         frame = pd.DataFrame({self.columns[c]: self.values[:, c]})
-                        data._handle_missing(self.name, frame, self.fill, file_rows=self.lines)
+                        data.fill_missing(self.name, frame, self.fill, file_rows=self.lines)
                     n_ready = 0
                     continue
                 if self.fill == "ffill":
