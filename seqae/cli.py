@@ -17,13 +17,14 @@ it, so that `seqae --help` answers quickly.
 
 from __future__ import annotations
 
+import functools
 import json
 import warnings
 
 import click
 
 import seqae
-from seqae.data import FILL_POLICIES
+from seqae.data import FILL_POLICIES, TIME_UNITS, ReadOptions
 from seqae.detectors import DETECTORS, make_detector
 from seqae.errors import ConfigError, SeqaeError
 from seqae.thresholds import parse_threshold
@@ -122,17 +123,43 @@ def _separator(ctx, param, value):
     return "\t" if value in ("tab", "\\t") else value
 
 
+READ_OPTION_NAMES = ("time_column", "sep", "decimal", "time_unit", "timezone", "dayfirst", "fill")
+
+
 def read_options(command):
-    """How a sensor CSV is read: --time-column, --sep, --fill."""
-    command = click.option("--fill", type=click.Choice(FILL_POLICIES), default="error", show_default=True,
-                           help="Missing or infinite readings: stop with an error, carry the last "
-                                "reading forward (ffill) or interpolate.")(command)
-    command = click.option("--sep", callback=_separator, metavar="SEP",
-                           help="Column separator (',' ';' or 'tab'); sniffed from the header if not given.")(command)
-    command = click.option("--time-column", metavar="NAME",
-                           help="The timestamp column; found by name (timestamp, datetime, time, ...) "
-                                "if not given.")(command)
-    return command
+    """How a sensor CSV is written: --time-column, --sep, --decimal, --time-unit, --timezone,
+    --dayfirst, --fill, handed to the command as one `read` argument (a `ReadOptions`)."""
+
+    @functools.wraps(command)
+    def with_read_options(*args, **kwargs):
+        given = {name: kwargs.pop(name) for name in READ_OPTION_NAMES}
+        return command(*args, read=ReadOptions(**{k: v for k, v in given.items() if v is not None}), **kwargs)
+
+    options = [
+        click.option("--time-column", metavar="NAME[,NAME]",
+                     help="The timestamp column, or a date and a time-of-day column (date,time); found by name "
+                          "(timestamp, datetime, time, date and time, ...) if not given."),
+        click.option("--sep", callback=_separator, metavar="SEP",
+                     help="Column separator (',' ';' or 'tab'); sniffed from the header if not given."),
+        click.option("--decimal", type=click.Choice([".", ","]),
+                     help="Decimal mark of the readings; ',' is detected when the separator is not ',' and "
+                          "readings look like 0,0063."),
+        click.option("--time-unit", type=click.Choice(TIME_UNITS),
+                     help="Numbers in the time column: epoch s, ms, us or ns since 1970 (UTC), or step (kept "
+                          "as numbers); told apart by their size if not given."),
+        click.option("--timezone", metavar="ZONE",
+                     help="The zone of local times written without a UTC offset (e.g. Europe/Berlin); they "
+                          "are read as instants and written in UTC."),
+        click.option("--dayfirst/--no-dayfirst", default=None,
+                     help="Dates like 01/03/2026 are day-first (1 March) or month-first; decided from the "
+                          "dates if not given (01.03.2026 is day-first)."),
+        click.option("--fill", type=click.Choice(FILL_POLICIES), default="error", show_default=True,
+                     help="Missing or infinite readings: stop with an error, carry the last "
+                          "reading forward (ffill) or interpolate."),
+    ]
+    for option in reversed(options):
+        with_read_options = option(with_read_options)
+    return with_read_options
 
 
 def experiment_option(command):
@@ -181,7 +208,7 @@ def _tracking():
                                 "models:/NAME@ALIAS finds it; models:/NAME/latest is always the newest.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the model URI.")
 def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_size, learning_rate, noise_std,
-        seed, threshold, extra_params, columns, label_column, train_rows, train_until, time_column, sep, fill,
+        seed, threshold, extra_params, columns, label_column, train_rows, train_until, read,
         experiment, run_name, register, alias, quiet):
     """Fit a detector on DATA.csv (rows assumed normal) and log it as an MLflow run.
 
@@ -198,8 +225,7 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
     if "verbose" in DETECTORS[model_type]().get_params():
         params.setdefault("verbose", not quiet)
     detector = make_detector(model_type, **params)
-    training = tracking.read_training_data(data, columns=columns, time_column=time_column,
-                                           label_column=label_column, sep=sep, fill=fill,
+    training = tracking.read_training_data(data, columns=columns, label_column=label_column, options=read,
                                            train_rows=train_rows, train_until=train_until)
     result = tracking.fit_and_log(detector, training, experiment=experiment, run_name=run_name,
                                   register=register, alias=alias)
@@ -232,19 +258,19 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
               help="bfloat16: the network's forward pass in bfloat16, faster on CPUs with native bfloat16 "
                    "(1.15x for the whole command there; scores move by a few hundredths of their spread).")
 @read_options
-def score(model_uri, data, output, intervals, precision, time_column, sep, fill):
+def score(model_uri, data, output, intervals, precision, read):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
     model directory, or a directory saved with BaseDetector.save. DATA.csv is read and scored in
     chunks of rows (which must be in time order), so a file of any length fits in memory; the
     scores equal those of the whole file scored at once. The outputs are written whole or not at all.
+    Times with a UTC offset, epoch times and times read with --timezone are written in UTC.
     """
     from seqae.streaming import score_csv
 
     detector = _tracking().load_detector(model_uri).detector
-    result = score_csv(detector, data, output, intervals_path=intervals, time_column=time_column, sep=sep,
-                       fill=fill, precision=precision)
+    result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision)
     written = output + (f", {intervals}" if intervals else "")
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged in {result['intervals']} intervals "
                f"(threshold {detector.threshold_.value_:.4g}) -> {written}")
@@ -269,12 +295,12 @@ EVALUATION_ROWS = (  # (key in seqae.metrics.evaluate, label, format)
 @read_options
 @experiment_option
 @click.option("--run-name", help="Name of the new run, when the model has no run in this store.")
-def evaluate(model_uri, data, label_column, time_column, sep, fill, experiment, run_name):
+def evaluate(model_uri, data, label_column, read, experiment, run_name):
     """Score labelled DATA.csv, print precision, recall, F1, false-alarm rate and AUC-PR, and log
     them to the model's MLflow run (a new run in --experiment if the model has none here)."""
     tracking = _tracking()
-    result = tracking.evaluate_and_log(model_uri, data, label_column=label_column, time_column=time_column,
-                                       sep=sep, fill=fill, experiment=experiment, run_name=run_name)
+    result = tracking.evaluate_and_log(model_uri, data, label_column=label_column, options=read,
+                                       experiment=experiment, run_name=run_name)
     click.echo(format_metrics(result.metrics))
     where = "a new run" if result.new_run else "the model's run"
     click.echo(f"logged to {where} {result.run_id}; view: seqae ui, then open {result.run_url}")

@@ -41,7 +41,7 @@ from mlflow.types import ColSpec, Schema
 
 import seqae
 from seqae import metrics, plots
-from seqae.data import read_sensor_csv
+from seqae.data import ReadOptions, read_sensor_csv
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import ConfigError, DataError
 from seqae.windows import window_starts
@@ -161,15 +161,16 @@ class TrainingData:
 
 
 def read_training_data(path, *, columns=None, time_column=None, label_column=None, sep=None,
-                       fill="error", train_rows: int | None = None,
-                       train_until: str | None = None) -> TrainingData:
+                       fill=None, train_rows: int | None = None, train_until: str | None = None,
+                       options: ReadOptions | None = None) -> TrainingData:
     """Read a sensor CSV and keep the training rows: the first `train_rows`, or those up to and
-    including the time `train_until`, or all. The label column, if named, is never a sensor."""
+    including the time `train_until`, or all. The label column, if named, is never a sensor.
+    `options`: how the file is written; `time_column`, `sep` and `fill`, when given, replace its fields."""
     if train_rows is not None and train_until is not None:
         raise ConfigError("give either --train-rows or --train-until, not both")
     path = Path(path)
-    frame = read_sensor_csv(path, time_column=time_column, columns=columns,
-                            label_columns=[label_column] if label_column else [], sep=sep, fill=fill)
+    options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
+    frame = read_sensor_csv(path, options, columns=columns, label_columns=[label_column] if label_column else [])
     n_rows = len(frame)
     if train_rows is not None:
         if train_rows < 1:
@@ -179,7 +180,7 @@ def read_training_data(path, *, columns=None, time_column=None, label_column=Non
         frame = frame.iloc[:train_rows]
     elif train_until is not None:
         first = frame.index[0]
-        frame = frame.loc[:_index_key(frame.index, train_until, path)]
+        frame = frame.loc[:_index_key(frame.index, train_until, path, options.timezone)]
         if frame.empty:
             raise DataError(f"{path}: no rows at or before --train-until {train_until}; the first row is at {first}")
     options = {
@@ -187,8 +188,11 @@ def read_training_data(path, *, columns=None, time_column=None, label_column=Non
         "columns": ",".join(columns) if columns else "(all numeric)",
         "time_column": frame.index.name or "(none)",
         "label_column": label_column or "(none)",
-        "sep": sep or "(sniffed)",
-        "fill": fill,
+        "sep": options.sep or "(sniffed)",
+        "fill": options.fill,
+        **{key: value for key, value in (("decimal", options.decimal), ("time_unit", options.time_unit),
+                                         ("timezone", options.timezone), ("dayfirst", options.dayfirst))
+           if value is not None},
         "train_rows": train_rows if train_rows is not None else "(all)",
         "train_until": train_until or "(none)",
         "n_rows_in_file": n_rows,
@@ -199,13 +203,20 @@ def read_training_data(path, *, columns=None, time_column=None, label_column=Non
     return TrainingData(frame, path, options)
 
 
-def _index_key(index: pd.Index, text: str, path: Path):
+def _index_key(index: pd.Index, text: str, path: Path, timezone: str | None = None):
     if isinstance(index, pd.DatetimeIndex):
         try:
-            return pd.Timestamp(text)
+            key = pd.Timestamp(text)
         except (ValueError, TypeError):
             raise ConfigError(f"--train-until {text!r} is not a timestamp; write it like "
                               f"{index[0].isoformat()}") from None
+        if index.tz is None and key.tz is not None:
+            raise ConfigError(f"--train-until {text!r} has a UTC offset, and the times of {path} have none; write "
+                              f"it like {index[0].isoformat()}")
+        if index.tz is not None:  # the index is in UTC: a time without an offset is read as the file's are
+            key = key.tz_localize(timezone or "UTC") if key.tz is None else key
+            key = key.tz_convert(index.tz)
+        return key
     if index.name is None:
         raise DataError(f"{path}: --train-until needs a time column, and the file has none; "
                         "use --train-rows or name one with --time-column")
@@ -535,11 +546,13 @@ def _run_exists(run_id: str) -> bool:
 # ---- scoring files -----------------------------------------------------------------------------------
 
 def read_for_detector(detector: BaseDetector, path, *, time_column=None, label_column=None,
-                      sep=None, fill="error"):
+                      sep=None, fill=None, options: ReadOptions | None = None):
     """Read the sensors `detector` was fitted on from a CSV (other columns are ignored); with
-    `label_column`, also the labels: `(frame, labels)`."""
+    `label_column`, also the labels: `(frame, labels)`. `options`: how the file is written;
+    `time_column`, `sep` and `fill`, when given, replace its fields."""
+    options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
     needed = [str(name) for name in detector.feature_names_in_]
-    header = _csv_header(path, sep)
+    header = _csv_header(path, options.sep)
     if header is not None:
         missing = [name for name in needed if name not in header]
         if missing:
@@ -547,8 +560,7 @@ def read_for_detector(detector: BaseDetector, path, *, time_column=None, label_c
                             f"the file has {', '.join(repr(c) for c in header[:12])}; the model needs "
                             f"{', '.join(repr(c) for c in needed)}")
     labels = [label_column] if label_column else []
-    return read_sensor_csv(path, time_column=time_column, columns=needed, label_columns=labels, sep=sep,
-                           fill=fill, return_labels=bool(label_column))
+    return read_sensor_csv(path, options, columns=needed, label_columns=labels, return_labels=bool(label_column))
 
 
 def _csv_header(path, sep) -> list[str] | None:
@@ -581,15 +593,15 @@ class EvaluationResult:
 
 
 def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_column=None, sep=None,
-                     fill="error", experiment: str = DEFAULT_EXPERIMENT,
-                     run_name: str | None = None) -> EvaluationResult:
+                     fill=None, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None,
+                     options: ReadOptions | None = None) -> EvaluationResult:
     """Score a labelled CSV, compute the metrics and log them (with the dataset and plots) to the
     model's run; a model without a run in this store gets a new run in `experiment`."""
     loaded = load_detector(model_uri)
     store = use_store()
     detector = loaded.detector
-    frame, labels = read_for_detector(detector, data_path, time_column=time_column,
-                                      label_column=label_column, sep=sep, fill=fill)
+    frame, labels = read_for_detector(detector, data_path, time_column=time_column, label_column=label_column,
+                                      sep=sep, fill=fill, options=options)
     detection = score_detector(detector, frame, data_path)
     y = labels[label_column].to_numpy()
     values = metrics.evaluate(y, detection.scores, detection.flags)

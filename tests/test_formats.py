@@ -2,7 +2,7 @@
 
 One frame of two sensors is written in each format to a CSV in tmp_path; every file must read, by
 `read_sensor_csv` and by chunked scoring (`score_csv`), to the frame and scores of the reference
-file (ISO 8601 in UTC). Then the formats
+file (ISO 8601 in UTC), and through the CLI with the options a user would pass. Then the formats
 seqae refuses, each with its one line naming the option that fixes it.
 """
 
@@ -14,7 +14,11 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+from click.testing import CliRunner
+from cli_store import fitted_store
 
+from seqae import tracking
+from seqae.cli import cli
 from seqae.data import ReadOptions, parse_timestamps, read_sensor_csv, read_table
 from seqae.detectors import DeviationDetector
 from seqae.errors import ConfigError, DataError, DataWarning
@@ -211,6 +215,16 @@ def test_a_gap_in_utc_timestamps_is_a_warning_not_a_traceback(tmp_path):
         read_sensor_csv(path)
 
 
+def test_train_until_on_utc_timestamps(tmp_path):
+    text = "timestamp,a\n" + "".join(f"2026-03-01T00:0{m}:00Z,{m}\n" for m in range(6))
+    path = write(tmp_path, text)
+    assert len(tracking.read_training_data(path, train_until="2026-03-01 00:02").frame) == 3
+    assert len(tracking.read_training_data(path, train_until="2026-03-01T01:03:00+01:00").frame) == 4
+    local = tracking.read_training_data(write(tmp_path, text.replace("Z", ""), "local.csv"),
+                                        train_until="2026-03-01 00:01", options=ReadOptions(timezone=BERLIN))
+    assert len(local.frame) == 2 and local.options["timezone"] == BERLIN
+
+
 # ---- what is refused, in one line naming the option ------------------------------------------------
 
 REFUSALS = [
@@ -285,4 +299,48 @@ def test_chunked_scoring_refuses_a_change_from_utc_to_local_times_in_a_later_chu
                                         r"'2026-03-01T00:04:59Z'\) and without one \(row 302: '2026-03-01T00:05:00'\)"):
         score_csv(detector, path, tmp_path / "out.csv", chunk_rows=100, quiet=True)
     assert not (tmp_path / "out.csv").exists()
+
+
+# ---- through the command line ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def in_store(tmp_path_factory, monkeypatch):
+    store = fitted_store(tmp_path_factory)
+    monkeypatch.chdir(store.root)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return store
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+@pytest.mark.parametrize("name, options", [
+    ("german-spreadsheet", ["--timezone", BERLIN]),
+    ("epoch-seconds", []),
+    ("date-and-time-columns-named", ["--time-column", "Day,Clock", "--timezone", "UTC"]),
+])
+def test_fit_and_score_each_format_from_the_command_line(in_store, files, reference, tmp_path, name, options):
+    fitted = run("fit", files[name], "--model", "deviation", "-p", "smoothing=5", "--train-rows", N_TRAIN,
+                 "--quiet", *options)
+    assert fitted.exit_code == 0, fitted.output
+    model_uri = fitted.stdout.strip().splitlines()[-1]
+    scores = tmp_path / "scores.csv"
+    scored = run("score", model_uri, files[name], "-o", scores, *options)
+    assert scored.exit_code == 0, scored.output
+    assert _body(scores) == reference[0]
+
+
+@pytest.mark.parametrize("text, options, message", [
+    ("timestamp,a\n2026-10-25 01:30:00,1\n2026-10-25 02:30:00,2\n", ["--timezone", BERLIN],
+     "a time that happens twice in Europe/Berlin"),
+    ("timestamp,a\n01/03/2026 00:00,1\n02/03/2026 00:00,2\n", [], "pass --dayfirst or --no-dayfirst"),
+    ("timestamp,a\n2026-03-01 00:00:00,1\n", ["--timezone", "Mars/Olympus"], "is not a time zone name"),
+])
+def test_refusals_from_the_command_line(in_store, tmp_path, text, options, message):
+    result = run("fit", write(tmp_path, text), "--model", "deviation", *options)
+    assert result.exit_code in (1, 2) and "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and message in errors[0], result.output
 
