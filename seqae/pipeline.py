@@ -4,7 +4,8 @@ A pipeline is a TOML file with six sections (every key is checked; an unknown on
 
     [data]       directory, files (glob patterns under it), sep, time_column, columns,
                  label_column (the 0/1 truth), ignore_columns (never sensors, e.g. SKAB's
-                 `changepoint`), fill
+                 `changepoint`), fill, and how the files are written: decimal, time_unit,
+                 timezone, dayfirst (`data.ReadOptions`, the CLI's read options)
     [protocol]   train_rows = N (fit on the first N rows of each file, score the rest) or
                  train_file = "path" (fit once on that file, score every file whole)
     [model]      type = "lstm-ae" | "lstm-vae" | "dense-ae" | "conv-ae" | "pca" | "iforest" | "deviation", and the
@@ -50,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from seqae import metrics
-from seqae.data import FILL_POLICIES, read_sensor_csv, time_gaps
+from seqae.data import FILL_POLICIES, ReadOptions, read_sensor_csv, time_gaps
 from seqae.detectors import DETECTORS, THRESHOLD_SOURCES, make_detector
 from seqae.errors import ConfigError, DataError, DataWarning, SeqaeError
 from seqae.thresholds import parse_threshold
@@ -79,12 +80,10 @@ class Pipeline:
     text: str  # the file as written (logged with the run)
     files: tuple[Path, ...]  # data files, sorted
     directory: Path  # what `files` are named relative to
-    sep: str | None
-    time_column: str | None
+    read: ReadOptions  # how the data files are written: sep, time_column, decimal, ..., fill
     columns: tuple[str, ...] | None
     label_column: str
     ignore_columns: tuple[str, ...]
-    fill: str
     train_rows: int | None
     train_file: Path | None
     model_type: str
@@ -204,8 +203,18 @@ def load_pipeline(path, data_dir=None, seeds=None, experiment: str | None = None
         raise ConfigError(f"{data.where('fill')} must be one of {', '.join(FILL_POLICIES)}, got {fill!r}")
     if sep is not None and not sep:
         raise ConfigError(f"{data.where('sep')} must not be empty; leave it out to sniff the separator")
+    read = {"sep": sep, "time_column": time_column, "fill": fill,
+            "decimal": data.get("decimal", (str,), "'.' or ','"),
+            "time_unit": data.get("time_unit", (str,), "one of s, ms, us, ns, step"),
+            "timezone": data.get("timezone", (str,), "a time zone name such as 'Europe/Berlin'"),
+            "dayfirst": data.get("dayfirst", (bool,), "true or false")}
+    try:
+        read = ReadOptions(**{key: value for key, value in read.items() if value is not None})
+    except ConfigError as exc:
+        option, _, rest = str(exc).removeprefix("--").partition(" ")  # --time-unit must ... -> time_unit must ...
+        raise ConfigError(f"{path}: [data] {option.replace('-', '_')} {rest}") from None
     data.check_unknown(("directory", "files", "sep", "time_column", "columns", "label_column",
-                        "ignore_columns", "fill"))
+                        "ignore_columns", "fill", "decimal", "time_unit", "timezone", "dayfirst"))
     if data_dir is not None:
         root = Path(data_dir).resolve()
         if not root.is_dir():
@@ -292,9 +301,9 @@ def load_pipeline(path, data_dir=None, seeds=None, experiment: str | None = None
                           f"choose from {', '.join(SUMMARY_KEYS)}")
 
     return Pipeline(
-        path=path, name=path.stem, text=text, files=tuple(files), directory=root, sep=sep,
-        time_column=time_column, columns=columns, label_column=label_column,
-        ignore_columns=tuple(c for c in ignore_columns if c != label_column), fill=fill,
+        path=path, name=path.stem, text=text, files=tuple(files), directory=root, read=read,
+        columns=columns, label_column=label_column,
+        ignore_columns=tuple(c for c in ignore_columns if c != label_column),
         train_rows=train_rows, train_file=train_path, model_type=model_type, model_params=model,
         threshold_spec=spec, threshold_on=threshold_on, seeds=seeds,
         experiment=experiment or name, jobs=jobs, report=tuple(report),
@@ -475,14 +484,13 @@ def read_data_file(pipeline: Pipeline, path: Path, labels: bool = True):
     """
     label_columns = (pipeline.label_column, *pipeline.ignore_columns)
     if not labels:
-        header = pd.read_csv(path, sep=pipeline.sep or None, engine="python", nrows=0).columns
+        header = pd.read_csv(path, sep=pipeline.read.sep or None, engine="python", nrows=0).columns
         label_columns = tuple(c for c in label_columns if c in {str(h).strip() for h in header})
     with warnings.catch_warnings():
         # A gap in the timestamps is counted per file (n_time_gaps), not printed once per file and seed.
         warnings.simplefilter("ignore", DataWarning)
-        frame, label_frame = read_sensor_csv(path, time_column=pipeline.time_column, columns=pipeline.columns,
-                                             label_columns=label_columns, sep=pipeline.sep,
-                                             fill=pipeline.fill, return_labels=True)
+        frame, label_frame = read_sensor_csv(path, pipeline.read, columns=pipeline.columns,
+                                             label_columns=label_columns, return_labels=True)
     values = label_frame[pipeline.label_column].to_numpy() if labels else None
     return frame, values
 

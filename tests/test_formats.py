@@ -344,3 +344,40 @@ def test_refusals_from_the_command_line(in_store, tmp_path, text, options, messa
     errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
     assert len(errors) == 1 and message in errors[0], result.output
 
+
+# ---- pipeline files ----------------------------------------------------------------------------------
+
+
+def _pipeline(tmp_path, data_keys: str):
+    from seqae.pipeline import load_pipeline
+
+    (tmp_path / "data").mkdir(exist_ok=True)
+    toml = tmp_path / "german.toml"
+    toml.write_text(f'[data]\ndirectory = "data"\nlabel_column = "anomaly"\n{data_keys}\n'
+                    '[protocol]\ntrain_rows = 400\n\n[model]\ntype = "deviation"\n\n[run]\nseeds = [0]\n')
+    return load_pipeline(toml)
+
+
+def test_a_pipeline_reads_its_files_with_the_same_options(frame, tmp_path):
+    from seqae.pipeline import read_data_file
+
+    text = _rows(frame, lambda t: [t.tz_convert(BERLIN).strftime("%d.%m.%Y %H:%M:%S")], sep=";", decimal=",",
+                 trailing=";0")
+    path = tmp_path / "data" / "pump.csv"
+    (tmp_path / "data").mkdir()
+    path.write_text("Zeit;a;b;anomaly\n" + text)
+    pipeline = _pipeline(tmp_path, f'timezone = "{BERLIN}"\ndecimal = ","\n')
+    assert pipeline.read == ReadOptions(timezone=BERLIN, decimal=",")
+    read, labels = read_data_file(pipeline, path)
+    pd.testing.assert_frame_equal(read.rename_axis("timestamp"), frame)
+    assert labels.sum() == 0
+
+
+@pytest.mark.parametrize("keys, message", [
+    ('time_unit = "minutes"', r"german.toml: \[data\] time_unit must be one of s, ms, us, ns, step, got 'minutes'$"),
+    ('timezone = "Mars/Olympus"', r"german.toml: \[data\] timezone 'Mars/Olympus' is not a time zone name"),
+    ("dayfirst = 1", r"german.toml: \[data\] dayfirst must be true or false, got 1$"),
+])
+def test_a_pipeline_refuses_bad_read_options(tmp_path, keys, message):
+    with pytest.raises(ConfigError, match=message):
+        _pipeline(tmp_path, keys + "\n")
