@@ -1,0 +1,214 @@
+"""Alert metrics of seqae's detectors with the alert rules (seqae.alerts) on the demo data, SKAB and nab-dev.
+
+    python benchmarks/quality/alerts.py                 # score (cached) and measure everything
+    python benchmarks/quality/alerts.py --sets skab --models deviation
+
+Protocol: each file is fitted on its training rows (protocol.py: SKAB's first 400, nab-dev's first
+15 %, the demo's normal first half of 3,000 generated rows) and its test rows are scored on their
+own, as `seqae score` scores a file; the threshold and the alert rules are fitted on the detector's
+held-out validation scores (the last 20 % of the training rows), never on labels. An alert is true
+when it overlaps a labelled segment extended by max(30 rows, 10 % of the segment's length) after its
+end (`seqae.metrics.alert_counts`). Scores are cached under benchmarks/out/alert-scores/ so that
+changing the rules refits nothing.
+
+Label-free sets, used to choose the defaults (no test label of SKAB, nab-dev or the demo is read):
+    normal-skab   SKAB's anomaly-free recording (9,405 rows): fit on its first 400 rows, false
+                  alerts per 1,000 rows on the rest.
+    generated     seqae.synthetic series with seeds 1-8 (the demo is seed 0), anomalies injected by
+                  the generator, 4 kinds each: recall, precision and fragments per anomaly.
+
+Writes benchmarks/results/alerts.csv (one row per set, model, threshold and rules), alerts.per_file.csv
+and alerts.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import protocol  # noqa: E402
+
+RESULTS = protocol.REPO / "benchmarks" / "results"
+CACHE = protocol.REPO / "benchmarks" / "out" / "alert-scores"
+SETS = ("demo", "skab", "nab-dev", "normal-skab", "generated")
+MODELS = ("deviation", "lstm-ae")
+GENERATED_SEEDS = range(1, 9)
+
+
+def make_detector(model: str):
+    from seqae.detectors import make_detector as make
+
+    if model == "deviation":
+        return make("deviation")
+    # the demo's small LSTM-AE (seqae.tracking.run_demo)
+    return make("lstm-ae", window_size=16, hidden_size=32, latent_dim=8, epochs=20, batch_size=64,
+                learning_rate=3e-3, patience=5, random_state=0)
+
+
+def dev_files(set_name: str) -> list[protocol.DevFile]:
+    from seqae.synthetic import make_sensor_data
+
+    if set_name in ("skab", "nab-dev"):
+        return protocol.load(set_name)
+    if set_name == "demo":
+        frame, labels, _ = make_sensor_data(3000, 4, normal_rows=1500, random_state=0)
+        return [protocol.DevFile("demo", frame.iloc[:1500], frame.iloc[1500:], labels.to_numpy()[1500:])]
+    if set_name == "generated":
+        out = []
+        for seed in GENERATED_SEEDS:
+            frame, labels, _ = make_sensor_data(3000, 4, normal_rows=1500, random_state=seed)
+            out.append(protocol.DevFile(f"seed{seed}", frame.iloc[:1500], frame.iloc[1500:],
+                                        labels.to_numpy()[1500:]))
+        return out
+    if set_name == "normal-skab":
+        raw = pd.read_csv(protocol.SKAB_DIR / "anomaly-free" / "anomaly-free.csv", sep=";",
+                          index_col="datetime", parse_dates=True).astype(np.float64)
+        n = protocol.SKAB_TRAIN_ROWS
+        return [protocol.DevFile("anomaly-free", raw.iloc[:n], raw.iloc[n:], np.zeros(len(raw) - n, np.int8))]
+    raise ValueError(set_name)
+
+
+def scored(set_name: str, model: str) -> list[dict]:
+    """Per file: test scores, contributions, calibration scores, labels, index; cached on disk."""
+    import torch
+
+    torch.set_num_threads(1)
+    out = []
+    for file in dev_files(set_name):
+        path = CACHE / set_name / model / (file.name.replace("/", "_") + ".npz")
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                detector = make_detector(model).fit(file.train)
+                detection = detector.detect(file.test)
+            calibration = detector.validation_scores_
+            np.savez(path, scores=detection.scores, contributions=detection.contributions,
+                     calibration=calibration, labels=file.labels, index=file.test.index.values.astype("datetime64[ns]").astype(np.int64)
+                     if isinstance(file.test.index, pd.DatetimeIndex) else np.arange(len(file.test)),
+                     timed=isinstance(file.test.index, pd.DatetimeIndex),
+                     features=np.asarray(list(detector.feature_names_in_), dtype=str))
+        data = np.load(path)
+        index = pd.DatetimeIndex(data["index"]) if bool(data["timed"]) else pd.RangeIndex(len(data["scores"]))
+        out.append({"name": file.name, "scores": data["scores"], "contributions": data["contributions"],
+                    "calibration": data["calibration"], "labels": data["labels"], "index": index,
+                    "features": list(data["features"])})
+    return out
+
+
+def threshold_value(spec: str, calibration: np.ndarray, index, rules_params: dict | None = None
+                    ) -> tuple[float, object]:
+    """The threshold's value and, for an alert budget, its fitted rules."""
+    import seqae.alerts  # noqa: F401  (registers the `alerts` threshold)
+    from seqae.alerts import rows_per_day
+    from seqae.thresholds import parse_threshold
+
+    threshold = parse_threshold(spec)
+    if spec.startswith("alerts:per_day"):
+        threshold.set_params(rows_per_day=rows_per_day(index))
+    if spec.startswith("alerts") and rules_params:
+        threshold.set_params(**rules_params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        threshold.fit(calibration)
+    return threshold.value_, getattr(threshold, "rules_", None)
+
+
+def measure(files: list[dict], spec: str, rules_params: dict | None) -> tuple[dict, list[dict]]:
+    from seqae import metrics
+    from seqae.alerts import AlertRules, find_alerts
+
+    total = None
+    per_file = []
+    for f in files:
+        value, budget_rules = threshold_value(spec, f["calibration"], f["index"], rules_params)
+        if rules_params is None:  # flags straight to intervals: the rules off
+            rules = AlertRules(min_gap=0, min_length=1, hysteresis=1.0, extreme=1.0, cooldown=0)
+        elif budget_rules is not None:
+            rules = budget_rules
+        else:
+            rules = AlertRules(**rules_params)
+        alerts = find_alerts(f["index"], f["scores"], f["contributions"], value, f["calibration"], f["features"],
+                             rules=rules)
+        counts = metrics.alert_counts(f["labels"], alerts.spans(), fired_at=alerts.fired_rows(),
+                                      index=f["index"] if isinstance(f["index"], pd.DatetimeIndex) else None)
+        total = counts if total is None else total + counts
+        per_file.append({"file": f["name"], **counts.to_dict(), "threshold": value})
+    return total.to_dict(), per_file
+
+
+RULES = {
+    "none": None,  # flags straight to intervals, as before
+    "default": {},
+}
+
+
+def rule_grid() -> dict:
+    grid = {}
+    for min_gap in (0, 10, 30, 60):
+        for min_length in (1, 5, 10, 20):
+            for hysteresis in (0.5, 1.0):
+                grid[f"gap{min_gap}-len{min_length}-hys{hysteresis}"] = {
+                    "min_gap": min_gap, "min_length": min_length, "hysteresis": hysteresis}
+    return grid
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
+    parser.add_argument("--models", nargs="+", default=["deviation"], choices=MODELS)
+    parser.add_argument("--thresholds", nargs="+",
+                        default=["quantile:q=0.99", "far:target=0.01", "alerts:per_1000_rows=1"])
+    parser.add_argument("--grid", action="store_true", help="also every rule setting of the grid")
+    parser.add_argument("--tag", default="", help="suffix of the result files")
+    args = parser.parse_args(argv)
+
+    rules = dict(RULES)
+    if args.grid:
+        rules.update(rule_grid())
+    rows, per_file_rows = [], []
+    for set_name in args.sets:
+        for model in args.models:
+            files = scored(set_name, model)
+            for spec in args.thresholds:
+                for rule_name, params in rules.items():
+                    summary, per_file = measure(files, spec, params)
+                    rows.append({"set": set_name, "model": model, "threshold": spec, "rules": rule_name, **summary})
+                    per_file_rows += [{"set": set_name, "model": model, "threshold": spec, "rules": rule_name, **r}
+                                      for r in per_file]
+                    print(f"{set_name:12s} {model:10s} {spec:24s} {rule_name:24s} "
+                          f"recall {summary['anomaly_recall']:.3f} precision {summary['alert_precision']:.3f} "
+                          f"alerts {summary['n_alerts']:5d} (false {summary['n_false_alerts']:4d}, "
+                          f"{summary['false_alerts_per_1000_rows']:.2f}/1000 rows, "
+                          f"{summary['false_alerts_per_day']:.2f}/day) per anomaly "
+                          f"{summary['alerts_per_anomaly_found']:.2f} delay {summary['median_alert_delay']}",
+                          flush=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame(rows)
+    table.to_csv(RESULTS / f"alerts{args.tag}.csv", index=False, float_format="%.4g")
+    pd.DataFrame(per_file_rows).to_csv(RESULTS / f"alerts{args.tag}.per_file.csv", index=False, float_format="%.4g")
+    (RESULTS / f"alerts{args.tag}.md").write_text(markdown(table))
+
+
+def markdown(table: pd.DataFrame) -> str:
+    columns = ["set", "model", "threshold", "rules", "anomaly_recall", "alert_precision", "n_alerts",
+               "n_false_alerts", "false_alerts_per_1000_rows", "false_alerts_per_day", "alerts_per_anomaly_found",
+               "median_alert_delay", "n_anomalies", "n_anomalies_found"]
+    shown = table[columns]
+    lines = ["# Alert metrics (benchmarks/quality/alerts.py)", "",
+             "An alert is true when it overlaps a labelled segment extended by max(30 rows, 10 % of its "
+             "length) after its end. Delays in rows from the segment's start to the alert's firing row.", "",
+             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in shown.itertuples(index=False):
+        lines.append("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
