@@ -490,11 +490,10 @@ class AlertBudgetThreshold(Threshold):
     - When the budget allows at least 3 alerts on the calibration rows, the threshold is the lowest
       calibration score at which the rules raise at most the budgeted count there (a bisection over
       the calibration scores; the count falls as the threshold rises).
-    - Otherwise (a tight budget, few calibration rows) it is extrapolated: the rate of rows above a
-      level x is an exponential tail fitted to the top 10 % of the calibration scores, and alerts per
-      row above it (theta) are measured at the highest level where the rules raise at least 3 alerts
-      (1 if none: then the budget is an upper bound). The threshold is where tail(x) * theta equals
-      the budget per row. A tail model beyond the data is a guess: check the count on normal data.
+    - Otherwise (a tight budget, few calibration rows) it is extrapolated: an exponential tail of the
+      scores times the alerts per row above a level, measured where the rules still raise 3 alerts
+      (`_extrapolate`). Measured on generated normal scores this errs towards fewer alerts than
+      budgeted (median 0.3 times the budget): a guess beyond the data, to check on held-back rows.
 
     Tolerance: on new normal data like the calibration rows, the count is that of a rare event,
     about budget ± 3 sqrt(budget) (Poisson), tested on generated normal scores (tests/test_alerts.py).
@@ -576,32 +575,46 @@ class AlertBudgetThreshold(Threshold):
                 lo, hi = (lo, mid) if count(candidates[mid]) <= target else (mid, hi)
             return float(candidates[hi])
 
-        def reaches(target: float) -> bool:
-            """Whether some level raises more than `target` alerts."""
-            return any(count(candidates[i]) > target
-                       for i in np.unique(np.linspace(0, candidates.size - 1, 40).astype(int)))
-
         target = rate * n
         self.expected_calibration_alerts_ = float(target)
         if target >= MIN_EMPIRICAL_ALERTS:
             value = lowest_within(target)
             self.method_ = "empirical"
         else:
-            reference = lowest_within(MIN_EMPIRICAL_ALERTS - 1) if reaches(MIN_EMPIRICAL_ALERTS - 1) else None
-            theta = 1.0
-            if reference is not None:
-                above = int(np.count_nonzero(scores > reference))
-                theta = min(1.0, count(reference) / above) if above else 1.0
-            needed = rate / theta  # share of normal rows above the threshold
-            if needed >= base.tail_share_:
-                value = float(np.quantile(scores, 1.0 - needed))
-            else:
-                value = base.tail_start_ + base.tail_scale_ * math.log(base.tail_share_ / needed)
-            self.alerts_per_exceedance_ = float(theta)
+            value = self._extrapolate(scores, lambda level: base.with_threshold(level).apply(scores)[0], target)
             self.method_ = "tail"
         self.rules_ = base.with_threshold(value)
         self.calibration_alerts_ = count(value)
         return value
+
+    def _extrapolate(self, scores, count_alerts, target: float) -> float:
+        """Rows above a level from an exponential tail, times alerts per row above it.
+
+        The share of normal rows above a level x beyond the calibration scores' 0.9 quantile u is
+        taken as 0.1 exp(-(x - u) / sigma), sigma their mean excess over u (the rules' tail,
+        `AlertRules.exceedance`). Alerts per row above the level (theta) are measured at the highest
+        of 40 levels from u to the largest score where the rules raise at least 3 alerts (1 when
+        none does). The threshold is where theta times that share gives `target` alerts.
+
+        Measured on generated normal scores (20,000 new rows, budgets of 0.05-1 per 1,000 rows fitted
+        on 500-20,000 calibration rows): the count came out at 0-2.5 times the budget, median 0.3:
+        the extrapolated budget errs towards fewer alerts. Check the count on normal data held back.
+        """
+        n = scores.size
+        rules = self.alert_rules().fit(scores, float(np.max(scores)))
+        low = float(np.quantile(scores, 0.9 if n >= 100 else 0.5))
+        levels = np.unique(np.quantile(scores[scores >= low], np.linspace(0.0, 1.0, 40)))
+        theta = 1.0
+        for level in levels[::-1]:
+            found = len(count_alerts(level))
+            if found >= MIN_EMPIRICAL_ALERTS:
+                theta = min(1.0, found / max(int(np.count_nonzero(scores > level)), 1))
+                break
+        self.alerts_per_exceedance_ = float(theta)
+        needed = target / n / theta  # share of normal rows above the threshold
+        if needed >= rules.tail_share_:
+            return float(np.quantile(scores, 1.0 - needed))
+        return rules.tail_start_ + rules.tail_scale_ * math.log(rules.tail_share_ / needed)
 
     def _fitted_state(self) -> dict:
         return {"rules": self.rules_.to_dict(), "method": self.method_,

@@ -156,6 +156,10 @@ def rule_grid() -> dict:
             for hysteresis in (0.5, 1.0):
                 grid[f"gap{min_gap}-len{min_length}-hys{hysteresis}"] = {
                     "min_gap": min_gap, "min_length": min_length, "hysteresis": hysteresis}
+    for extreme in (2.0, 5.0, 100.0):
+        grid[f"extreme{extreme:g}"] = {"extreme": extreme}
+    for cooldown in (0, 30, 600):
+        grid[f"cooldown{cooldown}"] = {"cooldown": cooldown}
     return grid
 
 

@@ -1,0 +1,211 @@
+"""The alert rules on hand-built score series, their row-by-row runner, the alert table and the budget."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqae.alerts import ALERT_COLUMNS, AlertBudgetThreshold, AlertRules, find_alerts, rows_per_day
+from seqae.errors import ConfigError, DataError, NotFittedError
+from seqae.thresholds import parse_threshold, threshold_from_dict
+
+# Calibration scores with median 0, threshold 1: close level = hysteresis, extreme level = extreme.
+CALIBRATION = np.zeros(99)
+
+
+def rules(**params) -> AlertRules:
+    base = {"min_gap": 0, "min_length": 1, "hysteresis": 1.0, "extreme": 10.0, "cooldown": 0}
+    return AlertRules(**{**base, **params}).fit(CALIBRATION, 1.0)
+
+
+def spans(found):
+    return [(a.start, a.end, a.fired_at) for a in found]
+
+
+H, L, M = 2.0, 0.0, 0.7  # above the threshold, normal, between the close level 0.5 and the threshold
+
+
+@pytest.mark.parametrize("params, scores, expected", [
+    # no rules: each run of flags is an alert
+    ({}, [L, H, H, L, H, L, L, H], [(1, 2, 1), (4, 4, 4), (7, 7, 7)]),
+    # gap: flags at most min_gap rows apart are one alert, fired at its first row
+    ({"min_gap": 1}, [L, H, L, H, L, L, H, L], [(1, 3, 1), (6, 6, 6)]),
+    ({"min_gap": 2}, [L, H, L, H, L, L, H, L], [(1, 6, 1)]),
+    # minimum length: short episodes are dropped, a long one fires on its min_length-th row
+    ({"min_length": 3}, [H, H, L, H, H, H, H, L, H], [(3, 6, 5)]),
+    # ... unless a score is extreme: it fires at once
+    ({"min_length": 3, "extreme": 3.0}, [H, L, L, 5.0, L, H, H, H], [(3, 3, 3), (5, 7, 7)]),
+    # the gap rows count towards the length
+    ({"min_length": 4, "min_gap": 2}, [H, L, L, H, L, L, L, H, L], [(0, 3, 3)]),
+    # hysteresis: a score between the close level and the threshold keeps the alert on
+    ({"hysteresis": 0.5}, [L, H, M, M, H, M, L, M, H], [(1, 5, 1), (8, 8, 8)]),
+    ({"hysteresis": 1.0}, [L, H, M, M, H, M, L, M, H], [(1, 1, 1), (4, 4, 4), (8, 8, 8)]),
+    # a score between the levels after the alert closed does not reopen it
+    ({"hysteresis": 0.5, "min_gap": 1}, [H, L, M, L, L], [(0, 0, 0)]),
+    # an episode that ends before its min_length is dropped, even at the end of the data
+    ({"min_length": 3}, [L, L, H, H], []),
+])
+def test_rules_give_the_hand_computed_alerts(params, scores, expected):
+    found, ids = rules(**params).apply(np.asarray(scores))
+    assert spans(found) == expected
+    want = np.full(len(scores), -1)
+    for k, (start, end, _) in enumerate(expected):
+        want[start:end + 1] = k
+    assert ids.tolist() == want.tolist()
+
+
+def test_cooldown_joins_an_alert_of_the_same_sensor_and_not_of_another():
+    scores = np.array([H, H, L, L, L, H, L, L, L, H, L])
+    sensor = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0])  # the top sensor of each row
+    contributions = np.eye(2)[sensor] * scores[:, None]
+    found, ids = rules(cooldown=3).apply(scores, contributions)
+    # row 5 (sensor 0, 3 rows after the end) joins alert 0; row 9 (sensor 1) is a new alert
+    assert spans(found) == [(0, 5, 0), (9, 9, 9)]
+    assert ids.tolist() == [0, 0, 0, 0, 0, 0, -1, -1, -1, 1, -1]
+    found, _ = rules(cooldown=2).apply(scores, contributions)  # 3 rows after: beyond a cooldown of 2
+    assert spans(found) == [(0, 1, 0), (5, 5, 5), (9, 9, 9)]
+    found, _ = rules(cooldown=3).apply(scores)  # no contributions: no sensor to compare, no join
+    assert spans(found) == [(0, 1, 0), (5, 5, 5), (9, 9, 9)]
+
+
+def test_the_end_of_the_data_keeps_a_fired_alert_open():
+    found, _ = rules(min_gap=5).apply(np.array([L, H, H, L]))
+    assert spans(found) == [(1, 2, 1)] and found[0].closed is False
+    found, _ = rules(min_gap=1).apply(np.array([L, H, H, L, L, L]))
+    assert found[0].closed is True
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
+def test_row_by_row_equals_the_whole_series(seed, chunk):
+    rng = np.random.default_rng(seed)
+    n = 400
+    scores = np.convolve(rng.exponential(size=n), np.ones(3) / 3, mode="same")
+    scores[rng.integers(0, n, 5)] += 6.0
+    contributions = rng.dirichlet(np.ones(3), size=n) * scores[:, None]
+    fitted = AlertRules(min_gap=4, min_length=3, hysteresis=0.5, extreme=3.0, cooldown=12).fit(
+        rng.exponential(size=200), 1.6)
+    whole, whole_ids = fitted.apply(scores, contributions)
+    tracker = fitted.tracker()
+    parts = [tracker.update(scores[i:i + chunk], contributions[i:i + chunk]) for i in range(0, n, chunk)]
+    ids = np.concatenate(parts + [tracker.finish()])
+    assert ids.tolist() == whole_ids.tolist()
+    assert spans(tracker.alerts) == spans(whole) and len(whole) > 1
+    # a settled row's id never changes: each chunk's ids are a prefix of the final answer
+    assert sum(len(p) for p in parts) <= n
+
+
+def test_rules_save_and_load_as_json_and_give_the_same_alerts():
+    rng = np.random.default_rng(3)
+    scores = rng.exponential(size=300)
+    fitted = AlertRules(min_gap=3, cooldown=7).fit(rng.exponential(size=100), 2.0)
+    again = AlertRules.from_dict(json.loads(json.dumps(fitted.to_dict())))
+    assert again.get_params() == fitted.get_params()
+    assert spans(again.apply(scores)[0]) == spans(fitted.apply(scores)[0])
+    assert again.p_values([3.0]).tolist() == fitted.p_values([3.0]).tolist()
+    assert AlertRules.from_dict(AlertRules(min_gap=3).to_dict()).get_params()["min_gap"] == 3
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"min_gap": -1}, "min_gap must be a whole number of rows >= 0"),
+    ({"min_length": 0}, "min_length must be a whole number of rows >= 1"),
+    ({"hysteresis": 1.5}, "hysteresis must be between 0"),
+    ({"extreme": 0.5}, "extreme must be >= 1"),
+])
+def test_bad_rule_parameters_are_refused(params, message):
+    with pytest.raises(ConfigError, match=message):
+        AlertRules(**params).fit(CALIBRATION, 1.0)
+
+
+def test_unfitted_rules_and_bad_scores_are_refused():
+    with pytest.raises(NotFittedError, match="fit"):
+        AlertRules().apply([1.0])
+    with pytest.raises(DataError, match="NaN"):
+        rules().apply([0.0, np.nan])
+    with pytest.raises(ConfigError, match="no parameter 'gap'"):
+        AlertRules.from_dict({"params": {"gap": 3}})
+
+
+def test_alert_table_names_times_sensors_and_severity():
+    index = pd.date_range("2026-03-01", periods=12, freq="min", tz="UTC")
+    scores = np.array([L, 3, 5, 3, L, L, L, L, 9, 9, L, L])
+    contributions = np.zeros((12, 2))
+    contributions[:, 0], contributions[:, 1] = 0.75 * scores, 0.25 * scores
+    contributions[8:10] = np.c_[0.1 * scores[8:10], 0.9 * scores[8:10]]
+    calibration = np.random.default_rng(0).uniform(0.0, 2.0, size=500)
+    alerts = find_alerts(index, scores, contributions, 2.5, calibration, ["pump", "valve"],
+                         rules=AlertRules(min_gap=1, min_length=2))
+    table = alerts.table
+    assert list(table.columns) == ALERT_COLUMNS
+    assert table["start"].tolist() == [index[1], index[8]] and table["end"].tolist() == [index[3], index[9]]
+    assert table["fired_at"].tolist() == [index[2], index[8]]  # 9 is extreme: it fires at once
+    assert table["duration"].tolist() == [pd.Timedelta(minutes=2), pd.Timedelta(minutes=1)]
+    assert table["peak_time"].tolist() == [index[2], index[8]]
+    assert table["top_sensor"].tolist() == ["pump", "valve"]
+    assert table["top_sensors"].tolist() == ["pump (75%), valve (25%)", "valve (90%), pump (10%)"]
+    assert (table["p_value"] == 1 / 501).all()  # both peaks above every calibration score
+    assert table["severity"].iloc[1] > table["severity"].iloc[0] > 0  # the exponential tail ranks them
+    assert alerts.alert_ids.tolist() == [-1, 0, 0, 0, -1, -1, -1, -1, 1, 1, -1, -1]
+    assert alerts.counts() == {"n_alerts": 2, "n_alert_rows": 5}
+
+
+def test_find_alerts_needs_calibration_for_unfitted_rules():
+    with pytest.raises(ConfigError, match="calibration scores"):
+        find_alerts(pd.RangeIndex(3), [0.0, 2.0, 0.0], None, 1.0)
+
+
+def test_find_alerts_takes_fitted_rules_at_another_threshold():
+    fitted = rules(min_length=1).fit(CALIBRATION, 1.0)
+    alerts = find_alerts(pd.RangeIndex(4), [0.0, 2.0, 3.5, 0.0], None, 3.0, rules=fitted)
+    assert alerts.spans() == [(2, 2)]
+
+
+# ---- the alert budget --------------------------------------------------------------------------------
+
+
+def normal_scores(n, rng):
+    """Serially correlated normal scores (a 3-row moving mean of squared Gaussians)."""
+    return np.convolve(rng.normal(size=n) ** 2, np.ones(3) / 3, mode="same")
+
+
+def test_the_budget_is_found_by_parse_threshold_and_saves():
+    threshold = parse_threshold("alerts:per_day=2")
+    assert isinstance(threshold, AlertBudgetThreshold) and threshold.per_day == 2
+    with pytest.raises(ConfigError, match="needs the rows per day"):
+        threshold.fit(np.arange(100.0))
+    with pytest.raises(ConfigError, match="exactly one budget"):
+        parse_threshold("alerts")
+    with pytest.raises(ConfigError, match="exactly one budget"):
+        parse_threshold("alerts:per_day=1,per_1000_rows=1")
+    fitted = parse_threshold("alerts:per_1000_rows=5,min_gap=3").fit(normal_scores(2000, np.random.default_rng(0)))
+    again = threshold_from_dict(json.loads(json.dumps(fitted.to_dict())))
+    assert again.value_ == fitted.value_ and again.rules_.get_params() == fitted.rules_.get_params()
+    assert again.rules_.open_level_ == fitted.value_ and fitted.rules_.min_gap == 3
+
+
+@pytest.mark.parametrize("per_1000_rows", [1, 3])
+def test_the_budget_gives_its_count_on_new_normal_data(per_1000_rows):
+    """Stated tolerance: on new normal data like the calibration rows, the count is the budget within
+    about 3 sqrt(budget) (Poisson): checked on the mean over 4 new series."""
+    rng = np.random.default_rng(per_1000_rows)
+    n = 20_000
+    threshold = AlertBudgetThreshold(per_1000_rows=per_1000_rows).fit(normal_scores(n, rng))
+    assert threshold.method_ == "empirical"
+    budget = per_1000_rows * n / 1000
+    assert abs(threshold.calibration_alerts_ - budget) <= 3 * np.sqrt(budget)
+    counts = [len(threshold.rules_.apply(normal_scores(n, rng))[0]) for _ in range(4)]
+    assert abs(np.mean(counts) - budget) <= 3 * np.sqrt(budget / 4) + 0.25 * budget, counts
+
+
+def test_a_tight_budget_extrapolates_the_tail():
+    rng = np.random.default_rng(7)
+    threshold = AlertBudgetThreshold(per_1000_rows=0.5).fit(normal_scores(1000, rng))
+    assert threshold.method_ == "tail" and threshold.value_ > threshold.rules_.center_
+    counts = [len(threshold.rules_.apply(normal_scores(20_000, rng))[0]) for _ in range(4)]
+    assert np.mean(counts) <= 10 * 3, counts  # the extrapolation errs towards fewer: never a flood
+
+
+def test_rows_per_day_from_timestamps():
+    assert rows_per_day(pd.date_range("2026-01-01", periods=5, freq="s")) == 86_400
+    assert rows_per_day(pd.RangeIndex(5)) is None
