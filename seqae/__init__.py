@@ -2,12 +2,10 @@
 
 import os
 
-# torch's OpenMP threads spin while they wait for each other. When another process keeps a core
-# busy, they spin against it: on two cores with one other busy process, fitting an LSTM-AE on 400
-# SKAB rows took 211 s instead of 5 s with passive waiting. Passive waiting makes two threads
-# slower than one (35k vs 47k rows/s alone, 36k vs 44k beside a busy process, benchmarks/README.md's
-# thread table), so the CLI also uses one thread unless told otherwise (`seqae --threads`).
-# OpenMP reads this once, when torch loads; a value the user set is kept.
+# torch's OpenMP threads spin while they wait for each other; when another process keeps a core
+# busy they spin against it, and a small fit can take many times as long. Passive waiting avoids
+# that (benchmarks/README.md, "threads", measures both), and the CLI uses one thread unless told
+# otherwise (`seqae --threads`). OpenMP reads this once, when torch loads; a value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from seqae.data import Scaler, read_sensor_csv

@@ -262,7 +262,7 @@ def load_pipeline(path, data_dir=None, seeds=None, experiment: str | None = None
         if key in model:
             raise ConfigError(f"{path}: [model] {key} is set by {section}; move it there")
     try:
-        make_detector(model_type, **model)._check_params()
+        make_detector(model_type, **model).check_params()
     except ConfigError as exc:
         raise ConfigError(f"{path}: [model] {exc}") from None
 

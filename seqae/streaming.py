@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -40,10 +39,11 @@ import pandas as pd
 
 from seqae import data
 from seqae.data import ReadOptions
-from seqae.detectors import BaseDetector, Detection, current_umask
+from seqae.detectors import BaseDetector, Detection, scoring
+from seqae.files import StagedFile
 from seqae.errors import ConfigError, DataError
 from seqae.thresholds import flags_to_intervals
-from seqae.training import batched_windows
+from seqae.windows import batched_windows
 from seqae.windows import WindowAccumulator
 
 
@@ -72,7 +72,7 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
     Output files appear whole or not at all: each is written to a temporary file beside it and
     renamed over it at the end, and removed if anything fails.
     """
-    detector._check_fitted()
+    detector.check_fitted()
     if not isinstance(chunk_rows, (int, np.integer)) or isinstance(chunk_rows, bool) or chunk_rows < 1:
         raise ConfigError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
@@ -95,7 +95,7 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
     reader = _ChunkReader(name, list(detector.feature_names_in_), options, int(chunk_rows))
     scorer = _ChunkScorer(detector, name)
     intervals = _IntervalCollector(list(detector.feature_names_in_), detector.threshold_.value_)
-    staged: list[_StagedFile] = []
+    staged: list[StagedFile] = []
     progress = _progress(name, quiet)
     counts = {"rows": 0, "anomalies": 0}
 
@@ -106,7 +106,7 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
         intervals.add(detection)
 
     try:
-        staged += [_StagedFile(path) for path in outputs]
+        staged += [StagedFile(path) for path in outputs]
         for index, values in reader:
             progress.update(len(index))
             for detection in scorer.push(index, values):
@@ -271,7 +271,7 @@ class _ChunkScorer:
     def __init__(self, detector: BaseDetector, name: str):
         self.detector, self.name = detector, name
         self.window_size, self.stride = detector.window_size, detector.score_stride
-        self.batch = detector._score_batch()  # windows per forward pass, as detect() batches them
+        self.batch = detector.score_batch_size()  # windows per forward pass, as detect() batches them
         n_features = detector.n_features_in_
         self.scaled = np.empty((0, n_features), dtype=np.float32)  # rows a window may still need
         self.scaled_first = 0  # series row of self.scaled[0]
@@ -326,8 +326,8 @@ class _ChunkScorer:
 
     def _hand_out(self, stop: int) -> Detection:
         n = stop - self.accumulator.first_row
-        unsmoothed = self.detector._contributions(self.accumulator.pop(n))
-        contributions = self.detector._smooth(unsmoothed, previous=self.unsmoothed_tail)
+        unsmoothed = scoring.contributions(self.accumulator.pop(n), self.detector.normalizer_)
+        contributions = scoring.causal_smooth(unsmoothed, self.detector.smoothing, previous=self.unsmoothed_tail)
         # the smoothing of the next rows reaches back over the last smoothing - 1 of these
         keep = self.detector.smoothing - 1
         self.unsmoothed_tail = np.concatenate([self.unsmoothed_tail, unsmoothed])[-keep:] if keep else None
@@ -387,27 +387,6 @@ def _rows(detection: Detection, start: int, stop: int) -> Detection:
     """The rows [start, stop) of a detection."""
     return Detection(detection.index[start:stop], detection.feature_names, detection.scores[start:stop],
                      detection.contributions[start:stop], detection.threshold, detection.flags[start:stop])
-
-
-class _StagedFile:
-    """A text file written under a temporary name beside `path`, renamed to it by `commit`."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        descriptor, self.temporary = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".part", dir=path.parent)
-        os.chmod(self.temporary, 0o666 & ~current_umask())  # mkstemp makes it private; the output is an ordinary file
-        self.handle = os.fdopen(descriptor, "w", newline="", encoding="utf-8")
-
-    def close(self) -> None:
-        self.handle.close()
-
-    def commit(self) -> None:
-        os.replace(self.temporary, self.path)
-
-    def discard(self) -> None:
-        self.handle.close()
-        if os.path.exists(self.temporary):
-            os.unlink(self.temporary)
 
 
 class _progress:

@@ -27,6 +27,7 @@ from scipy.stats import genpareto
 from sklearn.base import BaseEstimator
 
 from seqae.errors import ConfigError, DataError, NotFittedError
+from seqae.params import Real, Satisfies, check_params, collect_constraints, is_real
 
 
 class Threshold(BaseEstimator):
@@ -36,7 +37,7 @@ class Threshold(BaseEstimator):
 
     def fit(self, scores) -> "Threshold":
         scores = _check_scores(scores)
-        self._check_params()
+        self.check_params()
         self.value_ = float(self._fit_value(scores))
         self.n_fit_scores_ = int(len(scores))
         return self
@@ -61,8 +62,9 @@ class Threshold(BaseEstimator):
         """The threshold value from the normal scores; may also set other fitted attributes."""
         raise NotImplementedError
 
-    def _check_params(self) -> None:
-        pass
+    def check_params(self) -> None:
+        """Raise a one-line `ConfigError` for the first parameter outside its constraints."""
+        check_params(self.get_params(deep=False), collect_constraints(type(self)))
 
     def _fitted_state(self) -> dict:
         """Fitted attributes beyond `value_` that `to_dict` saves (JSON-able)."""
@@ -76,13 +78,13 @@ class QuantileThreshold(Threshold):
     """The `q` quantile of the normal scores (0.99: about 1 % of normal points flagged)."""
 
     kind = "quantile"
+    parameter_constraints = {
+        "q": Real(0.0, 1.0, low_open=True, high_open=True,
+                  message="quantile q must be between 0 and 1 (exclusive), got {value}"),
+    }
 
     def __init__(self, q: float = 0.99):
         self.q = q
-
-    def _check_params(self) -> None:
-        if not 0.0 < self.q < 1.0:
-            raise ConfigError(f"quantile q must be between 0 and 1 (exclusive), got {self.q}")
 
     def _fit_value(self, scores: np.ndarray) -> float:
         return np.quantile(scores, self.q)
@@ -95,16 +97,15 @@ class UpperControlLimit(Threshold):
     """
 
     kind = "ucl"
+    parameter_constraints = {
+        "q": Real(0.0, 1.0, low_open=True, high_open=True,
+                  message="quantile q must be between 0 and 1 (exclusive), got {value}"),
+        "factor": Real(0.0, low_open=True, message="factor must be positive, got {value}"),
+    }
 
     def __init__(self, q: float = 0.99, factor: float = 1.5):
         self.q = q
         self.factor = factor
-
-    def _check_params(self) -> None:
-        if not 0.0 < self.q < 1.0:
-            raise ConfigError(f"quantile q must be between 0 and 1 (exclusive), got {self.q}")
-        if not self.factor > 0:
-            raise ConfigError(f"factor must be positive, got {self.factor}")
 
     def _fit_value(self, scores: np.ndarray) -> float:
         return np.quantile(scores, self.q) * self.factor
@@ -114,14 +115,12 @@ class FixedThreshold(Threshold):
     """A value the user chose; fitting leaves it as it is."""
 
     kind = "fixed"
+    parameter_constraints = {
+        "value": Satisfies(lambda v, _: is_real(v), "", message="a fixed threshold needs a finite number, got {value!r}"),
+    }
 
     def __init__(self, value: float = 0.0):
         self.value = value
-
-    def _check_params(self) -> None:
-        if isinstance(self.value, bool) or not isinstance(self.value, (int, float, np.number)) \
-                or not np.isfinite(self.value):
-            raise ConfigError(f"a fixed threshold needs a finite number, got {self.value!r}")
 
     def _fit_value(self, scores: np.ndarray) -> float:
         return float(self.value)
@@ -167,14 +166,14 @@ class FalseAlarmRateThreshold(Threshold):
     """
 
     kind = "far"
+    parameter_constraints = {
+        "target": Real(0.0, 1.0, low_open=True, high_open=True,
+                       message="far target must be a false-alarm rate between 0 and 1 (exclusive), got {value}; "
+                               "0.01 means 1 % of normal points flagged"),
+    }
 
     def __init__(self, target: float = 0.01):
         self.target = target
-
-    def _check_params(self) -> None:
-        if not 0.0 < self.target < 1.0:
-            raise ConfigError(f"far target must be a false-alarm rate between 0 and 1 (exclusive), "
-                              f"got {self.target}; 0.01 means 1 % of normal points flagged")
 
     def _fit_value(self, scores: np.ndarray) -> float:
         calibration = np.sort(scores)
@@ -235,20 +234,21 @@ class PeaksOverThreshold(Threshold):
     """
 
     kind = "pot"
+    parameter_constraints = {
+        "initial_quantile": Real(0.0, 1.0, low_open=True, high_open=True,
+                                 message="pot initial_quantile must be between 0 and 1 (exclusive), got {value}"),
+        "risk": Satisfies(
+            lambda v, p: is_real(v) and 0.0 < v < 1.0 - p["initial_quantile"], "",
+            message=lambda name, v, p: (f"pot risk must be above 0 and below 1 - initial_quantile = "
+                                        f"{1.0 - p['initial_quantile']:.6g}, got {v}; lower risk or initial_quantile")),
+        "min_peaks": Satisfies(lambda v, _: is_real(v) and float(v).is_integer() and v >= 1, "",
+                               message="pot min_peaks must be a whole number >= 1, got {value}"),
+    }
 
     def __init__(self, risk: float = 1e-3, initial_quantile: float = 0.98, min_peaks: int = 10):
         self.risk = risk
         self.initial_quantile = initial_quantile
         self.min_peaks = min_peaks
-
-    def _check_params(self) -> None:
-        if not 0.0 < self.initial_quantile < 1.0:
-            raise ConfigError(f"pot initial_quantile must be between 0 and 1 (exclusive), got {self.initial_quantile}")
-        if not 0.0 < self.risk < 1.0 - self.initial_quantile:
-            raise ConfigError(f"pot risk must be above 0 and below 1 - initial_quantile = "
-                              f"{1.0 - self.initial_quantile:.6g}, got {self.risk}; lower risk or initial_quantile")
-        if isinstance(self.min_peaks, bool) or not float(self.min_peaks).is_integer() or self.min_peaks < 1:
-            raise ConfigError(f"pot min_peaks must be a whole number >= 1, got {self.min_peaks}")
 
     def _fit_value(self, scores: np.ndarray) -> float:
         n = scores.size
@@ -341,7 +341,7 @@ def parse_threshold(spec: str) -> Threshold:
         params[name] = _parse_number(text, f"threshold spec {spec!r}: parameter {name!r}")
     try:
         threshold = make_threshold(kind.strip(), **params)
-        threshold._check_params()
+        threshold.check_params()
     except ConfigError as exc:
         raise ConfigError(f"threshold spec {spec!r}: {exc}") from None
     return threshold

@@ -255,9 +255,9 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
             raise ConfigError("--alias names a registered version: give --register NAME too")
         check_alias(alias)
     # The checks fit() starts with, before a run is opened: a mistyped option leaves no failed run.
-    detector._check_params()
+    detector.check_params()
     with _about_file(data.path):
-        detector._validate(data.frame, fitting=True)
+        detector.check_input(data.frame, fitting=True)
     store = use_store()
     exp_id = experiment_id(experiment, store)
     client = MlflowClient()

@@ -1,4 +1,4 @@
-"""One readable training loop, batched inference, seeding.
+"""One readable training loop, and seeding.
 
 Windows stay a strided view of the scaled series until a batch is gathered from them: no dataset
 of copied windows, no DataLoader, no per-window Python work.
@@ -10,14 +10,12 @@ import copy
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable
 
-import numpy as np
 import torch
 from torch import nn
 
 from seqae.errors import TrainingError
-from seqae.windows import window_starts
 
 # loss_fn(net, inputs, targets) -> scalar loss; inputs differ from targets only in denoising training.
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -54,19 +52,6 @@ class History:
     def from_dict(cls, state: dict) -> "History":
         return cls(list(state["train_loss"]), list(state["validation_loss"]),
                    int(state["best_epoch"]), bool(state["stopped_early"]))
-
-
-def window_tensor(values: np.ndarray, window_size: int, stride: int = 1) -> torch.Tensor:
-    """All windows of a scaled series as a strided view: `(n_windows, window_size, n_features)`.
-
-    Uses the same starts as `windows.window_starts`; no window is copied until a batch is taken.
-    """
-    series = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))  # (n_timepoints, n_features)
-    starts = window_starts(len(series), window_size, stride)
-    view = series.unfold(0, window_size, 1).transpose(1, 2)  # (n - window + 1, window, n_features)
-    if stride == 1:
-        return view
-    return view[torch.from_numpy(starts)]
 
 
 def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
@@ -158,39 +143,6 @@ def _adam(net: nn.Module, config: TrainConfig) -> torch.optim.Adam:
                                 fused=True)
     except RuntimeError:
         return torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
-
-
-def batched_windows(values: np.ndarray, window_size: int, stride: int,
-                    batch_size: int) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
-    """Yield `(windows, starts)` batches over a scaled series, for scoring.
-
-    windows: `(batch, window_size, n_features)` contiguous float32; starts: their start rows.
-    """
-    series = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
-    view = series.unfold(0, window_size, 1).transpose(1, 2)
-    starts = window_starts(len(series), window_size, stride)
-    for first in range(0, len(starts), batch_size):
-        chunk = starts[first:first + batch_size]
-        if stride == 1 and len(chunk) > 1 and chunk[-1] - chunk[0] == len(chunk) - 1:
-            batch = view[int(chunk[0]):int(chunk[-1]) + 1]
-        else:
-            batch = view[torch.from_numpy(chunk)]
-        yield batch.contiguous(), chunk
-
-
-def pad_batch(windows: torch.Tensor, multiple: int) -> torch.Tensor:
-    """`windows` with its last window repeated until their count is a multiple of `multiple`.
-
-    CPU kernels pick their algorithm by the batch's size: a window scored alone (a matrix-vector
-    product) or in a batch of 2 to 11 gets other float32 roundings than in a large batch. Networks
-    therefore run on batches of a multiple of 16 windows, so a window's score does not depend on
-    how many windows share its batch (chunked, streamed and whole-file scoring cut batches
-    differently); the padding's outputs are dropped.
-    """
-    extra = -len(windows) % multiple
-    if not extra:
-        return windows
-    return torch.cat([windows, windows[-1:].expand(extra, *windows.shape[1:])])
 
 
 def seeded_generator(random_state: int | None) -> torch.Generator:

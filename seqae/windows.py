@@ -1,4 +1,7 @@
-"""Sliding windows over a series, and window values mapped back to time points. Pure numpy.
+"""Sliding windows over a series, and window values mapped back to time points.
+
+The windows are made in numpy; `window_tensor` and `batched_windows` hand them to torch as views,
+at the network's edge, without copying the series.
 
 Vocabulary (after aeon's `sliding_windows` / `reverse_windowing`):
 
@@ -22,7 +25,10 @@ and with `stride=3`, starts = [0, 3, 4] (the extra window 4 ends on the last row
 
 from __future__ import annotations
 
+from typing import Iterator
+
 import numpy as np
+import torch
 
 
 def window_starts(n_timepoints: int, window_size: int, stride: int = 1) -> np.ndarray:
@@ -177,3 +183,49 @@ class WindowAccumulator:
             missing = int(np.flatnonzero(counts == 0)[0]) + self.first_row
             raise ValueError(f"row {missing} is covered by no window")
         return sums / counts.reshape(-1, *([1] * (sums.ndim - 1)))
+
+
+def window_tensor(values: np.ndarray, window_size: int, stride: int = 1) -> torch.Tensor:
+    """All windows of a scaled series as a strided view: `(n_windows, window_size, n_features)`.
+
+    Uses the same starts as `window_starts`; no window is copied until a batch is taken.
+    """
+    series = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))  # (n_timepoints, n_features)
+    starts = window_starts(len(series), window_size, stride)
+    view = series.unfold(0, window_size, 1).transpose(1, 2)  # (n - window + 1, window, n_features)
+    if stride == 1:
+        return view
+    return view[torch.from_numpy(starts)]
+
+
+def batched_windows(values: np.ndarray, window_size: int, stride: int,
+                    batch_size: int) -> Iterator[tuple[torch.Tensor, np.ndarray]]:
+    """Yield `(windows, starts)` batches over a scaled series, for scoring.
+
+    windows: `(batch, window_size, n_features)` contiguous float32; starts: their start rows.
+    """
+    series = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
+    view = series.unfold(0, window_size, 1).transpose(1, 2)
+    starts = window_starts(len(series), window_size, stride)
+    for first in range(0, len(starts), batch_size):
+        chunk = starts[first:first + batch_size]
+        if stride == 1 and len(chunk) > 1 and chunk[-1] - chunk[0] == len(chunk) - 1:
+            batch = view[int(chunk[0]):int(chunk[-1]) + 1]
+        else:
+            batch = view[torch.from_numpy(chunk)]
+        yield batch.contiguous(), chunk
+
+
+def pad_batch(windows: torch.Tensor, multiple: int) -> torch.Tensor:
+    """`windows` with its last window repeated until their count is a multiple of `multiple`.
+
+    CPU kernels pick their algorithm by the batch's size: a window scored alone (a matrix-vector
+    product) or in a batch of 2 to 11 gets other float32 roundings than in a large batch. Networks
+    therefore run on batches of a multiple of 16 windows, so a window's score does not depend on
+    how many windows share its batch (chunked, streamed and whole-file scoring cut batches
+    differently); the padding's outputs are dropped.
+    """
+    extra = -len(windows) % multiple
+    if not extra:
+        return windows
+    return torch.cat([windows, windows[-1:].expand(extra, *windows.shape[1:])])

@@ -11,7 +11,7 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
-from seqae import detectors as detectors_module
+from seqae.detectors import scoring
 from seqae.detectors import DETECTORS, BaseDetector, LSTMAutoencoder, LSTMVAE, PCADetector, make_detector
 from seqae.errors import ConfigError, DataError, NotFittedError, TrainingError
 from seqae.thresholds import FixedThreshold, QuantileThreshold
@@ -380,7 +380,7 @@ def test_readings_far_outside_the_training_range_score_finite_and_high(fitted_de
 def test_scores_do_not_depend_on_the_scoring_batch_size(reduction, make_tiny, train_frame, frame, monkeypatch):
     detector = make_tiny("lstm-ae", score_reduction=reduction).fit(train_frame)
     one_batch = detector.anomaly_score(frame)
-    monkeypatch.setattr(detectors_module, "SCORE_BATCH", 37)
+    monkeypatch.setattr(scoring, "SCORE_BATCH", 37)
     np.testing.assert_allclose(detector.anomaly_score(frame), one_batch, rtol=1e-5, atol=1e-6)
 
 

@@ -77,7 +77,7 @@ def test_scores_do_not_depend_on_how_windows_are_batched(model_type, fitted_dete
     detector = fitted_detectors[model_type]
     expected = detector.anomaly_score(frame)
     for batch in (1, 7, 100):
-        monkeypatch.setattr(type(detector), "_score_batch", lambda self, batch=batch: batch)
+        monkeypatch.setattr(type(detector), "score_batch_size", lambda self, batch=batch: batch)
         np.testing.assert_array_equal(detector.anomaly_score(frame), expected)
 
 

@@ -10,7 +10,9 @@ from sklearn.ensemble import IsolationForest
 
 from conftest import N_NORMAL, tiny_params
 from seqae.data import Scaler
-from seqae.detectors import _fit_normalizer, _forest_arrays, _forest_scores, make_detector
+from seqae.detectors import make_detector
+from seqae.detectors.forest import forest_arrays, forest_scores
+from seqae.detectors.scoring import fit_normalizer
 from seqae.errors import ConfigError
 from seqae.streaming import score_csv
 from seqae.synthetic import make_sensor_data
@@ -62,11 +64,11 @@ def test_robust_normalisation_ignores_a_few_huge_training_errors():
     errors = rng.chisquare(1, size=(1000, 2))
     contaminated = errors.copy()
     contaminated[:20, 0] += 1e4  # 2 % of the training rows far off in sensor 0
-    center, scale = _fit_normalizer(errors, "robust")
-    center_c, scale_c = _fit_normalizer(contaminated, "robust")
+    center, scale = fit_normalizer(errors, "robust")
+    center_c, scale_c = fit_normalizer(contaminated, "robust")
     np.testing.assert_allclose(scale_c, scale, rtol=0.1)
     np.testing.assert_allclose(center_c, center, rtol=0.1)
-    z_center, z_scale = _fit_normalizer(contaminated, "zscore")
+    z_center, z_scale = fit_normalizer(contaminated, "zscore")
     assert z_scale[0] > 100 * scale_c[0]  # the standard deviation is not robust: sensor 0 muted
 
 
@@ -88,7 +90,7 @@ def test_the_numpy_forest_scores_equal_scikit_learns():
     train = rng.normal(size=(500, 24)).astype(np.float32)
     test = (1.5 * rng.normal(size=(300, 24))).astype(np.float32)
     forest = IsolationForest(n_estimators=40, max_samples=128, max_features=0.7, random_state=0).fit(train)
-    scores, shares = _forest_scores(_forest_arrays(forest), test, n_features=3)
+    scores, shares = forest_scores(forest_arrays(forest), test, n_features=3)
     np.testing.assert_allclose(scores, -forest.score_samples(test), rtol=1e-12)
     np.testing.assert_allclose(shares.sum(axis=1), 1.0)
     assert (shares >= 0).all()
@@ -101,7 +103,7 @@ def test_the_forest_blames_the_sensor_whose_readings_isolate_the_window():
     forest = IsolationForest(n_estimators=100, random_state=0).fit(train)
     odd = rng.normal(size=(50, window, n_features)).astype(np.float32)
     odd[:, :, 2] += 6.0  # sensor 2 far off at every step
-    scores, shares = _forest_scores(_forest_arrays(forest), odd.reshape(50, -1), n_features)
+    scores, shares = forest_scores(forest_arrays(forest), odd.reshape(50, -1), n_features)
     assert (shares.argmax(axis=1) == 2).all()
     assert scores.min() > np.quantile(-forest.score_samples(train), 0.99)
 
@@ -146,10 +148,10 @@ def test_normalize_on_validation_fits_the_normaliser_on_the_held_out_rows(train_
     detector = make_detector("lstm-ae", **params).fit(train_frame)
     elements = detector._element_scores(detector.scaler_.transform(train_frame.to_numpy()))
     n_train = len(detector.train_scores_)
-    for fitted, expected in zip(detector.normalizer_, _fit_normalizer(elements[n_train:], "robust")):
+    for fitted, expected in zip(detector.normalizer_, fit_normalizer(elements[n_train:], "robust")):
         np.testing.assert_allclose(fitted, expected, rtol=1e-6)
     in_sample = make_detector("lstm-ae", **tiny_params("lstm-ae", normalize_on="train")).fit(train_frame)
-    for fitted, expected in zip(in_sample.normalizer_, _fit_normalizer(elements[:n_train], "robust")):
+    for fitted, expected in zip(in_sample.normalizer_, fit_normalizer(elements[:n_train], "robust")):
         np.testing.assert_allclose(fitted, expected, rtol=1e-6)
     # the network is the same either way: only the normaliser moves
     np.testing.assert_array_equal(detector.history_.validation_loss, in_sample.history_.validation_loss)
@@ -159,7 +161,7 @@ def test_normalize_on_validation_without_held_out_rows_uses_the_training_rows(tr
     detector = make_detector("pca", **tiny_params("pca", normalize_on="validation",
                                                   validation_fraction=0.0)).fit(train_frame)
     elements = detector._element_scores(detector.scaler_.transform(train_frame.to_numpy()))
-    np.testing.assert_allclose(detector.normalizer_[1], _fit_normalizer(elements, "robust")[1], rtol=1e-6)
+    np.testing.assert_allclose(detector.normalizer_[1], fit_normalizer(elements, "robust")[1], rtol=1e-6)
 
 
 def test_robust_scaling_ignores_a_minority_of_anomalous_training_rows():

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seqae import detectors
+from seqae.detectors import scoring
 from seqae.data import read_sensor_csv
 from seqae.detectors import LSTMAutoencoder, make_detector
 from seqae.errors import ConfigError, DataError
@@ -28,7 +28,7 @@ CHUNKS = [1, 5, WINDOW - 1, 37, 100, 10_000]
 
 @pytest.fixture(autouse=True)
 def _small_batches(monkeypatch):
-    monkeypatch.setattr(detectors, "SCORE_BATCH", 16)
+    monkeypatch.setattr(scoring, "SCORE_BATCH", 16)
 
 
 @pytest.fixture(scope="module")

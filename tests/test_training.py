@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from seqae.errors import TrainingError
-from seqae.training import (History, TrainConfig, batched_windows, evaluate_loss, seeded_generator, train,
-                            window_tensor)
+from seqae.training import History, TrainConfig, evaluate_loss, seeded_generator, train
+from seqae.windows import batched_windows, window_tensor
 from seqae.windows import sliding_windows, window_starts
 
 

@@ -1,0 +1,21 @@
+"""The estimators users hold: fit on normal data, then score, flag, explain and save.
+
+    base.py       Detection, BaseDetector (fit, detect, save, load, checks), the registry, make_detector
+    scoring.py    the public scoring stages: element scores, normaliser, contributions, smoothing
+    neural.py     the torch detectors: LSTM-AE, LSTM-VAE, dense and conv autoencoders
+    baselines.py  PCA on windows and the level baseline (deviation)
+    forest.py     the isolation forest and its tree walker
+"""
+
+from seqae.detectors.base import (DETECTORS, NORMALIZATIONS, NORMALIZE_SOURCES, SCORE_PRECISIONS, SCORE_REDUCTIONS,
+                                  THRESHOLD_SOURCES, BaseDetector, Detection, make_detector,
+                                  missing_columns_message)
+from seqae.detectors.neural import ConvAutoencoder, DenseAutoencoder, LSTMAutoencoder, LSTMVAE, NeuralDetector
+from seqae.detectors.baselines import DeviationDetector, PCADetector  # noqa: E402  (registry order)
+from seqae.detectors.forest import IsolationForestDetector  # noqa: E402
+
+__all__ = [
+    "DETECTORS", "NORMALIZATIONS", "NORMALIZE_SOURCES", "SCORE_PRECISIONS", "SCORE_REDUCTIONS", "THRESHOLD_SOURCES",
+    "BaseDetector", "ConvAutoencoder", "DenseAutoencoder", "Detection", "DeviationDetector", "IsolationForestDetector",
+    "LSTMAutoencoder", "LSTMVAE", "NeuralDetector", "PCADetector", "make_detector", "missing_columns_message",
+]

@@ -1,0 +1,426 @@
+"""The estimators users hold: fit on normal data, then score, flag, explain and save.
+
+Every detector follows scikit-learn's estimator contract: `__init__` only stores its arguments,
+`fit` validates and sets attributes with a trailing underscore and returns `self`, and every method
+after `fit` checks that it was fitted. Higher score = more anomalous, everywhere.
+
+How a frame becomes scores (the flow in STYLE.md):
+
+    frame (n_timepoints × n_features) --scaler_--> scaled --windows--> (n_windows, window, features)
+      --net--> an element score per window step and sensor (squared error, or -log-likelihood)
+      --mean over the windows covering a row--> (n_timepoints, n_features)
+      --normalised by each sensor's spread (median, MAD) on the training rows' errors, or on the
+        held-out rows' with normalize_on="validation"--> per-sensor scores
+      --causal rolling mean over `smoothing` rows (1 = none)-->
+      --mean over sensors--> one score per time point --threshold_--> flags --> intervals
+
+The per-sensor scores are each sensor's share of the point's score (they add up to it), which is
+what `sensor_scores` returns and what names the top sensors of an anomalous interval. The stages
+after the model are public functions of `seqae.detectors.scoring`.
+
+Every subclass with a `model_type` is registered in `DETECTORS` when its class is defined, so
+`make_detector` and `BaseDetector.load` find it; this module imports none of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator, clone
+
+from seqae.data import Scaler
+from seqae.detectors import scoring
+from seqae.errors import ConfigError, DataError, NotFittedError
+from seqae.files import staged_directory
+from seqae.params import Integer, NoneOr, OneOf, Real, Satisfies, check_params, collect_constraints
+from seqae.thresholds import QuantileThreshold, Threshold, flags_to_intervals, threshold_from_dict
+from seqae.windows import pad_batch
+
+FORMAT_VERSION = 1
+NORMALIZATIONS = ("zscore", "robust", "none")
+SCORE_REDUCTIONS = ("mean", "last")
+SCORE_PRECISIONS = ("float32", "bfloat16")
+THRESHOLD_SOURCES = ("validation", "all")
+NORMALIZE_SOURCES = ("train", "validation")
+MAX_SEED = 2**32 - 2  # random_state + 1 seeds the VAE's training draws; scikit-learn takes < 2**32
+
+
+@dataclass
+class Detection:
+    """Everything one scoring pass yields, for `n_timepoints` rows."""
+
+    index: pd.Index  # the frame's index (timestamps or row numbers)
+    feature_names: list[str]
+    scores: np.ndarray  # (n_timepoints,) higher = more anomalous
+    contributions: np.ndarray  # (n_timepoints, n_features) each sensor's share; rows sum to scores
+    threshold: float
+    flags: np.ndarray  # (n_timepoints,) 0/1
+
+    def sensor_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.contributions, index=self.index, columns=self.feature_names)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per time point: score, is_anomaly and one contribution column per sensor."""
+        frame = pd.DataFrame({"score": self.scores, "is_anomaly": self.flags}, index=self.index)
+        for j, name in enumerate(self.feature_names):
+            frame[f"contribution_{name}"] = self.contributions[:, j]
+        return frame
+
+    def intervals(self, top: int = 3) -> pd.DataFrame:
+        """Flagged points merged into intervals, with the sensors that moved most in each."""
+        rows = []
+        for first, last in flags_to_intervals(self.flags):
+            span = slice(first, last + 1)
+            peak = first + int(np.argmax(self.scores[span]))
+            share = np.clip(self.contributions[span], 0.0, None).sum(axis=0)
+            total = share.sum()
+            share = share / total if total > 0 else share
+            order = np.argsort(-share, kind="stable")[:top]
+            named = [(self.feature_names[j], share[j]) for j in order if share[j] > 0]
+            rows.append({
+                "start": self.index[first],
+                "end": self.index[last],
+                "n_points": last - first + 1,
+                "peak_time": self.index[peak],
+                "peak_score": float(self.scores[peak]),
+                "top_sensor": named[0][0] if named else "",
+                "top_sensors": ", ".join(f"{name} ({100 * s:.0f}%)" for name, s in named),
+            })
+        columns = ["start", "end", "n_points", "peak_time", "peak_score", "top_sensor", "top_sensors"]
+        return pd.DataFrame(rows, columns=columns)
+
+
+class BaseDetector(BaseEstimator):
+    """What every seqae detector shares: input checks, scaling, windows, scores, thresholds, save.
+
+    Subclasses implement `_fit_model`, `_window_scores` and the `_model_state` pair, and list
+    their parameters' constraints in `parameter_constraints` (added to their bases').
+    """
+
+    model_type = "base"
+    scoring_precisions: tuple[str, ...] = ("float32",)  # detectors with a network add "bfloat16"
+    batch_quantum = 1  # windows per forward pass are a multiple of this (networks: see training.pad_batch)
+    _precision = "float32"  # the scoring precision; another only inside a `scoring_precision` block
+
+    parameter_constraints = {
+        "window_size": Integer(1),
+        "validation_fraction": Real(0.0, 1.0, high_open=True),
+        "normalization": OneOf(NORMALIZATIONS),
+        "normalize_on": OneOf(NORMALIZE_SOURCES),
+        "scaling": OneOf(Scaler.METHODS),
+        "score_reduction": OneOf(SCORE_REDUCTIONS),
+        "smoothing": Integer(1, message="smoothing must be a whole number of rows >= 1 (1 = no smoothing), "
+                                        "got {value!r}"),
+        "threshold_on": OneOf(THRESHOLD_SOURCES),
+        "score_stride": Integer(1, "window_size"),
+        "threshold": NoneOr(Satisfies(lambda t, _: isinstance(t, Threshold), ""),
+                            message="threshold must be a seqae Threshold (e.g. QuantileThreshold(0.99)), "
+                                    "got {value!r}"),
+        "random_state": NoneOr(Integer(0, MAX_SEED), f"None or a whole number from 0 to {MAX_SEED}"),
+    }
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "model_type" in cls.__dict__:
+            DETECTORS[cls.model_type] = cls
+
+    # ---- public API -----------------------------------------------------------------------------
+
+    def fit(self, X, y=None) -> "BaseDetector":
+        """Learn what normal looks like from `X` (a frame of sensors, or an array), all assumed normal.
+
+        The last `validation_fraction` of the rows (in time order) is held out: it decides early
+        stopping and, by default, the threshold.
+        """
+        self.check_params()
+        values, index = self.check_input(X, fitting=True)
+        n_val = int(len(values) * self.validation_fraction)
+        if n_val and (n_val < self.window_size or len(values) - n_val < self.window_size):
+            warnings.warn(
+                f"{len(values)} training rows are too few to hold out {self.validation_fraction:.0%} "
+                f"for validation with window_size={self.window_size}; training on all rows, "
+                "without early stopping, threshold fitted on training scores",
+                stacklevel=2,
+            )
+            n_val = 0
+        self.scaler_ = Scaler().fit(values, method=self.scaling)
+        scaled = self.scaler_.transform(values)  # (n_timepoints, n_features) float32
+        n_train = len(scaled) - n_val
+        self._fit_model(scaled[:n_train], scaled[n_train:] if n_val else None)
+
+        # Score the whole frame once and slice it: the held-out rows scored as a short series of
+        # their own would have their first and last rows covered by few windows, and score high.
+        elements = self._element_scores(scaled)
+        normalize_rows = slice(n_train, None) if self.normalize_on == "validation" and n_val else slice(0, n_train)
+        self.normalizer_ = scoring.fit_normalizer(elements[normalize_rows], self.normalization)
+        contributions = scoring.causal_smooth(scoring.contributions(elements, self.normalizer_), self.smoothing)
+        scores = contributions.sum(axis=1)
+        self.train_scores_ = scores[:n_train]
+        self.validation_scores_ = scores[n_train:] if n_val else None
+        if self.threshold_on == "all":
+            threshold_scores = scores
+        elif self.validation_scores_ is not None:
+            threshold_scores = self.validation_scores_
+        else:
+            threshold_scores = self.train_scores_
+        threshold = QuantileThreshold(0.99) if self.threshold is None else clone(self.threshold)
+        self.threshold_ = threshold.fit(threshold_scores)
+        # What fit computed on its own rows, kept so that logging the fit does not score them again.
+        self.training_detection_ = Detection(index, list(self.feature_names_in_), scores, contributions,
+                                             self.threshold_.value_, self.threshold_.flag(scores))
+        return self
+
+    def detect(self, X) -> Detection:
+        """Score `X` once and return scores, per-sensor contributions and flags together."""
+        self.check_fitted()
+        values, index = self.check_input(X)
+        elements = self._element_scores(self.scaler_.transform(values))
+        contributions = scoring.causal_smooth(scoring.contributions(elements, self.normalizer_), self.smoothing)
+        scores = contributions.sum(axis=1)
+        return Detection(index, list(self.feature_names_in_), scores, contributions,
+                         self.threshold_.value_, self.threshold_.flag(scores))
+
+    @contextmanager
+    def scoring_precision(self, precision: str = "float32"):
+        """Score in `precision` inside the `with` block: "float32" (the default) or "bfloat16".
+
+        bfloat16 runs the network's forward pass under torch's CPU autocast (the errors are still
+        computed in float32). It pays only on a CPU with native bfloat16 (AVX512-BF16 or AMX), and
+        scores move by a few hundredths of their spread: benchmarks/README.md measures both. Where
+        the CPU has no bfloat16 kernels for the network it is refused (`supports_precision`).
+        Detectors without a network (pca, iforest, deviation) score in float32 only.
+        """
+        if precision not in SCORE_PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(SCORE_PRECISIONS)}, got {precision!r}")
+        if precision not in self.scoring_precisions:
+            raise ConfigError(f"model {self.model_type!r} has no network to run in {precision}; "
+                              "score it in float32")
+        if not self.supports_precision(precision):
+            raise ConfigError(f"this CPU cannot run model {self.model_type!r} in {precision} (torch's kernels "
+                              "refused it; bfloat16 needs AVX512-BF16 or AMX); score it in float32")
+        before, self._precision = self._precision, precision
+        try:
+            yield self
+        finally:
+            self._precision = before
+
+    def supports_precision(self, precision: str) -> bool:
+        """Whether this detector can score in `precision` on this machine: a network's forward pass
+        in bfloat16 needs CPU kernels for it (oneDNN's LSTM has none on a CPU without AVX512-BF16)."""
+        return precision in self.scoring_precisions
+
+    def _autocast(self):
+        """The forward pass's autocast context for the current scoring precision."""
+        if self._precision == "bfloat16":
+            return torch.autocast("cpu", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def anomaly_score(self, X) -> np.ndarray:
+        """One score per time point (row of `X`); higher = more anomalous."""
+        return self.detect(X).scores
+
+    def predict(self, X) -> np.ndarray:
+        """0/1 per time point: 1 where the score is above the fitted threshold."""
+        return self.detect(X).flags
+
+    def sensor_scores(self, X) -> pd.DataFrame:
+        """Time point × sensor: each sensor's share of the score (each row sums to the score)."""
+        return self.detect(X).sensor_frame()
+
+    def anomalies(self, X, top: int = 3) -> pd.DataFrame:
+        """Anomalous intervals: start, end, n_points, peak time and score, the top sensors."""
+        return self.detect(X).intervals(top=top)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Save to a directory: `config.json` (readable) and, for neural detectors, `weights.pt`.
+
+        The directory is written whole or not at all: into a temporary sibling, then renamed.
+        """
+        self.check_fitted()
+        target = Path(path)
+        if target.exists() and (not target.is_dir() or any(target.iterdir())):
+            raise ConfigError(f"{target}: already exists and is not an empty directory; choose a new path")
+        config, tensors = self._model_state()
+        state = {
+            "format_version": FORMAT_VERSION,
+            "model_type": self.model_type,
+            "class": type(self).__name__,
+            "params": {k: v for k, v in self.get_params(deep=False).items() if k != "threshold"},
+            "feature_names": list(self.feature_names_in_),
+            "n_features": int(self.n_features_in_),
+            "scaler": self.scaler_.to_dict(),
+            "normalizer": {"center": self.normalizer_[0].tolist(), "scale": self.normalizer_[1].tolist()},
+            "threshold": self.threshold_.to_dict(),
+            # The `threshold` parameter as given (None = the default), so get_params round-trips.
+            "threshold_param": None if self.threshold is None else self.threshold.to_dict(),
+            "model": config,
+        }
+        with staged_directory(target) as staging:
+            (staging / "config.json").write_text(json.dumps(state, indent=2, default=_jsonable))
+            if tensors:
+                torch.save(tensors, staging / "weights.pt")
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "BaseDetector":
+        """Load a detector saved with `save`; `BaseDetector.load` picks the class from the file."""
+        directory = Path(path)
+        config_file = directory / "config.json"
+        if not config_file.is_file():
+            raise DataError(f"{directory}: no config.json; expected a directory written by seqae's save()")
+        try:
+            state = json.loads(config_file.read_text())
+            detector_cls = DETECTORS[state["model_type"]]
+        except (json.JSONDecodeError, KeyError) as exc:
+            raise DataError(f"{config_file}: not a seqae model config ({exc}); save the model again") from None
+        if cls is not BaseDetector and not issubclass(detector_cls, cls):
+            raise DataError(f"{directory}: holds a {state['class']}, not a {cls.__name__}; "
+                            f"load it with {state['class']}.load or BaseDetector.load")
+        if state.get("format_version", 0) > FORMAT_VERSION:
+            raise DataError(f"{directory}: saved by a newer seqae (format {state['format_version']}); upgrade seqae")
+        detector = detector_cls(**state["params"])
+        param = state.get("threshold_param", state["threshold"])
+        detector.threshold = None if param is None else threshold_from_dict(
+            {k: v for k, v in param.items() if k != "value"})
+        detector.feature_names_in_ = np.asarray(state["feature_names"], dtype=object)
+        detector.n_features_in_ = int(state["n_features"])
+        detector.scaler_ = Scaler.from_dict(state["scaler"])
+        detector.normalizer_ = (np.asarray(state["normalizer"]["center"]), np.asarray(state["normalizer"]["scale"]))
+        detector.threshold_ = threshold_from_dict(state["threshold"])
+        tensors = {}
+        if (directory / "weights.pt").exists():
+            tensors = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
+        detector._load_model_state(state["model"], tensors)
+        return detector
+
+    # ---- checks -----------------------------------------------------------------------------------
+
+    def check_input(self, X, fitting: bool = False) -> tuple[np.ndarray, pd.Index]:
+        """`X` as `(n_timepoints, n_features)` float64 in the fitted column order, and its index;
+        a `DataError` naming what is wrong otherwise. `fitting=True` records the column names."""
+        if isinstance(X, pd.DataFrame):
+            names = [str(c) for c in X.columns]
+            if fitting:
+                self.feature_names_in_ = np.asarray(names, dtype=object)
+            elif hasattr(self, "feature_names_in_"):
+                missing = [n for n in self.feature_names_in_ if n not in names]
+                if missing:
+                    raise DataError(missing_columns_message(missing, names, self.feature_names_in_))
+                X = X.set_axis(names, axis=1)[list(self.feature_names_in_)]
+            index = X.index
+            try:
+                values = X.to_numpy(dtype=np.float64)
+            except (TypeError, ValueError):
+                bad = next(c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]))
+                raise DataError(f"column {bad!r} is not numeric (dtype {X[bad].dtype}); "
+                                "read the file with read_sensor_csv or convert it") from None
+        else:
+            values = np.asarray(X, dtype=np.float64)
+            if values.ndim == 1:
+                values = values[:, None]
+            if fitting:
+                self.feature_names_in_ = np.asarray([f"x{j}" for j in range(values.shape[1])], dtype=object)
+            index = pd.RangeIndex(len(values))
+        if values.ndim != 2:
+            raise DataError(f"expected a 2-D table (time × sensors), got an array of shape {values.shape}")
+        if fitting:
+            self.n_features_in_ = values.shape[1]
+        elif values.shape[1] != self.n_features_in_:
+            raise DataError(f"the data has {values.shape[1]} sensors, but {type(self).__name__} was "
+                            f"fitted with {self.n_features_in_}; pass the same sensor columns")
+        if values.shape[1] == 0:
+            raise DataError("the data has no sensor columns")
+        if len(values) < self.window_size:
+            raise DataError(f"the data has {len(values)} rows, fewer than one window "
+                            f"(window_size={self.window_size}); give at least {self.window_size} rows")
+        finite = np.isfinite(values)
+        if not finite.all():
+            row, col = np.argwhere(~finite)[0]
+            raise DataError(f"column {self.feature_names_in_[col]!r} has {int((~finite[:, col]).sum())} "
+                            f"missing or infinite values (first at position {row}); fill or drop them first")
+        return values, index
+
+    def check_fitted(self) -> None:
+        """Raise `NotFittedError` unless `fit` (or `load`) has run."""
+        if not hasattr(self, "threshold_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit() first")
+
+    def check_params(self) -> None:
+        """Raise a one-line `ConfigError` for the first parameter outside its constraints."""
+        check_params(self.get_params(deep=False), collect_constraints(type(self)))
+
+    # ---- scores ---------------------------------------------------------------------------------
+
+    def _element_scores(self, scaled: np.ndarray) -> np.ndarray:
+        """Raw score per time point and sensor, `(n_timepoints, n_features)`."""
+        return scoring.element_scores(self.window_scores, scaled, self.window_size, self.score_stride,
+                                      self.score_reduction, self.score_batch_size())
+
+    def window_scores(self, windows: torch.Tensor) -> np.ndarray:
+        """Element scores `(batch, window, n_features)` of scaled windows of the same shape.
+
+        A window's scores do not depend on the other windows of its batch: networks run on
+        batches padded to a multiple of `batch_quantum` windows (`windows.pad_batch`).
+        """
+        n_windows = len(windows)
+        return self._window_scores(pad_batch(windows, self.batch_quantum))[:n_windows]
+
+    def score_batch_size(self) -> int:
+        """Windows per forward pass when scoring (`scoring.score_batch_size`)."""
+        return scoring.score_batch_size(self.window_size, max(int(getattr(self, "hidden_size", 0) or 0),
+                                                              int(self.n_features_in_)))
+
+    # ---- subclass hooks -------------------------------------------------------------------------
+
+    def _fit_model(self, train_part: np.ndarray, validation_part: np.ndarray | None) -> None:
+        raise NotImplementedError
+
+    def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
+        """`(batch, window, n_features)` scaled windows -> element scores of the same shape."""
+        raise NotImplementedError
+
+    def _model_state(self) -> tuple[dict, dict]:
+        """(JSON-able config that rebuilds the model, dict of tensors) for `save`."""
+        raise NotImplementedError
+
+    def _load_model_state(self, config: dict, tensors: dict) -> None:
+        raise NotImplementedError
+
+
+DETECTORS: dict[str, type[BaseDetector]] = {}  # model_type -> class, filled as the classes are defined
+
+
+def make_detector(model_type: str, **params) -> BaseDetector:
+    """Build a detector by its model type (`lstm-ae`, `lstm-vae`, `dense-ae`, `conv-ae`, `pca`, `iforest`,
+    `deviation`)."""
+    if model_type not in DETECTORS:
+        raise ConfigError(f"unknown model {model_type!r}; choose one of {', '.join(DETECTORS)}")
+    cls = DETECTORS[model_type]
+    valid = cls().get_params()
+    unknown = sorted(set(params) - set(valid))
+    if unknown:
+        raise ConfigError(f"model {model_type!r} takes no parameter {unknown[0]!r}; "
+                          f"it takes {', '.join(sorted(valid))}")
+    return cls(**params)
+
+
+def missing_columns_message(missing, found, needed) -> str:
+    """The one line for data without a column the model was fitted on."""
+    return (f"column {list(missing)[0]!r} that the model was fitted on is missing; the data has "
+            f"{', '.join(repr(n) for n in list(found)[:12])}; it needs {', '.join(repr(n) for n in needed)}")
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"cannot save {type(value).__name__} in config.json")

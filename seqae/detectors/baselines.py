@@ -1,0 +1,131 @@
+"""The baselines without a network: PCA on windows, and each reading's distance from its usual level.
+
+A network is worth its training only where it beats these (docs/benchmarks.md compares them).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import PCA
+
+from seqae.detectors.base import BaseDetector
+from seqae.params import Satisfies, is_int, is_real
+from seqae.thresholds import Threshold
+from seqae.windows import window_tensor
+
+
+class PCADetector(BaseDetector):
+    """PCA reconstruction error on flattened windows (a baseline; `window_size=1` is point-wise PCA).
+
+    Args:
+        window_size: rows per window.
+        n_components: components kept: an int, or a float in (0, 1) for that share of the variance.
+        Other arguments as LSTMAutoencoder.
+    """
+
+    model_type = "pca"
+    parameter_constraints = {
+        "n_components": Satisfies(
+            lambda n, _: (is_int(n) and n >= 1) or (is_real(n) and not is_int(n) and 0.0 < n < 1.0), "",
+            message="n_components must be a whole number of components >= 1 or a share of the variance "
+                    "between 0 and 1 (exclusive), got {value!r}"),
+    }
+
+    def __init__(self, window_size: int = 1, n_components: float | int = 0.95,
+                 validation_fraction: float = 0.2, score_stride: int = 1, score_reduction: str = "mean",
+                 normalization: str = "robust", normalize_on: str = "train",
+                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
+                 threshold_on: str = "validation", random_state: int | None = None):
+        self.window_size = window_size
+        self.n_components = n_components
+        self.validation_fraction = validation_fraction
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
+        self.smoothing = smoothing
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+
+    def _fit_model(self, train_part, validation_part):
+        windows = window_tensor(train_part, self.window_size).reshape(-1, self.window_size * train_part.shape[1])
+        n_components = self.n_components
+        if isinstance(n_components, (int, np.integer)):
+            n_components = min(int(n_components), *windows.shape)
+        pca = PCA(n_components=n_components, svd_solver="full", random_state=self.random_state)
+        pca.fit(windows.numpy().astype(np.float64))
+        self.mean_ = pca.mean_.astype(np.float32)
+        self.components_ = pca.components_.astype(np.float32)  # (n_components, window * n_features)
+
+    def _window_scores(self, windows):
+        # The projection in float64, rounded to float32 at the end. BLAS kernels sum a product in
+        # an order that depends on the CPU, the operands' memory alignment and the thread count;
+        # in float32 that moves the scores of a reloaded model in their last bits on some CPUs. In
+        # float64 the differences stay below float32's resolution, so the same model gives the same
+        # float32 scores wherever its arrays lie (the cost: benchmarks/speed/bench_pca_projection.py).
+        flat = windows.numpy().reshape(len(windows), -1).astype(np.float64) - self.mean_
+        components = self.components_.astype(np.float64)
+        reconstruction = (flat @ components.T) @ components
+        return ((flat - reconstruction) ** 2).astype(np.float32).reshape(windows.shape)
+
+    def _model_state(self):
+        return {"mean": self.mean_.tolist(), "components": self.components_.tolist()}, {}
+
+    def _load_model_state(self, config, tensors):
+        self.mean_ = np.asarray(config["mean"], dtype=np.float32)
+        self.components_ = np.asarray(config["components"], dtype=np.float32)
+
+
+class DeviationDetector(BaseDetector):
+    """How far each reading is from its sensor's centre on the training rows: the baseline with
+    nothing to learn.
+
+    A sensor's element score is its squared scaled reading, `((x - centre) / spread)²` with the
+    input scaler's centre and spread (by default the median and IQR / 1.349 of the training rows),
+    then normalised, smoothed, averaged over sensors and thresholded like every other detector's.
+    It sees levels, not shapes or relations between sensors: a reading inside its usual range
+    scores low whatever the other sensors do. Compare a network with it before trusting that the
+    network learned more than each sensor's usual level.
+
+    Args:
+        scaling: `robust` (median, IQR / 1.349; the default) or `standard` (mean, standard deviation).
+        Other arguments as LSTMAutoencoder; `random_state` is accepted for a uniform interface and
+        unused (nothing is random).
+    """
+
+    model_type = "deviation"
+    window_size = 1  # a row at a time; not a parameter
+    score_stride = 1
+    score_reduction = "mean"
+
+    def __init__(self, validation_fraction: float = 0.2, normalization: str = "robust",
+                 normalize_on: str = "validation", scaling: str = "robust", smoothing: int = 1,
+                 threshold: Threshold | None = None, threshold_on: str = "validation",
+                 random_state: int | None = None):
+        self.validation_fraction = validation_fraction
+        self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
+        self.smoothing = smoothing
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+
+    def _fit_model(self, train_part, validation_part):
+        pass  # the scaler, fitted by `fit`, is the whole model
+
+    def _element_scores(self, scaled):
+        # A window of one row covers one row: the squares themselves, as float64 as the window
+        # accumulator would give them (chunked scoring goes through _window_scores, to the same values).
+        return np.square(scaled).astype(np.float64)
+
+    def _window_scores(self, windows):
+        return np.square(windows.numpy())
+
+    def _model_state(self):
+        return {}, {}
+
+    def _load_model_state(self, config, tensors):
+        pass

@@ -1,0 +1,389 @@
+"""The detectors with a torch network: LSTM autoencoder, LSTM-VAE, dense and convolutional autoencoders.
+
+    scaled windows (batch, window, n_features) --net--> reconstruction --squared error, or the
+    VAE's -log p(x | z)--> element scores (batch, window, n_features) --> `seqae.detectors.scoring`
+
+The estimator owns training (through `seqae.training.train`) and scoring; the `nn.Module`s in
+`seqae.nets` only map tensors.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from seqae import nets
+from seqae.detectors.base import SCORE_PRECISIONS, BaseDetector
+from seqae.errors import DataError
+from seqae.params import Boolean, Integer, OneOf, Real
+from seqae.thresholds import Threshold
+from seqae.training import History, TrainConfig, seeded_generator, train
+from seqae.windows import batched_windows, pad_batch, window_tensor
+
+
+class NeuralDetector(BaseDetector):
+    """A detector whose model is a torch network trained by `training.train`.
+
+    Subclasses build the network (`_build_net`, `_net_args`) and may replace its loss (`_loss`)."""
+
+    scoring_precisions = SCORE_PRECISIONS
+    batch_quantum = 16
+    parameter_constraints = {
+        **{name: Integer(1) for name in ("hidden_size", "latent_dim", "epochs", "batch_size", "train_stride",
+                                         "num_layers")},
+        "patience": Integer(0),
+        "learning_rate": Real(0.0, low_open=True),
+        "weight_decay": Real(0.0),
+        "grad_clip": Real(0.0),
+        "dropout": Real(0.0, 1.0, high_open=True),
+        "noise_std": Real(0.0),
+        "verbose": Boolean(),
+    }
+
+    def _build_net(self, n_features: int) -> torch.nn.Module:
+        raise NotImplementedError
+
+    def _net_args(self, n_features: int) -> dict:
+        raise NotImplementedError
+
+    def _loss(self, net, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.mse_loss(net(inputs), targets)
+
+    def _fit_model(self, train_part, validation_part) -> None:
+        generator = seeded_generator(self.random_state)
+        with torch.random.fork_rng(devices=[]):
+            # Weight init and dropout draw from torch's global generator: seed it, then restore it.
+            torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+            self.net_args_ = self._net_args(train_part.shape[1])
+            self.net_ = self._build_net(**self.net_args_)
+            train_windows = window_tensor(train_part, self.window_size, self.train_stride)
+            val_windows = None
+            if validation_part is not None:
+                val_windows = window_tensor(validation_part, self.window_size, 1)
+            config = TrainConfig(
+                epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                weight_decay=self.weight_decay, grad_clip=self.grad_clip, patience=self.patience,
+                noise_std=self.noise_std, verbose=self.verbose,
+            )
+            self.history_ = train(self.net_, self._loss, train_windows, val_windows, config, generator)
+
+    def supports_precision(self, precision: str) -> bool:
+        if precision == "float32" or precision not in self.scoring_precisions:
+            return precision in self.scoring_precisions
+        self.check_fitted()
+        probe = torch.zeros(self.batch_quantum, self.window_size, self.n_features_in_)
+        try:  # the VAE's forward pass draws a latent: from a forked generator, so nothing changes
+            with torch.random.fork_rng(devices=[]), torch.inference_mode(), \
+                    torch.autocast("cpu", dtype=torch.bfloat16):
+                self.net_(probe)
+        except RuntimeError:
+            return False
+        return True
+
+    def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            with self._autocast():
+                reconstruction = self.net_(windows)
+            return nets.squared_error(reconstruction.float(), windows).numpy()
+
+    def encode(self, X) -> np.ndarray:
+        """The latent vector of each window of `X` (windows every `score_stride` rows)."""
+        self.check_fitted()
+        values, _ = self.check_input(X)
+        scaled = self.scaler_.transform(values)
+        out = []
+        with torch.inference_mode():
+            for windows, _ in batched_windows(scaled, self.window_size, self.score_stride, self.score_batch_size()):
+                z = self.net_.encode(pad_batch(windows, self.batch_quantum))
+                out.append((z[0] if isinstance(z, tuple) else z)[:len(windows)].numpy())
+        return np.concatenate(out)  # (n_windows, latent)
+
+    def _model_state(self):
+        return ({"net": type(self.net_).__name__, "net_args": self.net_args_,
+                 "history": self.history_.to_dict()},
+                {k: v.detach().cpu() for k, v in self.net_.state_dict().items()})
+
+    def _load_model_state(self, config, tensors):
+        if not tensors:
+            raise DataError(f"no weights.pt beside config.json; a {type(self).__name__} needs its weights")
+        self.net_args_ = dict(config["net_args"])
+        self.net_ = self._build_net(**self.net_args_)
+        self.net_.load_state_dict(tensors)
+        self.net_.eval()
+        self.history_ = History.from_dict(config["history"])
+
+
+class LSTMAutoencoder(NeuralDetector):
+    """LSTM sequence-to-sequence autoencoder; the score is the reconstruction error.
+
+    Args:
+        window_size: rows per window.
+        hidden_size: LSTM hidden units (encoder and decoder).
+        latent_dim: size of the vector one window is encoded to.
+        num_layers: stacked LSTM layers; dropout applies between them.
+        dropout: dropout between LSTM layers (num_layers > 1).
+        epochs: maximum passes over the training windows.
+        batch_size: windows per optimiser step.
+        learning_rate: Adam's step size.
+        weight_decay: Adam's L2 penalty.
+        grad_clip: max gradient norm (0 = no clipping).
+        patience: epochs without a better validation loss before stopping (0 = never).
+        validation_fraction: the last part of the training rows held out, in time order.
+        noise_std: denoising training: Gaussian noise of this std on the inputs (scaled units).
+        train_stride: rows between training windows.
+        score_stride: rows between scored windows (1 = every window; larger is faster).
+        score_reduction: `mean` of all windows covering a row, or the `last` (the one ending there).
+        normalization: per-sensor normalisation of the error before summing: `robust` (by its
+            median and MAD on the rows `normalize_on` names; the default: a few anomalous rows
+            there do not mute a sensor), `zscore` (mean and standard deviation) or `none`.
+        normalize_on: the rows whose errors the normalisation is fitted on: `validation` (the
+            held-out rows; the default of the LSTM-AE, dense and conv AEs: out-of-sample errors, the
+            size of the errors new normal data gives, where a net's errors on the rows it was
+            trained on are smaller; falls back to `train` when nothing is held out) or `train`
+            (the rows the net was trained on; the default of the LSTM-VAE, PCA and the forest).
+        scaling: the input scaler fitted on the training rows: `standard` (mean, standard
+            deviation) or `robust` (median, IQR / 1.349; an IQR of 0 falls back to the deviation).
+        smoothing: rows of the causal rolling mean applied to the score (and to each sensor's share
+            of it); 1 = none. A score then never looks ahead; a one-row spike is diluted by it.
+        threshold: a `Threshold` fitted on the scores of normal data (default: 99th percentile).
+        threshold_on: fit the threshold on the held-out `validation` rows or `all` training rows
+            (either way sliced from the scores of all the training rows scored as one series).
+        random_state: seed for weights, shuffling and noise; same seed, same model.
+        verbose: show a progress bar per epoch.
+    """
+
+    model_type = "lstm-ae"
+
+    def __init__(self, window_size: int = 32, hidden_size: int = 64, latent_dim: int = 16,
+                 num_layers: int = 1, dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
+                 patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
+                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
+                 normalization: str = "robust", normalize_on: str = "validation",
+                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
+        self.window_size = window_size
+        self.hidden_size = hidden_size
+        self.latent_dim = latent_dim
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.noise_std = noise_std
+        self.train_stride = train_stride
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
+        self.smoothing = smoothing
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _net_args(self, n_features):
+        return {"n_features": n_features, "hidden_size": self.hidden_size, "latent_dim": self.latent_dim,
+                "num_layers": self.num_layers, "dropout": self.dropout}
+
+    def _build_net(self, **args):
+        return nets.LSTMSeq2Seq(**args)
+
+
+class LSTMVAE(NeuralDetector):
+    """Recurrent variational autoencoder trained on the ELBO.
+
+    Takes the arguments of `LSTMAutoencoder`, and:
+        beta: weight of the KL term in the ELBO.
+        learn_variance: the decoder predicts a variance per step and sensor (else it is fixed at 1).
+        score: `reconstruction_probability` (-log p(x | z), per step and sensor) or `elbo`
+            (that plus the window's KL spread evenly over its steps and sensors).
+        n_samples: latent draws averaged when scoring, seeded by `random_state` so that the same
+            model gives the same scores; 0 decodes the mean latent (one pass, deterministic).
+    """
+
+    model_type = "lstm-vae"
+    SCORES = ("reconstruction_probability", "elbo")
+    parameter_constraints = {"beta": Real(0.0), "learn_variance": Boolean(), "score": OneOf(SCORES),
+                             "n_samples": Integer(0)}
+
+    def __init__(self, window_size: int = 32, hidden_size: int = 64, latent_dim: int = 16,
+                 num_layers: int = 1, dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
+                 patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
+                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
+                 normalization: str = "robust", normalize_on: str = "train",
+                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
+                 beta: float = 1.0, learn_variance: bool = True,
+                 score: str = "reconstruction_probability", n_samples: int = 0):
+        self.window_size = window_size
+        self.hidden_size = hidden_size
+        self.latent_dim = latent_dim
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.noise_std = noise_std
+        self.train_stride = train_stride
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
+        self.smoothing = smoothing
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+        self.verbose = verbose
+        self.beta = beta
+        self.learn_variance = learn_variance
+        self.score = score
+        self.n_samples = n_samples
+
+    def _net_args(self, n_features):
+        return {"n_features": n_features, "hidden_size": self.hidden_size, "latent_dim": self.latent_dim,
+                "num_layers": self.num_layers, "dropout": self.dropout,
+                "learn_variance": bool(self.learn_variance)}
+
+    def _build_net(self, **args):
+        return nets.LSTMVAENet(**args)
+
+    def _fit_model(self, train_part, validation_part):
+        # Training draws latents from their own generator, seeded from random_state.
+        self._train_generator = seeded_generator(None if self.random_state is None else self.random_state + 1)
+        try:
+            super()._fit_model(train_part, validation_part)
+        finally:
+            del self._train_generator
+
+    def _loss(self, net, inputs, targets):
+        x_mean, x_logvar, z_mean, z_logvar = net(inputs, generator=self._train_generator, sample=net.training)
+        return nets.elbo_loss(targets, x_mean, x_logvar, z_mean, z_logvar, beta=self.beta)
+
+    def _window_scores(self, windows):
+        with torch.inference_mode():
+            with self._autocast():
+                z_mean, z_logvar = (t.float() for t in self.net_.encode(windows))
+            window_size = windows.shape[1]
+
+            def decode(z):  # the network in the scoring precision, the likelihood in float32
+                with self._autocast():
+                    return (t.float() for t in self.net_.decode(z, window_size))
+            if self.n_samples == 0:
+                x_mean, x_logvar = decode(z_mean)
+                nll = nets.gaussian_nll(windows, x_mean, x_logvar)
+            else:
+                # Seeded afresh for every batch: the same model scores the same data the same way.
+                generator = seeded_generator(0 if self.random_state is None else self.random_state)
+                nll = torch.zeros_like(windows)
+                for _ in range(self.n_samples):
+                    z = nets.reparameterise(z_mean, z_logvar, generator)
+                    x_mean, x_logvar = decode(z)
+                    nll += nets.gaussian_nll(windows, x_mean, x_logvar)
+                nll /= self.n_samples
+            if self.score == "elbo":
+                n_elements = windows.shape[1] * windows.shape[2]
+                nll = nll + (self.beta * nets.gaussian_kl(z_mean, z_logvar) / n_elements)[:, None, None]
+            return nll.numpy()
+
+
+class DenseAutoencoder(NeuralDetector):
+    """Dense autoencoder on flattened windows (a textbook baseline). Arguments as LSTMAutoencoder."""
+
+    model_type = "dense-ae"
+
+    def __init__(self, window_size: int = 32, hidden_size: int = 64, latent_dim: int = 16,
+                 dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
+                 patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
+                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
+                 normalization: str = "robust", normalize_on: str = "validation",
+                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
+        self.window_size = window_size
+        self.hidden_size = hidden_size
+        self.latent_dim = latent_dim
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.noise_std = noise_std
+        self.train_stride = train_stride
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
+        self.smoothing = smoothing
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _net_args(self, n_features):
+        return {"n_features": n_features, "window_size": self.window_size,
+                "hidden_size": self.hidden_size, "latent_dim": self.latent_dim, "dropout": self.dropout}
+
+    def _build_net(self, **args):
+        return nets.DenseAE(**args)
+
+
+class ConvAutoencoder(NeuralDetector):
+    """1-D convolutional autoencoder over time (a textbook baseline). Arguments as LSTMAutoencoder;
+    `hidden_size` is the channel count of the outer convolutions, `latent_dim` of the inner ones."""
+
+    model_type = "conv-ae"
+
+    def __init__(self, window_size: int = 32, hidden_size: int = 32, latent_dim: int = 16,
+                 dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
+                 patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
+                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
+                 normalization: str = "robust", normalize_on: str = "validation",
+                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
+        self.window_size = window_size
+        self.hidden_size = hidden_size
+        self.latent_dim = latent_dim
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.noise_std = noise_std
+        self.train_stride = train_stride
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
+        self.smoothing = smoothing
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _net_args(self, n_features):
+        return {"n_features": n_features, "hidden_size": self.hidden_size,
+                "latent_dim": self.latent_dim, "dropout": self.dropout}
+
+    def _build_net(self, **args):
+        return nets.ConvAE(**args)
