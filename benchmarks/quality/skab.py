@@ -1,8 +1,8 @@
 """SKAB leaderboard table: every pipeline in pipelines/skab-*.toml, measured, side by side.
 
-    python benchmarks/skab.py                       # all SKAB pipelines, 3 seeds each, logged to ./mlruns
-    python benchmarks/skab.py --data-dir DIR        # SKAB somewhere else
-    python benchmarks/skab.py --only skab-lstm-ae skab-pca --no-track
+    python benchmarks/quality/skab.py                       # all SKAB pipelines, 3 seeds each, logged to ./mlruns
+    python benchmarks/quality/skab.py --data-dir DIR        # SKAB somewhere else
+    python benchmarks/quality/skab.py --only skab-lstm-ae skab-pca --no-track
 
 Each pipeline runs through `seqae.pipeline.run_pipeline`, exactly as `seqae run` runs it. The table
 is printed as Markdown (the one in docs/benchmarks.md) and written, with every pipeline's per-seed
@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 RESULTS = REPO / "benchmarks" / "results"
 COLUMNS = ("auc_pr", "vus_pr", "f1", "far", "mar", "event_f1", "fit_seconds")
 HEADERS = ("AUC-PR", "VUS-PR", "F1", "FAR %", "MAR %", "event F1", "fit s / file")

@@ -1,18 +1,18 @@
 """What each scoring and modelling lever does, on SKAB and on the label-free validation set.
 
-    python benchmarks/skab_levers.py                        # fits what is not cached yet, prints the table
-    python benchmarks/skab_levers.py --cache DIR --jobs 2
+    python benchmarks/quality/skab_levers.py                        # fits what is not cached yet, prints the table
+    python benchmarks/quality/skab_levers.py --cache DIR --jobs 2
 
 Every model variant is fitted once per file and seed (3 seeds) on SKAB's 34 labelled files and on
 the 32 files of `skab_validation.py` (SKAB's anomaly-free recording with injected anomalies), with
 the leaderboard protocol (fit on the first 400 rows, score the rest). What the network outputs per
 time point and sensor is cached (`--cache`, default benchmarks/out/levers/): the element scores
-`_window_scores` gives (squared error, or the VAE's -log-likelihood / negative ELBO) averaged over
+`window_scores` gives (squared error, or the VAE's -log-likelihood / negative ELBO) averaged over
 the windows covering a row, and the signed residuals. The scoring levers (normalisation and the rows it is
 fitted on, how the sensors are combined, smoothing, Mahalanobis distance, ensembles, threshold
 source) are then applied to the cache, the way
 `BaseDetector` applies them: a row of this table with the pipeline's settings reproduces the
-pipeline's numbers (`benchmarks/skab.py`).
+pipeline's numbers (`benchmarks/quality/skab.py`).
 
 Columns: validation AUC-PR (mean per file; what the settings were chosen on), SKAB AUC-PR (mean per
 file), and SKAB's pooled F1 / FAR % with the upper control limit 1.5 x the 99th percentile of the
@@ -40,9 +40,12 @@ import pandas as pd
 # are, so seqae's warning about them is not repeated for every fit.
 warnings.filterwarnings("ignore", message=r".*gaps? in the timestamps", category=UserWarning)
 
-REPO = Path(__file__).resolve().parents[1]
-SKAB = REPO.parent / "shared" / "data" / "skab"
-TRAIN_ROWS = 400
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import protocol  # noqa: E402
+
+REPO = protocol.REPO
+SKAB = protocol.SKAB_DIR
+TRAIN_ROWS = protocol.SKAB_TRAIN_ROWS
 SEEDS = (0, 1, 2)
 
 # name -> (model type, parameters); "<name>" is cached for SKAB and "val_<name>" for the validation set
@@ -245,7 +248,7 @@ def _outputs(detector, scaled: np.ndarray) -> dict[str, np.ndarray]:
     """Element scores and signed residuals per row and sensor, mean and last over covering windows."""
     import torch
 
-    from seqae.training import batched_windows
+    from seqae.windows import batched_windows
     from seqae.windows import WindowAccumulator
 
     n, n_features = scaled.shape
@@ -261,7 +264,7 @@ def _outputs(detector, scaled: np.ndarray) -> dict[str, np.ndarray]:
                 reconstruction = np.zeros(windows.shape, dtype=np.float32)
             else:
                 reconstruction = detector.net_(windows).numpy()
-        elements = detector._window_scores(windows)
+        elements = detector.window_scores(windows)
         acc["sq_mean"].add(elements, starts)
         acc["sq_last"].add(elements, starts)
         acc["res_mean"].add(windows.numpy() - reconstruction, starts)
@@ -381,10 +384,10 @@ def _scores(d, method: str, fit_rows: slice, reduction: str, transform: str = "s
             r = r - center
             return r * (r @ precision)
         return terms(train), terms(test)
-    from seqae.detectors import _fit_normalizer
+    from seqae.detectors.scoring import fit_normalizer
 
     train, test = (_transform(d[f"{part}_sq_{reduction}"], transform) for part in ("train", "test"))
-    center, scale = _fit_normalizer(train[fit_rows], method, floor_share=floor)
+    center, scale = fit_normalizer(train[fit_rows], method, floor_share=floor)
     return (train - center) / scale, (test - center) / scale
 
 
@@ -408,7 +411,10 @@ def _combine(z: np.ndarray, how: str) -> np.ndarray:
 
 
 def _smooth(scores: np.ndarray, k: int) -> np.ndarray:
-    return scores if k <= 1 else pd.DataFrame(scores).rolling(k, min_periods=1).mean().to_numpy()
+    """The package's causal smoothing, on a (n_timepoints, n_columns) array."""
+    from seqae.detectors.scoring import causal_smooth
+
+    return causal_smooth(np.asarray(scores, dtype=np.float64), k)
 
 
 def _latent_distance(cache: Path, tag: str, seed: int, name: str, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -428,9 +434,9 @@ def _latent_distance(cache: Path, tag: str, seed: int, name: str, k: int) -> tup
 
 def _on_training_scale(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Both row scores in units of the training scores' median and MAD (seqae's robust normaliser)."""
-    from seqae.detectors import _fit_normalizer
+    from seqae.detectors.scoring import fit_normalizer
 
-    (center,), (scale,) = _fit_normalizer(train[:, None], "robust")
+    (center,), (scale,) = fit_normalizer(train[:, None], "robust")
     return (train - center) / scale, (test - center) / scale
 
 

@@ -1,6 +1,6 @@
 """The detectors' default threshold: held-out rows scored inside the training series vs on their own.
 
-    python benchmarks/skab_threshold_rows.py             # LSTM-AE with its defaults, 3 seeds, ~4 min on two cores
+    python benchmarks/quality/skab_threshold_rows.py             # LSTM-AE with its defaults, 3 seeds, ~4 min on two cores
 
 By default a detector fits its threshold (the 99th percentile) on the scores of the held-out last
 20 % of its training rows. Until this was fixed, `fit` scored those rows as a short series of their
@@ -30,9 +30,12 @@ import numpy as np
 # are, so seqae's warning about them is not repeated for every fit.
 warnings.filterwarnings("ignore", message=r".*gaps? in the timestamps", category=UserWarning)
 
-REPO = Path(__file__).resolve().parents[1]
-SKAB = REPO.parent / "shared" / "data" / "skab"
-TRAIN_ROWS = 400
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import protocol  # noqa: E402
+
+REPO = protocol.REPO
+SKAB = protocol.SKAB_DIR
+TRAIN_ROWS = protocol.SKAB_TRAIN_ROWS
 SEEDS = (0, 1, 2)
 
 

@@ -19,7 +19,7 @@ thermocouple is 2 to 6.5 training standard deviations from its training mean, wi
 all, so a smaller anomaly would be indistinguishable from the normal drift. The files are written in SKAB's format (`;`, `datetime`, `anomaly`, `changepoint`), so
 every pipeline runs on them unchanged:
 
-    python benchmarks/skab_validation.py /tmp/skab-validation
+    python benchmarks/quality/skab_validation.py /tmp/skab-validation
     seqae run pipelines/skab-lstm-ae.toml --data-dir /tmp/skab-validation
 """
 
@@ -35,8 +35,10 @@ import pandas as pd
 KINDS = ("level_shift", "drift", "variance", "stuck")
 N_SEGMENTS = 8
 SEGMENT_ROWS = 1175
-TRAIN_ROWS = 400
-DEFAULT_SKAB = Path(__file__).resolve().parents[2] / "shared" / "data" / "skab"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import protocol  # noqa: E402
+
+TRAIN_ROWS = protocol.SKAB_TRAIN_ROWS  # the files are laid out like SKAB's
 
 
 CONTAMINATED_ROWS = slice(100, 140)  # with contaminate=True: 40 of the 320 rows a detector trains on
@@ -108,7 +110,7 @@ def make_validation_set(skab_dir: Path, out_dir: Path, random_state: int = 0,
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="folder to write the validation files into")
-    parser.add_argument("--skab-dir", type=Path, default=DEFAULT_SKAB, help="SKAB's folder (default: %(default)s)")
+    parser.add_argument("--skab-dir", type=Path, default=protocol.SKAB_DIR, help="SKAB's folder (default: %(default)s)")
     args = parser.parse_args(argv)
     if not (args.skab_dir / "anomaly-free" / "anomaly-free.csv").is_file():
         print(f"error: {args.skab_dir} has no anomaly-free/anomaly-free.csv; pass --skab-dir", file=sys.stderr)

@@ -9,7 +9,7 @@ sizes everywhere (window 32, hidden 64, latent 16, batch 64, at most 30 epochs, 
 the training rows held out for validation); the configurations take turns file by file so that a
 change in the machine's load falls on all of them alike.
 
-    textbook       benchmarks/textbook_lstm_ae.py: all 30 epochs (best validation epoch kept),
+    textbook       benchmarks/speed/textbook_lstm_ae.py: all 30 epochs (best validation epoch kept),
                    DataLoader, per-window scoring for the threshold
     seqae-30       LSTMAutoencoder(patience=0): all 30 epochs too, the same work as the textbook
     seqae          LSTMAutoencoder() as shipped: stops 5 epochs after the best validation loss
@@ -18,7 +18,7 @@ change in the machine's load falls on all of them alike.
 Fit time is everything `fit` does (scaling, training, scoring the training rows, threshold);
 windows/s counts the training windows of each epoch run.
 
-    python benchmarks/bench_fit.py [--protocol skab|anomaly-free] [--seeds 0,1] [--files 34] [--threads 1]
+    python benchmarks/speed/bench_fit.py [--protocol skab|anomaly-free] [--seeds 0,1] [--files 34] [--threads 1]
                                    [--strides 2,4]
 """
 

@@ -11,7 +11,7 @@ are timed apart on those rows (parsing, detect, writing the CSV).
 Each model is saved with the score_stride asked for (`--score-strides 1,4`): stride 1 scores every
 window, stride k every k-th (see bench_score.py for what that costs in AUC-PR).
 
-    python benchmarks/bench_memory.py [--rows 10000000] [--score-strides 1] [--threads 1] [--stages-only]
+    python benchmarks/speed/bench_memory.py [--rows 10000000] [--score-strides 1] [--threads 1] [--stages-only]
 """
 
 from __future__ import annotations

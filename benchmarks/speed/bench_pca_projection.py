@@ -6,7 +6,7 @@ differences below float32's resolution. This measures what that costs: `detect` 
 detector on `--rows` generated rows x 8 sensors, against the same detector whose projection runs
 in float32, taking turns for `--rounds` rounds, one thread.
 
-    python benchmarks/bench_pca_projection.py [--rows 1000000] [--rounds 5] [--window 1 16]
+    python benchmarks/speed/bench_pca_projection.py [--rows 1000000] [--rounds 5] [--window 1 16]
 """
 
 from __future__ import annotations

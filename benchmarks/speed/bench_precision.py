@@ -8,7 +8,7 @@ rows/s. The two score files are compared: the largest difference in units of the
 standard deviation, their correlation, and the rows whose flag differs. Whether bfloat16 is faster
 depends on the CPU: it needs native bfloat16 (AVX512-BF16 or AMX); `lscpu` says which this is.
 
-    python benchmarks/bench_precision.py [--rows 1000000] [--rounds 3] [--threads 1]
+    python benchmarks/speed/bench_precision.py [--rows 1000000] [--rounds 3] [--threads 1]
 """
 
 from __future__ import annotations

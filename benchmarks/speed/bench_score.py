@@ -2,7 +2,7 @@
 
 1. Throughput. A generated series (default 1,000,000 rows x 8 sensors, seqae.synthetic) is scored by
    an LSTM-AE (window 32, hidden 64, latent 16) with `detect` (scores, contributions and flags of
-   every row), and by the textbook loop (benchmarks/textbook_lstm_ae.py: one window at a time under
+   every row), and by the textbook loop (benchmarks/speed/textbook_lstm_ae.py: one window at a time under
    torch.no_grad) holding the same weights. The textbook loop costs the same for every window, so it
    is timed on the first `--textbook-rows` rows and its rows/s extrapolated to the whole series; the
    two take turns, round after round.
@@ -21,7 +21,7 @@
 4. What score_stride and bfloat16 cost in AUC-PR on SKAB (fit on the first 400 rows of each file,
    score the rest, the mean of the files' AUC-PR), paired with stride 1 in float32.
 
-    python benchmarks/bench_score.py [--rows 1000000] [--threads 1,2] [--skab-files 34]
+    python benchmarks/speed/bench_score.py [--rows 1000000] [--threads 1,2] [--skab-files 34]
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SKAB_LABELS, SKAB_TRAIN_ROWS, interleaved, machine, median, save, skab_files, table  # noqa: E402
 from textbook_lstm_ae import LSTMAutoencoder as TextbookNet, TextbookDetector  # noqa: E402
 
-from seqae import LSTMAutoencoder, detectors, nets, read_sensor_csv  # noqa: E402
+from seqae import LSTMAutoencoder, nets, read_sensor_csv  # noqa: E402
+from seqae.detectors import scoring  # noqa: E402
 from seqae.synthetic import make_sensor_data  # noqa: E402
-from seqae.training import batched_windows  # noqa: E402
-from seqae.windows import WindowAccumulator  # noqa: E402
+from seqae.windows import WindowAccumulator, batched_windows  # noqa: E402
 
 # Six SKAB files have gaps in their timestamps (docs/benchmarks.md); the protocol scores them as they
 # are, so seqae's warning about them is not repeated for every fit.
@@ -86,33 +86,19 @@ def net_forward_only(detector, values: np.ndarray) -> None:
     """The net's forward passes over every batch of windows `detect` would make, nothing else."""
     scaled = detector.scaler_.transform(values)
     with torch.inference_mode():
-        for windows, _ in batched_windows(scaled, WINDOW, detector.score_stride, detector._score_batch()):
+        for windows, _ in batched_windows(scaled, WINDOW, detector.score_stride, detector.score_batch_size()):
             detector.net_(windows)
 
 
 @contextlib.contextmanager
 def score_batch(size: int):
-    """Score `size` windows per forward pass, whatever BaseDetector._score_batch would pick."""
-    saved = detectors.SCORE_BATCH, detectors.SCORE_BATCH_VALUES
-    detectors.SCORE_BATCH, detectors.SCORE_BATCH_VALUES = size, 1 << 62
+    """Score `size` windows per forward pass, whatever BaseDetector.score_batch_size would pick."""
+    saved = scoring.SCORE_BATCH, scoring.SCORE_BATCH_VALUES
+    scoring.SCORE_BATCH, scoring.SCORE_BATCH_VALUES = size, 1 << 62
     try:
         yield
     finally:
-        detectors.SCORE_BATCH, detectors.SCORE_BATCH_VALUES = saved
-
-
-@contextlib.contextmanager
-def bf16_scoring(detector):
-    """The detector's window scores computed under bfloat16 autocast (the scores stay float32)."""
-    def window_scores(windows):
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-            reconstruction = detector.net_(windows)
-        return nets.squared_error(reconstruction.float(), windows).numpy()
-    detector._window_scores = window_scores
-    try:
-        yield
-    finally:
-        del detector._window_scores
+        scoring.SCORE_BATCH, scoring.SCORE_BATCH_VALUES = saved
 
 
 def with_no_grad(detector):
@@ -139,7 +125,7 @@ def time_split(detector, values: np.ndarray) -> dict:
     scaled = detector.scaler_.transform(values)
     split["scale"] += clock() - t
     accumulator = WindowAccumulator(len(scaled), WINDOW, (N_FEATURES,), detector.score_reduction)
-    batches = batched_windows(scaled, WINDOW, detector.score_stride, detector._score_batch())
+    batches = batched_windows(scaled, WINDOW, detector.score_stride, detector.score_batch_size())
     while True:
         t = clock()
         batch = next(batches, None)
@@ -159,7 +145,7 @@ def time_split(detector, values: np.ndarray) -> dict:
         accumulator.add(errors, starts)
         split["accumulate"] += clock() - t
     t = clock()
-    contributions = detector._contributions(accumulator.result())
+    contributions = scoring.contributions(accumulator.result(), detector.normalizer_)
     detector.threshold_.flag(contributions.sum(axis=1))
     split["normalise"] += clock() - t
     return split
@@ -170,7 +156,7 @@ def throughput(detector, frame, textbook_rows: int, rounds: int, threads: int) -
     textbook = textbook_with_weights(detector)
     subset = frame.to_numpy()[:textbook_rows]
     values = frame.to_numpy()
-    n_rows, batch = len(frame), detector._score_batch()
+    n_rows, batch = len(frame), detector.score_batch_size()
     ceilings = {}
     variants = {
         "seqae detect": lambda: detector.detect(frame),
@@ -234,7 +220,7 @@ def levers(detector, frame, rounds: int, threads_list: list[int]) -> list[dict]:
 def _scored(detector, frame, batch: int, no_grad=False, bf16=False, stride=1):
     detector.set_params(score_stride=stride)
     try:
-        with score_batch(batch), (bf16_scoring(detector) if bf16 else contextlib.nullcontext()):
+        with score_batch(batch), detector.scoring_precision("bfloat16" if bf16 else "float32"):
             if no_grad:
                 detector._window_scores = with_no_grad(detector)
             return detector.detect(frame)
@@ -245,7 +231,7 @@ def _scored(detector, frame, batch: int, no_grad=False, bf16=False, stride=1):
 
 def batch_by_size(threads_list: list[int]) -> list[dict]:
     """Windows/s of LSTMSeq2Seq forward passes by batch size, for several window and hidden sizes,
-    beside the batch BaseDetector._score_batch picks for that size."""
+    beside the batch BaseDetector.score_batch_size picks for that size."""
     rows = []
     for threads in threads_list:
         torch.set_num_threads(threads)
@@ -253,7 +239,7 @@ def batch_by_size(threads_list: list[int]) -> list[dict]:
             net = nets.LSTMSeq2Seq(N_FEATURES, hidden, LATENT).eval()
             picked = LSTMAutoencoder(window_size=window, hidden_size=hidden)
             picked.n_features_in_ = N_FEATURES
-            row = {"threads": threads, "hidden": hidden, "window": window, "picked": picked._score_batch()}
+            row = {"threads": threads, "hidden": hidden, "window": window, "picked": picked.score_batch_size()}
             for batch in (64, 128, 256, 512, 1024, 2048):
                 x = torch.randn(batch, window, N_FEATURES)
                 with torch.inference_mode():
@@ -348,7 +334,7 @@ def skab_cost(n_files: int | None, strides=(1, 2, 4, 8, 16, 32)) -> list[dict]:
             detector.set_params(score_stride=stride)
             results[f"stride {stride}"].append(average_precision_score(truth, detector.anomaly_score(test)))
         detector.set_params(score_stride=1)
-        with bf16_scoring(detector):
+        with detector.scoring_precision("bfloat16"):
             results["stride 1, bf16 autocast"].append(average_precision_score(truth, detector.anomaly_score(test)))
     base = np.array(results["stride 1"])
     rows = []

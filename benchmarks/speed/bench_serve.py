@@ -14,7 +14,7 @@ first request is checked against the in-process detector's scores. For scale, th
 itself and the MLflow pyfunc model's `predict` (input check, schema enforcement, output frame)
 take on the same 200 rows in this process are measured too.
 
-    python benchmarks/bench_serve.py [--requests 200] [--clients 8] [--threads 1] [--workers 1]
+    python benchmarks/speed/bench_serve.py [--requests 200] [--clients 8] [--threads 1] [--workers 1]
 
 With `--workers N` the server is `seqae serve --workers N` (N uvicorn processes on the port) and the
 result is saved as serve_Nworkers.json.

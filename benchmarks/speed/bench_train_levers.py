@@ -2,9 +2,9 @@
 
 Every variant trains the same LSTM seq2seq AE (window 32, hidden 64, latent 16, 8 SKAB sensors) from
 the same initial weights on the same windows of SKAB's anomaly-free file, with a validation pass per
-epoch, for the same epochs; the variants take turns, round after round (benchmarks/common.py).
+epoch, for the same epochs; the variants take turns, round after round (benchmarks/speed/common.py).
 
-    textbook     benchmarks/textbook_lstm_ae.py: DataLoader of windows, loss.item() per step
+    textbook     benchmarks/speed/textbook_lstm_ae.py: DataLoader of windows, loss.item() per step
     seqae        seqae.training.train as it is (strided view, batches gathered by index, fused Adam)
     loop         a copy of seqae's loop with plain Adam: the reference for one lever at a time
     fused-adam   the loop with torch.optim.Adam(fused=True)
@@ -14,7 +14,7 @@ epoch, for the same epochs; the variants take turns, round after round (benchmar
     compiled     the loop on torch.compile(net)
     cell-decoder the loop on a net whose decoder adds W_ih z once and steps an LSTMCell
 
-    python benchmarks/bench_train_levers.py [--threads 1,2] [--rounds 5] [--profile-only]
+    python benchmarks/speed/bench_train_levers.py [--threads 1,2] [--rounds 5] [--profile-only]
 
 Last, torch.profiler splits one epoch of seqae's `train` into the LSTM kernels, the other matrix
 products, the optimiser and clipping, and the rest.
@@ -37,7 +37,8 @@ from textbook_lstm_ae import TextbookDetector  # noqa: E402
 
 from seqae.data import read_sensor_csv  # noqa: E402
 from seqae.nets import LSTMSeq2Seq  # noqa: E402
-from seqae.training import TrainConfig, seeded_generator, train, window_tensor  # noqa: E402
+from seqae.training import TrainConfig, seeded_generator, train  # noqa: E402
+from seqae.windows import window_tensor  # noqa: E402
 
 WINDOW, HIDDEN, LATENT, BATCH = 32, 64, 16, 64
 

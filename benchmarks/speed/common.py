@@ -12,6 +12,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,17 +20,20 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parent
-OUT = ROOT / "out"
-SKAB = Path(os.environ.get("SEQAE_SKAB", "/work/shared/data/skab"))
+OUT = ROOT.parent / "out"
+sys.path.insert(0, str(ROOT.parent / "quality"))
+import protocol  # noqa: E402  (the dev sets' paths and splits, shared with the quality benchmarks)
+
+SKAB = protocol.SKAB_DIR
 SKAB_LABELS = ["anomaly", "changepoint"]
-SKAB_TRAIN_ROWS = 400  # the leaderboard protocol: the first 400 rows of each file are the training rows
+SKAB_TRAIN_ROWS = protocol.SKAB_TRAIN_ROWS
 
 
 def skab_files(limit: int | None = None) -> list[Path]:
     """The 34 SKAB files with anomalies (valve1, valve2, other), in a fixed order."""
     files = sorted(p for group in ("valve1", "valve2", "other") for p in (SKAB / group).glob("*.csv"))
     if not files:
-        raise SystemExit(f"no SKAB files under {SKAB}; set SEQAE_SKAB to the SKAB directory")
+        raise SystemExit(f"no SKAB files under {SKAB}; set SEQAE_DATA to the folder holding skab/")
     return files[:limit] if limit else files
 
 

@@ -1,6 +1,6 @@
 """Print the Markdown tables of benchmarks/README.md from the results in benchmarks/out/*.json.
 
-    python benchmarks/report.py            # after benchmarks/run_all.sh (or the scripts one by one)
+    python benchmarks/speed/report.py            # after benchmarks/speed/run_all.sh (or the scripts one by one)
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parent / "out"
+OUT = Path(__file__).resolve().parents[1] / "out"
 
 
 def load(name: str) -> dict | None:
@@ -42,7 +42,7 @@ def load_note(result: dict) -> str:
 def fit_section(name: str, title: str) -> str:
     result = load(name)
     if result is None:
-        return f"({name}.json missing: run benchmarks/bench_fit.py)"
+        return f"({name}.json missing: run benchmarks/speed/bench_fit.py)"
     rows = [[r["config"], n(r["fit_seconds"]), f"{r['speedup']:.2f}x", n(r["windows_per_s"]), f"{r['epochs']:.1f}",
              f"{r['auc_pr']:.3f}", f"{r['auc_pr_delta']:+.3f} ± {r['delta_ci95']:.3f}"] for r in result["summary"]]
     header = ["configuration", "fit seconds (all fits)", "speed-up", "training windows/s", "epochs run (mean)",
@@ -54,7 +54,7 @@ def fit_section(name: str, title: str) -> str:
 def score_section() -> str:
     result = load("score")
     if result is None:
-        return "(score.json missing: run benchmarks/bench_score.py)"
+        return "(score.json missing: run benchmarks/speed/bench_score.py)"
     parts = [f"({load_note(result)}; {result['flops_per_window']:,} FLOPs per window)"]
     rows = [[r["threads"], f"{r['rows']:,}", n(r["seqae_rows_per_s"]), n(r["textbook_rows_per_s"]),
              f"{r['speedup']:.1f}x", f"{100 * r['net_share_of_detect']:.0f} %", n(r["net_gflops"]),
@@ -76,7 +76,7 @@ def score_section() -> str:
         sizes = [64, 128, 256, 512, 1024, 2048]
         rows = [[r["threads"], r["hidden"], r["window"], r["picked"]] + [n(r[f"b{b}"]) for b in sizes]
                 for r in result["batch_by_size"]]
-        parts.append(md(rows, ["threads", "hidden", "window", "_score_batch picks"] + [f"batch {b}" for b in sizes]))
+        parts.append(md(rows, ["threads", "hidden", "window", "score_batch_size picks"] + [f"batch {b}" for b in sizes]))
     threads = load("score_threads")  # bench_score.py --parts threads, when run on its own
     if threads is not None and "thread_policy" in threads:
         result = {**result, "thread_policy": threads["thread_policy"]}
@@ -96,7 +96,7 @@ def score_section() -> str:
 def levers_section() -> str:
     result = load("train_levers")
     if result is None:
-        return "(train_levers.json missing: run benchmarks/bench_train_levers.py)"
+        return "(train_levers.json missing: run benchmarks/speed/bench_train_levers.py)"
     rows = [[r["threads"], r["windows"], r["variant"], n(r.get("windows_per_s")),
              f"{r['speedup_vs_textbook']:.2f}x" if "speedup_vs_textbook" in r else f"{r['seconds']:.1f} s",
              f"{r['speedup_vs_loop']:.2f}x" if "speedup_vs_loop" in r else ""]
@@ -108,7 +108,7 @@ def levers_section() -> str:
 def profile_section() -> str:
     result = load("train_profile") or load("train_levers")
     if result is None or "step_profiles" not in result:
-        return "(run benchmarks/bench_train_levers.py --profile-only --name train_profile)"
+        return "(run benchmarks/speed/bench_train_levers.py --profile-only --name train_profile)"
     rows = [[p["threads"]] + [f"{100 * v:.0f} %" for v in p["shares"].values()] + [n(p["lstm_gflops_estimate"])]
             for p in result["step_profiles"]]
     header = ["threads"] + list(result["step_profiles"][0]["shares"]) + ["LSTM kernels GFLOP/s (estimate)"]
@@ -116,9 +116,9 @@ def profile_section() -> str:
 
 
 def serve_section() -> str:
-    parts = [_serve_table("serve", "benchmarks/bench_serve.py")]
+    parts = [_serve_table("serve", "benchmarks/speed/bench_serve.py")]
     for name in sorted(p.stem for p in OUT.glob("serve_*workers.json")):
-        parts.append(_serve_table(name, f"benchmarks/bench_serve.py --workers {name[6:-7]}"))
+        parts.append(_serve_table(name, f"benchmarks/speed/bench_serve.py --workers {name[6:-7]}"))
     return "\n\n".join(parts)
 
 
@@ -167,7 +167,7 @@ def memory_section() -> str:
                      f"({100 * st['parse_seconds'] / total:.0f} %), detect {n(st['detect_seconds'])} s "
                      f"({100 * st['detect_seconds'] / total:.0f} %), writing the CSV {n(st['write_seconds'])} s "
                      f"({100 * st['write_seconds'] / total:.0f} %); score_csv doing all three: {n(total)} s.")
-    return "\n\n".join(parts) or "(memory.json missing: run benchmarks/bench_memory.py)"
+    return "\n\n".join(parts) or "(memory.json missing: run benchmarks/speed/bench_memory.py)"
 
 
 def main() -> None:

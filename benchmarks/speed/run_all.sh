@@ -2,7 +2,7 @@
 # Every figure of benchmarks/README.md, one script after another (about 75 minutes on two cores).
 # Logs and JSON results go to benchmarks/out/; the load average is logged before and after each.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 PY=${PYTHON:-.venv/bin/python}
 mkdir -p benchmarks/out
 run() {
@@ -11,11 +11,11 @@ run() {
     "$PY" "$@" > "benchmarks/out/$name.log" 2>&1
     echo "   done $(date +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a benchmarks/out/run_all.log
 }
-run score benchmarks/bench_score.py --threads 2,1
-run fit_skab benchmarks/bench_fit.py --protocol skab --seeds 0,1 --threads 1
-run fit_anomaly_free benchmarks/bench_fit.py --protocol anomaly-free --seeds 0,1 --threads 1
-run train_levers benchmarks/bench_train_levers.py --threads 1,2
-run serve benchmarks/bench_serve.py --threads 1
-run serve_2workers benchmarks/bench_serve.py --threads 1 --workers 2
-run memory benchmarks/bench_memory.py --rows 10000000 --score-strides 1,4 --threads 1
-run precision benchmarks/bench_precision.py --rows 1000000 --threads 1
+run score benchmarks/speed/bench_score.py --threads 2,1
+run fit_skab benchmarks/speed/bench_fit.py --protocol skab --seeds 0,1 --threads 1
+run fit_anomaly_free benchmarks/speed/bench_fit.py --protocol anomaly-free --seeds 0,1 --threads 1
+run train_levers benchmarks/speed/bench_train_levers.py --threads 1,2
+run serve benchmarks/speed/bench_serve.py --threads 1
+run serve_2workers benchmarks/speed/bench_serve.py --threads 1 --workers 2
+run memory benchmarks/speed/bench_memory.py --rows 10000000 --score-strides 1,4 --threads 1
+run precision benchmarks/speed/bench_precision.py --rows 1000000 --threads 1
