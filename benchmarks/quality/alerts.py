@@ -11,6 +11,9 @@ when it overlaps a labelled segment extended by max(30 rows, 10 % of the segment
 end (`seqae.metrics.alert_counts`). Scores are cached under benchmarks/out/alert-scores/ so that
 changing the rules refits nothing.
 
+Models: `deviation` (defaults), `lstm-ae` (the demo's: window 16, hidden 32, latent 8, 20 epochs),
+`lstm-ae-cli` (every default of `seqae fit`, seed 0).
+
 Label-free sets, used to choose the defaults (no test label of SKAB, nab-dev or the demo is read):
     normal-skab   SKAB's anomaly-free recording (9,405 rows): fit on its first 400 rows, false
                   alerts per 1,000 rows on the rest.
@@ -38,7 +41,7 @@ import protocol  # noqa: E402
 RESULTS = protocol.REPO / "benchmarks" / "results"
 CACHE = protocol.REPO / "benchmarks" / "out" / "alert-scores"
 SETS = ("demo", "skab", "nab-dev", "normal-skab", "generated")
-MODELS = ("deviation", "lstm-ae")
+MODELS = ("deviation", "lstm-ae", "lstm-ae-cli")
 GENERATED_SEEDS = range(1, 9)
 
 
@@ -47,6 +50,8 @@ def make_detector(model: str):
 
     if model == "deviation":
         return make("deviation")
+    if model == "lstm-ae-cli":  # `seqae fit --model lstm-ae --seed 0`: every default
+        return make("lstm-ae", random_state=0)
     # the demo's small LSTM-AE (seqae.tracking.run_demo)
     return make("lstm-ae", window_size=16, hidden_size=32, latent_dim=8, epochs=20, batch_size=64,
                 learning_rate=3e-3, patience=5, random_state=0)
