@@ -245,6 +245,11 @@ class Alert:
     n_flagged: int  # its rows above the threshold
     shares: np.ndarray | None  # (n_features,) sum of the positive contributions over its rows
     closed: bool = False  # False: the data ended while it could still go on
+    # the times of those rows, when the tracker was given them (`update(..., index=...)`)
+    start_time: object = None
+    end_time: object = None
+    fired_time: object = None
+    peak_time: object = None
 
     @property
     def top(self) -> int | None:
@@ -270,7 +275,12 @@ class AlertTracker:
         self._last_closed: Alert | None = None  # the last alert that ended (a cooldown can reopen it)
         self._finished = False
 
-    def update(self, scores, contributions=None) -> np.ndarray:
+    def update(self, scores, contributions=None, index=None) -> np.ndarray:
+        """Run the rules over the next rows; their alert ids as far as they are settled.
+
+        `index` (optional): the rows' timestamps, kept on each alert (`Alert.start_time`, ...) so
+        that `alert_table` can name times without the whole series' index (chunked scoring).
+        """
         if self._finished:
             raise ConfigError("this AlertTracker has finished; start a new one with AlertRules.tracker()")
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -290,7 +300,8 @@ class AlertTracker:
                 if j == above.size:
                     break
                 k = int(above[j])
-            self._step(first + k, float(scores[k]), None if contributions is None else contributions[k])
+            self._step(first + k, float(scores[k]), None if contributions is None else contributions[k],
+                       None if index is None else index[k])
             k += 1
         self.n_rows = first + len(scores)
         return self._settle(self._pending_from())
@@ -306,18 +317,18 @@ class AlertTracker:
 
     # ---- the rules, one row at a time -----------------------------------------------------------
 
-    def _step(self, row: int, score: float, contribution) -> None:
+    def _step(self, row: int, score: float, contribution, time=None) -> None:
         rules = self.rules
         episode = self._episode
         if episode is not None:
             if self._on and score >= self.close_level:
-                self._extend(row, score, contribution)
+                self._extend(row, score, contribution, time)
                 return
             self._on = False
             waited = row - episode.end - 1  # rows below the close level since its last row
             if score > self.open_level and waited <= rules.min_gap:
                 self._on = True
-                self._extend(row, score, contribution)
+                self._extend(row, score, contribution, time)
                 return
             if waited < rules.min_gap:
                 return
@@ -333,23 +344,23 @@ class AlertTracker:
             self._episode, self._last_closed = previous, None
         else:
             shares = None if contribution is None else np.zeros(len(contribution))
-            self._episode = Alert(-1, row, row, -1, row, score, 0, shares)
+            self._episode = Alert(-1, row, row, -1, row, score, 0, shares, start_time=time, peak_time=time)
         self._on = True
-        self._extend(row, score, contribution)
+        self._extend(row, score, contribution, time)
 
-    def _extend(self, row: int, score: float, contribution) -> None:
+    def _extend(self, row: int, score: float, contribution, time=None) -> None:
         episode = self._episode
-        episode.end = row
+        episode.end, episode.end_time = row, time
         if score > self.open_level:
             episode.n_flagged += 1
         if score > episode.peak_score:
-            episode.peak, episode.peak_score = row, score
+            episode.peak, episode.peak_score, episode.peak_time = row, score, time
         if contribution is not None and episode.shares is not None:
             episode.shares += np.clip(contribution, 0.0, None)
         if episode.alert_id < 0 and (row - episode.start + 1 >= self.rules.min_length
                                      or score >= self.extreme_level):
             episode.alert_id = len(self.alerts)
-            episode.fired_at = row
+            episode.fired_at, episode.fired_time = row, time
             self.alerts.append(episode)
 
     def _end_episode(self, closed: bool) -> None:
@@ -449,16 +460,38 @@ def find_alerts(index, scores, contributions, threshold, calibration_scores=None
     return Alerts(alert_table(found, index, names, rules, top=top), alert_ids, rules, found)
 
 
-def alert_table(found: list[Alert], index: pd.Index, feature_names: list[str], rules: AlertRules,
+def detection_alerts(detection, calibration_scores=None, *, rules: AlertRules | None = None, top: int = 3) -> Alerts:
+    """`find_alerts` of a `seqae.detectors.base.Detection` (index, scores, contributions, threshold,
+    feature names), with the detector's held-out scores as calibration, e.g.
+    `detection_alerts(detector.detect(frame), detector.validation_scores_, rules=rules)`."""
+    return find_alerts(detection.index, detection.scores, detection.contributions, detection.threshold,
+                       calibration_scores, detection.feature_names, rules=rules, top=top)
+
+
+def alert_table(found: list[Alert], index, feature_names: list[str], rules: AlertRules,
                 top: int = 3) -> pd.DataFrame:
-    """One row per alert (`ALERT_COLUMNS`): times from `index`, duration as a time span when the index
-    holds timestamps (else in rows), `severity` = -log10 of `rules.exceedance(peak_score)`."""
+    """One row per alert (`ALERT_COLUMNS`): times from `index` (the series' index, by row position),
+    or, with `index=None`, the times the tracker kept (`AlertTracker.update(..., index=chunk_index)`)
+    or else row positions; duration as a time span when the times are timestamps (else in rows);
+    `severity` = -log10 of `rules.exceedance(peak_score)`.
+
+    Chunked use (what `seqae score` needs): `tracker = rules.tracker()`, per chunk
+    `tracker.update(scores, contributions, index)`, then `tracker.finish()` and
+    `alert_table(tracker.alerts, None, feature_names, rules)`."""
     rows = []
     peaks = np.array([a.peak_score for a in found], dtype=np.float64)
     p_values = rules.p_values(peaks) if found else []
     exceedance = rules.exceedance(peaks) if found else []
-    timed = isinstance(index, pd.DatetimeIndex)
+    def time(alert: Alert, what: str):
+        position = getattr(alert, "fired_at" if what == "fired" else what)
+        if index is not None:
+            return index[position]
+        kept = getattr(alert, f"{what}_time")
+        return position if kept is None else kept
+
     for k, alert in enumerate(found):
+        start, end = time(alert, "start"), time(alert, "end")
+        timed = isinstance(start, (pd.Timestamp, np.datetime64))
         named: list[tuple[str, float]] = []
         if alert.shares is not None and feature_names:
             total = alert.shares.sum()
@@ -467,13 +500,13 @@ def alert_table(found: list[Alert], index: pd.Index, feature_names: list[str], r
             named = [(feature_names[j], float(share[j])) for j in order if share[j] > 0]
         rows.append({
             "alert_id": alert.alert_id,
-            "start": index[alert.start],
-            "end": index[alert.end],
-            "duration": index[alert.end] - index[alert.start] if timed else alert.end - alert.start + 1,
+            "start": start,
+            "end": end,
+            "duration": end - start if timed else alert.end - alert.start + 1,
             "n_rows": alert.end - alert.start + 1,
             "n_flagged": alert.n_flagged,
-            "fired_at": index[alert.fired_at],
-            "peak_time": index[alert.peak],
+            "fired_at": time(alert, "fired"),
+            "peak_time": time(alert, "peak"),
             "peak_score": alert.peak_score,
             "p_value": float(p_values[k]),
             "severity": float(-np.log10(max(exceedance[k], 1e-300))),

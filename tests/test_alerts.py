@@ -209,3 +209,40 @@ def test_a_tight_budget_extrapolates_the_tail():
 def test_rows_per_day_from_timestamps():
     assert rows_per_day(pd.date_range("2026-01-01", periods=5, freq="s")) == 86_400
     assert rows_per_day(pd.RangeIndex(5)) is None
+
+
+def test_chunked_scoring_builds_the_same_table_from_the_times_it_kept():
+    rng = np.random.default_rng(5)
+    n = 500
+    index = pd.date_range("2026-03-01", periods=n, freq="s", tz="UTC")
+    scores = 0.3 * np.convolve(rng.exponential(size=n), np.ones(4) / 4, mode="same")
+    scores[100:140] += 3.0
+    scores[300] += 9.0
+    contributions = rng.dirichlet(np.ones(3), size=n) * scores[:, None]
+    calibration = rng.exponential(size=300)
+    whole = find_alerts(index, scores, contributions, 2.0, calibration, ["a", "b", "c"])
+    rules = whole.rules
+    tracker = rules.tracker()
+    ids = [tracker.update(scores[i:i + 37], contributions[i:i + 37], index[i:i + 37]) for i in range(0, n, 37)]
+    ids.append(tracker.finish())
+    from seqae.alerts import alert_table
+
+    chunked = alert_table(tracker.alerts, None, ["a", "b", "c"], rules)
+    pd.testing.assert_frame_equal(chunked, whole.table)
+    assert np.concatenate(ids).tolist() == whole.alert_ids.tolist() and len(whole.table) >= 2
+
+
+def test_alerts_of_a_fitted_detector():
+    from seqae.alerts import detection_alerts
+    from seqae.detectors import DeviationDetector
+    from seqae.synthetic import make_sensor_data
+
+    frame, labels, injected = make_sensor_data(1200, 3, normal_rows=600, anomalies=("level_shift",),
+                                               anomaly_length=60, random_state=2)
+    detector = DeviationDetector().fit(frame.iloc[:600])
+    alerts = detection_alerts(detector.detect(frame.iloc[600:]), detector.validation_scores_)
+    shift = injected[0]
+    hit = alerts.table[(alerts.table["start"] <= frame.index[shift.end])
+                       & (alerts.table["end"] >= frame.index[shift.start])]
+    assert len(hit) == 1 and hit["top_sensor"].iloc[0] == shift.sensor
+    assert len(alerts.alert_ids) == 600
