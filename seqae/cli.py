@@ -24,7 +24,7 @@ import warnings
 import click
 
 import seqae
-from seqae.data import FILL_POLICIES, TIME_UNITS, ReadOptions
+from seqae.data import FILL_POLICIES, TIME_UNITS, ReadOptions, read_training_data
 from seqae.detectors import DETECTORS, make_detector
 from seqae.errors import ConfigError, SeqaeError
 from seqae.thresholds import parse_threshold
@@ -225,7 +225,7 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
     if "verbose" in DETECTORS[model_type]().get_params():
         params.setdefault("verbose", not quiet)
     detector = make_detector(model_type, **params)
-    training = tracking.read_training_data(data, columns=columns, label_column=label_column, options=read,
+    training = read_training_data(data, columns=columns, label_column=label_column, options=read,
                                            train_rows=train_rows, train_until=train_until)
     result = tracking.fit_and_log(detector, training, experiment=experiment, run_name=run_name,
                                   register=register, alias=alias)
@@ -411,12 +411,14 @@ def run(pipeline_file, data_dir, seeds, experiment, quiet):
 def demo(out_dir, experiment, epochs, quiet):
     """Generate 4 sensors with 4 known anomalies, fit an LSTM autoencoder on the normal first half,
     score and evaluate the second half through the logged model, all in one MLflow run."""
-    tracking = _tracking()
+    _tracking()
+    from seqae import demo as demo_module
+
     if not quiet:
-        click.echo(f"Generating {tracking.DEMO_ROWS} rows of {tracking.DEMO_SENSORS} sensors: the normal first "
-                   f"{tracking.DEMO_TRAIN_ROWS} to {out_dir}/train.csv, the rest, with 4 injected anomalies, to "
+        click.echo(f"Generating {demo_module.DEMO_ROWS} rows of {demo_module.DEMO_SENSORS} sensors: the normal first "
+                   f"{demo_module.DEMO_TRAIN_ROWS} to {out_dir}/train.csv, the rest, with 4 injected anomalies, to "
                    f"{out_dir}/test.csv; fitting an LSTM autoencoder on train.csv ...")
-    result = tracking.run_demo(out_dir, experiment=experiment, epochs=epochs, verbose=not quiet)
+    result = demo_module.run_demo(out_dir, experiment=experiment, epochs=epochs, verbose=not quiet)
     fit_result, evaluation = result.fit, result.evaluation
     click.echo(f"\nFitted in {fit_result.fit_seconds:.1f} s; run {fit_result.run_id}, model {fit_result.model_uri}")
     click.echo(f"Scores: {result.scores_path}, intervals: {result.intervals_path} "

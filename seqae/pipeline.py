@@ -53,7 +53,7 @@ import pandas as pd
 from seqae import metrics
 from seqae.data import FILL_POLICIES, ReadOptions, read_sensor_csv, time_gaps
 from seqae.detectors import DETECTORS, THRESHOLD_SOURCES, make_detector
-from seqae.errors import ConfigError, DataError, DataWarning, SeqaeError
+from seqae.errors import ConfigError, DataError, DataWarning, about_file
 from seqae.thresholds import parse_threshold
 
 if sys.version_info >= (3, 11):
@@ -498,19 +498,15 @@ def read_data_file(pipeline: Pipeline, path: Path, labels: bool = True):
 def _fit(pipeline: Pipeline, seed: int, frame: pd.DataFrame, path: Path):
     detector = pipeline.detector(seed)
     started = time.perf_counter()
-    try:
+    with about_file(path):
         detector.fit(frame)
-    except SeqaeError as exc:
-        raise type(exc)(f"{path}: {exc}") from None
     return detector, time.perf_counter() - started
 
 
 def _score(pipeline, seed, detector, fit_seconds, path, frame, labels, extra) -> FileResult:
     started = time.perf_counter()
-    try:
+    with about_file(path):
         detection = detector.detect(frame)
-    except SeqaeError as exc:
-        raise type(exc)(f"{path}: {exc}") from None
     score_seconds = time.perf_counter() - started
     values = metrics.evaluate(labels, detection.scores, detection.flags)
     values.update(extra)

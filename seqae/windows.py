@@ -229,3 +229,10 @@ def pad_batch(windows: torch.Tensor, multiple: int) -> torch.Tensor:
     if not extra:
         return windows
     return torch.cat([windows, windows[-1:].expand(extra, *windows.shape[1:])])
+
+
+def window_mean_scores(scores: np.ndarray, window_size: int, stride: int) -> np.ndarray:
+    """The mean point score of each window (the windows `encode` returns, every `stride` rows)."""
+    starts = window_starts(len(scores), window_size, stride)
+    cumulative = np.concatenate([[0.0], np.cumsum(scores)])
+    return (cumulative[starts + window_size] - cumulative[starts]) / window_size

@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
+from mlflow.tracking import MlflowClient
 from cli_store import FIT_ARGS, N_TEST, SENSORS, fitted_store
 
 from seqae import tracking
@@ -132,7 +133,7 @@ def test_fit_with_threshold_params_and_train_until_quiet(in_store):
     detector = tracking.load_detector(model_uri).detector
     assert list(detector.feature_names_in_) == ["sensor_0", "sensor_2"]
     assert detector.n_components == 3 and detector.threshold.factor == 2
-    run_data = tracking.MlflowClient().search_runs(
+    run_data = MlflowClient().search_runs(
         [tracking.experiment_id("seqae")], "tags.mlflow.runName = 'pca-fit'")[0].data
     # test.csv starts at 00:06:40; up to 00:08:20 inclusive is 101 rows
     assert run_data.params["n_train_rows"] == "101"
@@ -226,7 +227,7 @@ def test_evaluate_prints_the_table_and_logs_to_the_models_run(in_store):
     for label in ("precision", "recall", "F1", "false-alarm rate (%)", "AUC-PR"):
         assert re.search(rf"^{re.escape(label)}\s+(\d+\.\d+|n/a)$", result.stdout, re.M), label
     assert f"logged to the model's run {in_store.run_id}" in result.stdout
-    run_info = tracking.MlflowClient().get_run(in_store.run_id)
+    run_info = MlflowClient().get_run(in_store.run_id)
     for key in ("eval_precision", "eval_recall", "eval_f1", "eval_far", "eval_auc_pr"):
         assert key in run_info.data.metrics
     auc_pr = float(re.search(r"^AUC-PR\s+(\S+)$", result.stdout, re.M).group(1))
@@ -234,7 +235,7 @@ def test_evaluate_prints_the_table_and_logs_to_the_models_run(in_store):
     contexts = {d.dataset.name: [t.value for t in d.tags if t.key == "mlflow.data.context"]
                 for d in run_info.inputs.dataset_inputs}
     assert contexts["test.csv"] == ["evaluation"] and contexts["train.csv"] == ["training"]
-    artifacts = {a.path for a in tracking.MlflowClient().list_artifacts(in_store.run_id, "evaluation/test")}
+    artifacts = {a.path for a in MlflowClient().list_artifacts(in_store.run_id, "evaluation/test")}
     assert {"evaluation/test/scores.png", "evaluation/test/intervals.csv"} <= artifacts
 
 
@@ -243,7 +244,7 @@ def test_evaluate_a_model_without_a_run_makes_a_new_run(in_store, tmp_path):
     result = run("evaluate", saved, in_store.test_csv, "--label-column", "anomaly", "--experiment", "offline")
     assert result.exit_code == 0, result.output
     run_id = re.search(r"logged to a new run ([0-9a-f]{32})", result.stdout).group(1)
-    assert "eval_f1" in tracking.MlflowClient().get_run(run_id).data.metrics
+    assert "eval_f1" in MlflowClient().get_run(run_id).data.metrics
 
 
 def test_runs_lists_the_session_fit(in_store):
@@ -274,7 +275,7 @@ def test_demo_fits_scores_evaluates_and_logs_one_run(tmp_path, monkeypatch):
     for name in ("train.csv", "test.csv", "scores.csv", "intervals.csv"):
         assert (tmp_path / "seqae-demo" / name).is_file()
     run_id = re.search(r"run ([0-9a-f]{32}), model models:/m-", out).group(1)
-    logged = tracking.MlflowClient().get_run(run_id)
+    logged = MlflowClient().get_run(run_id)
     assert logged.info.run_name == "demo-lstm-ae"
     assert {"train_loss", "threshold", "eval_f1", "eval_auc_pr"} <= set(logged.data.metrics)
     assert "?workflowType=machine_learning" in out
@@ -360,8 +361,8 @@ def test_a_fit_refused_for_its_parameters_or_too_few_rows_leaves_no_run(in_store
                  "--experiment", "refused")
     assert result.exit_code in (1, 2)
     assert error_line(result)
-    experiment = tracking.MlflowClient().get_experiment_by_name("refused")
-    assert experiment is None or not tracking.MlflowClient().search_runs([experiment.experiment_id])
+    experiment = MlflowClient().get_experiment_by_name("refused")
+    assert experiment is None or not MlflowClient().search_runs([experiment.experiment_id])
 
 
 def test_a_failed_score_leaves_an_existing_output_as_it_was(in_store, bad_files, tmp_path):

@@ -17,9 +17,8 @@ import pytest
 from click.testing import CliRunner
 from cli_store import fitted_store
 
-from seqae import tracking
 from seqae.cli import cli
-from seqae.data import ReadOptions, parse_timestamps, read_sensor_csv, read_table
+from seqae.data import ReadOptions, parse_timestamps, read_sensor_csv, read_table, read_training_data
 from seqae.detectors import DeviationDetector
 from seqae.errors import ConfigError, DataError, DataWarning
 from seqae.streaming import score_csv
@@ -218,9 +217,9 @@ def test_a_gap_in_utc_timestamps_is_a_warning_not_a_traceback(tmp_path):
 def test_train_until_on_utc_timestamps(tmp_path):
     text = "timestamp,a\n" + "".join(f"2026-03-01T00:0{m}:00Z,{m}\n" for m in range(6))
     path = write(tmp_path, text)
-    assert len(tracking.read_training_data(path, train_until="2026-03-01 00:02").frame) == 3
-    assert len(tracking.read_training_data(path, train_until="2026-03-01T01:03:00+01:00").frame) == 4
-    local = tracking.read_training_data(write(tmp_path, text.replace("Z", ""), "local.csv"),
+    assert len(read_training_data(path, train_until="2026-03-01 00:02").frame) == 3
+    assert len(read_training_data(path, train_until="2026-03-01T01:03:00+01:00").frame) == 4
+    local = read_training_data(write(tmp_path, text.replace("Z", ""), "local.csv"),
                                         train_until="2026-03-01 00:01", options=ReadOptions(timezone=BERLIN))
     assert len(local.frame) == 2 and local.options["timezone"] == BERLIN
 

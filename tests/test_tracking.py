@@ -21,6 +21,7 @@ import pytest
 from cli_store import SENSORS, fitted_store
 
 from seqae import tracking
+from seqae.data import read_training_data
 from seqae.detectors import LSTMAutoencoder
 from seqae.errors import ConfigError, DataError
 from seqae.thresholds import QuantileThreshold
@@ -36,7 +37,7 @@ def logged(tmp_path_factory):
     os.chdir(store.root)
     saved_uri = os.environ.pop("MLFLOW_TRACKING_URI", None)
     try:
-        data = tracking.read_training_data(store.train_csv, label_column="anomaly")
+        data = read_training_data(store.train_csv, label_column="anomaly")
         detector = LSTMAutoencoder(window_size=16, hidden_size=16, latent_dim=8, epochs=EPOCHS, learning_rate=0.01,
                                    threshold=QuantileThreshold(0.995), random_state=1)
         result = tracking.fit_and_log(detector, data, experiment="tracking-tests", run_name="in-memory")
@@ -237,9 +238,9 @@ def test_every_model_type_logs_a_run_with_its_plots_and_a_loadable_model(in_stor
 
 def test_training_rows_by_count_and_by_time(in_store):
     store, _, _ = in_store
-    first = tracking.read_training_data(store.test_csv, label_column="anomaly", train_rows=50)
+    first = read_training_data(store.test_csv, label_column="anomaly", train_rows=50)
     assert len(first.frame) == 50 and list(first.frame.columns) == SENSORS
-    until = tracking.read_training_data(store.test_csv, label_column="anomaly", train_until=str(first.frame.index[49]))
+    until = read_training_data(store.test_csv, label_column="anomaly", train_until=str(first.frame.index[49]))
     pd.testing.assert_frame_equal(until.frame, first.frame)
     assert until.options["train_until"] == str(first.frame.index[49]) and until.options["n_train_rows"] == 50
 
@@ -254,4 +255,4 @@ def test_training_rows_by_count_and_by_time(in_store):
 def test_training_rows_errors(in_store, kwargs, error, message):
     store, _, _ = in_store
     with pytest.raises(error, match=message):
-        tracking.read_training_data(store.test_csv, label_column="anomaly", **kwargs)
+        read_training_data(store.test_csv, label_column="anomaly", **kwargs)

@@ -98,12 +98,13 @@ print(len(detection.scores), "rows")
 STAGES = """
 import sys, time, numpy as np, pandas as pd, torch
 from seqae import BaseDetector
-from seqae.streaming import _ChunkReader, score_csv
+from seqae.data import ChunkReader, ReadOptions
+from seqae.streaming import score_csv
 detector = BaseDetector.load(sys.argv[1])
 path, out = sys.argv[2], sys.argv[3]
 clock = time.perf_counter
 t = clock()
-chunks = list(_ChunkReader(path, list(detector.feature_names_in_), None, None, "error", 100_000))
+chunks = list(ChunkReader(path, list(detector.feature_names_in_), ReadOptions(), 100_000))
 parse = clock() - t
 frame = pd.DataFrame(np.concatenate([v for _, v in chunks]), columns=list(detector.feature_names_in_),
                      index=chunks[0][0].append([i for i, _ in chunks[1:]]))

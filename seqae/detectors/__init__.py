@@ -8,8 +8,7 @@
 """
 
 from seqae.detectors.base import (DETECTORS, NORMALIZATIONS, NORMALIZE_SOURCES, SCORE_PRECISIONS, SCORE_REDUCTIONS,
-                                  THRESHOLD_SOURCES, BaseDetector, Detection, make_detector,
-                                  missing_columns_message)
+                                  THRESHOLD_SOURCES, BaseDetector, Detection, make_detector)
 from seqae.detectors.neural import ConvAutoencoder, DenseAutoencoder, LSTMAutoencoder, LSTMVAE, NeuralDetector
 from seqae.detectors.baselines import DeviationDetector, PCADetector  # noqa: E402  (registry order)
 from seqae.detectors.forest import IsolationForestDetector  # noqa: E402
@@ -17,5 +16,5 @@ from seqae.detectors.forest import IsolationForestDetector  # noqa: E402
 __all__ = [
     "DETECTORS", "NORMALIZATIONS", "NORMALIZE_SOURCES", "SCORE_PRECISIONS", "SCORE_REDUCTIONS", "THRESHOLD_SOURCES",
     "BaseDetector", "ConvAutoencoder", "DenseAutoencoder", "Detection", "DeviationDetector", "IsolationForestDetector",
-    "LSTMAutoencoder", "LSTMVAE", "NeuralDetector", "PCADetector", "make_detector", "missing_columns_message",
+    "LSTMAutoencoder", "LSTMVAE", "NeuralDetector", "PCADetector", "make_detector",
 ]

@@ -38,7 +38,7 @@ from sklearn.base import BaseEstimator, clone
 
 from seqae.data import Scaler
 from seqae.detectors import scoring
-from seqae.errors import ConfigError, DataError, NotFittedError
+from seqae.errors import ConfigError, DataError, NotFittedError, missing_columns_message
 from seqae.files import staged_directory
 from seqae.params import Integer, NoneOr, OneOf, Real, Satisfies, check_params, collect_constraints
 from seqae.thresholds import QuantileThreshold, Threshold, flags_to_intervals, threshold_from_dict
@@ -410,12 +410,6 @@ def make_detector(model_type: str, **params) -> BaseDetector:
         raise ConfigError(f"model {model_type!r} takes no parameter {unknown[0]!r}; "
                           f"it takes {', '.join(sorted(valid))}")
     return cls(**params)
-
-
-def missing_columns_message(missing, found, needed) -> str:
-    """The one line for data without a column the model was fitted on."""
-    return (f"column {list(missing)[0]!r} that the model was fitted on is missing; the data has "
-            f"{', '.join(repr(n) for n in list(found)[:12])}; it needs {', '.join(repr(n) for n in needed)}")
 
 
 def _jsonable(value):

@@ -1,0 +1,393 @@
+"""Read sensor CSVs into a frame (time × sensors).
+
+One reader for every way seqae takes a CSV: `read_sensor_csv` reads a whole file, the chunked
+reader (`seqae.data.chunks`) a block of rows at a time, both through the same steps:
+
+    header line ──sniffed or --sep──> the separator
+    first rows ──ReadOptions.settle──> the format, decided once: the time column (or a date and a
+                                       time-of-day column), the decimal mark, day-first dates, the
+                                       unit of epoch numbers
+    each block of rows ──parse_timestamps, parse_numbers──> time index, float readings
+                       ──fill_missing──> gaps filled, or a one-line error
+
+A reader of one row at a time settles the options on its first row (or is given every one of
+them) and calls the same two parsers on each row. Timestamps follow `seqae.data.timestamps`'
+one convention (instants in UTC).
+
+Every problem is a one-line `DataError` (or `ConfigError` for an option) naming the file, column and
+row, with what to do about it. Row numbers are the line numbers of the file (the header is line 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+import pandas as pd
+
+from seqae.data.timestamps import (TIME_UNITS, UNIT_NAMES, check_timezone, check_unique_times, columns_phrase,
+                                   epoch_unit, find_time_columns, guess_dayfirst, is_number_text,
+                                   parse_timestamps, time_text, warn_about_gaps)
+from seqae.errors import ConfigError, DataError, name_list
+
+
+FILL_POLICIES = ("error", "ffill", "interpolate")
+
+
+DECIMAL_MARKS = (".", ",")
+
+
+# A reading with a decimal comma: 0,0063, -12,5, 1.234,5 (points group thousands).
+_COMMA_NUMBER = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d*),\d+(?:[eE][+-]?\d+)?"
+
+
+_POINT_GROUPED = r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?(?:[eE][+-]?\d+)?"
+
+
+@dataclass(frozen=True)
+class ReadOptions:
+    """How a sensor CSV is written. A field left None is decided from the file by `settle`.
+
+    The CLI's read options, a pipeline's [data] table and the keyword arguments of
+    `read_sensor_csv` are the same fields.
+    """
+
+    sep: str | None = None  # ',', ';', '\t', ...; None: the one the header line holds most of
+    decimal: str | None = None  # '.' or ','; None: ',' when the separator is not ',' and readings look like 0,0063
+    time_column: str | tuple[str, ...] | None = None  # a column, or a date and a time-of-day column
+    # ('date,time' or ('date', 'time')); None: found by name; () once settled: none, rows are numbered
+    time_unit: str | None = None  # numbers in the time column: s, ms, us, ns since 1970 UTC, or step; None: by size
+    timezone: str | None = None  # where local times written without an offset were taken ('Europe/Berlin')
+    dayfirst: bool | None = None  # 01/03/2026 is 1 March; None: decided from the dates (01.03.2026 is day-first)
+    fill: str = "error"  # missing or infinite readings: 'error', 'ffill' or 'interpolate'
+
+    def __post_init__(self):
+        if self.fill not in FILL_POLICIES:
+            raise ConfigError(f"fill policy {self.fill!r} is not one of {', '.join(FILL_POLICIES)}; pick one")
+        if self.sep is not None and (not isinstance(self.sep, str) or not self.sep):
+            raise ConfigError(f"--sep must be a separator such as ',' ';' or 'tab', got {self.sep!r}")
+        if self.decimal is not None and self.decimal not in DECIMAL_MARKS:
+            raise ConfigError(f"--decimal must be '.' or ',', got {self.decimal!r}")
+        if self.decimal is not None and self.decimal == self.sep:
+            raise ConfigError(f"--decimal {self.decimal!r} is also the separator; a file with decimal commas is "
+                              "separated by ';' (or tab)")
+        if self.time_unit is not None and self.time_unit not in TIME_UNITS:
+            raise ConfigError(f"--time-unit must be one of {', '.join(TIME_UNITS)}, got {self.time_unit!r}")
+        if self.dayfirst not in (None, True, False):
+            raise ConfigError(f"dayfirst must be True, False or None, got {self.dayfirst!r}")
+        if isinstance(self.time_column, (list, tuple)):
+            columns = tuple(str(c) for c in self.time_column)
+            if len(columns) > 2:
+                raise ConfigError(f"--time-column names one column, or a date and a time column (date,time); got "
+                                  f"{len(columns)}: {', '.join(columns)}")
+            object.__setattr__(self, "time_column", columns)
+        if self.timezone is not None:
+            check_timezone(self.timezone)
+
+    def replace(self, **changes) -> "ReadOptions":
+        """These options with the fields given that are not None changed."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @property
+    def settled(self) -> bool:
+        return isinstance(self.time_column, tuple) and self.sep is not None and self.decimal is not None
+
+    def settle(self, name: str, raw: pd.DataFrame, exclude: Sequence[str] = ()) -> "ReadOptions":
+        """The options with everything the file leaves open decided from `raw`, its first rows (as
+        strings): the separator, the time column(s) (`()` for none), the decimal mark, the unit of
+        numbers in the time column and whether dates are day-first. `exclude`: label columns,
+        never the time. Later rows are read by the same decisions."""
+        sep = self.sep if self.sep is not None else sniff_separator(name)
+        time_columns = find_time_columns(name, raw, self.time_column, exclude)
+        decimal = self.decimal
+        if decimal is None:
+            decimal = "," if sep != "," and _has_comma_numbers(raw, [c for c in raw.columns if c not in time_columns]) \
+                else "."
+        time_unit, dayfirst = self.time_unit, self.dayfirst
+        if time_columns:
+            where = columns_phrase(time_columns)
+            text = time_text(raw, time_columns)
+            text = text[text != ""]
+            if time_unit is None and len(time_columns) == 1 and len(text) and is_number_text(text.iloc[0]):
+                numbers = pd.to_numeric(text, errors="coerce")
+                if numbers.notna().all():
+                    time_unit = epoch_unit(name, where, numbers)
+            if time_unit is not None and time_unit != "step" and self.timezone is not None:
+                raise ConfigError(f"--timezone {self.timezone} is for local times written without a UTC offset; "
+                                  f"{where} of {name} holds {UNIT_NAMES[time_unit]}, which count from 1970 in UTC: "
+                                  "leave --timezone out")
+            if time_unit is None and dayfirst is None:
+                dayfirst = guess_dayfirst(name, columns_phrase(time_columns[:1]), raw[time_columns[0]])
+        return dataclasses.replace(self, sep=sep, decimal=decimal, time_column=time_columns, time_unit=time_unit,
+                                   dayfirst=dayfirst)
+
+
+def read_sensor_csv(
+    path: str | os.PathLike,
+    options: ReadOptions | None = None,
+    *,
+    time_column: str | Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+    label_columns: Sequence[str] = (),
+    sep: str | None = None,
+    fill: str | None = None,
+    decimal: str | None = None,
+    time_unit: str | None = None,
+    timezone: str | None = None,
+    dayfirst: bool | None = None,
+    return_labels: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
+    """Read a CSV of sensor readings into a float frame indexed by time.
+
+    Args:
+        path: the CSV file.
+        options: how the file is written (`ReadOptions`); the keyword arguments below, when given,
+            replace its fields.
+        time_column: the timestamp column, or a date and a time-of-day column (`"date,time"` or
+            `("date", "time")`); found by name (`timestamp`, `datetime`, `time`, `date` with
+            `time`, ...) when not given. A file without one gets a plain 0..n-1 index.
+        columns: the sensor columns to keep; by default every numeric column other than the
+            timestamp and the label columns.
+        label_columns: columns that hold labels (0/1), never used as sensors.
+        sep: the separator; sniffed from the header (`,` or `;` or tab) when not given.
+        fill: what to do with missing or infinite values: `error` (default), `ffill` (carry the
+            last reading forward, the first ones backward) or `interpolate` (linear between the
+            neighbouring rows); gaps are filled after the rows are sorted by time.
+        decimal: `.` or `,`; by default `,` when the separator is not `,` and readings look like `0,0063`.
+        time_unit: numbers in the time column are epoch `s`, `ms`, `us`, `ns` or `step` (kept as
+            numbers); by default told apart by their size.
+        timezone: the zone (`Europe/Berlin`) of local times written without a UTC offset; they
+            become instants in UTC.
+        dayfirst: whether dates like `01/03/2026` are day-first; by default decided from the dates.
+        return_labels: also return the label columns as a second frame on the same index.
+
+    Returns:
+        The frame of sensors (`n_timepoints` rows, one float64 column per sensor), and the labels
+        frame when `return_labels` is set.
+    """
+    name = os.fspath(path)
+    options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill, decimal=decimal,
+                                                 time_unit=time_unit, timezone=timezone, dayfirst=dayfirst)
+    raw = read_table(name, options.sep)
+    label_columns = list(label_columns)
+    for col in label_columns:
+        if col not in raw.columns:
+            raise DataError(
+                f"{name}: label column {col!r} not found; the file has columns {name_list(raw.columns)}"
+            )
+    options = options.settle(name, raw, exclude=label_columns)
+    index = parse_timestamps(name, raw, options)
+
+    candidates = [c for c in raw.columns if c not in options.time_column and c not in label_columns]
+    if columns is not None:
+        if len(columns) == 0:
+            raise DataError(f"{name}: columns= is empty; name at least one sensor column or leave it out")
+        missing = [c for c in columns if c not in raw.columns]
+        if missing:
+            raise DataError(
+                f"{name}: column {missing[0]!r} not found; the file has columns "
+                f"{name_list(raw.columns)}; check --columns"
+            )
+        both = [c for c in columns if c in label_columns]
+        if both:
+            raise DataError(f"{name}: column {both[0]!r} is named both as a sensor and as a label column; "
+                            "a label is never a sensor: name another label column")
+        sensors = list(columns)
+    else:
+        # A column with no numeric value at all (an id, a status text) is not a sensor.
+        sensors = [c for c in candidates if _has_numbers(raw[c], options.decimal)]
+        if not sensors:
+            raise DataError(
+                f"{name}: no numeric sensor columns found among {name_list(candidates)}; the file needs at least "
+                f"one column of numbers besides the timestamp and labels{_no_numbers_hint(raw, candidates, options)}"
+            )
+
+    frame = pd.DataFrame({str(col): parse_numbers(name, raw[col], col, options.decimal) for col in sensors},
+                         index=index)
+
+    labels = None
+    if return_labels:
+        labels = {}
+        for col in label_columns:
+            values = parse_numbers(name, raw[col], col, options.decimal)
+            if np.isnan(values).any():
+                row = int(np.flatnonzero(np.isnan(values))[0]) + 2
+                raise DataError(f"{name}: label column {col!r} is empty at row {row}; labels must be 0 or 1")
+            other = (values != 0) & (values != 1)
+            if other.any():
+                row = int(np.flatnonzero(other)[0])
+                raise DataError(
+                    f"{name}: label column {col!r} has {int(other.sum())} values other than 0 and 1 (first at "
+                    f"row {row + 2}: {raw[col].iloc[row].strip()!r}); labels must be 0 (normal) or 1 "
+                    "(anomalous): is it the right column?"
+                )
+            labels[col] = values.astype(np.int8)
+        labels = pd.DataFrame(labels, index=index)
+
+    # Sort by time before filling gaps: a gap is filled from its neighbours in time, not in the file.
+    order = np.arange(len(frame))
+    if options.time_column:
+        keys = index.asi8 if isinstance(index, pd.DatetimeIndex) else index.to_numpy()  # not Timestamp objects
+        order = np.argsort(keys, kind="stable")
+        if not (order == np.arange(len(order))).all():
+            frame = frame.iloc[order]
+            labels = labels.iloc[order] if labels is not None else None
+        check_unique_times(name, frame.index, file_rows=order + 2)
+        warn_about_gaps(name, frame.index)
+    frame = fill_missing(name, frame, options.fill, file_rows=order + 2)
+    return (frame, labels) if return_labels else frame
+
+
+def read_table(path: str | os.PathLike, sep: str | None = None,
+               chunk_rows: int | None = None) -> pd.DataFrame | Iterator[pd.DataFrame]:
+    """The file as one frame of strings, or (`chunk_rows` given) an iterator of frames of that many
+    rows; column names stripped, the header checked."""
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise DataError(f"{name}: no such file; check the path")
+    if os.path.isdir(name):
+        raise DataError(f"{name}: is a directory, expected a CSV file")
+    if os.path.getsize(name) == 0:
+        raise DataError(f"{name}: the file is empty; expected a header line and rows of readings")
+    if sep is None:
+        sep = sniff_separator(name)
+    chunks = _string_chunks(name, sep, chunk_rows)
+    return chunks if chunk_rows is not None else next(chunks)
+
+
+def _string_chunks(name: str, sep: str, chunk_rows: int | None):
+    """Frames of strings, the whole file at once or `chunk_rows` rows at a time, checked on the way."""
+    try:
+        reader = pd.read_csv(name, sep=sep, dtype=str, keep_default_na=False, skipinitialspace=True,
+                             chunksize=chunk_rows)
+        for number, raw in enumerate([reader] if chunk_rows is None else reader):
+            raw.columns = [str(c).strip() for c in raw.columns]
+            if number == 0:
+                if raw.empty:
+                    raise DataError(f"{name}: has a header but no rows of readings")
+                # pandas renames a repeated name ('a' -> 'a.1'); look at the header line itself.
+                header = _header_names(name, sep)
+                repeated = [c for i, c in enumerate(header) if c in header[:i]]
+                if repeated:
+                    raise DataError(f"{name}: column {repeated[0]!r} appears more than once in the header; "
+                                    "rename one")
+            yield raw
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{name}: the file is empty; expected a header line and rows of readings") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise DataError(f"{name}: not a readable CSV ({first}); check the separator (--sep)") from None
+
+
+def _header_names(name: str, sep: str) -> list[str]:
+    if len(sep) != 1:  # a regular expression: pandas' own reading of the header stands
+        return []
+    with open(name, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        return [c.strip() for c in next(csv.reader(fh, delimiter=sep), [])]
+
+
+def sniff_separator(path: str | os.PathLike) -> str:
+    """`;`, `,` or tab, whichever the header holds most of; `,` for a one-column file."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        header = fh.readline()
+    counts = {s: header.count(s) for s in (";", ",", "\t")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+_MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none", "-", "?"}
+
+
+def _number_text(text: pd.Series, decimal: str) -> pd.Series:
+    """Stripped readings as text pandas reads as numbers: with decimal commas, `1.234,5` becomes
+    `1234.5`, and a point that does not group thousands (`1.5`) is not a number."""
+    if decimal == ".":
+        return text
+    grouped = text.str.fullmatch(_POINT_GROUPED).to_numpy(dtype=bool)
+    plain = ~text.str.contains(".", regex=False).to_numpy(dtype=bool)
+    converted = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    return converted.where(grouped | plain, "not a number")
+
+
+def _has_numbers(column: pd.Series, decimal: str = ".") -> bool:
+    values = pd.to_numeric(_number_text(column.str.strip(), decimal), errors="coerce")
+    return bool(values.notna().any())
+
+
+def _has_comma_numbers(raw: pd.DataFrame, columns: Sequence[str]) -> bool:
+    """Whether some reading in these columns is written with a decimal comma (0,0063)."""
+    return any(raw[c].str.contains(",", regex=False).any() and raw[c].str.strip().str.fullmatch(_COMMA_NUMBER).any()
+               for c in columns)
+
+
+def _no_numbers_hint(raw: pd.DataFrame, candidates: Sequence[str], options: ReadOptions) -> str:
+    if options.decimal == "." and _has_comma_numbers(raw, candidates):
+        return "; its readings have decimal commas (0,5): pass --decimal ,"
+    return f"; check the separator (the columns were split at {options.sep!r}: --sep)"
+
+
+def parse_numbers(name: str, column: pd.Series, col: str, decimal: str = ".", first_line: int = 2) -> np.ndarray:
+    """A column of readings (strings) as float64: numbers, NaN for the usual spellings of missing
+    (`''`, `nan`, `n/a`, `-`, ...); other text is a one-line error naming the column and row.
+    `decimal`: the decimal mark, `.` or `,` (then points may group thousands: `1.234,5`)."""
+    text = column.str.strip()
+    values = pd.to_numeric(_number_text(text, decimal), errors="coerce")
+    # Text that is neither a number nor a usual spelling of "missing" is an error of its own.
+    missing_text = text.str.lower().isin(_MISSING_TEXT)
+    bad = (values.isna() & ~missing_text).to_numpy()
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0])
+        value = text.iloc[row]
+        hint = "clean them or leave the column out with --columns"
+        if decimal == "." and re.fullmatch(_COMMA_NUMBER, value):
+            hint = f"{value!r} has a decimal comma: pass --decimal , to read decimal commas"
+        elif decimal == "," and pd.notna(pd.to_numeric(value, errors="coerce")):
+            hint = (f"the file is read with decimal commas, and {value!r} has a point: write every number one way, "
+                    "or pass --decimal . if points are its decimals")
+        raise DataError(
+            f"{name}: column {col!r} has {int(bad.sum())} non-numeric values (first at row "
+            f"{row + first_line}: {column.iloc[row]!r}); {hint}"
+        )
+    return values.to_numpy(dtype=np.float64)
+
+
+def fill_missing(name: str, frame: pd.DataFrame, fill: str, file_rows: np.ndarray) -> pd.DataFrame:
+    """Apply the fill policy to non-finite values; `file_rows[i]` is the file line of frame row i."""
+    values = frame.to_numpy()
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return frame
+    if fill == "error":
+        rows, cols = np.nonzero(bad)
+        first = int(np.argmin(file_rows[rows] * values.shape[1] + cols))  # first in the file
+        col = frame.columns[cols[first]]
+        n_bad = int(bad[:, cols[first]].sum())
+        what = "infinite" if np.isinf(values[rows[first], cols[first]]) else "missing"
+        raise DataError(
+            f"{name}: column {col!r} has {n_bad} missing or infinite values (first, {what}, at row "
+            f"{int(file_rows[rows[first]])}); clean them or pass --fill ffill or --fill interpolate"
+        )
+    clean = frame.mask(~np.isfinite(frame))
+    all_missing = clean.isna().all()
+    if all_missing.any():
+        col = all_missing.index[all_missing.to_numpy()][0]
+        raise DataError(f"{name}: column {col!r} has no finite value to fill from; leave it out with --columns")
+    if fill == "ffill":
+        clean = clean.ffill().bfill()
+    else:
+        clean = clean.interpolate(method="linear", limit_direction="both")
+    return clean
+
+
+def read_header(path, sep: str | None = None) -> list[str] | None:
+    """The column names of a CSV, or None when its first line cannot be read as one."""
+    try:
+        header = pd.read_csv(path, sep=sep, nrows=0, engine="python" if sep is None else "c")
+    except (ValueError, OSError, csv.Error, UnicodeDecodeError):
+        return None
+    return [str(c).strip() for c in header.columns]

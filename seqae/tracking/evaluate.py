@@ -1,0 +1,89 @@
+"""Scoring labelled data with a logged model, as an evaluation run beside the model's own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from seqae import metrics, plots
+from seqae.data import ReadOptions, read_for_detector
+from seqae.detectors import BaseDetector, Detection
+from seqae.errors import about_file
+from seqae.tracking.models import load_detector, run_exists
+from seqae.tracking.store import (DEFAULT_EXPERIMENT, csv_dataset, experiment_id, flat_params, mlflow_warnings_off,
+                                  ui_url, use_store)
+
+
+EVAL_PREFIX = "eval_"
+
+
+def score_detector(detector: BaseDetector, frame: pd.DataFrame, path) -> Detection:
+    with about_file(path):
+        return detector.detect(frame)
+
+
+@dataclass
+class EvaluationResult:
+    metrics: dict[str, float]  # seqae.metrics.evaluate's keys: precision, recall, f1, far (%), auc_pr, ...
+    run_id: str
+    experiment_id: str
+    new_run: bool  # True when the model had no run in this store and a new one was made
+    run_url: str
+    detection: Detection
+    labels: np.ndarray
+
+
+def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_column=None, sep=None,
+                     fill=None, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None,
+                     options: ReadOptions | None = None) -> EvaluationResult:
+    """Score a labelled CSV, compute the metrics and log them (with the dataset and plots) to the
+    model's run; a model without a run in this store gets a new run in `experiment`."""
+    loaded = load_detector(model_uri)
+    store = use_store()
+    detector = loaded.detector
+    frame, labels = read_for_detector(detector, data_path, time_column=time_column, label_column=label_column,
+                                      sep=sep, fill=fill, options=options)
+    detection = score_detector(detector, frame, data_path)
+    y = labels[label_column].to_numpy()
+    values = metrics.evaluate(y, detection.scores, detection.flags)
+
+    path = Path(data_path)
+    existing = loaded.run_id if loaded.run_id and run_exists(loaded.run_id) else None
+    if existing:
+        exp_id = MlflowClient().get_run(existing).info.experiment_id
+        run_context = mlflow.start_run(run_id=existing)
+    else:
+        exp_id = experiment_id(experiment, store)
+        run_context = mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"evaluate {path.name}",
+                                       tags={"seqae.model_uri": str(model_uri),
+                                             "seqae.model_type": detector.model_type})
+    with run_context as run:
+        if not existing:
+            mlflow.log_params({**flat_params(detector), "model_type": detector.model_type,
+                               "model_uri": str(model_uri)})
+        dataset = csv_dataset(frame.assign(**{label_column: y}), path)
+        with mlflow_warnings_off():
+            mlflow.log_input(dataset, context="evaluation")
+        finite = {EVAL_PREFIX + k: float(v) for k, v in values.items() if np.isfinite(v)}
+        mlflow.log_metrics(finite, dataset=dataset, model_id=loaded.model_id if existing else None)
+        _log_evaluation_plots(run.info.run_id, path, detection, y)
+    return EvaluationResult(values, run.info.run_id, exp_id, not existing, ui_url(exp_id, run.info.run_id),
+                            detection, y)
+
+
+def _log_evaluation_plots(run_id: str, path: Path, detection: Detection, labels: np.ndarray) -> None:
+    client = MlflowClient()
+    folder = f"evaluation/{path.stem}"
+    client.log_figure(run_id, plots.score_timeline(
+        detection.index, detection.scores, detection.threshold, detection.flags, labels=labels,
+        title=f"{path.name}: score per time point, labelled anomalies in orange, flags in red"),
+        f"{folder}/scores.png")
+    client.log_figure(run_id, plots.contribution_heatmap(
+        detection.index, detection.contributions, detection.feature_names,
+        title=f"{path.name}: per-sensor contribution to the score"), f"{folder}/sensor_contributions.png")
+    client.log_text(run_id, detection.intervals().to_csv(index=False), f"{folder}/intervals.csv")

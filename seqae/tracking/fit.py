@@ -1,0 +1,154 @@
+"""A fit as an MLflow run: parameters, losses per epoch, threshold and score summaries, the
+dataset, plots, the effective config and the model (registered on request)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.entities import Metric
+from mlflow.tracking import MlflowClient
+
+import seqae
+from seqae import plots
+from seqae.data import TrainingData
+from seqae.detectors import BaseDetector, Detection
+from seqae.errors import ConfigError, about_file
+from seqae.windows import window_mean_scores
+from seqae.tracking.models import check_alias, log_detector_model
+from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, experiment_id, flat_params, log_metrics,
+                                  mlflow_warnings_off, now_ms, ui_url, use_store)
+
+
+@dataclass
+class FitResult:
+    detector: BaseDetector
+    run_id: str
+    experiment_id: str
+    model_uri: str  # models:/m-<id>, loadable with mlflow.pyfunc.load_model
+    registered_uri: str | None  # models:/<name>@<alias> or models:/<name>/<version> when registered
+    fit_seconds: float
+    metrics: dict[str, float]
+    run_url: str
+
+
+def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str = DEFAULT_EXPERIMENT,
+                run_name: str | None = None, register: str | None = None, alias: str | None = None,
+                tags: dict | None = None) -> FitResult:
+    """Fit `detector` on `data` inside a new MLflow run and log everything a reviewer needs.
+
+    With `register`, the model becomes a new version of that registered model, and `alias` (if
+    given) points at it: `models:/<register>@<alias>`; `models:/<register>/latest` is always the
+    newest version.
+    """
+    if alias is not None:
+        if not register:
+            raise ConfigError("--alias names a registered version: give --register NAME too")
+        check_alias(alias)
+    # The checks fit() starts with, before a run is opened: a mistyped option leaves no failed run.
+    detector.check_params()
+    with about_file(data.path):
+        detector.check_input(data.frame, fitting=True)
+    store = use_store()
+    exp_id = experiment_id(experiment, store)
+    client = MlflowClient()
+    run_tags = {"seqae.model_type": detector.model_type, "seqae.version": seqae.__version__, **(tags or {})}
+    run_name = run_name or f"{detector.model_type} on {data.path.name}"
+    with mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=run_tags) as run:
+        run_id = run.info.run_id
+        mlflow.log_params({**flat_params(detector), "model_type": detector.model_type, **data.options})
+        with mlflow_warnings_off():
+            mlflow.log_input(csv_dataset(data.frame, data.path), context="training")
+
+        started = time.perf_counter()
+        with about_file(data.path):
+            detector.fit(data.frame)
+        fit_seconds = time.perf_counter() - started
+        detection = detector.detect(data.frame)
+
+        summary = _fit_summary(detector, detection, fit_seconds)
+        log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
+        _log_fit_plots(run_id, detector, data.frame, detection)
+        mlflow.log_dict(_effective_config(detector, data.options), "config.json")
+        model_info = log_detector_model(detector, data.frame, registered_model_name=register)
+        registered_uri = None
+        if register:
+            version = model_info.registered_model_version
+            registered_uri = f"models:/{register}/{version}"
+            if alias:
+                client.set_registered_model_alias(register, alias, version)
+                registered_uri = f"models:/{register}@{alias}"
+    return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri, fit_seconds,
+                     summary, ui_url(exp_id, run_id))
+
+
+def _fit_summary(detector: BaseDetector, detection: Detection, fit_seconds: float) -> dict[str, float]:
+    summary = {"threshold": float(detector.threshold_.value_), "fit_seconds": fit_seconds,
+               "train_flagged_fraction": float(np.mean(detector.threshold_.flag(detector.train_scores_))),
+               "n_train_rows": float(len(detection.scores))}
+    for name, scores in (("train", detector.train_scores_), ("validation", detector.validation_scores_)):
+        if scores is None:
+            continue
+        for q in (50, 90, 99):
+            summary[f"{name}_score_p{q}"] = float(np.percentile(scores, q))
+        summary[f"{name}_score_max"] = float(np.max(scores))
+    history = getattr(detector, "history_", None)
+    if history is not None and history.train_loss:
+        summary["epochs_run"] = float(len(history.train_loss))
+        summary["best_epoch"] = float(history.best_epoch + 1)  # 1-based, as the loss steps
+        summary["final_train_loss"] = float(history.train_loss[-1])
+        if history.validation_loss:
+            summary["best_validation_loss"] = float(min(history.validation_loss))
+    return summary
+
+
+def _history_metrics(detector: BaseDetector) -> list[Metric]:
+    """train_loss / validation_loss at step = epoch (from 1)."""
+    history = getattr(detector, "history_", None)
+    if history is None:
+        return []
+    now = now_ms()
+    out = [Metric("train_loss", float(v), now, epoch) for epoch, v in enumerate(history.train_loss, 1)]
+    out += [Metric("validation_loss", float(v), now, epoch) for epoch, v in enumerate(history.validation_loss, 1)]
+    return out
+
+
+def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, detection: Detection) -> None:
+    client = MlflowClient()
+    name = type(detector).__name__
+    history = getattr(detector, "history_", None)
+    if history is not None and history.train_loss:
+        client.log_figure(run_id, plots.loss_curves(history.train_loss, history.validation_loss,
+                                                    history.best_epoch + 1, title=f"{name}: loss per epoch"),
+                          "plots/loss_curves.png")
+    n_val = 0 if detector.validation_scores_ is None else len(detector.validation_scores_)
+    client.log_figure(run_id, plots.score_timeline(
+        detection.index, detection.scores, detection.threshold, detection.flags,
+        split_at=len(detection.scores) - n_val if n_val else None,
+        title=f"{name} on its training data: score per time point "
+              f"({int(detection.flags.sum())} of {len(detection.scores)} above the threshold)"),
+        "plots/scores.png")
+    client.log_figure(run_id, plots.contribution_heatmap(detection.index, detection.contributions,
+                                                         detection.feature_names),
+                      "plots/sensor_contributions.png")
+    if hasattr(detector, "encode"):
+        latent = detector.encode(frame)
+        client.log_figure(run_id, plots.latent_scatter(
+            latent, window_mean_scores(detection.scores, detector.window_size, detector.score_stride),
+            title=f"Latent space: {len(latent)} training windows (PCA of encode())"),
+            "plots/latent_space.png")
+
+
+def _effective_config(detector: BaseDetector, data_options: dict) -> dict:
+    """What was fitted, with what, on what: the fitted threshold with its value included."""
+    params = {k: v for k, v in detector.get_params(deep=False).items() if k != "threshold"}
+    return {
+        "seqae_version": seqae.__version__,
+        "model_type": detector.model_type,
+        "params": params,
+        "threshold": detector.threshold_.to_dict(),
+        "data": data_options,
+    }

@@ -1,0 +1,155 @@
+"""The fitted detector as an MLflow model: logged as a pyfunc model from code (`pyfunc_model.py`),
+and any model URI or directory loaded back as the detector it holds."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema
+
+from seqae.detectors import BaseDetector
+from seqae.errors import ConfigError
+from seqae.tracking.store import flat_params, mlflow_warnings_off, use_store
+
+
+MODEL_NAME = "model"  # the logged model's name inside its run
+
+
+PYFUNC_MODEL_FILE = Path(__file__).with_name("pyfunc_model.py")
+
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # the seqae package, logged as the model's code
+
+
+# What the logged model needs to load and score, pinned to the versions that fitted it.
+MODEL_REQUIREMENTS = ("mlflow", "torch", "numpy", "pandas", "scikit-learn", "scipy", "tqdm")
+
+
+def check_alias(alias: str) -> None:
+    """MLflow's rules for a registered-model alias, checked before a model is fitted for nothing."""
+    if not re.fullmatch(r"[\w\-]{1,255}", alias):
+        raise ConfigError(f"alias {alias!r} may only hold letters, digits, '_' and '-' (at most 255)")
+    if alias.lower() == "latest" or re.fullmatch(r"[vV]\d+", alias):
+        raise ConfigError(f"alias {alias!r} is reserved by MLflow (models:/NAME/latest already means the "
+                          "newest version, models:/NAME/3 version 3); choose another, e.g. champion")
+
+
+def log_detector_model(detector: BaseDetector, example_frame: pd.DataFrame,
+                       registered_model_name: str | None = None):
+    """Log a fitted detector to the active run as a pyfunc model from code; returns its ModelInfo.
+
+    Artifacts: the directory `BaseDetector.save` writes (config.json with scaler and threshold,
+    weights.pt). Code: the seqae package, so that the model loads where seqae is not installed.
+    """
+    example = example_frame[list(detector.feature_names_in_)].iloc[: detector.window_size].reset_index(drop=True)
+    with tempfile.TemporaryDirectory(prefix="seqae-model-") as tmp, mlflow_warnings_off():
+        saved = detector.save(Path(tmp) / "detector")
+        return mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=str(PYFUNC_MODEL_FILE),
+            artifacts={"detector": str(saved)},
+            code_paths=[str(PACKAGE_DIR)],
+            pip_requirements=model_requirements(),
+            signature=_signature(detector, example),
+            input_example=example,
+            registered_model_name=registered_model_name,
+            model_type=detector.model_type,
+            params={k: str(v) for k, v in flat_params(detector).items()},
+        )
+
+
+def model_requirements() -> list[str]:
+    """`name==version` of what the model needs, as installed here (torch without its local tag:
+    `2.13.0+cpu` is not on PyPI, `2.13.0` is)."""
+    return [f"{name}=={metadata.version(name).split('+')[0]}" for name in MODEL_REQUIREMENTS]
+
+
+def _signature(detector: BaseDetector, example: pd.DataFrame):
+    """Inputs (the sensors, doubles) and the `threshold` param inferred from the example; the
+    outputs spelled out (inferring them would flag is_anomaly as an integer that might be missing)."""
+    inferred = infer_signature(example, params={"threshold": float(detector.threshold_.value_)})
+    outputs = [ColSpec("double", "score"), ColSpec("integer", "is_anomaly")]
+    outputs += [ColSpec("double", f"contribution_{name}") for name in detector.feature_names_in_]
+    return ModelSignature(inputs=inferred.inputs, outputs=Schema(outputs), params=inferred.params)
+
+
+@dataclass
+class LoadedModel:
+    detector: BaseDetector
+    uri: str
+    run_id: str | None = None  # the run that logged it (None for a directory written by save())
+    model_id: str | None = None  # MLflow's logged-model id (models:/m-...)
+    pyfunc: object | None = None  # the mlflow PyFuncModel, when loaded through MLflow
+
+
+def load_detector(model_uri: str) -> LoadedModel:
+    """A fitted detector from `runs:/<run>/model`, `models:/<name>@<alias>`, `models:/m-<id>`,
+    a downloaded MLflow model directory, or a directory written by `BaseDetector.save`."""
+    path = Path(model_uri).expanduser()
+    if path.is_dir():
+        if (path / "MLmodel").is_file():
+            model = _load_pyfunc(str(path))
+        elif (path / "config.json").is_file():
+            return LoadedModel(BaseDetector.load(path), str(path))
+        else:
+            raise ConfigError(f"{path}: neither a seqae model directory (config.json) nor an MLflow "
+                              "model directory (MLmodel)")
+    elif ":/" in model_uri:
+        use_store()
+        model = _load_pyfunc(model_uri)
+    else:
+        raise ConfigError(f"{model_uri}: no such model directory, and not a model URI; give "
+                          "runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id> or a directory")
+    try:
+        detector = getattr(model.unwrap_python_model(), "detector", None)
+    except MlflowException:
+        detector = None
+    if not isinstance(detector, BaseDetector):
+        raise ConfigError(f"{model_uri}: an MLflow model, but not a seqae detector")
+    return LoadedModel(detector, model_uri, model.metadata.run_id,
+                       getattr(model.metadata, "model_id", None), model)
+
+
+def load_pyfunc_model(model_uri: str):
+    """The MLflow pyfunc model of `model_uri`; a directory written by `save()` is wrapped first."""
+    loaded = load_detector(model_uri)
+    if loaded.pyfunc is not None:
+        return loaded.pyfunc
+    detector = loaded.detector
+    example = pd.DataFrame(np.tile(detector.scaler_.mean_, (detector.window_size, 1)),
+                           columns=list(detector.feature_names_in_))
+    with tempfile.TemporaryDirectory(prefix="seqae-pyfunc-") as tmp, mlflow_warnings_off():
+        mlflow.pyfunc.save_model(
+            path=str(Path(tmp) / MODEL_NAME), python_model=str(PYFUNC_MODEL_FILE),
+            artifacts={"detector": str(Path(model_uri).expanduser())}, code_paths=[str(PACKAGE_DIR)],
+            pip_requirements=model_requirements(), signature=_signature(detector, example))
+        # Loading reads everything into memory: the directory can go.
+        return mlflow.pyfunc.load_model(str(Path(tmp) / MODEL_NAME))
+
+
+def _load_pyfunc(uri: str):
+    try:
+        with mlflow_warnings_off():
+            return mlflow.pyfunc.load_model(uri)
+    except MlflowException as exc:
+        first = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else type(exc).__name__
+        raise ConfigError(f"{uri}: cannot load the model ({first}); list runs and models with "
+                          "`seqae runs`") from None
+
+
+def run_exists(run_id: str) -> bool:
+    try:
+        MlflowClient().get_run(run_id)
+    except MlflowException:
+        return False
+    return True
