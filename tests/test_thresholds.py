@@ -195,7 +195,7 @@ def test_parse_threshold(spec, cls, params):
 
 @pytest.mark.parametrize("spec, match", [
     ("", "threshold spec is empty; write KIND or KIND:NAME=VALUE"),
-    ("median", r"threshold spec 'median': unknown threshold 'median'; choose one of far, fixed, pot, quantile, ucl"),
+    ("median", r"threshold spec 'median': unknown threshold 'median'; choose one of (alerts, )?far, fixed, pot, quantile, ucl"),
     ("quantile:p=0.9", r"threshold spec 'quantile:p=0.9': threshold 'quantile' takes no parameter 'p'; it takes q"),
     ("far:target=abc", r"threshold spec 'far:target=abc': parameter 'target' must be a number, got 'abc'"),
     ("far:target=nan", "must be a finite number, got 'nan'"),
