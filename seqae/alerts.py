@@ -538,8 +538,10 @@ class AlertBudgetThreshold(Threshold):
       (`_extrapolate`). Measured on generated normal scores this errs towards fewer alerts than
       budgeted (median 0.3 times the budget): a guess beyond the data, to check on held-back rows.
 
-    Tolerance: on new normal data like the calibration rows, the count is that of a rare event,
-    about budget ± 3 sqrt(budget) (Poisson), tested on generated normal scores (tests/test_alerts.py).
+    Tolerance (empirical budgets): on new normal data like the calibration rows and as long, the
+    count is within 3 sqrt(N) + N / 4 of the budgeted N (Poisson noise, plus the threshold's own
+    sampling error: it was fitted on one sample); tests/test_alerts.py checks it on generated
+    normal scores.
     The rules' own parameters (`min_gap`, ...) are parameters of this threshold too, with the same
     defaults as `AlertRules`; the cooldown needs contributions, which a threshold never sees, so the
     count it fits is taken without it (conservative: the cooldown only removes alerts).
