@@ -226,7 +226,7 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
         params.setdefault("verbose", not quiet)
     detector = make_detector(model_type, **params)
     training = read_training_data(data, columns=columns, label_column=label_column, options=read,
-                                           train_rows=train_rows, train_until=train_until)
+                                  train_rows=train_rows, train_until=train_until)
     result = tracking.fit_and_log(detector, training, experiment=experiment, run_name=run_name,
                                   register=register, alias=alias)
     if quiet:

@@ -54,6 +54,7 @@ from seqae import metrics
 from seqae.data import FILL_POLICIES, ReadOptions, read_sensor_csv, time_gaps
 from seqae.detectors import DETECTORS, THRESHOLD_SOURCES, make_detector
 from seqae.errors import ConfigError, DataError, DataWarning, about_file
+from seqae.params import Satisfies, check_params
 from seqae.thresholds import parse_threshold
 
 if sys.version_info >= (3, 11):
@@ -66,7 +67,7 @@ RANKING_KEYS = ("auc_pr", "auc_roc", "vus_pr")  # averaged over files
 EXTRA_KEYS = ("auc_pr_pooled", "fit_seconds")
 SUMMARY_KEYS = metrics.POOLED_KEYS + metrics.POOLED_EVENT_KEYS + RANKING_KEYS + EXTRA_KEYS
 DEFAULT_REPORT = ("auc_pr", "vus_pr", "f1", "far", "mar", "event_f1", "fit_seconds")
-DEFAULT_EXPERIMENT = "seqae-pipelines"
+PIPELINE_EXPERIMENT = "seqae-pipelines"  # pipelines log apart from single fits (experiment "seqae")
 
 
 # ---- the pipeline file ------------------------------------------------------------------------------
@@ -143,10 +144,9 @@ class _Section:
                 raise ConfigError(f"{self.path}: [{self.name}] needs {key!r} ({expected})")
             return default
         value = self.table[key]
-        if isinstance(value, bool) and bool not in kinds:
-            raise ConfigError(f"{self.where(key)} must be {expected}, got {value!r}")
-        if not isinstance(value, kinds):
-            raise ConfigError(f"{self.where(key)} must be {expected}, got {value!r}")
+        of_kind = Satisfies(lambda v, _: isinstance(v, kinds) and (bool in kinds or not isinstance(v, bool)), expected,
+                            message=lambda name, v, _: f"{self.where(name)} must be {expected}, got {v!r}")
+        check_params({key: value}, {key: of_kind})
         return value
 
     def strings(self, key: str, expected: str, default=None, required: bool = False):
@@ -283,7 +283,7 @@ def load_pipeline(path, data_dir=None, seeds=None, experiment: str | None = None
     # [run]
     run = tables["run"]
     file_seeds = run.get("seeds", (list, int), "a list of whole numbers, e.g. [0, 1, 2]", default=[0])
-    name = run.get("experiment", (str,), "an MLflow experiment name", default=DEFAULT_EXPERIMENT)
+    name = run.get("experiment", (str,), "an MLflow experiment name", default=PIPELINE_EXPERIMENT)
     jobs = run.get("jobs", (int,), "a whole number of parallel processes >= 1", default=1)
     run.check_unknown(("seeds", "experiment", "jobs"))
     seeds = _check_seeds(file_seeds if seeds is None else seeds, run.where("seeds"))

@@ -30,7 +30,6 @@ and an anomalous interval, whose rows are kept until it closes so that its top s
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -40,6 +39,7 @@ import pandas as pd
 from seqae.data import ChunkReader, ReadOptions
 from seqae.detectors import BaseDetector, Detection, scoring
 from seqae.files import StagedFile
+from seqae.progress import ProgressBar
 from seqae.errors import ConfigError, DataError
 from seqae.thresholds import flags_to_intervals
 from seqae.windows import WindowAccumulator, batched_windows
@@ -94,7 +94,7 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
     scorer = _ChunkScorer(detector, name)
     intervals = _IntervalCollector(list(detector.feature_names_in_), detector.threshold_.value_)
     staged: list[StagedFile] = []
-    progress = _progress(name, quiet)
+    progress = ProgressBar(_count_rows(name), os.path.basename(name), "rows", enabled=not quiet, unit_scale=True)
     counts = {"rows": 0, "anomalies": 0}
 
     def write(detection: Detection) -> None:
@@ -249,27 +249,6 @@ def _rows(detection: Detection, start: int, stop: int) -> Detection:
     """The rows [start, stop) of a detection."""
     return Detection(detection.index[start:stop], detection.feature_names, detection.scores[start:stop],
                      detection.contributions[start:stop], detection.threshold, detection.flags[start:stop])
-
-
-class _progress:
-    """A tqdm bar over the rows read, on stderr when it is a terminal; the total is counted from the
-    file's newlines."""
-
-    def __init__(self, name: str, quiet: bool):
-        self.bar = None
-        if not quiet:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=_count_rows(name), desc=os.path.basename(name), unit="rows",
-                            unit_scale=True, file=sys.stderr, leave=False, disable=None)  # None: only on a terminal
-
-    def update(self, n: int) -> None:
-        if self.bar is not None:
-            self.bar.update(n)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 def _count_rows(name: str) -> int | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import math
-import sys
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -16,6 +15,7 @@ import torch
 from torch import nn
 
 from seqae.errors import TrainingError
+from seqae.progress import ProgressBar
 
 # loss_fn(net, inputs, targets) -> scalar loss; inputs differ from targets only in denoising training.
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -72,7 +72,7 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
     history = History()
     best_loss, best_state, since_best = math.inf, None, 0
     n_windows = len(train_windows)
-    progress = _progress(config.epochs, config.verbose)
+    progress = ProgressBar(config.epochs, "epochs", "epoch", enabled=config.verbose)
     for epoch in range(config.epochs):
         net.train()
         order = torch.randperm(n_windows, generator=generator)
@@ -109,7 +109,10 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
             history.best_epoch = epoch
         else:
             since_best += 1
-        progress.update(epoch, history)
+        losses = {"train": f"{history.train_loss[-1]:.4g}"}
+        if history.validation_loss:
+            losses["val"] = f"{history.validation_loss[-1]:.4g}"
+        progress.update(1, **losses)
         if validation_windows is not None and config.patience and since_best >= config.patience:
             history.stopped_early = True
             break
@@ -153,29 +156,3 @@ def seeded_generator(random_state: int | None) -> torch.Generator:
     else:
         generator.manual_seed(int(random_state))
     return generator
-
-
-class _progress:
-    """A tqdm bar over epochs showing the latest losses, on stderr when it is a terminal; silent when
-    `verbose` is False."""
-
-    def __init__(self, epochs: int, verbose: bool):
-        self.bar = None
-        if verbose:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=epochs, desc="epochs", unit="epoch", file=sys.stderr, leave=False,
-                            disable=None)  # None: drawn only on a terminal, never into a log file
-
-    def update(self, epoch: int, history: History) -> None:
-        if self.bar is None:
-            return
-        postfix = {"train": f"{history.train_loss[-1]:.4g}"}
-        if history.validation_loss:
-            postfix["val"] = f"{history.validation_loss[-1]:.4g}"
-        self.bar.set_postfix(postfix, refresh=False)
-        self.bar.update(1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()

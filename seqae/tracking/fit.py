@@ -67,7 +67,7 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
         with about_file(data.path):
             detector.fit(data.frame)
         fit_seconds = time.perf_counter() - started
-        detection = detector.detect(data.frame)
+        detection = detector.training_detection_  # the training rows as fit scored them, not scored again
 
         summary = _fit_summary(detector, detection, fit_seconds)
         log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
