@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator
 
 from seqae.errors import ConfigError, DataError, NotFittedError
 from seqae.params import Integer, NoneOr, Real, Satisfies, check_params, is_real
@@ -55,7 +56,7 @@ ALERT_COLUMNS = ["alert_id", "start", "end", "duration", "n_rows", "n_flagged", 
 N_TAIL_SCORES = 1000  # the largest calibration scores kept for p-values and severities
 
 
-class AlertRules:
+class AlertRules(BaseEstimator):
     """Merge, hysteresis, minimum length and cooldown between flags and alerts (module docstring).
 
     Args (rows):
@@ -102,15 +103,9 @@ class AlertRules:
         self.extreme = extreme
         self.cooldown = cooldown
 
-    def get_params(self) -> dict:
-        return {name: getattr(self, name) for name in self.PARAMS}
-
-    def __repr__(self) -> str:
-        changed = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v != DEFAULT_PARAMS[k])
-        return f"AlertRules({changed})"
-
     def check_params(self) -> None:
-        check_params(self.get_params(), self.parameter_constraints)
+        """Raise a one-line `ConfigError` for the first parameter outside its constraints."""
+        check_params(self.get_params(deep=False), self.parameter_constraints)
 
     def fit(self, calibration_scores, threshold) -> "AlertRules":
         """Set the levels from normal scores (held out from training) and the threshold (a number or a
@@ -227,9 +222,6 @@ class AlertRules:
         other = AlertRules.from_dict(self.to_dict())
         other._set_levels(self.center_, float(value))
         return other
-
-
-DEFAULT_PARAMS = AlertRules().get_params()
 
 
 @dataclass

@@ -95,10 +95,11 @@ def scored(set_name: str, model: str) -> list[dict]:
                 detector = make_detector(model).fit(file.train)
                 detection = detector.detect(file.test)
             calibration = detector.validation_scores_
+            timed = isinstance(file.test.index, pd.DatetimeIndex)
+            index = file.test.index.values.astype("datetime64[ns]").astype(np.int64) if timed \
+                else np.arange(len(file.test))
             np.savez(path, scores=detection.scores, contributions=detection.contributions,
-                     calibration=calibration, labels=file.labels, index=file.test.index.values.astype("datetime64[ns]").astype(np.int64)
-                     if isinstance(file.test.index, pd.DatetimeIndex) else np.arange(len(file.test)),
-                     timed=isinstance(file.test.index, pd.DatetimeIndex),
+                     calibration=calibration, labels=file.labels, index=index, timed=timed,
                      features=np.asarray(list(detector.feature_names_in_), dtype=str))
         data = np.load(path)
         index = pd.DatetimeIndex(data["index"]) if bool(data["timed"]) else pd.RangeIndex(len(data["scores"]))
@@ -111,8 +112,7 @@ def scored(set_name: str, model: str) -> list[dict]:
 def threshold_value(spec: str, calibration: np.ndarray, index, rules_params: dict | None = None
                     ) -> tuple[float, object]:
     """The threshold's value and, for an alert budget, its fitted rules."""
-    import seqae.alerts  # noqa: F401  (registers the `alerts` threshold)
-    from seqae.alerts import rows_per_day
+    from seqae.alerts import rows_per_day  # importing seqae.alerts registers the `alerts` threshold
     from seqae.thresholds import parse_threshold
 
     threshold = parse_threshold(spec)
