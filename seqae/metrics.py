@@ -598,7 +598,7 @@ class AlertCounts:
 
 
 def alert_counts(y_true, alerts, *, fired_at=None, index=None, tolerance_rows: int = ALERT_TOLERANCE_ROWS,
-                 tolerance_share: float = ALERT_TOLERANCE_SHARE) -> AlertCounts:
+                 tolerance_share: float = ALERT_TOLERANCE_SHARE, max_early_rows: int | None = None) -> AlertCounts:
     """Count alerts against the labelled segments of `y_true` (0/1 per row).
 
     Args:
@@ -608,6 +608,9 @@ def alert_counts(y_true, alerts, *, fired_at=None, index=None, tolerance_rows: i
         index: the rows' timestamps, to count false alerts per day (the normal rows times the
             median step).
         tolerance_rows, tolerance_share: the spill-over after a segment's end (see above).
+        max_early_rows: None (the default) counts an alert that overlaps a segment whenever it fired;
+            a number counts it only if it fired at most that many rows before the segment began (an
+            alert raised long before an anomaly, that ran on into it, is then a false alert).
 
     >>> counts = alert_counts([0, 0, 1, 1, 1, 0, 0, 0, 0, 0], [(3, 6), (8, 9)], tolerance_rows=1, tolerance_share=0)
     >>> counts.anomaly_recall, counts.alert_precision, counts.n_false_alerts, counts.delays
@@ -625,6 +628,8 @@ def alert_counts(y_true, alerts, *, fired_at=None, index=None, tolerance_rows: i
     delays = []
     for (first, last), end in zip(segments, reach):
         hits = (spans[:, 0] <= end) & (spans[:, 1] >= first)
+        if max_early_rows is not None:
+            hits &= fired >= first - max_early_rows
         true_alert |= hits
         if hits.any():
             delays.append(int(max(fired[hits].min(), first) - first))

@@ -75,3 +75,13 @@ def test_bad_alerts_are_refused():
         metrics.alert_counts(LABELS, [(5, 25)])
     with pytest.raises(DataError, match="fired_at has 1 values for 2 alerts"):
         metrics.alert_counts(LABELS, [(2, 3), (5, 6)], fired_at=[2])
+
+
+def test_an_alert_raised_long_before_a_segment_can_count_as_false():
+    labels = np.zeros(300, dtype=int)
+    labels[200:250] = 1
+    alerts, fired = [(100, 260)], [119]  # raised 81 rows before the segment, ran on into it
+    assert metrics.alert_counts(labels, alerts, fired_at=fired).n_true_alerts == 1
+    strict = metrics.alert_counts(labels, alerts, fired_at=fired, max_early_rows=30)
+    assert (strict.n_true_alerts, strict.n_anomalies_found) == (0, 0)
+    assert metrics.alert_counts(labels, alerts, fired_at=fired, max_early_rows=81).n_true_alerts == 1
