@@ -178,10 +178,12 @@ def _tracking():
 
 @cli.command()
 @click.argument("data", type=INPUT_FILE)
-@click.option("--model", "model_type", type=click.Choice(list(DETECTORS)), default="lstm-ae", show_default=True,
-              help="lstm-ae: LSTM seq2seq autoencoder; lstm-vae: LSTM variational autoencoder; "
+@click.option("--model", "model_type", type=click.Choice(["auto", *DETECTORS]), default="auto", show_default=True,
+              help="auto: choose the window and the detector from the data, without labels (docs/benchmarks.md); "
+                   "lstm-ae: LSTM seq2seq autoencoder; lstm-vae: LSTM variational autoencoder; "
                    "dense-ae, conv-ae, pca, iforest: baselines; deviation: each reading's distance from its sensor's "
-                   "usual level, the baseline with nothing to learn.")
+                   "usual level, the baseline with nothing to learn; knn-window: distance to the nearest normal "
+                   "window; lstm-forecast: LSTM next-step forecaster.")
 @click.option("--window-size", type=int, help="Rows per window.")
 @click.option("--epochs", type=int, help="Maximum passes over the training windows.")
 @click.option("--hidden-size", type=int, help="Hidden units (LSTM) or channels (conv).")
@@ -222,20 +224,30 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
              "noise_std": noise_std, "random_state": seed, "threshold": threshold}
     params = {name: value for name, value in given.items() if value is not None}
     params.update(extra_params)
-    if "verbose" in DETECTORS[model_type]().get_params():
-        params.setdefault("verbose", not quiet)
-    detector = make_detector(model_type, **params)
+    if model_type == "auto":
+        one_model = sorted(set(params) - {"window_size", "random_state"})
+        if one_model:
+            raise click.BadParameter(f"{one_model[0]} sets a parameter of one model, and --model auto chooses "
+                                     "its own; name the model too (e.g. --model lstm-ae)", param_hint="--model")
     training = read_training_data(data, columns=columns, label_column=label_column, options=read,
                                   train_rows=train_rows, train_until=train_until)
-    result = tracking.fit_and_log(detector, training, experiment=experiment, run_name=run_name,
-                                  register=register, alias=alias)
+    if model_type == "auto":
+        result = tracking.fit_auto_and_log(training, random_state=seed, window_size=window_size,
+                                           experiment=experiment, run_name=run_name, register=register, alias=alias)
+    else:
+        if "verbose" in DETECTORS[model_type]().get_params():
+            params.setdefault("verbose", not quiet)
+        result = tracking.fit_and_log(make_detector(model_type, **params), training, experiment=experiment,
+                                      run_name=run_name, register=register, alias=alias)
     if quiet:
         click.echo(result.registered_uri or result.model_uri)
         return
     frame = training.frame
     m = result.metrics
     epochs_note = (f", best epoch {int(m['best_epoch'])} of {int(m['epochs_run'])}" if "best_epoch" in m else "")
-    click.echo(f"Fitted {model_type} on {len(frame)} rows x {frame.shape[1]} sensors in "
+    if result.auto is not None:
+        click.echo(result.auto.reason)
+    click.echo(f"Fitted {result.detector.model_type} on {len(frame)} rows x {frame.shape[1]} sensors in "
                f"{result.fit_seconds:.1f} s{epochs_note}; threshold {m['threshold']:.4g}")
     click.echo(f"run:    {result.run_id}  (experiment {experiment!r})")
     click.echo(f"model:  {result.model_uri}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.entities import Metric
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 import seqae
@@ -33,6 +33,7 @@ class FitResult:
     fit_seconds: float
     metrics: dict[str, float]
     run_url: str
+    auto: object | None = None  # seqae.autoconfig.AutoFitResult, when auto-configuration chose the detector
 
 
 def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str = DEFAULT_EXPERIMENT,
@@ -67,20 +68,85 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
         with about_file(data.path):
             detector.fit(data.frame)
         fit_seconds = time.perf_counter() - started
-        detection = detector.training_detection_  # the training rows as fit scored them, not scored again
+        return _log_fitted(client, exp_id, run_id, detector, data, fit_seconds, register, alias)
 
-        summary = _fit_summary(detector, detection, fit_seconds)
-        log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
-        _log_fit_plots(run_id, detector, data.frame, detection)
-        mlflow.log_dict(_effective_config(detector, data.options), "config.json")
-        model_info = log_detector_model(detector, data.frame, registered_model_name=register)
-        registered_uri = None
-        if register:
-            version = model_info.registered_model_version
-            registered_uri = f"models:/{register}/{version}"
-            if alias:
-                client.set_registered_model_alias(register, alias, version)
-                registered_uri = f"models:/{register}@{alias}"
+
+def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, window_size: int | None = None,
+                     experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None, register: str | None = None,
+                     alias: str | None = None, tags: dict | None = None, verbose: bool = False) -> FitResult:
+    """`seqae fit` with no model named: auto-configuration (`seqae.autoconfig.auto_fit`) inside
+    one MLflow run. Every candidate it tried is a child run with its settings, its validation AP
+    on the injected anomalies (overall and per kind) and its fit time, so the UI shows why the
+    winner won; the winner is logged on the parent run like any fit (and registered on request),
+    with what auto chose as `auto.*` parameters and its one-line reason as a tag."""
+    from seqae.autoconfig import auto_fit
+
+    if alias is not None:
+        if not register:
+            raise ConfigError("--alias names a registered version: give --register NAME too")
+        check_alias(alias)
+    store = use_store()
+    exp_id = experiment_id(experiment, store)
+    client = MlflowClient()
+    run_tags = {"seqae.model_type": "auto", "seqae.version": seqae.__version__, **(tags or {})}
+    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"auto on {data.path.name}",
+                          tags=run_tags) as run:
+        run_id = run.info.run_id
+        with mlflow_warnings_off():
+            mlflow.log_input(csv_dataset(data.frame, data.path), context="training")
+        started = time.perf_counter()
+        with about_file(data.path):
+            auto = auto_fit(data.frame, random_state=random_state, window_size=window_size, verbose=verbose)
+        fit_seconds = time.perf_counter() - started
+        detector = auto.detector
+        mlflow.log_params({**flat_params(detector), "model_type": detector.model_type, "auto.chosen": auto.chosen,
+                           "auto.period": auto.period if auto.period else "(none)",
+                           "auto.window_size": auto.window_size, "auto.smoothing": auto.smoothing,
+                           "auto.candidates": len(auto.candidates), **data.options})
+        mlflow.set_tags({"seqae.model_type": detector.model_type, "seqae.auto.reason": auto.reason})
+        _log_candidates(client, exp_id, run_id, auto.candidates, data.path.name)
+        mlflow.log_text(auto.candidates.drop(columns=["injection_aps"], errors="ignore").to_csv(index=False),
+                        "auto/candidates.csv")
+        if len(auto.injections):
+            mlflow.log_text(auto.injections.to_csv(index=False), "auto/injections.csv")
+        result = _log_fitted(client, exp_id, run_id, detector, data, fit_seconds, register, alias)
+    result.auto = auto
+    return result
+
+
+def _log_candidates(client: MlflowClient, exp_id: str, parent_run_id: str, candidates: pd.DataFrame,
+                    file_name: str) -> None:
+    """One finished child run per candidate: its settings, validation APs and fit seconds."""
+    for row in candidates.to_dict("records"):
+        tags = {"mlflow.parentRunId": parent_run_id, "seqae.model_type": row["model_type"],
+                "seqae.auto.chosen": str(bool(row.get("chosen", False))).lower()}
+        child = client.create_run(exp_id, run_name=f"candidate {row['name']} on {file_name}", tags=tags)
+        params = {"model_type": row["model_type"], **{f"{k}": v for k, v in dict(row["params"]).items()}}
+        values = {k: float(v) for k, v in row.items()
+                  if (k == "validation_ap" or k.startswith("ap_") or k == "fit_seconds")
+                  and isinstance(v, (int, float, np.floating)) and np.isfinite(v)}
+        now = now_ms()
+        client.log_batch(child.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in values.items()],
+                         params=[Param(k, str(v)[:6000]) for k, v in params.items()])
+        client.set_terminated(child.info.run_id)
+
+
+def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDetector, data: TrainingData,
+                fit_seconds: float, register: str | None, alias: str | None) -> FitResult:
+    """What every fit run logs once its detector is fitted: losses, summaries, plots, config, model."""
+    detection = detector.training_detection_  # the training rows as fit scored them, not scored again
+    summary = _fit_summary(detector, detection, fit_seconds)
+    log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
+    _log_fit_plots(run_id, detector, data.frame, detection)
+    mlflow.log_dict(_effective_config(detector, data.options), "config.json")
+    model_info = log_detector_model(detector, data.frame, registered_model_name=register)
+    registered_uri = None
+    if register:
+        version = model_info.registered_model_version
+        registered_uri = f"models:/{register}/{version}"
+        if alias:
+            client.set_registered_model_alias(register, alias, version)
+            registered_uri = f"models:/{register}@{alias}"
     return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri, fit_seconds,
                      summary, ui_url(exp_id, run_id))
 
