@@ -36,8 +36,11 @@ H, L, M = 2.0, 0.0, 0.7  # above the threshold, normal, between the close level 
     ({"min_length": 3}, [H, H, L, H, H, H, H, L, H], [(3, 6, 5)]),
     # ... unless a score is extreme: it fires at once
     ({"min_length": 3, "extreme": 3.0}, [H, L, L, 5.0, L, H, H, H], [(3, 3, 3), (5, 7, 7)]),
-    # the gap rows count towards the length
-    ({"min_length": 4, "min_gap": 2}, [H, L, L, H, L, L, L, H, L], [(0, 3, 3)]),
+    # the flags on either side of a gap count towards the length, the gap rows do not
+    ({"min_length": 4, "min_gap": 2}, [H, L, L, H, L, L, L, H, L], []),
+    ({"min_length": 4, "min_gap": 2}, [H, L, L, H, H, H, L, L, L], [(0, 5, 5)]),
+    # rows between the close level and the threshold keep an alert on but are no evidence
+    ({"min_length": 3, "hysteresis": 0.5}, [H, M, M, M, H, L, H, H, H], [(6, 8, 8)]),
     # hysteresis: a score between the close level and the threshold keeps the alert on
     ({"hysteresis": 0.5}, [L, H, M, M, H, M, L, M, H], [(1, 5, 1), (8, 8, 8)]),
     ({"hysteresis": 1.0}, [L, H, M, M, H, M, L, M, H], [(1, 1, 1), (4, 4, 4), (8, 8, 8)]),
@@ -238,11 +241,11 @@ def test_alerts_of_a_fitted_detector():
     from seqae.synthetic import make_sensor_data
 
     frame, labels, injected = make_sensor_data(1200, 3, normal_rows=600, anomalies=("level_shift",),
-                                               anomaly_length=60, random_state=2)
+                                               anomaly_length=150, random_state=2)
     detector = DeviationDetector().fit(frame.iloc[:600])
     alerts = detection_alerts(detector.detect(frame.iloc[600:]), detector.validation_scores_)
     shift = injected[0]
     hit = alerts.table[(alerts.table["start"] <= frame.index[shift.end])
                        & (alerts.table["end"] >= frame.index[shift.start])]
-    assert len(hit) == 1 and hit["top_sensor"].iloc[0] == shift.sensor
+    assert len(hit) >= 1 and (hit["top_sensor"] == shift.sensor).all()
     assert len(alerts.alert_ids) == 600
