@@ -1,0 +1,164 @@
+"""An LSTM forecaster: a detector whose score is how badly the next reading was predicted.
+
+Each window of `window_size` rows is read by an LSTM up to its second-to-last row; a linear head
+predicts the last row from the LSTM's final state. The element score of a window is the squared
+error of that prediction per sensor; with `score_reduction="last"` (the default) each row's score is
+the error of the forecast made for it from the rows before it. This is the forecasting head of
+TSB-AD's and PyOD's LSTM detectors, which is what makes them strong on periodic physiological
+signals (UCR), where a shape that breaks its rhythm is predicted badly even when its values stay in
+range; a reconstruction autoencoder can rebuild such a window from its own rows.
+
+    frame --scaler_--> windows (batch, window, features) --LSTM over rows 0..w-2--> last hidden
+      --linear--> forecast of row w-1 --squared error per sensor--> element scores (the same for every
+      step of the window) --"last": the window ending on each row--> normalised, smoothed, summed
+
+The class is in `seqae.detectors.DETECTORS` as `lstm-forecast` once this module is imported
+(`import seqae.forecaster`; BaseDetector registers every subclass), so `make_detector("lstm-forecast")` and `BaseDetector.load`
+find it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from seqae.detectors import BaseDetector
+from seqae.errors import DataError
+from seqae.params import Boolean, Integer, Real
+from seqae.thresholds import Threshold
+from seqae.training import History, TrainConfig, seeded_generator, train
+from seqae.windows import batched_windows, window_tensor
+
+
+class LSTMForecastNet(nn.Module):
+    """LSTM over the first `window - 1` rows of a window -> linear -> the window's last row."""
+
+    def __init__(self, n_features: int, hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.lstm = nn.LSTM(n_features, hidden_size, num_layers=num_layers, batch_first=True,
+                            dropout=dropout if num_layers > 1 else 0.0)
+        self.head = nn.Linear(hidden_size, n_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`(batch, window, n_features)` -> the forecast of the last row, `(batch, n_features)`."""
+        _, (h, _) = self.lstm(x[:, :-1])  # h: (num_layers, batch, hidden)
+        return self.head(h[-1])
+
+
+def forecast_loss(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of the forecast of each window's last row."""
+    return torch.nn.functional.mse_loss(net(inputs), targets[:, -1])
+
+
+class LSTMForecaster(BaseDetector):
+    """LSTM next-step forecaster; the score is the squared forecast error of each row.
+
+    Args:
+        window_size: rows per window: `window_size - 1` rows of context, then the row forecast
+            (at least 2).
+        hidden_size: LSTM hidden units.
+        num_layers: stacked LSTM layers; dropout applies between them.
+        score_reduction: `last` (default: each row scored by the forecast made for it) or `mean`
+            (the mean forecast error of the windows covering the row: a forward-looking smoothing).
+        Other arguments as LSTMAutoencoder.
+    """
+
+    model_type = "lstm-forecast"
+    scoring_precisions = ("float32",)
+    parameter_constraints = {
+        "window_size": Integer(2, message="window_size must be at least 2 (context rows + the row forecast), "
+                                          "got {value!r}"),
+        **{name: Integer(1) for name in ("hidden_size", "num_layers", "epochs", "batch_size", "train_stride")},
+        "patience": Integer(0),
+        "learning_rate": Real(0.0, low_open=True),
+        "weight_decay": Real(0.0),
+        "grad_clip": Real(0.0),
+        "dropout": Real(0.0, 1.0, high_open=True),
+        "noise_std": Real(0.0),
+        "verbose": Boolean(),
+    }
+
+    def __init__(self, window_size: int = 32, hidden_size: int = 64, num_layers: int = 1,
+                 dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
+                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
+                 patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
+                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "last",
+                 normalization: str = "robust", normalize_on: str = "validation",
+                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
+        self.window_size = window_size
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.grad_clip = grad_clip
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.noise_std = noise_std
+        self.train_stride = train_stride
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
+        self.smoothing = smoothing
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _fit_model(self, train_part, validation_part) -> None:
+        generator = seeded_generator(self.random_state)
+        with torch.random.fork_rng(devices=[]):
+            # Weight init draws from torch's global generator: seed it, then restore it.
+            torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
+            self.net_args_ = {"n_features": int(train_part.shape[1]), "hidden_size": int(self.hidden_size),
+                              "num_layers": int(self.num_layers), "dropout": float(self.dropout)}
+            self.net_ = LSTMForecastNet(**self.net_args_)
+            train_windows = window_tensor(train_part, self.window_size, self.train_stride)
+            val_windows = None
+            if validation_part is not None:
+                val_windows = window_tensor(validation_part, self.window_size, 1)
+            config = TrainConfig(
+                epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
+                weight_decay=self.weight_decay, grad_clip=self.grad_clip, patience=self.patience,
+                noise_std=self.noise_std, verbose=self.verbose,
+            )
+            self.history_ = train(self.net_, forecast_loss, train_windows, val_windows, config, generator)
+
+    def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
+        with torch.inference_mode():
+            error = (self.net_(windows) - windows[:, -1]) ** 2  # (batch, n_features)
+        # every step of the window carries the forecast's error; "last" keeps the window ending on a row
+        return error[:, None, :].expand(-1, windows.shape[1], -1).numpy()
+
+    def forecast(self, X) -> np.ndarray:
+        """The forecast of each row from the `window_size - 1` rows before it, in the data's units,
+        `(n_windows, n_features)` for the rows `window_size - 1` onwards."""
+        self.check_fitted()
+        values, _ = self.check_input(X)
+        scaled = self.scaler_.transform(values)
+        out = []
+        with torch.inference_mode():
+            for windows, _ in batched_windows(scaled, self.window_size, 1, self.score_batch_size()):
+                out.append(self.net_(windows).numpy())
+        return self.scaler_.inverse_transform(np.concatenate(out))
+
+    def _model_state(self):
+        return ({"net": type(self.net_).__name__, "net_args": self.net_args_,
+                 "history": self.history_.to_dict()},
+                {k: v.detach().cpu() for k, v in self.net_.state_dict().items()})
+
+    def _load_model_state(self, config, tensors):
+        if not tensors:
+            raise DataError("no weights.pt beside config.json; an LSTMForecaster needs its weights")
+        self.net_args_ = dict(config["net_args"])
+        self.net_ = LSTMForecastNet(**self.net_args_)
+        self.net_.load_state_dict(tensors)
+        self.net_.eval()
+        self.history_ = History.from_dict(config["history"])
+

@@ -1,0 +1,109 @@
+"""Nearest normal windows: a detector whose score is how far each window is from the closest window
+of the training data.
+
+No network and nothing fitted but a memory: the scaled training windows. A new window is compared
+with every window in memory; its distance to the nearest (or the mean over the `n_neighbors`
+nearest) is its score, split by sensor (the squared differences of each sensor's readings, averaged
+over the window's rows), so each sensor's share is how far its own readings are from the matched
+normal window. This is the semi-supervised form of nearest-neighbour window distance (the "discord"
+score behind the matrix profile, and TSB-AD's windowed KNN): it needs no training and cannot
+under-fit, it sees shape and level alike, and a window it has seen the like of scores low whatever
+its values.
+
+    frame --scaler_--> windows (batch, window, features) --nearest of memory_ (n_memory, window, features)-->
+      squared difference per step and sensor, averaged over the window's steps (the window's distance,
+      per sensor, given to each of its rows) --mean over the windows covering a row--> normalised,
+      smoothed, summed
+
+The class is in `seqae.detectors.DETECTORS` as `knn-window` once this module is imported
+(`import seqae.neighbours`; BaseDetector registers every subclass), so `make_detector("knn-window")` and `BaseDetector.load` find it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from seqae.detectors import BaseDetector
+from seqae.errors import DataError
+from seqae.params import Integer
+from seqae.thresholds import Threshold
+from seqae.windows import window_tensor
+
+MEMORY_BATCH_VALUES = 1 << 22  # distance-matrix entries per block when scoring: ~16 MiB of float32
+
+
+class NearestWindowsDetector(BaseDetector):
+    """Distance of each window to its nearest training windows (k-nearest neighbours on windows).
+
+    Args:
+        window_size: rows per window.
+        n_neighbors: training windows averaged (1 = the nearest alone).
+        max_memory: at most this many training windows kept (evenly spaced when there are more);
+            scoring costs one comparison per window in memory.
+        score_reduction: `mean` (default: each row gets the mean distance of the windows covering
+            it, so a window's distance reaches every row of it) or `last` (the window ending there).
+        Other arguments as LSTMAutoencoder; `random_state` is accepted for a uniform interface and
+        unused (nothing is random).
+    """
+
+    model_type = "knn-window"
+    parameter_constraints = {"n_neighbors": Integer(1), "max_memory": Integer(1)}
+
+    def __init__(self, window_size: int = 32, n_neighbors: int = 1, max_memory: int = 4096,
+                 validation_fraction: float = 0.2, score_stride: int = 1, score_reduction: str = "mean",
+                 normalization: str = "robust", normalize_on: str = "validation", scaling: str = "robust",
+                 smoothing: int = 1, threshold: Threshold | None = None, threshold_on: str = "validation",
+                 random_state: int | None = None):
+        self.window_size = window_size
+        self.n_neighbors = n_neighbors
+        self.max_memory = max_memory
+        self.validation_fraction = validation_fraction
+        self.score_stride = score_stride
+        self.score_reduction = score_reduction
+        self.normalization = normalization
+        self.normalize_on = normalize_on
+        self.scaling = scaling
+        self.smoothing = smoothing
+        self.threshold = threshold
+        self.threshold_on = threshold_on
+        self.random_state = random_state
+
+    def _fit_model(self, train_part, validation_part) -> None:
+        windows = window_tensor(train_part, self.window_size)  # (n_windows, window, features) view
+        n_windows = len(windows)
+        keep = np.unique(np.linspace(0, n_windows - 1, min(n_windows, self.max_memory)).round().astype(np.int64))
+        self.memory_ = windows[torch.from_numpy(keep)].numpy().astype(np.float32).copy()
+
+    def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
+        x = windows.numpy().astype(np.float32)  # (batch, window, features)
+        batch, window, n_features = x.shape
+        flat = x.reshape(batch, -1)
+        memory = self.memory_.reshape(len(self.memory_), -1)  # (n_memory, window * features)
+        k = min(self.n_neighbors, len(memory))
+        best_d = np.full((batch, k), np.inf, dtype=np.float64)
+        best_i = np.zeros((batch, k), dtype=np.int64)
+        block = max(1, MEMORY_BATCH_VALUES // max(batch, 1))
+        x_sq = (flat.astype(np.float64) ** 2).sum(axis=1)[:, None]
+        for first in range(0, len(memory), block):
+            part = memory[first:first + block]
+            d = x_sq - 2.0 * (flat @ part.T) + (part.astype(np.float64) ** 2).sum(axis=1)[None]  # (batch, part)
+            d = np.concatenate([best_d, d], axis=1)
+            idx = np.concatenate([best_i, np.arange(first, first + len(part))[None].repeat(batch, 0)], axis=1)
+            order = np.argpartition(d, k - 1, axis=1)[:, :k] if d.shape[1] > k else np.argsort(d, axis=1)[:, :k]
+            best_d = np.take_along_axis(d, order, axis=1)
+            best_i = np.take_along_axis(idx, order, axis=1)
+        neighbours = self.memory_[best_i]  # (batch, k, window, features)
+        squared = ((x[:, None] - neighbours) ** 2).mean(axis=1)  # (batch, window, features)
+        per_sensor = squared.mean(axis=1, keepdims=True)  # the window's distance, per sensor
+        return np.broadcast_to(per_sensor, x.shape).astype(np.float32)
+
+    def _model_state(self):
+        return {"n_memory": int(len(self.memory_))}, {"memory": torch.from_numpy(self.memory_)}
+
+    def _load_model_state(self, config, tensors):
+        if "memory" not in tensors:
+            raise DataError("no weights.pt with the training windows beside config.json; "
+                            "a NearestWindowsDetector needs them")
+        self.memory_ = tensors["memory"].numpy().astype(np.float32)
+
