@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from seqae.autoconfig import (INJECTION_KINDS, AutoFitResult, Candidate, auto_fit, causal_mean, choose_window,
-                              default_candidates, find_period, inject, injection_suite)
+                              default_candidates, find_period, inject, injection_suite, select)
 from seqae.detectors import BaseDetector, make_detector
 from seqae.errors import ConfigError, DataError
 from seqae.forecaster import LSTMForecaster
@@ -113,9 +113,27 @@ def test_auto_keeps_a_baseline_when_the_data_has_only_level_shifts():
     candidates = [Candidate("deviation", "deviation", {}),
                   Candidate("lstm-ae w=16", "lstm-ae", {"window_size": 16, "latent_dim": 4, **tiny}),
                   Candidate("lstm-forecast w=16", "lstm-forecast", {"window_size": 16, **tiny})]
-    result = auto_fit(frame, random_state=0, candidates=candidates)
+    result = auto_fit(frame, random_state=0, candidates=candidates, switch_z=2.0)  # switching allowed
     assert result.chosen == "deviation"
     assert "did not beat the level baseline" in result.reason
+
+
+@pytest.mark.parametrize("incumbent, challenger, z, expected", [
+    ([0.5, 0.5, 0.5, 0.5], [0.9, 0.8, 0.9, 0.8], 2.0, 1),              # clearly better: switch
+    ([0.5, 0.5, 0.5, 0.5], [1.0, 0.1, 1.0, 0.2], 2.0, 0),              # better on average, within the noise
+    ([0.5, 0.5, 0.5, 0.5], [0.9, 0.8, 0.9, 0.8], float("inf"), 0),     # the default: never switch
+    ([0.9, 0.9, 0.9, 0.9], [0.5, 0.6, 0.5, 0.6], 0.0, 0),              # worse: keep
+])
+def test_select_switches_only_on_clear_evidence(incumbent, challenger, z, expected):
+    table = pd.DataFrame({"validation_ap": [np.mean(incumbent), 0.1, np.mean(challenger)],
+                          "injection_aps": [np.array(incumbent), np.full(4, 0.1), np.array(challenger)]})
+    assert select(table, z) == (2 if expected else 0)
+
+
+def test_auto_keeps_the_incumbent_by_default_and_says_why():
+    result = auto_fit(periodic(n_rows=600, period=40), random_state=0, networks=False)
+    assert result.chosen.startswith("knn-window") and result.smoothing == 1
+    assert result.reason.startswith("auto: knn-window") and "is kept" in result.reason or "did not beat" in result.reason
 
 
 def test_auto_fit_needs_enough_rows():
