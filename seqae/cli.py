@@ -266,11 +266,14 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
               help="Scores CSV: time, score, is_anomaly, contribution_<sensor> per row.")
 @click.option("--intervals", type=OUTPUT_FILE,
               help="Intervals CSV: start, end, n_points, peak time and score, top sensors.")
+@click.option("--reconstruction", type=OUTPUT_FILE,
+              help="Expected readings CSV: time, then what the model expected each sensor to read, in the "
+                   "sensors' units (neural models).")
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
               help="bfloat16: the network's forward pass in bfloat16, faster on CPUs with native bfloat16 "
                    "(1.15x for the whole command there; scores move by a few hundredths of their spread).")
 @read_options
-def score(model_uri, data, output, intervals, precision, read):
+def score(model_uri, data, output, intervals, reconstruction, precision, read):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
@@ -282,8 +285,9 @@ def score(model_uri, data, output, intervals, precision, read):
     from seqae.streaming import score_csv
 
     detector = _tracking().load_detector(model_uri).detector
-    result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision)
-    written = output + (f", {intervals}" if intervals else "")
+    result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
+                       reconstruction_path=reconstruction)
+    written = ", ".join(path for path in (output, intervals, reconstruction) if path)
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged in {result['intervals']} intervals "
                f"(threshold {detector.threshold_.value_:.4g}) -> {written}")
 

@@ -103,6 +103,7 @@ class DenseAE(nn.Module):
     def __init__(self, n_features: int, window_size: int, hidden_size: int = 64,
                  latent_dim: int = 16, dropout: float = 0.0):
         super().__init__()
+        self.n_features, self.window_size = n_features, window_size
         flat = n_features * window_size
         self.encoder = nn.Sequential(
             nn.Linear(flat, hidden_size), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden_size, latent_dim)
@@ -114,27 +115,37 @@ class DenseAE(nn.Module):
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         return self.encoder(x.flatten(1))  # (batch, latent_dim)
 
+    def decode(self, z: torch.Tensor, window_size: int) -> torch.Tensor:
+        return self.decoder(z).view(len(z), window_size, self.n_features)  # (batch, window, n_features)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encode(x)).view_as(x)
+        return self.decode(self.encode(x), x.shape[1])
 
 
 class ConvAE(nn.Module):
-    """1-D convolutional autoencoder over time (two stride-2 convolutions down, two up).
+    """1-D convolutional autoencoder over time (two stride-2 convolutions down, two up), with a
+    linear bottleneck: a window is encoded to exactly `latent_dim` values.
 
-    The shape of SKAB's Conv-AE: 32 then 16 channels, kernel 7; the output is cropped back to
-    the window length, so any `window_size` works.
+    The convolutions have the shape of SKAB's Conv-AE (32 then 16 channels, kernel 7); their
+    `latent_dim` channels × `steps` (window / 4, rounded up) are mapped linearly to the `latent_dim`
+    code and back. The output is cropped back to the window length, so any `window_size` works.
     """
 
-    def __init__(self, n_features: int, hidden_size: int = 32, latent_dim: int = 16,
+    def __init__(self, n_features: int, window_size: int, hidden_size: int = 32, latent_dim: int = 16,
                  kernel_size: int = 7, dropout: float = 0.0):
         super().__init__()
         pad = kernel_size // 2
+        self.latent_dim = latent_dim
+        self.steps = _conv_length(_conv_length(window_size, kernel_size, pad), kernel_size, pad)
         self.encoder = nn.Sequential(
             nn.Conv1d(n_features, hidden_size, kernel_size, stride=2, padding=pad), nn.ReLU(),
             nn.Dropout(dropout),
             nn.Conv1d(hidden_size, latent_dim, kernel_size, stride=2, padding=pad), nn.ReLU(),
         )
+        self.to_latent = nn.Linear(latent_dim * self.steps, latent_dim)
+        self.from_latent = nn.Linear(latent_dim, latent_dim * self.steps)
         self.decoder = nn.Sequential(
+            nn.ReLU(),
             nn.ConvTranspose1d(latent_dim, latent_dim, kernel_size, stride=2, padding=pad, output_padding=1),
             nn.ReLU(), nn.Dropout(dropout),
             nn.ConvTranspose1d(latent_dim, hidden_size, kernel_size, stride=2, padding=pad, output_padding=1),
@@ -143,13 +154,21 @@ class ConvAE(nn.Module):
         )
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        return self.encoder(x.transpose(1, 2)).flatten(1)  # (batch, latent_dim * window / 4)
+        h = self.encoder(x.transpose(1, 2))  # (batch, latent_dim, steps)
+        return self.to_latent(h.flatten(1))  # (batch, latent_dim)
+
+    def decode(self, z: torch.Tensor, window_size: int) -> torch.Tensor:
+        h = self.from_latent(z).view(len(z), self.latent_dim, self.steps)  # (batch, latent_dim, steps)
+        out = self.decoder(h)[:, :, :window_size]  # (batch, n_features, window)
+        return out.transpose(1, 2)  # (batch, window, n_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        window_size = x.shape[1]
-        h = self.encoder(x.transpose(1, 2))  # (batch, latent_dim, ~window/4)
-        out = self.decoder(h)[:, :, :window_size]  # (batch, n_features, window)
-        return out.transpose(1, 2)
+        return self.decode(self.encode(x), x.shape[1])
+
+
+def _conv_length(length: int, kernel_size: int, pad: int, stride: int = 2) -> int:
+    """Output length of a strided convolution over `length` steps."""
+    return (length + 2 * pad - kernel_size) // stride + 1
 
 
 def reparameterise(mean: torch.Tensor, logvar: torch.Tensor,

@@ -48,7 +48,8 @@ from seqae.windows import WindowAccumulator, batched_windows
 def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str | os.PathLike, *,
               intervals_path: str | os.PathLike | None = None, chunk_rows: int = 100_000,
               options: ReadOptions | None = None, time_column: str | None = None, sep: str | None = None,
-              fill: str | None = None, quiet: bool = False, precision: str = "float32") -> dict:
+              fill: str | None = None, quiet: bool = False, precision: str = "float32",
+              reconstruction_path: str | os.PathLike | None = None) -> dict:
     """Score every row of a sensor CSV, reading and writing `chunk_rows` rows at a time.
 
     Args:
@@ -63,6 +64,9 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
             `sep` and `fill`, when given, replace its fields.
         quiet: no progress bar (it goes to stderr otherwise).
         precision: "float32" or "bfloat16" for the network's forward pass (`BaseDetector.scoring_precision`).
+        reconstruction_path: where to write what the model expected each row to read (the time
+            column, then one column per sensor in its own units), as `reconstruct` gives it for
+            the whole file; neural detectors only.
 
     Returns:
         `{"rows", "anomalies" (flagged rows), "intervals", "seconds"}`.
@@ -75,7 +79,11 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
         raise ConfigError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
     name = os.fspath(in_path)
+    if reconstruction_path is not None and not hasattr(detector, "reconstruct"):
+        raise ConfigError(f"model {detector.model_type!r} has no decoder to say what it expected; "
+                          "--reconstruction needs a neural model (lstm-ae, lstm-vae, dense-ae, conv-ae)")
     outputs = [Path(out_path)] + ([Path(intervals_path)] if intervals_path is not None else [])
+    outputs += [Path(reconstruction_path)] if reconstruction_path is not None else []
     for path in outputs:
         if path.is_dir():
             raise ConfigError(f"{path}: is a directory; give a file name for the output")
@@ -85,13 +93,14 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
             raise ConfigError(f"{path}: is the input file; write the scores to another path")
 
     with detector.scoring_precision(precision):  # checked before anything is read or written
-        return _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet)
+        return _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet,
+                          reconstruction_path is not None)
 
 
-def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet) -> dict:
+def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet, reconstruct=False) -> dict:
     started = time.perf_counter()
     reader = ChunkReader(name, list(detector.feature_names_in_), options, int(chunk_rows))
-    scorer = _ChunkScorer(detector, name)
+    scorer = _ChunkScorer(detector, name, reconstruct=reconstruct)
     intervals = _IntervalCollector(list(detector.feature_names_in_), detector.threshold_.value_)
     staged: list[StagedFile] = []
     progress = ProgressBar(_count_rows(name), os.path.basename(name), "rows", enabled=not quiet, unit_scale=True)
@@ -99,6 +108,8 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
 
     def write(detection: Detection) -> None:
         detection.to_frame().to_csv(staged[0].handle, header=counts["rows"] == 0)
+        if reconstruct:
+            scorer.expected_rows.to_csv(staged[-1].handle, header=counts["rows"] == 0)
         counts["rows"] += len(detection.scores)
         counts["anomalies"] += int(detection.flags.sum())
         intervals.add(detection)
@@ -130,7 +141,7 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
 class _ChunkScorer:
     """Rows in, `Detection`s of the rows no later window can reach out, as `detect` would score them."""
 
-    def __init__(self, detector: BaseDetector, name: str):
+    def __init__(self, detector: BaseDetector, name: str, reconstruct: bool = False):
         self.detector, self.name = detector, name
         self.window_size, self.stride = detector.window_size, detector.score_stride
         self.batch = detector.score_batch_size()  # windows per forward pass, as detect() batches them
@@ -142,6 +153,10 @@ class _ChunkScorer:
         self.n_rows = 0  # rows read so far
         self.next_window = 0  # regular windows start at i * stride; those before this one are scored
         self.unsmoothed_tail = np.empty((0, n_features))  # rows the score's smoothing still needs
+        # With `reconstruct`: what the model expected, summed over windows as the scores are.
+        self.expected = WindowAccumulator(0, self.window_size, (n_features,), detector.score_reduction) \
+            if reconstruct else None
+        self.expected_rows = None  # the expected readings of the rows last handed out (a frame)
 
     def push(self, index: pd.Index, values: np.ndarray):
         if not len(index):
@@ -149,6 +164,8 @@ class _ChunkScorer:
         self.scaled = np.concatenate([self.scaled, self.detector.scaler_.transform(values)])
         self.index = index if self.index is None else self.index.append(index)
         self.accumulator.extend(len(index))
+        if self.expected is not None:
+            self.expected.extend(len(index))
         self.n_rows += len(index)
         # Whole batches of regular windows that lie inside the rows read: the batches `detect` feeds.
         if self.n_rows >= self.window_size:
@@ -185,6 +202,8 @@ class _ChunkScorer:
         rows = self.scaled[first - self.scaled_first:stop - self.scaled_first]
         for windows, starts in batched_windows(rows, self.window_size, self.stride, self.batch):
             self.accumulator.add(self.detector.window_scores(windows), starts + first)
+            if self.expected is not None:
+                self.expected.add(self.detector.window_reconstructions(windows), starts + first)
 
     def _hand_out(self, stop: int) -> Detection:
         n = stop - self.accumulator.first_row
@@ -195,6 +214,9 @@ class _ChunkScorer:
         self.unsmoothed_tail = np.concatenate([self.unsmoothed_tail, unsmoothed])[-keep:] if keep else None
         scores = contributions.sum(axis=1)
         index, self.index = self.index[:n], self.index[n:]
+        if self.expected is not None:
+            self.expected_rows = pd.DataFrame(self.detector.scaler_.inverse_transform(self.expected.pop(n)),
+                                              index=index, columns=list(self.detector.feature_names_in_))
         threshold = self.detector.threshold_
         return Detection(index, list(self.detector.feature_names_in_), scores, contributions,
                          threshold.value_, threshold.flag(scores))

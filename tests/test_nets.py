@@ -23,7 +23,7 @@ def make_net(name: str, window_size: int):
         return nets.LSTMSeq2Seq(N_FEATURES, hidden_size=16, latent_dim=4, num_layers=2, dropout=0.1)
     if name == "dense":
         return nets.DenseAE(N_FEATURES, window_size, hidden_size=16, latent_dim=4)
-    return nets.ConvAE(N_FEATURES, hidden_size=8, latent_dim=4)
+    return nets.ConvAE(N_FEATURES, window_size, hidden_size=8, latent_dim=4)
 
 
 @pytest.mark.parametrize("name", ["lstm", "dense", "conv"])
@@ -34,7 +34,9 @@ def test_autoencoders_reconstruct_the_input_shape(name, window_size):
     out = net(x)
     assert out.shape == x.shape
     assert torch.isfinite(out).all()
-    assert net.encode(x).shape[0] == BATCH
+    z = net.encode(x)
+    assert z.shape == (BATCH, 4)  # exactly latent_dim values per window, for every net
+    assert torch.equal(net.decode(z, window_size), out)  # forward is decode(encode(x))
 
 
 def test_lstm_seq2seq_latent_is_latent_dim(windows):

@@ -44,7 +44,7 @@ from seqae.params import Integer, NoneOr, OneOf, Real, Satisfies, check_params, 
 from seqae.thresholds import QuantileThreshold, Threshold, flags_to_intervals, threshold_from_dict
 from seqae.windows import pad_batch
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: conv-ae's network encodes a window to latent_dim values (a bottleneck)
 NORMALIZATIONS = ("zscore", "robust", "none")
 SCORE_REDUCTIONS = ("mean", "last")
 SCORE_PRECISIONS = ("float32", "bfloat16")
@@ -109,6 +109,7 @@ class BaseDetector(BaseEstimator):
     scoring_precisions: tuple[str, ...] = ("float32",)  # detectors with a network add "bfloat16"
     batch_quantum = 1  # windows per forward pass are a multiple of this (networks: see training.pad_batch)
     _precision = "float32"  # the scoring precision; another only inside a `scoring_precision` block
+    min_format_version = 1  # the oldest save format this class's model still loads from
 
     parameter_constraints = {
         "window_size": Integer(1),
@@ -286,6 +287,10 @@ class BaseDetector(BaseEstimator):
                             f"load it with {state['class']}.load or BaseDetector.load")
         if state.get("format_version", 0) > FORMAT_VERSION:
             raise DataError(f"{directory}: saved by a newer seqae (format {state['format_version']}); upgrade seqae")
+        if state.get("format_version", 0) < detector_cls.min_format_version:
+            raise DataError(f"{directory}: a {state['model_type']} saved by an older seqae (format "
+                            f"{state.get('format_version', 0)}), whose network this seqae no longer builds "
+                            f"(format {detector_cls.min_format_version} and later); fit the model again")
         detector = detector_cls(**state["params"])
         param = state.get("threshold_param", state["threshold"])
         detector.threshold = None if param is None else threshold_from_dict(

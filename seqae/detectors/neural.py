@@ -10,11 +10,13 @@ The estimator owns training (through `seqae.training.train`) and scoring; the `n
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
 from seqae import nets
+from seqae.detectors import scoring
 from seqae.detectors.base import SCORE_PRECISIONS, BaseDetector
-from seqae.errors import DataError
+from seqae.errors import ConfigError, DataError
 from seqae.params import Boolean, Integer, OneOf, Real
 from seqae.thresholds import Threshold
 from seqae.training import History, TrainConfig, seeded_generator, train
@@ -86,17 +88,68 @@ class NeuralDetector(BaseDetector):
                 reconstruction = self.net_(windows)
             return nets.squared_error(reconstruction.float(), windows).numpy()
 
+    # ---- the encoder/decoder split: latent vectors and what the model expected --------------------
+
     def encode(self, X) -> np.ndarray:
-        """The latent vector of each window of `X` (windows every `score_stride` rows)."""
+        """The latent vector of each window of `X`, `(n_windows, latent_dim)`: windows every
+        `score_stride` rows (as scored), the VAE's mean latent."""
         self.check_fitted()
         values, _ = self.check_input(X)
         scaled = self.scaler_.transform(values)
-        out = []
-        with torch.inference_mode():
-            for windows, _ in batched_windows(scaled, self.window_size, self.score_stride, self.score_batch_size()):
-                z = self.net_.encode(pad_batch(windows, self.batch_quantum))
-                out.append((z[0] if isinstance(z, tuple) else z)[:len(windows)].numpy())
-        return np.concatenate(out)  # (n_windows, latent)
+        out = [self.encode_windows(windows)
+               for windows, _ in batched_windows(scaled, self.window_size, self.score_stride, self.score_batch_size())]
+        return np.concatenate(out)  # (n_windows, latent_dim)
+
+    def decode(self, z, scaled: bool = False) -> np.ndarray:
+        """Windows `(n_windows, window_size, n_features)` decoded from latent vectors
+        `(n_windows, latent_dim)` (from `encode`, or any): in the sensors' own units (the input
+        scaling undone), or with `scaled=True` in the scaled units the network and its scores see.
+        The LSTM-VAE decodes to its decoder's mean."""
+        self.check_fitted()
+        z = np.asarray(z, dtype=np.float32)
+        latent_dim = int(self.net_args_["latent_dim"])
+        if z.ndim != 2 or z.shape[1] != latent_dim:
+            raise DataError(f"expected latent vectors of shape (n_windows, {latent_dim}), got an array of "
+                            f"shape {z.shape}; pass what encode() returns")
+        batch = self.score_batch_size()
+        out = [self.decode_latent(torch.from_numpy(z[first:first + batch]))
+               for first in range(0, len(z), batch)]
+        windows = np.concatenate(out) if out else np.empty((0, self.window_size, self.n_features_in_), np.float32)
+        return windows if scaled else self.scaler_.inverse_transform(windows)
+
+    def reconstruct(self, X) -> pd.DataFrame:
+        """What the model expected each row of `X` to read: a frame like `X` (its index, the
+        fitted sensor columns) in the sensors' units. Each window is encoded and decoded (the
+        VAE's mean latent to its decoder's mean), and the windows covering a row are combined as
+        its scores are (`score_stride`, `score_reduction`), in the batches scoring uses, so a
+        file reconstructed in chunks (`seqae score --reconstruction`) gives the same values."""
+        self.check_fitted()
+        values, index = self.check_input(X)
+        scaled = self.scaler_.transform(values)
+        expected = scoring.element_scores(self.window_reconstructions, scaled, self.window_size,
+                                          self.score_stride, self.score_reduction, self.score_batch_size())
+        return pd.DataFrame(self.scaler_.inverse_transform(expected), index=index,
+                            columns=list(self.feature_names_in_))
+
+    def encode_windows(self, windows: torch.Tensor) -> np.ndarray:
+        """Latent vectors `(batch, latent_dim)` of scaled windows `(batch, window, n_features)`,
+        run in a batch padded to a multiple of `batch_quantum` as scoring does."""
+        with torch.inference_mode(), self._autocast():
+            z = self.net_.encode(pad_batch(windows, self.batch_quantum))
+        return (z[0] if isinstance(z, tuple) else z)[:len(windows)].float().numpy()
+
+    def decode_latent(self, z: torch.Tensor) -> np.ndarray:
+        """Scaled windows `(batch, window, n_features)` decoded from latent vectors `(batch, latent_dim)`,
+        in a padded batch; the VAE's decoder mean."""
+        with torch.inference_mode(), self._autocast():
+            x = self.net_.decode(pad_batch(z, self.batch_quantum), self.window_size)
+        return (x[0] if isinstance(x, tuple) else x)[:len(z)].float().numpy()
+
+    def window_reconstructions(self, windows: torch.Tensor) -> np.ndarray:
+        """Scaled windows in, their reconstructions out, `(batch, window, n_features)`: encode then
+        decode, the same computation (and batch) as the scores' reconstruction."""
+        z = torch.from_numpy(self.encode_windows(windows))
+        return self.decode_latent(z)
 
     def _model_state(self):
         return ({"net": type(self.net_).__name__, "net_args": self.net_args_,
@@ -267,6 +320,29 @@ class LSTMVAE(NeuralDetector):
         finally:
             del self._train_generator
 
+    def sample(self, n: int, noise: bool = True, random_state: int | None = 0) -> np.ndarray:
+        """`n` windows `(n, window_size, n_features)` in the sensors' units drawn from the model:
+        what normal looks like to it. A latent from the prior N(0, I), decoded; with `noise` (the
+        default) a reading drawn from the decoder's Gaussian at each step and sensor (a draw from
+        the model's p(x)), without it the decoder's mean (smoother than data). Seeded by
+        `random_state`: the same seed, the same windows."""
+        self.check_fitted()
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ConfigError(f"n must be a whole number of windows >= 1, got {n!r}")
+        generator = seeded_generator(random_state)
+        latent_dim = int(self.net_args_["latent_dim"])
+        z = torch.randn((int(n), latent_dim), generator=generator)  # (n, latent_dim)
+        batch, out = self.score_batch_size(), []
+        for first in range(0, int(n), batch):
+            with torch.inference_mode(), self._autocast():
+                chunk = z[first:first + batch]
+                mean, logvar = (t.float()[:len(chunk)] for t in
+                                self.net_.decode(pad_batch(chunk, self.batch_quantum), self.window_size))
+            if noise:
+                mean = nets.reparameterise(mean, logvar, generator)
+            out.append(mean.numpy())
+        return self.scaler_.inverse_transform(np.concatenate(out))
+
     def _loss(self, net, inputs, targets):
         x_mean, x_logvar, z_mean, z_logvar = net(inputs, generator=self._train_generator, sample=net.training)
         return nets.elbo_loss(targets, x_mean, x_logvar, z_mean, z_logvar, beta=self.beta)
@@ -345,9 +421,11 @@ class DenseAutoencoder(NeuralDetector):
 
 class ConvAutoencoder(NeuralDetector):
     """1-D convolutional autoencoder over time (a textbook baseline). Arguments as LSTMAutoencoder;
-    `hidden_size` is the channel count of the outer convolutions, `latent_dim` of the inner ones."""
+    `hidden_size` is the channel count of the outer convolutions, `latent_dim` that of the inner
+    ones and the size of the linear bottleneck a window is encoded to (`nets.ConvAE`)."""
 
     model_type = "conv-ae"
+    min_format_version = 2  # format 1 saved a net without the bottleneck: its weights do not fit
 
     def __init__(self, window_size: int = 32, hidden_size: int = 32, latent_dim: int = 16,
                  dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
@@ -382,7 +460,7 @@ class ConvAutoencoder(NeuralDetector):
         self.verbose = verbose
 
     def _net_args(self, n_features):
-        return {"n_features": n_features, "hidden_size": self.hidden_size,
+        return {"n_features": n_features, "window_size": self.window_size, "hidden_size": self.hidden_size,
                 "latent_dim": self.latent_dim, "dropout": self.dropout}
 
     def _build_net(self, **args):
