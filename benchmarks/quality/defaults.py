@@ -1,8 +1,9 @@
 """The dev-set benchmark of `seqae fit` with no options: auto-configuration over SKAB, nab-dev and
 the synthetic validation set, 3 seeds, beside every candidate it chose from.
 
-    python benchmarks/quality/defaults.py                      # all three sets, seeds 0 1 2 (~40 min on 2 cores)
+    python benchmarks/quality/defaults.py                      # all three sets, seeds 0 1 2 (~80 min on 2 busy cores)
     python benchmarks/quality/defaults.py --sets skab --seeds 0 --limit 5 --no-networks
+    python benchmarks/quality/defaults.py --switch-z 2 --smoothing --tag defaults-switching   # the rule auto replaced
 
 For each file and seed, `seqae.autoconfig.auto_fit` sees the training rows only (protocol.py) and
 chooses without labels; the chosen detector and every candidate are then scored on the whole series
@@ -67,8 +68,10 @@ def window_score(detector, frame: pd.DataFrame, n_train: int) -> np.ndarray:
     return ((rows - center) / scale).sum(axis=1)
 
 
-def run(sets, seeds, limit, networks, verbose):
-    from seqae.autoconfig import auto_fit
+def run(sets, seeds, limit, networks, verbose, switch_z=None, smoothing=False):
+    from seqae.autoconfig import CHALLENGER_Z, auto_fit
+
+    switch_z = CHALLENGER_Z if switch_z is None else switch_z
 
     per_file, choices = [], []
     for set_name in sets:
@@ -76,7 +79,8 @@ def run(sets, seeds, limit, networks, verbose):
         for seed in seeds:
             for file in files:
                 started = time.perf_counter()
-                result = auto_fit(file.train, random_state=seed, networks=networks)
+                result = auto_fit(file.train, random_state=seed, networks=networks, switch_z=switch_z,
+                                  smoothing=smoothing)
                 fit_seconds = time.perf_counter() - started
                 ap = protocol.average_precision(file.labels, protocol.test_scores(result.detector, file))
                 per_file.append({"set": set_name, "file": file.name, "seed": seed, "detector": "auto",
@@ -132,6 +136,9 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--limit", type=int, help="the first N files of each set (exploration)")
     parser.add_argument("--no-networks", action="store_true", help="the baseline candidates only")
+    parser.add_argument("--switch-z", type=float, help="let auto switch to a candidate that beats the incumbent "
+                        "by this many standard errors (default: seqae's, never)")
+    parser.add_argument("--smoothing", action="store_true", help="let auto choose a smoothing too")
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--tag", default="defaults", help="file name stem of the results")
     parser.add_argument("-v", "--verbose", action="store_true")
@@ -140,7 +147,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     warnings.simplefilter("ignore")
-    per_file, choices = run(args.sets, args.seeds, args.limit, not args.no_networks, args.verbose)
+    per_file, choices = run(args.sets, args.seeds, args.limit, not args.no_networks, args.verbose,
+                            args.switch_z, args.smoothing)
     args.out.mkdir(parents=True, exist_ok=True)
     per_file.to_csv(args.out / f"{args.tag}.per_file.csv", index=False)
     choices.to_csv(args.out / f"{args.tag}.choices.csv", index=False)
