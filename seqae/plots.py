@@ -16,6 +16,8 @@ from seqae.thresholds import flags_to_intervals
 FLAG_COLOR = "tab:red"
 LABEL_COLOR = "tab:orange"
 MAX_SCATTER_POINTS = 4000  # latent points drawn; more are subsampled evenly
+MARK_COLORS = ("tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink")
+EXPECTED_COLOR = "tab:green"
 
 
 def loss_curves(train_loss, validation_loss=(), best_epoch: int | None = None, title: str = "") -> Figure:
@@ -94,14 +96,20 @@ def contribution_heatmap(index: pd.Index, contributions: np.ndarray, feature_nam
     return figure
 
 
-def latent_scatter(latent: np.ndarray, window_scores: np.ndarray, title: str = "") -> Figure:
+def latent_scatter(latent: np.ndarray, window_scores: np.ndarray, title: str = "",
+                   marked: dict[str, np.ndarray] | None = None) -> Figure:
     """The windows' latent vectors projected on their first two principal components, coloured by
-    the window's anomaly score (the mean score of its rows)."""
+    the window's anomaly score (the mean score of its rows). `marked`: a label (an alert) -> a 0/1
+    mask over the windows (those covering its rows), drawn circled, one colour per label."""
     latent = np.asarray(latent, dtype=np.float64)  # (n_windows, latent_dim)
     window_scores = np.asarray(window_scores, dtype=np.float64)
+    marked = {label: np.asarray(mask, dtype=bool) for label, mask in (marked or {}).items()}
     if len(latent) > MAX_SCATTER_POINTS:
         keep = np.linspace(0, len(latent) - 1, MAX_SCATTER_POINTS).astype(int)
+        # an alert's windows are kept whole: they are few, and the point of the plot
+        keep = np.union1d(keep, np.flatnonzero(np.any(list(marked.values()), axis=0))) if marked else keep
         latent, window_scores = latent[keep], window_scores[keep]
+        marked = {label: mask[keep] for label, mask in marked.items()}
     centred = latent - latent.mean(axis=0)
     _, singular, components = np.linalg.svd(centred, full_matrices=False)
     n_axes = min(2, components.shape[0])
@@ -114,10 +122,40 @@ def latent_scatter(latent: np.ndarray, window_scores: np.ndarray, title: str = "
     points = ax.scatter(projected[order, 0], projected[order, 1], c=window_scores[order], s=6,
                         cmap="viridis", vmax=float(np.quantile(window_scores, 0.995)))
     figure.colorbar(points, ax=ax, label="window score")
+    for k, (label, mask) in enumerate(marked.items()):
+        ax.scatter(projected[mask, 0], projected[mask, 1], s=40, facecolors="none", linewidths=1.2,
+                   edgecolors=MARK_COLORS[k % len(MARK_COLORS)], label=f"{label} ({int(mask.sum())} windows)")
+    if marked:
+        ax.legend(loc="best", fontsize="small")
     ax.set_xlabel(f"PC 1 ({100 * variance[0]:.0f}% of variance)")
     ax.set_ylabel(f"PC 2 ({100 * variance[1]:.0f}% of variance)" if n_axes > 1 else "PC 2 (none)")
     ax.set_title(title or f"Latent space of {len(latent)} windows")
     ax.grid(alpha=0.3)
+    return figure
+
+
+def expected_readings(index: pd.Index, actual: np.ndarray, expected: np.ndarray, sensor_names,
+                      span: tuple[int, int], title: str = "") -> Figure:
+    """Why rows were flagged: each sensor's actual readings against what the model expected
+    (`reconstruct`), one panel per sensor, the flagged rows `span` (first, last positions in
+    `index`) shaded. `actual`, `expected`: (n_rows, n_sensors) in the sensors' units."""
+    actual = np.asarray(actual, dtype=np.float64).reshape(len(index), -1)
+    expected = np.asarray(expected, dtype=np.float64).reshape(len(index), -1)
+    x = _axis(index)
+    n_sensors = actual.shape[1]
+    figure = Figure(figsize=(10, 1.2 + 2.0 * n_sensors), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(n_sensors, 1, sharex=True))
+    flags = np.zeros(len(index), dtype=np.int8)
+    flags[span[0]:span[1] + 1] = 1
+    for j, ax in enumerate(axes):
+        _shade(ax, x, flags, FLAG_COLOR, 0.18, "flagged")
+        ax.plot(x, actual[:, j], color="tab:blue", linewidth=1.0, label="actual")
+        ax.plot(x, expected[:, j], color=EXPECTED_COLOR, linewidth=1.0, linestyle="--", label="expected")
+        ax.set_ylabel(str(sensor_names[j]))
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="upper left", fontsize="small", ncol=3)
+    axes[-1].set_xlabel(index.name or "row")
+    axes[0].set_title(title or "Actual against expected readings")
     return figure
 
 

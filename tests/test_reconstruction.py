@@ -190,3 +190,93 @@ def test_seqae_score_writes_the_expected_readings_beside_the_scores(fitted_detec
     assert list(written.columns) == ["timestamp", *frame.columns]
     assert len(written) == len(pd.read_csv(out)) == len(frame)
     np.testing.assert_array_equal(written[list(frame.columns)].to_numpy(), det.reconstruct(frame).to_numpy())
+
+
+def test_the_served_model_answers_with_the_expected_readings_over_http(fitted_detectors, frame, tmp_path):
+    """`seqae serve` of a saved lstm-ae, asked over real HTTP with `"params": {"reconstruction": true}`."""
+    import urllib.error
+    import urllib.request
+
+    from cli_store import free_port, start_seqae, stop, wait_for
+
+    det = fitted_detectors["lstm-ae"]
+    model = det.save(tmp_path / "model")
+    rows = frame.iloc[580:700]
+    port, log = free_port(), tmp_path / "serve.log"
+    process = start_seqae(["serve", str(model), "--port", str(port)], cwd=tmp_path, log=log)
+
+    def post(params):
+        body = {"dataframe_split": {"columns": list(rows.columns), "data": rows.to_numpy().tolist()}}
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations",
+                                         data=json.dumps({**body, "params": params}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.status, json.loads(answer.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    try:
+        wait_for(f"http://127.0.0.1:{port}/ping", process, log)
+        status, body = post({"reconstruction": True})
+        assert status == 200, body
+        served = pd.DataFrame(body["predictions"])
+        names = list(frame.columns)
+        assert list(served.columns) == ["score", "is_anomaly", *[f"contribution_{n}" for n in names],
+                                        *[f"expected_{n}" for n in names]]
+        np.testing.assert_array_equal(served[[f"expected_{n}" for n in names]].to_numpy(),
+                                      det.reconstruct(rows.reset_index(drop=True)).to_numpy())
+        np.testing.assert_array_equal(served["score"], det.anomaly_score(rows))
+        status, plain = post({})
+        assert status == 200 and "expected_sensor_0" not in plain["predictions"][0]
+    finally:
+        stop(process)
+
+
+def test_largest_intervals_and_their_windows_by_hand():
+    from seqae.detectors import Detection
+    from seqae.tracking.expected import interval_windows, largest_intervals
+
+    scores = np.array([0, 5, 6, 0, 0, 9, 0, 0, 2, 0], dtype=float)
+    contributions = np.zeros((10, 2))
+    contributions[:, 1] = scores  # sensor b carries every score
+    detection = Detection(pd.RangeIndex(10), ["a", "b"], scores, contributions, 1.0, (scores > 1).astype(np.int8))
+    found = largest_intervals(detection, n=2)
+    assert [(i.first, i.last, i.peak, i.peak_score, i.sensors) for i in found] == [(5, 5, 5, 9.0, [1]),
+                                                                                   (1, 2, 2, 6.0, [1])]
+    # windows of 3 rows every 2 rows start at 0, 2, 4, 6, 7: those covering row 5 start at 4
+    assert interval_windows(found[0], 10, 3, 2).tolist() == [False, False, True, False, False]
+    assert interval_windows(found[1], 10, 3, 2).tolist() == [True, True, False, False, False]
+
+
+def test_fit_and_evaluate_runs_show_actual_against_expected(tmp_path, monkeypatch):
+    from cli_store import write_csvs
+    from mlflow.tracking import MlflowClient
+
+    from seqae import tracking
+    from seqae.data import read_training_data
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    train_csv, test_csv = write_csvs(tmp_path)
+    data = read_training_data(train_csv, label_column="anomaly")
+    fitted = tracking.fit_and_log(make_detector("lstm-ae", **tiny_params("lstm-ae")), data, experiment="expected")
+    client = MlflowClient()
+    logged = {a.path for a in client.list_artifacts(fitted.run_id, "plots")}
+    assert {"plots/latent_space.png", "plots/expected_1.png"} <= logged, logged
+    evaluated = tracking.evaluate_and_log(fitted.model_uri, test_csv, label_column="anomaly")
+    logged = {a.path for a in client.list_artifacts(evaluated.run_id, "evaluation/test")}
+    assert {"evaluation/test/expected_1.png", "evaluation/test/latent_space.png"} <= logged, logged
+
+
+def test_the_expected_readings_plot_has_a_panel_per_sensor(frame):
+    from seqae import plots
+
+    rows = frame.iloc[580:640]
+    figure = plots.expected_readings(rows.index, rows.to_numpy()[:, :2], rows.to_numpy()[:, :2] + 0.1,
+                                     ["sensor_0", "sensor_1"], (20, 25), title="why")
+    assert len(figure.axes) == 2
+    assert [ax.get_ylabel() for ax in figure.axes] == ["sensor_0", "sensor_1"]
+    marked = plots.latent_scatter(np.random.default_rng(0).normal(size=(50, 4)), np.arange(50.0),
+                                  marked={"flagged 3 .. 5": np.arange(50) < 5})
+    assert "flagged 3 .. 5 (5 windows)" in [t.get_text() for t in marked.axes[0].get_legend().get_texts()]

@@ -18,6 +18,7 @@ from seqae.data import TrainingData
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import ConfigError, about_file
 from seqae.windows import window_mean_scores
+from seqae.tracking.expected import latent_marks, log_expected_readings
 from seqae.tracking.models import check_alias, log_detector_model
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, experiment_id, flat_params, log_metrics,
                                   mlflow_warnings_off, now_ms, ui_url, use_store)
@@ -204,8 +205,10 @@ def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, det
         latent = detector.encode(frame)
         client.log_figure(run_id, plots.latent_scatter(
             latent, window_mean_scores(detection.scores, detector.window_size, detector.score_stride),
-            title=f"Latent space: {len(latent)} training windows (PCA of encode())"),
+            title=f"Latent space: {len(latent)} training windows (PCA of encode())",
+            marked=latent_marks(detector, detection)),
             "plots/latent_space.png")
+    log_expected_readings(run_id, detector, frame, detection, "plots", "training data")
 
 
 def _effective_config(detector: BaseDetector, data_options: dict) -> dict:

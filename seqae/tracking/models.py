@@ -75,9 +75,11 @@ def model_requirements() -> list[str]:
 
 
 def _signature(detector: BaseDetector, example: pd.DataFrame):
-    """Inputs (the sensors, doubles) and the `threshold` param inferred from the example; the
-    outputs spelled out (inferring them would flag is_anomaly as an integer that might be missing)."""
-    inferred = infer_signature(example, params={"threshold": float(detector.threshold_.value_)})
+    """Inputs (the sensors, doubles) and the `threshold` and `reconstruction` params inferred from the
+    example; the outputs spelled out (inferring them would flag is_anomaly as an integer that might be
+    missing; `expected_<sensor>` come only when asked for)."""
+    inferred = infer_signature(example, params={"threshold": float(detector.threshold_.value_),
+                                                "reconstruction": False})
     outputs = [ColSpec("double", "score"), ColSpec("integer", "is_anomaly")]
     outputs += [ColSpec("double", f"contribution_{name}") for name in detector.feature_names_in_]
     return ModelSignature(inputs=inferred.inputs, outputs=Schema(outputs), params=inferred.params)

@@ -7,7 +7,9 @@ seqae or not. `load_context` rebuilds the detector from those files; no pickled 
 
 `predict` takes a frame of sensor readings (rows in time order, the fitted sensor columns) and
 returns one row per input row: `score`, `is_anomaly` and `contribution_<sensor>` for each sensor.
-The `threshold` param overrides the fitted threshold for one call. Input that cannot be scored is
+The `threshold` param overrides the fitted threshold for one call; the `reconstruction` param
+(true) adds `expected_<sensor>` for each sensor: what the model expected the row to read, in the
+sensor's units (`reconstruct`; neural detectors). Input that cannot be scored is
 refused before any work with an `InvalidModelInput` whose JSON body is one line, without the
 stack trace and the echo of the request that MLflow's scoring server adds to other errors.
 """
@@ -87,7 +89,29 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
                 raise InvalidModelInput(f"param 'threshold' must be a number, got {threshold!r}") from None
             detection.threshold = threshold
             detection.flags = (detection.scores > threshold).astype(np.int8)
-        return detection.to_frame().reset_index(drop=True)
+        answer = detection.to_frame().reset_index(drop=True)
+        if _wants_reconstruction((params or {}).get("reconstruction")):
+            answer = answer.join(self.expected_readings(frame))
+        return answer
+
+    def expected_readings(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """`expected_<sensor>` per row of a checked frame, or `InvalidModelInput` for a model without a decoder."""
+        detector = self.detector
+        if not hasattr(detector, "reconstruct"):
+            raise InvalidModelInput(f"param 'reconstruction': model {detector.model_type!r} has no decoder to say "
+                                    "what it expected; send it to a neural model (lstm-ae, lstm-vae, dense-ae, conv-ae)")
+        expected = detector.reconstruct(frame).reset_index(drop=True)
+        return expected.set_axis([f"expected_{name}" for name in expected.columns], axis=1)
+
+
+def _wants_reconstruction(value) -> bool:
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if str(value).strip().lower() in ("true", "1", "yes"):
+        return True
+    if str(value).strip().lower() in ("false", "0", "no", ""):
+        return False
+    raise InvalidModelInput(f"param 'reconstruction' must be true or false, got {value!r}")
 
 
 mlflow.models.set_model(SeqaeDetectorModel())

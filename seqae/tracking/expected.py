@@ -1,0 +1,89 @@
+"""Why rows were flagged, where users look: for the largest flagged intervals of a run, a plot of
+each top sensor's actual readings against what the model expected (`reconstruct`), the interval
+shaded; and the windows of each interval, for the latent-space plot to mark.
+
+The intervals are `Detection.intervals()`'s (flagged rows merged), the largest peak scores first;
+their top sensors are the ones `Detection.intervals()` names. Neural detectors only: the others
+have no decoder to say what they expected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from seqae import plots
+from seqae.detectors import BaseDetector, Detection
+from seqae.thresholds import flags_to_intervals
+from seqae.windows import window_starts
+
+N_PLOTTED = 3  # intervals plotted per run, the largest peak scores first
+N_SENSORS = 3  # sensors per plot, the largest shares of the interval's score first
+
+
+@dataclass
+class FlaggedInterval:
+    first: int  # positions in the detection's rows, inclusive
+    last: int
+    peak: int
+    peak_score: float
+    sensors: list[int]  # the top sensors' columns, largest share first
+
+    def label(self, index: pd.Index) -> str:
+        return f"flagged {index[self.first]} .. {index[self.last]}"
+
+
+def largest_intervals(detection: Detection, n: int = N_PLOTTED, n_sensors: int = N_SENSORS) -> list[FlaggedInterval]:
+    """The `n` flagged intervals with the largest peak scores, largest first, with their top sensors
+    (the sensors with the largest positive share of the interval's score, as `Detection.intervals()`)."""
+    found = []
+    for first, last in flags_to_intervals(detection.flags):
+        span = slice(first, last + 1)
+        peak = first + int(np.argmax(detection.scores[span]))
+        share = np.clip(detection.contributions[span], 0.0, None).sum(axis=0)
+        order = [int(j) for j in np.argsort(-share, kind="stable")[:n_sensors] if share[j] > 0]
+        found.append(FlaggedInterval(first, last, peak, float(detection.scores[peak]), order or [0]))
+    found.sort(key=lambda interval: -interval.peak_score)
+    return found[:n]
+
+
+def interval_windows(interval: FlaggedInterval, n_timepoints: int, window_size: int, stride: int) -> np.ndarray:
+    """0/1 per window of `encode` (windows every `stride` rows) that covers a row of `interval`."""
+    starts = window_starts(n_timepoints, window_size, stride)
+    return (starts <= interval.last) & (starts + window_size - 1 >= interval.first)
+
+
+def log_expected_readings(run_id: str, detector: BaseDetector, frame: pd.DataFrame, detection: Detection,
+                          folder: str, what: str) -> int:
+    """Log `folder/expected_<k>.png` for the largest flagged intervals of `detection` (the rows of
+    `frame`); returns how many. `what` names the data in the titles."""
+    if not hasattr(detector, "reconstruct"):
+        return 0
+    intervals = largest_intervals(detection)
+    if not intervals:
+        return 0
+    values, index = detector.check_input(frame)
+    expected = detector.reconstruct(frame).to_numpy()
+    client = MlflowClient()
+    for k, interval in enumerate(intervals, 1):
+        margin = max(2 * detector.window_size, interval.last - interval.first + 1)
+        shown = slice(max(0, interval.first - margin), min(len(index), interval.last + margin + 1))
+        offset = shown.start
+        names = [detection.feature_names[j] for j in interval.sensors]
+        figure = plots.expected_readings(
+            index[shown], values[shown][:, interval.sensors], expected[shown][:, interval.sensors], names,
+            (interval.first - offset, interval.last - offset),
+            title=f"{what}: {interval.label(index)} (peak score {interval.peak_score:.3g} at "
+                  f"{index[interval.peak]}): actual against expected readings of {', '.join(names)}")
+        client.log_figure(run_id, figure, f"{folder}/expected_{k}.png")
+    return len(intervals)
+
+
+def latent_marks(detector: BaseDetector, detection: Detection) -> dict[str, np.ndarray]:
+    """For the latent-space plot: each of the largest flagged intervals -> its windows (a 0/1 mask)."""
+    return {interval.label(detection.index): interval_windows(interval, len(detection.scores),
+                                                              detector.window_size, detector.score_stride)
+            for interval in largest_intervals(detection)}
