@@ -9,9 +9,10 @@ cross any threshold now and then. `AlertRules` sits between the threshold and th
 The rules, in the order a row meets them (all counts in rows; `AlertTracker` runs them row by row):
 
 - **open**: an episode opens at the first row whose score is above the threshold (`open_level_`).
-- **hysteresis**: it stays on while the score is at or above the lower `close_level_` =
-  centre + `hysteresis` × (threshold − centre), the centre being the median calibration score; so
-  a score dithering around the threshold is one episode, not many.
+- **hysteresis**: once it has fired, an alert stays on while the score is at or above the lower
+  `close_level_` = centre + `hysteresis` × (threshold − centre), the centre being the median
+  calibration score; so a score dithering around the threshold is one alert, not many. Before it
+  fires, an episode is on only while above the threshold.
 - **gap**: after the score falls below the close level, a score above the threshold within
   `min_gap` rows resumes the same episode (Merlion's `alm_window_minutes` merge); otherwise the
   episode ends at its last row at or above the close level, decided `min_gap` + 1 rows later.
@@ -26,8 +27,9 @@ The rules, in the order a row meets them (all counts in rows; `AlertTracker` run
 The row where an alert fires (`fired_at`) is when it would have been raised live; its `start` is
 its first row above the threshold. Everything is causal: `AlertTracker.update` takes rows in chunks
 of any size (down to one) and `AlertRules.apply` runs one tracker over the whole series, so both
-give identical alerts; a row's alert id is settled once no later row can change it (at most
-max(min_gap, cooldown) + 1 rows after it, or until its episode fires or is dropped).
+give identical alerts; a row's alert id is settled once no later row can change it: at most
+max(min_length × (min_gap + 1), cooldown + 1) rows after it (220 rows with the defaults), the
+longest an episode can wait to fire or an ended alert can be rejoined.
 
 Defaults, chosen without labels (benchmarks/quality/alerts.py): see `AlertRules`.
 
@@ -67,19 +69,20 @@ class AlertRules(BaseEstimator):
         extreme: an episode fires at once when a score is this many times as far above the median
             calibration score as the threshold is (a spike is still caught at once).
         cooldown: rows after an alert's end during which a new episode with the same top sensor
-            joins it (0, the default: off).
+            joins it.
 
     How the defaults were chosen, without labels of SKAB, nab-dev or the demo
-    (benchmarks/quality/alerts.py --grid, benchmarks/results/alerts-grid.choice.csv): over 270
-    settings (min_gap 0-120, min_length 1-50, hysteresis 0.5-1, cooldown 0-600), the one with the
-    largest mean, over the deviation detector and the demo's LSTM-AE, of anomaly recall x alert
-    precision x min(1, alerts per anomaly found) on 8 generated series (seeds 1-8, 4 injected
-    anomalies each), an alert counting as found only if it fired at most 30 rows before its anomaly
-    began, among the settings raising at most 1 false alert per 1,000 rows on SKAB's anomaly-free
-    recording: min_gap=10, min_length=20, cooldown=0, hysteresis 0.75 (tied with 1; 0.5 is 0.012
-    lower): 0.586, against 0.422 for bare runs of flags (min_gap 60 with a 120-row cooldown, which
-    looks better when early alerts count, 0.440). `extreme` was then varied alone (1.5-100): 5
-    scored 0.611, 3 0.586, 10 0.518; 2 and below raise more than 1 false alert per 1,000 normal rows.
+    (`python benchmarks/quality/alerts.py --grid ...`, benchmarks/results/alerts-grid.choice.csv and
+    alerts-extreme.choice.csv): over 270 settings (min_gap 0-120, min_length 1-50, hysteresis 0.5-1,
+    cooldown 0-600), the one with the largest mean, over the deviation detector and the demo's
+    LSTM-AE, of anomaly recall x alert precision x min(1, alerts per anomaly found) on 8 generated
+    series (seeds 1-8, 4 injected anomalies each), an alert counting as found only if it fired at
+    most 30 rows before its anomaly began, among the settings raising at most 1 false alert per
+    1,000 rows on SKAB's anomaly-free recording. min_gap=10, min_length=20, cooldown=120 score
+    0.626 (bare runs of flags 0.422; min_gap 0: 0.579, 30: 0.533, 60: 0.463; min_length 10: 0.392,
+    30: 0.578; no cooldown: 0.611). The hysteresis made no difference there (0.5, 0.75 and 1 tie);
+    0.75 keeps a raised alert whole through a dip just under the threshold. `extreme` varied alone
+    with those: 5 scores 0.626, 3 0.567, 10 0.532, 2 0.528, 1.5 0.429, 100 0.391.
 
     `fit(calibration_scores, threshold)` sets the levels from normal scores the model was not
     trained on; `to_dict`/`from_dict` save and restore the rules (fitted or not) as JSON.
@@ -97,7 +100,7 @@ class AlertRules(BaseEstimator):
     PARAMS = ("min_gap", "min_length", "hysteresis", "extreme", "cooldown")
 
     def __init__(self, min_gap: int = 10, min_length: int = 20, hysteresis: float = 0.75, extreme: float = 5.0,
-                 cooldown: int = 0):
+                 cooldown: int = 120):
         self.min_gap = min_gap
         self.min_length = min_length
         self.hysteresis = hysteresis
@@ -314,7 +317,9 @@ class AlertTracker:
         rules = self.rules
         episode = self._episode
         if episode is not None:
-            if self._on and score >= self.close_level:
+            # hysteresis keeps a raised alert on; an episode that has not fired needs flags
+            fired = episode.alert_id >= 0
+            if self._on and (score >= self.close_level if fired else score > self.open_level):
                 self._extend(row, score, contribution, time)
                 return
             self._on = False
@@ -556,7 +561,7 @@ class AlertBudgetThreshold(Threshold):
 
     def __init__(self, per_1000_rows: float | None = None, per_day: float | None = None,
                  rows_per_day: float | None = None, min_gap: int = 10, min_length: int = 20,
-                 hysteresis: float = 0.75, extreme: float = 5.0, cooldown: int = 0):
+                 hysteresis: float = 0.75, extreme: float = 5.0, cooldown: int = 120):
         self.per_1000_rows = per_1000_rows
         self.per_day = per_day
         self.rows_per_day = rows_per_day

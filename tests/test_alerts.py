@@ -249,3 +249,18 @@ def test_alerts_of_a_fitted_detector():
                        & (alerts.table["end"] >= frame.index[shift.start])]
     assert len(hit) >= 1 and (hit["top_sensor"] == shift.sensor).all()
     assert len(alerts.alert_ids) == 600
+
+
+def test_rows_are_settled_within_the_stated_bound():
+    fitted = rules(min_length=3, min_gap=2, hysteresis=0.5, cooldown=4)
+    bound = max(3 * (2 + 1), 4 + 1)
+    rng = np.random.default_rng(11)
+    scores = rng.choice([L, M, H], size=2000, p=[0.5, 0.4, 0.1])
+    tracker = fitted.tracker()
+    settled = 0
+    for row in range(len(scores)):
+        settled += len(tracker.update(scores[row:row + 1]))
+        assert row + 1 - settled <= bound
+    # a score between the levels does not keep an episode that has not fired waiting
+    tracker = fitted.tracker()
+    assert len(tracker.update(np.r_[H, np.full(100, M)])) >= 101 - bound
