@@ -293,8 +293,11 @@ def auto_fit(frame, *, random_state: int | None = None, candidates: list[Candida
             warnings.simplefilter("ignore")
             detector = make_detector(candidate.model_type, **params).fit(as_frame)
         fit_seconds = time.perf_counter() - started
-        scores = [np.asarray(detector.anomaly_score(modified), dtype=np.float64)[n_rows - n_heldout:]
-                  for modified, _ in suite]  # each copy scored whole: the held-out rows in context
+        # Each copy scored in context: from the first row of the first window that covers a held-out
+        # row (what a held-out row's score depends on), which gives the scores of the whole copy.
+        context = max(0, n_rows - n_heldout - (int(getattr(detector, "window_size", 1)) - 1))
+        scores = [np.asarray(detector.anomaly_score(modified[context:]), dtype=np.float64)[n_rows - n_heldout - context:]
+                  for modified, _ in suite]
         aps = np.array([_ap(labels, s) for s, (_, labels) in zip(scores, suite)])
         row = {"name": candidate.name, "model_type": candidate.model_type, "params": params,
                "validation_ap": float(np.nanmean(aps)), "fit_seconds": fit_seconds, "injection_aps": aps}
