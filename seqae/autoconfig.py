@@ -371,7 +371,8 @@ def _reason(table, chosen, period, window, smoothing, ap_smoothed, switching: bo
     what = table.loc[chosen]
     period_text = f"period {period} rows" if period else "no clear period"
     head = (f"auto: {what['name']}" + (f", smoothing {smoothing}" if smoothing > 1 else "")
-            + f" ({period_text}, window {window}; AP {ap_smoothed:.2f} on anomalies injected into the held-out rows")
+            + f" ({period_text}, window {window}; validation AP {ap_smoothed:.2f} on anomalies injected into the "
+              "held-out rows")
     others = table.drop(index=chosen)
     if others.empty:
         return head + ")"
