@@ -225,14 +225,14 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
     params = {name: value for name, value in given.items() if value is not None}
     params.update(extra_params)
     if model_type == "auto":
-        one_model = sorted(set(params) - {"window_size", "random_state"})
+        one_model = sorted(set(params) - {"window_size", "random_state", "threshold"})
         if one_model:
             raise click.BadParameter(f"{one_model[0]} sets a parameter of one model, and --model auto chooses "
                                      "its own; name the model too (e.g. --model lstm-ae)", param_hint="--model")
     training = read_training_data(data, columns=columns, label_column=label_column, options=read,
                                   train_rows=train_rows, train_until=train_until)
     if model_type == "auto":
-        result = tracking.fit_auto_and_log(training, random_state=seed, window_size=window_size,
+        result = tracking.fit_auto_and_log(training, random_state=seed, window_size=window_size, threshold=threshold,
                                            experiment=experiment, run_name=run_name, register=register, alias=alias)
     else:
         if "verbose" in DETECTORS[model_type]().get_params():
@@ -263,9 +263,10 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
 @click.argument("model_uri", metavar="MODEL_URI")
 @click.argument("data", type=INPUT_FILE)
 @click.option("--output", "-o", type=OUTPUT_FILE, required=True,
-              help="Scores CSV: time, score, is_anomaly, contribution_<sensor> per row.")
+              help="Scores CSV: time, score, is_anomaly, alert_id, contribution_<sensor> per row.")
 @click.option("--intervals", type=OUTPUT_FILE,
-              help="Intervals CSV: start, end, n_points, peak time and score, top sensors.")
+              help="Alerts CSV, one row per alert: start, end, duration, fired_at (when it would have fired "
+                   "live), peak time and score, p-value and severity, top sensors with their shares.")
 @click.option("--reconstruction", type=OUTPUT_FILE,
               help="Expected readings CSV: time, then what the model expected each sensor to read, in the "
                    "sensors' units (neural models).")
@@ -288,7 +289,7 @@ def score(model_uri, data, output, intervals, reconstruction, precision, read):
     result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
                        reconstruction_path=reconstruction)
     written = ", ".join(path for path in (output, intervals, reconstruction) if path)
-    click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged in {result['intervals']} intervals "
+    click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
                f"(threshold {detector.threshold_.value_:.4g}) -> {written}")
 
 
@@ -438,7 +439,7 @@ def demo(out_dir, experiment, epochs, quiet):
     fit_result, evaluation = result.fit, result.evaluation
     click.echo(f"\nFitted in {fit_result.fit_seconds:.1f} s; run {fit_result.run_id}, model {fit_result.model_uri}")
     click.echo(f"Scores: {result.scores_path}, intervals: {result.intervals_path} "
-               f"({result.scores['anomalies']} rows flagged in {result.scores['intervals']} intervals)\n")
+               f"({result.scores['anomalies']} rows flagged, {result.scores['alerts']} alerts)\n")
     click.echo("Injected anomalies and what the model made of them:")
     click.echo(result.injected.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.2f}"))
     click.echo(f"\nAgainst the known labels of {result.test_path} (rows the model did not see):")

@@ -2,10 +2,12 @@
 
     CSV --chunks of rows--> parsed by read_sensor_csv's rules --gaps filled--> scaled
       --windows, in the batches detect() feeds the net--> per-row sums carried across chunk edges
-      --rows no later window can reach--> scores, flags, contributions --> output CSV, appended
+      --rows no later window can reach--> scores, flags, contributions --the model's alert rules-->
+      alert ids --> output CSV, appended; at the end the alert table
 
 `score_csv(detector, "big.csv", "scores.csv")` writes, value for value, what
-`detector.detect(read_sensor_csv("big.csv", columns=...)).to_frame()` holds for the whole file:
+`detector.detect(read_sensor_csv("big.csv", columns=...)).to_frame(alert_ids)` holds for the whole
+file, the alert ids those of `detector.find_alerts` of it:
 
 - the file's format (separator, time column, decimal mark, day-first dates, epoch unit) is settled
   on the first chunk by `ReadOptions.settle`, and every chunk is parsed by `seqae.data.parse_timestamps`
@@ -23,8 +25,8 @@ What a whole-file read allows and a chunked one does not: rows must already be i
 whole-file read sorts them); `score_csv` stops with a one-line error at the first row out of order.
 Memory is bounded by `chunk_rows` plus one batch of windows, except in two cases it cannot be:
 rows waiting for a reading to fill a gap (a sensor silent for a million rows holds a million rows),
-and an anomalous interval, whose rows are kept until it closes so that its top sensors are those of
-`Detection.intervals()` (72 bytes a row with 8 sensors).
+and rows whose alert id is not settled yet (an alert still open, or an episode that may still fire:
+`seqae.alerts` bounds how long).
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from seqae.detectors import BaseDetector, Detection, scoring
 from seqae.files import StagedFile
 from seqae.progress import ProgressBar
 from seqae.errors import ConfigError, DataError
-from seqae.thresholds import flags_to_intervals
+from seqae.alerts import alert_table
 from seqae.windows import WindowAccumulator, batched_windows
 
 
@@ -55,10 +57,10 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
     Args:
         detector: a fitted seqae detector; the file needs the sensor columns it was fitted on.
         in_path: the CSV to score, rows in time order.
-        out_path: the scores CSV: the time column (or `row`), `score`, `is_anomaly` and one
-            `contribution_<sensor>` column per sensor, as `Detection.to_frame()`.
-        intervals_path: where to write the anomalous intervals (start, end, n_points, peak, top
-            sensors, as `Detection.intervals()`), or None.
+        out_path: the scores CSV: the time column (or `row`), `score`, `is_anomaly`, `alert_id` (-1:
+            none) and one `contribution_<sensor>` column per sensor, as `Detection.to_frame(alert_ids)`.
+        intervals_path: where to write the alert table (`seqae.alerts.ALERT_COLUMNS`: start, end,
+            duration, when it fired, peak, p-value, severity, top sensors), or None.
         chunk_rows: rows read at a time.
         options: how the file is written (`ReadOptions`), as for `read_sensor_csv`; `time_column`,
             `sep` and `fill`, when given, replace its fields.
@@ -69,7 +71,7 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
             the whole file; neural detectors only.
 
     Returns:
-        `{"rows", "anomalies" (flagged rows), "intervals", "seconds"}`.
+        `{"rows", "anomalies" (flagged rows), "alerts", "seconds"}`.
 
     Output files appear whole or not at all: each is written to a temporary file beside it and
     renamed over it at the end, and removed if anything fails.
@@ -101,19 +103,25 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
     started = time.perf_counter()
     reader = ChunkReader(name, list(detector.feature_names_in_), options, int(chunk_rows))
     scorer = _ChunkScorer(detector, name, reconstruct=reconstruct)
-    intervals = _IntervalCollector(list(detector.feature_names_in_), detector.threshold_.value_)
+    alerts = _AlertCollector(detector)
     staged: list[StagedFile] = []
     progress = ProgressBar(_count_rows(name), os.path.basename(name), "rows", enabled=not quiet, unit_scale=True)
     counts = {"rows": 0, "anomalies": 0}
 
     def write(detection: Detection) -> None:
-        detection.to_frame().to_csv(staged[0].handle, header=counts["rows"] == 0)
         if reconstruct:
             scorer.expected_rows.to_csv(staged[-1].handle, header=counts["rows"] == 0)
         counts["rows"] += len(detection.scores)
         counts["anomalies"] += int(detection.flags.sum())
-        intervals.add(detection)
+        write_scores(alerts.add(detection))
 
+    def write_scores(settled: list[tuple[Detection, np.ndarray]]) -> None:
+        # Rows are written once their alert id is settled: a later row can still join them to an alert.
+        for rows, alert_ids in settled:
+            rows.to_frame(alert_ids).to_csv(staged[0].handle, header=counts["written"] == 0)
+            counts["written"] += len(rows.scores)
+
+    counts["written"] = 0
     try:
         staged += [StagedFile(path) for path in outputs]
         for index, values in reader:
@@ -122,7 +130,8 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
                 write(detection)
         for detection in scorer.finish():
             write(detection)
-        table = intervals.finish()
+        settled, table = alerts.finish()
+        write_scores(settled)
         if intervals_path is not None:
             table.to_csv(staged[1].handle, index=False)
         for file in staged:
@@ -135,7 +144,8 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
         raise
     finally:
         progress.close()
-    return {**counts, "intervals": len(table), "seconds": time.perf_counter() - started}
+    del counts["written"]
+    return {**counts, "alerts": len(table), "seconds": time.perf_counter() - started}
 
 
 class _ChunkScorer:
@@ -222,49 +232,37 @@ class _ChunkScorer:
                          threshold.value_, threshold.flag(scores))
 
 
-class _IntervalCollector:
-    """`Detection.intervals()` of the whole file, from detections of consecutive rows.
+class _AlertCollector:
+    """The model's alert rules over consecutive detections (`seqae.alerts.AlertTracker`): each row
+    handed back with its alert id once no later row can change it, and at the end the alert table,
+    the same as the whole file's (`BaseDetector.find_alerts`)."""
 
-    The rows of an interval still open at a chunk edge are kept until it closes, so each interval
-    is summarised from exactly the rows a whole-file pass would use.
-    """
+    def __init__(self, detector: BaseDetector):
+        self.rules = detector.alert_rules_
+        self.tracker = self.rules.tracker()
+        self.feature_names = list(detector.feature_names_in_)
+        self.pending: list[Detection] = []  # rows whose alert ids are not settled yet, in order
 
-    def __init__(self, feature_names: list[str], threshold: float):
-        self.feature_names, self.threshold = feature_names, threshold
-        self.open: list[Detection] = []  # pieces of an interval running into the next rows
-        self.tables: list[pd.DataFrame] = []
+    def add(self, detection: Detection) -> list[tuple[Detection, np.ndarray]]:
+        self.pending.append(detection)
+        return self._hand_out(self.tracker.update(detection.scores, detection.contributions, detection.index))
 
-    def add(self, detection: Detection) -> None:
-        runs = flags_to_intervals(detection.flags)
-        n = len(detection.scores)
-        continued = bool(self.open) and bool(runs) and runs[0][0] == 0
-        if self.open and not continued:
-            self._close()
-        if continued:  # the first run carries on the interval left open by the previous rows
-            first, last = runs.pop(0)
-            self.open.append(_rows(detection, first, last + 1))
-            if last < n - 1:
-                self._close()
-        still_open = runs.pop() if runs and runs[-1][1] == n - 1 else None
-        if runs:  # intervals that begin and end inside these rows: summarised in one pass
-            self.tables.append(_rows(detection, runs[0][0], runs[-1][1] + 1).intervals())
-        if still_open is not None:
-            self.open.append(_rows(detection, still_open[0], n))
+    def finish(self) -> tuple[list[tuple[Detection, np.ndarray]], pd.DataFrame]:
+        settled = self._hand_out(self.tracker.finish())
+        return settled, alert_table(self.tracker.alerts, None, self.feature_names, self.rules)
 
-    def finish(self) -> pd.DataFrame:
-        if self.open:
-            self._close()
-        columns = ["start", "end", "n_points", "peak_time", "peak_score", "top_sensor", "top_sensors"]
-        tables = [t for t in self.tables if len(t)]
-        return pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=columns)
-
-    def _close(self) -> None:
-        pieces, self.open = self.open, []
-        index = pieces[0].index.append([p.index for p in pieces[1:]]) if len(pieces) > 1 else pieces[0].index
-        whole = Detection(index, self.feature_names, np.concatenate([p.scores for p in pieces]),
-                          np.concatenate([p.contributions for p in pieces]), self.threshold,
-                          np.concatenate([p.flags for p in pieces]))
-        self.tables.append(whole.intervals())
+    def _hand_out(self, alert_ids: np.ndarray) -> list[tuple[Detection, np.ndarray]]:
+        out, done = [], 0
+        while done < len(alert_ids):
+            first = self.pending[0]
+            n = min(len(first.scores), len(alert_ids) - done)
+            out.append((_rows(first, 0, n), alert_ids[done:done + n]))
+            if n == len(first.scores):
+                self.pending.pop(0)
+            else:
+                self.pending[0] = _rows(first, n, len(first.scores))
+            done += n
+        return out
 
 
 def _rows(detection: Detection, start: int, stop: int) -> Detection:

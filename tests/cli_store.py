@@ -29,7 +29,7 @@ from seqae.synthetic import make_sensor_data
 N_TRAIN, N_TEST, N_SENSORS = 400, 300, 3
 SENSORS = [f"sensor_{j}" for j in range(N_SENSORS)]
 # Tiny and seeded: fits in a second or two on one core.
-FIT_ARGS = ["--window-size", "16", "--hidden-size", "16", "--latent-dim", "8", "--epochs", "3",
+FIT_ARGS = ["--model", "lstm-ae", "--window-size", "16", "--hidden-size", "16", "--latent-dim", "8", "--epochs", "3",
             "--learning-rate", "0.01", "--seed", "0"]
 REGISTERED = "seqae-test"
 

@@ -19,6 +19,7 @@ from mlflow.tracking import MlflowClient
 from cli_store import FIT_ARGS, N_TEST, SENSORS, fitted_store
 
 from seqae import tracking
+from seqae.alerts import ALERT_COLUMNS
 from seqae.cli import cli
 
 
@@ -166,25 +167,26 @@ def test_a_sqlite_tracking_uri_keeps_artifacts_beside_its_database(tmp_path, mon
 
 # ---- score -------------------------------------------------------------------------------------------
 
-def test_score_writes_scores_and_intervals_equal_to_the_detector(in_store, tmp_path):
+def test_score_writes_scores_and_alerts_equal_to_the_detector(in_store, tmp_path):
     scores_csv, intervals_csv = tmp_path / "scores.csv", tmp_path / "intervals.csv"
     result = run("score", in_store.registered_uri, in_store.test_csv, "-o", scores_csv,
                  "--intervals", intervals_csv)
     assert result.exit_code == 0, result.output
-    assert re.match(rf"Scored {N_TEST} rows: \d+ flagged in \d+ intervals \(threshold [\d.e+-]+\) -> ",
-                    result.stdout)
+    assert re.match(rf"Scored {N_TEST} rows: \d+ flagged, \d+ alerts \(threshold [\d.e+-]+\) -> ", result.stdout)
     scores = pd.read_csv(scores_csv)
-    assert list(scores.columns) == ["timestamp", "score", "is_anomaly",
+    assert list(scores.columns) == ["timestamp", "score", "is_anomaly", "alert_id",
                                     *[f"contribution_{s}" for s in SENSORS]]
     assert len(scores) == N_TEST
     detector = tracking.load_detector(in_store.model_uri).detector
     detection = detector.detect(pd.read_csv(in_store.test_csv, index_col="timestamp")[SENSORS])
     np.testing.assert_array_equal(scores["score"].to_numpy(), detection.scores)
     np.testing.assert_array_equal(scores["is_anomaly"].to_numpy(), detection.flags)
-    intervals = pd.read_csv(intervals_csv)
-    assert list(intervals.columns) == ["start", "end", "n_points", "peak_time", "peak_score", "top_sensor",
-                                       "top_sensors"]
-    assert intervals["n_points"].sum() == scores["is_anomaly"].sum() > 0
+    alerts = detector.find_alerts(detection)
+    np.testing.assert_array_equal(scores["alert_id"].to_numpy(), alerts.alert_ids)
+    table = pd.read_csv(intervals_csv)
+    assert list(table.columns) == ALERT_COLUMNS
+    assert len(table) == len(alerts.table) >= 1
+    assert set(scores.loc[scores["alert_id"] >= 0, "alert_id"]) == set(table["alert_id"])
 
 
 def test_score_in_bfloat16_is_close_to_float32(in_store, tmp_path):
@@ -306,16 +308,17 @@ def bad_files(tmp_path):
 TRAIN, TEST, MODEL = "<train>", "<test>", "<model>"
 BAD_INPUTS = [  # (arguments, exit code, the message, as a regex)
     (["fit", "missing.csv"], 2, r"Invalid value for 'DATA': File 'missing.csv' does not exist"),
-    (["fit", TRAIN, "--model", "transformer"], 2, r"'transformer' is not one of 'lstm-ae'"),
+    (["fit", TRAIN, "--model", "transformer"], 2, r"'transformer' is not one of 'auto', 'lstm-ae'"),
     (["fit", TRAIN, "--threshold", "quantile:q=2"], 2, r"threshold spec 'quantile:q=2': quantile q must be"),
     (["fit", TRAIN, "--threshold", "quantile:q"], 2, r"'q' is not NAME=VALUE"),
     (["fit", TRAIN, "-p", "beta"], 2, r"'beta' is not NAME=VALUE"),
-    (["fit", TRAIN, "-p", "beta=0.5"], 2, r"^Error: model 'lstm-ae' takes no parameter 'beta'"),
+    (["fit", TRAIN, "--model", "lstm-ae", "-p", "beta=0.5"], 2, r"^Error: model 'lstm-ae' takes no parameter 'beta'"),
+    (["fit", TRAIN, "-p", "beta=0.5"], 2, r"beta sets a parameter of one model, and --model auto chooses its own"),
     (["fit", TRAIN, "--train-rows", "5", "--train-until", "2026-01-01"], 2,
      r"^Error: give either --train-rows or --train-until, not both$"),
     (["fit", TRAIN, "--train-until", "yesterday"], 2, r"^Error: --train-until 'yesterday' is not a timestamp"),
     (["fit", TRAIN, "--register", "x", "--alias", "latest"], 2, r"^Error: alias 'latest' is reserved by MLflow"),
-    (["fit", TRAIN, "--epochs", "0"], 2, r"^Error: epochs must be a positive integer, got 0$"),
+    (["fit", TRAIN, "--model", "lstm-ae", "--epochs", "0"], 2, r"^Error: epochs must be a positive integer, got 0$"),
     (["fit", TRAIN, "--label-column", "anomaly", "--train-rows", "10", *FIT_ARGS], 1,
      r"^Error: \S*train\.csv: the data has 10 rows, fewer than one window \(window_size=16\)"),
     (["fit", TRAIN, "--columns", "sensor_0,pressure"], 1, r"^Error: \S*train\.csv: column 'pressure' not found"),

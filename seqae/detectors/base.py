@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, clone
 
+from seqae.alerts import AlertRules, detection_alerts, rows_per_day
 from seqae.data import Scaler
 from seqae.detectors import scoring
 from seqae.errors import ConfigError, DataError, NotFittedError, missing_columns_message
@@ -67,9 +68,12 @@ class Detection:
     def sensor_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.contributions, index=self.index, columns=self.feature_names)
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per time point: score, is_anomaly and one contribution column per sensor."""
+    def to_frame(self, alert_ids: np.ndarray | None = None) -> pd.DataFrame:
+        """One row per time point: score, is_anomaly, with `alert_ids` the row's alert (-1: none),
+        and one contribution column per sensor."""
         frame = pd.DataFrame({"score": self.scores, "is_anomaly": self.flags}, index=self.index)
+        if alert_ids is not None:
+            frame["alert_id"] = np.asarray(alert_ids, dtype=np.int64)
         for j, name in enumerate(self.feature_names):
             frame[f"contribution_{name}"] = self.contributions[:, j]
         return frame
@@ -166,18 +170,41 @@ class BaseDetector(BaseEstimator):
         scores = contributions.sum(axis=1)
         self.train_scores_ = scores[:n_train]
         self.validation_scores_ = scores[n_train:] if n_val else None
+        # What fit computed on its own rows, kept so that logging the fit does not score them again.
+        self.training_detection_ = Detection(index, list(self.feature_names_in_), scores, contributions, np.nan,
+                                             np.zeros(len(scores), dtype=np.int8))
+        self._fit_threshold()
+        return self
+
+    def set_threshold(self, threshold: Threshold | None) -> "BaseDetector":
+        """Fit another `threshold` (None: the default) and the alert rules with it on the normal
+        scores that `fit` kept, without fitting the model again."""
+        self.check_fitted()
+        if not hasattr(self, "training_detection_"):
+            raise NotFittedError(f"this {type(self).__name__} was loaded, not fitted here: its training scores are "
+                                 "not kept; fit it with the threshold instead")
+        self.set_params(threshold=threshold)
+        self.check_params()
+        self._fit_threshold()
+        return self
+
+    def _fit_threshold(self) -> None:
+        """threshold_ and alert_rules_ from the held-out rows' scores (or those `threshold_on` names)."""
+        training = self.training_detection_
         if self.threshold_on == "all":
-            threshold_scores = scores
+            threshold_scores = training.scores
         elif self.validation_scores_ is not None:
             threshold_scores = self.validation_scores_
         else:
             threshold_scores = self.train_scores_
         threshold = QuantileThreshold(0.99) if self.threshold is None else clone(self.threshold)
+        if getattr(threshold, "per_day", None) is not None and threshold.rows_per_day is None:
+            threshold.set_params(rows_per_day=rows_per_day(training.index))  # a budget per day: rows per day
         self.threshold_ = threshold.fit(threshold_scores)
-        # What fit computed on its own rows, kept so that logging the fit does not score them again.
-        self.training_detection_ = Detection(index, list(self.feature_names_in_), scores, contributions,
-                                             self.threshold_.value_, self.threshold_.flag(scores))
-        return self
+        # The alert rules, fitted on the same normal scores: a budget threshold brings its own.
+        rules = getattr(self.threshold_, "rules_", None)
+        self.alert_rules_ = rules if rules is not None else AlertRules().fit(threshold_scores, self.threshold_)
+        training.threshold, training.flags = self.threshold_.value_, self.threshold_.flag(training.scores)
 
     def detect(self, X) -> Detection:
         """Score `X` once and return scores, per-sensor contributions and flags together."""
@@ -240,6 +267,17 @@ class BaseDetector(BaseEstimator):
         """Anomalous intervals: start, end, n_points, peak time and score, the top sensors."""
         return self.detect(X).intervals(top=top)
 
+    def alerts(self, X, top: int = 3) -> pd.DataFrame:
+        """The alerts an operator acts on: flags turned into intervals by the fitted alert rules
+        (`alert_rules_`, `seqae.alerts`): start, end, duration, when it fired, peak time and score,
+        p-value and severity against normal scores, the top sensors with their shares."""
+        return self.find_alerts(self.detect(X), top=top).table
+
+    def find_alerts(self, detection: "Detection", top: int = 3):
+        """`seqae.alerts.Alerts` (the table and each row's alert id) of a detection of this model."""
+        self.check_fitted()
+        return detection_alerts(detection, rules=self.alert_rules_, top=top)
+
     def save(self, path: str | os.PathLike) -> Path:
         """Save to a directory: `config.json` (readable) and, for neural detectors, `weights.pt`.
 
@@ -260,6 +298,7 @@ class BaseDetector(BaseEstimator):
             "scaler": self.scaler_.to_dict(),
             "normalizer": {"center": self.normalizer_[0].tolist(), "scale": self.normalizer_[1].tolist()},
             "threshold": self.threshold_.to_dict(),
+            "alert_rules": self.alert_rules_.to_dict(),
             # The `threshold` parameter as given (None = the default), so get_params round-trips.
             "threshold_param": None if self.threshold is None else self.threshold.to_dict(),
             "model": config,
@@ -300,6 +339,10 @@ class BaseDetector(BaseEstimator):
         detector.scaler_ = Scaler.from_dict(state["scaler"])
         detector.normalizer_ = (np.asarray(state["normalizer"]["center"]), np.asarray(state["normalizer"]["scale"]))
         detector.threshold_ = threshold_from_dict(state["threshold"])
+        if "alert_rules" not in state:
+            raise DataError(f"{directory}: saved by an older seqae, without alert rules (format "
+                            f"{state.get('format_version', 0)}); fit the model again")
+        detector.alert_rules_ = AlertRules.from_dict(state["alert_rules"])
         tensors = {}
         if (directory / "weights.pt").exists():
             tensors = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)

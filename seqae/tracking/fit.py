@@ -73,7 +73,7 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
 
 
 def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, window_size: int | None = None,
-                     experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None, register: str | None = None,
+                     threshold=None, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None, register: str | None = None,
                      alias: str | None = None, tags: dict | None = None, verbose: bool = False) -> FitResult:
     """`seqae fit` with no model named: auto-configuration (`seqae.autoconfig.auto_fit`) inside
     one MLflow run. Every candidate it tried is a child run with its settings, its validation AP
@@ -98,8 +98,10 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
         started = time.perf_counter()
         with about_file(data.path):
             auto = auto_fit(data.frame, random_state=random_state, window_size=window_size, verbose=verbose)
-        fit_seconds = time.perf_counter() - started
         detector = auto.detector
+        if threshold is not None:
+            detector.set_threshold(threshold)
+        fit_seconds = time.perf_counter() - started
         mlflow.log_params({**flat_params(detector), "model_type": detector.model_type, "auto.chosen": auto.chosen,
                            "auto.period": auto.period if auto.period else "(none)",
                            "auto.window_size": auto.window_size, "auto.smoothing": auto.smoothing,
