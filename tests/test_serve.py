@@ -64,9 +64,12 @@ def test_served_scores_equal_seqae_score(server, tmp_path, monkeypatch):
     status, body = post(url, {"dataframe_split": split(rows[SENSORS])})
     assert status == 200, body
     served = pd.DataFrame(body["predictions"])
-    assert list(served.columns) == ["score", "is_anomaly", *[f"contribution_{s}" for s in SENSORS]]
+    assert list(served.columns) == ["score", "is_anomaly", "alert_id", *[f"contribution_{s}" for s in SENSORS]]
     np.testing.assert_array_equal(served["score"].to_numpy(), expected["score"].to_numpy())
     np.testing.assert_array_equal(served["is_anomaly"].to_numpy(), expected["is_anomaly"].to_numpy())
+    # the served alert ids are seqae score's (the request is the same rows, as one series)
+    np.testing.assert_array_equal(served["alert_id"].to_numpy(), expected["alert_id"].to_numpy())
+    assert (served["alert_id"] >= 0).any()
     for sensor in SENSORS:
         np.testing.assert_array_equal(served[f"contribution_{sensor}"], expected[f"contribution_{sensor}"])
 

@@ -80,7 +80,7 @@ def _signature(detector: BaseDetector, example: pd.DataFrame):
     missing; `expected_<sensor>` come only when asked for)."""
     inferred = infer_signature(example, params={"threshold": float(detector.threshold_.value_),
                                                 "reconstruction": False})
-    outputs = [ColSpec("double", "score"), ColSpec("integer", "is_anomaly")]
+    outputs = [ColSpec("double", "score"), ColSpec("integer", "is_anomaly"), ColSpec("long", "alert_id")]
     outputs += [ColSpec("double", f"contribution_{name}") for name in detector.feature_names_in_]
     return ModelSignature(inputs=inferred.inputs, outputs=Schema(outputs), params=inferred.params)
 

@@ -89,7 +89,8 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
                 raise InvalidModelInput(f"param 'threshold' must be a number, got {threshold!r}") from None
             detection.threshold = threshold
             detection.flags = (detection.scores > threshold).astype(np.int8)
-        answer = detection.to_frame().reset_index(drop=True)
+        # Each row's alert by the model's alert rules, the rows of the request taken as one series.
+        answer = detection.to_frame(self.detector.find_alerts(detection).alert_ids).reset_index(drop=True)
         if _wants_reconstruction((params or {}).get("reconstruction")):
             answer = answer.join(self.expected_readings(frame))
         return answer
