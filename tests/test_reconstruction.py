@@ -280,3 +280,19 @@ def test_the_expected_readings_plot_has_a_panel_per_sensor(frame):
     marked = plots.latent_scatter(np.random.default_rng(0).normal(size=(50, 4)), np.arange(50.0),
                                   marked={"flagged 3 .. 5": np.arange(50) < 5})
     assert "flagged 3 .. 5 (5 windows)" in [t.get_text() for t in marked.axes[0].get_legend().get_texts()]
+
+
+def test_the_plots_show_the_largest_alerts_or_else_the_flagged_intervals(fitted_detectors, sensor_data):
+    from seqae.tracking.expected import largest_alerts
+
+    frame, _, injected = sensor_data
+    det = fitted_detectors["lstm-ae"]
+    found = largest_alerts(det, det.detect(frame))
+    assert found and all(interval.alert_id is not None for interval in found)
+    for anomaly in injected:  # each injected anomaly is inside one of the alerts shown, its sensor on top
+        shown = [i for i in found if i.first <= anomaly.start and anomaly.end <= i.last]
+        assert shown and det.feature_names_in_[shown[0].sensors[0]] == anomaly.sensor, found
+    assert found[0].label(frame.index).startswith(f"alert {found[0].alert_id}: ")
+    # the training rows raise no alert: their flagged intervals are shown instead
+    fallback = largest_alerts(det, det.training_detection_)
+    assert fallback and all(interval.alert_id is None for interval in fallback)

@@ -1,10 +1,12 @@
-"""Why rows were flagged, where users look: for the largest flagged intervals of a run, a plot of
-each top sensor's actual readings against what the model expected (`reconstruct`), the interval
-shaded; and the windows of each interval, for the latent-space plot to mark.
+"""Why rows were flagged, where users look: for the largest alerts of a run, a plot of each top
+sensor's actual readings against what the model expected (`reconstruct`), the alert shaded; and
+the windows of each alert, for the latent-space plot to mark.
 
-The intervals are `Detection.intervals()`'s (flagged rows merged), the largest peak scores first;
-their top sensors are the ones `Detection.intervals()` names. Neural detectors only: the others
-have no decoder to say what they expected.
+The alerts are those of the model's fitted alert rules (`BaseDetector.find_alerts`), the largest
+peak scores first, their top sensors the largest shares of their score. Where the rules raise none
+(normal training data mostly), the flagged intervals of `Detection.intervals()` stand in, so a
+fit run still shows why its flagged rows were flagged; the plots' titles say which they are.
+Neural detectors only: the others have no decoder to say what they expected.
 """
 
 from __future__ import annotations
@@ -31,9 +33,28 @@ class FlaggedInterval:
     peak: int
     peak_score: float
     sensors: list[int]  # the top sensors' columns, largest share first
+    alert_id: int | None = None  # the alert's id; None for a flagged interval
 
     def label(self, index: pd.Index) -> str:
-        return f"flagged {index[self.first]} .. {index[self.last]}"
+        what = "flagged" if self.alert_id is None else f"alert {self.alert_id}:"
+        return f"{what} {index[self.first]} .. {index[self.last]}"
+
+
+def largest_alerts(detector: BaseDetector, detection: Detection, n: int = N_PLOTTED,
+                   n_sensors: int = N_SENSORS) -> list[FlaggedInterval]:
+    """The `n` alerts of the detector's alert rules with the largest peak scores, largest first;
+    the largest flagged intervals (`largest_intervals`) where the model has no rules or they raise none."""
+    found = []
+    if getattr(detector, "alert_rules_", None) is not None:
+        for alert in detector.find_alerts(detection).found:
+            shares = alert.shares if alert.shares is not None else np.zeros(len(detection.feature_names))
+            order = [int(j) for j in np.argsort(-shares, kind="stable")[:n_sensors] if shares[j] > 0]
+            found.append(FlaggedInterval(alert.start, alert.end, alert.peak, float(alert.peak_score),
+                                         order or [0], alert.alert_id))
+    if not found:
+        return largest_intervals(detection, n, n_sensors)
+    found.sort(key=lambda interval: -interval.peak_score)
+    return found[:n]
 
 
 def largest_intervals(detection: Detection, n: int = N_PLOTTED, n_sensors: int = N_SENSORS) -> list[FlaggedInterval]:
@@ -58,11 +79,11 @@ def interval_windows(interval: FlaggedInterval, n_timepoints: int, window_size: 
 
 def log_expected_readings(run_id: str, detector: BaseDetector, frame: pd.DataFrame, detection: Detection,
                           folder: str, what: str) -> int:
-    """Log `folder/expected_<k>.png` for the largest flagged intervals of `detection` (the rows of
-    `frame`); returns how many. `what` names the data in the titles."""
+    """Log `folder/expected_<k>.png` for the largest alerts (or flagged intervals) of `detection`
+    (the rows of `frame`); returns how many. `what` names the data in the titles."""
     if not hasattr(detector, "reconstruct"):
         return 0
-    intervals = largest_intervals(detection)
+    intervals = largest_alerts(detector, detection)
     if not intervals:
         return 0
     values, index = detector.check_input(frame)
@@ -83,7 +104,7 @@ def log_expected_readings(run_id: str, detector: BaseDetector, frame: pd.DataFra
 
 
 def latent_marks(detector: BaseDetector, detection: Detection) -> dict[str, np.ndarray]:
-    """For the latent-space plot: each of the largest flagged intervals -> its windows (a 0/1 mask)."""
+    """For the latent-space plot: each of the largest alerts (or flagged intervals) -> its windows (a 0/1 mask)."""
     return {interval.label(detection.index): interval_windows(interval, len(detection.scores),
                                                               detector.window_size, detector.score_stride)
-            for interval in largest_intervals(detection)}
+            for interval in largest_alerts(detector, detection)}
