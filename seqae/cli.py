@@ -302,6 +302,12 @@ EVALUATION_ROWS = (  # (key in seqae.metrics.evaluate, label, format)
     ("vus_pr", "VUS-PR", "{:.3f}"),
     ("event_f1", "event F1", "{:.3f}"),
     ("mean_detection_delay", "mean detection delay (rows)", "{:.1f}"),
+    ("n_alerts", "alerts", "{:.0f}"),
+    ("anomaly_recall", "anomalies found by an alert", "{:.3f}"),
+    ("alert_precision", "alerts on an anomaly", "{:.3f}"),
+    ("false_alerts_per_1000_rows", "false alerts per 1,000 normal rows", "{:.2f}"),
+    ("false_alerts_per_day", "false alerts per day", "{:.2f}"),
+    ("median_alert_delay", "median alert delay (rows)", "{:.1f}"),
 )
 
 

@@ -15,6 +15,7 @@ from seqae.thresholds import flags_to_intervals
 
 FLAG_COLOR = "tab:red"
 LABEL_COLOR = "tab:orange"
+ALERT_COLOR = "tab:purple"
 MAX_SCATTER_POINTS = 4000  # latent points drawn; more are subsampled evenly
 MARK_COLORS = ("tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink")
 EXPECTED_COLOR = "tab:green"
@@ -45,13 +46,16 @@ def loss_curves(train_loss, validation_loss=(), best_epoch: int | None = None, t
 
 def score_timeline(index: pd.Index, scores: np.ndarray, threshold: float, flags: np.ndarray,
                    labels: np.ndarray | None = None, split_at: int | None = None,
-                   title: str = "") -> Figure:
-    """Anomaly score over time with the threshold, flagged intervals shaded red and, when given,
-    the labelled anomalies shaded orange beneath. `split_at`: first row held out for validation."""
+                   title: str = "", alert_ids: np.ndarray | None = None) -> Figure:
+    """Anomaly score over time with the threshold, flagged intervals shaded red, the alerts (rows
+    of `alert_ids` >= 0) shaded purple and, when given, the labelled anomalies shaded orange
+    beneath. `split_at`: first row held out for validation."""
     x = _axis(index)
     figure, ax = _figure((12, 4))
     if labels is not None:
         _shade(ax, x, labels, LABEL_COLOR, 0.25, "labelled anomaly")
+    if alert_ids is not None:
+        _shade(ax, x, np.asarray(alert_ids) >= 0, ALERT_COLOR, 0.15, "alert")
     _shade(ax, x, flags, FLAG_COLOR, 0.18, "flagged")
     ax.plot(x, scores, color="tab:blue", linewidth=0.8, label="score")
     ax.axhline(threshold, color=FLAG_COLOR, linestyle="--", linewidth=1, label=f"threshold {threshold:.3g}")

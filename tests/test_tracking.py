@@ -21,6 +21,7 @@ import pytest
 from cli_store import SENSORS, fitted_store
 
 from seqae import tracking
+from seqae.alerts import ALERT_COLUMNS
 from seqae.data import read_training_data
 from seqae.detectors import LSTMAutoencoder
 from seqae.errors import ConfigError, DataError
@@ -127,8 +128,11 @@ def test_run_has_plots_config_and_dataset(in_store):
     store, data, result = in_store
     client = mlflow.MlflowClient()
     plots = {a.path for a in client.list_artifacts(result.run_id, "plots")}
-    assert plots == {"plots/loss_curves.png", "plots/scores.png", "plots/sensor_contributions.png",
-                     "plots/latent_space.png"}
+    assert {"plots/loss_curves.png", "plots/scores.png", "plots/sensor_contributions.png",
+            "plots/latent_space.png"} <= plots
+    alerts = pd.read_csv(client.download_artifacts(result.run_id, "alerts/training_alerts.csv"))
+    assert list(alerts.columns) == ALERT_COLUMNS
+    assert client.get_run(result.run_id).data.metrics["train_n_alerts"] == len(alerts)
     local = Path(client.download_artifacts(result.run_id, "plots/scores.png"))
     assert local.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and local.stat().st_size > 10_000
     config = json.loads(Path(client.download_artifacts(result.run_id, "config.json")).read_text())
@@ -147,9 +151,10 @@ def test_model_has_signature_with_threshold_param_and_pinned_requirements(in_sto
     _, _, result = in_store
     info = mlflow.models.get_model_info(result.model_uri)
     assert info.signature.inputs.input_names() == SENSORS
-    assert info.signature.outputs.input_names() == ["score", "is_anomaly", *[f"contribution_{s}" for s in SENSORS]]
-    (param,) = info.signature.params.params
-    assert param.name == "threshold" and param.default == pytest.approx(result.detector.threshold_.value_)
+    assert info.signature.outputs.input_names() == ["score", "is_anomaly", "alert_id",
+                                                    *[f"contribution_{s}" for s in SENSORS]]
+    params = {p.name: p for p in info.signature.params.params}
+    assert params["threshold"].default == pytest.approx(result.detector.threshold_.value_)
     requirements = (Path(mlflow.artifacts.download_artifacts(result.model_uri)) / "requirements.txt").read_text()
     for name in ("mlflow==", "torch==", "numpy==", "pandas==", "scikit-learn=="):
         assert name in requirements

@@ -53,6 +53,8 @@ def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_colum
     detection = score_detector(detector, frame, data_path)
     y = labels[label_column].to_numpy()
     values = metrics.evaluate(y, detection.scores, detection.flags)
+    alerts = detector.find_alerts(detection)
+    values.update(metrics.alert_counts(y, alerts.spans(), fired_at=alerts.fired_rows(), index=frame.index).to_dict())
 
     path = Path(data_path)
     existing = loaded.run_id if loaded.run_id and run_exists(loaded.run_id) else None
@@ -73,7 +75,7 @@ def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_colum
             mlflow.log_input(dataset, context="evaluation")
         finite = {EVAL_PREFIX + k: float(v) for k, v in values.items() if np.isfinite(v)}
         mlflow.log_metrics(finite, dataset=dataset, model_id=loaded.model_id if existing else None)
-        _log_evaluation_plots(run.info.run_id, path, detection, y)
+        _log_evaluation_plots(run.info.run_id, path, detection, y, alerts)
         _log_why_flagged(run.info.run_id, path, detector, frame, detection)
     return EvaluationResult(values, run.info.run_id, exp_id, not existing, ui_url(exp_id, run.info.run_id),
                             detection, y)
@@ -94,13 +96,16 @@ def _log_why_flagged(run_id: str, path: Path, detector: BaseDetector, frame: pd.
         marked=latent_marks(detector, detection)), f"{folder}/latent_space.png")
 
 
-def _log_evaluation_plots(run_id: str, path: Path, detection: Detection, labels: np.ndarray) -> None:
+def _log_evaluation_plots(run_id: str, path: Path, detection: Detection, labels: np.ndarray, alerts) -> None:
     client = MlflowClient()
     folder = f"evaluation/{path.stem}"
     client.log_figure(run_id, plots.score_timeline(
         detection.index, detection.scores, detection.threshold, detection.flags, labels=labels,
-        title=f"{path.name}: score per time point, labelled anomalies in orange, flags in red"),
+        alert_ids=alerts.alert_ids,
+        title=f"{path.name}: score per time point, labelled anomalies in orange, flags in red, "
+              f"{len(alerts.table)} alerts in purple"),
         f"{folder}/scores.png")
+    client.log_text(run_id, alerts.table.to_csv(index=False), f"{folder}/alerts.csv")
     client.log_figure(run_id, plots.contribution_heatmap(
         detection.index, detection.contributions, detection.feature_names,
         title=f"{path.name}: per-sensor contribution to the score"), f"{folder}/sensor_contributions.png")

@@ -138,7 +138,8 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
                 fit_seconds: float, register: str | None, alias: str | None) -> FitResult:
     """What every fit run logs once its detector is fitted: losses, summaries, plots, config, model."""
     detection = detector.training_detection_  # the training rows as fit scored them, not scored again
-    summary = _fit_summary(detector, detection, fit_seconds)
+    summary = {**_fit_summary(detector, detection, fit_seconds),
+               **{f"train_{k}": float(v) for k, v in detector.find_alerts(detection).counts().items()}}
     log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
     _log_fit_plots(run_id, detector, data.frame, detection)
     mlflow.log_dict(_effective_config(detector, data.options), "config.json")
@@ -194,12 +195,15 @@ def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, det
                                                     history.best_epoch + 1, title=f"{name}: loss per epoch"),
                           "plots/loss_curves.png")
     n_val = 0 if detector.validation_scores_ is None else len(detector.validation_scores_)
+    alerts = detector.find_alerts(detection)
     client.log_figure(run_id, plots.score_timeline(
         detection.index, detection.scores, detection.threshold, detection.flags,
-        split_at=len(detection.scores) - n_val if n_val else None,
+        split_at=len(detection.scores) - n_val if n_val else None, alert_ids=alerts.alert_ids,
         title=f"{name} on its training data: score per time point "
-              f"({int(detection.flags.sum())} of {len(detection.scores)} above the threshold)"),
+              f"({int(detection.flags.sum())} of {len(detection.scores)} above the threshold, "
+              f"{len(alerts.table)} alerts)"),
         "plots/scores.png")
+    client.log_text(run_id, alerts.table.to_csv(index=False), "alerts/training_alerts.csv")
     client.log_figure(run_id, plots.contribution_heatmap(detection.index, detection.contributions,
                                                          detection.feature_names),
                       "plots/sensor_contributions.png")
@@ -221,5 +225,6 @@ def _effective_config(detector: BaseDetector, data_options: dict) -> dict:
         "model_type": detector.model_type,
         "params": params,
         "threshold": detector.threshold_.to_dict(),
+        "alert_rules": detector.alert_rules_.get_params(),
         "data": data_options,
     }
