@@ -35,8 +35,6 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score
 
-import seqae.forecaster  # noqa: F401  (registers lstm-forecast)
-import seqae.neighbours  # noqa: F401  (registers knn-window)
 from seqae.detectors import BaseDetector, make_detector
 from seqae.errors import DataError
 

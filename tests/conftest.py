@@ -27,14 +27,15 @@ N_ROWS, N_NORMAL, N_SENSORS = 1000, 600, 3
 WINDOW = 16
 TINY_NET = dict(hidden_size=16, latent_dim=8, epochs=6, learning_rate=0.01)
 MODEL_TYPES = list(DETECTORS)
-NEURAL_TYPES = [m for m in MODEL_TYPES if m not in ("pca", "iforest", "deviation")]
+NEURAL_TYPES = [m for m in MODEL_TYPES if m not in ("pca", "iforest", "deviation", "knn-window")]
 
 
 def tiny_params(model_type: str, **overrides) -> dict:
     """Parameters of a detector small enough for a unit test, seeded."""
     params = dict(random_state=0) if model_type == "deviation" else dict(window_size=WINDOW, random_state=0)
     if model_type in NEURAL_TYPES:
-        params.update(TINY_NET)
+        accepted = DETECTORS[model_type]().get_params()
+        params.update({k: v for k, v in TINY_NET.items() if k in accepted})
     params.update(overrides)
     return params
 

@@ -11,8 +11,7 @@ from seqae.autoconfig import (INJECTION_KINDS, AutoFitResult, Candidate, auto_fi
                               default_candidates, find_period, inject, injection_suite, select)
 from seqae.detectors import BaseDetector, make_detector
 from seqae.errors import ConfigError, DataError
-from seqae.forecaster import LSTMForecaster
-from seqae.neighbours import NearestWindowsDetector
+from seqae.detectors import LSTMForecaster, NearestWindowsDetector
 
 
 def periodic(n_rows=1200, period=60, n_features=2, noise=0.05, seed=0) -> pd.DataFrame:

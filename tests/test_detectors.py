@@ -167,11 +167,14 @@ def test_saved_directory_is_readable_json_and_a_plain_state_dict(model_type, fit
     assert config["threshold"]["value"] == detector.threshold_.value_
     assert len(config["scaler"]["mean"]) == detector.n_features_in_
     weights = directory / "weights.pt"
-    if model_type not in NEURAL_TYPES:
-        assert not weights.exists()
-    else:
+    if model_type in NEURAL_TYPES:
         state = torch.load(weights, weights_only=True)  # tensors only: no pickled objects
         assert set(state) == set(detector.net_.state_dict())
+    elif model_type == "knn-window":  # its training windows: tensors too
+        state = torch.load(weights, weights_only=True)
+        assert state and all(isinstance(v, torch.Tensor) for v in state.values())
+    else:
+        assert not weights.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]  # no staging directory left over
 
 

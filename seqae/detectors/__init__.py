@@ -5,6 +5,8 @@
     neural.py     the torch detectors: LSTM-AE, LSTM-VAE, dense and conv autoencoders
     baselines.py  PCA on windows and the level baseline (deviation)
     forest.py     the isolation forest and its tree walker
+    neighbours.py the distance of each window to its nearest normal windows (knn-window)
+    forecast.py   the LSTM next-step forecaster (lstm-forecast)
 """
 
 from seqae.detectors.base import (DETECTORS, NORMALIZATIONS, NORMALIZE_SOURCES, SCORE_PRECISIONS, SCORE_REDUCTIONS,
@@ -12,9 +14,12 @@ from seqae.detectors.base import (DETECTORS, NORMALIZATIONS, NORMALIZE_SOURCES, 
 from seqae.detectors.neural import ConvAutoencoder, DenseAutoencoder, LSTMAutoencoder, LSTMVAE, NeuralDetector
 from seqae.detectors.baselines import DeviationDetector, PCADetector  # noqa: E402  (registry order)
 from seqae.detectors.forest import IsolationForestDetector  # noqa: E402
+from seqae.detectors.neighbours import NearestWindowsDetector  # noqa: E402
+from seqae.detectors.forecast import LSTMForecaster  # noqa: E402
 
 __all__ = [
     "DETECTORS", "NORMALIZATIONS", "NORMALIZE_SOURCES", "SCORE_PRECISIONS", "SCORE_REDUCTIONS", "THRESHOLD_SOURCES",
     "BaseDetector", "ConvAutoencoder", "DenseAutoencoder", "Detection", "DeviationDetector", "IsolationForestDetector",
-    "LSTMAutoencoder", "LSTMVAE", "NeuralDetector", "PCADetector", "make_detector",
+    "LSTMAutoencoder", "LSTMForecaster", "LSTMVAE", "NearestWindowsDetector", "NeuralDetector", "PCADetector",
+    "make_detector",
 ]

@@ -13,7 +13,7 @@ range; a reconstruction autoencoder can rebuild such a window from its own rows.
       step of the window) --"last": the window ending on each row--> normalised, smoothed, summed
 
 The class is in `seqae.detectors.DETECTORS` as `lstm-forecast` once this module is imported
-(`import seqae.forecaster`; BaseDetector registers every subclass), so `make_detector("lstm-forecast")` and `BaseDetector.load`
+(`import seqae.detectors`; BaseDetector registers every subclass), so `make_detector("lstm-forecast")` and `BaseDetector.load`
 find it.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqae.detectors import BaseDetector
+from seqae.detectors.base import BaseDetector
 from seqae.errors import DataError
 from seqae.params import Boolean, Integer, Real
 from seqae.thresholds import Threshold
@@ -65,6 +65,7 @@ class LSTMForecaster(BaseDetector):
     """
 
     model_type = "lstm-forecast"
+    batch_quantum = 16  # a window's forecast does not depend on its batch mates (windows.pad_batch)
     scoring_precisions = ("float32",)
     parameter_constraints = {
         "window_size": Integer(2, message="window_size must be at least 2 (context rows + the row forecast), "

@@ -16,7 +16,7 @@ its values.
       smoothed, summed
 
 The class is in `seqae.detectors.DETECTORS` as `knn-window` once this module is imported
-(`import seqae.neighbours`; BaseDetector registers every subclass), so `make_detector("knn-window")` and `BaseDetector.load` find it.
+(`import seqae.detectors`; BaseDetector registers every subclass), so `make_detector("knn-window")` and `BaseDetector.load` find it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from seqae.detectors import BaseDetector
+from seqae.detectors.base import BaseDetector
 from seqae.errors import DataError
 from seqae.params import Integer
 from seqae.thresholds import Threshold
