@@ -41,13 +41,15 @@ import protocol  # noqa: E402
 RESULTS = protocol.REPO / "benchmarks" / "results"
 CACHE = protocol.REPO / "benchmarks" / "out" / "alert-scores"
 SETS = ("demo", "skab", "nab-dev", "normal-skab", "generated")
-MODELS = ("deviation", "lstm-ae", "lstm-ae-cli")
+MODELS = ("deviation", "lstm-ae", "lstm-ae-cli", "auto-cli")
 GENERATED_SEEDS = range(1, 9)
 
 
 def make_detector(model: str):
     from seqae.detectors import make_detector as make
 
+    if model == "auto-cli":  # `seqae fit --seed 0`: the detector auto keeps (its networks, never kept, left out)
+        return _AutoFit()
     if model == "deviation":
         return make("deviation")
     if model == "lstm-ae-cli":  # `seqae fit --model lstm-ae --seed 0`: every default
@@ -55,6 +57,15 @@ def make_detector(model: str):
     # the demo's small LSTM-AE (seqae.tracking.run_demo)
     return make("lstm-ae", window_size=16, hidden_size=32, latent_dim=8, epochs=20, batch_size=64,
                 learning_rate=3e-3, patience=5, random_state=0)
+
+
+class _AutoFit:
+    """`fit(frame)` gives the detector `seqae.autoconfig.auto_fit` chooses, as `seqae fit` does."""
+
+    def fit(self, frame):
+        from seqae.autoconfig import auto_fit
+
+        return auto_fit(frame, random_state=0, networks=False).detector
 
 
 def dev_files(set_name: str) -> list[protocol.DevFile]:
