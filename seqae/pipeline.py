@@ -65,7 +65,9 @@ else:  # pragma: no cover - Python 3.10
 SECTIONS = ("data", "protocol", "model", "threshold", "run", "metrics")
 RANKING_KEYS = ("auc_pr", "auc_roc", "vus_pr")  # averaged over files
 EXTRA_KEYS = ("auc_pr_pooled", "fit_seconds")
-SUMMARY_KEYS = metrics.POOLED_KEYS + metrics.POOLED_EVENT_KEYS + RANKING_KEYS + EXTRA_KEYS
+ALERT_KEYS = ("anomaly_recall", "alert_precision", "alerts_per_anomaly_found", "false_alerts_per_1000_rows",
+              "n_alerts")  # pooled over files: alerts and segments summed
+SUMMARY_KEYS = metrics.POOLED_KEYS + metrics.POOLED_EVENT_KEYS + RANKING_KEYS + ALERT_KEYS + EXTRA_KEYS
 DEFAULT_REPORT = ("auc_pr", "vus_pr", "f1", "far", "mar", "event_f1", "fit_seconds")
 PIPELINE_EXPERIMENT = "seqae-pipelines"  # pipelines log apart from single fits (experiment "seqae")
 
@@ -331,6 +333,7 @@ class FileResult:
     metrics: dict
     scores: np.ndarray = field(repr=False)  # (n_test,) test scores
     labels: np.ndarray = field(repr=False)  # (n_test,) 0/1
+    alerts: metrics.AlertCounts | None = field(default=None, repr=False)  # the model's alerts against the labels
 
 
 @dataclass
@@ -408,6 +411,10 @@ def summarise(results: list[FileResult], seeds) -> pd.DataFrame:
         labels = np.concatenate([r.labels for r in mine])
         if 0 < labels.sum() < labels.size:
             row["auc_pr_pooled"] = metrics.auc_pr(labels, np.concatenate([r.scores for r in mine]))
+        counted = [r.alerts for r in mine if r.alerts is not None]
+        if counted:
+            total = sum(counted[1:], counted[0]).to_dict()
+            row.update({key: float(total[key]) for key in ALERT_KEYS})
         row["fit_seconds"] = float(np.mean([r.metrics["fit_seconds"] for r in mine]))
         rows[seed] = row
     table = pd.DataFrame.from_dict(rows, orient="index")[list(SUMMARY_KEYS)].astype(np.float64)
@@ -509,8 +516,11 @@ def _score(pipeline, seed, detector, fit_seconds, path, frame, labels, extra) ->
         detection = detector.detect(frame)
     score_seconds = time.perf_counter() - started
     values = metrics.evaluate(labels, detection.scores, detection.flags)
+    alerts = detector.find_alerts(detection)
+    counts = metrics.alert_counts(labels, alerts.spans(), fired_at=alerts.fired_rows(), index=frame.index)
+    values.update(counts.to_dict())
     values.update(extra)
     values.update({"n_test_rows": len(frame), "n_test_labelled_anomalous": int(labels.sum()),
                    "threshold": float(detection.threshold), "fit_seconds": fit_seconds,
                    "score_seconds": score_seconds})
-    return FileResult(pipeline.file_label(path), seed, values, detection.scores, labels)
+    return FileResult(pipeline.file_label(path), seed, values, detection.scores, labels, counts)

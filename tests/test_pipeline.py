@@ -146,6 +146,10 @@ def test_pooled_and_averaged_numbers_are_recomputed_from_the_per_file_table(pipe
         assert summary.vus_pr == pytest.approx(rows.vus_pr.mean())
         assert summary.fit_seconds == pytest.approx(rows.fit_seconds.mean())
         assert summary.event_f1 == pytest.approx(metrics.pooled(rows.to_dict("records"))["event_f1"])
+        # alerts: segments and alerts summed over the files, then the rates
+        assert summary.n_alerts == rows.n_alerts.sum()
+        assert summary.anomaly_recall == pytest.approx(rows.n_anomalies_found.sum() / rows.n_anomalies.sum())
+        assert summary.alert_precision == pytest.approx(rows.n_true_alerts.sum() / rows.n_alerts.sum())
     for key in ("f1", "auc_pr"):
         values = result.summary.loc[[0, 1], key].astype(float)
         assert result.summary.loc["mean", key] == pytest.approx(values.mean())
