@@ -46,6 +46,9 @@ class SeqaeGroup(click.Group):
     def invoke(self, ctx):
         with warnings.catch_warnings():
             warnings.showwarning = _echo_warning
+            # A library's deprecation notices are for its developers, not for someone fitting a model.
+            for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning):
+                warnings.filterwarnings("ignore", category=category)
             try:
                 return super().invoke(ctx)
             except ConfigError as exc:
