@@ -18,10 +18,16 @@ import sys
 
 import pytest
 import torch
+from hypothesis import settings
 from threadpoolctl import threadpool_limits
 
 from seqae.detectors import DETECTORS, make_detector
 from seqae.synthetic import make_sensor_data
+
+# Property tests: no time limit per example (a loaded two-core CI machine is slow, and a deadline
+# would fail a correct test), and the same examples on every run, so that a red run can be re-run.
+settings.register_profile("seqae", deadline=None, derandomize=True)
+settings.load_profile("seqae")
 
 N_ROWS, N_NORMAL, N_SENSORS = 1000, 600, 3
 WINDOW = 16
