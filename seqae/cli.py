@@ -275,7 +275,7 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
                    "sensors' units (neural models).")
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
               help="bfloat16: the network's forward pass in bfloat16, faster on CPUs with native bfloat16 "
-                   "(1.15x for the whole command there; scores move by a few hundredths of their spread).")
+                   "(benchmarks/README.md measures it; scores move by a few hundredths of their spread).")
 @read_options
 def score(model_uri, data, output, intervals, reconstruction, precision, read):
     """Score DATA.csv with a fitted model; write one row per time point.
