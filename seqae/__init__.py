@@ -8,13 +8,34 @@ import os
 # otherwise (`seqae --threads`). OpenMP reads this once, when torch loads; a value the user set is kept.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from seqae.data import Scaler, read_sensor_csv
-from seqae.detectors import (DETECTORS, BaseDetector, ConvAutoencoder, DenseAutoencoder, Detection,
-                             DeviationDetector, LSTMAutoencoder, LSTMVAE, PCADetector, make_detector)
 from seqae.errors import ConfigError, DataError, DataWarning, NotFittedError, SeqaeError, TrainingError
-from seqae.thresholds import (FalseAlarmRateThreshold, FixedThreshold, PeaksOverThreshold,
-                              QuantileThreshold, Threshold, UpperControlLimit, flags_to_intervals,
-                              make_threshold, parse_threshold)
+
+# The rest is imported on first use (PEP 562), so that `import seqae` and `seqae --help` do not
+# load torch, pandas and MLflow: `from seqae import LSTMAutoencoder` works as ever.
+_LAZY = {
+    "Scaler": "seqae.data", "read_sensor_csv": "seqae.data",
+    **dict.fromkeys(("DETECTORS", "BaseDetector", "ConvAutoencoder", "DenseAutoencoder", "Detection",
+                     "DeviationDetector", "LSTMAutoencoder", "LSTMVAE", "PCADetector", "make_detector"),
+                    "seqae.detectors"),
+    **dict.fromkeys(("FalseAlarmRateThreshold", "FixedThreshold", "PeaksOverThreshold", "QuantileThreshold",
+                     "Threshold", "UpperControlLimit", "flags_to_intervals", "make_threshold", "parse_threshold"),
+                    "seqae.thresholds"),
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'seqae' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __version__ = "0.1.0"
 

@@ -24,14 +24,17 @@ import warnings
 import click
 
 import seqae
-from seqae.data import FILL_POLICIES, TIME_UNITS, ReadOptions, read_training_data
-from seqae.detectors import DETECTORS, make_detector
 from seqae.errors import ConfigError, SeqaeError
-from seqae.thresholds import parse_threshold
 
 INPUT_FILE = click.Path(exists=True, dir_okay=False, readable=True)
 OUTPUT_FILE = click.Path(dir_okay=False, writable=True)
-DEFAULT_EXPERIMENT = "seqae"  # tracking.DEFAULT_EXPERIMENT, without importing MLflow for --help
+# The names of the choices, so that --help and a mistyped option answer without importing torch,
+# pandas or MLflow (tests/test_cli.py checks them against seqae.tracking, seqae.detectors and seqae.data).
+DEFAULT_EXPERIMENT = "seqae"  # tracking.DEFAULT_EXPERIMENT
+MODEL_TYPES = ("lstm-ae", "lstm-vae", "dense-ae", "conv-ae", "pca", "deviation", "iforest", "knn-window",
+               "lstm-forecast")  # detectors.DETECTORS
+FILL_POLICIES = ("error", "ffill", "interpolate")  # data.FILL_POLICIES
+TIME_UNITS = ("s", "ms", "us", "ns", "step")  # data.TIME_UNITS
 
 
 class UsageFailure(click.ClickException):
@@ -93,6 +96,8 @@ class ThresholdType(click.ParamType):
     name = "KIND[:NAME=VALUE,...]"
 
     def convert(self, value, param, ctx):
+        from seqae.thresholds import parse_threshold
+
         try:
             return parse_threshold(value)
         except ConfigError as exc:
@@ -135,6 +140,8 @@ def read_options(command):
 
     @functools.wraps(command)
     def with_read_options(*args, **kwargs):
+        from seqae.data import ReadOptions
+
         given = {name: kwargs.pop(name) for name in READ_OPTION_NAMES}
         return command(*args, read=ReadOptions(**{k: v for k, v in given.items() if v is not None}), **kwargs)
 
@@ -181,7 +188,7 @@ def _tracking():
 
 @cli.command()
 @click.argument("data", type=INPUT_FILE)
-@click.option("--model", "model_type", type=click.Choice(["auto", *DETECTORS]), default="auto", show_default=True,
+@click.option("--model", "model_type", type=click.Choice(["auto", *MODEL_TYPES]), default="auto", show_default=True,
               help="auto: choose the window and the detector from the data, without labels (docs/benchmarks.md); "
                    "lstm-ae: LSTM seq2seq autoencoder; lstm-vae: LSTM variational autoencoder; "
                    "dense-ae, conv-ae, pca, iforest: baselines; deviation: each reading's distance from its sensor's "
@@ -222,6 +229,9 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
     effective config and the model, which `seqae score`, `seqae serve` and MLflow can load.
     """
     tracking = _tracking()
+    from seqae.data import read_training_data
+    from seqae.detectors import DETECTORS, make_detector
+
     given = {"window_size": window_size, "epochs": epochs, "hidden_size": hidden_size,
              "latent_dim": latent_dim, "batch_size": batch_size, "learning_rate": learning_rate,
              "noise_std": noise_std, "random_state": seed, "threshold": threshold}

@@ -382,3 +382,8 @@ def _check_scores(scores) -> np.ndarray:
     if not np.all(np.isfinite(scores)):
         raise DataError(f"cannot fit a threshold on scores with {int((~np.isfinite(scores)).sum())} non-finite values")
     return scores
+
+
+# The alert-budget threshold (`alerts:per_day=N`) lives with the alert rules it is fitted with;
+# importing it here registers its kind wherever thresholds are parsed or loaded.
+import seqae.alerts  # noqa: E402,F401

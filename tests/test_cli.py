@@ -99,6 +99,26 @@ def test_a_gap_in_the_timestamps_is_one_warning_line_and_the_fit_goes_on(tmp_pat
     assert "2 h" in warning_lines[0]
 
 
+def test_help_loads_neither_torch_nor_pandas_nor_mlflow():
+    code = ("import sys; from click.testing import CliRunner; from seqae.cli import cli; "
+            "assert CliRunner().invoke(cli, ['--help']).exit_code == 0; "
+            "print(sorted(m for m in ('torch', 'pandas', 'mlflow', 'sklearn', 'scipy') if m in sys.modules))")
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.strip() == "[]"
+
+
+def test_the_choices_the_cli_names_without_importing_are_the_packages_own():
+    from seqae import tracking
+    from seqae.cli import DEFAULT_EXPERIMENT, FILL_POLICIES, MODEL_TYPES, TIME_UNITS
+    from seqae.data import FILL_POLICIES as fill_policies, TIME_UNITS as time_units
+    from seqae.detectors import DETECTORS
+
+    assert MODEL_TYPES == tuple(DETECTORS)
+    assert (FILL_POLICIES, TIME_UNITS) == (tuple(fill_policies), tuple(time_units))
+    assert DEFAULT_EXPERIMENT == tracking.DEFAULT_EXPERIMENT
+
+
 def test_python_dash_m_seqae_is_the_command():
     answer = subprocess.run([sys.executable, "-m", "seqae", "--version"], capture_output=True, text=True,
                             timeout=120)
