@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 
 from seqae import metrics
-from seqae.data import FILL_POLICIES, ReadOptions, read_sensor_csv, time_gaps
+from seqae.data import FILL_POLICIES, ReadOptions, read_header, read_sensor_csv, time_gaps
 from seqae.detectors import DETECTORS, THRESHOLD_SOURCES, make_detector
 from seqae.errors import ConfigError, DataError, DataWarning, about_file
 from seqae.params import Satisfies, check_params
@@ -491,8 +491,8 @@ def read_data_file(pipeline: Pipeline, path: Path, labels: bool = True):
     """
     label_columns = (pipeline.label_column, *pipeline.ignore_columns)
     if not labels:
-        header = pd.read_csv(path, sep=pipeline.read.sep or None, engine="python", nrows=0).columns
-        label_columns = tuple(c for c in label_columns if c in {str(h).strip() for h in header})
+        header = read_header(path, pipeline.read.sep) or []
+        label_columns = tuple(c for c in label_columns if c in header)
     with warnings.catch_warnings():
         # A gap in the timestamps is counted per file (n_time_gaps), not printed once per file and seed.
         warnings.simplefilter("ignore", DataWarning)
