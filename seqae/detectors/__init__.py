@@ -11,7 +11,8 @@
 
 from seqae.detectors.base import (DETECTORS, NORMALIZATIONS, NORMALIZE_SOURCES, SCORE_PRECISIONS, SCORE_REDUCTIONS,
                                   THRESHOLD_SOURCES, BaseDetector, Detection, make_detector)
-from seqae.detectors.neural import ConvAutoencoder, DenseAutoencoder, LSTMAutoencoder, LSTMVAE, NeuralDetector
+from seqae.detectors.neural import (AutoencoderDetector, ConvAutoencoder, DenseAutoencoder, LSTMAutoencoder, LSTMVAE,
+                                    NeuralDetector)
 from seqae.detectors.baselines import DeviationDetector, PCADetector  # noqa: E402  (registry order)
 from seqae.detectors.forest import IsolationForestDetector  # noqa: E402
 from seqae.detectors.neighbours import NearestWindowsDetector  # noqa: E402
@@ -19,7 +20,7 @@ from seqae.detectors.forecast import LSTMForecaster  # noqa: E402
 
 __all__ = [
     "DETECTORS", "NORMALIZATIONS", "NORMALIZE_SOURCES", "SCORE_PRECISIONS", "SCORE_REDUCTIONS", "THRESHOLD_SOURCES",
-    "BaseDetector", "ConvAutoencoder", "DenseAutoencoder", "Detection", "DeviationDetector", "IsolationForestDetector",
+    "AutoencoderDetector", "BaseDetector", "ConvAutoencoder", "DenseAutoencoder", "Detection", "DeviationDetector", "IsolationForestDetector",
     "LSTMAutoencoder", "LSTMForecaster", "LSTMVAE", "NearestWindowsDetector", "NeuralDetector", "PCADetector",
     "make_detector",
 ]

@@ -23,12 +23,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqae.detectors.base import BaseDetector
-from seqae.errors import DataError
-from seqae.params import Boolean, Integer, Real
+from seqae.detectors.neural import NeuralDetector
+from seqae.params import Integer
 from seqae.thresholds import Threshold
-from seqae.training import History, TrainConfig, seeded_generator, train
-from seqae.windows import batched_windows, window_tensor
+from seqae.windows import batched_windows
 
 
 class LSTMForecastNet(nn.Module):
@@ -51,7 +49,7 @@ def forecast_loss(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -
     return torch.nn.functional.mse_loss(net(inputs), targets[:, -1])
 
 
-class LSTMForecaster(BaseDetector):
+class LSTMForecaster(NeuralDetector):
     """LSTM next-step forecaster; the score is the squared forecast error of each row.
 
     Args:
@@ -70,14 +68,6 @@ class LSTMForecaster(BaseDetector):
     parameter_constraints = {
         "window_size": Integer(2, message="window_size must be at least 2 (context rows + the row forecast), "
                                           "got {value!r}"),
-        **{name: Integer(1) for name in ("hidden_size", "num_layers", "epochs", "batch_size", "train_stride")},
-        "patience": Integer(0),
-        "learning_rate": Real(0.0, low_open=True),
-        "weight_decay": Real(0.0),
-        "grad_clip": Real(0.0),
-        "dropout": Real(0.0, 1.0, high_open=True),
-        "noise_std": Real(0.0),
-        "verbose": Boolean(),
     }
 
     def __init__(self, window_size: int = 32, hidden_size: int = 64, num_layers: int = 1,
@@ -112,24 +102,15 @@ class LSTMForecaster(BaseDetector):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _fit_model(self, train_part, validation_part) -> None:
-        generator = seeded_generator(self.random_state)
-        with torch.random.fork_rng(devices=[]):
-            # Weight init draws from torch's global generator: seed it, then restore it.
-            torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
-            self.net_args_ = {"n_features": int(train_part.shape[1]), "hidden_size": int(self.hidden_size),
-                              "num_layers": int(self.num_layers), "dropout": float(self.dropout)}
-            self.net_ = LSTMForecastNet(**self.net_args_)
-            train_windows = window_tensor(train_part, self.window_size, self.train_stride)
-            val_windows = None
-            if validation_part is not None:
-                val_windows = window_tensor(validation_part, self.window_size, 1)
-            config = TrainConfig(
-                epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
-                weight_decay=self.weight_decay, grad_clip=self.grad_clip, patience=self.patience,
-                noise_std=self.noise_std, verbose=self.verbose,
-            )
-            self.history_ = train(self.net_, forecast_loss, train_windows, val_windows, config, generator)
+    def _net_args(self, n_features):
+        return {"n_features": int(n_features), "hidden_size": int(self.hidden_size),
+                "num_layers": int(self.num_layers), "dropout": float(self.dropout)}
+
+    def _build_net(self, **args):
+        return LSTMForecastNet(**args)
+
+    def _loss(self, net, inputs, targets):
+        return forecast_loss(net, inputs, targets)
 
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
@@ -148,18 +129,3 @@ class LSTMForecaster(BaseDetector):
             for windows, _ in batched_windows(scaled, self.window_size, 1, self.score_batch_size()):
                 out.append(self.net_(windows).numpy())
         return self.scaler_.inverse_transform(np.concatenate(out))
-
-    def _model_state(self):
-        return ({"net": type(self.net_).__name__, "net_args": self.net_args_,
-                 "history": self.history_.to_dict()},
-                {k: v.detach().cpu() for k, v in self.net_.state_dict().items()})
-
-    def _load_model_state(self, config, tensors):
-        if not tensors:
-            raise DataError("no weights.pt beside config.json; an LSTMForecaster needs its weights")
-        self.net_args_ = dict(config["net_args"])
-        self.net_ = LSTMForecastNet(**self.net_args_)
-        self.net_.load_state_dict(tensors)
-        self.net_.eval()
-        self.history_ = History.from_dict(config["history"])
-

@@ -26,7 +26,8 @@ from seqae.windows import batched_windows, pad_batch, window_tensor
 class NeuralDetector(BaseDetector):
     """A detector whose model is a torch network trained by `training.train`.
 
-    Subclasses build the network (`_build_net`, `_net_args`) and may replace its loss (`_loss`)."""
+    Subclasses build the network (`_build_net`, `_net_args`), give the element scores of a batch of
+    windows (`_window_scores`) and may replace its loss (`_loss`)."""
 
     scoring_precisions = SCORE_PRECISIONS
     batch_quantum = 16
@@ -81,6 +82,26 @@ class NeuralDetector(BaseDetector):
         except RuntimeError:
             return False
         return True
+
+    def _model_state(self):
+        return ({"net": type(self.net_).__name__, "net_args": self.net_args_,
+                 "history": self.history_.to_dict()},
+                {k: v.detach().cpu() for k, v in self.net_.state_dict().items()})
+
+    def _load_model_state(self, config, tensors):
+        if not tensors:
+            raise DataError(f"no weights.pt beside config.json; a {type(self).__name__} needs its weights")
+        self.net_args_ = dict(config["net_args"])
+        self.net_ = self._build_net(**self.net_args_)
+        self.net_.load_state_dict(tensors)
+        self.net_.eval()
+        self.history_ = History.from_dict(config["history"])
+
+
+class AutoencoderDetector(NeuralDetector):
+    """A network that encodes a window to a latent vector and decodes it back; the score is how
+    badly it reconstructs the window. Adds the encoder/decoder split: `encode`, `decode`,
+    `reconstruct`."""
 
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
@@ -151,22 +172,8 @@ class NeuralDetector(BaseDetector):
         z = torch.from_numpy(self.encode_windows(windows))
         return self.decode_latent(z)
 
-    def _model_state(self):
-        return ({"net": type(self.net_).__name__, "net_args": self.net_args_,
-                 "history": self.history_.to_dict()},
-                {k: v.detach().cpu() for k, v in self.net_.state_dict().items()})
 
-    def _load_model_state(self, config, tensors):
-        if not tensors:
-            raise DataError(f"no weights.pt beside config.json; a {type(self).__name__} needs its weights")
-        self.net_args_ = dict(config["net_args"])
-        self.net_ = self._build_net(**self.net_args_)
-        self.net_.load_state_dict(tensors)
-        self.net_.eval()
-        self.history_ = History.from_dict(config["history"])
-
-
-class LSTMAutoencoder(NeuralDetector):
+class LSTMAutoencoder(AutoencoderDetector):
     """LSTM sequence-to-sequence autoencoder; the score is the reconstruction error.
 
     Args:
@@ -248,7 +255,7 @@ class LSTMAutoencoder(NeuralDetector):
         return nets.LSTMSeq2Seq(**args)
 
 
-class LSTMVAE(NeuralDetector):
+class LSTMVAE(AutoencoderDetector):
     """Recurrent variational autoencoder trained on the ELBO.
 
     Takes the arguments of `LSTMAutoencoder`, and:
@@ -374,7 +381,7 @@ class LSTMVAE(NeuralDetector):
             return nll.numpy()
 
 
-class DenseAutoencoder(NeuralDetector):
+class DenseAutoencoder(AutoencoderDetector):
     """Dense autoencoder on flattened windows (a textbook baseline). Arguments as LSTMAutoencoder."""
 
     model_type = "dense-ae"
@@ -419,7 +426,7 @@ class DenseAutoencoder(NeuralDetector):
         return nets.DenseAE(**args)
 
 
-class ConvAutoencoder(NeuralDetector):
+class ConvAutoencoder(AutoencoderDetector):
     """1-D convolutional autoencoder over time (a textbook baseline). Arguments as LSTMAutoencoder;
     `hidden_size` is the channel count of the outer convolutions, `latent_dim` that of the inner
     ones and the size of the linear bottleneck a window is encoded to (`nets.ConvAE`)."""
