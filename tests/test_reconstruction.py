@@ -294,12 +294,14 @@ def test_the_plots_show_the_largest_alerts_or_else_the_flagged_intervals(fitted_
 
     frame, _, injected = sensor_data
     det = fitted_detectors["lstm-ae"]
-    found = largest_alerts(det, det.detect(frame))
+    detection = det.detect(frame)
+    found = largest_alerts(detection, det.find_alerts(detection))
     assert found and all(interval.alert_id is not None for interval in found)
     for anomaly in injected:  # each injected anomaly is inside one of the alerts shown, its sensor on top
         shown = [i for i in found if i.first <= anomaly.start and anomaly.end <= i.last]
         assert shown and det.feature_names_in_[shown[0].sensors[0]] == anomaly.sensor, found
     assert found[0].label(frame.index).startswith(f"alert {found[0].alert_id}: ")
     # the training rows raise no alert: their flagged intervals are shown instead
-    fallback = largest_alerts(det, det.training_detection_)
+    training = det.training_detection_
+    fallback = largest_alerts(training, det.find_alerts(training))
     assert fallback and all(interval.alert_id is None for interval in fallback)

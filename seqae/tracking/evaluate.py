@@ -15,7 +15,7 @@ from seqae.data import ReadOptions, read_for_detector
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import about_file
 from seqae.windows import window_mean_scores
-from seqae.tracking.expected import latent_marks, log_expected_readings
+from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_readings
 from seqae.tracking.models import load_detector, run_exists
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, csv_dataset, experiment_id, flat_params, mlflow_warnings_off,
                                   ui_url, use_store)
@@ -76,24 +76,25 @@ def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_colum
         finite = {EVAL_PREFIX + k: float(v) for k, v in values.items() if np.isfinite(v)}
         mlflow.log_metrics(finite, dataset=dataset, model_id=loaded.model_id if existing else None)
         _log_evaluation_plots(run.info.run_id, path, detection, y, alerts)
-        _log_why_flagged(run.info.run_id, path, detector, frame, detection)
+        _log_why_flagged(run.info.run_id, path, detector, frame, detection, alerts)
     return EvaluationResult(values, run.info.run_id, exp_id, not existing, ui_url(exp_id, run.info.run_id),
                             detection, y)
 
 
 def _log_why_flagged(run_id: str, path: Path, detector: BaseDetector, frame: pd.DataFrame,
-                     detection: Detection) -> None:
-    """Neural detectors: actual against expected readings of the largest flagged intervals, and the
-    latent space of the file's windows with those intervals' windows marked."""
+                     detection: Detection, alerts) -> None:
+    """Neural detectors: actual against expected readings of the largest alerts (flagged intervals
+    where there is none), and the latent space of the file's windows with their windows marked."""
     if not hasattr(detector, "encode"):
         return
     folder = f"evaluation/{path.stem}"
-    log_expected_readings(run_id, detector, frame, detection, folder, path.name)
+    largest = largest_alerts(detection, alerts)
+    log_expected_readings(run_id, detector, frame, detection, largest, folder, path.name)
     latent = detector.encode(frame)
     MlflowClient().log_figure(run_id, plots.latent_scatter(
         latent, window_mean_scores(detection.scores, detector.window_size, detector.score_stride),
         title=f"{path.name}: latent space of {len(latent)} windows (PCA of encode())",
-        marked=latent_marks(detector, detection)), f"{folder}/latent_space.png")
+        marked=latent_marks(detector, detection, largest)), f"{folder}/latent_space.png")
 
 
 def _log_evaluation_plots(run_id: str, path: Path, detection: Detection, labels: np.ndarray, alerts) -> None:

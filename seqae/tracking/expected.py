@@ -40,13 +40,13 @@ class FlaggedInterval:
         return f"{what} {index[self.first]} .. {index[self.last]}"
 
 
-def largest_alerts(detector: BaseDetector, detection: Detection, n: int = N_PLOTTED,
+def largest_alerts(detection: Detection, alerts, n: int = N_PLOTTED,
                    n_sensors: int = N_SENSORS) -> list[FlaggedInterval]:
-    """The `n` alerts of the detector's alert rules with the largest peak scores, largest first;
-    the largest flagged intervals (`largest_intervals`) where the model has no rules or they raise none."""
+    """The `n` alerts of `alerts` (`BaseDetector.find_alerts(detection)`) with the largest peak
+    scores, largest first; the largest flagged intervals (`largest_intervals`) where they hold none."""
     found = []
-    if getattr(detector, "alert_rules_", None) is not None:
-        for alert in detector.find_alerts(detection).found:
+    if alerts is not None:
+        for alert in alerts.found:
             shares = alert.shares if alert.shares is not None else np.zeros(len(detection.feature_names))
             order = [int(j) for j in np.argsort(-shares, kind="stable")[:n_sensors] if shares[j] > 0]
             found.append(FlaggedInterval(alert.start, alert.end, alert.peak, float(alert.peak_score),
@@ -78,12 +78,11 @@ def interval_windows(interval: FlaggedInterval, n_timepoints: int, window_size: 
 
 
 def log_expected_readings(run_id: str, detector: BaseDetector, frame: pd.DataFrame, detection: Detection,
-                          folder: str, what: str) -> int:
-    """Log `folder/expected_<k>.png` for the largest alerts (or flagged intervals) of `detection`
-    (the rows of `frame`); returns how many. `what` names the data in the titles."""
+                          intervals: list[FlaggedInterval], folder: str, what: str) -> int:
+    """Log `folder/expected_<k>.png` for `intervals` (`largest_alerts`) of `detection` (the rows of
+    `frame`); returns how many. `what` names the data in the titles."""
     if not hasattr(detector, "reconstruct"):
         return 0
-    intervals = largest_alerts(detector, detection)
     if not intervals:
         return 0
     values, index = detector.check_input(frame)
@@ -103,8 +102,9 @@ def log_expected_readings(run_id: str, detector: BaseDetector, frame: pd.DataFra
     return len(intervals)
 
 
-def latent_marks(detector: BaseDetector, detection: Detection) -> dict[str, np.ndarray]:
-    """For the latent-space plot: each of the largest alerts (or flagged intervals) -> its windows (a 0/1 mask)."""
+def latent_marks(detector: BaseDetector, detection: Detection,
+                 intervals: list[FlaggedInterval]) -> dict[str, np.ndarray]:
+    """For the latent-space plot: each of `intervals` (`largest_alerts`) -> its windows (a 0/1 mask)."""
     return {interval.label(detection.index): interval_windows(interval, len(detection.scores),
                                                               detector.window_size, detector.score_stride)
-            for interval in largest_alerts(detector, detection)}
+            for interval in intervals}

@@ -18,7 +18,7 @@ from seqae.data import TrainingData
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import ConfigError, about_file
 from seqae.windows import window_mean_scores
-from seqae.tracking.expected import latent_marks, log_expected_readings
+from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_readings
 from seqae.tracking.models import check_alias, log_detector_model
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, experiment_id, flat_params, log_metrics,
                                   mlflow_warnings_off, now_ms, ui_url, use_store)
@@ -138,10 +138,11 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
                 fit_seconds: float, register: str | None, alias: str | None) -> FitResult:
     """What every fit run logs once its detector is fitted: losses, summaries, plots, config, model."""
     detection = detector.training_detection_  # the training rows as fit scored them, not scored again
+    alerts = detector.find_alerts(detection)
     summary = {**_fit_summary(detector, detection, fit_seconds),
-               **{f"train_{k}": float(v) for k, v in detector.find_alerts(detection).counts().items()}}
+               **{f"train_{k}": float(v) for k, v in alerts.counts().items()}}
     log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
-    _log_fit_plots(run_id, detector, data.frame, detection)
+    _log_fit_plots(run_id, detector, data.frame, detection, alerts)
     mlflow.log_dict(_effective_config(detector, data.options), "config.json")
     model_info = log_detector_model(detector, data.frame, registered_model_name=register)
     registered_uri = None
@@ -186,7 +187,8 @@ def _history_metrics(detector: BaseDetector) -> list[Metric]:
     return out
 
 
-def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, detection: Detection) -> None:
+def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, detection: Detection,
+                   alerts) -> None:
     client = MlflowClient()
     name = type(detector).__name__
     history = getattr(detector, "history_", None)
@@ -195,7 +197,6 @@ def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, det
                                                     history.best_epoch + 1, title=f"{name}: loss per epoch"),
                           "plots/loss_curves.png")
     n_val = 0 if detector.validation_scores_ is None else len(detector.validation_scores_)
-    alerts = detector.find_alerts(detection)
     client.log_figure(run_id, plots.score_timeline(
         detection.index, detection.scores, detection.threshold, detection.flags,
         split_at=len(detection.scores) - n_val if n_val else None, alert_ids=alerts.alert_ids,
@@ -207,14 +208,15 @@ def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, det
     client.log_figure(run_id, plots.contribution_heatmap(detection.index, detection.contributions,
                                                          detection.feature_names),
                       "plots/sensor_contributions.png")
+    largest = largest_alerts(detection, alerts)
     if hasattr(detector, "encode"):
         latent = detector.encode(frame)
         client.log_figure(run_id, plots.latent_scatter(
             latent, window_mean_scores(detection.scores, detector.window_size, detector.score_stride),
             title=f"Latent space: {len(latent)} training windows (PCA of encode())",
-            marked=latent_marks(detector, detection)),
+            marked=latent_marks(detector, detection, largest)),
             "plots/latent_space.png")
-    log_expected_readings(run_id, detector, frame, detection, "plots", "training data")
+    log_expected_readings(run_id, detector, frame, detection, largest, "plots", "training data")
 
 
 def _effective_config(detector: BaseDetector, data_options: dict) -> dict:
