@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score
 
+from seqae import metrics
 from seqae.detectors import BaseDetector, make_detector
+from seqae.detectors.scoring import causal_smooth
 from seqae.errors import DataError
 
 VALIDATION_FRACTION = 0.2  # the held-out share of the training rows, as every detector's default
@@ -225,18 +226,15 @@ def injection_suite(values: np.ndarray, n_heldout: int, random_state: int | None
 
 
 def causal_mean(scores: np.ndarray, k: int) -> np.ndarray:
-    """The detectors' `smoothing`: row t becomes the mean of rows t-k+1..t (fewer at the start)."""
-    if k <= 1:
-        return scores
-    c = np.cumsum(np.concatenate([[0.0], scores]))
-    n = len(scores)
-    lo = np.maximum(np.arange(1, n + 1) - k, 0)
-    return (c[1:] - c[lo]) / (np.arange(1, n + 1) - lo)
+    """The detectors' `smoothing` of one score series (`scoring.causal_smooth`): row t becomes the
+    mean of rows t-k+1..t (fewer at the start)."""
+    return causal_smooth(np.asarray(scores, dtype=np.float64)[:, None], k)[:, 0]
 
 
 def _ap(labels: np.ndarray, scores: np.ndarray) -> float:
+    """`metrics.auc_pr` of injected labels, a non-finite score ranked as the lowest."""
     scores = np.nan_to_num(np.asarray(scores, dtype=np.float64), nan=0.0, posinf=1e300, neginf=-1e300)
-    return float(average_precision_score(labels, scores)) if 0 < labels.sum() < len(labels) else np.nan
+    return metrics.auc_pr(labels, scores)
 
 
 # ---- selection ------------------------------------------------------------------------------------
