@@ -174,6 +174,8 @@ class BaseDetector(BaseEstimator):
         self.training_detection_ = Detection(index, list(self.feature_names_in_), scores, contributions, np.nan,
                                              np.zeros(len(scores), dtype=np.int8))
         self._fit_threshold()
+        if n_val:
+            self._absorb_held_out(scaled)
         return self
 
     def set_threshold(self, threshold: Threshold | None) -> "BaseDetector":
@@ -434,6 +436,12 @@ class BaseDetector(BaseEstimator):
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
         """`(batch, window, n_features)` scaled windows -> element scores of the same shape."""
         raise NotImplementedError
+
+    def _absorb_held_out(self, scaled: np.ndarray) -> None:
+        """Called at the end of `fit`, once the normaliser, threshold and alert rules are fitted on
+        the held-out rows' scores (out of sample, as new rows' scores are): a detector whose model
+        is a memory of normal windows may add the held-out rows to it. `scaled` is every training
+        row, scaled. Networks and fitted projections keep what they learnt (default: nothing)."""
 
     def _model_state(self) -> tuple[dict, dict]:
         """(JSON-able config that rebuilds the model, dict of tensors) for `save`."""
