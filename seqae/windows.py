@@ -90,7 +90,9 @@ def reverse_windowing(
         n_timepoints: length of the series.
         reduction: `mean` (average over the windows covering a row) or `last` (the value from the
             step furthest into a window covering the row: the last step of the window that ends
-            on it, where one does, as an online detector would score it).
+            on it, where one does, as an online detector would score it). `window` averages as
+            `mean` does: it names values that are already each window's mean, given to its steps
+            (`BaseDetector.window_scores`).
 
     Returns:
         `(n_timepoints, ...)`.
@@ -117,8 +119,8 @@ class WindowAccumulator:
     """
 
     def __init__(self, n_timepoints: int, window_size: int, trailing_shape=(), reduction: str = "mean"):
-        if reduction not in ("mean", "last"):
-            raise ValueError(f"reduction must be 'mean' or 'last', got {reduction!r}")
+        if reduction not in ("mean", "last", "window"):
+            raise ValueError(f"reduction must be 'mean', 'last' or 'window', got {reduction!r}")
         self.window_size = window_size
         self.reduction = reduction
         self.sums = np.zeros((n_timepoints, *trailing_shape), dtype=np.float64)

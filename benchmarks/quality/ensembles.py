@@ -45,6 +45,9 @@ def members(window: int, networks: bool) -> dict:
         "deviation": ("deviation", {}, False),
         "pca": ("pca", {"window_size": window, "scaling": "robust"}, False),
         "pca-win": ("pca", {"window_size": window, "scaling": "robust"}, True),
+        "pca-window": ("pca", {"window_size": window, "scaling": "robust", "score_reduction": "window"}, False),
+        "pca-window-v": ("pca", {"window_size": window, "scaling": "robust", "score_reduction": "window",
+                                 "normalize_on": "validation"}, False),
         "iforest": ("iforest", {"window_size": min(window, 32), "random_state": 0}, False),
     }
     if networks:

@@ -47,7 +47,7 @@ from seqae.windows import pad_batch
 
 FORMAT_VERSION = 2  # 2: conv-ae's network encodes a window to latent_dim values (a bottleneck)
 NORMALIZATIONS = ("zscore", "robust", "none")
-SCORE_REDUCTIONS = ("mean", "last")
+SCORE_REDUCTIONS = ("mean", "last", "window")
 SCORE_PRECISIONS = ("float32", "bfloat16")
 THRESHOLD_SOURCES = ("validation", "all")
 NORMALIZE_SOURCES = ("train", "validation")
@@ -418,10 +418,18 @@ class BaseDetector(BaseEstimator):
         """Element scores `(batch, window, n_features)` of scaled windows of the same shape.
 
         A window's scores do not depend on the other windows of its batch: networks run on
-        batches padded to a multiple of `batch_quantum` windows (`windows.pad_batch`).
+        batches padded to a multiple of `batch_quantum` windows (`windows.pad_batch`). With
+        `score_reduction="window"` every step of a window gets the window's mean score per sensor,
+        so a row's score is the mean over the windows covering it of their whole error (how the
+        nearest-window detector scores): a step the model reconstructs well inside a window it
+        reconstructs badly still shares the blame.
         """
         n_windows = len(windows)
-        return self._window_scores(pad_batch(windows, self.batch_quantum))[:n_windows]
+        scores = self._window_scores(pad_batch(windows, self.batch_quantum))[:n_windows]
+        if self.score_reduction == "window":
+            # a strided mean over the steps axis: the same sums whatever the batch or alignment
+            scores = np.broadcast_to(scores.mean(axis=1, keepdims=True), scores.shape)
+        return scores
 
     def score_batch_size(self) -> int:
         """Windows per forward pass when scoring (`scoring.score_batch_size`)."""

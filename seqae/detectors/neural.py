@@ -192,7 +192,9 @@ class LSTMAutoencoder(AutoencoderDetector):
         noise_std: denoising training: Gaussian noise of this std on the inputs (scaled units).
         train_stride: rows between training windows.
         score_stride: rows between scored windows (1 = every window; larger is faster).
-        score_reduction: `mean` of all windows covering a row, or the `last` (the one ending there).
+        score_reduction: `mean` of all windows covering a row, the `last` (the one ending there),
+            or `window`: each window's mean error over its steps, given to each of its rows, then
+            the mean of the windows covering a row (BaseDetector.window_scores).
         normalization: per-sensor normalisation of the error before summing: `robust` (by its
             median and MAD on the rows `normalize_on` names; the default: a few anomalous rows
             there do not mute a sensor), `zscore` (mean and standard deviation) or `none`.
