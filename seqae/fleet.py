@@ -210,7 +210,7 @@ class FleetDetector:
     def fit(self, X, y=None) -> "FleetDetector":
         """Fit one detector per asset of `X`: a frame with the asset column, `{asset: frame}` or
         `{asset: [frame, ...]}`. Returns self."""
-        spec = self._check_params()
+        spec = self.check_params()
         data = self.split(X) if isinstance(X, pd.DataFrame) else self._check_mapping(X)
         jobs = list(data.items())
         if self.fallback == "shared":
@@ -240,7 +240,7 @@ class FleetDetector:
                        fallback_detector: BaseDetector | None = None) -> "FleetDetector":
         """A fleet of detectors fitted elsewhere (one per asset, the same sensor columns)."""
         fleet = cls(spec, asset_column, "shared" if fallback_detector is not None else None)
-        fleet._check_params()
+        fleet.check_params()
         fleet.fitted_ = {}
         fleet._set_detectors({asset_key(a): d for a, d in detectors.items()}, fallback_detector)
         return fleet
@@ -401,7 +401,8 @@ class FleetDetector:
 
             raise NotFittedError("this FleetDetector is not fitted yet; call fit() first")
 
-    def _check_params(self) -> FitSpec:
+    def check_params(self) -> FitSpec:
+        """The fit spec, after a one-line `ConfigError` for a parameter that cannot be used."""
         if not isinstance(self.asset_column, str) or not self.asset_column:
             raise ConfigError(f"asset_column must name a column, got {self.asset_column!r}")
         if self.fallback not in FALLBACKS:
