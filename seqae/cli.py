@@ -2,6 +2,8 @@
 
     seqae demo                                  generated sensors -> fit, score, evaluate, in MLflow
     seqae fit DATA.csv [--model lstm-ae] ...    fit a detector; every fit is an MLflow run
+    seqae fit A.csv B.csv ... | DIR             one detector on several recordings
+    seqae fit FLEET.csv --asset-column machine  one detector per machine, one model
     seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals)
     seqae evaluate MODEL DATA.csv --label-column anomaly
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model

@@ -208,3 +208,28 @@ def test_the_served_fleet_routes_each_request_by_machine(in_store, fleet_without
         assert status == 400 and "fewer than one window" in answer["message"]
     finally:
         assert stop(process) in (0, -15), log.read_text()
+
+
+def test_errors_in_one_machines_rows_name_the_machine_and_the_fleet_files_line(in_store, fleet_without_fallback,
+                                                                                tmp_path):
+    root, _ = in_store
+    lines = (root / "fleet_new.csv").read_text().splitlines()
+    bad_line = next(i for i, line in enumerate(lines) if ",m01," in line and i > 40) + 1  # 1-based file line
+    parts = lines[bad_line - 1].split(",")
+    parts[3] = "abc"
+    lines[bad_line - 1] = ",".join(parts)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    fleet = fleet_without_fallback[1]
+    keep = FleetDetector.from_detectors({**fleet.detectors_, "m09": fleet.detectors_["m00"]}, asset_column="machine")
+    with pytest.raises(Exception, match=rf"bad.csv, machine 'm01': column 'sensor_1' has 1 non-numeric values "
+                                        rf"\(first at row {bad_line}: 'abc'\)"):
+        score_fleet_csv(keep, bad, tmp_path / "scores.csv", quiet=True)
+    assert not (tmp_path / "scores.csv").exists()
+    with pytest.raises(Exception, match=rf"bad.csv: column 'sensor_1' has 1 non-numeric values "
+                                        rf"\(first at row {bad_line}: 'abc'\)"):
+        read_fleet_csv(bad, "machine")
+    twice = tmp_path / "twice.csv"
+    twice.write_text("\n".join(lines[:3] + [lines[1]]) + "\n")  # m00's first row again, on line 4
+    with pytest.raises(Exception, match=r"twice.csv, machine 'm00': timestamp .* appears more than once \(row 4\)"):
+        read_fleet_csv(twice, "machine")
