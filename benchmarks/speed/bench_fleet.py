@@ -92,7 +92,7 @@ def main() -> None:
     print(f"{args.machines} machines x {args.rows} rows x {args.sensors} sensors, {args.model}, "
           f"{args.rounds} rounds; identical fitted scores: {len(checksums) == 1}")
     print(table(rows, list(rows[0])))
-    path = save("fleet", {"machine_at_start": started_on, "args": vars(args), "rows": rows, "runs": runs,
+    path = save(f"fleet_{args.model}", {"machine_at_start": started_on, "args": vars(args), "rows": rows, "runs": runs,
                           "identical_scores": len(checksums) == 1})
     print(f"-> {path}")
 
