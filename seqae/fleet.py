@@ -230,10 +230,11 @@ class FleetDetector:
         spec = self.check_params()
         data = self.split(X) if isinstance(X, pd.DataFrame) else self._check_mapping(X)
         jobs = list(data.items())
-        if self.fallback == "shared":
-            jobs.append((self.SHARED, [part for parts in data.values()
-                                       for part in (parts if isinstance(parts, list) else [parts])]))
-        fitted = dict(self._fit_all(spec, jobs))
+        if self.fallback == "shared":  # the largest fit first, so that no worker starts it last
+            jobs.insert(0, (self.SHARED, [part for parts in data.values()
+                                          for part in (parts if isinstance(parts, list) else [parts])]))
+        results = dict(self._fit_all(spec, jobs))
+        fitted = {name: results[name] for name in [*data, *([self.SHARED] if self.SHARED in results else [])]}
         for name, result in fitted.items():
             for message in result.warnings:
                 warnings.warn(f"{self._asset_label(name)}: {message}", stacklevel=2)
