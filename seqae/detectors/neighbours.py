@@ -78,16 +78,17 @@ class NearestWindowsDetector(BaseDetector):
         self.threshold_on = threshold_on
         self.random_state = random_state
 
-    def _fit_model(self, train_part, validation_part) -> None:
-        self.memory_ = self._memory(train_part)
+    def _fit_model(self, train_parts, validation_parts) -> None:
+        self.memory_ = self._memory(train_parts)
 
-    def _absorb_held_out(self, scaled) -> None:
+    def _absorb_held_out(self, scaled_parts) -> None:
         if self.memory_from == "all":
-            self.memory_ = self._memory(scaled)
+            self.memory_ = self._memory(scaled_parts)
 
-    def _memory(self, rows: np.ndarray) -> np.ndarray:
-        """The windows of `rows` kept in memory: all, or `max_memory` evenly spaced."""
-        windows = window_tensor(rows, self.window_size)  # (n_windows, window, features) view
+    def _memory(self, parts: list[np.ndarray]) -> np.ndarray:
+        """The windows of the recordings `parts` kept in memory: all, or `max_memory` evenly spaced
+        (no window spans two recordings)."""
+        windows = window_tensor(parts, self.window_size)  # (n_windows, window, features)
         n_windows = len(windows)
         keep = np.unique(np.linspace(0, n_windows - 1, min(n_windows, self.max_memory)).round().astype(np.int64))
         return windows[torch.from_numpy(keep)].numpy().astype(np.float32).copy()
