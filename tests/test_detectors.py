@@ -305,7 +305,7 @@ def test_too_few_rows_for_validation_warns_and_trains_on_all(make_tiny, train_fr
     ({"window_size": "16"}, "window_size must be a positive integer, got '16'"),
     ({"validation_fraction": 1.0}, r"validation_fraction must be in \[0, 1\), got 1.0"),
     ({"normalization": "minmax"}, "normalization must be one of zscore, robust, none, got 'minmax'"),
-    ({"score_reduction": "max"}, "score_reduction must be one of mean, last, got 'max'"),
+    ({"score_reduction": "max"}, "score_reduction must be one of mean, last, window, got 'max'"),
     ({"threshold_on": "test"}, "threshold_on must be one of validation, all, got 'test'"),
     ({"score_stride": 17}, "score_stride must be an integer from 1 to window_size=16, got 17"),
     ({"threshold": 0.5}, "threshold must be a seqae Threshold"),
