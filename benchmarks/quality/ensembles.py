@@ -43,6 +43,7 @@ def members(window: int, networks: bool) -> dict:
         "knn-all": ("knn-window", {"window_size": window}, "memory"),
         "knn-wide": ("knn-window", {"window_size": window, "validation_fraction": 0.3}, False),
         "deviation": ("deviation", {}, False),
+        "ensemble": ("ensemble", {"window_size": window}, False),
         "pca": ("pca", {"window_size": window, "scaling": "robust"}, False),
         "pca-win": ("pca", {"window_size": window, "scaling": "robust"}, True),
         "pca-window": ("pca", {"window_size": window, "scaling": "robust", "score_reduction": "window"}, False),

@@ -162,7 +162,7 @@ class BaseDetector(BaseEstimator):
 
         # Score each recording once and slice it: the held-out rows scored as a short series of
         # their own would have their first and last rows covered by few windows, and score high.
-        elements = [self._element_scores(part) for part in scaled]
+        elements = self._training_element_scores(scaled)
         normalize_rows = [element[n:] if self.normalize_on == "validation" and any(n_vals) else element[:n]
                           for element, n in zip(elements, n_trains)]
         self.normalizer_ = scoring.fit_normalizer(np.concatenate(normalize_rows), self.normalization)
@@ -491,6 +491,11 @@ class BaseDetector(BaseEstimator):
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
         """`(batch, window, n_features)` scaled windows -> element scores of the same shape."""
         raise NotImplementedError
+
+    def _training_element_scores(self, scaled_parts: list[np.ndarray]) -> list[np.ndarray]:
+        """The element scores `fit` calibrates on: each recording's, scored whole. A detector made
+        of fitted detectors (the ensemble) gives theirs as they computed them in their own fits."""
+        return [self._element_scores(part) for part in scaled_parts]
 
     def _absorb_held_out(self, scaled_parts: list[np.ndarray]) -> None:
         """Called at the end of `fit`, once the normaliser, threshold and alert rules are fitted on
