@@ -10,8 +10,8 @@
 """
 
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, STORE_DIR, UI_HOST, UI_PORT, Store, as_metrics, csv_dataset,
-                                  experiment_id, flat_params, log_metrics, quiet_mlflow, resolve_store, runs_table,
-                                  ui_url, use_store)
+                                  experiment_id, flat_params, how_to_view, log_metrics, quiet_mlflow, resolve_store,
+                                  runs_table, ui_url, use_store)
 from seqae.tracking.models import (MODEL_NAME, LoadedModel, check_alias, load_detector, load_pyfunc_model,
                                    log_detector_model, model_requirements)
 from seqae.tracking.fit import FitResult, fit_and_log, fit_auto_and_log
@@ -21,7 +21,7 @@ from seqae.tracking.pipeline_runs import PipelineRunLogger, start_pipeline_run
 __all__ = [
     "DEFAULT_EXPERIMENT", "MODEL_NAME", "STORE_DIR", "UI_HOST", "UI_PORT", "EvaluationResult", "FitResult",
     "LoadedModel", "PipelineRunLogger", "Store", "as_metrics", "check_alias", "csv_dataset", "evaluate_and_log",
-    "experiment_id", "fit_and_log", "fit_auto_and_log", "flat_params", "load_detector", "load_pyfunc_model",
-    "log_detector_model", "log_metrics", "model_requirements", "quiet_mlflow", "resolve_store", "runs_table", "score_detector",
-    "start_pipeline_run", "ui_url", "use_store",
+    "experiment_id", "fit_and_log", "fit_auto_and_log", "flat_params", "how_to_view", "load_detector",
+    "load_pyfunc_model", "log_detector_model", "log_metrics", "model_requirements", "quiet_mlflow", "resolve_store",
+    "runs_table", "score_detector", "start_pipeline_run", "ui_url", "use_store",
 ]
