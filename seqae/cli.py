@@ -187,7 +187,7 @@ def _tracking():
 # ---- fit ---------------------------------------------------------------------------------------------
 
 @cli.command()
-@click.argument("data", type=INPUT_FILE)
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, readable=True))
 @click.option("--model", "model_type", type=click.Choice(["auto", *MODEL_TYPES]), default="auto", show_default=True,
               help="auto: choose the window and the detector from the data, without labels (docs/benchmarks.md); "
                    "lstm-ae: LSTM seq2seq autoencoder; lstm-vae: LSTM variational autoencoder; "
@@ -212,6 +212,15 @@ def _tracking():
 @click.option("--label-column", metavar="NAME", help="A 0/1 label column: never used as a sensor.")
 @click.option("--train-rows", type=int, metavar="N", help="Fit on the first N rows only.")
 @click.option("--train-until", metavar="TIME", help="Fit on the rows up to this time (inclusive).")
+@click.option("--asset-column", metavar="NAME",
+              help="A fleet export: the column naming each row's machine (or pump, line...). Fits one detector "
+                   "per machine, logged and registered as one model that routes each machine's rows to its own.")
+@click.option("--fallback", type=click.Choice(["none", "shared"]), default="none", show_default=True,
+              help="With --asset-column: shared also fits one detector on every machine's rows, which scores "
+                   "machines the model has not seen (none: they are an error naming them).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 1024), metavar="N",
+              help="With --asset-column: machines fitted at once, each in its own process with one torch thread "
+                   "(default: the CPUs this process may use).")
 @read_options
 @experiment_option
 @click.option("--run-name", help="Name of the MLflow run.")
@@ -220,16 +229,20 @@ def _tracking():
                                 "models:/NAME@ALIAS finds it; models:/NAME/latest is always the newest.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the model URI.")
 def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_size, learning_rate, noise_std,
-        seed, threshold, extra_params, columns, label_column, train_rows, train_until, read,
-        experiment, run_name, register, alias, quiet):
+        seed, threshold, extra_params, columns, label_column, train_rows, train_until, asset_column, fallback, jobs,
+        read, experiment, run_name, register, alias, quiet):
     """Fit a detector on DATA.csv (rows assumed normal) and log it as an MLflow run.
+
+    Several files (or a directory of .csv files) are recordings of the same sensors: one detector
+    on all of them, no window across two files, each file's last rows held out, every file a
+    dataset of the run. With --asset-column, DATA.csv is a fleet export: one detector per machine.
 
     The run gets the parameters, the loss per epoch, the threshold and score quantiles, the CSV as
     its training dataset, plots (losses, scores, per-sensor contributions, latent space), the
     effective config and the model, which `seqae score`, `seqae serve` and MLflow can load.
     """
     tracking = _tracking()
-    from seqae.data import read_training_data
+    from seqae.data import read_training_files
     from seqae.detectors import DETECTORS, make_detector
 
     given = {"window_size": window_size, "epochs": epochs, "hidden_size": hidden_size,
@@ -242,8 +255,14 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
         if one_model:
             raise click.BadParameter(f"{one_model[0]} sets a parameter of one model, and --model auto chooses "
                                      "its own; name the model too (e.g. --model lstm-ae)", param_hint="--model")
-    training = read_training_data(data, columns=columns, label_column=label_column, options=read,
-                                  train_rows=train_rows, train_until=train_until)
+    if asset_column is not None:
+        return _fit_fleet(data, model_type, params, asset_column, fallback, jobs, columns, label_column, train_rows,
+                          train_until, read, experiment, run_name, register, alias, quiet)
+    if fallback != "none" or jobs is not None:
+        raise click.BadParameter("applies to a fleet: give --asset-column too",
+                                 param_hint="--fallback" if fallback != "none" else "--jobs")
+    training = read_training_files(data, columns=columns, label_column=label_column, options=read,
+                                   train_rows=train_rows, train_until=train_until)
     if model_type == "auto":
         result = tracking.fit_auto_and_log(training, random_state=seed, window_size=window_size, threshold=threshold,
                                            experiment=experiment, run_name=run_name, register=register, alias=alias)
@@ -260,7 +279,8 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
     epochs_note = (f", best epoch {int(m['best_epoch'])} of {int(m['epochs_run'])}" if "best_epoch" in m else "")
     if result.auto is not None:
         click.echo(result.auto.reason)
-    click.echo(f"Fitted {result.detector.model_type} on {len(frame)} rows x {frame.shape[1]} sensors in "
+    files = f" of {len(training.recordings)} files" if training.recordings else ""
+    click.echo(f"Fitted {result.detector.model_type} on {len(frame)} rows{files} x {frame.shape[1]} sensors in "
                f"{result.fit_seconds:.1f} s{epochs_note}; threshold {m['threshold']:.4g}")
     click.echo(f"run:    {result.run_id}  (experiment {experiment!r})")
     click.echo(f"model:  {result.model_uri}")
@@ -268,6 +288,49 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
         click.echo(f"        {result.registered_uri}")
     click.echo(f"score:  seqae score {result.registered_uri or result.model_uri} DATA.csv -o scores.csv")
     click.echo(f"view:   {tracking.how_to_view(result.run_url)}")
+
+
+def _fit_fleet(data, model_type, params, asset_column, fallback, jobs, columns, label_column, train_rows, train_until,
+               read, experiment, run_name, register, alias, quiet):
+    """`seqae fit FLEET.csv --asset-column NAME`: one detector per machine, one parent run, one model."""
+    import os
+
+    tracking = _tracking()
+    from seqae.data import read_fleet_training
+    from seqae.fleet import FitSpec, FleetDetector
+
+    if len(data) != 1:
+        raise click.BadParameter(f"--asset-column reads one fleet export; got {len(data)} paths", param_hint="DATA")
+    from seqae.detectors import DETECTORS
+
+    if model_type != "auto" and "verbose" in DETECTORS[model_type]().get_params():
+        params.setdefault("verbose", False)  # one progress bar per process would garble the terminal
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    fleet = FleetDetector(FitSpec(model_type, params), asset_column=asset_column,
+                          fallback=None if fallback == "none" else fallback, n_jobs=jobs)
+    fleet.check_params()
+    training = read_fleet_training(data[0], asset_column, columns=columns, label_column=label_column, options=read,
+                                   train_rows=train_rows, train_until=train_until)
+    result = tracking.fit_fleet_and_log(fleet, training, experiment=experiment, run_name=run_name,
+                                        register=register, alias=alias)
+    if quiet:
+        click.echo(result.registered_uri or result.model_uri)
+        return
+    table, n = result.table, len(fleet.detectors_)
+    kinds = table[table[asset_column] != FleetDetector.SHARED]["model_type"].value_counts()
+    chosen = ", ".join(f"{kind} for {count}" for kind, count in kinds.items())
+    shared = " and a shared fallback detector" if fleet.fallback_detector_ is not None else ""
+    processes = min(fleet.n_jobs, len(table))
+    click.echo(f"Fitted {n} {asset_column}s ({chosen}){shared} on {int(training.options['n_train_rows'])} rows x "
+               f"{fleet.n_features_in_} sensors in {result.fit_seconds:.1f} s with {processes} process"
+               f"{'es' if processes > 1 else ''} (their fits take {result.asset_seconds:.1f} s one after another)")
+    click.echo(f"run:    {result.run_id}  (experiment {experiment!r}; a child run per {asset_column})")
+    click.echo(f"model:  {result.model_uri}")
+    if result.registered_uri:
+        click.echo(f"        {result.registered_uri}")
+    click.echo(f"score:  seqae score {result.registered_uri or result.model_uri} DATA.csv -o scores.csv")
+    click.echo(f"view:   seqae ui, then open {result.run_url}")
 
 
 # ---- score / evaluate ----------------------------------------------------------------------------------

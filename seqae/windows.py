@@ -185,11 +185,16 @@ class WindowAccumulator:
         return sums / counts.reshape(-1, *([1] * (sums.ndim - 1)))
 
 
-def window_tensor(values: np.ndarray, window_size: int, stride: int = 1) -> torch.Tensor:
+def window_tensor(values, window_size: int, stride: int = 1) -> torch.Tensor:
     """All windows of a scaled series as a strided view: `(n_windows, window_size, n_features)`.
 
-    Uses the same starts as `window_starts`; no window is copied until a batch is taken.
+    Uses the same starts as `window_starts`; no window is copied until a batch is taken. `values`
+    may be a list of series (separate recordings): the windows of each, one after the other, so
+    that no window spans two of them (copied into one tensor when there are several).
     """
+    if isinstance(values, (list, tuple)):
+        parts = [window_tensor(part, window_size, stride) for part in values]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
     series = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))  # (n_timepoints, n_features)
     starts = window_starts(len(series), window_size, stride)
     view = series.unfold(0, window_size, 1).transpose(1, 2)  # (n - window + 1, window, n_features)

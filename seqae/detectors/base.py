@@ -144,37 +144,82 @@ class BaseDetector(BaseEstimator):
 
         The last `validation_fraction` of the rows (in time order) is held out: it decides early
         stopping and, by default, the threshold.
+
+        `X` may also be a list of frames (or arrays): separate recordings of the same sensors, one
+        model for all of them. No window spans two recordings, each holds out its own last
+        `validation_fraction` of rows, and the scaler sees all their rows. The fitted scores
+        (`train_scores_`, `validation_scores_`, `training_detection_`) are the recordings' one
+        after the other.
         """
         self.check_params()
-        values, index = self.check_input(X, fitting=True)
-        n_val = int(len(values) * self.validation_fraction)
-        if n_val and (n_val < self.window_size or len(values) - n_val < self.window_size):
-            warnings.warn(
-                f"{len(values)} training rows are too few to hold out {self.validation_fraction:.0%} "
-                f"for validation with window_size={self.window_size}; training on all rows, "
-                "without early stopping, threshold fitted on training scores",
-                stacklevel=2,
-            )
-            n_val = 0
-        self.scaler_ = Scaler().fit(values, method=self.scaling)
-        scaled = self.scaler_.transform(values)  # (n_timepoints, n_features) float32
-        n_train = len(scaled) - n_val
-        self._fit_model(scaled[:n_train], scaled[n_train:] if n_val else None)
+        segments = self.check_segments(X)
+        n_vals = self._held_out_rows([len(values) for values, _ in segments])
+        self.scaler_ = Scaler().fit(np.concatenate([values for values, _ in segments]), method=self.scaling)
+        scaled = [self.scaler_.transform(values) for values, _ in segments]  # each (n_timepoints, n_features) float32
+        n_trains = [len(part) - n_val for part, n_val in zip(scaled, n_vals)]
+        self._fit_model([part[:n] for part, n in zip(scaled, n_trains)],
+                        [part[n:] for part, n in zip(scaled, n_trains) if n < len(part)] or None)
 
-        # Score the whole frame once and slice it: the held-out rows scored as a short series of
+        # Score each recording once and slice it: the held-out rows scored as a short series of
         # their own would have their first and last rows covered by few windows, and score high.
-        elements = self._element_scores(scaled)
-        normalize_rows = slice(n_train, None) if self.normalize_on == "validation" and n_val else slice(0, n_train)
-        self.normalizer_ = scoring.fit_normalizer(elements[normalize_rows], self.normalization)
-        contributions = scoring.causal_smooth(scoring.contributions(elements, self.normalizer_), self.smoothing)
-        scores = contributions.sum(axis=1)
-        self.train_scores_ = scores[:n_train]
-        self.validation_scores_ = scores[n_train:] if n_val else None
+        elements = [self._element_scores(part) for part in scaled]
+        normalize_rows = [element[n:] if self.normalize_on == "validation" and any(n_vals) else element[:n]
+                          for element, n in zip(elements, n_trains)]
+        self.normalizer_ = scoring.fit_normalizer(np.concatenate(normalize_rows), self.normalization)
+        contributions = [scoring.causal_smooth(scoring.contributions(element, self.normalizer_), self.smoothing)
+                         for element in elements]
+        scores = [part.sum(axis=1) for part in contributions]
+        self.train_scores_ = np.concatenate([part[:n] for part, n in zip(scores, n_trains)])
+        self.validation_scores_ = (np.concatenate([part[n:] for part, n in zip(scores, n_trains)])
+                                   if any(n_vals) else None)
+        index = segments[0][1] if len(segments) == 1 else segments[0][1].append([i for _, i in segments[1:]])
+        all_scores = np.concatenate(scores)
         # What fit computed on its own rows, kept so that logging the fit does not score them again.
-        self.training_detection_ = Detection(index, list(self.feature_names_in_), scores, contributions, np.nan,
-                                             np.zeros(len(scores), dtype=np.int8))
+        self.training_detection_ = Detection(index, list(self.feature_names_in_), all_scores,
+                                             np.concatenate(contributions), np.nan,
+                                             np.zeros(len(all_scores), dtype=np.int8))
         self._fit_threshold()
         return self
+
+    def check_segments(self, X) -> list[tuple[np.ndarray, pd.Index]]:
+        """`X` (one frame or array, or a list of them: separate recordings) as a list of checked
+        `(values, index)` pairs, the columns of each in the first's order; `fitting` records them."""
+        if not isinstance(X, (list, tuple)):
+            return [self.check_input(X, fitting=True)]
+        if not X:
+            raise DataError("fit got an empty list of recordings; give at least one frame")
+        segments = []
+        for k, part in enumerate(X):
+            try:
+                segments.append(self.check_input(part, fitting=k == 0))
+            except DataError as exc:
+                raise DataError(f"recording {k + 1} of {len(X)}: {exc}") from None
+        return segments
+
+    def _held_out_rows(self, lengths: list[int]) -> list[int]:
+        """Rows held out at the end of each recording: its last `validation_fraction`, or none for a
+        recording too short to leave a window on either side (with a warning)."""
+        n_vals = [int(n * self.validation_fraction) for n in lengths]
+        short = [k for k, (n, n_val) in enumerate(zip(lengths, n_vals))
+                 if n_val and (n_val < self.window_size or n - n_val < self.window_size)]
+        if short and len(lengths) == 1:
+            warnings.warn(
+                f"{lengths[0]} training rows are too few to hold out {self.validation_fraction:.0%} "
+                f"for validation with window_size={self.window_size}; training on all rows, "
+                "without early stopping, threshold fitted on training scores",
+                stacklevel=3,
+            )
+        elif short:
+            n_vals = [0 if k in short else n_val for k, n_val in enumerate(n_vals)]
+            where = ", ".join(f"{k + 1} ({lengths[k]} rows)" for k in short[:5])
+            warnings.warn(
+                f"recordings {where} are too short to hold out {self.validation_fraction:.0%} for validation "
+                f"with window_size={self.window_size}; all their rows are training rows"
+                + ("" if any(n_vals) else "; no rows held out: no early stopping, threshold fitted on "
+                   "training scores"),
+                stacklevel=3,
+            )
+        return [0 if k in short else n_val for k, n_val in enumerate(n_vals)]
 
     def set_threshold(self, threshold: Threshold | None) -> "BaseDetector":
         """Fit another `threshold` (None: the default) and the alert rules with it on the normal
@@ -428,7 +473,9 @@ class BaseDetector(BaseEstimator):
 
     # ---- subclass hooks -------------------------------------------------------------------------
 
-    def _fit_model(self, train_part: np.ndarray, validation_part: np.ndarray | None) -> None:
+    def _fit_model(self, train_parts: list[np.ndarray], validation_parts: list[np.ndarray] | None) -> None:
+        """Fit the model on the scaled training rows of each recording (`window_tensor` takes the
+        list: no window spans two); `validation_parts`: their held-out rows, or None."""
         raise NotImplementedError
 
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:

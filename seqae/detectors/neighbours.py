@@ -69,8 +69,8 @@ class NearestWindowsDetector(BaseDetector):
         self.threshold_on = threshold_on
         self.random_state = random_state
 
-    def _fit_model(self, train_part, validation_part) -> None:
-        windows = window_tensor(train_part, self.window_size)  # (n_windows, window, features) view
+    def _fit_model(self, train_parts, validation_parts) -> None:
+        windows = window_tensor(train_parts, self.window_size)  # (n_windows, window, features) view
         n_windows = len(windows)
         keep = np.unique(np.linspace(0, n_windows - 1, min(n_windows, self.max_memory)).round().astype(np.int64))
         self.memory_ = windows[torch.from_numpy(keep)].numpy().astype(np.float32).copy()

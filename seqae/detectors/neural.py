@@ -52,17 +52,17 @@ class NeuralDetector(BaseDetector):
     def _loss(self, net, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.mse_loss(net(inputs), targets)
 
-    def _fit_model(self, train_part, validation_part) -> None:
+    def _fit_model(self, train_parts, validation_parts) -> None:
         generator = seeded_generator(self.random_state)
         with torch.random.fork_rng(devices=[]):
             # Weight init and dropout draw from torch's global generator: seed it, then restore it.
             torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
-            self.net_args_ = self._net_args(train_part.shape[1])
+            self.net_args_ = self._net_args(self.n_features_in_)
             self.net_ = self._build_net(**self.net_args_)
-            train_windows = window_tensor(train_part, self.window_size, self.train_stride)
+            train_windows = window_tensor(train_parts, self.window_size, self.train_stride)
             val_windows = None
-            if validation_part is not None:
-                val_windows = window_tensor(validation_part, self.window_size, 1)
+            if validation_parts:
+                val_windows = window_tensor(validation_parts, self.window_size, 1)
             config = TrainConfig(
                 epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                 weight_decay=self.weight_decay, grad_clip=self.grad_clip, patience=self.patience,
@@ -319,11 +319,11 @@ class LSTMVAE(AutoencoderDetector):
     def _build_net(self, **args):
         return nets.LSTMVAENet(**args)
 
-    def _fit_model(self, train_part, validation_part):
+    def _fit_model(self, train_parts, validation_parts):
         # Training draws latents from their own generator, seeded from random_state.
         self._train_generator = seeded_generator(None if self.random_state is None else self.random_state + 1)
         try:
-            super()._fit_model(train_part, validation_part)
+            super()._fit_model(train_parts, validation_parts)
         finally:
             del self._train_generator
 

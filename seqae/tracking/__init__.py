@@ -3,6 +3,7 @@
     store.py          where runs live (MLFLOW_TRACKING_URI, or SQLite in ./mlruns), experiments, the
                       UI's addresses, the runs table, logging helpers
     fit.py            a fit as a run: params, losses, threshold, summaries, dataset, plots, the model
+    fleet_runs.py     a fleet fit: a parent run with the fleet as one model, a child run per asset
     models.py         the detector as an MLflow pyfunc model from code, and any model URI loaded back
     pyfunc_model.py   the served model (MLflow loads it from code)
     evaluate.py       scoring labelled data as an evaluation run
@@ -12,16 +13,18 @@
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, STORE_DIR, UI_HOST, UI_PORT, Store, as_metrics, csv_dataset,
                                   experiment_id, flat_params, how_to_view, log_metrics, quiet_mlflow, resolve_store,
                                   runs_table, ui_url, use_store)
-from seqae.tracking.models import (MODEL_NAME, LoadedModel, check_alias, load_detector, load_pyfunc_model,
-                                   log_detector_model, model_requirements)
+from seqae.tracking.models import (MODEL_NAME, LoadedModel, check_alias, load_detector, load_model, load_pyfunc_model,
+                                   log_detector_model, log_fleet_model, model_requirements)
 from seqae.tracking.fit import FitResult, fit_and_log, fit_auto_and_log
+from seqae.tracking.fleet_runs import FleetFitResult, fit_fleet_and_log
 from seqae.tracking.evaluate import EvaluationResult, evaluate_and_log, score_detector
 from seqae.tracking.pipeline_runs import PipelineRunLogger, start_pipeline_run
 
 __all__ = [
     "DEFAULT_EXPERIMENT", "MODEL_NAME", "STORE_DIR", "UI_HOST", "UI_PORT", "EvaluationResult", "FitResult",
+    "FleetFitResult", "fit_fleet_and_log",
     "LoadedModel", "PipelineRunLogger", "Store", "as_metrics", "check_alias", "csv_dataset", "evaluate_and_log",
-    "experiment_id", "fit_and_log", "fit_auto_and_log", "flat_params", "how_to_view", "load_detector",
-    "load_pyfunc_model", "log_detector_model", "log_metrics", "model_requirements", "quiet_mlflow", "resolve_store",
-    "runs_table", "score_detector", "start_pipeline_run", "ui_url", "use_store",
+    "experiment_id", "fit_and_log", "fit_auto_and_log", "flat_params", "how_to_view", "load_detector", "load_model",
+    "load_pyfunc_model", "log_detector_model", "log_fleet_model", "log_metrics", "model_requirements", "quiet_mlflow",
+    "resolve_store", "runs_table", "score_detector", "start_pipeline_run", "ui_url", "use_store",
 ]

@@ -5,6 +5,11 @@ written by `BaseDetector.save` (config.json + weights.pt) as the artifact `detec
 package as code, so the model loads wherever torch, numpy, pandas and scikit-learn are installed,
 seqae or not. `load_context` rebuilds the detector from those files; no pickled torch module.
 
+A fleet (`seqae.fleet.FleetDetector`, the artifact `fleet` instead of `detector`) is one model
+too: its input adds the asset column (e.g. `machine`) to the sensors, each asset's rows in time
+order, and `predict` scores each asset's rows with that asset's detector, answering the asset
+column first, then the columns below, in the request's row order.
+
 `predict` takes a frame of sensor readings (rows in time order, the fitted sensor columns) and
 returns one row per input row: `score`, `is_anomaly` and `contribution_<sensor>` for each sensor.
 The `threshold` param overrides the fitted threshold for one call; the `reconstruction` param
@@ -43,12 +48,56 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         from seqae.detectors import BaseDetector
 
-        self.detector = BaseDetector.load(context.artifacts["detector"])
+        self.fleet = None  # a seqae.fleet.FleetDetector: one detector per asset, routed by the asset column
+        if "fleet" in context.artifacts:
+            from seqae.fleet import FleetDetector
+
+            self.fleet = FleetDetector.load(context.artifacts["fleet"])
+            self.detector = None
+        else:
+            self.detector = BaseDetector.load(context.artifacts["detector"])
 
     def check_input(self, model_input: pd.DataFrame) -> pd.DataFrame:
-        """The sensor columns of `model_input` as a float frame, or `InvalidModelInput` saying why not."""
-        detector = self.detector
-        needed = [str(name) for name in detector.feature_names_in_]
+        """The sensor columns of `model_input` as a float frame (for a fleet, with the asset column
+        first), or `InvalidModelInput` saying why not."""
+        if self.fleet is not None:
+            return self.check_fleet_input(model_input)
+        return self.check_sensors(model_input, self.detector)
+
+    def check_fleet_input(self, model_input: pd.DataFrame) -> pd.DataFrame:
+        """The asset column and the sensors; every asset known (or a fallback) with a window of rows."""
+        from seqae.errors import DataError
+        from seqae.fleet import asset_key
+
+        fleet, column = self.fleet, self.fleet.asset_column
+        if isinstance(model_input, pd.DataFrame) and column not in [str(c) for c in model_input.columns]:
+            shown = ", ".join(repr(str(n)) for n in list(model_input.columns)[:12]) or "no columns"
+            raise InvalidModelInput(f"column {column!r} that names each row's {column} is missing; the request "
+                                    f"has {shown}; send it beside the sensors")
+        frame = self.check_sensors(model_input, None)
+        assets = model_input.set_axis([str(c) for c in model_input.columns], axis=1)[column]
+        if assets.isna().any():
+            raise InvalidModelInput(f"column {column!r} is empty at row {int(np.flatnonzero(assets.isna())[0])}; "
+                                    f"every row needs its {column}")
+        keys = assets.map(asset_key)
+        for key in pd.unique(keys):
+            try:
+                detector = fleet.detector_for(key)
+            except DataError as exc:
+                raise InvalidModelInput(str(exc)) from None
+            n_rows = int((keys == key).sum())
+            if n_rows < detector.window_size:
+                raise InvalidModelInput(f"{column} {key!r} has {n_rows} rows in the request, fewer than one window "
+                                        f"(window_size={detector.window_size}); send at least "
+                                        f"{detector.window_size} consecutive rows of each {column}")
+        frame.insert(0, column, keys.to_numpy())
+        return frame
+
+    def check_sensors(self, model_input: pd.DataFrame, detector) -> pd.DataFrame:
+        """The sensor columns of `model_input` as a float frame, at least a window of rows unless
+        `detector` is None (a fleet's: its sensors, the rows counted per asset)."""
+        fitted = detector if detector is not None else self.fleet
+        needed = [str(name) for name in fitted.feature_names_in_]
         if not isinstance(model_input, pd.DataFrame):
             raise InvalidModelInput(f"expected a table of sensor readings with columns {', '.join(needed)}, "
                                     f"got {type(model_input).__name__}; send dataframe_split or dataframe_records")
@@ -72,7 +121,7 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
                 raise InvalidModelInput(f"column {name!r} has missing or infinite values (first at row {row}); "
                                         "fill them before sending")
             values[name] = column.to_numpy(dtype=np.float64)
-        if len(frame) < detector.window_size:
+        if detector is not None and len(frame) < detector.window_size:
             raise InvalidModelInput(f"the request has {len(frame)} rows, fewer than one window "
                                     f"(window_size={detector.window_size}); send at least "
                                     f"{detector.window_size} consecutive rows")
@@ -80,13 +129,20 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         frame = self.check_input(model_input)
-        detection = self.detector.detect(frame)
         threshold = (params or {}).get("threshold")
         if threshold is not None:
             try:
                 threshold = float(threshold)
             except (TypeError, ValueError):
                 raise InvalidModelInput(f"param 'threshold' must be a number, got {threshold!r}") from None
+        if self.fleet is not None:
+            if _wants_reconstruction((params or {}).get("reconstruction")):
+                raise InvalidModelInput("param 'reconstruction' is not offered by a fleet model; send the rows of "
+                                        "one machine to a model fitted on it alone")
+            # Each asset's rows to its detector, alert ids counted within the asset, in the request's order.
+            return self.fleet.score_frame(frame, threshold=threshold).reset_index(drop=True)
+        detection = self.detector.detect(frame)
+        if threshold is not None:
             detection.threshold = threshold
             detection.flags = (detection.scores > threshold).astype(np.int8)
         # Each row's alert by the model's alert rules, the rows of the request taken as one series.
