@@ -330,7 +330,7 @@ def _fit_fleet(data, model_type, params, asset_column, fallback, jobs, columns, 
     if result.registered_uri:
         click.echo(f"        {result.registered_uri}")
     click.echo(f"score:  seqae score {result.registered_uri or result.model_uri} DATA.csv -o scores.csv")
-    click.echo(f"view:   seqae ui, then open {result.run_url}")
+    click.echo(f"view:   {tracking.how_to_view(result.run_url)}")
 
 
 # ---- score / evaluate ----------------------------------------------------------------------------------
