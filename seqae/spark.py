@@ -98,27 +98,30 @@ class _ShippedModel:
     asset_column: str
 
     def detector_for(self, asset):
-        key = "(single)" if self.single is not None else asset_key(asset)
+        """The detector that scores `asset`'s rows; an asset the model has not seen, without a
+        fallback, is a `DataError` naming it. A machine's own detector is loaded for its one group
+        and let go; the detector every machine shares is loaded once per Python worker."""
+        if self.single is not None:
+            key, blob = "(single)", self.single
+        elif asset_key(asset) in self.detectors:
+            key = asset_key(asset)
+            blob = self.detectors[key]
+        elif self.fallback is not None:
+            key, blob = "(shared)", self.fallback
+        else:
+            raise DataError(f"{self.asset_column} {asset_key(asset)!r} has no detector in this model (it has "
+                            f"{len(self.detectors)}: {name_list(self.detectors)}); fit the model on its rows "
+                            "too, or fit with a shared fallback detector")
+        _one_thread_once()
+        if key not in ("(single)", "(shared)"):
+            return detector_from_bytes(blob)
         loaded = _LOADED.setdefault(id(self), {})
         if key not in loaded:
-            if self.single is not None:
-                blob = self.single
-            elif key in self.detectors:
-                blob = self.detectors[key]
-            elif self.fallback is not None:
-                key, blob = "(shared)", self.fallback
-                if key in loaded:
-                    return loaded[key]
-            else:
-                raise DataError(f"{self.asset_column} {key!r} has no detector in this model (it has "
-                                f"{len(self.detectors)}: {name_list(self.detectors)}); fit the model on its rows "
-                                "too, or fit with a shared fallback detector")
-            _one_thread_once()
             loaded[key] = detector_from_bytes(blob)
         return loaded[key]
 
 
-_LOADED: dict = {}  # per Python worker: id(shipped model) -> {asset: detector}
+_LOADED: dict = {}  # per Python worker: id(shipped model) -> {"(single)" or "(shared)": detector}
 _THREADS_SET: list = []  # per Python worker: [True] once torch and BLAS are on one thread
 
 

@@ -5,7 +5,6 @@ rows to the last bit, whatever order Spark delivers the rows in; bad input is on
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 import mlflow
@@ -143,7 +142,8 @@ def test_one_detector_model_scores_every_machine_apart_as_seqae_score(spark, sto
     assert fitted.exit_code == 0, fitted.output
     model_uri = fitted.output.strip().splitlines()[-1]
     rows = fleet_rows.rename(columns={"machine": "pump", "timestamp": "read_at"})
-    scored = seqae_spark.score(spark_frame(spark, rows), model_uri, asset_column="pump", time_column="read_at").toPandas()
+    scored = seqae_spark.score(spark_frame(spark, rows), model_uri, asset_column="pump",
+                               time_column="read_at").toPandas()
     assert list(scored.columns[:2]) == ["pump", "read_at"]
     for machine in ("m00", "m01", "m02"):
         reference = seqae_score(model_uri, fleet_rows[fleet_rows.machine == machine], tmp_path)
