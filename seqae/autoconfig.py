@@ -305,7 +305,8 @@ def auto_fit(frame, *, random_state: int | None = None, candidates: list[Candida
         for k, modified, _ in suite:
             first_heldout = lengths[k] - n_heldouts[k]
             context = max(0, first_heldout - (int(getattr(detector, "window_size", 1)) - 1))
-            scores.append(np.asarray(detector.anomaly_score(modified[context:]), dtype=np.float64)[first_heldout - context:])
+            copy_scores = np.asarray(detector.anomaly_score(modified[context:]), dtype=np.float64)
+            scores.append(copy_scores[first_heldout - context:])
         aps = np.array([_ap(labels, s) for s, (_, _, labels) in zip(scores, suite)])
         row = {"name": candidate.name, "model_type": candidate.model_type, "params": params,
                "validation_ap": float(np.nanmean(aps)), "fit_seconds": fit_seconds, "injection_aps": aps}

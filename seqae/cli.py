@@ -2,6 +2,8 @@
 
     seqae demo                                  generated sensors -> fit, score, evaluate, in MLflow
     seqae fit DATA.csv [--model lstm-ae] ...    fit a detector; every fit is an MLflow run
+    seqae fit A.csv B.csv ... | DIR             one detector on several recordings
+    seqae fit FLEET.csv --asset-column machine  one detector per machine, one model
     seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals)
     seqae evaluate MODEL DATA.csv --label-column anomaly
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
@@ -354,17 +356,30 @@ def score(model_uri, data, output, intervals, reconstruction, precision, read):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
-    model directory, or a directory saved with BaseDetector.save. DATA.csv is read and scored in
+    model directory, or a directory saved with BaseDetector.save. A fleet model (seqae fit
+    --asset-column) scores each machine's rows with its own detector and writes the machine column
+    beside the time, machine after machine. DATA.csv is read and scored in
     chunks of rows (which must be in time order), so a file of any length fits in memory; the
     scores equal those of the whole file scored at once. The outputs are written whole or not at all.
     Times with a UTC offset, epoch times and times read with --timezone are written in UTC.
     """
+    from seqae.fleet import FleetDetector
     from seqae.streaming import score_csv
 
-    detector = _tracking().load_detector(model_uri).detector
+    detector = _tracking().load_model(model_uri).detector
+    written = ", ".join(path for path in (output, intervals, reconstruction) if path)
+    if isinstance(detector, FleetDetector):  # each machine's rows to its own detector
+        from seqae.fleet_scoring import score_fleet_csv
+
+        if reconstruction:
+            raise click.BadParameter("a fleet model answers scores only; score one machine's rows with a model "
+                                     "fitted on it alone for its expected readings", param_hint="--reconstruction")
+        result = score_fleet_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision)
+        click.echo(f"Scored {result['rows']} rows of {result['assets']} {detector.asset_column}s: "
+                   f"{result['anomalies']} flagged, {result['alerts']} alerts -> {written}")
+        return
     result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
                        reconstruction_path=reconstruction)
-    written = ", ".join(path for path in (output, intervals, reconstruction) if path)
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
                f"(threshold {detector.threshold_.value_:.4g}) -> {written}")
 

@@ -29,12 +29,17 @@ recordings of one asset). Asset values are compared as text: 7 and "7" are the s
 
 Fitting the assets elsewhere (a Spark executor per group, say) and assembling the model:
 
-    fitted = fit_asset(spec, asset_rows)        # FittedAsset: .detector, .fit_seconds, .auto_reason, .warnings
+    fitted = fit_asset(spec, asset_rows)        # FittedAsset: .detector, .fit_seconds, .auto_reason, .warnings,
+                                                #   .peak_memory_mib (of the process that fitted it)
     blob = detector_bytes(fitted.detector)      # the saved directory as bytes: ship it back to the driver
     ...
     fleet = FleetDetector.from_detectors({asset: detector_from_bytes(blob), ...}, asset_column="machine",
                                          spec=spec, fallback_detector=shared_or_None)
     seqae.tracking.log_fleet_model(fleet, example_frame, registered_model_name="pumps")  # ONE MLflow model
+
+Scoring elsewhere: `fleet.score_frame(rows)` of one group's rows (or `fleet.detector_for(asset).detect(rows)`)
+gives exactly what `seqae score` writes for them; `seqae.tracking.load_model(MODEL_URI).detector` is
+the FleetDetector of a logged or registered fleet model (`seqae.tracking.load_detector` refuses one).
 
 `fit_asset` runs one fit in the calling process (one torch thread is the caller's choice; the
 process pool here sets it in each worker). The fitted detectors of one fleet must share their
@@ -46,6 +51,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 import tarfile
 import tempfile
 import time
@@ -122,6 +128,7 @@ class FittedAsset:
     auto_reason: str | None = None  # its one-line reason
     candidates: pd.DataFrame | None = None  # auto's candidate table (no fitted candidates kept)
     warnings: list[str] = field(default_factory=list)
+    peak_memory_mib: float = float("nan")  # peak resident memory of the process that fitted it, so far
 
 
 def fit_asset(spec: FitSpec, data) -> FittedAsset:
@@ -148,10 +155,20 @@ def fit_asset(spec: FitSpec, data) -> FittedAsset:
     n_rows = sum(len(part) for part in data) if isinstance(data, (list, tuple)) else len(data)
     messages = list(dict.fromkeys(str(w.message) for w in caught
                                   if not issubclass(w.category, (DeprecationWarning, FutureWarning))))
+    memory = _peak_memory_mib()
     if auto is None:
-        return FittedAsset(detector, seconds, n_rows, warnings=messages)
+        return FittedAsset(detector, seconds, n_rows, warnings=messages, peak_memory_mib=memory)
     candidates = auto.candidates.drop(columns=["injection_aps"], errors="ignore")
-    return FittedAsset(detector, seconds, n_rows, auto.chosen, auto.reason, candidates, messages)
+    return FittedAsset(detector, seconds, n_rows, auto.chosen, auto.reason, candidates, messages, memory)
+
+
+def _peak_memory_mib() -> float:
+    try:
+        import resource
+    except ImportError:  # Windows
+        return float("nan")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 if sys.platform != "darwin" else peak / 2**20  # KiB on Linux, bytes on macOS
 
 
 def detector_bytes(detector: BaseDetector) -> bytes:

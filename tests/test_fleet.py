@@ -154,7 +154,8 @@ def test_auto_configures_each_machine_and_the_shared_detector(fleet_rows):
     two = train[train["machine"] != "m02"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fleet = FleetDetector(FitSpec("auto", {"random_state": 0, "window_size": WINDOW, "networks": False}), fallback="shared").fit(two)
+        spec = FitSpec("auto", {"random_state": 0, "window_size": WINDOW, "networks": False})
+        fleet = FleetDetector(spec, fallback="shared").fit(two)
     assert fleet.fitted_["m00"].auto_reason.startswith("auto: ")
     assert fleet.fitted_[FleetDetector.SHARED].candidates is not None
     assert fleet.fallback_detector_.window_size == WINDOW

@@ -1,5 +1,8 @@
 """A fleet fit as MLflow runs: one parent run holding the fleet model, a child run per asset.
 
+`fit_fleet_and_log` does it all in this process; a fleet fitted elsewhere logs the same layout
+with `log_asset_run` per asset and `seqae.tracking.log_fleet_model` for the model.
+
     parent run: the fit spec, the asset column, how many assets, the fleet export as its dataset,
       per-asset table (fleet/assets.csv), the wall time of the whole fit and each asset's own,
       and ONE model (`log_fleet_model`), registered on request
@@ -71,7 +74,7 @@ def fit_fleet_and_log(fleet: FleetDetector, data: FleetTrainingData, *, experime
         with about_file(data.path):
             fleet.fit(data.assets)
         fit_seconds = time.perf_counter() - started
-        children = {name: _log_asset_run(client, exp_id, run_id, fleet, name, fitted, data)
+        children = {name: log_asset_run(client, exp_id, run_id, name, fitted, data.asset_column)
                     for name, fitted in fleet.fitted_.items()}
         table = asset_table(fleet)
         asset_seconds = float(table["fit_seconds"].sum())
@@ -109,16 +112,19 @@ def asset_table(fleet: FleetDetector) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _log_asset_run(client: MlflowClient, exp_id: str, parent_run_id: str, fleet: FleetDetector, name: str,
-                   fitted: FittedAsset, data: FleetTrainingData) -> str:
-    """A finished child run for one asset's detector: parameters, threshold, scores, alerts, fit time."""
+def log_asset_run(client: MlflowClient, exp_id: str, parent_run_id: str, name: str, fitted: FittedAsset,
+                  asset_column: str) -> str:
+    """A finished child run of `parent_run_id` for one asset's fit (`name`: the asset, or
+    `FleetDetector.SHARED`): parameters, threshold, score quantiles, training alerts, fit time.
+    Returns its run id. (A fleet fitted elsewhere, a Spark job say, logs its assets' runs with it.)"""
     detector = fitted.detector
     shared = name == FleetDetector.SHARED
-    label = "shared detector" if shared else f"{data.asset_column} {name}"
+    label = "shared detector" if shared else f"{asset_column} {name}"
     tags = {"mlflow.parentRunId": parent_run_id, "seqae.model_type": detector.model_type,
             "seqae.asset": name, **({"seqae.auto.reason": fitted.auto_reason} if fitted.auto_reason else {})}
     child = client.create_run(exp_id, run_name=f"{detector.model_type} on {label}", tags=tags)
-    params = {**flat_params(detector), "model_type": detector.model_type, data.asset_column: name,
+    params = {**flat_params(detector), "model_type": detector.model_type, asset_column: name,
+              "n_train_rows": fitted.n_rows,
               **({"auto.chosen": fitted.auto_chosen} if fitted.auto_chosen else {})}
     detection = detector.training_detection_
     alerts = detector.find_alerts(detection)

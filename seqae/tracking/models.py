@@ -108,8 +108,9 @@ def fleet_example(fleet: FleetDetector, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fleet_signature(fleet: FleetDetector, example: pd.DataFrame):
-    inferred = infer_signature(example, params={"threshold": float(next(iter(fleet.detectors_.values())).threshold_.value_),
-                                                "reconstruction": False})
+    # No default threshold: each machine's own applies unless a request sends one (NaN: none sent;
+    # MLflow fills a param's default into every request).
+    inferred = infer_signature(example, params={"threshold": float("nan"), "reconstruction": False})
     outputs = [ColSpec("string", fleet.asset_column), ColSpec("double", "score"), ColSpec("integer", "is_anomaly"),
                ColSpec("long", "alert_id")]
     outputs += [ColSpec("double", f"contribution_{name}") for name in fleet.feature_names_in_]

@@ -135,6 +135,8 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
                 threshold = float(threshold)
             except (TypeError, ValueError):
                 raise InvalidModelInput(f"param 'threshold' must be a number, got {threshold!r}") from None
+            if np.isnan(threshold):  # a fleet model's default: each asset's own threshold
+                threshold = None
         if self.fleet is not None:
             if _wants_reconstruction((params or {}).get("reconstruction")):
                 raise InvalidModelInput("param 'reconstruction' is not offered by a fleet model; send the rows of "
