@@ -115,7 +115,7 @@ def test_a_machine_fitted_on_spark_is_the_machine_fitted_here(spark_fit, fleet_r
     assert np.array_equal(here.detect(rows).scores, there.detect(rows).scores)
 
 
-def test_fleet_scores_equal_seqae_score_with_each_machines_detector(spark, spark_fit, fleet_rows, tmp_path):
+def test_fleet_scores_equal_seqae_score_of_the_fleet_export(spark, spark_fit, fleet_rows, tmp_path):
     scores = seqae_spark.score(spark_frame(spark, fleet_rows), spark_fit.registered_uri, asset_column="machine",
                                time_column="timestamp")
     assert scores.columns[:2] == ["machine", "timestamp"]
@@ -123,14 +123,15 @@ def test_fleet_scores_equal_seqae_score_with_each_machines_detector(spark, spark
     assert scores.columns[2:] == ["score", "is_anomaly", "alert_id", *[f"contribution_{s}" for s in SENSORS]]
     scored = scores.toPandas()
     assert len(scored) == len(fleet_rows)
-    for machine, detector in spark_fit.fleet.detectors_.items():
-        rows = fleet_rows[fleet_rows.machine == machine]
-        directory = tmp_path / machine
-        detector.save(directory / "model")
-        reference = seqae_score(str(directory / "model"), rows, directory)
+    fleet_rows.to_csv(tmp_path / "fleet.csv", index=False)
+    result = CliRunner().invoke(cli, ["score", spark_fit.registered_uri, str(tmp_path / "fleet.csv"),
+                                      "-o", str(tmp_path / "scores.csv")], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    reference = pd.read_csv(tmp_path / "scores.csv")
+    for machine in ("m00", "m01", "m02"):
         ours = scored[scored.machine == machine].sort_values("timestamp")
-        assert list(ours.timestamp) == list(rows.timestamp)
-        assert_same_scores(ours, reference)
+        assert list(ours.timestamp) == list(fleet_rows[fleet_rows.machine == machine].timestamp)
+        assert_same_scores(ours, reference[reference.machine == machine].drop(columns="machine"))
         assert ours.is_anomaly.iloc[N_NORMAL:].sum() > 0  # the spike and the level shift
 
 
