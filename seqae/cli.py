@@ -289,7 +289,7 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
     if result.registered_uri:
         click.echo(f"        {result.registered_uri}")
     click.echo(f"score:  seqae score {result.registered_uri or result.model_uri} DATA.csv -o scores.csv")
-    click.echo(f"view:   seqae ui, then open {result.run_url}")
+    click.echo(f"view:   {tracking.how_to_view(result.run_url)}")
 
 
 def _fit_fleet(data, model_type, params, asset_column, fallback, jobs, columns, label_column, train_rows, train_until,
@@ -332,7 +332,7 @@ def _fit_fleet(data, model_type, params, asset_column, fallback, jobs, columns, 
     if result.registered_uri:
         click.echo(f"        {result.registered_uri}")
     click.echo(f"score:  seqae score {result.registered_uri or result.model_uri} DATA.csv -o scores.csv")
-    click.echo(f"view:   seqae ui, then open {result.run_url}")
+    click.echo(f"view:   {tracking.how_to_view(result.run_url)}")
 
 
 # ---- score / evaluate ----------------------------------------------------------------------------------
@@ -417,7 +417,7 @@ def evaluate(model_uri, data, label_column, read, experiment, run_name):
                                        experiment=experiment, run_name=run_name)
     click.echo(format_metrics(result.metrics))
     where = "a new run" if result.new_run else "the model's run"
-    click.echo(f"logged to {where} {result.run_id}; view: seqae ui, then open {result.run_url}")
+    click.echo(f"logged to {where} {result.run_id}; view: {tracking.how_to_view(result.run_url)}")
 
 
 def format_metrics(values: dict) -> str:

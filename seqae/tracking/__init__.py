@@ -8,23 +8,26 @@
     pyfunc_model.py   the served model (MLflow loads it from code)
     evaluate.py       scoring labelled data as an evaluation run
     pipeline_runs.py  `seqae run`: a parent run and a child run per file and seed
+    spark_runs.py     a fleet fitted on Spark executors: a parent run with the fleet as one model
 """
 
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, STORE_DIR, UI_HOST, UI_PORT, Store, as_metrics, csv_dataset,
-                                  experiment_id, flat_params, log_metrics, quiet_mlflow, resolve_store, runs_table,
-                                  ui_url, use_store)
+                                  experiment_id, flat_params, how_to_view, log_metrics, quiet_mlflow, resolve_store,
+                                  runs_table, ui_url, use_store)
 from seqae.tracking.models import (MODEL_NAME, LoadedModel, check_alias, load_detector, load_model, load_pyfunc_model,
                                    log_detector_model, log_fleet_model, model_requirements)
 from seqae.tracking.fit import FitResult, fit_and_log, fit_auto_and_log
 from seqae.tracking.fleet_runs import FleetFitResult, fit_fleet_and_log
 from seqae.tracking.evaluate import EvaluationResult, evaluate_and_log, score_detector
 from seqae.tracking.pipeline_runs import PipelineRunLogger, start_pipeline_run
+from seqae.tracking.spark_runs import log_fitted_fleet
 
 __all__ = [
     "DEFAULT_EXPERIMENT", "MODEL_NAME", "STORE_DIR", "UI_HOST", "UI_PORT", "EvaluationResult", "FitResult",
     "FleetFitResult", "fit_fleet_and_log",
     "LoadedModel", "PipelineRunLogger", "Store", "as_metrics", "check_alias", "csv_dataset", "evaluate_and_log",
-    "experiment_id", "fit_and_log", "fit_auto_and_log", "flat_params", "load_detector", "load_model",
-    "load_pyfunc_model", "log_detector_model", "log_fleet_model", "log_metrics", "model_requirements", "quiet_mlflow", "resolve_store", "runs_table", "score_detector",
-    "start_pipeline_run", "ui_url", "use_store",
+    "experiment_id", "fit_and_log", "fit_auto_and_log", "flat_params", "how_to_view", "load_detector", "load_model",
+    "load_pyfunc_model", "log_detector_model", "log_fitted_fleet", "log_fleet_model", "log_metrics",
+    "model_requirements", "quiet_mlflow", "resolve_store", "runs_table", "score_detector", "start_pipeline_run",
+    "ui_url", "use_store",
 ]
