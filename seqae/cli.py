@@ -34,7 +34,7 @@ OUTPUT_FILE = click.Path(dir_okay=False, writable=True)
 # pandas or MLflow (tests/test_cli.py checks them against seqae.tracking, seqae.detectors and seqae.data).
 DEFAULT_EXPERIMENT = "seqae"  # tracking.DEFAULT_EXPERIMENT
 MODEL_TYPES = ("lstm-ae", "lstm-vae", "dense-ae", "conv-ae", "pca", "deviation", "iforest", "knn-window",
-               "lstm-forecast")  # detectors.DETECTORS
+               "lstm-forecast", "ensemble")  # detectors.DETECTORS
 FILL_POLICIES = ("error", "ffill", "interpolate")  # data.FILL_POLICIES
 TIME_UNITS = ("s", "ms", "us", "ns", "step")  # data.TIME_UNITS
 
@@ -195,7 +195,8 @@ def _tracking():
                    "lstm-ae: LSTM seq2seq autoencoder; lstm-vae: LSTM variational autoencoder; "
                    "dense-ae, conv-ae, pca, iforest: baselines; deviation: each reading's distance from its sensor's "
                    "usual level, the baseline with nothing to learn; knn-window: distance to the nearest normal "
-                   "window; lstm-forecast: LSTM next-step forecaster.")
+                   "window; lstm-forecast: LSTM next-step forecaster; ensemble: the mean of knn-window's and "
+                   "PCA's normalised scores.")
 @click.option("--window-size", type=int, help="Rows per window.")
 @click.option("--epochs", type=int, help="Maximum passes over the training windows.")
 @click.option("--hidden-size", type=int, help="Hidden units (LSTM) or channels (conv).")
