@@ -170,7 +170,7 @@ def test_saved_directory_is_readable_json_and_a_plain_state_dict(model_type, fit
     if model_type in NEURAL_TYPES:
         state = torch.load(weights, weights_only=True)  # tensors only: no pickled objects
         assert set(state) == set(detector.net_.state_dict())
-    elif model_type == "knn-window":  # its training windows: tensors too
+    elif model_type in ("knn-window", "ensemble"):  # training windows; the members' saved files: tensors too
         state = torch.load(weights, weights_only=True)
         assert state and all(isinstance(v, torch.Tensor) for v in state.values())
     else:

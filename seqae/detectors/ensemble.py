@@ -38,7 +38,8 @@ from seqae.thresholds import Threshold
 # What `seqae fit` with no options keeps (docs/benchmarks.md, "Auto-configuration"): the nearest
 # normal windows and PCA on windows, each window's mean error given to its rows, PCA's normaliser
 # on the held-out rows.
-DEFAULT_MEMBERS = (("knn-window", {}), ("pca", {"score_reduction": "window", "normalize_on": "validation"}))
+# (Lists, as config.json gives them back, so that a loaded ensemble's get_params equals the fitted one's.)
+DEFAULT_MEMBERS = [["knn-window", {}], ["pca", {"score_reduction": "window", "normalize_on": "validation"}]]
 SHARED = ("window_size", "scaling", "validation_fraction", "random_state")  # the ensemble's, given to each member
 
 
@@ -53,7 +54,7 @@ class EnsembleDetector(BaseDetector):
     """The mean of its members' normalised scores (see the module docstring).
 
     Args:
-        members: (model type, parameters) pairs, e.g. `(("knn-window", {}), ("pca", {"n_components": 0.9}))`.
+        members: (model type, parameters) pairs, e.g. `[["knn-window", {}], ["pca", {"n_components": 0.9}]]`.
             A member may not set `smoothing` (the ensemble smooths) or the shared parameters
             (`window_size`, `scaling`, `validation_fraction`, `random_state`: the ensemble's own), and
             its `score_reduction` must be `mean` or `window` (a row takes the mean of the windows
@@ -144,7 +145,9 @@ class EnsembleDetector(BaseDetector):
         for member in self.members_:
             center, scale = member.normalizer_
             parts.append((member.window_scores(windows).astype(np.float64) - center) / scale)
-        return np.mean(parts, axis=0)  # (batch, window, features)
+        # float32 as every detector's element scores: their float64 sums over the windows covering a
+        # row are then exact, so the scores do not depend on how windows are batched
+        return np.mean(parts, axis=0).astype(np.float32)  # (batch, window, features)
 
     def _model_state(self):
         files = {}
