@@ -286,8 +286,12 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
               help="bfloat16: the network's forward pass in bfloat16, faster on CPUs with native bfloat16 "
                    "(benchmarks/README.md measures it; scores move by a few hundredths of their spread).")
+@click.option("--causal", is_flag=True,
+              help="Score each row from the rows up to it alone (the window ending on it), as `seqae watch` "
+                   "scores a live feed; the rows before the first full window are marked warming_up, with "
+                   "an empty score (docs/benchmarks.md: what it costs in AUC-PR).")
 @read_options
-def score(model_uri, data, output, intervals, reconstruction, precision, read):
+def score(model_uri, data, output, intervals, reconstruction, precision, causal, read):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
@@ -300,7 +304,7 @@ def score(model_uri, data, output, intervals, reconstruction, precision, read):
 
     detector = _tracking().load_detector(model_uri).detector
     result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
-                       reconstruction_path=reconstruction)
+                       reconstruction_path=reconstruction, causal=causal)
     written = ", ".join(path for path in (output, intervals, reconstruction) if path)
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
                f"(threshold {detector.threshold_.value_:.4g}) -> {written}")
