@@ -2,7 +2,8 @@
 
     seqae demo                                  generated sensors -> fit, score, evaluate, in MLflow
     seqae fit DATA.csv [--model lstm-ae] ...    fit a detector; every fit is an MLflow run
-    seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals)
+    seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals, --causal)
+    seqae watch MODEL [CSV|-]                   score a live feed row by row, alerts as they open and close
     seqae evaluate MODEL DATA.csv --label-column anomaly
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
     seqae ui [--port 5000]                      the MLflow UI on seqae's store
@@ -308,6 +309,63 @@ def score(model_uri, data, output, intervals, reconstruction, precision, causal,
     written = ", ".join(path for path in (output, intervals, reconstruction) if path)
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
                f"(threshold {detector.threshold_.value_:.4g}) -> {written}")
+
+
+@cli.command()
+@click.argument("model_uri", metavar="MODEL_URI")
+@click.argument("data", metavar="[CSV|-]", required=False, default="-")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
+              help="json: one object per row (timestamp, line, score, is_anomaly, warming_up, alert); csv: one "
+                   "CSV row per row.")
+@click.option("--from-start", is_flag=True, help="Follow CSV from its first row (default: from its end, like tail -f).")
+@click.option("--strict", is_flag=True, help="Stop at the first malformed row instead of reporting and skipping it.")
+@click.option("--state", "state_path", type=OUTPUT_FILE, metavar="FILE",
+              help="Keep what a restart needs here (window, smoothing, open alert, rows read, the file offset); "
+                   "a watch started with an existing FILE goes on from it.")
+@click.option("--state-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
+              help="Write the state file every N rows (and on exit).")
+@click.option("--report-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
+              help="Log monitoring metrics to the MLflow run every N rows.")
+@click.option("--no-track", is_flag=True, help="No MLflow monitoring run.")
+@read_options
+@experiment_option
+def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, report_every, no_track, read,
+          experiment):
+    """Score a live feed row by row: CSV lines from stdin (- or no CSV) or from a file that keeps growing.
+
+    The first line is the header; each row is answered at once on stdout (flushed) with its causal
+    score (equal to `seqae score --causal`), its flag, and an alert event when the model's alert rules
+    open or close an alert. Malformed rows are reported on stderr with their line number and skipped.
+    SIGINT/SIGTERM end the watch cleanly. Each watch is an MLflow run beside the model's run.
+    """
+    import sys
+
+    tracking = _tracking()
+    from seqae.streaming import LiveScorer, feed
+
+    loaded = tracking.load_detector(model_uri)
+    state = feed.read_state(state_path) if state_path else None
+    scorer = LiveScorer.restore(loaded.detector, state["scorer"]) if state else LiveScorer(loaded.detector)
+    same_file = state is not None and data != "-" and state.get("source") == data
+    source = feed.LineSource(data, from_start=from_start, offset=state["offset"] if same_file else None,
+                             line=state["line"] if same_file else None)
+    warn = functools.partial(click.echo, err=True)
+    monitor = None if no_track else tracking.MonitoringRun(
+        loaded, source=source.name, experiment=experiment, report_every=report_every, warn=warn,
+        alert_table=scorer.alert_table)
+    status = "FAILED"
+    try:
+        with feed.StopSignals() as stop:
+            summary = feed.watch(scorer, source, sys.stdout, options=read, fmt=fmt, strict=strict,
+                                 state_path=state_path, state_every=state_every, state=state if same_file or
+                                 data == "-" else None, report=monitor, stop=stop, warn=warn)
+        status = "FINISHED"
+    finally:
+        if monitor is not None:
+            monitor.close(status)
+    click.echo(f"watch: {summary.rows} rows scored, {summary.skipped} skipped, {summary.opened} alerts opened, "
+               f"{summary.closed} closed ({summary.stopped_by})"
+               + (f"; monitoring run {monitor.run_id}" if monitor is not None else ""), err=True)
 
 
 EVALUATION_ROWS = (  # (key in seqae.metrics.evaluate, label, format)

@@ -7,6 +7,7 @@
     pyfunc_model.py   the served model (MLflow loads it from code)
     evaluate.py       scoring labelled data as an evaluation run
     pipeline_runs.py  `seqae run`: a parent run and a child run per file and seed
+    monitor.py        `seqae watch`: a monitoring run per watch, linked to the model's run
 """
 
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, STORE_DIR, UI_HOST, UI_PORT, Store, as_metrics, csv_dataset,
@@ -17,11 +18,12 @@ from seqae.tracking.models import (MODEL_NAME, LoadedModel, check_alias, load_de
 from seqae.tracking.fit import FitResult, fit_and_log, fit_auto_and_log
 from seqae.tracking.evaluate import EvaluationResult, evaluate_and_log, score_detector
 from seqae.tracking.pipeline_runs import PipelineRunLogger, start_pipeline_run
+from seqae.tracking.monitor import MonitoringRun, expected_share
 
 __all__ = [
     "DEFAULT_EXPERIMENT", "MODEL_NAME", "STORE_DIR", "UI_HOST", "UI_PORT", "EvaluationResult", "FitResult",
-    "LoadedModel", "PipelineRunLogger", "Store", "as_metrics", "check_alias", "csv_dataset", "evaluate_and_log",
-    "experiment_id", "fit_and_log", "fit_auto_and_log", "flat_params", "load_detector", "load_pyfunc_model",
+    "LoadedModel", "MonitoringRun", "PipelineRunLogger", "Store", "as_metrics", "check_alias", "csv_dataset", "evaluate_and_log",
+    "expected_share", "experiment_id", "fit_and_log", "fit_auto_and_log", "flat_params", "load_detector", "load_pyfunc_model",
     "log_detector_model", "log_metrics", "model_requirements", "quiet_mlflow", "resolve_store", "runs_table", "score_detector",
     "start_pipeline_run", "ui_url", "use_store",
 ]
