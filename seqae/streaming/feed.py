@@ -416,15 +416,27 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             if not lines:
                 continue
             rows = parser.parse(lines)
+            failure = None
+            if strict and rows.errors:  # the rows before the first malformed one are still answered
+                number, message = rows.errors[0]
+                failure = DataError(f"{source.name}: line {number}: {message} (--strict stops at the first "
+                                    "malformed row)")
+                keep = [k for k, line in enumerate(rows.lines) if line < number]
+                rows = ParsedRows(rows.index[keep], rows.values[keep], [rows.lines[k] for k in keep])
             for number, message in rows.errors:
-                text = f"{source.name}: line {number}: {message}"
-                if strict:
-                    raise DataError(f"{text} (--strict stops at the first malformed row)")
-                warn(f"{text}; skipped")
+                warn(f"{source.name}: line {number}: {message}; skipped")
             summary.skipped += len(rows.errors)
             if not rows.lines:
+                if failure is not None:
+                    raise failure
                 continue
             detection = scorer.score(rows.values, rows.index)
+            since_state += len(rows.lines)
+            if state_path is not None and since_state >= state_every:
+                # before the answers: a crash between the two loses answers, never scores a row twice
+                # or opens an alert twice after the restart
+                write_state(state_path, scorer, source, parser)
+                since_state = 0
             try:
                 writer.write(detection, rows.lines, scorer.events)
             except BrokenPipeError:
@@ -435,10 +447,8 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             summary.closed += sum(e.event == "close" for e in scorer.events)
             if report is not None:
                 report(detection, scorer.events)
-            since_state += len(rows.lines)
-            if state_path is not None and since_state >= state_every:
-                write_state(state_path, scorer, source, parser)
-                since_state = 0
+            if failure is not None:
+                raise failure
     finally:
         if state_path is not None and parser is not None:
             write_state(state_path, scorer, source, parser)
