@@ -309,13 +309,18 @@ class RowWriter:
         self.csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
         self.header_written = False
 
+    def start(self) -> None:
+        """The CSV header, once, flushed (a reader waiting on a followed file gets it at once)."""
+        if self.csv is not None and not self.header_written:
+            self.csv.writerow(CSV_COLUMNS)
+            self.out.flush()
+            self.header_written = True
+
     def write(self, detection: Detection, lines: list[int], events: list[AlertEvent]) -> None:
         by_row: dict[int, list[dict]] = {}
         for event in events:
             by_row.setdefault(event.position, []).append(event_record(event))
-        if self.csv is not None and not self.header_written:
-            self.csv.writerow(CSV_COLUMNS)
-            self.header_written = True
+        self.start()
         for k in range(len(detection.scores)):
             alerts = by_row.get(k)
             alert = None if not alerts else alerts[0] if len(alerts) == 1 else alerts
@@ -406,6 +411,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
         parser = RowParser(source.name, source.header(), columns, options or ReadOptions())
         if state is not None and state.get("parser"):
             parser.load_state(state["parser"])
+        writer.start()
         while True:
             if stop():
                 summary.stopped_by = "signal"
