@@ -421,6 +421,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
                 break
             if not lines:
                 continue
+            before = (parser.last_time, parser.last_values, parser.n_rows)
             rows = parser.parse(lines)
             failure = None
             if strict and rows.errors:  # the rows before the first malformed one are still answered
@@ -429,6 +430,11 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
                                     "malformed row)")
                 keep = [k for k, line in enumerate(rows.lines) if line < number]
                 rows = ParsedRows(rows.index[keep], rows.values[keep], [rows.lines[k] for k in keep])
+                # the parser's state as of the last row scored (the state file must not skip the rest)
+                parser.last_time, parser.last_values, parser.n_rows = before
+                if keep:
+                    parser.last_time, parser.last_values = rows.index[-1], rows.values[-1].copy()
+                    parser.n_rows += len(keep)
             for number, message in rows.errors:
                 warn(f"{source.name}: line {number}: {message}; skipped")
             summary.skipped += len(rows.errors)

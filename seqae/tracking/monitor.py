@@ -80,18 +80,24 @@ class MonitoringRun:
         self.stale = False
 
     def __call__(self, detection: Detection, events) -> None:
-        scores = detection.scores
-        if detection.warming_up is not None:
-            scores = scores[~detection.warming_up]
-        self.scores.append(scores)
-        self.pending += len(detection.scores)
-        self.rows_seen += len(detection.scores)
-        for event in events:
-            self.opened += event.event == "open"
-            self.closed += event.event == "close"
-            self.alerts_changed = True
-        if self.pending >= self.report_every:
-            self.report()
+        """Count a block of scored rows (and the alert events on them); report every `report_every` rows,
+        however the rows came in blocks."""
+        n_rows = len(detection.scores)
+        scored = np.ones(n_rows, dtype=bool) if detection.warming_up is None else ~detection.warming_up
+        first = 0
+        while first < n_rows:
+            stop = min(n_rows, first + self.report_every - self.pending)
+            self.scores.append(detection.scores[first:stop][scored[first:stop]])
+            for event in events:
+                if first <= event.position < stop:
+                    self.opened += event.event == "open"
+                    self.closed += event.event == "close"
+                    self.alerts_changed = True
+            self.pending += stop - first
+            self.rows_seen += stop - first
+            first = stop
+            if self.pending >= self.report_every:
+                self.report()
 
     def report(self) -> None:
         """Log the rows since the last report as one batch of metrics (step: rows seen)."""
