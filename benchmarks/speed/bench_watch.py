@@ -42,7 +42,7 @@ MODELS = {
 def make_rows(n_rows: int, n_sensors: int = 8, seed: int = 0):
     from seqae.synthetic import make_sensor_data
 
-    frame, _, _ = make_sensor_data(n_rows, n_sensors, normal_rows=n_rows, anomalies=(), random_state=seed)
+    frame, _, _ = make_sensor_data(n_rows, n_sensors, normal_rows=n_rows - 41, anomalies=(), random_state=seed)
     frame.index.name = "timestamp"
     return frame
 
