@@ -30,6 +30,7 @@ from typing import Callable, TextIO
 import numpy as np
 import pandas as pd
 
+from seqae.alerts.rules import time_from_state, time_state
 from seqae.data import ReadOptions, parse_numbers, parse_timestamps
 from seqae.detectors import Detection
 from seqae.errors import ConfigError, DataError, missing_columns_message
@@ -257,14 +258,10 @@ class RowParser:
         return None
 
     def state(self) -> dict:
-        from seqae.alerts.rules import time_state
-
         return {"sep": self.sep, "last_time": time_state(self.last_time), "n_rows": self.n_rows,
                 "last_values": None if self.last_values is None else [float(v) for v in self.last_values]}
 
     def load_state(self, state: dict) -> None:
-        from seqae.alerts.rules import time_from_state
-
         self.last_time = time_from_state(state["last_time"])
         self.n_rows = int(state["n_rows"])
         self.last_values = None if state["last_values"] is None else np.asarray(state["last_values"], float)

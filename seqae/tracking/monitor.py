@@ -20,7 +20,7 @@ import math
 from typing import Callable
 
 import numpy as np
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 from seqae.detectors import BaseDetector, Detection
