@@ -234,8 +234,13 @@ class RowParser:
 
     def _parse_block(self, raw: pd.DataFrame, first_line: int) -> tuple[pd.Index, np.ndarray]:
         index = parse_timestamps(self.name, raw, self.options, first_line=first_line)
-        values = np.column_stack([parse_numbers(self.name, raw[c], c, self.options.decimal, first_line=first_line)
-                                  for c in self.columns])
+        try:  # every reading of the block in one call (the parser is elementwise: the same numbers)
+            flat = pd.Series(raw[self.columns].to_numpy().ravel())  # row by row, the columns in model order
+            values = parse_numbers(self.name, flat, self.columns[0], self.options.decimal, first_line=first_line)
+            values = values.reshape(len(raw), len(self.columns))
+        except DataError:  # column by column, for the message that names the column and row
+            values = np.column_stack([parse_numbers(self.name, raw[c], c, self.options.decimal,
+                                                    first_line=first_line) for c in self.columns])
         return index, values
 
     def _check(self, time, values: np.ndarray) -> str | None:
