@@ -4,7 +4,8 @@
     seqae fit DATA.csv [--model lstm-ae] ...    fit a detector; every fit is an MLflow run
     seqae fit A.csv B.csv ... | DIR             one detector on several recordings
     seqae fit FLEET.csv --asset-column machine  one detector per machine, one model
-    seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals)
+    seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals, --causal)
+    seqae watch MODEL [CSV|-]                   score a live feed row by row, alerts as they open and close
     seqae evaluate MODEL DATA.csv --label-column anomaly
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
     seqae ui [--port 5000]                      the MLflow UI on seqae's store
@@ -352,8 +353,12 @@ def _fit_fleet(data, model_type, params, asset_column, fallback, jobs, columns, 
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
               help="bfloat16: the network's forward pass in bfloat16, faster on CPUs with native bfloat16 "
                    "(benchmarks/README.md measures it; scores move by a few hundredths of their spread).")
+@click.option("--causal", is_flag=True,
+              help="Score each row from the rows up to it alone (the window ending on it), as `seqae watch` "
+                   "scores a live feed; the rows before the first full window are marked warming_up, with "
+                   "an empty score (docs/benchmarks.md: what it costs in AUC-PR).")
 @read_options
-def score(model_uri, data, output, intervals, reconstruction, precision, read):
+def score(model_uri, data, output, intervals, reconstruction, precision, causal, read):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
@@ -375,14 +380,74 @@ def score(model_uri, data, output, intervals, reconstruction, precision, read):
         if reconstruction:
             raise click.BadParameter("a fleet model answers scores only; score one machine's rows with a model "
                                      "fitted on it alone for its expected readings", param_hint="--reconstruction")
+        if causal:
+            raise click.BadParameter("a fleet model scores each machine's rows whole; for live scores watch one "
+                                     "machine's feed with a model fitted on it alone", param_hint="--causal")
         result = score_fleet_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision)
         click.echo(f"Scored {result['rows']} rows of {result['assets']} {detector.asset_column}s: "
                    f"{result['anomalies']} flagged, {result['alerts']} alerts -> {written}")
         return
     result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
-                       reconstruction_path=reconstruction)
+                       reconstruction_path=reconstruction, causal=causal)
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
                f"(threshold {detector.threshold_.value_:.4g}) -> {written}")
+
+
+@cli.command()
+@click.argument("model_uri", metavar="MODEL_URI")
+@click.argument("data", metavar="[CSV|-]", required=False, default="-")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
+              help="json: one object per row (timestamp, line, score, is_anomaly, warming_up, alert); csv: one "
+                   "CSV row per row.")
+@click.option("--from-start", is_flag=True, help="Follow CSV from its first row (default: from its end, like tail -f).")
+@click.option("--strict", is_flag=True, help="Stop at the first malformed row instead of reporting and skipping it.")
+@click.option("--state", "state_path", type=OUTPUT_FILE, metavar="FILE",
+              help="Keep what a restart needs here (window, smoothing, open alert, rows read, the file offset); "
+                   "a watch started with an existing FILE goes on from it.")
+@click.option("--state-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
+              help="Write the state file every N rows (and on exit).")
+@click.option("--report-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
+              help="Log monitoring metrics to the MLflow run every N rows.")
+@click.option("--no-track", is_flag=True, help="No MLflow monitoring run.")
+@read_options
+@experiment_option
+def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, report_every, no_track, read,
+          experiment):
+    """Score a live feed row by row: CSV lines from stdin (- or no CSV) or from a file that keeps growing.
+
+    The first line is the header; each row is answered at once on stdout (flushed) with its causal
+    score (equal to `seqae score --causal`), its flag, and an alert event when the model's alert rules
+    open or close an alert. Malformed rows are reported on stderr with their line number and skipped.
+    SIGINT/SIGTERM end the watch cleanly. Each watch is an MLflow run beside the model's run.
+    """
+    import sys
+
+    tracking = _tracking()
+    from seqae.streaming import LiveScorer, feed
+
+    loaded = tracking.load_detector(model_uri)
+    state = feed.read_state(state_path) if state_path else None
+    scorer = LiveScorer.restore(loaded.detector, state["scorer"]) if state else LiveScorer(loaded.detector)
+    same_file = state is not None and data != "-" and state.get("source") == data
+    source = feed.LineSource(data, from_start=from_start, offset=state["offset"] if same_file else None,
+                             line=state["line"] if same_file else None)
+    warn = functools.partial(click.echo, err=True)
+    monitor = None if no_track else tracking.MonitoringRun(
+        loaded, source=source.name, experiment=experiment, report_every=report_every, warn=warn,
+        alert_table=scorer.alert_table)
+    status = "FAILED"
+    try:
+        with feed.StopSignals() as stop:
+            summary = feed.watch(scorer, source, sys.stdout, options=read, fmt=fmt, strict=strict,
+                                 state_path=state_path, state_every=state_every, state=state if same_file or
+                                 data == "-" else None, report=monitor, stop=stop, warn=warn)
+        status = "FINISHED"
+    finally:
+        if monitor is not None:
+            monitor.close(status)
+    click.echo(f"watch: {summary.rows} rows scored, {summary.skipped} skipped, {summary.opened} alerts opened, "
+               f"{summary.closed} closed ({summary.stopped_by})"
+               + (f"; monitoring run {monitor.run_id}" if monitor is not None else ""), err=True)
 
 
 EVALUATION_ROWS = (  # (key in seqae.metrics.evaluate, label, format)

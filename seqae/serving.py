@@ -103,7 +103,11 @@ class _CheckedModel:
                 data = pd.DataFrame(data)
             except ValueError:
                 pass  # the check below says what was expected
-        return self._model.predict(self._check(data), params=params)
+        context_rows = (params or {}).get("context_rows")
+        min_rows = None
+        if context_rows is not None and str(context_rows).strip().lstrip("-").isdigit() and int(context_rows) >= 0:
+            min_rows = int(context_rows) + 1  # causal scores: any number of rows after the context
+        return self._model.predict(self._check(data, min_rows), params=params)
 
     def __getattr__(self, name):
         return getattr(self._model, name)

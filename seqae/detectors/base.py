@@ -64,16 +64,21 @@ class Detection:
     contributions: np.ndarray  # (n_timepoints, n_features) each sensor's share; rows sum to scores
     threshold: float
     flags: np.ndarray  # (n_timepoints,) 0/1
+    # causal scores only: (n_timepoints,) bool, True for the rows before the first full window,
+    # which have no score yet (NaN score and contributions, flag 0); None for the default scores
+    warming_up: np.ndarray | None = None
 
     def sensor_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.contributions, index=self.index, columns=self.feature_names)
 
     def to_frame(self, alert_ids: np.ndarray | None = None) -> pd.DataFrame:
         """One row per time point: score, is_anomaly, with `alert_ids` the row's alert (-1: none),
-        and one contribution column per sensor."""
+        for causal scores `warming_up` (0/1), and one contribution column per sensor."""
         frame = pd.DataFrame({"score": self.scores, "is_anomaly": self.flags}, index=self.index)
         if alert_ids is not None:
             frame["alert_id"] = np.asarray(alert_ids, dtype=np.int64)
+        if self.warming_up is not None:
+            frame["warming_up"] = self.warming_up.astype(np.int8)
         for j, name in enumerate(self.feature_names):
             frame[f"contribution_{name}"] = self.contributions[:, j]
         return frame
@@ -253,15 +258,45 @@ class BaseDetector(BaseEstimator):
         self.alert_rules_ = rules if rules is not None else AlertRules().fit(threshold_scores, self.threshold_)
         training.threshold, training.flags = self.threshold_.value_, self.threshold_.flag(training.scores)
 
-    def detect(self, X) -> Detection:
-        """Score `X` once and return scores, per-sensor contributions and flags together."""
+    def detect(self, X, causal: bool = False) -> Detection:
+        """Score `X` once and return scores, per-sensor contributions and flags together.
+
+        `causal=True`: each row's score from the rows up to it alone, as a live feed would score
+        it (`seqae.streaming.LiveScorer` gives the same numbers row by row): the window ending on
+        the row (`scoring.causal_element_scores`), normalised and smoothed as usual. The first
+        `window_size - 1` rows have no full window yet: `warming_up` marks them, with a NaN score
+        and contributions and flag 0. Any number of rows is accepted. The default scores give a
+        row the windows covering it, which (with `score_reduction="mean"`) reach up to
+        `window_size - 1` rows past it; docs/benchmarks.md measures what causal scores cost.
+        """
         self.check_fitted()
-        values, index = self.check_input(X)
-        elements = self._element_scores(self.scaler_.transform(values))
+        values, index = self.check_input(X, min_rows=1 if causal else None)
+        scaled = self.scaler_.transform(values)
+        if causal:
+            return self.causal_detection(scoring.causal_element_scores(
+                self.window_scores, scaled, self.window_size, self.score_reduction, self.score_batch_size()), index)
+        elements = self._element_scores(scaled)
         contributions = scoring.causal_smooth(scoring.contributions(elements, self.normalizer_), self.smoothing)
         scores = contributions.sum(axis=1)
         return Detection(index, list(self.feature_names_in_), scores, contributions,
                          self.threshold_.value_, self.threshold_.flag(scores))
+
+    def causal_detection(self, elements: np.ndarray, index: pd.Index,
+                         previous: np.ndarray | None = None) -> Detection:
+        """The causal `Detection` of rows `index` from the element scores of the windows ending on
+        them (`scoring.causal_element_scores`), which are the last `len(elements)` rows; the rows
+        before them are warming up. `previous`: the unsmoothed contributions of the scored rows
+        just before these (at most `smoothing - 1`), for a series scored in pieces."""
+        n_rows = len(index)
+        n_warming = n_rows - len(elements)
+        contributions = np.full((n_rows, int(self.n_features_in_)), np.nan)
+        contributions[n_warming:] = scoring.causal_smooth(scoring.contributions(elements, self.normalizer_),
+                                                          self.smoothing, previous=previous)
+        scores = contributions.sum(axis=1)
+        warming_up = np.zeros(n_rows, dtype=bool)
+        warming_up[:n_warming] = True
+        return Detection(index, list(self.feature_names_in_), scores, contributions,
+                         self.threshold_.value_, self.threshold_.flag(scores), warming_up)
 
     @contextmanager
     def scoring_precision(self, precision: str = "float32"):
@@ -298,9 +333,9 @@ class BaseDetector(BaseEstimator):
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return nullcontext()
 
-    def anomaly_score(self, X) -> np.ndarray:
-        """One score per time point (row of `X`); higher = more anomalous."""
-        return self.detect(X).scores
+    def anomaly_score(self, X, causal: bool = False) -> np.ndarray:
+        """One score per time point (row of `X`); higher = more anomalous. `causal`: as `detect`."""
+        return self.detect(X, causal=causal).scores
 
     def predict(self, X) -> np.ndarray:
         """0/1 per time point: 1 where the score is above the fitted threshold."""
@@ -398,9 +433,10 @@ class BaseDetector(BaseEstimator):
 
     # ---- checks -----------------------------------------------------------------------------------
 
-    def check_input(self, X, fitting: bool = False) -> tuple[np.ndarray, pd.Index]:
+    def check_input(self, X, fitting: bool = False, min_rows: int | None = None) -> tuple[np.ndarray, pd.Index]:
         """`X` as `(n_timepoints, n_features)` float64 in the fitted column order, and its index;
-        a `DataError` naming what is wrong otherwise. `fitting=True` records the column names."""
+        a `DataError` naming what is wrong otherwise. `fitting=True` records the column names.
+        `min_rows`: the fewest rows accepted (default: one window)."""
         if isinstance(X, pd.DataFrame):
             names = [str(c) for c in X.columns]
             if fitting:
@@ -433,7 +469,9 @@ class BaseDetector(BaseEstimator):
                             f"fitted with {self.n_features_in_}; pass the same sensor columns")
         if values.shape[1] == 0:
             raise DataError("the data has no sensor columns")
-        if len(values) < self.window_size:
+        if len(values) < (self.window_size if min_rows is None else min_rows):
+            if min_rows is not None:
+                raise DataError(f"the data has {len(values)} rows; give at least {min_rows}")
             raise DataError(f"the data has {len(values)} rows, fewer than one window "
                             f"(window_size={self.window_size}); give at least {self.window_size} rows")
         finite = np.isfinite(values)

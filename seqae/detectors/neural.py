@@ -206,7 +206,10 @@ class LSTMAutoencoder(AutoencoderDetector):
         scaling: the input scaler fitted on the training rows: `standard` (mean, standard
             deviation) or `robust` (median, IQR / 1.349; an IQR of 0 falls back to the deviation).
         smoothing: rows of the causal rolling mean applied to the score (and to each sensor's share
-            of it); 1 = none. A score then never looks ahead; a one-row spike is diluted by it.
+            of it); 1 = none. The smoothing itself adds no look-ahead, but with
+            `score_reduction="mean"` a row's unsmoothed score already uses the rows up to
+            `window_size - 1` after it (the windows covering it); `detect(X, causal=True)` scores
+            each row from the rows up to it alone. A one-row spike is diluted by it.
         threshold: a `Threshold` fitted on the scores of normal data (default: 99th percentile).
         threshold_on: fit the threshold on the held-out `validation` rows or `all` training rows
             (either way sliced from the scores of all the training rows scored as one series).

@@ -9,6 +9,7 @@
     evaluate.py       scoring labelled data as an evaluation run
     pipeline_runs.py  `seqae run`: a parent run and a child run per file and seed
     spark_runs.py     a fleet fitted on Spark executors: a parent run with the fleet as one model
+    monitor.py        `seqae watch`: a monitoring run per watch, linked to the model's run
 """
 
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, STORE_DIR, UI_HOST, UI_PORT, Store, as_metrics, csv_dataset,
@@ -21,13 +22,13 @@ from seqae.tracking.fleet_runs import FleetFitResult, fit_fleet_and_log
 from seqae.tracking.evaluate import EvaluationResult, evaluate_and_log, score_detector
 from seqae.tracking.pipeline_runs import PipelineRunLogger, start_pipeline_run
 from seqae.tracking.spark_runs import log_fitted_fleet
+from seqae.tracking.monitor import MonitoringRun, expected_share
 
 __all__ = [
     "DEFAULT_EXPERIMENT", "MODEL_NAME", "STORE_DIR", "UI_HOST", "UI_PORT", "EvaluationResult", "FitResult",
-    "FleetFitResult", "fit_fleet_and_log",
-    "LoadedModel", "PipelineRunLogger", "Store", "as_metrics", "check_alias", "csv_dataset", "evaluate_and_log",
-    "experiment_id", "fit_and_log", "fit_auto_and_log", "flat_params", "how_to_view", "load_detector", "load_model",
-    "load_pyfunc_model", "log_detector_model", "log_fitted_fleet", "log_fleet_model", "log_metrics",
-    "model_requirements", "quiet_mlflow", "resolve_store", "runs_table", "score_detector", "start_pipeline_run",
-    "ui_url", "use_store",
+    "FleetFitResult", "LoadedModel", "MonitoringRun", "PipelineRunLogger", "Store", "as_metrics", "check_alias",
+    "csv_dataset", "evaluate_and_log", "expected_share", "experiment_id", "fit_and_log", "fit_auto_and_log",
+    "fit_fleet_and_log", "flat_params", "how_to_view", "load_detector", "load_model", "load_pyfunc_model",
+    "log_detector_model", "log_fitted_fleet", "log_fleet_model", "log_metrics", "model_requirements", "quiet_mlflow",
+    "resolve_store", "runs_table", "score_detector", "start_pipeline_run", "ui_url", "use_store",
 ]

@@ -124,11 +124,12 @@ def model_requirements() -> list[str]:
 
 
 def _signature(detector: BaseDetector, example: pd.DataFrame):
-    """Inputs (the sensors, doubles) and the `threshold` and `reconstruction` params inferred from the
+    """Inputs (the sensors, doubles) and the `threshold`, `reconstruction` and `context_rows` params inferred from the
     example; the outputs spelled out (inferring them would flag is_anomaly as an integer that might be
     missing; `expected_<sensor>` come only when asked for)."""
+    # context_rows -1: none (the default scores); k >= 0: causal scores of the rows after the first k
     inferred = infer_signature(example, params={"threshold": float(detector.threshold_.value_),
-                                                "reconstruction": False})
+                                                "reconstruction": False, "context_rows": -1})
     outputs = [ColSpec("double", "score"), ColSpec("integer", "is_anomaly"), ColSpec("long", "alert_id")]
     outputs += [ColSpec("double", f"contribution_{name}") for name in detector.feature_names_in_]
     return ModelSignature(inputs=inferred.inputs, outputs=Schema(outputs), params=inferred.params)
