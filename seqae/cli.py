@@ -35,6 +35,7 @@ MODEL_TYPES = ("lstm-ae", "lstm-vae", "dense-ae", "conv-ae", "pca", "deviation",
                "lstm-forecast")  # detectors.DETECTORS
 FILL_POLICIES = ("error", "ffill", "interpolate")  # data.FILL_POLICIES
 TIME_UNITS = ("s", "ms", "us", "ns", "step")  # data.TIME_UNITS
+DEVICES = ("auto", "cpu", "cuda")  # devices.DEVICES
 
 
 class UsageFailure(click.ClickException):
@@ -79,11 +80,14 @@ def cli(threads):
     """
     import torch
 
+    from seqae import devices
+
     # One thread by default: a small LSTM's per-step products are too small to share between
     # threads that sleep while they wait (benchmarks/README.md, the thread table: one thread
     # 45k rows/s; two passive threads 35k alone and 36k beside a busy process; two spinning threads
     # 76k alone but 13k beside a busy process).
     torch.set_num_threads(threads)
+    devices.set_threads(threads)  # what seqae's fits and scoring use (seqae.devices.compute_threads)
 
 
 def main():
@@ -172,6 +176,22 @@ def read_options(command):
     return with_read_options
 
 
+def device_option(command):
+    """--device auto|cpu|cuda, handed to the command as `device` (checked: cuda where torch sees no
+    GPU is a one-line error before any work)."""
+
+    def check(ctx, param, value):
+        from seqae.devices import resolve_device
+
+        resolve_device(value)  # a ConfigError, one line, exit 2
+        return value
+
+    return click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True, callback=check,
+                        help="Where networks train and score: auto (a CUDA GPU when torch sees one, else the CPU), "
+                             "cpu or cuda. Scores on a GPU agree with the CPU's within the tolerance "
+                             "docs/benchmarks.md states.")(command)
+
+
 def experiment_option(command):
     return click.option("--experiment", default=DEFAULT_EXPERIMENT, show_default=True,
                         help="MLflow experiment to log to.")(command)
@@ -219,9 +239,10 @@ def _tracking():
 @click.option("--alias", help="Alias for the registered version (e.g. champion), so that "
                                 "models:/NAME@ALIAS finds it; models:/NAME/latest is always the newest.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the model URI.")
+@device_option
 def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_size, learning_rate, noise_std,
         seed, threshold, extra_params, columns, label_column, train_rows, train_until, read,
-        experiment, run_name, register, alias, quiet):
+        experiment, run_name, register, alias, quiet, device):
     """Fit a detector on DATA.csv (rows assumed normal) and log it as an MLflow run.
 
     The run gets the parameters, the loss per epoch, the threshold and score quantiles, the CSV as
@@ -246,10 +267,13 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
                                   train_rows=train_rows, train_until=train_until)
     if model_type == "auto":
         result = tracking.fit_auto_and_log(training, random_state=seed, window_size=window_size, threshold=threshold,
-                                           experiment=experiment, run_name=run_name, register=register, alias=alias)
+                                           experiment=experiment, run_name=run_name, register=register, alias=alias,
+                                           device=device)
     else:
         if "verbose" in DETECTORS[model_type]().get_params():
             params.setdefault("verbose", not quiet)
+        if "device" in DETECTORS[model_type]().get_params():
+            params.setdefault("device", device)
         result = tracking.fit_and_log(make_detector(model_type, **params), training, experiment=experiment,
                                       run_name=run_name, register=register, alias=alias)
     if quiet:
@@ -287,7 +311,8 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
               help="bfloat16: the network's forward pass in bfloat16, faster on CPUs with native bfloat16 "
                    "(benchmarks/README.md measures it; scores move by a few hundredths of their spread).")
 @read_options
-def score(model_uri, data, output, intervals, reconstruction, precision, read):
+@device_option
+def score(model_uri, data, output, intervals, reconstruction, precision, read, device):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
@@ -299,6 +324,8 @@ def score(model_uri, data, output, intervals, reconstruction, precision, read):
     from seqae.streaming import score_csv
 
     detector = _tracking().load_detector(model_uri).detector
+    if "device" in detector.get_params():
+        detector.set_params(device=device)
     result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
                        reconstruction_path=reconstruction)
     written = ", ".join(path for path in (output, intervals, reconstruction) if path)
@@ -362,7 +389,8 @@ def format_metrics(values: dict) -> str:
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Server processes, each with its own copy of the model: more requests at once.")
-def serve(model_uri, host, port, workers):
+@device_option
+def serve(model_uri, host, port, workers, device):
     """Serve a model over REST with MLflow's scoring server.
 
     POST /invocations with {"dataframe_split": {"columns": [...], "data": [[...], ...]}} (or
@@ -372,7 +400,7 @@ def serve(model_uri, host, port, workers):
     _tracking()
     from seqae import serving
 
-    serving.serve_model(model_uri, host=host, port=port, workers=workers, announce=click.echo)
+    serving.serve_model(model_uri, host=host, port=port, workers=workers, device=device, announce=click.echo)
 
 
 @cli.command()

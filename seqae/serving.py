@@ -40,18 +40,22 @@ _logger = logging.getLogger("seqae.serving")
 
 # ---- the scoring server --------------------------------------------------------------------------
 
-def scoring_app(model_uri: str):
-    """MLflow's scoring app (a FastAPI app) for the model, with seqae's input check first."""
+def scoring_app(model_uri: str, device: str = "auto"):
+    """MLflow's scoring app (a FastAPI app) for the model, with seqae's input check first; a
+    network scores on `device` (`seqae.devices`)."""
     from mlflow.pyfunc import scoring_server
 
     model = tracking.load_pyfunc_model(model_uri)
+    detector = model.unwrap_python_model().detector
+    if "device" in detector.get_params():
+        detector.set_params(device=device)
     app = scoring_server.init(_CheckedModel(model))
     app.middleware("http")(_without_stack_traces)
     return app
 
 
 def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT, workers: int = 1,
-                announce=print) -> None:
+                device: str = "auto", announce=print) -> None:
     """Serve the model until interrupted; `announce` gets one line saying where.
 
     With `workers` > 1, uvicorn starts that many processes on the same port, each loading the model
@@ -64,7 +68,7 @@ def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT,
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
     check_port_free(host, port)
-    app = scoring_app(model_uri)
+    app = scoring_app(model_uri, device)
     announce(f"Serving {model_uri} at http://{host}:{port}/invocations (health: /ping) with "
              f"{workers} worker process{'es' if workers > 1 else ''}; Ctrl-C to stop")
     if workers == 1:
@@ -73,11 +77,13 @@ def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT,
     del app
     # The workers are fresh interpreters: they learn the model and the thread count from the environment.
     os.environ[_WORKER_MODEL_ENV] = model_uri
+    os.environ[_WORKER_DEVICE_ENV] = device
     os.environ["SEQAE_THREADS"] = str(torch.get_num_threads())
     uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 _WORKER_MODEL_ENV = "SEQAE_SERVE_MODEL_URI"
+_WORKER_DEVICE_ENV = "SEQAE_SERVE_DEVICE"
 
 
 def worker_app():
@@ -86,15 +92,18 @@ def worker_app():
 
     torch.set_num_threads(int(os.environ.get("SEQAE_THREADS", "1")))
     tracking.quiet_mlflow()
-    return scoring_app(os.environ[_WORKER_MODEL_ENV])
+    return scoring_app(os.environ[_WORKER_MODEL_ENV], os.environ.get(_WORKER_DEVICE_ENV, "auto"))
 
 
 class _CheckedModel:
-    """A pyfunc model whose `predict` runs seqae's input check before MLflow's schema enforcement."""
+    """A pyfunc model whose `predict` is seqae's model's own: its input check (the sensors as
+    numbers, at least one window of rows) and its params (`threshold`, `reconstruction`) stand in
+    for MLflow's schema enforcement, which would convert the frame again (and, after it, the model
+    checked its input once more): 2.5 ms of a 200-row request (benchmarks/README.md, Serving)."""
 
     def __init__(self, model):
         self._model = model
-        self._check = model.unwrap_python_model().check_input
+        self._python_model = model.unwrap_python_model()
         self.metadata = model.metadata
 
     def predict(self, data, params=None):
@@ -102,8 +111,8 @@ class _CheckedModel:
             try:
                 data = pd.DataFrame(data)
             except ValueError:
-                pass  # the check below says what was expected
-        return self._model.predict(self._check(data), params=params)
+                pass  # the model's check says what was expected
+        return self._python_model.predict(None, data, params=params)
 
     def __getattr__(self, name):
         return getattr(self._model, name)

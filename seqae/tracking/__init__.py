@@ -13,7 +13,8 @@ from seqae.tracking.store import (DEFAULT_EXPERIMENT, STORE_DIR, UI_HOST, UI_POR
                                   experiment_id, flat_params, log_metrics, quiet_mlflow, resolve_store, runs_table,
                                   ui_url, use_store)
 from seqae.tracking.models import (MODEL_NAME, LoadedModel, check_alias, load_detector, load_pyfunc_model,
-                                   log_detector_model, model_requirements)
+                                   log_detector_model, model_requirements,
+                                   warn_environment_mismatches)
 from seqae.tracking.fit import FitResult, fit_and_log, fit_auto_and_log
 from seqae.tracking.evaluate import EvaluationResult, evaluate_and_log, score_detector
 from seqae.tracking.pipeline_runs import PipelineRunLogger, start_pipeline_run
@@ -23,5 +24,5 @@ __all__ = [
     "LoadedModel", "PipelineRunLogger", "Store", "as_metrics", "check_alias", "csv_dataset", "evaluate_and_log",
     "experiment_id", "fit_and_log", "fit_auto_and_log", "flat_params", "load_detector", "load_pyfunc_model",
     "log_detector_model", "log_metrics", "model_requirements", "quiet_mlflow", "resolve_store", "runs_table", "score_detector",
-    "start_pipeline_run", "ui_url", "use_store",
+    "start_pipeline_run", "ui_url", "use_store", "warn_environment_mismatches",
 ]

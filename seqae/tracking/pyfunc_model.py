@@ -41,9 +41,13 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
     """A seqae detector behind MLflow's pyfunc interface."""
 
     def load_context(self, context) -> None:
+        from pathlib import Path
+
         from seqae.detectors import BaseDetector
 
         self.detector = BaseDetector.load(context.artifacts["detector"])
+        # The model's own directory (MLmodel, requirements.txt), above artifacts/detector.
+        self.model_dir = Path(context.artifacts["detector"]).resolve().parents[1]
 
     def check_input(self, model_input: pd.DataFrame) -> pd.DataFrame:
         """The sensor columns of `model_input` as a float frame, or `InvalidModelInput` saying why not."""
@@ -59,6 +63,11 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
             raise InvalidModelInput(f"column {missing[0]!r} is missing; the request has {shown}; "
                                     f"the model needs {', '.join(repr(n) for n in needed)}")
         frame = model_input.set_axis(names, axis=1)[needed]
+        if len(frame) >= detector.window_size and all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
+            # Numbers already (what a JSON request of numbers gives): one conversion, one finiteness check.
+            array = frame.to_numpy(dtype=np.float64)
+            if np.isfinite(array).all():
+                return pd.DataFrame(array, index=frame.index, columns=needed)
         values = {}
         for name in needed:
             column = pd.to_numeric(frame[name], errors="coerce")
