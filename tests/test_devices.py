@@ -109,3 +109,16 @@ def test_a_model_set_to_cuda_refuses_to_score_without_a_gpu(frame):
     detector.fit(frame.iloc[:300]).set_params(device="cuda")
     with pytest.raises(ConfigError, match="torch sees no CUDA GPU"):
         detector.detect(frame)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("model_type", ["lstm-ae", "lstm-vae", "lstm-forecast", "dense-ae", "conv-ae"])
+def test_a_model_scored_on_the_gpu_agrees_with_the_cpu_within_the_stated_tolerance(model_type, frame):
+    """docs/benchmarks.md: the same weights score within rtol 1e-4 (relative to the largest score) on a GPU."""
+    params = dict(window_size=8, hidden_size=8, epochs=2, random_state=0, device="cpu")
+    if model_type != "lstm-forecast":
+        params["latent_dim"] = 4
+    detector = make_detector(model_type, **params).fit(frame.iloc[:300])
+    on_cpu = detector.anomaly_score(frame)
+    on_gpu = detector.set_params(device="cuda").anomaly_score(frame)
+    np.testing.assert_allclose(on_gpu, on_cpu, rtol=1e-4, atol=1e-4 * np.abs(on_cpu).max())
