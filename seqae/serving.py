@@ -2,11 +2,13 @@
 
 `serve_model` runs MLflow's own scoring app (`mlflow.pyfunc.scoring_server`: `/ping`, `/health`,
 `/version`, `/invocations` with `dataframe_split` / `dataframe_records`) in this process with
-uvicorn, with two changes for requests a model cannot score:
+uvicorn, with three changes:
 
-- seqae's input check runs before MLflow's schema enforcement, so a request with too few rows,
+- seqae's input check replaces MLflow's schema enforcement, so a request with too few rows,
   a missing sensor column or text in a sensor column is answered 400 with seqae's one-line
   message instead of MLflow's, which quotes the whole request back;
+- a JSON `dataframe_split` is answered without MLflow's handler (parsed once, the answer encoded
+  by json's C encoder; the same bytes), every other request by it;
 - no error body carries a stack trace: a middleware moves it to the server's log and keeps the
   first line of the message.
 
