@@ -46,6 +46,7 @@ PERIOD_MIN_LAG = 3  # the shortest period looked for (TSB-AD's find_length start
 PERIOD_MIN_ACF = 0.2  # an ACF peak weaker than this is not a period
 INJECTION_KINDS = ("spike", "level_shift", "drift", "noise", "stuck", "faster", "phase")
 INJECTIONS_PER_KIND = 2
+MAX_INJECTED_RECORDINGS = 4  # with several recordings, anomalies go into the held-out rows of the longest few
 INJECTION_LENGTH = (0.1, 1 / 3)  # an interval anomaly's length, as shares of the held-out rows
 # Another candidate replaces the incumbent (the first) only when its validation AP is higher by more
 # than this many standard errors of the paired difference over the injections. Infinite: never. At 2,
@@ -148,18 +149,22 @@ def choose_window(n_rows: int, period: int | None, validation_fraction: float = 
 def default_candidates(window_size: int, n_features: int = 1, *, networks: bool = True) -> list[Candidate]:
     """The candidates tried at `window_size`, the incumbent first (the nearest-normal-window
     distance), then the level baseline, PCA on windows and the networks (each at most
-    NETWORK_MAX_WINDOW rows per window)."""
+    NETWORK_MAX_WINDOW rows per window). PCA and the LSTM-AE give each window's mean error to
+    its rows (`score_reduction="window"`), as the nearest-window distance does: on the dev sets
+    that lifted PCA from 0.275 to 0.454 on nab-dev and the LSTM-AE from 0.187 to 0.430
+    (docs/benchmarks.md, "Auto-configuration")."""
     w = int(window_size)
     net_w = int(min(w, NETWORK_MAX_WINDOW))
     out = [
         Candidate(f"knn-window w={w}", "knn-window", {"window_size": w}),
         Candidate("deviation", "deviation", {}),
-        Candidate(f"pca w={w}", "pca", {"window_size": w, "scaling": "robust"}),
+        Candidate(f"pca w={w}", "pca", {"window_size": w, "scaling": "robust", "score_reduction": "window",
+                                        "normalize_on": "validation"}),
     ]
     if networks:
         common = {"window_size": net_w, "scaling": "robust", "epochs": 30}
         out += [
-            Candidate(f"lstm-ae w={net_w}", "lstm-ae", {**common, "latent_dim": 4}),
+            Candidate(f"lstm-ae w={net_w}", "lstm-ae", {**common, "latent_dim": 4, "score_reduction": "window"}),
             Candidate(f"lstm-forecast w={net_w}", "lstm-forecast", {**common, "hidden_size": 32}),
         ]
     return out
@@ -252,7 +257,11 @@ def auto_fit(frame, *, random_state: int | None = None, candidates: list[Candida
     with its best smoothing.
 
     Args:
-        frame: the training rows (a frame of sensors, or an array), in time order.
+        frame: the training rows (a frame of sensors, or an array), in time order; or a list of
+            them, separate recordings of the same sensors: every candidate is fitted on all of
+            them (no window spans two), the period is the longest one's, the window as long as
+            the shortest one's held-out rows allow, and the anomalies are injected into the
+            held-out rows of the longest few (`MAX_INJECTED_RECORDINGS`).
         random_state: seeds every network and the injections; same seed, same choice.
         candidates: replace `default_candidates(window)`.
         networks: include the LSTM candidates (False: the baselines only, in a second or two).
@@ -264,21 +273,26 @@ def auto_fit(frame, *, random_state: int | None = None, candidates: list[Candida
         verbose: print one line per candidate.
         device: where the network candidates train and score (`seqae.devices`).
     """
-    values = frame.to_numpy(dtype=np.float64) if isinstance(frame, pd.DataFrame) else np.asarray(frame, float)
-    if values.ndim == 1:
-        values = values[:, None]
-    n_rows = len(values)
-    n_heldout = int(n_rows * VALIDATION_FRACTION)
-    if n_heldout < 2 * MIN_WINDOW:
+    parts = list(frame) if isinstance(frame, (list, tuple)) else [frame]
+    if not parts:
+        raise DataError("auto-configuration got an empty list of recordings; give at least one")
+    part_values = [_values(part) for part in parts]
+    lengths = [len(v) for v in part_values]
+    n_heldouts = [int(n * VALIDATION_FRACTION) for n in lengths]
+    longest = int(np.argmax(lengths))
+    if n_heldouts[longest] < 2 * MIN_WINDOW:
         raise DataError(f"auto-configuration needs at least {int(np.ceil(2 * MIN_WINDOW / VALIDATION_FRACTION))} "
                         f"training rows (it holds out {VALIDATION_FRACTION:.0%} to compare detectors on), got "
-                        f"{n_rows}; give more rows or choose a model with --model")
-    period = find_period(values)
-    window = int(window_size) if window_size is not None else choose_window(n_rows, period)
-    candidates = candidates if candidates is not None else default_candidates(window, values.shape[1],
+                        f"{lengths[longest]}" + (" in the longest recording" if len(parts) > 1 else "")
+                        + "; give more rows or choose a model with --model")
+    # The period of the longest recording; the window as long as the shortest one's held-out rows allow.
+    period = find_period(part_values[longest])
+    window = int(window_size) if window_size is not None else choose_window(min(lengths), period)
+    candidates = candidates if candidates is not None else default_candidates(window, part_values[0].shape[1],
                                                                                networks=networks)
-    suite, injected = injection_suite(values, n_heldout, random_state)
-    as_frame = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(values)
+    suite, injected = _recordings_suite(part_values, n_heldouts, random_state)
+    as_frame = [part if isinstance(part, pd.DataFrame) else pd.DataFrame(v) for part, v in zip(parts, part_values)]
+    as_frame = as_frame[0] if len(parts) == 1 and not isinstance(frame, (list, tuple)) else as_frame
 
     rows, fitted, raw = [], {}, {}
     for candidate in candidates:
@@ -294,10 +308,13 @@ def auto_fit(frame, *, random_state: int | None = None, candidates: list[Candida
         fit_seconds = time.perf_counter() - started
         # Each copy scored in context: from the first row of the first window that covers a held-out
         # row (what a held-out row's score depends on), which gives the scores of the whole copy.
-        context = max(0, n_rows - n_heldout - (int(getattr(detector, "window_size", 1)) - 1))
-        scores = [np.asarray(detector.anomaly_score(modified[context:]), dtype=np.float64)[n_rows - n_heldout - context:]
-                  for modified, _ in suite]
-        aps = np.array([_ap(labels, s) for s, (_, labels) in zip(scores, suite)])
+        scores = []
+        for k, modified, _ in suite:
+            first_heldout = lengths[k] - n_heldouts[k]
+            context = max(0, first_heldout - (int(getattr(detector, "window_size", 1)) - 1))
+            copy_scores = np.asarray(detector.anomaly_score(modified[context:]), dtype=np.float64)
+            scores.append(copy_scores[first_heldout - context:])
+        aps = np.array([_ap(labels, s) for s, (_, _, labels) in zip(scores, suite)])
         row = {"name": candidate.name, "model_type": candidate.model_type, "params": params,
                "validation_ap": float(np.nanmean(aps)), "fit_seconds": fit_seconds, "injection_aps": aps}
         for kind in injected["kind"].unique():
@@ -316,13 +333,14 @@ def auto_fit(frame, *, random_state: int | None = None, candidates: list[Candida
     k_best, ap_best = 1, table.loc[chosen, "validation_ap"]
     if smoothing:
         own_window = int(table.loc[chosen, "params"].get("window_size", window))
-        before = np.asarray(detector.anomaly_score(as_frame), dtype=np.float64)[: n_rows - n_heldout]
+        before = [np.asarray(detector.anomaly_score(part), dtype=np.float64)[: n - nh]
+                  for part, n, nh in zip(part_values, lengths, n_heldouts)]
         for k in smoothing_options(own_window)[1:]:
             # smoothing is linear: a copy's smoothed score is the causal mean of its raw score, the
             # held-out rows' first means taking in the (unchanged) rows before them
-            lead = before[max(0, len(before) - (k - 1)):]
-            ap = float(np.nanmean([_ap(labels, causal_mean(np.concatenate([lead, s]), k)[len(lead):])
-                                   for s, (_, labels) in zip(raw[name], suite)]))
+            leads = [b[max(0, len(b) - (k - 1)):] for b in before]
+            ap = float(np.nanmean([_ap(labels, causal_mean(np.concatenate([leads[j], s]), k)[len(leads[j]):])
+                                   for s, (j, _, labels) in zip(raw[name], suite)]))
             if ap > ap_best + 1e-9:
                 k_best, ap_best = k, ap
         if k_best > 1:
@@ -334,6 +352,30 @@ def auto_fit(frame, *, random_state: int | None = None, candidates: list[Candida
     return AutoFitResult(detector=detector, window_size=window, period=period, chosen=name, candidates=table,
                          reason=reason, smoothing=k_best, injections=injected,
                          fitted=fitted)
+
+
+def _values(frame) -> np.ndarray:
+    values = frame.to_numpy(dtype=np.float64) if isinstance(frame, pd.DataFrame) else np.asarray(frame, float)
+    return values[:, None] if values.ndim == 1 else values
+
+
+def _recordings_suite(part_values: list[np.ndarray], n_heldouts: list[int], random_state: int | None):
+    """`injection_suite` over recordings: `(recording, values, labels)` per copy and the table of
+    what was injected where. One recording: its suite. Several: the suites of up to
+    MAX_INJECTED_RECORDINGS of the longest (one anomaly of each kind in each, seeds random_state + k)."""
+    if len(part_values) == 1:
+        suite, injected = injection_suite(part_values[0], n_heldouts[0], random_state)
+        return [(0, values, labels) for values, labels in suite], injected
+    order = sorted(range(len(part_values)), key=lambda k: -len(part_values[k]))
+    chosen = [k for k in order if n_heldouts[k] >= 2 * MIN_WINDOW][:MAX_INJECTED_RECORDINGS]
+    suite, tables = [], []
+    for j, k in enumerate(chosen):
+        seed = None if random_state is None else random_state + j
+        copies, table = injection_suite(part_values[k], n_heldouts[k], seed,
+                                        per_kind=max(1, INJECTIONS_PER_KIND // len(chosen)))
+        suite += [(k, values, labels) for values, labels in copies]
+        tables.append(table.assign(recording=k + 1))
+    return suite, pd.concat(tables, ignore_index=True)
 
 
 def select(table: pd.DataFrame, z: float = 2.0) -> int:

@@ -2,7 +2,10 @@
 
     seqae demo                                  generated sensors -> fit, score, evaluate, in MLflow
     seqae fit DATA.csv [--model lstm-ae] ...    fit a detector; every fit is an MLflow run
-    seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals)
+    seqae fit A.csv B.csv ... | DIR             one detector on several recordings
+    seqae fit FLEET.csv --asset-column machine  one detector per machine, one model
+    seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals, --causal)
+    seqae watch MODEL [CSV|-]                   score a live feed row by row, alerts as they open and close
     seqae evaluate MODEL DATA.csv --label-column anomaly
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
     seqae ui [--port 5000]                      the MLflow UI on seqae's store
@@ -32,7 +35,7 @@ OUTPUT_FILE = click.Path(dir_okay=False, writable=True)
 # pandas or MLflow (tests/test_cli.py checks them against seqae.tracking, seqae.detectors and seqae.data).
 DEFAULT_EXPERIMENT = "seqae"  # tracking.DEFAULT_EXPERIMENT
 MODEL_TYPES = ("lstm-ae", "lstm-vae", "dense-ae", "conv-ae", "pca", "deviation", "iforest", "knn-window",
-               "lstm-forecast")  # detectors.DETECTORS
+               "lstm-forecast", "ensemble")  # detectors.DETECTORS
 FILL_POLICIES = ("error", "ffill", "interpolate")  # data.FILL_POLICIES
 TIME_UNITS = ("s", "ms", "us", "ns", "step")  # data.TIME_UNITS
 DEVICES = ("auto", "cpu", "cuda")  # devices.DEVICES
@@ -207,13 +210,14 @@ def _tracking():
 # ---- fit ---------------------------------------------------------------------------------------------
 
 @cli.command()
-@click.argument("data", type=INPUT_FILE)
+@click.argument("data", nargs=-1, required=True, type=click.Path(exists=True, readable=True))
 @click.option("--model", "model_type", type=click.Choice(["auto", *MODEL_TYPES]), default="auto", show_default=True,
               help="auto: choose the window and the detector from the data, without labels (docs/benchmarks.md); "
                    "lstm-ae: LSTM seq2seq autoencoder; lstm-vae: LSTM variational autoencoder; "
                    "dense-ae, conv-ae, pca, iforest: baselines; deviation: each reading's distance from its sensor's "
                    "usual level, the baseline with nothing to learn; knn-window: distance to the nearest normal "
-                   "window; lstm-forecast: LSTM next-step forecaster.")
+                   "window; lstm-forecast: LSTM next-step forecaster; ensemble: the mean of knn-window's and "
+                   "PCA's normalised scores.")
 @click.option("--window-size", type=int, help="Rows per window.")
 @click.option("--epochs", type=int, help="Maximum passes over the training windows.")
 @click.option("--hidden-size", type=int, help="Hidden units (LSTM) or channels (conv).")
@@ -232,6 +236,15 @@ def _tracking():
 @click.option("--label-column", metavar="NAME", help="A 0/1 label column: never used as a sensor.")
 @click.option("--train-rows", type=int, metavar="N", help="Fit on the first N rows only.")
 @click.option("--train-until", metavar="TIME", help="Fit on the rows up to this time (inclusive).")
+@click.option("--asset-column", metavar="NAME",
+              help="A fleet export: the column naming each row's machine (or pump, line...). Fits one detector "
+                   "per machine, logged and registered as one model that routes each machine's rows to its own.")
+@click.option("--fallback", type=click.Choice(["none", "shared"]), default="none", show_default=True,
+              help="With --asset-column: shared also fits one detector on every machine's rows, which scores "
+                   "machines the model has not seen (none: they are an error naming them).")
+@click.option("--jobs", "-j", type=click.IntRange(1, 1024), metavar="N",
+              help="With --asset-column: machines fitted at once, each in its own process with one torch thread "
+                   "(default: the CPUs this process may use).")
 @read_options
 @experiment_option
 @click.option("--run-name", help="Name of the MLflow run.")
@@ -241,16 +254,20 @@ def _tracking():
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the model URI.")
 @device_option
 def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_size, learning_rate, noise_std,
-        seed, threshold, extra_params, columns, label_column, train_rows, train_until, read,
-        experiment, run_name, register, alias, quiet, device):
+        seed, threshold, extra_params, columns, label_column, train_rows, train_until, asset_column, fallback, jobs,
+        read, experiment, run_name, register, alias, quiet, device):
     """Fit a detector on DATA.csv (rows assumed normal) and log it as an MLflow run.
+
+    Several files (or a directory of .csv files) are recordings of the same sensors: one detector
+    on all of them, no window across two files, each file's last rows held out, every file a
+    dataset of the run. With --asset-column, DATA.csv is a fleet export: one detector per machine.
 
     The run gets the parameters, the loss per epoch, the threshold and score quantiles, the CSV as
     its training dataset, plots (losses, scores, per-sensor contributions, latent space), the
     effective config and the model, which `seqae score`, `seqae serve` and MLflow can load.
     """
     tracking = _tracking()
-    from seqae.data import read_training_data
+    from seqae.data import read_training_files
     from seqae.detectors import DETECTORS, make_detector
 
     given = {"window_size": window_size, "epochs": epochs, "hidden_size": hidden_size,
@@ -263,8 +280,14 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
         if one_model:
             raise click.BadParameter(f"{one_model[0]} sets a parameter of one model, and --model auto chooses "
                                      "its own; name the model too (e.g. --model lstm-ae)", param_hint="--model")
-    training = read_training_data(data, columns=columns, label_column=label_column, options=read,
-                                  train_rows=train_rows, train_until=train_until)
+    if asset_column is not None:
+        return _fit_fleet(data, model_type, params, asset_column, fallback, jobs, columns, label_column, train_rows,
+                          train_until, read, experiment, run_name, register, alias, quiet)
+    if fallback != "none" or jobs is not None:
+        raise click.BadParameter("applies to a fleet: give --asset-column too",
+                                 param_hint="--fallback" if fallback != "none" else "--jobs")
+    training = read_training_files(data, columns=columns, label_column=label_column, options=read,
+                                   train_rows=train_rows, train_until=train_until)
     if model_type == "auto":
         result = tracking.fit_auto_and_log(training, random_state=seed, window_size=window_size, threshold=threshold,
                                            experiment=experiment, run_name=run_name, register=register, alias=alias,
@@ -284,14 +307,58 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
     epochs_note = (f", best epoch {int(m['best_epoch'])} of {int(m['epochs_run'])}" if "best_epoch" in m else "")
     if result.auto is not None:
         click.echo(result.auto.reason)
-    click.echo(f"Fitted {result.detector.model_type} on {len(frame)} rows x {frame.shape[1]} sensors in "
+    files = f" of {len(training.recordings)} files" if training.recordings else ""
+    click.echo(f"Fitted {result.detector.model_type} on {len(frame)} rows{files} x {frame.shape[1]} sensors in "
                f"{result.fit_seconds:.1f} s{epochs_note}; threshold {m['threshold']:.4g}")
     click.echo(f"run:    {result.run_id}  (experiment {experiment!r})")
     click.echo(f"model:  {result.model_uri}")
     if result.registered_uri:
         click.echo(f"        {result.registered_uri}")
     click.echo(f"score:  seqae score {result.registered_uri or result.model_uri} DATA.csv -o scores.csv")
-    click.echo(f"view:   seqae ui, then open {result.run_url}")
+    click.echo(f"view:   {tracking.how_to_view(result.run_url)}")
+
+
+def _fit_fleet(data, model_type, params, asset_column, fallback, jobs, columns, label_column, train_rows, train_until,
+               read, experiment, run_name, register, alias, quiet):
+    """`seqae fit FLEET.csv --asset-column NAME`: one detector per machine, one parent run, one model."""
+    import os
+
+    tracking = _tracking()
+    from seqae.data import read_fleet_training
+    from seqae.fleet import FitSpec, FleetDetector
+
+    if len(data) != 1:
+        raise click.BadParameter(f"--asset-column reads one fleet export; got {len(data)} paths", param_hint="DATA")
+    from seqae.detectors import DETECTORS
+
+    if model_type != "auto" and "verbose" in DETECTORS[model_type]().get_params():
+        params.setdefault("verbose", False)  # one progress bar per process would garble the terminal
+    if jobs is None:
+        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    fleet = FleetDetector(FitSpec(model_type, params), asset_column=asset_column,
+                          fallback=None if fallback == "none" else fallback, n_jobs=jobs)
+    fleet.check_params()
+    training = read_fleet_training(data[0], asset_column, columns=columns, label_column=label_column, options=read,
+                                   train_rows=train_rows, train_until=train_until)
+    result = tracking.fit_fleet_and_log(fleet, training, experiment=experiment, run_name=run_name,
+                                        register=register, alias=alias)
+    if quiet:
+        click.echo(result.registered_uri or result.model_uri)
+        return
+    table, n = result.table, len(fleet.detectors_)
+    kinds = table[table[asset_column] != FleetDetector.SHARED]["model_type"].value_counts()
+    chosen = ", ".join(f"{kind} for {count}" for kind, count in kinds.items())
+    shared = " and a shared fallback detector" if fleet.fallback_detector_ is not None else ""
+    processes = min(fleet.n_jobs, len(table))
+    click.echo(f"Fitted {n} {asset_column}s ({chosen}){shared} on {int(training.options['n_train_rows'])} rows x "
+               f"{fleet.n_features_in_} sensors in {result.fit_seconds:.1f} s with {processes} process"
+               f"{'es' if processes > 1 else ''} (their fits take {result.asset_seconds:.1f} s one after another)")
+    click.echo(f"run:    {result.run_id}  (experiment {experiment!r}; a child run per {asset_column})")
+    click.echo(f"model:  {result.model_uri}")
+    if result.registered_uri:
+        click.echo(f"        {result.registered_uri}")
+    click.echo(f"score:  seqae score {result.registered_uri or result.model_uri} DATA.csv -o scores.csv")
+    click.echo(f"view:   {tracking.how_to_view(result.run_url)}")
 
 
 # ---- score / evaluate ----------------------------------------------------------------------------------
@@ -310,27 +377,107 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
               help="bfloat16: the network's forward pass in bfloat16, faster on CPUs with native bfloat16 "
                    "(benchmarks/README.md measures it; scores move by a few hundredths of their spread).")
+@click.option("--causal", is_flag=True,
+              help="Score each row from the rows up to it alone (the window ending on it), as `seqae watch` "
+                   "scores a live feed; the rows before the first full window are marked warming_up, with "
+                   "an empty score (docs/benchmarks.md: what it costs in AUC-PR).")
 @read_options
 @device_option
-def score(model_uri, data, output, intervals, reconstruction, precision, read, device):
+def score(model_uri, data, output, intervals, reconstruction, precision, causal, read, device):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
-    model directory, or a directory saved with BaseDetector.save. DATA.csv is read and scored in
+    model directory, or a directory saved with BaseDetector.save. A fleet model (seqae fit
+    --asset-column) scores each machine's rows with its own detector and writes the machine column
+    beside the time, machine after machine. DATA.csv is read and scored in
     chunks of rows (which must be in time order), so a file of any length fits in memory; the
     scores equal those of the whole file scored at once. The outputs are written whole or not at all.
     Times with a UTC offset, epoch times and times read with --timezone are written in UTC.
     """
+    from seqae.fleet import FleetDetector
     from seqae.streaming import score_csv
 
-    detector = _tracking().load_detector(model_uri).detector
+    detector = _tracking().load_model(model_uri).detector
+    written = ", ".join(path for path in (output, intervals, reconstruction) if path)
+    if isinstance(detector, FleetDetector):  # each machine's rows to its own detector
+        from seqae.fleet_scoring import score_fleet_csv
+
+        if reconstruction:
+            raise click.BadParameter("a fleet model answers scores only; score one machine's rows with a model "
+                                     "fitted on it alone for its expected readings", param_hint="--reconstruction")
+        if causal:
+            raise click.BadParameter("a fleet model scores each machine's rows whole; for live scores watch one "
+                                     "machine's feed with a model fitted on it alone", param_hint="--causal")
+        result = score_fleet_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision)
+        click.echo(f"Scored {result['rows']} rows of {result['assets']} {detector.asset_column}s: "
+                   f"{result['anomalies']} flagged, {result['alerts']} alerts -> {written}")
+        return
     if "device" in detector.get_params():
         detector.set_params(device=device)
     result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
-                       reconstruction_path=reconstruction)
-    written = ", ".join(path for path in (output, intervals, reconstruction) if path)
+                       reconstruction_path=reconstruction, causal=causal)
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
                f"(threshold {detector.threshold_.value_:.4g}) -> {written}")
+
+
+@cli.command()
+@click.argument("model_uri", metavar="MODEL_URI")
+@click.argument("data", metavar="[CSV|-]", required=False, default="-")
+@click.option("--format", "fmt", type=click.Choice(["json", "csv"]), default="json", show_default=True,
+              help="json: one object per row (timestamp, line, score, is_anomaly, warming_up, alert); csv: one "
+                   "CSV row per row.")
+@click.option("--from-start", is_flag=True, help="Follow CSV from its first row (default: from its end, like tail -f).")
+@click.option("--strict", is_flag=True, help="Stop at the first malformed row instead of reporting and skipping it.")
+@click.option("--state", "state_path", type=OUTPUT_FILE, metavar="FILE",
+              help="Keep what a restart needs here (window, smoothing, open alert, rows read, the file offset); "
+                   "a watch started with an existing FILE goes on from it.")
+@click.option("--state-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
+              help="Write the state file every N rows (and on exit).")
+@click.option("--report-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
+              help="Log monitoring metrics to the MLflow run every N rows.")
+@click.option("--no-track", is_flag=True, help="No MLflow monitoring run.")
+@read_options
+@experiment_option
+@device_option
+def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, report_every, no_track, read,
+          experiment, device):
+    """Score a live feed row by row: CSV lines from stdin (- or no CSV) or from a file that keeps growing.
+
+    The first line is the header; each row is answered at once on stdout (flushed) with its causal
+    score (equal to `seqae score --causal`), its flag, and an alert event when the model's alert rules
+    open or close an alert. Malformed rows are reported on stderr with their line number and skipped.
+    SIGINT/SIGTERM end the watch cleanly. Each watch is an MLflow run beside the model's run.
+    """
+    import sys
+
+    tracking = _tracking()
+    from seqae.streaming import LiveScorer, feed
+
+    loaded = tracking.load_detector(model_uri)
+    if "device" in loaded.detector.get_params():
+        loaded.detector.set_params(device=device)
+    state = feed.read_state(state_path) if state_path else None
+    scorer = LiveScorer.restore(loaded.detector, state["scorer"]) if state else LiveScorer(loaded.detector)
+    same_file = state is not None and data != "-" and state.get("source") == data
+    source = feed.LineSource(data, from_start=from_start, offset=state["offset"] if same_file else None,
+                             line=state["line"] if same_file else None)
+    warn = functools.partial(click.echo, err=True)
+    monitor = None if no_track else tracking.MonitoringRun(
+        loaded, source=source.name, experiment=experiment, report_every=report_every, warn=warn,
+        alert_table=scorer.alert_table)
+    status = "FAILED"
+    try:
+        with feed.StopSignals() as stop:
+            summary = feed.watch(scorer, source, sys.stdout, options=read, fmt=fmt, strict=strict,
+                                 state_path=state_path, state_every=state_every, state=state if same_file or
+                                 data == "-" else None, report=monitor, stop=stop, warn=warn)
+        status = "FINISHED"
+    finally:
+        if monitor is not None:
+            monitor.close(status)
+    click.echo(f"watch: {summary.rows} rows scored, {summary.skipped} skipped, {summary.opened} alerts opened, "
+               f"{summary.closed} closed ({summary.stopped_by})"
+               + (f"; monitoring run {monitor.run_id}" if monitor is not None else ""), err=True)
 
 
 EVALUATION_ROWS = (  # (key in seqae.metrics.evaluate, label, format)
@@ -366,7 +513,7 @@ def evaluate(model_uri, data, label_column, read, experiment, run_name):
                                        experiment=experiment, run_name=run_name)
     click.echo(format_metrics(result.metrics))
     where = "a new run" if result.new_run else "the model's run"
-    click.echo(f"logged to {where} {result.run_id}; view: seqae ui, then open {result.run_url}")
+    click.echo(f"logged to {where} {result.run_id}; view: {tracking.how_to_view(result.run_url)}")
 
 
 def format_metrics(values: dict) -> str:

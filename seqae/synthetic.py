@@ -112,3 +112,24 @@ def write_demo_csv(path, **kwargs) -> list[InjectedAnomaly]:
 
 def injected_table(injected: list[InjectedAnomaly]) -> pd.DataFrame:
     return pd.DataFrame([asdict(a) for a in injected], columns=["start", "end", "sensor", "kind"])
+
+
+def make_fleet_data(n_assets: int = 3, n_timepoints: int = 1000, n_features: int = 3, *,
+                    asset_column: str = "machine", anomalies: tuple[str, ...] = (), normal_rows: int | None = None,
+                    anomaly_length: int = 40, random_state: int = 0) -> tuple[pd.DataFrame, pd.Series]:
+    """A fleet export: `n_assets` machines (`m00`, `m01`, ...) each with `make_sensor_data`'s
+    sensors (seed `random_state + k`, so every machine has its own levels and mixing), their rows
+    interleaved in time order as one export of a whole fleet writes them, an `asset_column` first.
+
+    Returns the frame (indexed by timestamp, repeated once per machine) and its 0/1 labels."""
+    width = max(2, len(str(n_assets - 1)))
+    frames, labels = [], []
+    for k in range(n_assets):
+        frame, label, _ = make_sensor_data(n_timepoints, n_features, normal_rows=normal_rows, anomalies=anomalies,
+                                           anomaly_length=anomaly_length, random_state=random_state + k)
+        frame.insert(0, asset_column, f"m{k:0{width}d}")
+        frames.append(frame.assign(_order=np.arange(n_timepoints) * n_assets + k))
+        labels.append(label)
+    fleet = pd.concat(frames)
+    order = np.argsort(fleet["_order"].to_numpy(), kind="stable")
+    return fleet.drop(columns="_order").iloc[order], pd.concat(labels).iloc[order]

@@ -90,7 +90,9 @@ def reverse_windowing(
         n_timepoints: length of the series.
         reduction: `mean` (average over the windows covering a row) or `last` (the value from the
             step furthest into a window covering the row: the last step of the window that ends
-            on it, where one does, as an online detector would score it).
+            on it, where one does, as an online detector would score it). `window` averages as
+            `mean` does: it names values that are already each window's mean, given to its steps
+            (`BaseDetector.window_scores`).
 
     Returns:
         `(n_timepoints, ...)`.
@@ -117,8 +119,8 @@ class WindowAccumulator:
     """
 
     def __init__(self, n_timepoints: int, window_size: int, trailing_shape=(), reduction: str = "mean"):
-        if reduction not in ("mean", "last"):
-            raise ValueError(f"reduction must be 'mean' or 'last', got {reduction!r}")
+        if reduction not in ("mean", "last", "window"):
+            raise ValueError(f"reduction must be 'mean', 'last' or 'window', got {reduction!r}")
         self.window_size = window_size
         self.reduction = reduction
         self.sums = np.zeros((n_timepoints, *trailing_shape), dtype=np.float64)
@@ -185,11 +187,16 @@ class WindowAccumulator:
         return sums / counts.reshape(-1, *([1] * (sums.ndim - 1)))
 
 
-def window_tensor(values: np.ndarray, window_size: int, stride: int = 1) -> torch.Tensor:
+def window_tensor(values, window_size: int, stride: int = 1) -> torch.Tensor:
     """All windows of a scaled series as a strided view: `(n_windows, window_size, n_features)`.
 
-    Uses the same starts as `window_starts`; no window is copied until a batch is taken.
+    Uses the same starts as `window_starts`; no window is copied until a batch is taken. `values`
+    may be a list of series (separate recordings): the windows of each, one after the other, so
+    that no window spans two of them (copied into one tensor when there are several).
     """
+    if isinstance(values, (list, tuple)):
+        parts = [window_tensor(part, window_size, stride) for part in values]
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
     series = torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))  # (n_timepoints, n_features)
     starts = window_starts(len(series), window_size, stride)
     view = series.unfold(0, window_size, 1).transpose(1, 2)  # (n - window + 1, window, n_features)

@@ -33,7 +33,7 @@ N_ROWS, N_NORMAL, N_SENSORS = 1000, 600, 3
 WINDOW = 16
 TINY_NET = dict(hidden_size=16, latent_dim=8, epochs=6, learning_rate=0.01)
 MODEL_TYPES = list(DETECTORS)
-NEURAL_TYPES = [m for m in MODEL_TYPES if m not in ("pca", "iforest", "deviation", "knn-window")]
+NEURAL_TYPES = [m for m in MODEL_TYPES if m not in ("pca", "iforest", "deviation", "knn-window", "ensemble")]
 
 
 def tiny_params(model_type: str, **overrides) -> dict:

@@ -176,6 +176,21 @@ def test_nearest_windows_keeps_at_most_max_memory_windows():
     assert len(detector.memory_) == 20
 
 
+def test_nearest_windows_remember_the_held_out_rows_after_calibrating_on_them():
+    frame = periodic(n_rows=500, period=25, n_features=2)
+    every = NearestWindowsDetector(window_size=10).fit(frame)
+    train_only = NearestWindowsDetector(window_size=10, memory_from="train").fit(frame)
+    assert len(train_only.memory_) == 400 - 10 + 1  # the rows before the held-out 20 %
+    assert len(every.memory_) == 500 - 10 + 1
+    # the normaliser and threshold come from the held-out rows' out-of-sample distances in both
+    assert every.threshold_.value_ == train_only.threshold_.value_
+    assert np.array_equal(every.validation_scores_, train_only.validation_scores_)
+    # a remembered window is at distance 0: the held-out rows now score as the training rows do
+    assert np.all(every.anomaly_score(frame)[410:490] <= train_only.anomaly_score(frame)[410:490])
+    with pytest.raises(ConfigError, match="memory_from"):
+        NearestWindowsDetector(memory_from="everything").fit(frame)
+
+
 def test_forecaster_seeded_and_checked():
     frame = periodic(n_rows=300, period=20, n_features=1)
     a = LSTMForecaster(window_size=12, hidden_size=8, epochs=2, random_state=1).fit(frame)

@@ -347,7 +347,7 @@ def bad_files(tmp_path):
 
 TRAIN, TEST, MODEL = "<train>", "<test>", "<model>"
 BAD_INPUTS = [  # (arguments, exit code, the message, as a regex)
-    (["fit", "missing.csv"], 2, r"Invalid value for 'DATA': File 'missing.csv' does not exist"),
+    (["fit", "missing.csv"], 2, r"Invalid value for 'DATA...': Path 'missing.csv' does not exist"),
     (["fit", TRAIN, "--model", "transformer"], 2, r"'transformer' is not one of 'auto', 'lstm-ae'"),
     (["fit", TRAIN, "--threshold", "quantile:q=2"], 2, r"threshold spec 'quantile:q=2': quantile q must be"),
     (["fit", TRAIN, "--threshold", "quantile:q"], 2, r"'q' is not NAME=VALUE"),

@@ -170,7 +170,7 @@ def test_saved_directory_is_readable_json_and_a_plain_state_dict(model_type, fit
     if model_type in NEURAL_TYPES:
         state = torch.load(weights, weights_only=True)  # tensors only: no pickled objects
         assert set(state) == set(detector.net_.state_dict())
-    elif model_type == "knn-window":  # its training windows: tensors too
+    elif model_type in ("knn-window", "ensemble"):  # training windows; the members' saved files: tensors too
         state = torch.load(weights, weights_only=True)
         assert state and all(isinstance(v, torch.Tensor) for v in state.values())
     else:
@@ -305,7 +305,7 @@ def test_too_few_rows_for_validation_warns_and_trains_on_all(make_tiny, train_fr
     ({"window_size": "16"}, "window_size must be a positive integer, got '16'"),
     ({"validation_fraction": 1.0}, r"validation_fraction must be in \[0, 1\), got 1.0"),
     ({"normalization": "minmax"}, "normalization must be one of zscore, robust, none, got 'minmax'"),
-    ({"score_reduction": "max"}, "score_reduction must be one of mean, last, got 'max'"),
+    ({"score_reduction": "max"}, "score_reduction must be one of mean, last, window, got 'max'"),
     ({"threshold_on": "test"}, "threshold_on must be one of validation, all, got 'test'"),
     ({"score_stride": 17}, "score_stride must be an integer from 1 to window_size=16, got 17"),
     ({"threshold": 0.5}, "threshold must be a seqae Threshold"),

@@ -6,11 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.ensemble import IsolationForest
 
 from conftest import N_NORMAL, tiny_params
 from seqae.data import Scaler
-from seqae.detectors import make_detector
+from seqae.detectors import PCADetector, make_detector
 from seqae.detectors.forest import forest_arrays, forest_scores
 from seqae.detectors.scoring import fit_normalizer
 from seqae.errors import ConfigError
@@ -194,3 +195,26 @@ def test_robust_scaling_of_a_quantised_sensor_falls_back_to_the_standard_deviati
 def test_bad_scoring_options_are_config_errors(params, message, train_frame):
     with pytest.raises(ConfigError, match=message):
         make_detector("pca", **params).fit(train_frame)
+
+
+def test_window_reduction_gives_each_row_the_mean_of_the_whole_errors_of_the_windows_covering_it(train_frame):
+    """score_reduction="window", by hand: each window's per-sensor error averaged over its steps,
+    each row the mean of those of the windows covering it; then normalised and summed as always."""
+    from seqae.windows import sliding_windows
+
+    stepwise = PCADetector(window_size=4, n_components=2).fit(train_frame)
+    whole = PCADetector(window_size=4, n_components=2, score_reduction="window").fit(train_frame)
+    scaled = stepwise.scaler_.transform(train_frame.to_numpy())
+    windows, starts = sliding_windows(scaled, 4)
+    per_step = stepwise.window_scores(torch.from_numpy(np.ascontiguousarray(windows)))  # (n, 4, features)
+    window_means = per_step.astype(np.float64).mean(axis=1)  # (n, features)
+    expected = np.zeros(scaled.shape)
+    for row in range(len(scaled)):
+        covering = (starts <= row) & (row < starts + 4)
+        expected[row] = window_means[covering].mean(axis=0)
+    center, scale = whole.normalizer_
+    got = whole.sensor_scores(train_frame).to_numpy()
+    np.testing.assert_allclose(got, (expected - center) / scale / scaled.shape[1], rtol=1e-4, atol=1e-6)
+    # the models are the same; only how their errors reach the rows differs
+    assert np.array_equal(whole.components_, stepwise.components_)
+    assert not np.allclose(whole.anomaly_score(train_frame), stepwise.anomaly_score(train_frame))

@@ -155,3 +155,36 @@ def _is_zombie(pid: int) -> bool:
         return open(f"/proc/{pid}/stat").read().split(")")[-1].split()[0] == "Z"
     except OSError:
         return True
+
+
+def test_context_rows_give_the_causal_scores_of_a_sliding_client(server, tmp_path, monkeypatch):
+    """A client that slides a window over the feed, sending the rows it already had answered as
+    context before each new block, gets `seqae score --causal`'s scores for the new rows."""
+    store, url, _ = server
+    monkeypatch.chdir(store.root)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    out = tmp_path / "causal.csv"
+    result = CliRunner().invoke(cli, ["score", store.registered_uri, str(store.test_csv), "-o", str(out), "--causal"])
+    assert result.exit_code == 0, result.output
+    expected = pd.read_csv(out)
+    rows = pd.read_csv(store.test_csv)[SENSORS]
+    context, block = 40, 25  # at least window_size - 1 rows of context
+    served = []
+    status, body = post(url, {"dataframe_split": split(rows.iloc[:block]), "params": {"context_rows": 0}})
+    assert status == 200, body
+    served.append(pd.DataFrame(body["predictions"]))
+    for first in range(block, len(rows), block):
+        start = max(first - context, 0)
+        status, body = post(url, {"dataframe_split": split(rows.iloc[start:first + block]),
+                                  "params": {"context_rows": first - start}})
+        assert status == 200, body
+        served.append(pd.DataFrame(body["predictions"]))
+    served = pd.concat(served, ignore_index=True)
+    assert len(served) == len(rows)
+    np.testing.assert_array_equal(served["warming_up"].to_numpy(), expected["warming_up"].to_numpy())
+    warm = expected["warming_up"].to_numpy().astype(bool)
+    assert warm.any() and served.loc[warm, "score"].isna().all()
+    np.testing.assert_array_equal(served.loc[~warm, "score"].to_numpy(), expected.loc[~warm, "score"].to_numpy())
+    np.testing.assert_array_equal(served["is_anomaly"].to_numpy(), expected["is_anomaly"].to_numpy())
+    status, body = post(url, {"dataframe_split": split(rows.iloc[:3]), "params": {"context_rows": 3}})
+    assert status == 400 and "context_rows=3" in body["message"]

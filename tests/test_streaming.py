@@ -74,7 +74,7 @@ def chunked(detector, path, tmp_path, chunk_rows, **read):
     return scores.read_text(), intervals.read_text(), summary
 
 
-@pytest.mark.parametrize("reduction", ["mean", "last"])
+@pytest.mark.parametrize("reduction", ["mean", "last", "window"])
 @pytest.mark.parametrize("stride", [1, 3, WINDOW])
 def test_chunked_equals_whole_file(fitted, csv_file, tmp_path, reduction, stride):
     fitted.set_params(score_stride=stride, score_reduction=reduction)
@@ -86,7 +86,8 @@ def test_chunked_equals_whole_file(fitted, csv_file, tmp_path, reduction, stride
         assert got_intervals == intervals, f"chunk_rows={chunk_rows}"
         assert summary["rows"] == N_ROWS
         assert summary["anomalies"] == int(detection.flags.sum())
-        assert summary["alerts"] == len(fitted.find_alerts(detection).table) >= 1
+        # (the threshold was fitted for the default reduction; the smoother `window` scores stay under it)
+        assert summary["alerts"] == len(fitted.find_alerts(detection).table) >= (reduction != "window")
 
 
 def test_series_not_a_multiple_of_the_stride(fitted, csv_file, tmp_path, series):

@@ -109,7 +109,7 @@ def test_uncovered_rows_are_an_error():
 
 
 def test_unknown_reduction_is_an_error():
-    with pytest.raises(ValueError, match="reduction must be 'mean' or 'last', got 'max'"):
+    with pytest.raises(ValueError, match="reduction must be 'mean', 'last' or 'window', got 'max'"):
         WindowAccumulator(5, 2, reduction="max")
 
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every figure of benchmarks/README.md, one script after another (about 75 minutes on two cores).
+# Every figure of benchmarks/README.md, one script after another (about 85 minutes on two cores).
 # Logs and JSON results go to benchmarks/out/; the load average is logged before and after each.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,3 +19,5 @@ run serve benchmarks/speed/bench_serve.py --threads 1
 run serve_2workers benchmarks/speed/bench_serve.py --threads 1 --workers 2
 run memory benchmarks/speed/bench_memory.py --rows 10000000 --score-strides 1,4 --threads 1
 run precision benchmarks/speed/bench_precision.py --rows 1000000 --threads 1
+run fleet benchmarks/speed/bench_fleet.py --machines 8 --rows 2000 --sensors 4 --jobs 2 --model lstm-ae --rounds 2
+run spark benchmarks/speed/bench_spark.py --machines 100 --rows 5000

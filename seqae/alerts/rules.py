@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator
 
 from seqae.errors import ConfigError, DataError, NotFittedError
@@ -325,6 +326,42 @@ class AlertTracker:
             episode.closed = closed
             self._last_closed = episode
 
+    @property
+    def idle(self) -> bool:
+        """No episode is going on: rows at or below the threshold change nothing but the row count."""
+        return self._episode is None
+
+    # ---- saving (a live feed restarted where it stopped) ------------------------------------------
+
+    def state(self) -> dict:
+        """Everything the tracker holds, JSON-able (times as ISO text), for `from_state`."""
+        alerts = [_alert_state(a) for a in self.alerts]
+        episode = self._episode
+        return {
+            "n_rows": self.n_rows, "n_settled": self.n_settled, "on": self._on, "finished": self._finished,
+            "alerts": alerts,
+            # the episode and the last closed alert: an alert's id, or (an episode not fired yet) itself
+            "episode": None if episode is None else (
+                episode.alert_id if episode.alert_id >= 0 else _alert_state(episode)),
+            "last_closed": None if self._last_closed is None else self._last_closed.alert_id,
+        }
+
+    @classmethod
+    def from_state(cls, rules: AlertRules, state: dict) -> "AlertTracker":
+        """A tracker of `rules` that goes on from `state()`, as if it had seen the same rows."""
+        tracker = cls(rules)
+        try:
+            tracker.alerts = [_alert_from_state(a) for a in state["alerts"]]
+            tracker.n_rows, tracker.n_settled = int(state["n_rows"]), int(state["n_settled"])
+            tracker._on, tracker._finished = bool(state["on"]), bool(state["finished"])
+            episode, last = state["episode"], state["last_closed"]
+            tracker._episode = (None if episode is None else tracker.alerts[episode] if isinstance(episode, int)
+                                else _alert_from_state(episode))
+            tracker._last_closed = None if last is None else tracker.alerts[last]
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise DataError(f"not the state of an alert tracker ({type(exc).__name__}: {exc})") from None
+        return tracker
+
     # ---- which rows are settled -----------------------------------------------------------------
 
     def _pending_from(self) -> int:
@@ -349,6 +386,41 @@ class AlertTracker:
                 ids[lo - first:hi - first + 1] = alert.alert_id
         self.n_settled = upto
         return ids
+
+
+_ALERT_TIMES = ("start_time", "end_time", "fired_time", "peak_time")
+
+
+def _alert_state(alert: Alert) -> dict:
+    state = {k: getattr(alert, k) for k in ("alert_id", "start", "end", "fired_at", "peak", "n_flagged", "closed")}
+    state["peak_score"] = float(alert.peak_score)
+    state["shares"] = None if alert.shares is None else [float(v) for v in alert.shares]
+    for key in _ALERT_TIMES:
+        state[key] = time_state(getattr(alert, key))
+    return state
+
+
+def _alert_from_state(state: dict) -> Alert:
+    shares = None if state["shares"] is None else np.asarray(state["shares"], dtype=np.float64)
+    return Alert(int(state["alert_id"]), int(state["start"]), int(state["end"]), int(state["fired_at"]),
+                 int(state["peak"]), float(state["peak_score"]), int(state["n_flagged"]), shares,
+                 bool(state["closed"]), *(time_from_state(state[key]) for key in _ALERT_TIMES))
+
+
+def time_state(value):
+    """A row's time (a pandas Timestamp, a number or None) as JSON: a Timestamp as {"time": ISO text}."""
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return {"time": pd.Timestamp(value).isoformat()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def time_from_state(value):
+    """The inverse of `time_state`."""
+    if isinstance(value, dict):
+        return pd.Timestamp(value["time"])
+    return value
 
 
 def _check_calibration(scores) -> np.ndarray:

@@ -80,9 +80,24 @@ def find_alerts(index, scores, contributions, threshold, calibration_scores=None
 def detection_alerts(detection, calibration_scores=None, *, rules: AlertRules | None = None, top: int = 3) -> Alerts:
     """`find_alerts` of a `seqae.detectors.base.Detection` (index, scores, contributions, threshold,
     feature names), with the detector's held-out scores as calibration, e.g.
-    `detection_alerts(detector.detect(frame), detector.validation_scores_, rules=rules)`."""
-    return find_alerts(detection.index, detection.scores, detection.contributions, detection.threshold,
+    `detection_alerts(detector.detect(frame), detector.validation_scores_, rules=rules)`. Rows
+    still warming up (causal scores) count as rows below every level (`idle_warm_up`)."""
+    scores, contributions = idle_warm_up(detection.scores, detection.contributions,
+                                         getattr(detection, "warming_up", None))
+    return find_alerts(detection.index, scores, contributions, detection.threshold,
                        calibration_scores, detection.feature_names, rules=rules, top=top)
+
+
+def idle_warm_up(scores, contributions, warming_up):
+    """`(scores, contributions)` for the alert rules: the rows still warming up (no score yet, NaN)
+    given a score of -inf and no contributions, so that they open nothing and keep the row count."""
+    if warming_up is None or not np.any(warming_up):
+        return scores, contributions
+    warming_up = np.asarray(warming_up, dtype=bool)
+    scores = np.where(warming_up, -np.inf, scores)
+    if contributions is not None:
+        contributions = np.where(warming_up[:, None], 0.0, contributions)
+    return scores, contributions
 
 
 def alert_table(found: list[Alert], index, feature_names: list[str], rules: AlertRules,

@@ -174,16 +174,57 @@ def read_sensor_csv(
     options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill, decimal=decimal,
                                                  time_unit=time_unit, timezone=timezone, dayfirst=dayfirst)
     raw = read_table(name, options.sep)
-    label_columns = list(label_columns)
+    frame, labels, options = _parse_rows(name, raw, options, columns, list(label_columns), return_labels)
+    frame, labels = _series(name, frame, labels, options, np.arange(len(frame)) + 2)
+    return (frame, labels) if return_labels else frame
+
+
+def read_fleet_csv(path: str | os.PathLike, asset_column: str, options: ReadOptions | None = None, *,
+                   columns: Sequence[str] | None = None, label_columns: Sequence[str] = (),
+                   return_labels: bool = False) -> dict[str, pd.DataFrame] | tuple[dict, dict]:
+    """Read a fleet export, the rows of many assets with a column naming each row's asset, into
+    `{asset: frame}` (assets in order of first appearance, named by their text).
+
+    Each asset's rows are read as `read_sensor_csv` reads a file of their own (sorted by time,
+    their times unique, gaps filled within the asset), and its errors name the asset and the
+    file's line. The other arguments are `read_sensor_csv`'s; `asset_column` is never a sensor.
+    With `return_labels`, also `{asset: labels}`.
+    """
+    name = os.fspath(path)
+    options = options or ReadOptions()
+    raw = read_table(name, options.sep)
+    if asset_column not in raw.columns:
+        raise DataError(f"{name}: column {asset_column!r} that names each row's asset is not found; the file has "
+                        f"columns {name_list(raw.columns)}; check --asset-column")
+    if columns is not None and asset_column in columns:
+        raise DataError(f"{name}: column {asset_column!r} names the assets; it cannot be a sensor too")
+    keys = raw[asset_column].astype(str).str.strip()
+    if (keys == "").any():
+        row = int(np.flatnonzero((keys == "").to_numpy())[0]) + 2
+        raise DataError(f"{name}: column {asset_column!r} is empty at row {row}; every row needs its asset")
+    frame, labels, options = _parse_rows(name, raw, options, columns, list(label_columns), return_labels,
+                                         exclude=[asset_column])
+    frames, all_labels = {}, {}
+    for key in pd.unique(keys):
+        rows = np.flatnonzero((keys == key).to_numpy())
+        frames[key], all_labels[key] = _series(f"{name}, {asset_column} {key!r}", frame.iloc[rows],
+                                               labels.iloc[rows] if labels is not None else None, options, rows + 2)
+    return (frames, all_labels) if return_labels else frames
+
+
+def _parse_rows(name: str, raw: pd.DataFrame, options: ReadOptions, columns, label_columns: list,
+                return_labels: bool, exclude: Sequence[str] = ()):
+    """Every row of `raw` parsed, in file order: (sensors, labels or None, the settled options)."""
     for col in label_columns:
         if col not in raw.columns:
             raise DataError(
                 f"{name}: label column {col!r} not found; the file has columns {name_list(raw.columns)}"
             )
-    options = options.settle(name, raw, exclude=label_columns)
+    options = options.settle(name, raw, exclude=label_columns + list(exclude))
     index = parse_timestamps(name, raw, options)
 
-    candidates = [c for c in raw.columns if c not in options.time_column and c not in label_columns]
+    candidates = [c for c in raw.columns
+                  if c not in options.time_column and c not in label_columns and c not in exclude]
     if columns is not None:
         if len(columns) == 0:
             raise DataError(f"{name}: columns= is empty; name at least one sensor column or leave it out")
@@ -229,18 +270,26 @@ def read_sensor_csv(
             labels[col] = values.astype(np.int8)
         labels = pd.DataFrame(labels, index=index)
 
+    return frame, labels, options
+
+
+def _series(name: str, frame: pd.DataFrame, labels: pd.DataFrame | None, options: ReadOptions,
+            file_rows: np.ndarray):
+    """The rows of one series (a file, or one asset's rows of it: `file_rows` their lines) sorted by
+    time, their times checked unique, gaps warned about and filled."""
     # Sort by time before filling gaps: a gap is filled from its neighbours in time, not in the file.
     order = np.arange(len(frame))
     if options.time_column:
+        index = frame.index
         keys = index.asi8 if isinstance(index, pd.DatetimeIndex) else index.to_numpy()  # not Timestamp objects
         order = np.argsort(keys, kind="stable")
         if not (order == np.arange(len(order))).all():
             frame = frame.iloc[order]
             labels = labels.iloc[order] if labels is not None else None
-        check_unique_times(name, frame.index, file_rows=order + 2)
+        check_unique_times(name, frame.index, file_rows=file_rows[order])
         warn_about_gaps(name, frame.index)
-    frame = fill_missing(name, frame, options.fill, file_rows=order + 2)
-    return (frame, labels) if return_labels else frame
+    frame = fill_missing(name, frame, options.fill, file_rows=file_rows[order])
+    return frame, labels
 
 
 def read_table(path: str | os.PathLike, sep: str | None = None,

@@ -2,6 +2,8 @@
 
     read_training_data   the first `train_rows`, or the rows up to `train_until`, or all; the
                          label column, if named, never a sensor; how the file was read, for the run
+    read_training_files  several recordings (files, or directories of them) for one model
+    read_fleet_training  a fleet export's training rows, split by the asset column
     read_for_detector    the sensors a fitted detector needs (other columns ignored), and the labels
 """
 
@@ -12,17 +14,130 @@ from pathlib import Path
 
 import pandas as pd
 
-from seqae.data.csv import ReadOptions, read_header, read_sensor_csv
+from seqae.data.csv import ReadOptions, read_fleet_csv, read_header, read_sensor_csv
 from seqae.errors import ConfigError, DataError, missing_columns_message
 
 
 @dataclass
 class TrainingData:
-    """The rows a detector learns from and how they were read (logged with the run)."""
+    """The rows a detector learns from and how they were read (logged with the run).
+
+    From several files (`read_training_files`), `recordings` holds each file's TrainingData and
+    `frame` their rows one after the other; a detector is fitted on `fit_input`, the list of
+    their frames, so that no window spans two files."""
 
     frame: pd.DataFrame  # (n_timepoints, n_features) float sensors, indexed by time
-    path: Path
+    path: Path  # the file, or the directory or first file of several
     options: dict = field(default_factory=dict)
+    recordings: list["TrainingData"] = field(default_factory=list)  # one per file, when there are several
+
+    @property
+    def fit_input(self):
+        """What `fit` takes: the frame, or the list of each file's frame."""
+        return [r.frame for r in self.recordings] if self.recordings else self.frame
+
+    @property
+    def name(self) -> str:
+        """The file's name, or 'N files' (in run names and messages)."""
+        return f"{len(self.recordings)} files" if self.recordings else self.path.name
+
+
+@dataclass
+class FleetTrainingData:
+    """A fleet export's training rows, split by asset (`read_fleet_training`)."""
+
+    assets: dict[str, pd.DataFrame]  # asset -> its training rows, (n_timepoints, n_features), time order
+    path: Path
+    asset_column: str
+    options: dict = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def collect_csv_files(paths) -> list[Path]:
+    """The CSV files named, a directory standing for its `*.csv` files (sorted by name); a
+    `ConfigError` for a directory without any, or a file named twice."""
+    files = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.suffix.lower() == ".csv" and p.is_file())
+            if not found:
+                raise ConfigError(f"{path}: a directory without .csv files; give CSV files or a directory of them")
+            files += found
+        else:
+            files.append(path)
+    seen = set()
+    for path in files:
+        if path.resolve() in seen:
+            raise ConfigError(f"{path}: named twice; give each recording once")
+        seen.add(path.resolve())
+    return files
+
+
+def read_training_files(paths, *, columns=None, label_column=None, options: ReadOptions | None = None,
+                        train_rows: int | None = None, train_until: str | None = None) -> TrainingData:
+    """Several recordings of the same sensors (files, or directories of them) as one TrainingData:
+    each file read by `read_training_data` (`train_rows` / `train_until` apply to each), the
+    sensors of the first required in every other. One file gives what `read_training_data` gives."""
+    files = collect_csv_files(paths)
+    first = read_training_data(files[0], columns=columns, label_column=label_column, options=options,
+                               train_rows=train_rows, train_until=train_until)
+    if len(files) == 1:
+        return first
+    sensors = list(first.frame.columns)
+    recordings = [first] + [read_training_data(path, columns=sensors, label_column=label_column, options=options,
+                                               train_rows=train_rows, train_until=train_until)
+                            for path in files[1:]]
+    frame = pd.concat([r.frame for r in recordings])
+    folder = files[0].parent if all(f.parent == files[0].parent for f in files) else None
+    merged = {**first.options,
+              "data_path": str(folder.resolve()) if folder else "(several directories)",
+              "n_files": len(files),
+              "files": ",".join(f.name for f in files)[:6000],
+              "n_rows_in_file": sum(r.options["n_rows_in_file"] for r in recordings),
+              "n_train_rows": len(frame)}
+    return TrainingData(frame, folder or files[0], merged, recordings)
+
+
+def read_fleet_training(path, asset_column: str, *, columns=None, label_column=None,
+                        options: ReadOptions | None = None, train_rows: int | None = None,
+                        train_until: str | None = None) -> FleetTrainingData:
+    """A fleet export's training rows per asset (`seqae.data.read_fleet_csv`): each asset's first
+    `train_rows`, or its rows up to `train_until`, or all; the label column never a sensor."""
+    if train_rows is not None and train_until is not None:
+        raise ConfigError("give either --train-rows or --train-until, not both")
+    path = Path(path)
+    options = options or ReadOptions()
+    assets = read_fleet_csv(path, asset_column, options, columns=columns,
+                            label_columns=[label_column] if label_column else [])
+    n_rows = sum(len(frame) for frame in assets.values())
+    kept = {}
+    for asset, frame in assets.items():
+        where = f"{path}, {asset_column} {asset!r}"
+        if train_rows is not None:
+            if train_rows < 1:
+                raise ConfigError(f"--train-rows must be at least 1, got {train_rows}")
+            if train_rows > len(frame):
+                raise DataError(f"{where}: --train-rows {train_rows} asks for more rows than it has ({len(frame)})")
+            frame = frame.iloc[:train_rows]
+        elif train_until is not None:
+            first = frame.index[0]
+            frame = frame.loc[:_index_key(frame.index, train_until, path, options.timezone)]
+            if frame.empty:
+                raise DataError(f"{where}: no rows at or before --train-until {train_until}; its first row is at "
+                                f"{first}")
+        kept[asset] = frame
+    first = next(iter(kept.values()))
+    read = {"data_path": str(path.resolve()), "asset_column": asset_column, "n_assets": len(kept),
+            "columns": ",".join(columns) if columns else "(all numeric)", "time_column": first.index.name or "(none)",
+            "label_column": label_column or "(none)", "sep": options.sep or "(sniffed)", "fill": options.fill,
+            "train_rows": train_rows if train_rows is not None else "(all)", "train_until": train_until or "(none)",
+            "n_rows_in_file": n_rows, "n_train_rows": sum(len(f) for f in kept.values()),
+            "n_features": first.shape[1], "sensors": ",".join(first.columns)}
+    return FleetTrainingData(kept, path, asset_column, read)
 
 
 def read_training_data(path, *, columns=None, time_column=None, label_column=None, sep=None,

@@ -7,6 +7,7 @@
     forest.py     the isolation forest and its tree walker
     neighbours.py the distance of each window to its nearest normal windows (knn-window)
     forecast.py   the LSTM next-step forecaster (lstm-forecast)
+    ensemble.py   the mean of several detectors' normalised scores (ensemble)
 """
 
 from seqae.detectors.base import (DETECTORS, NORMALIZATIONS, NORMALIZE_SOURCES, SCORE_PRECISIONS, SCORE_REDUCTIONS,
@@ -17,10 +18,11 @@ from seqae.detectors.baselines import DeviationDetector, PCADetector  # noqa: E4
 from seqae.detectors.forest import IsolationForestDetector  # noqa: E402
 from seqae.detectors.neighbours import NearestWindowsDetector  # noqa: E402
 from seqae.detectors.forecast import LSTMForecaster  # noqa: E402
+from seqae.detectors.ensemble import EnsembleDetector  # noqa: E402
 
 __all__ = [
     "DETECTORS", "NORMALIZATIONS", "NORMALIZE_SOURCES", "SCORE_PRECISIONS", "SCORE_REDUCTIONS", "THRESHOLD_SOURCES",
-    "AutoencoderDetector", "BaseDetector", "ConvAutoencoder", "DenseAutoencoder", "Detection", "DeviationDetector", "IsolationForestDetector",
+    "AutoencoderDetector", "BaseDetector", "ConvAutoencoder", "DenseAutoencoder", "Detection", "DeviationDetector", "EnsembleDetector", "IsolationForestDetector",
     "LSTMAutoencoder", "LSTMForecaster", "LSTMVAE", "NearestWindowsDetector", "NeuralDetector", "PCADetector",
     "make_detector",
 ]

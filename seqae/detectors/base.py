@@ -48,7 +48,7 @@ from seqae.windows import pad_batch
 
 FORMAT_VERSION = 2  # 2: conv-ae's network encodes a window to latent_dim values (a bottleneck)
 NORMALIZATIONS = ("zscore", "robust", "none")
-SCORE_REDUCTIONS = ("mean", "last")
+SCORE_REDUCTIONS = ("mean", "last", "window")
 SCORE_PRECISIONS = ("float32", "bfloat16")
 THRESHOLD_SOURCES = ("validation", "all")
 NORMALIZE_SOURCES = ("train", "validation")
@@ -65,16 +65,21 @@ class Detection:
     contributions: np.ndarray  # (n_timepoints, n_features) each sensor's share; rows sum to scores
     threshold: float
     flags: np.ndarray  # (n_timepoints,) 0/1
+    # causal scores only: (n_timepoints,) bool, True for the rows before the first full window,
+    # which have no score yet (NaN score and contributions, flag 0); None for the default scores
+    warming_up: np.ndarray | None = None
 
     def sensor_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.contributions, index=self.index, columns=self.feature_names)
 
     def to_frame(self, alert_ids: np.ndarray | None = None) -> pd.DataFrame:
         """One row per time point: score, is_anomaly, with `alert_ids` the row's alert (-1: none),
-        and one contribution column per sensor."""
+        for causal scores `warming_up` (0/1), and one contribution column per sensor."""
         frame = pd.DataFrame({"score": self.scores, "is_anomaly": self.flags}, index=self.index)
         if alert_ids is not None:
             frame["alert_id"] = np.asarray(alert_ids, dtype=np.int64)
+        if self.warming_up is not None:
+            frame["warming_up"] = self.warming_up.astype(np.int8)
         for j, name in enumerate(self.feature_names):
             frame[f"contribution_{name}"] = self.contributions[:, j]
         return frame
@@ -146,37 +151,84 @@ class BaseDetector(BaseEstimator):
 
         The last `validation_fraction` of the rows (in time order) is held out: it decides early
         stopping and, by default, the threshold.
+
+        `X` may also be a list of frames (or arrays): separate recordings of the same sensors, one
+        model for all of them. No window spans two recordings, each holds out its own last
+        `validation_fraction` of rows, and the scaler sees all their rows. The fitted scores
+        (`train_scores_`, `validation_scores_`, `training_detection_`) are the recordings' one
+        after the other.
         """
         self.check_params()
-        values, index = self.check_input(X, fitting=True)
-        n_val = int(len(values) * self.validation_fraction)
-        if n_val and (n_val < self.window_size or len(values) - n_val < self.window_size):
+        segments = self.check_segments(X)
+        n_vals = self._held_out_rows([len(values) for values, _ in segments])
+        self.scaler_ = Scaler().fit(np.concatenate([values for values, _ in segments]), method=self.scaling)
+        scaled = [self.scaler_.transform(values) for values, _ in segments]  # each (n_timepoints, n_features) float32
+        n_trains = [len(part) - n_val for part, n_val in zip(scaled, n_vals)]
+        self._fit_model([part[:n] for part, n in zip(scaled, n_trains)],
+                        [part[n:] for part, n in zip(scaled, n_trains) if n < len(part)] or None)
+
+        # Score each recording once and slice it: the held-out rows scored as a short series of
+        # their own would have their first and last rows covered by few windows, and score high.
+        elements = self._training_element_scores(scaled)
+        normalize_rows = [element[n:] if self.normalize_on == "validation" and any(n_vals) else element[:n]
+                          for element, n in zip(elements, n_trains)]
+        self.normalizer_ = scoring.fit_normalizer(np.concatenate(normalize_rows), self.normalization)
+        contributions = [scoring.causal_smooth(scoring.contributions(element, self.normalizer_), self.smoothing)
+                         for element in elements]
+        scores = [part.sum(axis=1) for part in contributions]
+        self.train_scores_ = np.concatenate([part[:n] for part, n in zip(scores, n_trains)])
+        self.validation_scores_ = (np.concatenate([part[n:] for part, n in zip(scores, n_trains)])
+                                   if any(n_vals) else None)
+        index = segments[0][1] if len(segments) == 1 else segments[0][1].append([i for _, i in segments[1:]])
+        all_scores = np.concatenate(scores)
+        # What fit computed on its own rows, kept so that logging the fit does not score them again.
+        self.training_detection_ = Detection(index, list(self.feature_names_in_), all_scores,
+                                             np.concatenate(contributions), np.nan,
+                                             np.zeros(len(all_scores), dtype=np.int8))
+        self._fit_threshold()
+        if any(n_vals):
+            self._absorb_held_out(scaled)
+        return self
+
+    def check_segments(self, X) -> list[tuple[np.ndarray, pd.Index]]:
+        """`X` (one frame or array, or a list of them: separate recordings) as a list of checked
+        `(values, index)` pairs, the columns of each in the first's order; `fitting` records them."""
+        if not isinstance(X, (list, tuple)):
+            return [self.check_input(X, fitting=True)]
+        if not X:
+            raise DataError("fit got an empty list of recordings; give at least one frame")
+        segments = []
+        for k, part in enumerate(X):
+            try:
+                segments.append(self.check_input(part, fitting=k == 0))
+            except DataError as exc:
+                raise DataError(f"recording {k + 1} of {len(X)}: {exc}") from None
+        return segments
+
+    def _held_out_rows(self, lengths: list[int]) -> list[int]:
+        """Rows held out at the end of each recording: its last `validation_fraction`, or none for a
+        recording too short to leave a window on either side (with a warning)."""
+        n_vals = [int(n * self.validation_fraction) for n in lengths]
+        short = [k for k, (n, n_val) in enumerate(zip(lengths, n_vals))
+                 if n_val and (n_val < self.window_size or n - n_val < self.window_size)]
+        if short and len(lengths) == 1:
             warnings.warn(
-                f"{len(values)} training rows are too few to hold out {self.validation_fraction:.0%} "
+                f"{lengths[0]} training rows are too few to hold out {self.validation_fraction:.0%} "
                 f"for validation with window_size={self.window_size}; training on all rows, "
                 "without early stopping, threshold fitted on training scores",
-                stacklevel=3,  # the caller of fit (past on_compute_threads)
+                stacklevel=4,  # the caller of fit (past fit and on_compute_threads)
             )
-            n_val = 0
-        self.scaler_ = Scaler().fit(values, method=self.scaling)
-        scaled = self.scaler_.transform(values)  # (n_timepoints, n_features) float32
-        n_train = len(scaled) - n_val
-        self._fit_model(scaled[:n_train], scaled[n_train:] if n_val else None)
-
-        # Score the whole frame once and slice it: the held-out rows scored as a short series of
-        # their own would have their first and last rows covered by few windows, and score high.
-        elements = self._element_scores(scaled)
-        normalize_rows = slice(n_train, None) if self.normalize_on == "validation" and n_val else slice(0, n_train)
-        self.normalizer_ = scoring.fit_normalizer(elements[normalize_rows], self.normalization)
-        contributions = scoring.causal_smooth(scoring.contributions(elements, self.normalizer_), self.smoothing)
-        scores = contributions.sum(axis=1)
-        self.train_scores_ = scores[:n_train]
-        self.validation_scores_ = scores[n_train:] if n_val else None
-        # What fit computed on its own rows, kept so that logging the fit does not score them again.
-        self.training_detection_ = Detection(index, list(self.feature_names_in_), scores, contributions, np.nan,
-                                             np.zeros(len(scores), dtype=np.int8))
-        self._fit_threshold()
-        return self
+        elif short:
+            n_vals = [0 if k in short else n_val for k, n_val in enumerate(n_vals)]
+            where = ", ".join(f"{k + 1} ({lengths[k]} rows)" for k in short[:5])
+            warnings.warn(
+                f"recordings {where} are too short to hold out {self.validation_fraction:.0%} for validation "
+                f"with window_size={self.window_size}; all their rows are training rows"
+                + ("" if any(n_vals) else "; no rows held out: no early stopping, threshold fitted on "
+                   "training scores"),
+                stacklevel=4,  # the caller of fit (past fit and on_compute_threads)
+            )
+        return [0 if k in short else n_val for k, n_val in enumerate(n_vals)]
 
     def set_threshold(self, threshold: Threshold | None) -> "BaseDetector":
         """Fit another `threshold` (None: the default) and the alert rules with it on the normal
@@ -209,15 +261,45 @@ class BaseDetector(BaseEstimator):
         training.threshold, training.flags = self.threshold_.value_, self.threshold_.flag(training.scores)
 
     @on_compute_threads
-    def detect(self, X) -> Detection:
-        """Score `X` once and return scores, per-sensor contributions and flags together."""
+    def detect(self, X, causal: bool = False) -> Detection:
+        """Score `X` once and return scores, per-sensor contributions and flags together.
+
+        `causal=True`: each row's score from the rows up to it alone, as a live feed would score
+        it (`seqae.streaming.LiveScorer` gives the same numbers row by row): the window ending on
+        the row (`scoring.causal_element_scores`), normalised and smoothed as usual. The first
+        `window_size - 1` rows have no full window yet: `warming_up` marks them, with a NaN score
+        and contributions and flag 0. Any number of rows is accepted. The default scores give a
+        row the windows covering it, which (with `score_reduction="mean"`) reach up to
+        `window_size - 1` rows past it; docs/benchmarks.md measures what causal scores cost.
+        """
         self.check_fitted()
-        values, index = self.check_input(X)
-        elements = self._element_scores(self.scaler_.transform(values))
+        values, index = self.check_input(X, min_rows=1 if causal else None)
+        scaled = self.scaler_.transform(values)
+        if causal:
+            return self.causal_detection(scoring.causal_element_scores(
+                self.window_scores, scaled, self.window_size, self.score_reduction, self.score_batch_size()), index)
+        elements = self._element_scores(scaled)
         contributions = scoring.causal_smooth(scoring.contributions(elements, self.normalizer_), self.smoothing)
         scores = contributions.sum(axis=1)
         return Detection(index, list(self.feature_names_in_), scores, contributions,
                          self.threshold_.value_, self.threshold_.flag(scores))
+
+    def causal_detection(self, elements: np.ndarray, index: pd.Index,
+                         previous: np.ndarray | None = None) -> Detection:
+        """The causal `Detection` of rows `index` from the element scores of the windows ending on
+        them (`scoring.causal_element_scores`), which are the last `len(elements)` rows; the rows
+        before them are warming up. `previous`: the unsmoothed contributions of the scored rows
+        just before these (at most `smoothing - 1`), for a series scored in pieces."""
+        n_rows = len(index)
+        n_warming = n_rows - len(elements)
+        contributions = np.full((n_rows, int(self.n_features_in_)), np.nan)
+        contributions[n_warming:] = scoring.causal_smooth(scoring.contributions(elements, self.normalizer_),
+                                                          self.smoothing, previous=previous)
+        scores = contributions.sum(axis=1)
+        warming_up = np.zeros(n_rows, dtype=bool)
+        warming_up[:n_warming] = True
+        return Detection(index, list(self.feature_names_in_), scores, contributions,
+                         self.threshold_.value_, self.threshold_.flag(scores), warming_up)
 
     @contextmanager
     def scoring_precision(self, precision: str = "float32"):
@@ -254,9 +336,9 @@ class BaseDetector(BaseEstimator):
             return torch.autocast("cpu", dtype=torch.bfloat16)
         return nullcontext()
 
-    def anomaly_score(self, X) -> np.ndarray:
-        """One score per time point (row of `X`); higher = more anomalous."""
-        return self.detect(X).scores
+    def anomaly_score(self, X, causal: bool = False) -> np.ndarray:
+        """One score per time point (row of `X`); higher = more anomalous. `causal`: as `detect`."""
+        return self.detect(X, causal=causal).scores
 
     def predict(self, X) -> np.ndarray:
         """0/1 per time point: 1 where the score is above the fitted threshold."""
@@ -354,9 +436,10 @@ class BaseDetector(BaseEstimator):
 
     # ---- checks -----------------------------------------------------------------------------------
 
-    def check_input(self, X, fitting: bool = False) -> tuple[np.ndarray, pd.Index]:
+    def check_input(self, X, fitting: bool = False, min_rows: int | None = None) -> tuple[np.ndarray, pd.Index]:
         """`X` as `(n_timepoints, n_features)` float64 in the fitted column order, and its index;
-        a `DataError` naming what is wrong otherwise. `fitting=True` records the column names."""
+        a `DataError` naming what is wrong otherwise. `fitting=True` records the column names.
+        `min_rows`: the fewest rows accepted (default: one window)."""
         if isinstance(X, pd.DataFrame):
             names = [str(c) for c in X.columns]
             if fitting:
@@ -389,7 +472,9 @@ class BaseDetector(BaseEstimator):
                             f"fitted with {self.n_features_in_}; pass the same sensor columns")
         if values.shape[1] == 0:
             raise DataError("the data has no sensor columns")
-        if len(values) < self.window_size:
+        if len(values) < (self.window_size if min_rows is None else min_rows):
+            if min_rows is not None:
+                raise DataError(f"the data has {len(values)} rows; give at least {min_rows}")
             raise DataError(f"the data has {len(values)} rows, fewer than one window "
                             f"(window_size={self.window_size}); give at least {self.window_size} rows")
         finite = np.isfinite(values)
@@ -420,10 +505,18 @@ class BaseDetector(BaseEstimator):
         """Element scores `(batch, window, n_features)` of scaled windows of the same shape.
 
         A window's scores do not depend on the other windows of its batch: networks run on
-        batches padded to a multiple of `batch_quantum` windows (`windows.pad_batch`).
+        batches padded to a multiple of `batch_quantum` windows (`windows.pad_batch`). With
+        `score_reduction="window"` every step of a window gets the window's mean score per sensor,
+        so a row's score is the mean over the windows covering it of their whole error (how the
+        nearest-window detector scores): a step the model reconstructs well inside a window it
+        reconstructs badly still shares the blame.
         """
         n_windows = len(windows)
-        return self._window_scores(pad_batch(windows, self.batch_quantum))[:n_windows]
+        scores = self._window_scores(pad_batch(windows, self.batch_quantum))[:n_windows]
+        if self.score_reduction == "window":
+            # a strided mean over the steps axis: the same sums whatever the batch or alignment
+            scores = np.broadcast_to(scores.mean(axis=1, keepdims=True), scores.shape)
+        return scores
 
     def score_batch_size(self) -> int:
         """Windows per forward pass when scoring (`scoring.score_batch_size`)."""
@@ -432,12 +525,26 @@ class BaseDetector(BaseEstimator):
 
     # ---- subclass hooks -------------------------------------------------------------------------
 
-    def _fit_model(self, train_part: np.ndarray, validation_part: np.ndarray | None) -> None:
+    def _fit_model(self, train_parts: list[np.ndarray], validation_parts: list[np.ndarray] | None) -> None:
+        """Fit the model on the scaled training rows of each recording (`window_tensor` takes the
+        list: no window spans two); `validation_parts`: their held-out rows, or None."""
         raise NotImplementedError
 
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
         """`(batch, window, n_features)` scaled windows -> element scores of the same shape."""
         raise NotImplementedError
+
+    def _training_element_scores(self, scaled_parts: list[np.ndarray]) -> list[np.ndarray]:
+        """The element scores `fit` calibrates on: each recording's, scored whole. A detector made
+        of fitted detectors (the ensemble) gives theirs as they computed them in their own fits."""
+        return [self._element_scores(part) for part in scaled_parts]
+
+    def _absorb_held_out(self, scaled_parts: list[np.ndarray]) -> None:
+        """Called at the end of `fit`, once the normaliser, threshold and alert rules are fitted on
+        the held-out rows' scores (out of sample, as new rows' scores are): a detector whose model
+        is a memory of normal windows may add the held-out rows to it. `scaled_parts`: every
+        training row, scaled, one array per recording. Networks and fitted projections keep what
+        they learnt (default: nothing)."""
 
     def _model_state(self) -> tuple[dict, dict]:
         """(JSON-able config that rebuilds the model, dict of tensors) for `save`."""

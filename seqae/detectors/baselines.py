@@ -49,8 +49,8 @@ class PCADetector(BaseDetector):
         self.threshold_on = threshold_on
         self.random_state = random_state
 
-    def _fit_model(self, train_part, validation_part):
-        windows = window_tensor(train_part, self.window_size).reshape(-1, self.window_size * train_part.shape[1])
+    def _fit_model(self, train_parts, validation_parts):
+        windows = window_tensor(train_parts, self.window_size).reshape(-1, self.window_size * self.n_features_in_)
         n_components = self.n_components
         if isinstance(n_components, (int, np.integer)):
             n_components = min(int(n_components), *windows.shape)
@@ -113,7 +113,7 @@ class DeviationDetector(BaseDetector):
         self.threshold_on = threshold_on
         self.random_state = random_state
 
-    def _fit_model(self, train_part, validation_part):
+    def _fit_model(self, train_parts, validation_parts):
         pass  # the scaler, fitted by `fit`, is the whole model
 
     def _element_scores(self, scaled):

@@ -65,9 +65,9 @@ class IsolationForestDetector(BaseDetector):
         self.threshold_on = threshold_on
         self.random_state = random_state
 
-    def _fit_model(self, train_part, validation_part):
-        n_features = train_part.shape[1]
-        windows = window_tensor(train_part, self.window_size).reshape(-1, self.window_size * n_features)
+    def _fit_model(self, train_parts, validation_parts):
+        n_features = self.n_features_in_
+        windows = window_tensor(train_parts, self.window_size).reshape(-1, self.window_size * n_features)
         windows = windows.numpy()
         forest = IsolationForest(n_estimators=self.n_estimators, max_samples=min(self.max_samples, len(windows)),
                                  max_features=self.max_features, random_state=self.random_state)

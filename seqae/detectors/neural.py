@@ -54,17 +54,17 @@ class NeuralDetector(BaseDetector):
     def _loss(self, net, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return torch.nn.functional.mse_loss(net(inputs), targets)
 
-    def _fit_model(self, train_part, validation_part) -> None:
+    def _fit_model(self, train_parts, validation_parts) -> None:
         generator = seeded_generator(self.random_state)
         with torch.random.fork_rng(devices=[]):
             # Weight init and dropout draw from torch's global generator: seed it, then restore it.
             torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
-            self.net_args_ = self._net_args(train_part.shape[1])
+            self.net_args_ = self._net_args(self.n_features_in_)
             self.net_ = self._build_net(**self.net_args_).to(self.compute_device())  # initialised on the CPU
-            train_windows = window_tensor(train_part, self.window_size, self.train_stride)
+            train_windows = window_tensor(train_parts, self.window_size, self.train_stride)
             val_windows = None
-            if validation_part is not None:
-                val_windows = window_tensor(validation_part, self.window_size, 1)
+            if validation_parts:
+                val_windows = window_tensor(validation_parts, self.window_size, 1)
             config = TrainConfig(
                 epochs=self.epochs, batch_size=self.batch_size, learning_rate=self.learning_rate,
                 weight_decay=self.weight_decay, grad_clip=self.grad_clip, patience=self.patience,
@@ -213,7 +213,9 @@ class LSTMAutoencoder(AutoencoderDetector):
         noise_std: denoising training: Gaussian noise of this std on the inputs (scaled units).
         train_stride: rows between training windows.
         score_stride: rows between scored windows (1 = every window; larger is faster).
-        score_reduction: `mean` of all windows covering a row, or the `last` (the one ending there).
+        score_reduction: `mean` of all windows covering a row, the `last` (the one ending there),
+            or `window`: each window's mean error over its steps, given to each of its rows, then
+            the mean of the windows covering a row (BaseDetector.window_scores).
         normalization: per-sensor normalisation of the error before summing: `robust` (by its
             median and MAD on the rows `normalize_on` names; the default: a few anomalous rows
             there do not mute a sensor), `zscore` (mean and standard deviation) or `none`.
@@ -225,7 +227,10 @@ class LSTMAutoencoder(AutoencoderDetector):
         scaling: the input scaler fitted on the training rows: `standard` (mean, standard
             deviation) or `robust` (median, IQR / 1.349; an IQR of 0 falls back to the deviation).
         smoothing: rows of the causal rolling mean applied to the score (and to each sensor's share
-            of it); 1 = none. A score then never looks ahead; a one-row spike is diluted by it.
+            of it); 1 = none. The smoothing itself adds no look-ahead, but with
+            `score_reduction="mean"` a row's unsmoothed score already uses the rows up to
+            `window_size - 1` after it (the windows covering it); `detect(X, causal=True)` scores
+            each row from the rows up to it alone. A one-row spike is diluted by it.
         threshold: a `Threshold` fitted on the scores of normal data (default: 99th percentile).
         threshold_on: fit the threshold on the held-out `validation` rows or `all` training rows
             (either way sliced from the scores of all the training rows scored as one series).
@@ -346,11 +351,11 @@ class LSTMVAE(AutoencoderDetector):
     def _build_net(self, **args):
         return nets.LSTMVAENet(**args)
 
-    def _fit_model(self, train_part, validation_part):
+    def _fit_model(self, train_parts, validation_parts):
         # Training draws latents from their own generator, seeded from random_state.
         self._train_generator = seeded_generator(None if self.random_state is None else self.random_state + 1)
         try:
-            super()._fit_model(train_part, validation_part)
+            super()._fit_model(train_parts, validation_parts)
         finally:
             del self._train_generator
 

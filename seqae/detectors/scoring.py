@@ -2,6 +2,7 @@
 
     scaled series --windows--> a model's element scores per window step and sensor
       --element_scores: the windows covering each row, combined--> (n_timepoints, n_features)
+        (or causal_element_scores: the window ending on each row alone, for live scoring)
       --contributions: each sensor normalised by its spread on normal data, / n_features-->
       --causal_smooth: rolling mean over the last `smoothing` rows--> contributions
       --sum over sensors--> one score per row
@@ -44,6 +45,35 @@ def element_scores(window_scores: WindowScorer, scaled: np.ndarray, window_size:
     return accumulator.result()
 
 
+def causal_element_scores(window_scores: WindowScorer, scaled: np.ndarray, window_size: int, reduction: str,
+                          batch_size: int) -> np.ndarray:
+    """Raw score per sensor of the window ending on each row, `(n_timepoints - window_size + 1,
+    n_features)` for rows `window_size - 1` onwards: what a row's score can be from the rows up to
+    it alone. `reduction` `mean`: the window's element scores averaged over its steps (the
+    window's error, as `knn-window` gives it to its rows); `last`: its last step's (the default
+    scores of those rows with `score_reduction="last"`).
+
+    Every window is scored (a `score_stride` does not apply: each row needs its own window), in
+    batches of `batch_size`; a window's scores do not depend on its batch (`BaseDetector.window_scores`),
+    and the steps are added one by one in float64, so a series scored in pieces of any length
+    (down to one row, `seqae.streaming.LiveScorer`) gives these values exactly.
+    """
+    n_windows = len(scaled) - window_size + 1
+    out = np.empty((max(n_windows, 0), scaled.shape[1]), dtype=np.float64)
+    if n_windows <= 0:
+        return out
+    for windows, starts in batched_windows(scaled, window_size, 1, batch_size):
+        values = window_scores(windows)  # (batch, window_size, n_features)
+        if reduction == "last":
+            out[starts] = values[:, -1]
+            continue
+        sums = np.zeros((len(starts), scaled.shape[1]), dtype=np.float64)
+        for k in range(window_size):
+            sums += values[:, k]
+        out[starts] = sums / window_size
+    return out
+
+
 def fit_normalizer(elements: np.ndarray, method: str, floor_share: float = 1e-2) -> tuple[np.ndarray, np.ndarray]:
     """Per-sensor (center, scale) of element scores `(n_timepoints, n_features)` of normal rows:
     `robust` (median, MAD x 1.4826), `zscore` (mean, standard deviation) or `none` (0, 1). No
@@ -71,7 +101,9 @@ def causal_smooth(contributions: np.ndarray, smoothing: int, previous: np.ndarra
     """Causal rolling mean of the contributions over `smoothing` rows; rows still sum to the score.
 
     Row t becomes the mean of rows t - smoothing + 1 .. t (the first rows of a series average the
-    rows there are): smoothing itself never looks ahead. `previous`: the unsmoothed rows just before
+    rows there are): the smoothing adds no look-ahead of its own, but the rows it averages may
+    have: with `score_reduction="mean"` a row's element score uses the windows covering it, up to
+    `window_size - 1` rows after it (`causal_element_scores` has none). `previous`: the unsmoothed rows just before
     these, at most `smoothing - 1` of them, for a series scored in pieces to match it scored whole.
     """
     k = smoothing

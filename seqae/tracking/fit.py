@@ -52,21 +52,20 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
     # The checks fit() starts with, before a run is opened: a mistyped option leaves no failed run.
     detector.check_params()
     with about_file(data.path):
-        detector.check_input(data.frame, fitting=True)
+        detector.check_segments(data.fit_input)
     store = use_store()
     exp_id = experiment_id(experiment, store)
     client = MlflowClient()
     run_tags = {"seqae.model_type": detector.model_type, "seqae.version": seqae.__version__, **(tags or {})}
-    run_name = run_name or f"{detector.model_type} on {data.path.name}"
+    run_name = run_name or f"{detector.model_type} on {data.name}"
     with mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=run_tags) as run:
         run_id = run.info.run_id
         mlflow.log_params({**flat_params(detector), "model_type": detector.model_type, **data.options})
-        with mlflow_warnings_off():
-            mlflow.log_input(csv_dataset(data.frame, data.path), context="training")
+        log_training_inputs(data)
 
         started = time.perf_counter()
         with about_file(data.path):
-            detector.fit(data.frame)
+            detector.fit(data.fit_input)
         fit_seconds = time.perf_counter() - started
         return _log_fitted(client, exp_id, run_id, detector, data, fit_seconds, register, alias)
 
@@ -90,14 +89,13 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
     exp_id = experiment_id(experiment, store)
     client = MlflowClient()
     run_tags = {"seqae.model_type": "auto", "seqae.version": seqae.__version__, **(tags or {})}
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"auto on {data.path.name}",
+    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"auto on {data.name}",
                           tags=run_tags) as run:
         run_id = run.info.run_id
-        with mlflow_warnings_off():
-            mlflow.log_input(csv_dataset(data.frame, data.path), context="training")
+        log_training_inputs(data)
         started = time.perf_counter()
         with about_file(data.path):
-            auto = auto_fit(data.frame, random_state=random_state, window_size=window_size, verbose=verbose,
+            auto = auto_fit(data.fit_input, random_state=random_state, window_size=window_size, verbose=verbose,
                             device=device)
         detector = auto.detector
         if threshold is not None:
@@ -108,7 +106,7 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
                            "auto.window_size": auto.window_size, "auto.smoothing": auto.smoothing,
                            "auto.candidates": len(auto.candidates), **data.options})
         mlflow.set_tags({"seqae.model_type": detector.model_type, "seqae.auto.reason": auto.reason})
-        _log_candidates(client, exp_id, run_id, auto.candidates, data.path.name)
+        _log_candidates(client, exp_id, run_id, auto.candidates, data.name)
         mlflow.log_text(auto.candidates.drop(columns=["injection_aps"], errors="ignore").to_csv(index=False),
                         "auto/candidates.csv")
         if len(auto.injections):
@@ -116,6 +114,13 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
         result = _log_fitted(client, exp_id, run_id, detector, data, fit_seconds, register, alias)
     result.auto = auto
     return result
+
+
+def log_training_inputs(data: TrainingData) -> None:
+    """Every file the active run trains on as a dataset input of the run (context "training")."""
+    with mlflow_warnings_off():
+        for recording in data.recordings or [data]:
+            mlflow.log_input(csv_dataset(recording.frame, recording.path), context="training")
 
 
 def _log_candidates(client: MlflowClient, exp_id: str, parent_run_id: str, candidates: pd.DataFrame,

@@ -1,5 +1,5 @@
-"""The fitted detector as an MLflow model: logged as a pyfunc model from code (`pyfunc_model.py`),
-and any model URI or directory loaded back as the detector it holds."""
+"""The fitted detector, or a fleet of them (one per asset), as an MLflow model: logged as a pyfunc
+model from code (`pyfunc_model.py`), and any model URI or directory loaded back as what it holds."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from mlflow.types import ColSpec, Schema
 
 from seqae.detectors import BaseDetector
 from seqae.errors import ConfigError
+from seqae.fleet import FleetDetector, asset_key
 from seqae.tracking.store import flat_params, mlflow_warnings_off, use_store
 
 
@@ -70,6 +71,54 @@ def log_detector_model(detector: BaseDetector, example_frame: pd.DataFrame,
         )
 
 
+def log_fleet_model(fleet: FleetDetector, example_frame: pd.DataFrame, registered_model_name: str | None = None):
+    """Log a fitted fleet (one detector per asset, `seqae.fleet.FleetDetector`) to the active run as
+    ONE pyfunc model from code; returns its ModelInfo.
+
+    Artifact `fleet`: the directory `FleetDetector.save` writes (fleet.json beside each asset's
+    saved detector). The model's input is the asset column (text) and the sensors; its answer
+    the asset column, then what a single detector answers. `example_frame`: rows with the asset
+    column and the sensors; the input example is the first asset's first window of rows.
+    """
+    example = fleet_example(fleet, example_frame)
+    with tempfile.TemporaryDirectory(prefix="seqae-fleet-") as tmp, mlflow_warnings_off():
+        saved = fleet.save(Path(tmp) / "fleet")
+        return mlflow.pyfunc.log_model(
+            name=MODEL_NAME,
+            python_model=str(PYFUNC_MODEL_FILE),
+            artifacts={"fleet": str(saved)},
+            code_paths=[str(PACKAGE_DIR)],
+            pip_requirements=model_requirements(),
+            signature=_fleet_signature(fleet, example),
+            input_example=example,
+            registered_model_name=registered_model_name,
+            model_type="seqae-fleet",
+            params={"asset_column": fleet.asset_column, "n_assets": str(len(fleet.detectors_)),
+                    "fallback": str(fleet.fallback_detector_ is not None).lower(),
+                    "model_types": ",".join(sorted({d.model_type for d in fleet.detectors_.values()}))},
+        )
+
+
+def fleet_example(fleet: FleetDetector, frame: pd.DataFrame) -> pd.DataFrame:
+    """The first asset's first window of rows of `frame`: the asset column as text, then the sensors."""
+    first = fleet.assets_[0]
+    keys = frame[fleet.asset_column].map(asset_key)
+    rows = frame[(keys == first).to_numpy()].iloc[: fleet.detectors_[first].window_size]
+    example = rows[list(fleet.feature_names_in_)].reset_index(drop=True)
+    example.insert(0, fleet.asset_column, first)
+    return example
+
+
+def _fleet_signature(fleet: FleetDetector, example: pd.DataFrame):
+    # No default threshold: each machine's own applies unless a request sends one (NaN: none sent;
+    # MLflow fills a param's default into every request).
+    inferred = infer_signature(example, params={"threshold": float("nan"), "reconstruction": False})
+    outputs = [ColSpec("string", fleet.asset_column), ColSpec("double", "score"), ColSpec("integer", "is_anomaly"),
+               ColSpec("long", "alert_id")]
+    outputs += [ColSpec("double", f"contribution_{name}") for name in fleet.feature_names_in_]
+    return ModelSignature(inputs=inferred.inputs, outputs=Schema(outputs), params=inferred.params)
+
+
 def model_requirements() -> list[str]:
     """`name==version` of what the model needs, as installed here (torch without its local tag:
     `2.13.0+cpu` is not on PyPI, `2.13.0` is)."""
@@ -77,11 +126,12 @@ def model_requirements() -> list[str]:
 
 
 def _signature(detector: BaseDetector, example: pd.DataFrame):
-    """Inputs (the sensors, doubles) and the `threshold` and `reconstruction` params inferred from the
+    """Inputs (the sensors, doubles) and the `threshold`, `reconstruction` and `context_rows` params inferred from the
     example; the outputs spelled out (inferring them would flag is_anomaly as an integer that might be
     missing; `expected_<sensor>` come only when asked for)."""
+    # context_rows -1: none (the default scores); k >= 0: causal scores of the rows after the first k
     inferred = infer_signature(example, params={"threshold": float(detector.threshold_.value_),
-                                                "reconstruction": False})
+                                                "reconstruction": False, "context_rows": -1})
     outputs = [ColSpec("double", "score"), ColSpec("integer", "is_anomaly"), ColSpec("long", "alert_id")]
     outputs += [ColSpec("double", f"contribution_{name}") for name in detector.feature_names_in_]
     return ModelSignature(inputs=inferred.inputs, outputs=Schema(outputs), params=inferred.params)
@@ -89,7 +139,7 @@ def _signature(detector: BaseDetector, example: pd.DataFrame):
 
 @dataclass
 class LoadedModel:
-    detector: BaseDetector
+    detector: BaseDetector | FleetDetector  # a FleetDetector only from load_model
     uri: str
     run_id: str | None = None  # the run that logged it (None for a directory written by save())
     model_id: str | None = None  # MLflow's logged-model id (models:/m-...)
@@ -98,15 +148,28 @@ class LoadedModel:
 
 def load_detector(model_uri: str) -> LoadedModel:
     """A fitted detector from `runs:/<run>/model`, `models:/<name>@<alias>`, `models:/m-<id>`,
-    a downloaded MLflow model directory, or a directory written by `BaseDetector.save`."""
+    a downloaded MLflow model directory, or a directory written by `BaseDetector.save`; a fleet
+    model (one detector per asset) is refused in one line: `load_model` takes both."""
+    loaded = load_model(model_uri)
+    if isinstance(loaded.detector, FleetDetector):
+        raise ConfigError(f"{model_uri}: a fleet model (one detector per {loaded.detector.asset_column}); this "
+                          "command takes a model of one detector; `seqae score` and `seqae serve` take a fleet")
+    return loaded
+
+
+def load_model(model_uri: str) -> LoadedModel:
+    """`load_detector`, and a fleet model (`FleetDetector`: an MLflow model logged by
+    `log_fleet_model`, or a directory written by `FleetDetector.save`) as the fleet it holds."""
     path = Path(model_uri).expanduser()
     if path.is_dir():
         if (path / "MLmodel").is_file():
             model = _load_pyfunc(str(path))
         elif (path / "config.json").is_file():
             return LoadedModel(BaseDetector.load(path), str(path))
+        elif FleetDetector.is_fleet_directory(path):
+            return LoadedModel(FleetDetector.load(path), str(path))
         else:
-            raise ConfigError(f"{path}: neither a seqae model directory (config.json) nor an MLflow "
+            raise ConfigError(f"{path}: neither a seqae model directory (config.json or fleet.json) nor an MLflow "
                               "model directory (MLmodel)")
     elif ":/" in model_uri:
         use_store()
@@ -118,8 +181,8 @@ def load_detector(model_uri: str) -> LoadedModel:
         python_model = model.unwrap_python_model()
     except MlflowException:
         python_model = None
-    detector = getattr(python_model, "detector", None)
-    if not isinstance(detector, BaseDetector):
+    detector = getattr(python_model, "fleet", None) or getattr(python_model, "detector", None)
+    if not isinstance(detector, (BaseDetector, FleetDetector)):
         raise ConfigError(f"{model_uri}: an MLflow model, but not a seqae detector")
     warn_environment_mismatches(model_uri, getattr(python_model, "model_dir", None),
                                 model.metadata.flavors.get("python_function", {}).get("python_version"))
@@ -129,17 +192,25 @@ def load_detector(model_uri: str) -> LoadedModel:
 
 def load_pyfunc_model(model_uri: str):
     """The MLflow pyfunc model of `model_uri`; a directory written by `save()` is wrapped first."""
-    loaded = load_detector(model_uri)
+    loaded = load_model(model_uri)
     if loaded.pyfunc is not None:
         return loaded.pyfunc
     detector = loaded.detector
-    example = pd.DataFrame(np.tile(detector.scaler_.mean_, (detector.window_size, 1)),
-                           columns=list(detector.feature_names_in_))
+    if isinstance(detector, FleetDetector):
+        first = detector.detectors_[detector.assets_[0]]
+        example = pd.DataFrame(np.tile(first.scaler_.mean_, (first.window_size, 1)),
+                               columns=list(detector.feature_names_in_))
+        example.insert(0, detector.asset_column, detector.assets_[0])
+        artifacts, signature = {"fleet": str(Path(model_uri).expanduser())}, _fleet_signature(detector, example)
+    else:
+        example = pd.DataFrame(np.tile(detector.scaler_.mean_, (detector.window_size, 1)),
+                               columns=list(detector.feature_names_in_))
+        artifacts, signature = {"detector": str(Path(model_uri).expanduser())}, _signature(detector, example)
     with tempfile.TemporaryDirectory(prefix="seqae-pyfunc-") as tmp, mlflow_warnings_off():
         mlflow.pyfunc.save_model(
             path=str(Path(tmp) / MODEL_NAME), python_model=str(PYFUNC_MODEL_FILE),
-            artifacts={"detector": str(Path(model_uri).expanduser())}, code_paths=[str(PACKAGE_DIR)],
-            pip_requirements=model_requirements(), signature=_signature(detector, example))
+            artifacts=artifacts, code_paths=[str(PACKAGE_DIR)],
+            pip_requirements=model_requirements(), signature=signature)
         # Loading reads everything into memory: the directory can go.
         return mlflow.pyfunc.load_model(str(Path(tmp) / MODEL_NAME), suppress_warnings=True)
 

@@ -5,6 +5,11 @@ written by `BaseDetector.save` (config.json + weights.pt) as the artifact `detec
 package as code, so the model loads wherever torch, numpy, pandas and scikit-learn are installed,
 seqae or not. `load_context` rebuilds the detector from those files; no pickled torch module.
 
+A fleet (`seqae.fleet.FleetDetector`, the artifact `fleet` instead of `detector`) is one model
+too: its input adds the asset column (e.g. `machine`) to the sensors, each asset's rows in time
+order, and `predict` scores each asset's rows with that asset's detector, answering the asset
+column first, then the columns below, in the request's row order.
+
 `predict` takes a frame of sensor readings (rows in time order, the fitted sensor columns) and
 returns one row per input row: `score`, `is_anomaly` and `contribution_<sensor>` for each sensor.
 The `threshold` param overrides the fitted threshold for one call; the `reconstruction` param
@@ -45,14 +50,63 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
 
         from seqae.detectors import BaseDetector
 
-        self.detector = BaseDetector.load(context.artifacts["detector"])
-        # The model's own directory (MLmodel, requirements.txt), above artifacts/detector.
-        self.model_dir = Path(context.artifacts["detector"]).resolve().parents[1]
+        self.fleet = None  # a seqae.fleet.FleetDetector: one detector per asset, routed by the asset column
+        artifact = context.artifacts["fleet"] if "fleet" in context.artifacts else context.artifacts["detector"]
+        # The model's own directory (MLmodel, requirements.txt), above artifacts/<detector or fleet>.
+        self.model_dir = Path(artifact).resolve().parents[1]
+        if "fleet" in context.artifacts:
+            from seqae.fleet import FleetDetector
 
-    def check_input(self, model_input: pd.DataFrame) -> pd.DataFrame:
-        """The sensor columns of `model_input` as a float frame, or `InvalidModelInput` saying why not."""
-        detector = self.detector
-        needed = [str(name) for name in detector.feature_names_in_]
+            self.fleet = FleetDetector.load(context.artifacts["fleet"])
+            self.detector = None
+        else:
+            self.detector = BaseDetector.load(context.artifacts["detector"])
+
+    def check_input(self, model_input: pd.DataFrame, min_rows: int | None = None) -> pd.DataFrame:
+        """The sensor columns of `model_input` as a float frame (for a fleet, with the asset column
+        first), or `InvalidModelInput` saying why not. `min_rows`: the rows a request with context
+        needs (context + 1) instead of a window."""
+        if self.fleet is not None:
+            if min_rows is not None:
+                raise InvalidModelInput("param 'context_rows' is not offered by a fleet model; send the rows of "
+                                        "one machine to a model fitted on it alone")
+            return self.check_fleet_input(model_input)
+        return self.check_sensors(model_input, self.detector, min_rows)
+
+    def check_fleet_input(self, model_input: pd.DataFrame) -> pd.DataFrame:
+        """The asset column and the sensors; every asset known (or a fallback) with a window of rows."""
+        from seqae.errors import DataError
+        from seqae.fleet import asset_key
+
+        fleet, column = self.fleet, self.fleet.asset_column
+        if isinstance(model_input, pd.DataFrame) and column not in [str(c) for c in model_input.columns]:
+            shown = ", ".join(repr(str(n)) for n in list(model_input.columns)[:12]) or "no columns"
+            raise InvalidModelInput(f"column {column!r} that names each row's {column} is missing; the request "
+                                    f"has {shown}; send it beside the sensors")
+        frame = self.check_sensors(model_input, None)
+        assets = model_input.set_axis([str(c) for c in model_input.columns], axis=1)[column]
+        if assets.isna().any():
+            raise InvalidModelInput(f"column {column!r} is empty at row {int(np.flatnonzero(assets.isna())[0])}; "
+                                    f"every row needs its {column}")
+        keys = assets.map(asset_key)
+        for key in pd.unique(keys):
+            try:
+                detector = fleet.detector_for(key)
+            except DataError as exc:
+                raise InvalidModelInput(str(exc)) from None
+            n_rows = int((keys == key).sum())
+            if n_rows < detector.window_size:
+                raise InvalidModelInput(f"{column} {key!r} has {n_rows} rows in the request, fewer than one window "
+                                        f"(window_size={detector.window_size}); send at least "
+                                        f"{detector.window_size} consecutive rows of each {column}")
+        frame.insert(0, column, keys.to_numpy())
+        return frame
+
+    def check_sensors(self, model_input: pd.DataFrame, detector, min_rows: int | None = None) -> pd.DataFrame:
+        """The sensor columns of `model_input` as a float frame, at least a window of rows (or
+        `min_rows`) unless `detector` is None (a fleet's: its sensors, the rows counted per asset)."""
+        fitted = detector if detector is not None else self.fleet
+        needed = [str(name) for name in fitted.feature_names_in_]
         if not isinstance(model_input, pd.DataFrame):
             raise InvalidModelInput(f"expected a table of sensor readings with columns {', '.join(needed)}, "
                                     f"got {type(model_input).__name__}; send dataframe_split or dataframe_records")
@@ -63,7 +117,8 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
             raise InvalidModelInput(f"column {missing[0]!r} is missing; the request has {shown}; "
                                     f"the model needs {', '.join(repr(n) for n in needed)}")
         frame = model_input.set_axis(names, axis=1)[needed]
-        if len(frame) >= detector.window_size and all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
+        enough = min_rows if min_rows is not None else (detector.window_size if detector is not None else 0)
+        if len(frame) >= enough and all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
             # Numbers already (what a JSON request of numbers gives): one conversion, one finiteness check.
             array = frame.to_numpy(dtype=np.float64)
             if np.isfinite(array).all():
@@ -81,27 +136,55 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
                 raise InvalidModelInput(f"column {name!r} has missing or infinite values (first at row {row}); "
                                         "fill them before sending")
             values[name] = column.to_numpy(dtype=np.float64)
-        if len(frame) < detector.window_size:
+        if detector is not None and min_rows is not None:
+            if len(frame) < min_rows:
+                raise InvalidModelInput(f"the request has {len(frame)} rows; with context_rows={min_rows - 1} "
+                                        f"send the {min_rows - 1} context rows and at least one row to score")
+        elif detector is not None and len(frame) < detector.window_size:
             raise InvalidModelInput(f"the request has {len(frame)} rows, fewer than one window "
                                     f"(window_size={detector.window_size}); send at least "
                                     f"{detector.window_size} consecutive rows")
         return pd.DataFrame(values, index=frame.index)
 
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
-        frame = self.check_input(model_input)
-        detection = self.detector.detect(frame)
+        """Scores, flags, alert ids and contributions of the request's rows (taken as one series;
+        for a fleet model, each asset's rows as its own series).
+
+        params: `threshold` (a number) replaces the model's; `reconstruction` (true) adds the
+        expected readings; `context_rows` (k >= 0) scores causally (`detect(..., causal=True)`, as
+        `seqae score --causal` and `seqae watch` do) and answers only the rows after the first k,
+        which are context: a client that slides a window over a feed, sending the last rows it
+        already had answered before the new ones, gets each new row's live score.
+        """
+        context_rows = _context_rows((params or {}).get("context_rows"))
+        frame = self.check_input(model_input, None if context_rows is None else context_rows + 1)
         threshold = (params or {}).get("threshold")
         if threshold is not None:
             try:
                 threshold = float(threshold)
             except (TypeError, ValueError):
                 raise InvalidModelInput(f"param 'threshold' must be a number, got {threshold!r}") from None
+            if np.isnan(threshold):  # a fleet model's default: each asset's own threshold
+                threshold = None
+        if self.fleet is not None:
+            if _wants_reconstruction((params or {}).get("reconstruction")):
+                raise InvalidModelInput("param 'reconstruction' is not offered by a fleet model; send the rows of "
+                                        "one machine to a model fitted on it alone")
+            # Each asset's rows to its detector, alert ids counted within the asset, in the request's order.
+            return self.fleet.score_frame(frame, threshold=threshold).reset_index(drop=True)
+        detection = self.detector.detect(frame, causal=context_rows is not None)
+        if threshold is not None:
             detection.threshold = threshold
             detection.flags = (detection.scores > threshold).astype(np.int8)
         # Each row's alert by the model's alert rules, the rows of the request taken as one series.
         answer = detection.to_frame(self.detector.find_alerts(detection).alert_ids).reset_index(drop=True)
         if _wants_reconstruction((params or {}).get("reconstruction")):
+            if context_rows is not None:
+                raise InvalidModelInput("param 'reconstruction' gives the expected readings of the default scores; "
+                                        "send it without 'context_rows'")
             answer = answer.join(self.expected_readings(frame))
+        if context_rows is not None:
+            answer = answer.iloc[context_rows:].reset_index(drop=True)
         return answer
 
     def expected_readings(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -112,6 +195,19 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
                                     "what it expected; send it to a neural model (lstm-ae, lstm-vae, dense-ae, conv-ae)")
         expected = detector.reconstruct(frame).reset_index(drop=True)
         return expected.set_axis([f"expected_{name}" for name in expected.columns], axis=1)
+
+
+def _context_rows(value) -> int | None:
+    """None (no context: the default scores; -1 is the signature's default) or k >= 0."""
+    if value is None:
+        return None
+    try:
+        rows = int(str(value).strip())
+    except ValueError:
+        rows = -2
+    if isinstance(value, bool) or rows < -1:
+        raise InvalidModelInput(f"param 'context_rows' must be a whole number of rows >= 0, got {value!r}")
+    return None if rows == -1 else rows
 
 
 def _wants_reconstruction(value) -> bool:

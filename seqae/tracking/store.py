@@ -84,8 +84,10 @@ def use_store() -> Store:
 
 
 def quiet_mlflow() -> None:
-    """For command-line use: no per-file download bars, no INFO chatter from MLflow."""
+    """For command-line use: no per-file download bars, no INFO chatter from MLflow, and no "View run
+    at ..." line on stdout for every run logged to a tracking server (seqae prints the run's URL once)."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
     logging.getLogger("mlflow").setLevel(logging.WARNING)
 
 
@@ -123,6 +125,12 @@ def ui_url(experiment: str | None = None, run_id: str | None = None,
         if run_id is not None:
             page += f"/runs/{run_id}"
     return base.rstrip("/") + page + "?workflowType=machine_learning"
+
+
+def how_to_view(url: str) -> str:
+    """What a user does to see `url`: open it, where a tracking server already shows it; else start
+    `seqae ui` on the local store first."""
+    return f"open {url}" if resolve_store().is_server else f"seqae ui, then open {url}"
 
 
 def flat_params(detector: BaseDetector) -> dict:

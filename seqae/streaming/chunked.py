@@ -21,6 +21,11 @@ file, the alert ids those of `detector.find_alerts` of it:
 - with `fill='ffill'` or `'interpolate'`, rows whose gap can only be filled from a later reading
   wait for it.
 
+With `causal=True` each row gets the score computable from the rows up to it alone, as
+`detector.detect(frame, causal=True)` gives them for the whole file (`seqae.streaming.live.CausalScorer`
+carries the last `window_size - 1` rows across chunk edges); the output then has a `warming_up`
+column and an empty score for the rows before the first full window.
+
 What a whole-file read allows and a chunked one does not: rows must already be in time order (a
 whole-file read sorts them); `score_csv` stops with a one-line error at the first row out of order.
 Memory is bounded by `chunk_rows` plus one batch of windows, except in two cases it cannot be:
@@ -43,7 +48,8 @@ from seqae.detectors import BaseDetector, Detection, scoring
 from seqae.files import StagedFile
 from seqae.progress import ProgressBar
 from seqae.errors import ConfigError, DataError
-from seqae.alerts import alert_table
+from seqae.alerts import alert_table, idle_warm_up
+from seqae.streaming.live import CausalScorer
 from seqae.windows import WindowAccumulator, batched_windows
 
 
@@ -51,7 +57,7 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
               intervals_path: str | os.PathLike | None = None, chunk_rows: int = 100_000,
               options: ReadOptions | None = None, time_column: str | None = None, sep: str | None = None,
               fill: str | None = None, quiet: bool = False, precision: str = "float32",
-              reconstruction_path: str | os.PathLike | None = None) -> dict:
+              reconstruction_path: str | os.PathLike | None = None, causal: bool = False) -> dict:
     """Score every row of a sensor CSV, reading and writing `chunk_rows` rows at a time.
 
     Args:
@@ -69,6 +75,9 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
         reconstruction_path: where to write what the model expected each row to read (the time
             column, then one column per sensor in its own units), as `reconstruct` gives it for
             the whole file; neural detectors only.
+        causal: each row scored from the rows up to it alone (`BaseDetector.detect(..., causal=True)`),
+            as `seqae watch` scores a live feed; a `warming_up` column marks the rows before the
+            first full window (empty score).
 
     Returns:
         `{"rows", "anomalies" (flagged rows), "alerts", "seconds"}`.
@@ -81,6 +90,9 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
         raise ConfigError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
     name = os.fspath(in_path)
+    if causal and reconstruction_path is not None:
+        raise ConfigError("the expected readings are those of the default scores (the windows covering a row); "
+                          "leave out --reconstruction with --causal")
     if reconstruction_path is not None and not hasattr(detector, "reconstruct"):
         raise ConfigError(f"model {detector.model_type!r} has no decoder to say what it expected; "
                           "--reconstruction needs a neural model (lstm-ae, lstm-vae, dense-ae, conv-ae)")
@@ -96,13 +108,14 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
 
     with detector.scoring_precision(precision):  # checked before anything is read or written
         return _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet,
-                          reconstruction_path is not None)
+                          reconstruction_path is not None, causal)
 
 
-def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet, reconstruct=False) -> dict:
+def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet, reconstruct=False,
+               causal=False) -> dict:
     started = time.perf_counter()
     reader = ChunkReader(name, list(detector.feature_names_in_), options, int(chunk_rows))
-    scorer = _ChunkScorer(detector, name, reconstruct=reconstruct)
+    scorer = _CausalChunks(detector, name) if causal else _ChunkScorer(detector, name, reconstruct=reconstruct)
     alerts = _AlertCollector(detector)
     staged: list[StagedFile] = []
     progress = ProgressBar(_count_rows(name), os.path.basename(name), "rows", enabled=not quiet, unit_scale=True)
@@ -232,6 +245,22 @@ class _ChunkScorer:
                          threshold.value_, threshold.flag(scores))
 
 
+class _CausalChunks:
+    """Rows in, their causal `Detection` out at once (`CausalScorer`): nothing waits for later rows."""
+
+    def __init__(self, detector: BaseDetector, name: str):
+        self.scorer, self.name = CausalScorer(detector), name
+
+    def push(self, index: pd.Index, values: np.ndarray):
+        if len(index):
+            yield self.scorer.score(values, index)
+
+    def finish(self):
+        if not self.scorer.n_rows:
+            raise DataError(f"{self.name}: has no rows of readings to score")
+        return iter(())
+
+
 class _AlertCollector:
     """The model's alert rules over consecutive detections (`seqae.alerts.AlertTracker`): each row
     handed back with its alert id once no later row can change it, and at the end the alert table,
@@ -245,7 +274,8 @@ class _AlertCollector:
 
     def add(self, detection: Detection) -> list[tuple[Detection, np.ndarray]]:
         self.pending.append(detection)
-        return self._hand_out(self.tracker.update(detection.scores, detection.contributions, detection.index))
+        scores, contributions = idle_warm_up(detection.scores, detection.contributions, detection.warming_up)
+        return self._hand_out(self.tracker.update(scores, contributions, detection.index))
 
     def finish(self) -> tuple[list[tuple[Detection, np.ndarray]], pd.DataFrame]:
         settled = self._hand_out(self.tracker.finish())
@@ -267,8 +297,10 @@ class _AlertCollector:
 
 def _rows(detection: Detection, start: int, stop: int) -> Detection:
     """The rows [start, stop) of a detection."""
+    warming_up = None if detection.warming_up is None else detection.warming_up[start:stop]
     return Detection(detection.index[start:stop], detection.feature_names, detection.scores[start:stop],
-                     detection.contributions[start:stop], detection.threshold, detection.flags[start:stop])
+                     detection.contributions[start:stop], detection.threshold, detection.flags[start:stop],
+                     warming_up)
 
 
 def _count_rows(name: str) -> int | None:

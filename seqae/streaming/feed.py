@@ -1,0 +1,498 @@
+"""A feed of CSV lines scored as they arrive: the loop behind `seqae watch`.
+
+    a pipe (stdin) or a file that keeps growing (followed like `tail -f`)
+      --LineSource: complete lines as they come, with their line numbers-->
+      --RowParser: split, times and readings parsed by read_sensor_csv's rules; a malformed row
+        (wrong field count, text, a missing reading under --fill error, a time not after the last)
+        reported with its line number and skipped-->
+      --LiveScorer: causal scores, alerts opening and closing--> one JSON line (or CSV row) per row,
+        flushed as soon as the rows that came together are scored
+      --every N rows and at the end: the state file, written whole (StagedFile)-->
+
+`watch` ends cleanly at the end of a pipe, on SIGINT or SIGTERM (`stop()` turns true), or when
+the reader of its output goes away; it writes the state file then. A restart with the same state
+file goes on from the next row: the scorer's window and smoothing, the alert tracker (an open alert
+stays open, its id kept) and, for a followed file, the byte offset and line number it had reached.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import select
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, TextIO
+
+import numpy as np
+import pandas as pd
+
+from seqae.alerts.rules import time_from_state, time_state
+from seqae.data import ReadOptions, parse_numbers, parse_timestamps
+from seqae.detectors import Detection
+from seqae.errors import ConfigError, DataError, missing_columns_message
+from seqae.files import StagedFile
+from seqae.streaming.live import AlertEvent, LiveScorer
+
+POLL_SECONDS = 0.1  # how often a followed file is looked at, and a pipe's wait between stop checks
+READ_BYTES = 1 << 16
+FEED_STATE_FORMAT = 1
+
+
+class LineSource:
+    """Complete lines from stdin (`path` None or "-") or from a file that keeps growing.
+
+    `header()` is the first line; `read()` the lines that have come since, `[]` when none came
+    within `POLL_SECONDS`, None at the end of a pipe (a followed file never ends). A file is
+    followed from its end, or from its first row with `from_start`, or from `offset` (a restart).
+    """
+
+    def __init__(self, path: str | None = None, from_start: bool = False, offset: int | None = None,
+                 line: int | None = None):
+        self.name = "<stdin>" if path in (None, "-") else os.fspath(path)
+        self.pipe = path in (None, "-")
+        self.buffer = b""
+        self.ended = False
+        if self.pipe:
+            self.fd = sys.stdin.fileno()
+            self.handle = None
+        else:
+            if not os.path.isfile(self.name):
+                raise DataError(f"{self.name}: no such file; check the path")
+            self.handle = open(self.name, "rb")
+            self.fd = None
+        self.offset = 0  # bytes consumed up to the end of the last complete line handed out (a file)
+        self.line = 0  # file line number of the last line handed out
+        self._from_start, self._resume = from_start, (offset, line)
+
+    def header(self) -> str:
+        """The header line (waits for it on a pipe); positions a followed file where rows start."""
+        while b"\n" not in self.buffer:
+            more = self._read_bytes(wait=True)
+            if more is None:
+                break
+        if not self.buffer.strip():
+            raise DataError(f"{self.name}: no header line; expected the sensors' column names first")
+        text, _, rest = self.buffer.partition(b"\n")
+        self.offset, self.line, self.buffer = len(text) + 1, 1, rest
+        if not self.pipe:
+            offset, line = self._resume
+            if offset is not None:
+                if offset > os.path.getsize(self.name):
+                    raise DataError(f"{self.name}: the state file says {offset} bytes were read, but the file "
+                                    "is shorter now; it was replaced: start without the state file")
+                self.offset, self.line = int(offset), int(line)
+            elif not self._from_start:  # follow from the end: count the lines already there
+                self.handle.seek(self.offset)
+                tail = self.handle.read()
+                complete = tail.rfind(b"\n") + 1  # a last line still being written is read when it ends
+                self.offset += complete
+                self.line += tail[:complete].count(b"\n")
+            self.handle.seek(self.offset)
+            self.buffer = b""
+        return text.decode("utf-8-sig", errors="replace").rstrip("\r")
+
+    def read(self) -> list[tuple[int, str]] | None:
+        """The complete lines that came since the last call, with their line numbers."""
+        if self.ended:
+            return None
+        more = self._read_bytes(wait=True)
+        if more is None and not self.buffer:
+            self.ended = True
+            return None
+        if more is None:  # the pipe ended without a last newline: the last line is complete
+            self.buffer += b"\n"
+            self.ended = True
+        cut = self.buffer.rfind(b"\n") + 1
+        if not cut:
+            return []
+        block, self.buffer = self.buffer[:cut], self.buffer[cut:]
+        self.offset += len(block)
+        lines = []
+        for raw in block.split(b"\n")[:-1]:
+            self.line += 1
+            text = raw.decode("utf-8", errors="replace").rstrip("\r")
+            if text.strip():
+                lines.append((self.line, text))
+        return lines
+
+    def _read_bytes(self, wait: bool) -> bytes | None:
+        """Bytes that came within POLL_SECONDS (b"" if none), None at the end of a pipe."""
+        if self.pipe:
+            ready, _, _ = select.select([self.fd], [], [], POLL_SECONDS if wait else 0)
+            if not ready:
+                return b""
+            data = os.read(self.fd, READ_BYTES)
+            if not data:
+                return None
+        else:
+            data = self.handle.read(READ_BYTES)
+            if not data:
+                time.sleep(POLL_SECONDS if wait else 0)
+                return b""
+        self.buffer += data
+        return data
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+
+
+@dataclass
+class ParsedRows:
+    """The rows of a block of lines that parsed, and a message per line that did not."""
+
+    index: pd.Index
+    values: np.ndarray  # (n_rows, n_features)
+    lines: list[int]
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+
+class RowParser:
+    """Lines of a sensor CSV parsed as `read_sensor_csv` parses a file: the header names the
+    columns, the format (separator, time column, decimal mark, dates) is settled on the first rows,
+    and each row's time must come after the last row's. `fill` 'ffill' carries a sensor's last
+    reading into a missing one; 'error' skips the row."""
+
+    def __init__(self, name: str, header: str, columns: list[str], options: ReadOptions):
+        if options.fill == "interpolate":
+            raise ConfigError("--fill interpolate needs the reading after a gap, which a live feed does not have "
+                              "yet; use --fill ffill or --fill error")
+        sep = options.sep
+        if sep is None:
+            counts = {s: header.count(s) for s in (";", ",", "\t")}
+            sep = max(counts, key=counts.get) if max(counts.values()) else ","
+        if len(sep) != 1:
+            raise ConfigError(f"--sep {sep!r}: a live feed is split on one character; give , ; or tab")
+        self.name, self.sep, self.columns = name, sep, columns
+        self.header = [c.strip() for c in next(csv.reader([header], delimiter=sep))]
+        missing = [c for c in columns if c not in self.header]
+        if missing:
+            raise DataError(missing_columns_message(missing, self.header, columns, name))
+        self.options = options.replace(sep=sep)
+        self.last_time = None  # the time of the last row handed on
+        self.last_values = None  # its readings (for ffill)
+        self.n_rows = 0  # rows handed on (the row number of a feed without a time column)
+
+    def parse(self, lines: list[tuple[int, str]]) -> ParsedRows:
+        fields, numbers, errors = [], [], []
+        for number, text in lines:
+            row = next(csv.reader([text], delimiter=self.sep), [])
+            if len(row) != len(self.header):
+                errors.append((number, f"expected {len(self.header)} fields (the header's), found {len(row)}"))
+                continue
+            fields.append([value.strip() for value in row])
+            numbers.append(number)
+        rows = ParsedRows(pd.Index([]), np.empty((0, len(self.columns))), [], errors)
+        if not fields:
+            return rows
+        raw = pd.DataFrame(fields, columns=self.header)
+        if not self.options.settled:
+            try:
+                self.options = self.options.settle(self.name, raw)
+            except DataError as exc:
+                raise DataError(f"{self.name}: the format cannot be read from line {numbers[0]}: {exc}") from None
+        try:  # the whole block at once; a block with a bad row is read row by row to name it
+            index, values = self._parse_block(raw, numbers[0])
+        except DataError:
+            pieces, kept, good = [], [], []
+            for k, number in enumerate(numbers):
+                try:
+                    one_index, one_values = self._parse_block(raw.iloc[k:k + 1], number)
+                except DataError as exc:
+                    errors.append((number, _without_name(str(exc), self.name)))
+                    continue
+                pieces.append(one_index)
+                kept.append(one_values[0])
+                good.append(number)
+            if not pieces:
+                errors.sort()
+                return rows
+            index = pieces[0].append(pieces[1:]) if len(pieces) > 1 else pieces[0]
+            values, numbers = np.vstack(kept), good
+        keep = []
+        for k, number in enumerate(numbers):
+            message = self._check(index[k], values[k])
+            if message:
+                errors.append((number, message))
+                continue
+            if self.options.fill == "ffill" and not np.isfinite(values[k]).all():
+                values[k] = np.where(np.isfinite(values[k]), values[k], self.last_values)
+            self.last_time, self.last_values = index[k], values[k].copy()
+            keep.append(k)
+        errors.sort()
+        if keep:
+            rows.index = index[keep] if self.options.time_column else pd.RangeIndex(
+                self.n_rows, self.n_rows + len(keep), name="row")
+            rows.values = values[keep]
+            rows.lines = [numbers[k] for k in keep]
+            self.n_rows += len(keep)
+        return rows
+
+    def _parse_block(self, raw: pd.DataFrame, first_line: int) -> tuple[pd.Index, np.ndarray]:
+        index = parse_timestamps(self.name, raw, self.options, first_line=first_line)
+        try:  # every reading of the block in one call (the parser is elementwise: the same numbers)
+            flat = pd.Series(raw[self.columns].to_numpy().ravel())  # row by row, the columns in model order
+            values = parse_numbers(self.name, flat, self.columns[0], self.options.decimal, first_line=first_line)
+            values = values.reshape(len(raw), len(self.columns))
+        except DataError:  # column by column, for the message that names the column and row
+            values = np.column_stack([parse_numbers(self.name, raw[c], c, self.options.decimal,
+                                                    first_line=first_line) for c in self.columns])
+        return index, values
+
+    def _check(self, time, values: np.ndarray) -> str | None:
+        bad = ~np.isfinite(values)
+        if bad.any():
+            column = self.columns[int(np.flatnonzero(bad)[0])]
+            if self.options.fill == "error":
+                return (f"column {column!r} has no reading (missing or infinite); fill it at the source or "
+                        "pass --fill ffill")
+            if self.last_values is None or not np.isfinite(self.last_values[bad]).all():
+                return f"column {column!r} has no reading and no earlier one to carry forward"
+        if self.options.time_column and self.last_time is not None:
+            try:
+                later = time > self.last_time
+            except TypeError:
+                return (f"time {time} cannot be compared with the last row's ({self.last_time}): times with "
+                        "and without a UTC offset mixed")
+            if not later:
+                return f"time {time} is not after the last row's ({self.last_time}); rows must come in time order"
+        return None
+
+    def state(self) -> dict:
+        return {"sep": self.sep, "last_time": time_state(self.last_time), "n_rows": self.n_rows,
+                "last_values": None if self.last_values is None else [float(v) for v in self.last_values]}
+
+    def load_state(self, state: dict) -> None:
+        self.last_time = time_from_state(state["last_time"])
+        self.n_rows = int(state["n_rows"])
+        self.last_values = None if state["last_values"] is None else np.asarray(state["last_values"], float)
+
+
+def _without_name(message: str, name: str) -> str:
+    prefix = f"{name}: "
+    return message[len(prefix):] if message.startswith(prefix) else message
+
+
+# ---- output ---------------------------------------------------------------------------------------
+
+def json_value(value):
+    """A value of a row or an alert as JSON: times as ISO text, NaN as null, numpy as Python."""
+    if value is None:
+        return None
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return pd.Timestamp(value).isoformat()
+    if isinstance(value, (pd.Timedelta, np.timedelta64)):
+        return str(pd.Timedelta(value))
+    if isinstance(value, (np.integer, np.bool_)):
+        return value.item()
+    if isinstance(value, (float, np.floating)):
+        return None if not math.isfinite(float(value)) else float(value)
+    return value
+
+
+def event_record(event: AlertEvent) -> dict:
+    return {"event": event.event, **{key: json_value(value) for key, value in event.alert.items()}}
+
+
+CSV_COLUMNS = ["timestamp", "line", "score", "is_anomaly", "warming_up", "alert_event", "alert_id"]
+
+
+class RowWriter:
+    """One JSON line (`json`) or CSV row (`csv`) per scored row on `out`, flushed per block."""
+
+    def __init__(self, out: TextIO, fmt: str = "json"):
+        if fmt not in ("json", "csv"):
+            raise ConfigError(f"format must be json or csv, got {fmt!r}")
+        self.out, self.fmt = out, fmt
+        self.csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
+        self.header_written = False
+
+    def start(self) -> None:
+        """The CSV header, once, flushed (a reader waiting on a followed file gets it at once)."""
+        if self.csv is not None and not self.header_written:
+            self.csv.writerow(CSV_COLUMNS)
+            self.out.flush()
+            self.header_written = True
+
+    def write(self, detection: Detection, lines: list[int], events: list[AlertEvent]) -> None:
+        by_row: dict[int, list[dict]] = {}
+        for event in events:
+            by_row.setdefault(event.position, []).append(event_record(event))
+        self.start()
+        for k in range(len(detection.scores)):
+            alerts = by_row.get(k)
+            alert = None if not alerts else alerts[0] if len(alerts) == 1 else alerts
+            score = json_value(detection.scores[k])
+            timestamp = json_value(detection.index[k])
+            warming = bool(detection.warming_up[k])
+            if self.csv is not None:
+                last = alerts[-1] if alerts else None
+                self.csv.writerow([timestamp, lines[k], "" if score is None else repr(score),
+                                   int(detection.flags[k]), int(warming), "" if last is None else last["event"],
+                                   "" if last is None else last["alert_id"]])
+            else:
+                self.out.write(json.dumps({"timestamp": timestamp, "line": lines[k], "score": score,
+                                           "is_anomaly": int(detection.flags[k]), "warming_up": warming,
+                                           "alert": alert}) + "\n")
+        self.out.flush()
+
+
+# ---- the loop -------------------------------------------------------------------------------------
+
+def read_state(path: str | os.PathLike) -> dict | None:
+    """The state file written by `watch`, or None when there is none yet."""
+    if not os.path.exists(path):
+        return None
+    try:
+        state = json.loads(open(path, encoding="utf-8").read())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataError(f"{path}: not a state file written by seqae watch ({exc}); remove it or give another "
+                        "path") from None
+    if not isinstance(state, dict) or state.get("format") != FEED_STATE_FORMAT or "scorer" not in state:
+        raise DataError(f"{path}: not a state file written by seqae watch; remove it or give another path")
+    return state
+
+
+def write_state(path: str | os.PathLike, scorer: LiveScorer, source: LineSource, parser: RowParser | None,
+                extra: dict | None = None) -> None:
+    """The state file, whole or not at all (written beside it and renamed over it)."""
+    state = {"format": FEED_STATE_FORMAT, "source": source.name, "offset": source.offset, "line": source.line,
+             "scorer": scorer.state(), "parser": None if parser is None else parser.state(), **(extra or {})}
+    staged = StagedFile(path)
+    try:
+        staged.handle.write(json.dumps(state))
+        staged.handle.flush()
+        os.fsync(staged.handle.fileno())
+        staged.close()
+        staged.commit()
+    except BaseException:
+        staged.discard()
+        raise
+
+
+@dataclass
+class WatchSummary:
+    rows: int = 0  # rows scored in this run
+    skipped: int = 0  # malformed rows
+    opened: int = 0
+    closed: int = 0
+    stopped_by: str = "end of input"
+
+
+def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadOptions | None = None,
+          fmt: str = "json", strict: bool = False, state_path: str | os.PathLike | None = None,
+          state_every: int = 1000, state: dict | None = None, report: Callable | None = None,
+          stop: Callable[[], bool] = lambda: False, warn: Callable[[str], None] | None = None) -> WatchSummary:
+    """Score the rows of `source` as they come, writing one answer per row to `out`.
+
+    Args:
+        scorer: the model's `LiveScorer` (restored from `state["scorer"]` by the caller on a restart).
+        source: the lines; `state` (from `read_state`) positions a followed file where it stopped.
+        options: how the CSV is written (`ReadOptions`); fill 'error' or 'ffill'.
+        fmt: `json` (one object per row) or `csv`.
+        strict: stop with a `DataError` at the first malformed row instead of skipping it.
+        state_path: where the state is written every `state_every` rows and at the end.
+        report: called with (detection, events) after each block of rows (the monitoring run).
+        stop: polled between blocks; True ends the watch (the signal handlers set it).
+        warn: where malformed rows are reported (stderr by default).
+    """
+    warn = warn or (lambda message: print(message, file=sys.stderr, flush=True))
+    writer = RowWriter(out, fmt)
+    columns = [str(c) for c in scorer.detector.feature_names_in_]
+    summary = WatchSummary()
+    parser = None
+    since_state = 0
+    try:
+        if stop():
+            summary.stopped_by = "signal"
+            return summary
+        parser = RowParser(source.name, source.header(), columns, options or ReadOptions())
+        if state is not None and state.get("parser"):
+            parser.load_state(state["parser"])
+        writer.start()
+        while True:
+            if stop():
+                summary.stopped_by = "signal"
+                break
+            lines = source.read()
+            if lines is None:
+                break
+            if not lines:
+                continue
+            before = (parser.last_time, parser.last_values, parser.n_rows)
+            rows = parser.parse(lines)
+            failure = None
+            if strict and rows.errors:  # the rows before the first malformed one are still answered
+                number, message = rows.errors[0]
+                failure = DataError(f"{source.name}: line {number}: {message} (--strict stops at the first "
+                                    "malformed row)")
+                keep = [k for k, line in enumerate(rows.lines) if line < number]
+                rows = ParsedRows(rows.index[keep], rows.values[keep], [rows.lines[k] for k in keep])
+                # the parser's state as of the last row scored (the state file must not skip the rest)
+                parser.last_time, parser.last_values, parser.n_rows = before
+                if keep:
+                    parser.last_time, parser.last_values = rows.index[-1], rows.values[-1].copy()
+                    parser.n_rows += len(keep)
+            for number, message in rows.errors:
+                warn(f"{source.name}: line {number}: {message}; skipped")
+            summary.skipped += len(rows.errors)
+            if not rows.lines:
+                if failure is not None:
+                    raise failure
+                continue
+            detection = scorer.score(rows.values, rows.index)
+            since_state += len(rows.lines)
+            if state_path is not None and since_state >= state_every:
+                # before the answers: a crash between the two loses answers, never scores a row twice
+                # or opens an alert twice after the restart
+                write_state(state_path, scorer, source, parser)
+                since_state = 0
+            try:
+                writer.write(detection, rows.lines, scorer.events)
+            except BrokenPipeError:
+                summary.stopped_by = "output closed"
+                break
+            summary.rows += len(rows.lines)
+            summary.opened += sum(e.event == "open" for e in scorer.events)
+            summary.closed += sum(e.event == "close" for e in scorer.events)
+            if report is not None:
+                report(detection, scorer.events)
+            if failure is not None:
+                raise failure
+    finally:
+        if state_path is not None and parser is not None:
+            write_state(state_path, scorer, source, parser)
+        source.close()
+    return summary
+
+
+class StopSignals:
+    """Inside the `with` block SIGINT and SIGTERM set `stopped` (the watch then ends after the
+    block of rows it is on, and writes its state) instead of killing the process."""
+
+    def __init__(self):
+        self.stopped = False
+        self._previous = {}
+
+    def __enter__(self) -> "StopSignals":
+        import signal
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._previous[sig] = signal.signal(sig, self._stop)
+        return self
+
+    def _stop(self, signum, frame) -> None:
+        self.stopped = True
+
+    def __exit__(self, *exc) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def __call__(self) -> bool:
+        return self.stopped

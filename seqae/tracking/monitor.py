@@ -1,0 +1,140 @@
+"""A watch as an MLflow run: what a live feed's scores look like, next to what the model expects.
+
+Each `seqae watch` is a run in the experiment of the model's run (tag `seqae.model_run_id` links
+them; a model without a run logs to `--experiment`). Every `report_every` rows it logs, in one batch:
+the rows seen, alerts opened and closed so far, the score quantiles (p50, p90, p99, max) and the
+share of those rows above the threshold, beside the share the calibration predicts (the share of
+held-out normal scores above it, `expected_share`). The alert table is an artifact,
+`monitoring/alerts.csv`, rewritten whenever an alert opens or closes.
+
+A stale model: when the share above the threshold stays far from the expected share (more than 3
+times it or under a third of it, and more than 4 binomial standard errors away) for `stale_after`
+reports in a row, the watch warns once ("the model looks stale: refit on recent normal data") and
+tags the run `seqae.stale=true`. An anomaly raises the share too; `stale_after` reports (5,000 rows
+by default) is longer than the alerts the rules were tuned for.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable
+
+import numpy as np
+from mlflow.entities import Metric, Param
+from mlflow.tracking import MlflowClient
+
+from seqae.detectors import BaseDetector, Detection
+from seqae.tracking.models import LoadedModel
+from seqae.tracking.store import DEFAULT_EXPERIMENT, experiment_id, mlflow_warnings_off, now_ms, use_store
+
+STALE_RATIO = 3.0  # the share above the threshold this many times the expected one (or under 1/this)
+STALE_Z = 4.0  # and this many binomial standard errors away
+STALE_MESSAGE = "the model looks stale: refit on recent normal data"
+ALERTS_ARTIFACT = "monitoring/alerts.csv"
+
+
+def expected_share(detector: BaseDetector) -> float:
+    """The share of normal rows the calibration puts above the threshold (of the held-out scores the
+    alert rules were fitted on, the tail beyond the kept ones extrapolated)."""
+    rules = detector.alert_rules_
+    return float(rules.exceedance([detector.threshold_.value_])[0])
+
+
+class MonitoringRun:
+    """Called with each block of scored rows (`seqae.streaming.feed.watch`'s `report`); `close()` at the end."""
+
+    def __init__(self, loaded: LoadedModel, *, source: str, experiment: str = DEFAULT_EXPERIMENT,
+                 report_every: int = 1000, stale_after: int = 5, warn: Callable[[str], None] = print,
+                 alert_table: Callable | None = None):
+        use_store()
+        self.client = MlflowClient()
+        detector = loaded.detector
+        exp_id = None
+        if loaded.run_id:
+            try:
+                exp_id = self.client.get_run(loaded.run_id).info.experiment_id
+            except Exception:  # the model's run lives in another store: log beside --experiment
+                exp_id = None
+        if exp_id is None:
+            exp_id = experiment_id(experiment)
+        tags = {"seqae.kind": "monitoring", "seqae.model_uri": loaded.uri, "seqae.source": source}
+        if loaded.run_id:
+            tags["seqae.model_run_id"] = loaded.run_id
+        with mlflow_warnings_off():
+            run = self.client.create_run(exp_id, run_name=f"watch {source}", tags=tags)
+        self.run_id, self.experiment_id = run.info.run_id, exp_id
+        self.threshold = float(detector.threshold_.value_)
+        self.expected = expected_share(detector)
+        self.report_every, self.stale_after, self.warn = int(report_every), int(stale_after), warn
+        self.alert_table = alert_table
+        self.client.log_batch(self.run_id, params=[
+            Param("model_uri", loaded.uri), Param("model_type", detector.model_type),
+            Param("threshold", f"{self.threshold:.6g}"), Param("expected_share", f"{self.expected:.6g}"),
+            Param("report_every", str(self.report_every)), Param("source", source)])
+        self.rows_seen = 0
+        self.opened = self.closed = 0
+        self.scores: list[np.ndarray] = []  # the scores since the last report (warming-up rows left out)
+        self.pending = 0  # rows since the last report
+        self.alerts_changed = False
+        self.strikes = 0  # reports in a row with the share far from the expected one
+        self.stale = False
+
+    def __call__(self, detection: Detection, events) -> None:
+        """Count a block of scored rows (and the alert events on them); report every `report_every` rows,
+        however the rows came in blocks."""
+        n_rows = len(detection.scores)
+        scored = np.ones(n_rows, dtype=bool) if detection.warming_up is None else ~detection.warming_up
+        first = 0
+        while first < n_rows:
+            stop = min(n_rows, first + self.report_every - self.pending)
+            self.scores.append(detection.scores[first:stop][scored[first:stop]])
+            for event in events:
+                if first <= event.position < stop:
+                    self.opened += event.event == "open"
+                    self.closed += event.event == "close"
+                    self.alerts_changed = True
+            self.pending += stop - first
+            self.rows_seen += stop - first
+            first = stop
+            if self.pending >= self.report_every:
+                self.report()
+
+    def report(self) -> None:
+        """Log the rows since the last report as one batch of metrics (step: rows seen)."""
+        scores = np.concatenate(self.scores) if self.scores else np.empty(0)
+        step, stamp = self.rows_seen, now_ms()
+        values = {"rows_seen": self.rows_seen, "alerts_opened": self.opened, "alerts_closed": self.closed,
+                  "expected_share": self.expected}
+        if scores.size:
+            share = float(np.mean(scores > self.threshold))
+            values.update({"score_p50": float(np.quantile(scores, 0.5)), "score_p90": float(np.quantile(scores, 0.9)),
+                           "score_p99": float(np.quantile(scores, 0.99)), "score_max": float(scores.max()),
+                           "share_above_threshold": share})
+            self._check_stale(share, scores.size)
+        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), stamp, step) for k, v in values.items()])
+        if self.alerts_changed and self.alert_table is not None:
+            self.client.log_text(self.run_id, self.alert_table().to_csv(index=False), ALERTS_ARTIFACT)
+            self.alerts_changed = False
+        self.scores, self.pending = [], 0
+
+    def _check_stale(self, share: float, n: int) -> None:
+        p = self.expected
+        spread = math.sqrt(max(p * (1 - p), 1e-12) / n)
+        far = (share > STALE_RATIO * p or share < p / STALE_RATIO) and abs(share - p) > STALE_Z * spread
+        self.strikes = self.strikes + 1 if far else 0
+        if self.strikes >= self.stale_after and not self.stale:
+            self.stale = True
+            self.warn(f"Warning: {STALE_MESSAGE} ({100 * share:.2f} % of the last {n} rows above the threshold, "
+                      f"{self.stale_after} reports in a row; the calibration expects {100 * p:.2f} %)")
+            self.client.set_tag(self.run_id, "seqae.stale", "true")
+            self.client.set_tag(self.run_id, "seqae.stale_at_row", str(self.rows_seen))
+
+    def close(self, status: str = "FINISHED") -> None:
+        """Report the rows left, the final alert table, and end the run."""
+        if self.pending or self.alerts_changed:
+            self.alerts_changed = self.alerts_changed or self.opened > 0
+            self.report()
+        self.client.set_terminated(self.run_id, status=status)
+
+
+__all__ = ["ALERTS_ARTIFACT", "MonitoringRun", "STALE_MESSAGE", "expected_share"]
