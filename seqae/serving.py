@@ -48,8 +48,8 @@ def scoring_app(model_uri: str, device: str = "auto"):
     from mlflow.pyfunc import scoring_server
 
     model = tracking.load_pyfunc_model(model_uri)
-    detector = model.unwrap_python_model().detector
-    if "device" in detector.get_params():
+    detector = model.unwrap_python_model().detector  # None for a fleet model: its networks stay on auto
+    if detector is not None and "device" in detector.get_params():
         detector.set_params(device=device)
     served = checked_model(model)
     app = scoring_server.init(served)

@@ -44,6 +44,7 @@ def test_a_detector_checks_its_device_parameter():
 def test_compute_threads_sets_torchs_count_inside_and_restores_the_callers(monkeypatch):
     before = torch.get_num_threads()
     try:
+        devices.set_threads(None)  # as a fresh process has it: an in-process CLI run before may have set it
         torch.set_num_threads(2)
         monkeypatch.delenv(devices.THREADS_ENV, raising=False)
         with devices.compute_threads():
