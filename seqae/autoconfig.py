@@ -251,7 +251,7 @@ def smoothing_options(window_size: int) -> tuple[int, ...]:
 
 def auto_fit(frame, *, random_state: int | None = None, candidates: list[Candidate] | None = None,
              networks: bool = True, window_size: int | None = None, smoothing: bool = False,
-             switch_z: float = CHALLENGER_Z, verbose: bool = False) -> AutoFitResult:
+             switch_z: float = CHALLENGER_Z, verbose: bool = False, device: str = "auto") -> AutoFitResult:
     """Fit every candidate on `frame` (all rows assumed normal), score each on copies of the
     training rows with anomalies injected into the held-out rows, and return the best, refitted
     with its best smoothing.
@@ -271,6 +271,7 @@ def auto_fit(frame, *, random_state: int | None = None, candidates: list[Candida
         switch_z: how many standard errors a challenger must beat the incumbent by (`select`);
             the default, infinite, keeps the incumbent.
         verbose: print one line per candidate.
+        device: where the network candidates train and score (`seqae.devices`).
     """
     parts = list(frame) if isinstance(frame, (list, tuple)) else [frame]
     if not parts:
@@ -298,6 +299,8 @@ def auto_fit(frame, *, random_state: int | None = None, candidates: list[Candida
         params = dict(candidate.params)
         if "random_state" in make_detector(candidate.model_type).get_params():
             params["random_state"] = random_state
+        if device != "auto" and "device" in make_detector(candidate.model_type).get_params():
+            params["device"] = device
         started = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

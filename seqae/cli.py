@@ -38,6 +38,7 @@ MODEL_TYPES = ("lstm-ae", "lstm-vae", "dense-ae", "conv-ae", "pca", "deviation",
                "lstm-forecast", "ensemble")  # detectors.DETECTORS
 FILL_POLICIES = ("error", "ffill", "interpolate")  # data.FILL_POLICIES
 TIME_UNITS = ("s", "ms", "us", "ns", "step")  # data.TIME_UNITS
+DEVICES = ("auto", "cpu", "cuda")  # devices.DEVICES
 
 
 class UsageFailure(click.ClickException):
@@ -82,11 +83,14 @@ def cli(threads):
     """
     import torch
 
+    from seqae import devices
+
     # One thread by default: a small LSTM's per-step products are too small to share between
     # threads that sleep while they wait (benchmarks/README.md, the thread table: one thread
     # 45k rows/s; two passive threads 35k alone and 36k beside a busy process; two spinning threads
     # 76k alone but 13k beside a busy process).
     torch.set_num_threads(threads)
+    devices.set_threads(threads)  # what seqae's fits and scoring use (seqae.devices.compute_threads)
 
 
 def main():
@@ -175,6 +179,22 @@ def read_options(command):
     return with_read_options
 
 
+def device_option(command):
+    """--device auto|cpu|cuda, handed to the command as `device` (checked: cuda where torch sees no
+    GPU is a one-line error before any work)."""
+
+    def check(ctx, param, value):
+        from seqae.devices import resolve_device
+
+        resolve_device(value)  # a ConfigError, one line, exit 2
+        return value
+
+    return click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True, callback=check,
+                        help="Where networks train and score: auto (a CUDA GPU when torch sees one, else the CPU), "
+                             "cpu or cuda. Scores on a GPU agree with the CPU's within the tolerance "
+                             "docs/benchmarks.md states.")(command)
+
+
 def experiment_option(command):
     return click.option("--experiment", default=DEFAULT_EXPERIMENT, show_default=True,
                         help="MLflow experiment to log to.")(command)
@@ -232,9 +252,10 @@ def _tracking():
 @click.option("--alias", help="Alias for the registered version (e.g. champion), so that "
                                 "models:/NAME@ALIAS finds it; models:/NAME/latest is always the newest.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the model URI.")
+@device_option
 def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_size, learning_rate, noise_std,
         seed, threshold, extra_params, columns, label_column, train_rows, train_until, asset_column, fallback, jobs,
-        read, experiment, run_name, register, alias, quiet):
+        read, experiment, run_name, register, alias, quiet, device):
     """Fit a detector on DATA.csv (rows assumed normal) and log it as an MLflow run.
 
     Several files (or a directory of .csv files) are recordings of the same sensors: one detector
@@ -269,10 +290,13 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
                                    train_rows=train_rows, train_until=train_until)
     if model_type == "auto":
         result = tracking.fit_auto_and_log(training, random_state=seed, window_size=window_size, threshold=threshold,
-                                           experiment=experiment, run_name=run_name, register=register, alias=alias)
+                                           experiment=experiment, run_name=run_name, register=register, alias=alias,
+                                           device=device)
     else:
         if "verbose" in DETECTORS[model_type]().get_params():
             params.setdefault("verbose", not quiet)
+        if "device" in DETECTORS[model_type]().get_params():
+            params.setdefault("device", device)
         result = tracking.fit_and_log(make_detector(model_type, **params), training, experiment=experiment,
                                       run_name=run_name, register=register, alias=alias)
     if quiet:
@@ -358,7 +382,8 @@ def _fit_fleet(data, model_type, params, asset_column, fallback, jobs, columns, 
                    "scores a live feed; the rows before the first full window are marked warming_up, with "
                    "an empty score (docs/benchmarks.md: what it costs in AUC-PR).")
 @read_options
-def score(model_uri, data, output, intervals, reconstruction, precision, causal, read):
+@device_option
+def score(model_uri, data, output, intervals, reconstruction, precision, causal, read, device):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
@@ -387,6 +412,8 @@ def score(model_uri, data, output, intervals, reconstruction, precision, causal,
         click.echo(f"Scored {result['rows']} rows of {result['assets']} {detector.asset_column}s: "
                    f"{result['anomalies']} flagged, {result['alerts']} alerts -> {written}")
         return
+    if "device" in detector.get_params():
+        detector.set_params(device=device)
     result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
                        reconstruction_path=reconstruction, causal=causal)
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
@@ -411,8 +438,9 @@ def score(model_uri, data, output, intervals, reconstruction, precision, causal,
 @click.option("--no-track", is_flag=True, help="No MLflow monitoring run.")
 @read_options
 @experiment_option
+@device_option
 def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, report_every, no_track, read,
-          experiment):
+          experiment, device):
     """Score a live feed row by row: CSV lines from stdin (- or no CSV) or from a file that keeps growing.
 
     The first line is the header; each row is answered at once on stdout (flushed) with its causal
@@ -426,6 +454,8 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
     from seqae.streaming import LiveScorer, feed
 
     loaded = tracking.load_detector(model_uri)
+    if "device" in loaded.detector.get_params():
+        loaded.detector.set_params(device=device)
     state = feed.read_state(state_path) if state_path else None
     scorer = LiveScorer.restore(loaded.detector, state["scorer"]) if state else LiveScorer(loaded.detector)
     same_file = state is not None and data != "-" and state.get("source") == data
@@ -506,7 +536,8 @@ def format_metrics(values: dict) -> str:
 @click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Server processes, each with its own copy of the model: more requests at once.")
-def serve(model_uri, host, port, workers):
+@device_option
+def serve(model_uri, host, port, workers, device):
     """Serve a model over REST with MLflow's scoring server.
 
     POST /invocations with {"dataframe_split": {"columns": [...], "data": [[...], ...]}} (or
@@ -516,7 +547,7 @@ def serve(model_uri, host, port, workers):
     _tracking()
     from seqae import serving
 
-    serving.serve_model(model_uri, host=host, port=port, workers=workers, announce=click.echo)
+    serving.serve_model(model_uri, host=host, port=port, workers=workers, device=device, announce=click.echo)
 
 
 @cli.command()

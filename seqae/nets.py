@@ -174,7 +174,8 @@ def _conv_length(length: int, kernel_size: int, pad: int, stride: int = 2) -> in
 def reparameterise(mean: torch.Tensor, logvar: torch.Tensor,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """z = mean + sigma * eps with eps ~ N(0, I): a sample the gradient flows through."""
-    eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+    # Drawn where the generator lives (the CPU), then moved: a GPU fit draws the CPU's numbers.
+    eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype).to(mean.device)
     return mean + torch.exp(0.5 * logvar) * eps
 
 

@@ -2,11 +2,13 @@
 
 `serve_model` runs MLflow's own scoring app (`mlflow.pyfunc.scoring_server`: `/ping`, `/health`,
 `/version`, `/invocations` with `dataframe_split` / `dataframe_records`) in this process with
-uvicorn, with two changes for requests a model cannot score:
+uvicorn, with three changes:
 
-- seqae's input check runs before MLflow's schema enforcement, so a request with too few rows,
+- seqae's input check replaces MLflow's schema enforcement, so a request with too few rows,
   a missing sensor column or text in a sensor column is answered 400 with seqae's one-line
   message instead of MLflow's, which quotes the whole request back;
+- a JSON `dataframe_split` is answered without MLflow's handler (parsed once, the answer encoded
+  by json's C encoder; the same bytes), every other request by it;
 - no error body carries a stack trace: a middleware moves it to the server's log and keeps the
   first line of the message.
 
@@ -40,18 +42,85 @@ _logger = logging.getLogger("seqae.serving")
 
 # ---- the scoring server --------------------------------------------------------------------------
 
-def scoring_app(model_uri: str):
-    """MLflow's scoring app (a FastAPI app) for the model, with seqae's input check first."""
+def scoring_app(model_uri: str, device: str = "auto"):
+    """MLflow's scoring app (a FastAPI app) for the model, with seqae's input check first; a
+    network scores on `device` (`seqae.devices`)."""
     from mlflow.pyfunc import scoring_server
 
     model = tracking.load_pyfunc_model(model_uri)
-    app = scoring_server.init(_CheckedModel(model))
-    app.middleware("http")(_without_stack_traces)
+    detector = model.unwrap_python_model().detector  # None for a fleet model: its networks stay on auto
+    if detector is not None and "device" in detector.get_params():
+        detector.set_params(device=device)
+    served = checked_model(model)
+    app = scoring_server.init(served)
+    _answer_frames_directly(app, served, model.metadata.get_input_schema())
+    app.middleware("http")(without_stack_traces)
     return app
 
 
+def _answer_frames_directly(app, served, input_schema) -> None:
+    """/invocations answers a JSON `dataframe_split` of columns and rows (with or without `params`)
+    itself: the frame built once, the answer encoded by json's C encoder (MLflow's handler encodes
+    with the pure-Python one: the largest cost of a 200-row request after the network). Any other
+    request, and any request this path cannot score, goes to MLflow's handler, which answers it as
+    it always has. The bytes of an answer are the same either way."""
+    import asyncio
+
+    from fastapi.responses import Response
+    from mlflow.exceptions import MlflowException
+    from mlflow.pyfunc import scoring_server
+
+    def answer(data: bytes, content_type: str | None):
+        frame, params = _plain_frame(data, content_type)
+        if frame is not None:
+            try:
+                predictions = served.predict(frame, params=params)
+                body = json.dumps({"predictions": predictions.to_dict(orient="records")})
+                return Response(content=body, status_code=200, media_type="application/json")
+            except MlflowException as exc:  # the model refused the input: its one-line answer
+                return Response(content=exc.serialize_as_json(), status_code=exc.get_http_status_code(),
+                                media_type="application/json")
+            except Exception:  # anything else is answered (and logged) by MLflow's handler
+                pass
+        try:
+            result = scoring_server.invocations(data, content_type, served, input_schema)
+        except MlflowException as exc:
+            return Response(content=exc.serialize_as_json(), status_code=exc.get_http_status_code(),
+                            media_type="application/json")
+        return Response(content=result.response, status_code=result.status, media_type=result.mimetype)
+
+    app.router.routes = [route for route in app.router.routes if getattr(route, "path", None) != "/invocations"]
+
+    async def invocations(request):  # a Starlette route: the request as it came
+        data = await request.body()
+        return await asyncio.to_thread(answer, data, request.headers.get("content-type"))
+
+    app.add_route("/invocations", invocations, methods=["POST"])
+
+
+def _plain_frame(data: bytes, content_type: str | None):
+    """(frame, params) of a JSON body `{"dataframe_split": {"columns": [...], "data": [[...], ...]}}`
+    (and optionally "params": {...}); (None, None) for anything else."""
+    if (content_type or "").split(";")[0].strip() != "application/json" or "charset" in (content_type or "").lower():
+        return None, None
+    try:
+        body = json.loads(data)
+    except ValueError:
+        return None, None
+    if not isinstance(body, dict) or set(body) - {"dataframe_split", "params"} or "dataframe_split" not in body:
+        return None, None
+    split, params = body["dataframe_split"], body.get("params")
+    if (not isinstance(split, dict) or set(split) != {"columns", "data"} or not isinstance(split["data"], list)
+            or not isinstance(split["columns"], list) or (params is not None and not isinstance(params, dict))):
+        return None, None
+    try:
+        return pd.DataFrame(split["data"], columns=split["columns"]), params
+    except (ValueError, TypeError):
+        return None, None
+
+
 def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT, workers: int = 1,
-                announce=print) -> None:
+                device: str = "auto", announce=print) -> None:
     """Serve the model until interrupted; `announce` gets one line saying where.
 
     With `workers` > 1, uvicorn starts that many processes on the same port, each loading the model
@@ -64,7 +133,7 @@ def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT,
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
     check_port_free(host, port)
-    app = scoring_app(model_uri)
+    app = scoring_app(model_uri, device)
     announce(f"Serving {model_uri} at http://{host}:{port}/invocations (health: /ping) with "
              f"{workers} worker process{'es' if workers > 1 else ''}; Ctrl-C to stop")
     if workers == 1:
@@ -73,11 +142,13 @@ def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT,
     del app
     # The workers are fresh interpreters: they learn the model and the thread count from the environment.
     os.environ[_WORKER_MODEL_ENV] = model_uri
+    os.environ[_WORKER_DEVICE_ENV] = device
     os.environ["SEQAE_THREADS"] = str(torch.get_num_threads())
     uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 _WORKER_MODEL_ENV = "SEQAE_SERVE_MODEL_URI"
+_WORKER_DEVICE_ENV = "SEQAE_SERVE_DEVICE"
 
 
 def worker_app():
@@ -86,15 +157,23 @@ def worker_app():
 
     torch.set_num_threads(int(os.environ.get("SEQAE_THREADS", "1")))
     tracking.quiet_mlflow()
-    return scoring_app(os.environ[_WORKER_MODEL_ENV])
+    return scoring_app(os.environ[_WORKER_MODEL_ENV], os.environ.get(_WORKER_DEVICE_ENV, "auto"))
+
+
+def checked_model(model):
+    """What the scoring server calls for a loaded pyfunc `model`: seqae's model's own `predict`."""
+    return _CheckedModel(model)
 
 
 class _CheckedModel:
-    """A pyfunc model whose `predict` runs seqae's input check before MLflow's schema enforcement."""
+    """A pyfunc model whose `predict` is seqae's model's own: its input check (the sensors as
+    numbers, at least one window of rows) and its params (`threshold`, `reconstruction`) stand in
+    for MLflow's schema enforcement, which would convert the frame again (and, after it, the model
+    checked its input once more): 2.5 ms of a 200-row request (benchmarks/README.md, Serving)."""
 
     def __init__(self, model):
         self._model = model
-        self._check = model.unwrap_python_model().check_input
+        self._python_model = model.unwrap_python_model()
         self.metadata = model.metadata
 
     def predict(self, data, params=None):
@@ -102,18 +181,14 @@ class _CheckedModel:
             try:
                 data = pd.DataFrame(data)
             except ValueError:
-                pass  # the check below says what was expected
-        context_rows = (params or {}).get("context_rows")
-        min_rows = None
-        if context_rows is not None and str(context_rows).strip().lstrip("-").isdigit() and int(context_rows) >= 0:
-            min_rows = int(context_rows) + 1  # causal scores: any number of rows after the context
-        return self._model.predict(self._check(data, min_rows), params=params)
+                pass  # the model's check says what was expected
+        return self._python_model.predict(None, data, params=params)
 
     def __getattr__(self, name):
         return getattr(self._model, name)
 
 
-async def _without_stack_traces(request, call_next):
+async def without_stack_traces(request, call_next):
     from fastapi.responses import Response
 
     response = await call_next(request)

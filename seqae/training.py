@@ -69,6 +69,7 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
         generator: the source of every random draw (shuffling, noise), seeded by the caller.
     """
     optimizer = _adam(net, config)
+    device = next(net.parameters()).device  # batches are gathered on the CPU and moved there
     history = History()
     best_loss, best_state, since_best = math.inf, None, 0
     n_windows = len(train_windows)
@@ -78,10 +79,10 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
         order = torch.randperm(n_windows, generator=generator)
         total = 0.0
         for first in range(0, n_windows, config.batch_size):
-            targets = train_windows[order[first:first + config.batch_size]]  # (batch, window, features)
+            targets = train_windows[order[first:first + config.batch_size]].to(device)  # (batch, window, features)
             inputs = targets
             if config.noise_std > 0:
-                noise = torch.randn(targets.shape, generator=generator)
+                noise = torch.randn(targets.shape, generator=generator).to(device)
                 inputs = targets + config.noise_std * noise
             loss = loss_fn(net, inputs, targets)
             value = loss.item()
@@ -127,10 +128,11 @@ def evaluate_loss(net: nn.Module, loss_fn: LossFn, windows: torch.Tensor,
                   generator: torch.Generator, batch_size: int = 256) -> float:
     """Mean loss over `windows` in evaluation mode, without gradients."""
     net.eval()
+    device = next(net.parameters()).device
     total = 0.0
     with torch.inference_mode():
         for first in range(0, len(windows), batch_size):
-            batch = windows[first:first + batch_size]
+            batch = windows[first:first + batch_size].to(device)
             total += loss_fn(net, batch, batch).item() * len(batch)
     value = total / len(windows)
     if not math.isfinite(value):

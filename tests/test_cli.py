@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 from cli_store import FIT_ARGS, N_TEST, SENSORS, fitted_store
 
-from seqae import tracking
+from seqae import devices, tracking
 from seqae.alerts import ALERT_COLUMNS
 from seqae.cli import cli
 
@@ -80,8 +80,11 @@ def test_threads_option_and_environment_set_torch_threads(in_store, monkeypatch)
         assert torch.get_num_threads() == 1  # the default
         result = run("--threads", 0, "runs")
         assert result.exit_code == 2 and "0 is not in the range" in error_line(result)
+        assert run("--threads", 3, "runs").exit_code == 0
+        assert devices.threads_wanted() == 3  # what fits and scoring run on
     finally:
         torch.set_num_threads(before)
+        devices.set_threads(None)
 
 
 def test_a_gap_in_the_timestamps_is_one_warning_line_and_the_fit_goes_on(tmp_path, monkeypatch, fitted):
@@ -109,7 +112,7 @@ def test_help_loads_neither_torch_nor_pandas_nor_mlflow():
 
 
 def test_the_choices_the_cli_names_without_importing_are_the_packages_own():
-    from seqae import tracking
+    from seqae import devices, tracking
     from seqae.cli import DEFAULT_EXPERIMENT, FILL_POLICIES, MODEL_TYPES, TIME_UNITS
     from seqae.data import FILL_POLICIES as fill_policies, TIME_UNITS as time_units
     from seqae.detectors import DETECTORS
@@ -223,6 +226,23 @@ def test_score_in_bfloat16_is_close_to_float32(in_store, tmp_path):
         assert not reduced.exists()
     result = run("score", in_store.registered_uri, in_store.test_csv, "-o", reduced, "--precision", "float16")
     assert result.exit_code == 2 and "'float16' is not one of 'float32', 'bfloat16'" in error_line(result)
+
+
+def test_score_on_device_cpu_equals_the_default_and_cuda_without_a_gpu_is_one_line(in_store, tmp_path):
+    default, on_cpu, on_cuda = tmp_path / "default.csv", tmp_path / "cpu.csv", tmp_path / "cuda.csv"
+    assert run("score", in_store.registered_uri, in_store.test_csv, "-o", default).exit_code == 0
+    result = run("score", in_store.registered_uri, in_store.test_csv, "-o", on_cpu, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    if not torch.cuda.is_available():  # auto is the CPU here: the same scores, to the bit
+        assert on_cpu.read_bytes() == default.read_bytes()
+        for command in (["score", in_store.registered_uri, in_store.test_csv, "-o", on_cuda],
+                        ["fit", in_store.train_csv, *FIT_ARGS], ["serve", in_store.registered_uri]):
+            result = run(*command, "--device", "cuda")
+            assert result.exit_code == 2
+            assert "device 'cuda': torch sees no CUDA GPU here" in error_line(result)
+        assert not on_cuda.exists()
+    result = run("score", in_store.registered_uri, in_store.test_csv, "-o", on_cuda, "--device", "tpu")
+    assert result.exit_code == 2 and "'tpu' is not one of 'auto', 'cpu', 'cuda'" in error_line(result)
 
 
 def test_score_accepts_a_saved_detector_directory_and_a_downloaded_model(in_store, tmp_path):

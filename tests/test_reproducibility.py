@@ -21,6 +21,7 @@ import torch
 from threadpoolctl import threadpool_limits
 
 from conftest import MODEL_TYPES, NEURAL_TYPES
+from seqae import devices
 from seqae.detectors import BaseDetector
 
 every_detector = pytest.mark.parametrize("model_type", MODEL_TYPES)
@@ -42,7 +43,7 @@ def _frame_at(frame: pd.DataFrame, offset: int) -> pd.DataFrame:
 
 
 def _threads(n: int):
-    torch.set_num_threads(n)
+    devices.set_threads(n)  # what seqae's scoring runs on (it sets torch's count inside detect)
     return threadpool_limits(limits=n)
 
 
@@ -90,6 +91,7 @@ def test_one_or_two_threads(model_type, fitted_detectors, frame):
         with _threads(2):
             two = detector.anomaly_score(_frame_at(frame, 8))
     finally:
+        devices.set_threads(None)  # back to the default (one thread)
         torch.set_num_threads(1)  # the suite's setting (conftest)
     if model_type in NEURAL_TYPES:
         np.testing.assert_allclose(two, one, rtol=1e-5, atol=1e-6 * np.abs(one).max())

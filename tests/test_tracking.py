@@ -160,6 +160,30 @@ def test_model_has_signature_with_threshold_param_and_pinned_requirements(in_sto
         assert name in requirements
 
 
+def test_loading_a_model_warns_once_per_package_it_pins_at_another_version(in_store, tmp_path):
+    import platform
+    import warnings
+    from importlib import metadata
+
+    _, _, result = in_store
+    model_dir = Path(mlflow.artifacts.download_artifacts(result.model_uri, dst_path=str(tmp_path / "model")))
+    with warnings.catch_warnings(record=True) as caught:  # the environment that logged it: nothing to say
+        warnings.simplefilter("always")
+        loaded = tracking.load_detector(str(model_dir))
+    assert not [w for w in caught if "logged with" in str(w.message)]
+    assert loaded.pyfunc.unwrap_python_model().model_dir == model_dir.resolve()
+    numpy_pin = f"numpy=={metadata.version('numpy')}"
+    (model_dir / "requirements.txt").write_text(f"mlflow==0.0.1\n{numpy_pin}\ntorch==0.0.2\n")
+    with pytest.warns(UserWarning) as caught:
+        tracking.load_detector(str(model_dir))
+    messages = [str(w.message) for w in caught if "logged with" in str(w.message)]
+    assert len(messages) == 2
+    assert f"logged with mlflow==0.0.1, this environment has mlflow {metadata.version('mlflow')}" in messages[0]
+    assert "torch==0.0.2" in messages[1] and "install torch==0.0.2" in messages[1]
+    with pytest.warns(UserWarning, match=f"logged with Python 2.7.18, loaded with Python {platform.python_version()}"):
+        tracking.warn_environment_mismatches("m", None, "2.7.18")
+
+
 def test_model_in_a_new_process_scores_exactly_as_the_detector(in_store, tmp_path):
     """Loaded with mlflow.pyfunc.load_model in a fresh interpreter, from the model's own copy of seqae."""
     store, _, result = in_store

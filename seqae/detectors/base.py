@@ -39,6 +39,7 @@ from sklearn.base import BaseEstimator, clone
 from seqae.alerts import AlertRules, detection_alerts, rows_per_day
 from seqae.data import Scaler
 from seqae.detectors import scoring
+from seqae.devices import on_compute_threads
 from seqae.errors import ConfigError, DataError, NotFittedError, missing_columns_message
 from seqae.files import staged_directory
 from seqae.params import Integer, NoneOr, OneOf, Real, Satisfies, check_params, collect_constraints
@@ -144,6 +145,7 @@ class BaseDetector(BaseEstimator):
 
     # ---- public API -----------------------------------------------------------------------------
 
+    @on_compute_threads
     def fit(self, X, y=None) -> "BaseDetector":
         """Learn what normal looks like from `X` (a frame of sensors, or an array), all assumed normal.
 
@@ -214,7 +216,7 @@ class BaseDetector(BaseEstimator):
                 f"{lengths[0]} training rows are too few to hold out {self.validation_fraction:.0%} "
                 f"for validation with window_size={self.window_size}; training on all rows, "
                 "without early stopping, threshold fitted on training scores",
-                stacklevel=3,
+                stacklevel=4,  # the caller of fit (past fit and on_compute_threads)
             )
         elif short:
             n_vals = [0 if k in short else n_val for k, n_val in enumerate(n_vals)]
@@ -224,7 +226,7 @@ class BaseDetector(BaseEstimator):
                 f"with window_size={self.window_size}; all their rows are training rows"
                 + ("" if any(n_vals) else "; no rows held out: no early stopping, threshold fitted on "
                    "training scores"),
-                stacklevel=3,
+                stacklevel=4,  # the caller of fit (past fit and on_compute_threads)
             )
         return [0 if k in short else n_val for k, n_val in enumerate(n_vals)]
 
@@ -258,6 +260,7 @@ class BaseDetector(BaseEstimator):
         self.alert_rules_ = rules if rules is not None else AlertRules().fit(threshold_scores, self.threshold_)
         training.threshold, training.flags = self.threshold_.value_, self.threshold_.flag(training.scores)
 
+    @on_compute_threads
     def detect(self, X, causal: bool = False) -> Detection:
         """Score `X` once and return scores, per-sensor contributions and flags together.
 
@@ -497,6 +500,7 @@ class BaseDetector(BaseEstimator):
         return scoring.element_scores(self.window_scores, scaled, self.window_size, self.score_stride,
                                       self.score_reduction, self.score_batch_size())
 
+    @on_compute_threads
     def window_scores(self, windows: torch.Tensor) -> np.ndarray:
         """Element scores `(batch, window, n_features)` of scaled windows of the same shape.
 

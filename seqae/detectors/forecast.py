@@ -77,7 +77,8 @@ class LSTMForecaster(NeuralDetector):
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "last",
                  normalization: str = "robust", normalize_on: str = "validation",
                  scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
-                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
+                 device: str = "auto"):
         self.window_size = window_size
         self.hidden_size = hidden_size
         self.num_layers = num_layers
@@ -101,6 +102,7 @@ class LSTMForecaster(NeuralDetector):
         self.threshold_on = threshold_on
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     def _net_args(self, n_features):
         return {"n_features": int(n_features), "hidden_size": int(self.hidden_size),
@@ -116,7 +118,7 @@ class LSTMForecaster(NeuralDetector):
         with torch.inference_mode():
             error = (self.net_(windows) - windows[:, -1]) ** 2  # (batch, n_features)
         # every step of the window carries the forecast's error; "last" keeps the window ending on a row
-        return error[:, None, :].expand(-1, windows.shape[1], -1).numpy()
+        return error[:, None, :].expand(-1, windows.shape[1], -1).cpu().numpy()
 
     def forecast(self, X) -> np.ndarray:
         """The forecast of each row from the `window_size - 1` rows before it, in the data's units,
@@ -127,5 +129,5 @@ class LSTMForecaster(NeuralDetector):
         out = []
         with torch.inference_mode():
             for windows, _ in batched_windows(scaled, self.window_size, 1, self.score_batch_size()):
-                out.append(self.net_(windows).numpy())
+                out.append(self.net_(windows.to(self.compute_device())).cpu().numpy())
         return self.scaler_.inverse_transform(np.concatenate(out))

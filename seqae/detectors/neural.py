@@ -16,8 +16,9 @@ import torch
 from seqae import nets
 from seqae.detectors import scoring
 from seqae.detectors.base import SCORE_PRECISIONS, BaseDetector
+from seqae.devices import is_device, resolve_device
 from seqae.errors import ConfigError, DataError
-from seqae.params import Boolean, Integer, OneOf, Real
+from seqae.params import Boolean, Integer, OneOf, Real, Satisfies
 from seqae.thresholds import Threshold
 from seqae.training import History, TrainConfig, seeded_generator, train
 from seqae.windows import batched_windows, pad_batch, window_tensor
@@ -41,6 +42,7 @@ class NeuralDetector(BaseDetector):
         "dropout": Real(0.0, 1.0, high_open=True),
         "noise_std": Real(0.0),
         "verbose": Boolean(),
+        "device": Satisfies(lambda value, _: is_device(value), "auto, cpu, cuda or cuda:N"),
     }
 
     def _build_net(self, n_features: int) -> torch.nn.Module:
@@ -58,7 +60,7 @@ class NeuralDetector(BaseDetector):
             # Weight init and dropout draw from torch's global generator: seed it, then restore it.
             torch.manual_seed(int(torch.randint(2**31 - 1, (1,), generator=generator)))
             self.net_args_ = self._net_args(self.n_features_in_)
-            self.net_ = self._build_net(**self.net_args_)
+            self.net_ = self._build_net(**self.net_args_).to(self.compute_device())  # initialised on the CPU
             train_windows = window_tensor(train_parts, self.window_size, self.train_stride)
             val_windows = None
             if validation_parts:
@@ -74,14 +76,33 @@ class NeuralDetector(BaseDetector):
         if precision == "float32" or precision not in self.scoring_precisions:
             return precision in self.scoring_precisions
         self.check_fitted()
-        probe = torch.zeros(self.batch_quantum, self.window_size, self.n_features_in_)
+        device = self.compute_device()
+        probe = torch.zeros(self.batch_quantum, self.window_size, self.n_features_in_, device=device)
         try:  # the VAE's forward pass draws a latent: from a forked generator, so nothing changes
             with torch.random.fork_rng(devices=[]), torch.inference_mode(), \
-                    torch.autocast("cpu", dtype=torch.bfloat16):
+                    torch.autocast(device.type, dtype=torch.bfloat16):
                 self.net_(probe)
         except RuntimeError:
             return False
         return True
+
+    def compute_device(self) -> torch.device:
+        """The torch device of `device` (auto: a CUDA GPU when torch sees one, else the CPU), with the
+        fitted network moved there if it is elsewhere (after `set_params(device=...)` or `load`)."""
+        device = resolve_device(self.device)
+        net = getattr(self, "net_", None)
+        if net is not None and next(net.parameters()).device != device:
+            net.to(device)
+        return device
+
+    def window_scores(self, windows: torch.Tensor) -> np.ndarray:
+        """`BaseDetector.window_scores`, the windows moved to the network's device."""
+        return super().window_scores(windows.to(self.compute_device()))
+
+    def _autocast(self):
+        if self._precision == "bfloat16":
+            return torch.autocast(self.compute_device().type, dtype=torch.bfloat16)
+        return super()._autocast()
 
     def _model_state(self):
         return ({"net": type(self.net_).__name__, "net_args": self.net_args_,
@@ -107,7 +128,7 @@ class AutoencoderDetector(NeuralDetector):
         with torch.inference_mode():
             with self._autocast():
                 reconstruction = self.net_(windows)
-            return nets.squared_error(reconstruction.float(), windows).numpy()
+            return nets.squared_error(reconstruction.float(), windows).cpu().numpy()
 
     # ---- the encoder/decoder split: latent vectors and what the model expected --------------------
 
@@ -156,15 +177,15 @@ class AutoencoderDetector(NeuralDetector):
         """Latent vectors `(batch, latent_dim)` of scaled windows `(batch, window, n_features)`,
         run in a batch padded to a multiple of `batch_quantum` as scoring does."""
         with torch.inference_mode(), self._autocast():
-            z = self.net_.encode(pad_batch(windows, self.batch_quantum))
-        return (z[0] if isinstance(z, tuple) else z)[:len(windows)].float().numpy()
+            z = self.net_.encode(pad_batch(windows.to(self.compute_device()), self.batch_quantum))
+        return (z[0] if isinstance(z, tuple) else z)[:len(windows)].float().cpu().numpy()
 
     def decode_latent(self, z: torch.Tensor) -> np.ndarray:
         """Scaled windows `(batch, window, n_features)` decoded from latent vectors `(batch, latent_dim)`,
         in a padded batch; the VAE's decoder mean."""
         with torch.inference_mode(), self._autocast():
-            x = self.net_.decode(pad_batch(z, self.batch_quantum), self.window_size)
-        return (x[0] if isinstance(x, tuple) else x)[:len(z)].float().numpy()
+            x = self.net_.decode(pad_batch(z.to(self.compute_device()), self.batch_quantum), self.window_size)
+        return (x[0] if isinstance(x, tuple) else x)[:len(z)].float().cpu().numpy()
 
     def window_reconstructions(self, windows: torch.Tensor) -> np.ndarray:
         """Scaled windows in, their reconstructions out, `(batch, window, n_features)`: encode then
@@ -215,6 +236,9 @@ class LSTMAutoencoder(AutoencoderDetector):
             (either way sliced from the scores of all the training rows scored as one series).
         random_state: seed for weights, shuffling and noise; same seed, same model.
         verbose: show a progress bar per epoch.
+        device: where the network trains and scores: `auto` (a CUDA GPU when torch sees one, else
+            the CPU), `cpu`, `cuda` or `cuda:N` (`seqae.devices`). Scores on the CPU do not depend
+            on it; on a GPU they agree with the CPU's within the tolerance docs/benchmarks.md states.
     """
 
     model_type = "lstm-ae"
@@ -226,7 +250,8 @@ class LSTMAutoencoder(AutoencoderDetector):
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
                  normalization: str = "robust", normalize_on: str = "validation",
                  scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
-                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
+                 device: str = "auto"):
         self.window_size = window_size
         self.hidden_size = hidden_size
         self.latent_dim = latent_dim
@@ -251,6 +276,7 @@ class LSTMAutoencoder(AutoencoderDetector):
         self.threshold_on = threshold_on
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     def _net_args(self, n_features):
         return {"n_features": n_features, "hidden_size": self.hidden_size, "latent_dim": self.latent_dim,
@@ -285,7 +311,7 @@ class LSTMVAE(AutoencoderDetector):
                  normalization: str = "robust", normalize_on: str = "train",
                  scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
                  threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
-                 beta: float = 1.0, learn_variance: bool = True,
+                 device: str = "auto", beta: float = 1.0, learn_variance: bool = True,
                  score: str = "reconstruction_probability", n_samples: int = 0):
         self.window_size = window_size
         self.hidden_size = hidden_size
@@ -311,6 +337,7 @@ class LSTMVAE(AutoencoderDetector):
         self.threshold_on = threshold_on
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
         self.beta = beta
         self.learn_variance = learn_variance
         self.score = score
@@ -347,12 +374,12 @@ class LSTMVAE(AutoencoderDetector):
         batch, out = self.score_batch_size(), []
         for first in range(0, int(n), batch):
             with torch.inference_mode(), self._autocast():
-                chunk = z[first:first + batch]
+                chunk = z[first:first + batch].to(self.compute_device())
                 mean, logvar = (t.float()[:len(chunk)] for t in
                                 self.net_.decode(pad_batch(chunk, self.batch_quantum), self.window_size))
             if noise:
                 mean = nets.reparameterise(mean, logvar, generator)
-            out.append(mean.numpy())
+            out.append(mean.cpu().numpy())
         return self.scaler_.inverse_transform(np.concatenate(out))
 
     def _loss(self, net, inputs, targets):
@@ -383,7 +410,7 @@ class LSTMVAE(AutoencoderDetector):
             if self.score == "elbo":
                 n_elements = windows.shape[1] * windows.shape[2]
                 nll = nll + (self.beta * nets.gaussian_kl(z_mean, z_logvar) / n_elements)[:, None, None]
-            return nll.numpy()
+            return nll.cpu().numpy()
 
 
 class DenseAutoencoder(AutoencoderDetector):
@@ -398,7 +425,8 @@ class DenseAutoencoder(AutoencoderDetector):
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
                  normalization: str = "robust", normalize_on: str = "validation",
                  scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
-                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
+                 device: str = "auto"):
         self.window_size = window_size
         self.hidden_size = hidden_size
         self.latent_dim = latent_dim
@@ -422,6 +450,7 @@ class DenseAutoencoder(AutoencoderDetector):
         self.threshold_on = threshold_on
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     def _net_args(self, n_features):
         return {"n_features": n_features, "window_size": self.window_size,
@@ -446,7 +475,8 @@ class ConvAutoencoder(AutoencoderDetector):
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
                  normalization: str = "robust", normalize_on: str = "validation",
                  scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
-                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False):
+                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
+                 device: str = "auto"):
         self.window_size = window_size
         self.hidden_size = hidden_size
         self.latent_dim = latent_dim
@@ -470,6 +500,7 @@ class ConvAutoencoder(AutoencoderDetector):
         self.threshold_on = threshold_on
         self.random_state = random_state
         self.verbose = verbose
+        self.device = device
 
     def _net_args(self, n_features):
         return {"n_features": n_features, "window_size": self.window_size, "hidden_size": self.hidden_size,

@@ -16,7 +16,8 @@ from seqae.tracking.store import (DEFAULT_EXPERIMENT, STORE_DIR, UI_HOST, UI_POR
                                   experiment_id, flat_params, how_to_view, log_metrics, quiet_mlflow, resolve_store,
                                   runs_table, ui_url, use_store)
 from seqae.tracking.models import (MODEL_NAME, LoadedModel, check_alias, load_detector, load_model, load_pyfunc_model,
-                                   log_detector_model, log_fleet_model, model_requirements)
+                                   log_detector_model, log_fleet_model, model_requirements,
+                                   warn_environment_mismatches)
 from seqae.tracking.fit import FitResult, fit_and_log, fit_auto_and_log
 from seqae.tracking.fleet_runs import FleetFitResult, fit_fleet_and_log
 from seqae.tracking.evaluate import EvaluationResult, evaluate_and_log, score_detector
@@ -31,4 +32,5 @@ __all__ = [
     "fit_fleet_and_log", "flat_params", "how_to_view", "load_detector", "load_model", "load_pyfunc_model",
     "log_detector_model", "log_fitted_fleet", "log_fleet_model", "log_metrics", "model_requirements", "quiet_mlflow",
     "resolve_store", "runs_table", "score_detector", "start_pipeline_run", "ui_url", "use_store",
+    "warn_environment_mismatches",
 ]

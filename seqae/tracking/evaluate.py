@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from seqae import metrics, plots
+from seqae import metrics
 from seqae.data import ReadOptions, read_for_detector
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import about_file
@@ -87,6 +87,7 @@ def _log_why_flagged(run_id: str, path: Path, detector: BaseDetector, frame: pd.
     where there is none), and the latent space of the file's windows with their windows marked."""
     if not hasattr(detector, "encode"):
         return
+    from seqae import plots  # matplotlib loads only where a figure is drawn: not for score or serve
     folder = f"evaluation/{path.stem}"
     largest = largest_alerts(detection, alerts)
     log_expected_readings(run_id, detector, frame, detection, largest, folder, path.name)
@@ -98,6 +99,8 @@ def _log_why_flagged(run_id: str, path: Path, detector: BaseDetector, frame: pd.
 
 
 def _log_evaluation_plots(run_id: str, path: Path, detection: Detection, labels: np.ndarray, alerts) -> None:
+    from seqae import plots  # matplotlib loads only where a figure is drawn: not for score or serve
+
     client = MlflowClient()
     folder = f"evaluation/{path.stem}"
     client.log_figure(run_id, plots.score_timeline(

@@ -17,7 +17,6 @@ import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from seqae import plots
 from seqae.detectors import BaseDetector, Detection
 from seqae.thresholds import flags_to_intervals
 from seqae.windows import window_starts
@@ -85,6 +84,7 @@ def log_expected_readings(run_id: str, detector: BaseDetector, frame: pd.DataFra
         return 0
     if not intervals:
         return 0
+    from seqae import plots  # matplotlib loads only where a figure is drawn: not for score or serve
     values, index = detector.check_input(frame)
     expected = detector.reconstruct(frame).to_numpy()
     client = MlflowClient()

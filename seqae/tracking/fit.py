@@ -13,7 +13,6 @@ from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 import seqae
-from seqae import plots
 from seqae.data import TrainingData
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import ConfigError, about_file
@@ -73,7 +72,8 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
 
 def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, window_size: int | None = None,
                      threshold=None, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None, register: str | None = None,
-                     alias: str | None = None, tags: dict | None = None, verbose: bool = False) -> FitResult:
+                     alias: str | None = None, tags: dict | None = None, verbose: bool = False,
+                     device: str = "auto") -> FitResult:
     """`seqae fit` with no model named: auto-configuration (`seqae.autoconfig.auto_fit`) inside
     one MLflow run. Every candidate it tried is a child run with its settings, its validation AP
     on the injected anomalies (overall and per kind) and its fit time, so the UI shows why the
@@ -95,7 +95,8 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
         log_training_inputs(data)
         started = time.perf_counter()
         with about_file(data.path):
-            auto = auto_fit(data.fit_input, random_state=random_state, window_size=window_size, verbose=verbose)
+            auto = auto_fit(data.fit_input, random_state=random_state, window_size=window_size, verbose=verbose,
+                            device=device)
         detector = auto.detector
         if threshold is not None:
             detector.set_threshold(threshold)
@@ -194,6 +195,8 @@ def _history_metrics(detector: BaseDetector) -> list[Metric]:
 
 def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, detection: Detection,
                    alerts) -> None:
+    from seqae import plots  # matplotlib loads only where a figure is drawn: not for score or serve
+
     client = MlflowClient()
     name = type(detector).__name__
     history = getattr(detector, "history_", None)

@@ -3,8 +3,10 @@ model from code (`pyfunc_model.py`), and any model URI or directory loaded back 
 
 from __future__ import annotations
 
+import platform
 import re
 import tempfile
+import warnings
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -177,11 +179,13 @@ def load_model(model_uri: str) -> LoadedModel:
                           "runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id> or a directory")
     try:
         python_model = model.unwrap_python_model()
-        detector = getattr(python_model, "fleet", None) or getattr(python_model, "detector", None)
     except MlflowException:
-        detector = None
+        python_model = None
+    detector = getattr(python_model, "fleet", None) or getattr(python_model, "detector", None)
     if not isinstance(detector, (BaseDetector, FleetDetector)):
         raise ConfigError(f"{model_uri}: an MLflow model, but not a seqae detector")
+    warn_environment_mismatches(model_uri, getattr(python_model, "model_dir", None),
+                                model.metadata.flavors.get("python_function", {}).get("python_version"))
     return LoadedModel(detector, model_uri, model.metadata.run_id,
                        getattr(model.metadata, "model_id", None), model)
 
@@ -208,13 +212,38 @@ def load_pyfunc_model(model_uri: str):
             artifacts=artifacts, code_paths=[str(PACKAGE_DIR)],
             pip_requirements=model_requirements(), signature=signature)
         # Loading reads everything into memory: the directory can go.
-        return mlflow.pyfunc.load_model(str(Path(tmp) / MODEL_NAME))
+        return mlflow.pyfunc.load_model(str(Path(tmp) / MODEL_NAME), suppress_warnings=True)
+
+
+def warn_environment_mismatches(model_uri: str, model_dir: Path | None, python_version: str | None) -> None:
+    """A warning for each package the model pins (its requirements.txt) at another version than the one
+    installed here, and for another Python minor version: what MLflow's loader warns about, for the
+    few packages a seqae model pins. (MLflow's own check first maps every installed distribution to
+    its modules, 0.3-1.4 s of each `seqae score`; benchmarks/README.md, CLI.)"""
+    if python_version and python_version.split(".")[:2] != platform.python_version().split(".")[:2]:
+        warnings.warn(f"{model_uri}: logged with Python {python_version}, loaded with Python "
+                      f"{platform.python_version()}; if it fails to load or scores differ, use Python {python_version}")
+    requirements = Path(model_dir) / "requirements.txt" if model_dir is not None else None
+    if requirements is None or not requirements.is_file():
+        return
+    for line in requirements.read_text().splitlines():
+        name, pinned, version = line.strip().partition("==")
+        if not pinned or not name or any(c in name for c in "[;@ "):
+            continue
+        try:
+            installed = metadata.version(name).split("+")[0]
+        except metadata.PackageNotFoundError:
+            installed = None
+        if installed != version.strip():
+            warnings.warn(f"{model_uri}: logged with {name}=={version.strip()}, this environment has "
+                          f"{name} {installed or 'not installed'}; if scores differ, install {name}=={version.strip()}")
 
 
 def _load_pyfunc(uri: str):
     try:
         with mlflow_warnings_off():
-            return mlflow.pyfunc.load_model(uri)
+            # seqae checks the model's pinned packages itself (warn_environment_mismatches).
+            return mlflow.pyfunc.load_model(uri, suppress_warnings=True)
     except MlflowException as exc:
         first = str(exc.message).strip().splitlines()[0] if str(exc.message).strip() else type(exc).__name__
         raise ConfigError(f"{uri}: cannot load the model ({first}); list runs and models with "

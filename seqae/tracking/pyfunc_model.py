@@ -46,9 +46,14 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
     """A seqae detector behind MLflow's pyfunc interface."""
 
     def load_context(self, context) -> None:
+        from pathlib import Path
+
         from seqae.detectors import BaseDetector
 
         self.fleet = None  # a seqae.fleet.FleetDetector: one detector per asset, routed by the asset column
+        artifact = context.artifacts["fleet"] if "fleet" in context.artifacts else context.artifacts["detector"]
+        # The model's own directory (MLmodel, requirements.txt), above artifacts/<detector or fleet>.
+        self.model_dir = Path(artifact).resolve().parents[1]
         if "fleet" in context.artifacts:
             from seqae.fleet import FleetDetector
 
@@ -112,6 +117,12 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
             raise InvalidModelInput(f"column {missing[0]!r} is missing; the request has {shown}; "
                                     f"the model needs {', '.join(repr(n) for n in needed)}")
         frame = model_input.set_axis(names, axis=1)[needed]
+        enough = min_rows if min_rows is not None else (detector.window_size if detector is not None else 0)
+        if len(frame) >= enough and all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
+            # Numbers already (what a JSON request of numbers gives): one conversion, one finiteness check.
+            array = frame.to_numpy(dtype=np.float64)
+            if np.isfinite(array).all():
+                return pd.DataFrame(array, index=frame.index, columns=needed)
         values = {}
         for name in needed:
             column = pd.to_numeric(frame[name], errors="coerce")

@@ -1,0 +1,185 @@
+"""The command line as users wait for it: `seqae fit` and `seqae score` against their imports and the
+same work in process, `seqae --help` against `import click`, all as ratios within one run.
+
+A SKAB file (default valve1/0.csv) is cut in two: its first 400 rows are DATA.csv for `seqae fit`,
+the other rows the file `seqae score` scores. Each round runs, one after another, in fresh child
+processes (the same interpreter, this checkout's seqae first on the path):
+
+    click            python -c "import click"
+    help             seqae --help
+    imports          python -c "import torch, pandas, mlflow, sklearn"
+    fit in process   import seqae's modules, read DATA.csv, then time `fit` alone (one torch thread):
+                     the LSTM-AE (`--model lstm-ae`) and `autoconfig.auto_fit` (`--model auto`)
+    seqae fit        seqae fit DATA.csv --model lstm-ae -q, and seqae fit DATA.csv -q (auto)
+    seqae score      seqae score MODEL REST.csv -o scores.csv (MODEL: the LSTM-AE the last fit logged)
+
+in a fresh MLflow store (a SQLite file in a temporary folder). The ratios asked of the CLI are
+fit / (imports + fit in process) and score / imports; each figure is the median of the rounds.
+`--profile` also runs each CLI command once under cProfile and prints where its time goes (shares
+of the profiled run: the profiler slows Python code more than C code, so read them as shares).
+
+    python benchmarks/speed/bench_cli.py [--rounds 3] [--file valve1/0.csv] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pstats
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import SKAB, SKAB_TRAIN_ROWS, machine, median, save, table  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+IN_PROCESS = """
+import sys, time
+import torch
+from seqae.data import read_training_data
+from seqae.detectors import make_detector
+from seqae.autoconfig import auto_fit
+import seqae.tracking
+torch.set_num_threads(1)
+training = read_training_data(sys.argv[1], label_column="anomaly")
+started = time.perf_counter()
+if sys.argv[2] == "auto":
+    auto_fit(training.frame)
+else:
+    make_detector(sys.argv[2], verbose=False).fit(training.frame)
+print(time.perf_counter() - started)
+"""
+
+# Stages of a profiled CLI run: (label, file, function) whose cumulative time the stage is.
+STAGES = [
+    ("import torch", "torch/__init__.py", "<module>"),
+    ("import mlflow", "mlflow/__init__.py", "<module>"),
+    ("import MLflow's SQL store", "mlflow/store/tracking/sqlalchemy_store.py", "<module>"),
+    ("import matplotlib (seqae.plots)", "seqae/plots.py", "<module>"),
+    ("import torch._dynamo (torch.optim's first use)", "torch/_dynamo/__init__.py", "<module>"),
+    ("read the CSV", "seqae/data/training_rows.py", "read_training_data"),
+    ("fit", "seqae/detectors/base.py", "fit"),
+    ("auto_fit", "seqae/autoconfig.py", "auto_fit"),
+    ("log the dataset", "mlflow/tracking/fluent.py", "log_input"),
+    ("figures", "seqae/tracking/fit.py", "_log_fit_plots"),
+    ("log the model", "seqae/tracking/models.py", "log_detector_model"),
+    ("  of which MLflow's requirement check", "mlflow/utils/requirements_utils.py", "warn_dependency_requirement_mismatches"),
+    ("  of which loading and predicting the input example", "mlflow/models/utils.py", "_validate_serving_input"),
+    ("load the model", "seqae/tracking/models.py", "load_detector"),
+    ("score the CSV", "seqae/streaming.py", "score_csv"),
+]
+
+
+def split_file(source: Path, folder: Path) -> tuple[Path, Path]:
+    lines = source.read_text().splitlines(keepends=True)
+    train, rest = folder / "train.csv", folder / "rest.csv"
+    train.write_text("".join(lines[: SKAB_TRAIN_ROWS + 1]))
+    rest.write_text(lines[0] + "".join(lines[SKAB_TRAIN_ROWS + 1:]))
+    return train, rest
+
+
+def timed(command: list[str], env: dict, cwd: Path) -> tuple[float, str]:
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return seconds, done.stdout.strip()
+
+
+def stages(profile: Path) -> dict[str, float]:
+    stats = pstats.Stats(str(profile)).stats
+    total = max(entry[3] for entry in stats.values())
+    shares = {}
+    for label, file_end, function in STAGES:
+        found = [entry[3] for (file, _, name), entry in stats.items() if name == function and file.endswith(file_end)]
+        if found:
+            shares[label] = max(found) / total
+    shares["whole command (profiled seconds)"] = total
+    return shares
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--file", default="valve1/0.csv", help="a SKAB file, relative to the SKAB folder")
+    parser.add_argument("--profile", action="store_true", help="also profile each CLI command once")
+    args = parser.parse_args(argv)
+
+    py = sys.executable
+    env = {**os.environ, "PYTHONPATH": str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+           "PYTHONWARNINGS": "ignore"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = {"machine": machine(), "file": args.file, "rounds": args.rounds}
+    with tempfile.TemporaryDirectory(prefix="seqae-bench-cli-") as tmp:
+        folder = Path(tmp)
+        train, rest = split_file(SKAB / args.file, folder)
+        env["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
+        seqae = [py, "-m", "seqae"]
+        model = {"uri": None}
+
+        def fit_lstm():
+            _, out = timed(seqae + ["fit", str(train), "--label-column", "anomaly", "--model", "lstm-ae", "-q"],
+                           env, folder)
+            model["uri"] = out.splitlines()[-1]
+
+        fit_lstm()  # a model to score in the first round, and a warm file cache
+        seconds = {name: [] for name in ("click", "help", "imports", "fit in process (lstm-ae)",
+                                         "fit in process (auto)", "seqae fit --model lstm-ae", "seqae fit (auto)",
+                                         "seqae score")}
+        commands = {
+            "click": [py, "-c", "import click"],
+            "help": seqae + ["--help"],
+            "imports": [py, "-c", "import torch, pandas, mlflow, sklearn"],
+            "seqae fit (auto)": seqae + ["fit", str(train), "--label-column", "anomaly", "-q"],
+        }
+        for round_ in range(args.rounds):
+            for name in seconds:
+                if name.startswith("fit in process"):
+                    kind = "auto" if "auto" in name else "lstm-ae"
+                    _, out = timed([py, "-c", IN_PROCESS, str(train), kind], env, folder)
+                    seconds[name].append(float(out.splitlines()[-1]))
+                elif name == "seqae fit --model lstm-ae":
+                    started = time.perf_counter()
+                    fit_lstm()
+                    seconds[name].append(time.perf_counter() - started)
+                elif name == "seqae score":
+                    seconds[name].append(timed(seqae + ["score", model["uri"], str(rest), "-o",
+                                                        str(folder / "scores.csv")], env, folder)[0])
+                else:
+                    seconds[name].append(timed(commands[name], env, folder)[0])
+            print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in seconds.items()), flush=True)
+        m = {name: median(values) for name, values in seconds.items()}
+        ratios = {
+            "help / import click": m["help"] / m["click"],
+            "fit lstm-ae / (imports + fit in process)": m["seqae fit --model lstm-ae"] / (m["imports"] + m["fit in process (lstm-ae)"]),
+            "fit auto / (imports + fit in process)": m["seqae fit (auto)"] / (m["imports"] + m["fit in process (auto)"]),
+            "score / imports": m["seqae score"] / m["imports"],
+        }
+        result.update(seconds=seconds, medians=m, ratios=ratios)
+        print(table([{"what": k, "median s": v} for k, v in m.items()], ["what", "median s"]))
+        print(table([{"ratio": k, "value": v} for k, v in ratios.items()], ["ratio", "value"]))
+
+        if args.profile:
+            profiles = {}
+            for name, command in (
+                    ("seqae fit --model lstm-ae", ["fit", str(train), "--label-column", "anomaly", "--model", "lstm-ae", "-q"]),
+                    ("seqae fit (auto)", ["fit", str(train), "--label-column", "anomaly", "-q"]),
+                    ("seqae score", ["score", model["uri"], str(rest), "-o", str(folder / "scores.csv")])):
+                profile = folder / "run.prof"
+                timed([py, "-m", "cProfile", "-o", str(profile), "-m", "seqae", *command], env, folder)
+                profiles[name] = stages(profile)
+                print(f"\n{name}, profiled:")
+                print(table([{"stage": k, "share": f"{v:.0%}" if v <= 1 else f"{v:.1f}"}
+                             for k, v in profiles[name].items()], ["stage", "share"]))
+            result["profiles"] = profiles
+    print("saved", save("cli", result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
