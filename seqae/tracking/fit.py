@@ -18,7 +18,7 @@ from seqae.detectors import BaseDetector, Detection
 from seqae.errors import ConfigError, about_file
 from seqae.windows import window_mean_scores
 from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_readings
-from seqae.tracking.models import check_alias, log_detector_model
+from seqae.tracking.models import check_alias, log_detector_model, registered_uri
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, experiment_id, flat_params, log_metrics,
                                   mlflow_warnings_off, now_ms, ui_url, use_store)
 
@@ -151,14 +151,8 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     _log_fit_plots(run_id, detector, data.frame, detection, alerts)
     mlflow.log_dict(_effective_config(detector, data.options), "config.json")
     model_info = log_detector_model(detector, data.frame, registered_model_name=register)
-    registered_uri = None
-    if register:
-        version = model_info.registered_model_version
-        registered_uri = f"models:/{register}/{version}"
-        if alias:
-            client.set_registered_model_alias(register, alias, version)
-            registered_uri = f"models:/{register}@{alias}"
-    return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri, fit_seconds,
+    return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri(model_info, register, alias),
+                     fit_seconds,
                      summary, ui_url(exp_id, run_id))
 
 

@@ -25,9 +25,9 @@ import seqae
 from seqae.data import FleetTrainingData
 from seqae.errors import ConfigError, about_file
 from seqae.fleet import FleetDetector, FittedAsset
-from seqae.tracking.models import check_alias, log_fleet_model
-from seqae.tracking.store import (DEFAULT_EXPERIMENT, csv_dataset, experiment_id, flat_params, mlflow_warnings_off,
-                                  now_ms, ui_url, use_store)
+from seqae.tracking.models import check_alias, log_fleet_model, registered_uri
+from seqae.tracking.store import (DEFAULT_EXPERIMENT, csv_dataset, experiment_id, flat_params, log_metrics,
+                                  mlflow_warnings_off, now_ms, ui_url, use_store)
 
 
 @dataclass
@@ -77,21 +77,24 @@ def fit_fleet_and_log(fleet: FleetDetector, data: FleetTrainingData, *, experime
         children = {name: log_asset_run(client, exp_id, run_id, name, fitted, data.asset_column)
                     for name, fitted in fleet.fitted_.items()}
         table = asset_table(fleet)
-        asset_seconds = float(table["fit_seconds"].sum())
-        client.log_batch(run_id, metrics=[Metric(k, float(v), now_ms(), 0) for k, v in {
-            "fit_seconds": fit_seconds, "asset_fit_seconds_total": asset_seconds, "n_assets": len(fleet.detectors_),
-            "n_train_rows": float(table["n_rows"].sum())}.items()])
-        mlflow.log_text(table.to_csv(index=False), "fleet/assets.csv")
-        model_info = log_fleet_model(fleet, frame, registered_model_name=register)
-        registered_uri = None
-        if register:
-            version = model_info.registered_model_version
-            registered_uri = f"models:/{register}/{version}"
-            if alias:
-                client.set_registered_model_alias(register, alias, version)
-                registered_uri = f"models:/{register}@{alias}"
-    return FleetFitResult(fleet, run_id, exp_id, model_info.model_uri, registered_uri, fit_seconds, asset_seconds,
-                          children, table, ui_url(exp_id, run_id))
+        return log_fleet_outcome(client, exp_id, run_id, fleet, table, children, fit_seconds, frame,
+                                 register=register, alias=alias)
+
+
+def log_fleet_outcome(client: MlflowClient, exp_id: str, run_id: str, fleet: FleetDetector, table: pd.DataFrame,
+                      children: dict[str, str], fit_seconds: float, example: pd.DataFrame, *,
+                      register: str | None = None, alias: str | None = None) -> FleetFitResult:
+    """What closes a fleet's parent run, wherever the fleet was fitted: the fit's seconds (wall time
+    and the assets' own added up), the per-asset table (fleet/assets.csv) and the fleet as ONE model
+    (`example`: rows of its input, for the signature), registered as `register` with `alias`."""
+    asset_seconds = float(table["fit_seconds"].sum())
+    log_metrics(client, run_id, [Metric(k, float(v), now_ms(), 0) for k, v in {
+        "fit_seconds": fit_seconds, "asset_fit_seconds_total": asset_seconds, "n_assets": len(fleet.detectors_),
+        "n_train_rows": float(table["n_rows"].sum())}.items()])
+    mlflow.log_text(table.to_csv(index=False), "fleet/assets.csv")
+    model_info = log_fleet_model(fleet, example, registered_model_name=register)
+    return FleetFitResult(fleet, run_id, exp_id, model_info.model_uri, registered_uri(model_info, register, alias),
+                          fit_seconds, asset_seconds, children, table, ui_url(exp_id, run_id))
 
 
 def fleet_frame(data: FleetTrainingData) -> pd.DataFrame:

@@ -47,6 +47,18 @@ def check_alias(alias: str) -> None:
                           "newest version, models:/NAME/3 version 3); choose another, e.g. champion")
 
 
+def registered_uri(model_info, register: str | None, alias: str | None) -> str | None:
+    """Where a logged model was registered (`register`): `models:/NAME@ALIAS` once `alias` is set to
+    its version, else `models:/NAME/VERSION`; None when it was not registered."""
+    if not register:
+        return None
+    version = model_info.registered_model_version
+    if alias:
+        MlflowClient().set_registered_model_alias(register, alias, version)
+        return f"models:/{register}@{alias}"
+    return f"models:/{register}/{version}"
+
+
 def log_detector_model(detector: BaseDetector, example_frame: pd.DataFrame,
                        registered_model_name: str | None = None):
     """Log a fitted detector to the active run as a pyfunc model from code; returns its ModelInfo.

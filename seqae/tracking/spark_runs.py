@@ -18,9 +18,9 @@ from mlflow.tracking import MlflowClient
 
 import seqae
 from seqae.fleet import FleetDetector
-from seqae.tracking.fleet_runs import FleetFitResult
-from seqae.tracking.models import check_alias, log_fleet_model
-from seqae.tracking.store import DEFAULT_EXPERIMENT, experiment_id, flat_params, log_metrics, now_ms, ui_url, use_store
+from seqae.tracking.fleet_runs import FleetFitResult, log_fleet_outcome
+from seqae.tracking.models import check_alias
+from seqae.tracking.store import DEFAULT_EXPERIMENT, experiment_id, flat_params, now_ms, use_store
 
 
 def log_fitted_fleet(fleet: FleetDetector, table: pd.DataFrame, *, fit_seconds: float, source: str,
@@ -49,21 +49,8 @@ def log_fitted_fleet(fleet: FleetDetector, table: pd.DataFrame, *, fit_seconds: 
             **{f"spec.{k}": v for k, v in spec_params.items()}}.items()})
         children = {str(row[column]): _log_machine_run(client, exp_id, run_id, fleet, row)
                     for row in table.to_dict("records")}
-        asset_seconds = float(table["fit_seconds"].sum())
-        log_metrics(client, run_id, [Metric(k, float(v), now_ms(), 0) for k, v in {
-            "fit_seconds": fit_seconds, "asset_fit_seconds_total": asset_seconds,
-            "n_assets": len(fleet.detectors_), "n_train_rows": float(table["n_rows"].sum())}.items()])
-        mlflow.log_text(table.to_csv(index=False), "fleet/assets.csv")
-        model_info = log_fleet_model(fleet, _example_rows(fleet), registered_model_name=register)
-        registered_uri = None
-        if register:
-            version = model_info.registered_model_version
-            registered_uri = f"models:/{register}/{version}"
-            if alias:
-                client.set_registered_model_alias(register, alias, version)
-                registered_uri = f"models:/{register}@{alias}"
-    return FleetFitResult(fleet, run_id, exp_id, model_info.model_uri, registered_uri, fit_seconds, asset_seconds,
-                          children, table, ui_url(exp_id, run_id))
+        return log_fleet_outcome(client, exp_id, run_id, fleet, table, children, fit_seconds, _example_rows(fleet),
+                                 register=register, alias=alias)
 
 
 def _example_rows(fleet: FleetDetector) -> pd.DataFrame:
