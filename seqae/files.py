@@ -45,6 +45,25 @@ class StagedFile:
 
 
 @contextmanager
+def staged_files(paths) -> Iterator[list[StagedFile]]:
+    """Yield a `StagedFile` for each of `paths`; all are renamed onto their targets when the block
+    ends without an error, all removed when it raises: a command's outputs land together or not at all."""
+    staged: list[StagedFile] = []
+    try:
+        for path in paths:
+            staged.append(StagedFile(path))
+        yield staged
+        for file in staged:
+            file.close()
+        for file in staged:
+            file.commit()
+    except BaseException:
+        for file in staged:
+            file.discard()
+        raise
+
+
+@contextmanager
 def staged_directory(target: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty temporary directory beside `target`; renamed to `target` when the block ends
     without an error, removed when it raises. `target` must not exist or be an empty directory."""

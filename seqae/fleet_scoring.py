@@ -23,7 +23,7 @@ import pandas as pd
 
 from seqae.data import ReadOptions, read_table, sniff_separator
 from seqae.errors import ConfigError, DataError, SeqaeError
-from seqae.files import StagedFile
+from seqae.files import staged_files
 from seqae.fleet import FleetDetector, asset_key
 from seqae.streaming import score_csv
 
@@ -53,10 +53,8 @@ def score_fleet_csv(fleet: FleetDetector, in_path: str | os.PathLike, out_path: 
             detectors = {asset: fleet.detector_for(asset) for asset in files}  # every asset known before scoring
         except DataError as exc:
             raise DataError(f"{name}: {exc}") from None
-        staged: list[StagedFile] = []
         counts = {"rows": 0, "anomalies": 0, "alerts": 0, "assets": len(files)}
-        try:
-            staged += [StagedFile(path) for path in outputs]
+        with staged_files(outputs) as staged:
             for k, (asset, asset_file) in enumerate(files.items()):
                 scores_file, alerts_file = Path(tmp) / f"{k}.scores.csv", Path(tmp) / f"{k}.alerts.csv"
                 try:
@@ -70,14 +68,6 @@ def score_fleet_csv(fleet: FleetDetector, in_path: str | os.PathLike, out_path: 
                 _append_with_asset(scores_file, staged[0].handle, column, asset, first=k == 0, position=1)
                 if intervals_path is not None:
                     _append_with_asset(alerts_file, staged[1].handle, column, asset, first=k == 0, position=0)
-            for file in staged:
-                file.close()
-            for file in staged:
-                file.commit()
-        except BaseException:
-            for file in staged:
-                file.discard()
-            raise
     return {**counts, "seconds": time.perf_counter() - started}
 
 

@@ -45,7 +45,7 @@ import pandas as pd
 
 from seqae.data import ChunkReader, ReadOptions
 from seqae.detectors import BaseDetector, Detection, scoring
-from seqae.files import StagedFile
+from seqae.files import StagedFile, staged_files
 from seqae.progress import ProgressBar
 from seqae.errors import ConfigError, DataError
 from seqae.alerts import alert_table, idle_warm_up
@@ -136,25 +136,18 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
 
     counts["written"] = 0
     try:
-        staged += [StagedFile(path) for path in outputs]
-        for index, values in reader:
-            progress.update(len(index))
-            for detection in scorer.push(index, values):
+        with staged_files(outputs) as files:
+            staged += files
+            for index, values in reader:
+                progress.update(len(index))
+                for detection in scorer.push(index, values):
+                    write(detection)
+            for detection in scorer.finish():
                 write(detection)
-        for detection in scorer.finish():
-            write(detection)
-        settled, table = alerts.finish()
-        write_scores(settled)
-        if intervals_path is not None:
-            table.to_csv(staged[1].handle, index=False)
-        for file in staged:
-            file.close()
-        for file in staged:
-            file.commit()
-    except BaseException:
-        for file in staged:
-            file.discard()
-        raise
+            settled, table = alerts.finish()
+            write_scores(settled)
+            if intervals_path is not None:
+                table.to_csv(staged[1].handle, index=False)
     finally:
         progress.close()
     del counts["written"]
