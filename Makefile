@@ -20,7 +20,7 @@ demo: setup
 	$(BIN)/seqae demo
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=15
 
 ui: setup
 	$(BIN)/seqae ui
