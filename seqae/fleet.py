@@ -239,7 +239,7 @@ class FleetDetector:
             for message in result.warnings:
                 warnings.warn(f"{self._asset_label(name)}: {message}", stacklevel=2)
         self.fitted_ = fitted
-        self._set_detectors({a: fitted[a].detector for a in data},
+        self.set_detectors({a: fitted[a].detector for a in data},
                             fitted[self.SHARED].detector if self.fallback == "shared" else None)
         return self
 
@@ -260,10 +260,10 @@ class FleetDetector:
         fleet = cls(spec, asset_column, "shared" if fallback_detector is not None else None)
         fleet.check_params()
         fleet.fitted_ = {}
-        fleet._set_detectors({asset_key(a): d for a, d in detectors.items()}, fallback_detector)
+        fleet.set_detectors({asset_key(a): d for a, d in detectors.items()}, fallback_detector)
         return fleet
 
-    def _set_detectors(self, detectors: dict, fallback_detector: BaseDetector | None) -> None:
+    def set_detectors(self, detectors: dict, fallback_detector: BaseDetector | None) -> None:
         if not detectors:
             raise DataError("a fleet needs at least one asset's detector")
         every = list(detectors.items()) + ([(self.SHARED, fallback_detector)] if fallback_detector is not None else [])

@@ -70,7 +70,7 @@ class Threshold(BaseEstimator):
         """Fitted attributes beyond `value_` that `to_dict` saves (JSON-able)."""
         return {}
 
-    def _load_fitted_state(self, fitted: dict) -> None:
+    def load_fitted_state(self, fitted: dict) -> None:
         """Restore what `_fitted_state` saved."""
 
 
@@ -206,7 +206,7 @@ class FalseAlarmRateThreshold(Threshold):
     def _fitted_state(self) -> dict:
         return {"calibration_scores": self.calibration_scores_.tolist()}
 
-    def _load_fitted_state(self, fitted: dict) -> None:
+    def load_fitted_state(self, fitted: dict) -> None:
         if "calibration_scores" in fitted:
             self.calibration_scores_ = np.sort(np.asarray(fitted["calibration_scores"], dtype=np.float64))
 
@@ -285,7 +285,7 @@ class PeaksOverThreshold(Threshold):
         return {"initial_threshold": self.initial_threshold_, "n_peaks": self.n_peaks_,
                 "shape": self.shape_, "scale": self.scale_}
 
-    def _load_fitted_state(self, fitted: dict) -> None:
+    def load_fitted_state(self, fitted: dict) -> None:
         for key in ("initial_threshold", "n_peaks", "shape", "scale"):
             if key in fitted:
                 setattr(self, f"{key}_", fitted[key])
@@ -310,7 +310,7 @@ def threshold_from_dict(state: dict) -> Threshold:
     threshold = make_threshold(state["kind"], **state.get("params", {}))
     if "value" in state:
         threshold.value_ = float(state["value"])
-        threshold._load_fitted_state(state.get("fitted", {}))
+        threshold.load_fitted_state(state.get("fitted", {}))
     return threshold
 
 

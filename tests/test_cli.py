@@ -113,7 +113,7 @@ def test_help_loads_neither_torch_nor_pandas_nor_mlflow():
 
 def test_the_choices_the_cli_names_without_importing_are_the_packages_own():
     from seqae import devices, tracking
-    from seqae.cli import DEFAULT_EXPERIMENT, FILL_POLICIES, MODEL_TYPES, TIME_UNITS
+    from seqae.cli_options import DEFAULT_EXPERIMENT, FILL_POLICIES, MODEL_TYPES, TIME_UNITS
     from seqae.data import FILL_POLICIES as fill_policies, TIME_UNITS as time_units
     from seqae.detectors import DETECTORS
 

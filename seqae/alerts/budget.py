@@ -160,7 +160,7 @@ class AlertBudgetThreshold(Threshold):
         return {"rules": self.rules_.to_dict(), "method": self.method_,
                 "calibration_alerts": self.calibration_alerts_}
 
-    def _load_fitted_state(self, fitted: dict) -> None:
+    def load_fitted_state(self, fitted: dict) -> None:
         if "rules" in fitted:
             self.rules_ = AlertRules.from_dict(fitted["rules"])
         self.method_ = fitted.get("method")

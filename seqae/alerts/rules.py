@@ -78,13 +78,13 @@ class AlertRules(BaseEstimator):
         value = threshold.value_ if isinstance(threshold, Threshold) else threshold
         if not is_real(value):
             raise ConfigError(f"alert rules need a finite threshold value, got {value!r}; fit the threshold first")
-        self._set_levels(float(np.median(scores)), float(value))
+        self.set_levels(float(np.median(scores)), float(value))
         self.n_calibration_ = int(scores.size)
         self.tail_scores_ = np.sort(scores)[-N_TAIL_SCORES:]
         self._fit_tail(np.sort(scores))
         return self
 
-    def _set_levels(self, center: float, value: float) -> None:
+    def set_levels(self, center: float, value: float) -> None:
         self.center_ = center
         self.open_level_ = value
         spread = max(value - center, 0.0)
@@ -182,7 +182,7 @@ class AlertRules(BaseEstimator):
         """A copy with the same calibration but another threshold value (the levels moved with it)."""
         self.check_fitted()
         other = AlertRules.from_dict(self.to_dict())
-        other._set_levels(self.center_, float(value))
+        other.set_levels(self.center_, float(value))
         return other
 
 

@@ -111,7 +111,7 @@ class Detection:
 class BaseDetector(BaseEstimator):
     """What every seqae detector shares: input checks, scaling, windows, scores, thresholds, save.
 
-    Subclasses implement `_fit_model`, `_window_scores` and the `_model_state` pair, and list
+    Subclasses implement `_fit_model`, `_window_scores` and the `model_state` pair, and list
     their parameters' constraints in `parameter_constraints` (added to their bases').
     """
 
@@ -372,7 +372,7 @@ class BaseDetector(BaseEstimator):
         target = Path(path)
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise ConfigError(f"{target}: already exists and is not an empty directory; choose a new path")
-        config, tensors = self._model_state()
+        config, tensors = self.model_state()
         state = {
             "format_version": FORMAT_VERSION,
             "model_type": self.model_type,
@@ -431,7 +431,7 @@ class BaseDetector(BaseEstimator):
         tensors = {}
         if (directory / "weights.pt").exists():
             tensors = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
-        detector._load_model_state(state["model"], tensors)
+        detector.load_model_state(state["model"], tensors)
         return detector
 
     # ---- checks -----------------------------------------------------------------------------------
@@ -546,11 +546,11 @@ class BaseDetector(BaseEstimator):
         training row, scaled, one array per recording. Networks and fitted projections keep what
         they learnt (default: nothing)."""
 
-    def _model_state(self) -> tuple[dict, dict]:
+    def model_state(self) -> tuple[dict, dict]:
         """(JSON-able config that rebuilds the model, dict of tensors) for `save`."""
         raise NotImplementedError
 
-    def _load_model_state(self, config: dict, tensors: dict) -> None:
+    def load_model_state(self, config: dict, tensors: dict) -> None:
         raise NotImplementedError
 
 

@@ -70,10 +70,10 @@ class PCADetector(BaseDetector):
         reconstruction = (flat @ components.T) @ components
         return ((flat - reconstruction) ** 2).astype(np.float32).reshape(windows.shape)
 
-    def _model_state(self):
+    def model_state(self):
         return {"mean": self.mean_.tolist(), "components": self.components_.tolist()}, {}
 
-    def _load_model_state(self, config, tensors):
+    def load_model_state(self, config, tensors):
         self.mean_ = np.asarray(config["mean"], dtype=np.float32)
         self.components_ = np.asarray(config["components"], dtype=np.float32)
 
@@ -124,8 +124,8 @@ class DeviationDetector(BaseDetector):
     def _window_scores(self, windows):
         return np.square(windows.numpy())
 
-    def _model_state(self):
+    def model_state(self):
         return {}, {}
 
-    def _load_model_state(self, config, tensors):
+    def load_model_state(self, config, tensors):
         pass

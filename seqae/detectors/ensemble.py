@@ -149,7 +149,7 @@ class EnsembleDetector(BaseDetector):
         # row are then exact, so the scores do not depend on how windows are batched
         return np.mean(parts, axis=0).astype(np.float32)  # (batch, window, features)
 
-    def _model_state(self):
+    def model_state(self):
         files = {}
         with tempfile.TemporaryDirectory() as tmp:
             for k, member in enumerate(self.members_):
@@ -158,7 +158,7 @@ class EnsembleDetector(BaseDetector):
                     files[f"member{k}/{path.name}"] = torch.frombuffer(bytearray(path.read_bytes()), dtype=torch.uint8)
         return {"n_members": len(self.members_)}, files
 
-    def _load_model_state(self, config, tensors):
+    def load_model_state(self, config, tensors):
         members = []
         with tempfile.TemporaryDirectory() as tmp:
             for k in range(int(config["n_members"])):

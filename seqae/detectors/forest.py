@@ -83,10 +83,10 @@ class IsolationForestDetector(BaseDetector):
         elements = (scores[:, None] * shares * n_features).astype(np.float32)
         return np.repeat(elements[:, None, :], windows.shape[1], axis=1)
 
-    def _model_state(self):
+    def model_state(self):
         return {key: value.tolist() for key, value in self.forest_.items()}, {}
 
-    def _load_model_state(self, config, tensors):
+    def load_model_state(self, config, tensors):
         self.forest_ = {key: np.asarray(value, dtype=FOREST_DTYPES[key]) for key, value in config.items()}
 
 

@@ -120,10 +120,10 @@ class NearestWindowsDetector(BaseDetector):
         per_sensor = squared.mean(axis=1, keepdims=True)  # the window's distance, per sensor
         return np.broadcast_to(per_sensor, x.shape).astype(np.float32)
 
-    def _model_state(self):
+    def model_state(self):
         return {"n_memory": int(len(self.memory_))}, {"memory": torch.from_numpy(self.memory_)}
 
-    def _load_model_state(self, config, tensors):
+    def load_model_state(self, config, tensors):
         if "memory" not in tensors:
             raise DataError("no weights.pt with the training windows beside config.json; "
                             "a NearestWindowsDetector needs them")

@@ -104,12 +104,12 @@ class NeuralDetector(BaseDetector):
             return torch.autocast(self.compute_device().type, dtype=torch.bfloat16)
         return super()._autocast()
 
-    def _model_state(self):
+    def model_state(self):
         return ({"net": type(self.net_).__name__, "net_args": self.net_args_,
                  "history": self.history_.to_dict()},
                 {k: v.detach().cpu() for k, v in self.net_.state_dict().items()})
 
-    def _load_model_state(self, config, tensors):
+    def load_model_state(self, config, tensors):
         if not tensors:
             raise DataError(f"no weights.pt beside config.json; a {type(self).__name__} needs its weights")
         self.net_args_ = dict(config["net_args"])
