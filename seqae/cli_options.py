@@ -1,0 +1,126 @@
+"""The options several seqae commands share, and the names of their choices.
+
+Kept apart from the commands (`seqae.cli`) so that each module has one job; like the commands, nothing
+here imports torch or MLflow until an option's value is converted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+
+import click
+
+from seqae.errors import ConfigError
+
+INPUT_FILE = click.Path(exists=True, dir_okay=False, readable=True)
+OUTPUT_FILE = click.Path(dir_okay=False, writable=True)
+# The names of the choices, so that --help and a mistyped option answer without importing torch,
+# pandas or MLflow (tests/test_cli.py checks them against seqae.tracking, seqae.detectors and seqae.data).
+DEFAULT_EXPERIMENT = "seqae"  # tracking.DEFAULT_EXPERIMENT
+MODEL_TYPES = ("lstm-ae", "lstm-vae", "dense-ae", "conv-ae", "pca", "deviation", "iforest", "knn-window",
+               "lstm-forecast", "ensemble")  # detectors.DETECTORS
+FILL_POLICIES = ("error", "ffill", "interpolate")  # data.FILL_POLICIES
+TIME_UNITS = ("s", "ms", "us", "ns", "step")  # data.TIME_UNITS
+DEVICES = ("auto", "cpu", "cuda")  # devices.DEVICES
+
+
+class ThresholdType(click.ParamType):
+    name = "KIND[:NAME=VALUE,...]"
+
+    def convert(self, value, param, ctx):
+        from seqae.thresholds import parse_threshold
+
+        try:
+            return parse_threshold(value)
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def parse_params(ctx, param, values) -> dict:
+    """`--param NAME=VALUE` pairs; VALUE is read as JSON (numbers, true/false) or else as text."""
+    params = {}
+    for item in values:
+        name, equals, text = item.partition("=")
+        if not equals or not name.strip():
+            raise click.BadParameter(f"{item!r} is not NAME=VALUE (e.g. --param beta=0.5)", ctx, param)
+        try:
+            params[name.strip().replace("-", "_")] = json.loads(text)
+        except json.JSONDecodeError:
+            params[name.strip().replace("-", "_")] = text
+    return params
+
+
+def split_columns(ctx, param, value):
+    if value is None:
+        return None
+    columns = [c.strip() for c in value.split(",") if c.strip()]
+    if not columns:
+        raise click.BadParameter("give at least one column name, comma-separated", ctx, param)
+    return columns
+
+
+def separator(ctx, param, value):
+    return "\t" if value in ("tab", "\\t") else value
+
+
+READ_OPTION_NAMES = ("time_column", "sep", "decimal", "time_unit", "timezone", "dayfirst", "fill")
+
+
+def read_options(command):
+    """How a sensor CSV is written: --time-column, --sep, --decimal, --time-unit, --timezone,
+    --dayfirst, --fill, handed to the command as one `read` argument (a `ReadOptions`)."""
+
+    @functools.wraps(command)
+    def with_read_options(*args, **kwargs):
+        from seqae.data import ReadOptions
+
+        given = {name: kwargs.pop(name) for name in READ_OPTION_NAMES}
+        return command(*args, read=ReadOptions(**{k: v for k, v in given.items() if v is not None}), **kwargs)
+
+    options = [
+        click.option("--time-column", metavar="NAME[,NAME]",
+                     help="The timestamp column, or a date and a time-of-day column (date,time); found by name "
+                          "(timestamp, datetime, time, date and time, ...) if not given."),
+        click.option("--sep", callback=separator, metavar="SEP",
+                     help="Column separator (',' ';' or 'tab'); sniffed from the header if not given."),
+        click.option("--decimal", type=click.Choice([".", ","]),
+                     help="Decimal mark of the readings; ',' is detected when the separator is not ',' and "
+                          "readings look like 0,0063."),
+        click.option("--time-unit", type=click.Choice(TIME_UNITS),
+                     help="Numbers in the time column: epoch s, ms, us or ns since 1970 (UTC), or step (kept "
+                          "as numbers); told apart by their size if not given."),
+        click.option("--timezone", metavar="ZONE",
+                     help="The zone of local times written without a UTC offset (e.g. Europe/Berlin); they "
+                          "are read as instants and written in UTC."),
+        click.option("--dayfirst/--no-dayfirst", default=None,
+                     help="Dates like 01/03/2026 are day-first (1 March) or month-first; decided from the "
+                          "dates if not given (01.03.2026 is day-first)."),
+        click.option("--fill", type=click.Choice(FILL_POLICIES), default="error", show_default=True,
+                     help="Missing or infinite readings: stop with an error, carry the last "
+                          "reading forward (ffill) or interpolate."),
+    ]
+    for option in reversed(options):
+        with_read_options = option(with_read_options)
+    return with_read_options
+
+
+def device_option(command):
+    """--device auto|cpu|cuda, handed to the command as `device` (checked: cuda where torch sees no
+    GPU is a one-line error before any work)."""
+
+    def check(ctx, param, value):
+        from seqae.devices import resolve_device
+
+        resolve_device(value)  # a ConfigError, one line, exit 2
+        return value
+
+    return click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True, callback=check,
+                        help="Where networks train and score: auto (a CUDA GPU when torch sees one, else the CPU), "
+                             "cpu or cuda. Scores on a GPU agree with the CPU's within the tolerance "
+                             "docs/benchmarks.md states.")(command)
+
+
+def experiment_option(command):
+    return click.option("--experiment", default=DEFAULT_EXPERIMENT, show_default=True,
+                        help="MLflow experiment to log to.")(command)
