@@ -19,8 +19,12 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/seqae demo
 
+# Two worker processes (pytest-xdist), one test module each at a time: much of the suite waits on
+# servers and subprocesses starting, so two workers keep two cores busy. TEST_WORKERS=0 runs in one process.
+TEST_WORKERS ?= 2
+
 test: setup
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 ui: setup
 	$(BIN)/seqae ui

@@ -36,6 +36,21 @@ MODEL_TYPES = list(DETECTORS)
 NEURAL_TYPES = [m for m in MODEL_TYPES if m not in ("pca", "iforest", "deviation", "knn-window", "ensemble")]
 
 
+# The modules that take longest (real servers, Spark, subprocesses): collected first, so that with
+# `pytest -n 2 --dist loadfile` (what `make test` runs) they start at once and the two workers end
+# together instead of one of them starting a two-minute module at the end.
+SLOW_MODULES = ("test_spark.py", "test_tracking_server.py", "test_watch.py", "test_serve.py", "test_streaming.py",
+                "test_cli.py", "test_fleet_cli.py", "test_formats.py")
+
+
+def pytest_collection_modifyitems(items):
+    """Slow modules first (stable: each module's tests keep their order)."""
+    def rank(item):
+        name = item.path.name
+        return SLOW_MODULES.index(name) if name in SLOW_MODULES else len(SLOW_MODULES)
+    items.sort(key=rank)
+
+
 def tiny_params(model_type: str, **overrides) -> dict:
     """Parameters of a detector small enough for a unit test, seeded."""
     params = dict(random_state=0) if model_type == "deviation" else dict(window_size=WINDOW, random_state=0)

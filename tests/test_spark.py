@@ -5,6 +5,7 @@ rows to the last bit, whatever order Spark delivers the rows in; bad input is on
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import mlflow
@@ -35,9 +36,13 @@ def spark():
     reason = java_missing_reason()
     if reason:
         pytest.skip(reason)
+    handler = signal.getsignal(signal.SIGINT)
     session = local_session(cores=2)
     yield session
     session.stop()
+    # The SparkContext installs a SIGINT handler that cancels its jobs; put back the one it replaced,
+    # so that an interrupt after the session has stopped is an interrupt again.
+    signal.signal(signal.SIGINT, handler)
 
 
 @pytest.fixture(scope="module")
