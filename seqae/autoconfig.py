@@ -21,8 +21,8 @@ sensor's own spread on the training rows: level kinds (spike, shift, drift, stuc
 baseline, shape kinds (faster rhythm, wrong phase, noise) the window models.
 
 Why an incumbent rather than the best validation AP (docs/benchmarks.md, "Auto-configuration";
-per file, the injections' verdict between the distance and the distance with the level baseline
-was uncorrelated with the test rows' on both dev sets, so the sensor count decides that one):
+per file, choosing between the distance and the distance with the level baseline by the
+injections scored below a fixed choice on every dev set, so the sensor count decides that one):
 on the synthetic validation set, picking the best candidate per file by its AP on injected
 anomalies scored 0.43, the nearest-window detector alone 0.49, and the same held on SKAB and
 nab-dev. Injected anomalies in a few held-out rows reward scores that pinpoint a short anomaly,
@@ -163,9 +163,9 @@ def default_candidates(window_size: int, n_features: int = 1, *, networks: bool 
     The incumbent: for one sensor, the nearest-normal-window distance; for several, the mean of it
     and the level baseline scored by window (`SHAPE_AND_LEVEL`), with the distance alone second.
     The split by sensor count is the one rule here that no anomaly injected into the held-out rows
-    could decide: per file, the injections' verdict between the two was uncorrelated with the test
-    rows' (docs/benchmarks.md, "Auto-configuration"); across the dev sets the level member helped
-    every set with several sensors and hurt the one with one. A window's nearest match over one
+    could decide: per file, choosing between the two by the injections scored below this rule on
+    every dev set (docs/benchmarks.md, "Auto-configuration"); across the dev sets the level member
+    helped every set with several sensors and hurt the one with one. A window's nearest match over one
     sensor already pins that sensor's level; over several, the nearest match is a compromise
     between sensors, and a sensor whose level left its range can hide in it. PCA and the LSTM-AE give each window's mean error to
     its rows (`score_reduction="window"`), as the nearest-window distance does: on the dev sets
