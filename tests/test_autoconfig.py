@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seqae import metrics
 from seqae.autoconfig import (INJECTION_KINDS, AutoFitResult, Candidate, auto_fit, causal_mean, choose_window,
                               default_candidates, find_period, inject, injection_suite, select)
 from seqae.detectors import BaseDetector, make_detector
@@ -129,10 +130,35 @@ def test_select_switches_only_on_clear_evidence(incumbent, challenger, z, expect
     assert select(table, z) == (2 if expected else 0)
 
 
-def test_auto_keeps_the_incumbent_by_default_and_says_why():
-    result = auto_fit(periodic(n_rows=600, period=40), random_state=0, networks=False)
-    assert result.chosen.startswith("knn-window") and result.smoothing == 1
-    assert result.reason.startswith("auto: knn-window") and "is kept" in result.reason or "did not beat" in result.reason
+@pytest.mark.parametrize("n_features, chosen", [(1, "knn-window w="), (2, "knn-window+deviation w=")])
+def test_auto_keeps_the_incumbent_by_default_and_says_why(n_features, chosen):
+    # one sensor: the nearest-normal-window distance; several: it with the level baseline
+    result = auto_fit(periodic(n_rows=600, period=40, n_features=n_features), random_state=0, networks=False)
+    assert result.chosen.startswith(chosen) and result.smoothing == 1
+    assert result.reason.startswith(f"auto: {chosen}")
+    assert "is kept" in result.reason or "did not beat" in result.reason
+    assert result.candidates["name"].str.startswith("knn-window w=").any()  # the distance alone is reported
+
+
+def test_with_several_sensors_auto_keeps_the_level_member_that_sees_a_level_shift():
+    # Eight noisy sensors; in new rows one sensor's level moves by one standard deviation for 100
+    # rows, its noise unchanged. The default keeps the level baseline beside the nearest windows,
+    # and ranks the shift's rows above the distance alone (AP 0.49 against 0.44 when written).
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame(rng.normal(size=(800, 8)), columns=[f"s{j}" for j in range(8)])
+    train, new = frame.iloc[:500], frame.iloc[500:].copy()
+    new.iloc[150:250, 1] += 1.0
+    labels = np.zeros(len(new), dtype=np.int8)
+    labels[150:250] = 1
+    result = auto_fit(train, random_state=0, networks=False)
+    assert result.detector.model_type == "ensemble"
+    assert ["deviation", {"score_reduction": "window"}] in result.detector.members
+    whole = pd.concat([train, new])
+    knn = result.fitted[result.candidates["name"].iloc[1]]
+    assert knn.model_type == "knn-window"
+    ap = {name: metrics.auc_pr(labels, np.asarray(detector.anomaly_score(whole))[len(train):])
+          for name, detector in [("chosen", result.detector), ("knn", knn)]}
+    assert ap["chosen"] > ap["knn"] + 0.02
 
 
 def test_auto_fit_needs_enough_rows():
@@ -145,6 +171,9 @@ def test_default_candidates_cap_the_networks_window():
     assert names["knn-window"].params["window_size"] == 200
     assert names["lstm-ae"].params["window_size"] == 64
     assert {c.model_type for c in default_candidates(50, networks=False)} == {"deviation", "pca", "knn-window"}
+    several = default_candidates(50, n_features=3, networks=False)
+    assert [c.model_type for c in several[:2]] == ["ensemble", "knn-window"]
+    assert several[0].params["window_size"] == 50
 
 
 # ---- the two families auto-configuration adds -------------------------------------------------------

@@ -485,7 +485,22 @@ def test_deviation_scores_each_reading_by_its_distance_from_the_training_level(f
     assert intervals.sort_values("n_points").iloc[-1].top_sensor == "sensor_1"
 
 
-def test_deviation_takes_no_window():
-    with pytest.raises(ConfigError, match="model 'deviation' takes no parameter 'window_size'"):
-        make_detector("deviation", window_size=8)
+def test_deviation_window_reduction_gives_each_row_the_level_of_its_windows():
+    # One reading alone by default; with a window and score_reduction="window", a row's element
+    # score is the mean over the windows covering it of their mean squared scaled readings (the
+    # score: the mean over sensors, with no normalisation).
     assert make_detector("deviation").window_size == 1
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(200, 2)), columns=["a", "b"])
+    windowed = make_detector("deviation", window_size=5, score_reduction="window", normalization="none").fit(frame)
+    plain = make_detector("deviation").fit(frame)
+    squares = np.square(windowed.scaler_.transform(frame.to_numpy()).astype(np.float64))
+    window_means = np.stack([squares[i:i + 5].mean(axis=0) for i in range(len(squares) - 4)])
+    expected = np.stack([window_means[max(0, t - 4):min(t, len(window_means) - 1) + 1].mean(axis=0)
+                         for t in range(len(squares))])
+    np.testing.assert_allclose(windowed.anomaly_score(frame), expected.mean(axis=1), rtol=1e-5, atol=1e-6)
+    spiky = frame.copy()
+    spiky.iloc[100, 0] += 8.0
+    # the spike's row leads the plain baseline; the windowed one spreads it over its windows
+    assert np.argmax(plain.anomaly_score(spiky)) == 100
+    assert windowed.anomaly_score(spiky)[95:106].min() > np.median(windowed.anomaly_score(spiky))

@@ -43,6 +43,9 @@ def members(window: int, networks: bool) -> dict:
         "knn-all": ("knn-window", {"window_size": window}, "memory"),
         "knn-wide": ("knn-window", {"window_size": window, "validation_fraction": 0.3}, False),
         "deviation": ("deviation", {}, False),
+        "deviation-window": ("deviation", {"window_size": window, "score_reduction": "window"}, False),
+        "knn+deviation-window": ("ensemble", {"window_size": window, "members": [
+            ["knn-window", {}], ["deviation", {"score_reduction": "window"}]]}, False),
         "ensemble": ("ensemble", {"window_size": window}, False),
         "pca": ("pca", {"window_size": window, "scaling": "robust"}, False),
         "pca-win": ("pca", {"window_size": window, "scaling": "robust"}, True),

@@ -171,7 +171,7 @@ class BaseDetector(BaseEstimator):
         # their own would have their first and last rows covered by few windows, and score high.
         elements = self._training_element_scores(scaled)
         normalize_rows = [element[n:] if self.normalize_on == "validation" and any(n_vals) else element[:n]
-                          for element, n in zip(elements, n_trains)]
+                          for element, n in zip(self._normalizer_elements(scaled, elements), n_trains)]
         self.normalizer_ = scoring.fit_normalizer(np.concatenate(normalize_rows), self.normalization)
         contributions = [scoring.causal_smooth(scoring.contributions(element, self.normalizer_), self.smoothing)
                          for element in elements]
@@ -538,6 +538,11 @@ class BaseDetector(BaseEstimator):
         """The element scores `fit` calibrates on: each recording's, scored whole. A detector made
         of fitted detectors (the ensemble) gives theirs as they computed them in their own fits."""
         return [self._element_scores(part) for part in scaled_parts]
+
+    def _normalizer_elements(self, scaled_parts: list[np.ndarray], elements: list[np.ndarray]) -> list[np.ndarray]:
+        """The element scores, per recording, whose rows the normaliser is fitted on (default:
+        `elements`, the ones `fit` calibrates on)."""
+        return elements
 
     def _absorb_held_out(self, scaled_parts: list[np.ndarray]) -> None:
         """Called at the end of `fit`, once the normaliser, threshold and alert rules are fitted on

@@ -35,9 +35,9 @@ from seqae.errors import ConfigError, DataError
 from seqae.params import Satisfies
 from seqae.thresholds import Threshold
 
-# What `seqae fit` with no options keeps (docs/benchmarks.md, "Auto-configuration"): the nearest
-# normal windows and PCA on windows, each window's mean error given to its rows, PCA's normaliser
-# on the held-out rows.
+# `--model ensemble`'s members (docs/benchmarks.md, "Auto-configuration"): the nearest normal
+# windows and PCA on windows, each window's mean error given to its rows, PCA's normaliser on the
+# held-out rows. (`seqae fit` with several sensors keeps another pair: autoconfig.SHAPE_AND_LEVEL.)
 # (Lists, as config.json gives them back, so that a loaded ensemble's get_params equals the fitted one's.)
 DEFAULT_MEMBERS = [["knn-window", {}], ["pca", {"score_reduction": "window", "normalize_on": "validation"}]]
 SHARED = ("window_size", "scaling", "validation_fraction", "random_state")  # the ensemble's, given to each member
