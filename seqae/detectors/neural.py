@@ -220,11 +220,11 @@ class LSTMAutoencoder(AutoencoderDetector):
         max_validation_windows: the most held-out windows whose loss decides early stopping, one
             random sample drawn before the first epoch (None = all).
         train_stride: rows between training windows (2 halves an epoch's work on any training
-            set: 5-8× the textbook loop's speed on SKAB's 400-row files, at an AP on nab-dev
-            measured 0.008 lower; benchmarks/README.md, Fit).
-            The caps' defaults (1024, 256; the LSTM-VAE's too) leave training sets of up to ~1,300
-            rows as they were; `max_epoch_windows=None, max_validation_windows=None` trains on
-            every window, as before the caps existed.
+            set: 7.5× the textbook loop's speed on SKAB's 400-row files, at an AP on nab-dev
+            measured 0.009 lower over 3 seeds; benchmarks/README.md, Fit). The caps' defaults
+            (1024, 256; the LSTM-VAE's too) leave training sets of up to ~1,300 rows as they
+            were; `max_epoch_windows=None, max_validation_windows=None` trains on every window,
+            as before the caps existed.
         score_stride: rows between scored windows (1 = every window; larger is faster).
         score_reduction: `mean` of all windows covering a row, the `last` (the one ending there),
             or `window`: each window's mean error over its steps, given to each of its rows, then
