@@ -117,7 +117,8 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
             raise InvalidModelInput(f"column {missing[0]!r} is missing; the request has {shown}; "
                                     f"the model needs {', '.join(repr(n) for n in needed)}")
         enough = min_rows if min_rows is not None else (detector.window_size if detector is not None else 0)
-        if (names == needed and len(model_input) >= enough and all(t == np.float64 for t in model_input.dtypes)
+        if (list(model_input.columns) == needed and len(model_input) >= enough
+                and all(t == np.float64 for t in model_input.dtypes)
                 and np.isfinite(model_input.to_numpy()).all()):
             return model_input  # the sensors alone, in order, as finite float64 already: nothing to convert
         frame = model_input.set_axis(names, axis=1)[needed]
