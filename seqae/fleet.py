@@ -345,7 +345,7 @@ class FleetDetector:
             if threshold is not None:
                 detection.threshold = float(threshold)
                 detection.flags = (detection.scores > threshold).astype(np.int8)
-            alert_ids = self.detector_for(asset).find_alerts(detection).alert_ids
+            alert_ids = self.detector_for(asset).find_alert_ids(detection)
             part = detection.to_frame(alert_ids).reset_index(drop=True)
             part.index = np.flatnonzero(keys == asset)
             parts.append(part)

@@ -9,8 +9,8 @@ uvicorn, with three changes:
   message instead of MLflow's, which quotes the whole request back;
 - a JSON `dataframe_split` is answered without MLflow's handler (parsed once, the answer encoded
   by json's C encoder; the same bytes), every other request by it;
-- no error body carries a stack trace: a middleware moves it to the server's log and keeps the
-  first line of the message.
+- no error body carries a stack trace: a middleware (`WithoutStackTraces`) moves it to the
+  server's log and keeps the first line of the message.
 
 `run_ui` starts `mlflow server` on seqae's store (one worker, MLflow's job runner off) and stops it,
 with everything it started, when interrupted or terminated.
@@ -29,6 +29,7 @@ import time
 import urllib.error
 import urllib.request
 
+import numpy as np
 import pandas as pd
 
 from seqae import tracking
@@ -54,7 +55,7 @@ def scoring_app(model_uri: str, device: str = "auto"):
     served = checked_model(model)
     app = scoring_server.init(served)
     _answer_frames_directly(app, served, model.metadata.get_input_schema())
-    app.middleware("http")(without_stack_traces)
+    app.add_middleware(WithoutStackTraces)
     return app
 
 
@@ -74,8 +75,7 @@ def _answer_frames_directly(app, served, input_schema) -> None:
         frame, params = _plain_frame(data, content_type)
         if frame is not None:
             try:
-                predictions = served.predict(frame, params=params)
-                body = json.dumps({"predictions": predictions.to_dict(orient="records")})
+                body = json.dumps({"predictions": served.predict_records(frame, params=params)})
                 return Response(content=body, status_code=200, media_type="application/json")
             except MlflowException as exc:  # the model refused the input: its one-line answer
                 return Response(content=exc.serialize_as_json(), status_code=exc.get_http_status_code(),
@@ -113,6 +113,14 @@ def _plain_frame(data: bytes, content_type: str | None):
     if (not isinstance(split, dict) or set(split) != {"columns", "data"} or not isinstance(split["data"], list)
             or not isinstance(split["columns"], list) or (params is not None and not isinstance(params, dict))):
         return None, None
+    try:
+        # Rows of numbers (what clients send) become one array at once; anything else (text, nulls,
+        # ragged rows) is left to pandas, as before, so that the model's check says what is wrong.
+        values = np.asarray(split["data"])
+        if values.ndim == 2 and values.dtype.kind in "if" and values.shape[1] == len(split["columns"]):
+            return pd.DataFrame(values, columns=split["columns"]), params
+    except (ValueError, TypeError):
+        pass
     try:
         return pd.DataFrame(split["data"], columns=split["columns"]), params
     except (ValueError, TypeError):
@@ -184,29 +192,63 @@ class _CheckedModel:
                 pass  # the model's check says what was expected
         return self._python_model.predict(None, data, params=params)
 
+    def predict_records(self, frame: pd.DataFrame, params=None) -> list[dict]:
+        """`predict(frame, params).to_dict(orient="records")`, without the answer's frame."""
+        return self._python_model.predict_records(frame, params=params)
+
     def __getattr__(self, name):
         return getattr(self._model, name)
 
 
-async def without_stack_traces(request, call_next):
-    from fastapi.responses import Response
+class WithoutStackTraces:
+    """ASGI middleware: an error answered as JSON (status >= 400) loses its `stack_trace`, which goes
+    to the server's log, and keeps the first line of its `message` (`one_line`); every other answer
+    passes through untouched. A plain ASGI middleware, not Starlette's `BaseHTTPMiddleware`, whose
+    task group and streams cost every request, the successful ones too."""
 
-    response = await call_next(request)
-    if response.status_code < 400 or "json" not in response.headers.get("content-type", ""):
-        return response
-    body = b"".join([chunk async for chunk in response.body_iterator])
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        held, chunks = None, []
+
+        async def send_cleaned(message):
+            nonlocal held
+            if message["type"] == "http.response.start":
+                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
+                if message["status"] >= 400 and b"json" in content_type:
+                    held = message  # sent with the cleaned body
+                    return
+            elif message["type"] == "http.response.body" and held is not None:
+                chunks.append(message.get("body", b""))
+                if message.get("more_body", False):
+                    return
+                body = cleaned_error(b"".join(chunks), scope.get("method", ""), scope.get("path", ""))
+                headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
+                await send({"type": "http.response.start", "status": held["status"], "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+            await send(message)
+
+        await self.app(scope, receive, send_cleaned)
+
+
+def cleaned_error(body: bytes, method: str, path: str) -> bytes:
+    """An error's JSON body without its stack trace (logged) and with a one-line message."""
     try:
         error = json.loads(body)
     except ValueError:
-        error = None
-    if isinstance(error, dict):
-        trace = error.pop("stack_trace", None)
-        if trace:
-            _logger.error("%s %s failed:\n%s", request.method, request.url.path, trace)
-        if isinstance(error.get("message"), str):
-            error["message"] = one_line(error["message"])
-        body = json.dumps(error).encode()
-    return Response(content=body, status_code=response.status_code, media_type="application/json")
+        return body
+    if not isinstance(error, dict):
+        return body
+    trace = error.pop("stack_trace", None)
+    if trace:
+        _logger.error("%s %s failed:\n%s", method, path, trace)
+    if isinstance(error.get("message"), str):
+        error["message"] = one_line(error["message"])
+    return json.dumps(error).encode()
 
 
 def one_line(message: str) -> str:

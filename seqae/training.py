@@ -30,6 +30,8 @@ class TrainConfig:
     grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
     patience: int = 5  # epochs without a better validation loss before stopping; 0 = never stop early
     noise_std: float = 0.0  # denoising: Gaussian noise added to the inputs, targets stay clean
+    max_epoch_windows: int | None = None  # windows drawn at random (afresh each epoch) per epoch; None = all
+    max_validation_windows: int | None = None  # a fixed random sample of the validation windows; None = all
     verbose: bool = True  # a progress bar per epoch on stderr
 
 
@@ -65,18 +67,23 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
         train_windows: `(n_windows, window_size, n_features)`.
         validation_windows: held-out windows for early stopping, or None (then the training loss
             decides which epoch is kept and nothing stops early).
-        config: epochs, batch size, optimiser settings.
-        generator: the source of every random draw (shuffling, noise), seeded by the caller.
+        config: epochs, batch size, optimiser settings, and the caps on the windows an epoch
+            trains on (`max_epoch_windows`: a new random sample every epoch, so that every window
+            has its turn over the fit) and validates on (`max_validation_windows`: one sample, drawn
+            before the first epoch, so that the epochs' losses compare).
+        generator: the source of every random draw (shuffling, sampling, noise), seeded by the caller.
     """
     optimizer = _adam(net, config)
     device = next(net.parameters()).device  # batches are gathered on the CPU and moved there
     history = History()
     best_loss, best_state, since_best = math.inf, None, 0
-    n_windows = len(train_windows)
+    if validation_windows is not None:
+        validation_windows = sample_windows(validation_windows, config.max_validation_windows, generator)
+    n_windows = min(len(train_windows), config.max_epoch_windows or len(train_windows))
     progress = ProgressBar(config.epochs, "epochs", "epoch", enabled=config.verbose)
     for epoch in range(config.epochs):
         net.train()
-        order = torch.randperm(n_windows, generator=generator)
+        order = torch.randperm(len(train_windows), generator=generator)[:n_windows]
         total = 0.0
         for first in range(0, n_windows, config.batch_size):
             targets = train_windows[order[first:first + config.batch_size]].to(device)  # (batch, window, features)
@@ -138,6 +145,15 @@ def evaluate_loss(net: nn.Module, loss_fn: LossFn, windows: torch.Tensor,
     if not math.isfinite(value):
         raise TrainingError(f"the validation loss is {value}; lower the learning rate or check the data")
     return value
+
+
+def sample_windows(windows: torch.Tensor, max_windows: int | None, generator: torch.Generator) -> torch.Tensor:
+    """`max_windows` of `windows` drawn at random without replacement, in their original order; all
+    of them (and no draw from `generator`) when there are no more than that or `max_windows` is None."""
+    if max_windows is None or len(windows) <= max_windows:
+        return windows
+    chosen, _ = torch.randperm(len(windows), generator=generator)[:max_windows].sort()
+    return windows[chosen]
 
 
 def _adam(net: nn.Module, config: TrainConfig) -> torch.optim.Adam:

@@ -319,13 +319,17 @@ def test_bad_parameters_are_config_errors(params, message, make_tiny, train_fram
         make_tiny("lstm-ae", **params).fit(train_frame)
 
 
+# Parameters whose default is a number but that take None too (None = no cap: every window).
+TAKE_NONE = {"max_epoch_windows", "max_validation_windows"}
+
+
 @pytest.mark.parametrize("model_type", MODEL_TYPES)
 def test_a_parameter_of_the_wrong_type_is_a_config_error_naming_it(model_type, make_tiny, train_frame):
     """What `-p NAME=VALUE` or a pipeline file can hand over: text, a list, a flag, NaN, nothing."""
     detector = make_tiny(model_type)
     for name, default in type(detector)().get_params().items():
         for value in ("abc", None, [1], True, float("nan")):
-            if name == "threshold" or (value is None and default is None) or \
+            if name == "threshold" or (value is None and (default is None or name in TAKE_NONE)) or \
                     (isinstance(value, bool) and isinstance(default, bool)):
                 continue  # a value the parameter takes
             with pytest.raises(ConfigError, match=rf"^{name} must be"):

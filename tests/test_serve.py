@@ -90,6 +90,26 @@ def test_threshold_param_overrides_the_fitted_one(server):
     assert 0 < served["is_anomaly"].sum() < len(served)
 
 
+def post_bytes(url: str, body: dict) -> tuple[int, bytes]:
+    request = urllib.request.Request(f"{url}/invocations", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        return answer.status, answer.read()
+
+
+@pytest.mark.parametrize("params", [None, {"threshold": 0.25}, {"reconstruction": True}, {"context_rows": 20}])
+def test_a_dataframe_split_is_answered_with_the_bytes_of_mlflows_handler(server, params):
+    """A JSON dataframe_split is answered by seqae's own path (no frames between the request and the
+    answer); the same rows as dataframe_records go through MLflow's handler: the same bytes."""
+    store, url, _ = server
+    rows = pd.read_csv(store.test_csv)[SENSORS].iloc[:120]
+    extra = {} if params is None else {"params": params}
+    fast = post_bytes(url, {"dataframe_split": split(rows), **extra})
+    handler = post_bytes(url, {"dataframe_records": rows.to_dict(orient="records"), **extra})
+    assert fast[0] == handler[0] == 200
+    assert fast[1] == handler[1]
+
+
 def _with_text(frame: pd.DataFrame) -> dict:
     data = frame.to_numpy().tolist()
     data[3][1] = "n/a"

@@ -171,3 +171,53 @@ def test_progress_bar_only_when_verbose_and_on_a_terminal(terminal):
 def test_history_round_trips_through_a_dict():
     history = History([1.0, 0.5], [1.2, 0.7], best_epoch=1, stopped_early=True)
     assert History.from_dict(history.to_dict()) == history
+
+
+def recording(seen: dict):
+    """mse that records the windows of every batch, under `train` or `validation` by the net's mode."""
+    def loss(net, inputs, targets):
+        seen["train" if net.training else "validation"].append(targets.clone())
+        return mse(net, inputs, targets)
+    return loss
+
+
+def test_an_epoch_trains_on_a_fresh_random_sample_of_at_most_max_epoch_windows():
+    windows = window_tensor(series(200), 10)[:150]  # 150 training windows
+    seen = {"train": [], "validation": []}
+    train(tiny_net(), recording(seen), windows, None,
+          quiet(epochs=3, batch_size=16, max_epoch_windows=40), seeded_generator(0))
+    assert [len(batch) for batch in seen["train"]] == [16, 16, 8] * 3
+    epochs = torch.cat(seen["train"]).split(40)
+    assert not torch.equal(epochs[0], epochs[1])  # a new sample every epoch
+    for epoch in epochs:  # 40 distinct windows of the training set
+        matches = (epoch[:, None] == windows[None]).flatten(2).all(-1)  # (40, 150)
+        assert (matches.sum(1) == 1).all() and len(set(matches.int().argmax(1).tolist())) == 40
+
+
+def test_validation_uses_one_fixed_sample_of_at_most_max_validation_windows():
+    windows = window_tensor(series(200), 10)
+    seen = {"train": [], "validation": []}
+    history = train(tiny_net(), recording(seen), windows[:100], windows[100:],  # 91 validation windows
+                    quiet(epochs=3, patience=0, batch_size=16, max_validation_windows=20), seeded_generator(0))
+    assert [len(batch) for batch in seen["validation"]] == [20, 20, 20] and len(history.validation_loss) == 3
+    assert torch.equal(seen["validation"][0], seen["validation"][1])
+    assert torch.equal(seen["validation"][0], seen["validation"][2])
+
+
+@pytest.mark.parametrize("caps", [dict(max_epoch_windows=1000, max_validation_windows=1000),
+                                  dict(max_epoch_windows=None, max_validation_windows=None)])
+def test_caps_at_or_above_the_window_counts_change_nothing(caps):
+    windows = window_tensor(series(), 10)
+    config = dict(epochs=3, patience=0, batch_size=16)
+    net_a, net_b = tiny_net(), tiny_net()
+    history_a = train(net_a, mse, windows[:80], windows[80:], quiet(**config), seeded_generator(3))
+    history_b = train(net_b, mse, windows[:80], windows[80:], quiet(**config, **caps), seeded_generator(3))
+    assert history_a.train_loss == history_b.train_loss and history_a.validation_loss == history_b.validation_loss
+
+
+def test_capped_training_repeats_itself_at_a_seed():
+    windows = window_tensor(series(), 10)
+    config = quiet(epochs=3, patience=0, batch_size=16, max_epoch_windows=30, max_validation_windows=10)
+    first = train(tiny_net(), mse, windows[:80], windows[80:], config, seeded_generator(4))
+    second = train(tiny_net(), mse, windows[:80], windows[80:], config, seeded_generator(4))
+    assert first.train_loss == second.train_loss and first.validation_loss == second.validation_loss

@@ -11,15 +11,18 @@ change in the machine's load falls on all of them alike.
 
     textbook       benchmarks/speed/textbook_lstm_ae.py: all 30 epochs (best validation epoch kept),
                    DataLoader, per-window scoring for the threshold
-    seqae-30       LSTMAutoencoder(patience=0): all 30 epochs too, the same work as the textbook
-    seqae          LSTMAutoencoder() as shipped: stops 5 epochs after the best validation loss
-    seqae-stride-N LSTMAutoencoder(train_stride=N): every N-th training window (an option)
+    seqae-30       every training and validation window, all 30 epochs: the same work as the textbook
+    seqae-before   the defaults before the caps on windows per epoch: every window, stopping 5 epochs
+                   after the best validation loss
+    seqae          LSTMAutoencoder() as shipped
+    seqae-stride-N seqae-before with train_stride=N: every N-th training window
+    --variants     any other parameters, named on the command line
 
 Fit time is everything `fit` does (scaling, training, scoring the training rows, threshold);
 windows/s counts the training windows of each epoch run.
 
     python benchmarks/speed/bench_fit.py [--protocol skab|anomaly-free] [--seeds 0,1] [--files 34] [--threads 1]
-                                   [--strides 2,4]
+                                   [--strides 2,4] [--variants 'name:param=value,...;...'] [--no-same-work]
 """
 
 from __future__ import annotations
@@ -48,18 +51,45 @@ warnings.filterwarnings("ignore", message=r".*gaps? in the timestamps", category
 SIZES = dict(window_size=32, hidden_size=64, latent_dim=16, batch_size=64, epochs=30)
 
 
-def configurations(strides: list[int]) -> dict:
-    """name -> (make(seed) -> detector, is_textbook)."""
+# seqae's defaults before the caps on windows per epoch: every training window every epoch, every
+# validation window every epoch, stopping 5 epochs after the best validation loss.
+BEFORE = dict(max_epoch_windows=None, max_validation_windows=None, train_stride=1, patience=5)
+
+
+def parse_variants(text: str) -> dict[str, dict]:
+    """`name:key=value,key=value;name2:...` -> {name: params}; values are ints, or None as `none`."""
+    variants = {}
+    for item in filter(None, (part.strip() for part in text.split(";"))):
+        name, _, settings = item.partition(":")
+        params = {}
+        for setting in filter(None, settings.split(",")):
+            key, _, value = setting.partition("=")
+            params[key.strip()] = None if value.strip().lower() == "none" else int(value)
+        variants[name.strip()] = params
+    return variants
+
+
+def configurations(strides: list[int], variants: dict[str, dict] | None = None, same_work: bool = True) -> dict:
+    """name -> make(seed) -> detector."""
     seqae = {k: v for k, v in SIZES.items()}
-    configs = {
-        "textbook": lambda seed: TextbookDetector(**SIZES, seed=seed),
-        "seqae-30": lambda seed: LSTMAutoencoder(**seqae, patience=0, random_state=seed),
-        "seqae": lambda seed: LSTMAutoencoder(**seqae, random_state=seed),
-    }
+    configs = {"textbook": lambda seed: TextbookDetector(**SIZES, seed=seed)}
+    if same_work:
+        configs["seqae-30"] = lambda seed: LSTMAutoencoder(**seqae, **BEFORE | {"patience": 0}, random_state=seed)
+    configs["seqae-before"] = lambda seed: LSTMAutoencoder(**seqae, **BEFORE, random_state=seed)
+    configs["seqae"] = lambda seed: LSTMAutoencoder(**seqae, random_state=seed)
     for stride in strides:
         configs[f"seqae-stride-{stride}"] = (
-            lambda seed, stride=stride: LSTMAutoencoder(**seqae, train_stride=stride, random_state=seed))
+            lambda seed, stride=stride: LSTMAutoencoder(**seqae, **BEFORE | {"train_stride": stride},
+                                                        random_state=seed))
+    for name, params in (variants or {}).items():
+        configs[name] = lambda seed, params=params: LSTMAutoencoder(**seqae, **params, random_state=seed)
     return configs
+
+
+def only(configs: dict, names: str) -> dict:
+    """The textbook and the configurations named (all when none are)."""
+    wanted = {"textbook", *filter(None, names.split(","))}
+    return configs if len(wanted) == 1 else {k: v for k, v in configs.items() if k in wanted}
 
 
 def fit_and_score(detector, train, test) -> dict:
@@ -78,6 +108,7 @@ def fit_and_score(detector, train, test) -> dict:
         epochs = len(detector.history_.train_loss)
         n_train = len(train) - int(len(train) * detector.validation_fraction)
         n_windows = len(window_starts(n_train, detector.window_size, detector.train_stride))
+        n_windows = min(n_windows, detector.max_epoch_windows or n_windows)  # what an epoch trains on
         scores = detector.anomaly_score(test)
     return {"fit_seconds": fit_seconds, "epochs": epochs, "train_windows": epochs * n_windows,
             "scores": scores}
@@ -90,13 +121,18 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads for every configuration")
     parser.add_argument("--strides", default="2,4", help="train_stride options to measure ('' for none)")
     parser.add_argument("--protocol", choices=["skab", "anomaly-free"], default="skab")
+    parser.add_argument("--variants", default="",
+                        help="more LSTM-AE configurations: 'name:param=value,param=value;name2:...' "
+                             "(e.g. 'cap256:max_epoch_windows=256')")
+    parser.add_argument("--no-same-work", action="store_true", help="leave out seqae-30 (all 30 epochs)")
+    parser.add_argument("--only", default="", help="only these configurations, comma-separated (textbook always)")
     args = parser.parse_args()
     if args.protocol == "anomaly-free":
         return anomaly_free(args)
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
     strides = [int(s) for s in args.strides.split(",") if s]
-    configs = configurations(strides)
+    configs = only(configurations(strides, parse_variants(args.variants), not args.no_same_work), args.only)
     started = machine()
     records = []
     files = skab_files(args.files)
@@ -134,7 +170,8 @@ def anomaly_free(args) -> None:
     """Fit each configuration on the anomaly-free recording, score all 34 files; per seed."""
     torch.set_num_threads(args.threads)
     seeds = [int(s) for s in args.seeds.split(",")]
-    configs = configurations([int(s) for s in args.strides.split(",") if s])
+    configs = only(configurations([int(s) for s in args.strides.split(",") if s], parse_variants(args.variants),
+                                  not args.no_same_work), args.only)
     started = machine()
     train = read_sensor_csv(SKAB / "anomaly-free" / "anomaly-free.csv")
     tests = []

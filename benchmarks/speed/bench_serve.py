@@ -6,8 +6,8 @@ server under uvicorn). Clients POST the same 200-row `dataframe_split` request t
 kept-alive HTTP/1.1 connections (http.client):
 
 - latency: one client, `--requests` requests one after another; p50 and p99;
-- throughput: 8 client threads, each sending `--requests` requests; requests/s over the wall
-  time, with p50/p99 of those requests.
+- throughput: 8 (or each `--clients` count of) client threads, each sending `--requests` requests;
+  requests/s over the wall time, with p50/p99 of those requests.
 
 Every loop is bounded and the server is stopped at the end (or on any error). The answer to the
 first request is checked against the in-process detector's scores. For scale, the time `detect`
@@ -15,9 +15,11 @@ itself and the MLflow pyfunc model's `predict` (input check, schema enforcement,
 take on the same 200 rows in this process are measured too.
 
     python benchmarks/speed/bench_serve.py [--requests 200] [--clients 8] [--threads 1] [--workers 1]
+    python benchmarks/speed/bench_serve.py --clients 8,16 --workers 1,2    # the grid, one server after the other
 
-With `--workers N` the server is `seqae serve --workers N` (N uvicorn processes on the port) and the
-result is saved as serve_Nworkers.json.
+With `--workers N` the server is `seqae serve --workers N` (N uvicorn processes on the port); with
+several counts, one server after the other, each measured with one client and each `--clients`
+count. Saved as serve.json (one worker) or serve_<counts>workers.json.
 """
 
 from __future__ import annotations
@@ -94,10 +96,13 @@ def percentiles(latencies: list[float]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=200, help="requests per client")
-    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--clients", default="8", help="concurrent clients, comma-separated (e.g. 8,16)")
     parser.add_argument("--threads", type=int, default=1, help="OMP_NUM_THREADS for the server")
-    parser.add_argument("--workers", type=int, default=1, help="seqae serve --workers (server processes)")
+    parser.add_argument("--workers", default="1", help="seqae serve --workers, comma-separated (e.g. 1,2): "
+                                                       "one server after the other")
     args = parser.parse_args()
+    clients = [int(c) for c in args.clients.split(",")]
+    workers = [int(w) for w in args.workers.split(",")]
     started = machine()
     OUT.mkdir(exist_ok=True)
     torch.set_num_threads(args.threads)
@@ -120,24 +125,46 @@ def main() -> None:
         t = time.perf_counter()
         pyfunc.predict(frame)
         pyfunc_times.append(time.perf_counter() - t)
+    result = {"machine_at_start": started, "threads": args.threads, "workers": workers, "clients": clients,
+              "request_rows": REQUEST_ROWS, "request_bytes": len(body),
+              "detect_in_process": percentiles(in_process), "pyfunc_predict_in_process": percentiles(pyfunc_times),
+              "servers": []}
+    rows_out = [
+        {"measure": "detect() in process, 200 rows", **result["detect_in_process"]},
+        {"measure": "the MLflow pyfunc's predict() in process", **result["pyfunc_predict_in_process"]},
+    ]
+    for n_workers in workers:
+        served = serve_and_measure(model, body, expected.scores, n_workers, clients, args)
+        result["servers"].append(served)
+        rows_out.append({"measure": f"seqae serve, {n_workers} worker(s), 1 client", **served["sequential"]})
+        for measured in served["concurrent"]:
+            rows_out.append({"measure": f"seqae serve, {n_workers} worker(s), {measured['clients']} clients",
+                             **measured})
+        print(f"{n_workers} worker(s): startup {served['startup_seconds']:.1f} s; failures {served['failures']}; "
+              f"largest score difference served vs in process {served['max_score_difference_vs_in_process']:.2e}",
+              flush=True)
+    print(table(rows_out, ["measure", "requests", "p50_ms", "p99_ms", "mean_ms", "requests_per_s"]))
+    name = "serve" if workers == [1] else f"serve_{'_'.join(map(str, workers))}workers"
+    print(f"saved {save(name, result)}")
 
+
+def serve_and_measure(model, body: bytes, expected_scores, n_workers: int, clients: list[int], args) -> dict:
+    """Start `seqae serve --workers n_workers`, measure one client and each count of concurrent
+    clients, stop it."""
     port = free_port()
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     seqae = str(Path(sys.executable).with_name("seqae"))
     log = open(OUT / "serve_server.log", "w")
     server = subprocess.Popen([seqae, "--threads", str(args.threads), "serve", str(model), "--port", str(port),
-                               "--workers", str(args.workers)], stdout=log, stderr=subprocess.STDOUT, env=env)
-    result = {"machine_at_start": started, "threads": args.threads, "workers": args.workers,
-              "request_rows": REQUEST_ROWS,
-              "request_bytes": len(body), "detect_in_process": percentiles(in_process),
-              "pyfunc_predict_in_process": percentiles(pyfunc_times)}
+                               "--workers", str(n_workers)], stdout=log, stderr=subprocess.STDOUT, env=env)
+    result = {"workers": n_workers, "concurrent": []}
     try:
         result["startup_seconds"] = wait_until_up(port, server)
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         _, status, payload = post(connection, body)
         answer = json.loads(payload)
         scores = np.array([row["score"] for row in answer["predictions"]])
-        result["max_score_difference_vs_in_process"] = float(np.abs(scores - expected.scores).max())
+        result["max_score_difference_vs_in_process"] = float(np.abs(scores - expected_scores).max())
         for _ in range(10):  # warm-up
             post(connection, body)
         connection.close()
@@ -145,19 +172,19 @@ def main() -> None:
         latencies, failures = [], []
         client(port, body, args.requests, latencies, failures)
         result["sequential"] = percentiles(latencies)
-
-        latencies, failures_concurrent = [], []
-        threads = [threading.Thread(target=client, args=(port, body, args.requests, latencies, failures_concurrent))
-                   for _ in range(args.clients)]
-        t = time.perf_counter()
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=600)
-        wall = time.perf_counter() - t
-        result["concurrent"] = {"clients": args.clients, **percentiles(latencies),
-                                "requests_per_s": len(latencies) / wall, "seconds": wall}
-        result["failures"] = len(failures) + len(failures_concurrent)
+        for n_clients in clients:
+            latencies = []
+            threads = [threading.Thread(target=client, args=(port, body, args.requests, latencies, failures))
+                       for _ in range(n_clients)]
+            t = time.perf_counter()
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=600)
+            wall = time.perf_counter() - t
+            result["concurrent"].append({"clients": n_clients, **percentiles(latencies),
+                                         "requests_per_s": len(latencies) / wall, "seconds": wall})
+        result["failures"] = len(failures)
     finally:
         server.terminate()
         try:
@@ -166,17 +193,7 @@ def main() -> None:
             server.kill()
             server.wait()
         log.close()
-
-    rows_out = [
-        {"measure": "detect() in process, 200 rows", **result["detect_in_process"]},
-        {"measure": "the MLflow pyfunc's predict() in process", **result["pyfunc_predict_in_process"]},
-        {"measure": "seqae serve, 1 client", **result["sequential"]},
-        {"measure": f"seqae serve, {args.clients} clients", **result["concurrent"]},
-    ]
-    print(table(rows_out, ["measure", "requests", "p50_ms", "p99_ms", "mean_ms", "requests_per_s"]))
-    print(f"startup {result['startup_seconds']:.1f} s; failures {result['failures']}; largest score difference "
-          f"served vs in process {result['max_score_difference_vs_in_process']:.2e}")
-    print(f"saved {save('serve' if args.workers == 1 else f'serve_{args.workers}workers', result)}")
+    return result
 
 
 if __name__ == "__main__":

@@ -132,15 +132,21 @@ def _serve_table(name: str, command: str) -> str:
         rows.append(["the MLflow pyfunc's predict() in process", result["pyfunc_predict_in_process"]["requests"],
                      n(result["pyfunc_predict_in_process"]["p50_ms"]), n(result["pyfunc_predict_in_process"]["p99_ms"]),
                      ""])
-    rows.append(["seqae serve, 1 client", result["sequential"]["requests"], n(result["sequential"]["p50_ms"]),
-                 n(result["sequential"]["p99_ms"]), n(1000 / result["sequential"]["mean_ms"])])
-    c = result["concurrent"]
-    rows.append([f"seqae serve, {c['clients']} clients", c["requests"], n(c["p50_ms"]), n(c["p99_ms"]),
-                 n(c["requests_per_s"])])
-    return (f"({load_note(result)}; server OMP_NUM_THREADS={result['threads']}, "
-            f"{result.get('workers', 1)} worker process(es); request {result['request_bytes']:,} "
-            f"bytes; failures {result['failures']}; served scores − in-process scores: "
-            f"{result['max_score_difference_vs_in_process']:.1e})\n\n"
+    # One server (older runs) or several, one after the other (--workers 1,2).
+    servers = result.get("servers") or [{**result, "workers": result.get("workers", 1),
+                                         "concurrent": [result["concurrent"]]}]
+    notes = []
+    for served in servers:
+        label = f"seqae serve, {served['workers']} worker(s)"
+        rows.append([f"{label}, 1 client", served["sequential"]["requests"], n(served["sequential"]["p50_ms"]),
+                     n(served["sequential"]["p99_ms"]), n(1000 / served["sequential"]["mean_ms"])])
+        for c in served["concurrent"]:
+            rows.append([f"{label}, {c['clients']} clients", c["requests"], n(c["p50_ms"]), n(c["p99_ms"]),
+                         n(c["requests_per_s"])])
+        notes.append(f"{served['workers']} worker(s): failures {served['failures']}, served scores − in-process "
+                     f"scores {served['max_score_difference_vs_in_process']:.1e}")
+    return (f"({load_note(result)}; server OMP_NUM_THREADS={result['threads']}; request "
+            f"{result['request_bytes']:,} bytes; {'; '.join(notes)})\n\n"
             + md(rows, ["measure", "requests", "p50 ms", "p99 ms", "requests/s"]))
 
 

@@ -60,21 +60,36 @@ def find_alerts(index, scores, contributions, threshold, calibration_scores=None
     index = pd.Index(index) if not isinstance(index, pd.Index) else index
     if len(index) != len(scores):
         raise DataError(f"index has {len(index)} rows but scores has {len(scores)}; give one per row")
-    value = threshold.value_ if isinstance(threshold, Threshold) else threshold
-    rules = AlertRules() if rules is None else rules
-    if hasattr(rules, "open_level_"):
-        if value is not None and float(value) != rules.open_level_:
-            rules = rules.with_threshold(float(value))
-    else:
-        if calibration_scores is None:
-            raise ConfigError("alert rules need calibration scores (normal scores held out from training, "
-                              "detector.validation_scores_) to be fitted; pass calibration_scores")
-        rules = AlertRules(**rules.get_params()).fit(calibration_scores, value)
+    rules = fitted_rules(rules, threshold, calibration_scores)
     found, alert_ids = rules.apply(scores, contributions)
     n_features = None if contributions is None else np.asarray(contributions).shape[1]
     names = list(feature_names) if feature_names is not None else (
         [f"x{j}" for j in range(n_features)] if n_features else [])
     return Alerts(alert_table(found, index, names, rules, top=top), alert_ids, rules, found)
+
+
+def fitted_rules(rules: AlertRules | None, threshold, calibration_scores=None) -> AlertRules:
+    """The rules `find_alerts` applies: fitted ones as they are (with `threshold`'s value if it
+    differs), unfitted ones (default `AlertRules()`) fitted on `calibration_scores`."""
+    value = threshold.value_ if isinstance(threshold, Threshold) else threshold
+    rules = AlertRules() if rules is None else rules
+    if hasattr(rules, "open_level_"):
+        if value is not None and float(value) != rules.open_level_:
+            rules = rules.with_threshold(float(value))
+        return rules
+    if calibration_scores is None:
+        raise ConfigError("alert rules need calibration scores (normal scores held out from training, "
+                          "detector.validation_scores_) to be fitted; pass calibration_scores")
+    return AlertRules(**rules.get_params()).fit(calibration_scores, value)
+
+
+def detection_alert_ids(detection, calibration_scores=None, *, rules: AlertRules | None = None) -> np.ndarray:
+    """Each row's alert id (-1: none) of a detection, as `detection_alerts(...).alert_ids`, without
+    building the alert table (what a caller that answers row by row, like the scoring server, needs)."""
+    scores, contributions = idle_warm_up(detection.scores, detection.contributions,
+                                         getattr(detection, "warming_up", None))
+    rules = fitted_rules(rules, detection.threshold, calibration_scores)
+    return rules.apply(np.asarray(scores, dtype=np.float64).reshape(-1), contributions)[1]
 
 
 def detection_alerts(detection, calibration_scores=None, *, rules: AlertRules | None = None, top: int = 3) -> Alerts:

@@ -36,7 +36,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, clone
 
-from seqae.alerts import AlertRules, detection_alerts, rows_per_day
+from seqae.alerts import AlertRules, detection_alert_ids, detection_alerts, rows_per_day
 from seqae.data import Scaler
 from seqae.detectors import scoring
 from seqae.devices import on_compute_threads
@@ -75,14 +75,19 @@ class Detection:
     def to_frame(self, alert_ids: np.ndarray | None = None) -> pd.DataFrame:
         """One row per time point: score, is_anomaly, with `alert_ids` the row's alert (-1: none),
         for causal scores `warming_up` (0/1), and one contribution column per sensor."""
-        frame = pd.DataFrame({"score": self.scores, "is_anomaly": self.flags}, index=self.index)
+        return pd.DataFrame(self.columns(alert_ids), index=self.index)
+
+    def columns(self, alert_ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """The columns of `to_frame`, in its order, as arrays of one value per time point (what a
+        caller that needs no frame, like the scoring server's answer, builds its output from)."""
+        columns = {"score": self.scores, "is_anomaly": self.flags}
         if alert_ids is not None:
-            frame["alert_id"] = np.asarray(alert_ids, dtype=np.int64)
+            columns["alert_id"] = np.asarray(alert_ids, dtype=np.int64)
         if self.warming_up is not None:
-            frame["warming_up"] = self.warming_up.astype(np.int8)
+            columns["warming_up"] = self.warming_up.astype(np.int8)
         for j, name in enumerate(self.feature_names):
-            frame[f"contribution_{name}"] = self.contributions[:, j]
-        return frame
+            columns[f"contribution_{name}"] = self.contributions[:, j]
+        return columns
 
     def intervals(self, top: int = 3) -> pd.DataFrame:
         """Flagged points merged into intervals, with the sensors that moved most in each."""
@@ -362,6 +367,11 @@ class BaseDetector(BaseEstimator):
         """`seqae.alerts.Alerts` (the table and each row's alert id) of a detection of this model."""
         self.check_fitted()
         return detection_alerts(detection, rules=self.alert_rules_, top=top)
+
+    def find_alert_ids(self, detection: "Detection") -> np.ndarray:
+        """Each row's alert id (-1: none), as `find_alerts(detection).alert_ids`, without the table."""
+        self.check_fitted()
+        return detection_alert_ids(detection, rules=self.alert_rules_)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Save to a directory: `config.json` (readable) and, for neural detectors, `weights.pt`.

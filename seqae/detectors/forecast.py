@@ -74,6 +74,7 @@ class LSTMForecaster(NeuralDetector):
                  dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
                  patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
+                 max_epoch_windows: int | None = None, max_validation_windows: int | None = None,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "last",
                  normalization: str = "robust", normalize_on: str = "validation",
                  scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
@@ -91,6 +92,8 @@ class LSTMForecaster(NeuralDetector):
         self.patience = patience
         self.validation_fraction = validation_fraction
         self.noise_std = noise_std
+        self.max_epoch_windows = max_epoch_windows
+        self.max_validation_windows = max_validation_windows
         self.train_stride = train_stride
         self.score_stride = score_stride
         self.score_reduction = score_reduction

@@ -116,8 +116,12 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
             shown = ", ".join(repr(n) for n in names[:12]) or "no columns"
             raise InvalidModelInput(f"column {missing[0]!r} is missing; the request has {shown}; "
                                     f"the model needs {', '.join(repr(n) for n in needed)}")
-        frame = model_input.set_axis(names, axis=1)[needed]
         enough = min_rows if min_rows is not None else (detector.window_size if detector is not None else 0)
+        if (list(model_input.columns) == needed and len(model_input) >= enough
+                and all(t == np.float64 for t in model_input.dtypes)
+                and np.isfinite(model_input.to_numpy()).all()):
+            return model_input  # the sensors alone, in order, as finite float64 already: nothing to convert
+        frame = model_input.set_axis(names, axis=1)[needed]
         if len(frame) >= enough and all(pd.api.types.is_numeric_dtype(t) for t in frame.dtypes):
             # Numbers already (what a JSON request of numbers gives): one conversion, one finiteness check.
             array = frame.to_numpy(dtype=np.float64)
@@ -156,36 +160,53 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
         which are context: a client that slides a window over a feed, sending the last rows it
         already had answered before the new ones, gets each new row's live score.
         """
+        if self.fleet is not None:
+            return self.predict_fleet(model_input, params)
+        return pd.DataFrame(self.answer_columns(model_input, params))
+
+    def predict_records(self, model_input: pd.DataFrame, params: dict | None = None) -> list[dict]:
+        """`predict(None, model_input, params).to_dict(orient="records")`: the same rows, keys, values
+        and Python types (float, int), built from the answer's arrays without a frame between (the
+        scoring server's answer to a JSON request)."""
+        if self.fleet is not None:
+            return self.predict_fleet(model_input, params).to_dict(orient="records")
+        columns = self.answer_columns(model_input, params)
+        names = list(columns)
+        return [dict(zip(names, row)) for row in zip(*(values.tolist() for values in columns.values()))]
+
+    def predict_fleet(self, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
+        """`predict` of a fleet model: each asset's rows to its detector, alert ids counted within the
+        asset, in the request's order."""
+        if _context_rows((params or {}).get("context_rows")) is not None:
+            raise InvalidModelInput("param 'context_rows' is not offered by a fleet model; send the rows of "
+                                    "one machine to a model fitted on it alone")
+        frame = self.check_fleet_input(model_input)
+        threshold = _threshold(params)
+        if _wants_reconstruction((params or {}).get("reconstruction")):
+            raise InvalidModelInput("param 'reconstruction' is not offered by a fleet model; send the rows of "
+                                    "one machine to a model fitted on it alone")
+        return self.fleet.score_frame(frame, threshold=threshold).reset_index(drop=True)
+
+    def answer_columns(self, model_input: pd.DataFrame, params: dict | None = None) -> dict[str, np.ndarray]:
+        """The columns of a single detector's answer (`predict`), in order, one value per answered row."""
         context_rows = _context_rows((params or {}).get("context_rows"))
         frame = self.check_input(model_input, None if context_rows is None else context_rows + 1)
-        threshold = (params or {}).get("threshold")
-        if threshold is not None:
-            try:
-                threshold = float(threshold)
-            except (TypeError, ValueError):
-                raise InvalidModelInput(f"param 'threshold' must be a number, got {threshold!r}") from None
-            if np.isnan(threshold):  # a fleet model's default: each asset's own threshold
-                threshold = None
-        if self.fleet is not None:
-            if _wants_reconstruction((params or {}).get("reconstruction")):
-                raise InvalidModelInput("param 'reconstruction' is not offered by a fleet model; send the rows of "
-                                        "one machine to a model fitted on it alone")
-            # Each asset's rows to its detector, alert ids counted within the asset, in the request's order.
-            return self.fleet.score_frame(frame, threshold=threshold).reset_index(drop=True)
+        threshold = _threshold(params)
         detection = self.detector.detect(frame, causal=context_rows is not None)
         if threshold is not None:
             detection.threshold = threshold
             detection.flags = (detection.scores > threshold).astype(np.int8)
         # Each row's alert by the model's alert rules, the rows of the request taken as one series.
-        answer = detection.to_frame(self.detector.find_alerts(detection).alert_ids).reset_index(drop=True)
+        columns = detection.columns(self.detector.find_alert_ids(detection))
         if _wants_reconstruction((params or {}).get("reconstruction")):
             if context_rows is not None:
                 raise InvalidModelInput("param 'reconstruction' gives the expected readings of the default scores; "
                                         "send it without 'context_rows'")
-            answer = answer.join(self.expected_readings(frame))
+            expected = self.expected_readings(frame)
+            columns.update({name: expected[name].to_numpy() for name in expected.columns})
         if context_rows is not None:
-            answer = answer.iloc[context_rows:].reset_index(drop=True)
-        return answer
+            columns = {name: values[context_rows:] for name, values in columns.items()}
+        return columns
 
     def expected_readings(self, frame: pd.DataFrame) -> pd.DataFrame:
         """`expected_<sensor>` per row of a checked frame, or `InvalidModelInput` for a model without a decoder."""
@@ -195,6 +216,18 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
                                     "what it expected; send it to a neural model (lstm-ae, lstm-vae, dense-ae, conv-ae)")
         expected = detector.reconstruct(frame).reset_index(drop=True)
         return expected.set_axis([f"expected_{name}" for name in expected.columns], axis=1)
+
+
+def _threshold(params: dict | None) -> float | None:
+    """The `threshold` param as a number, or None (the model's own: absent, or NaN, a fleet model's default)."""
+    threshold = (params or {}).get("threshold")
+    if threshold is None:
+        return None
+    try:
+        threshold = float(threshold)
+    except (TypeError, ValueError):
+        raise InvalidModelInput(f"param 'threshold' must be a number, got {threshold!r}") from None
+    return None if np.isnan(threshold) else threshold
 
 
 def _context_rows(value) -> int | None:
