@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -229,11 +230,16 @@ class AlertTracker:
         self._last_closed: Alert | None = None  # the last alert that ended (a cooldown can reopen it)
         self._finished = False
 
-    def update(self, scores, contributions=None, index=None) -> np.ndarray:
+    def update(self, scores, contributions=None, index=None,
+               on_step: Callable[[int], None] | None = None) -> np.ndarray:
         """Run the rules over the next rows; their alert ids as far as they are settled.
 
         `index` (optional): the rows' timestamps, kept on each alert (`Alert.start_time`, ...) so
         that `alert_table` can name times without the whole series' index (chunked scoring).
+        `on_step` (optional): called with a row's position among these rows after the rules ran on
+        it, for every row that can change an alert (an episode going on, or a score above the
+        threshold); the other rows change nothing but the row count. A live feed reports alerts
+        opening and closing from it.
         """
         if self._finished:
             raise ConfigError("this AlertTracker has finished; start a new one with AlertRules.tracker()")
@@ -256,6 +262,8 @@ class AlertTracker:
                 k = int(above[j])
             self._step(first + k, float(scores[k]), None if contributions is None else contributions[k],
                        None if index is None else index[k])
+            if on_step is not None:
+                on_step(k)
             k += 1
         self.n_rows = first + len(scores)
         return self._settle(self._pending_from())
