@@ -412,8 +412,9 @@ def parse_reading(text: str, decimal: str = ".") -> float | None:
     `parse_numbers` must judge (its message names the column and row): text that is not a number,
     non-ASCII digits, and, with decimal commas, a point (`1.234,5`).
 
-    Python's float() and pandas' to_numeric read ASCII decimal text to the same float64, so a row
-    read here and the same row read in a file give the same scores."""
+    Python's float() and pandas' to_numeric read ASCII decimal text to the same float64 (but for
+    the sign of an integer zero: pandas reads `-0` as 0), so a row read here and the same row read
+    in a file give the same scores."""
     if decimal == ",":
         if "." in text:
             return None
