@@ -222,7 +222,8 @@ class AlertTracker:
         self.open_level = rules.open_level_
         self.close_level = rules.close_level_
         self.extreme_level = rules.extreme_level_
-        self.alerts: list[Alert] = []
+        self.alerts: list[Alert] = []  # the alerts raised (the last `keep` of them after `forget(keep)`)
+        self.n_alerts = 0  # alerts raised so far: the next one's id
         self.n_rows = 0  # rows seen
         self.n_settled = 0  # rows whose alert id has been returned
         self._episode: Alert | None = None  # the current episode (fired or not); alert_id -1 until fired
@@ -323,7 +324,8 @@ class AlertTracker:
             episode.shares += np.clip(contribution, 0.0, None)
         if episode.alert_id < 0 and (episode.n_flagged >= self.rules.min_length
                                      or score >= self.extreme_level):
-            episode.alert_id = len(self.alerts)
+            episode.alert_id = self.n_alerts
+            self.n_alerts += 1
             episode.fired_at, episode.fired_time = row, time
             self.alerts.append(episode)
 
@@ -347,7 +349,7 @@ class AlertTracker:
         episode = self._episode
         return {
             "n_rows": self.n_rows, "n_settled": self.n_settled, "on": self._on, "finished": self._finished,
-            "alerts": alerts,
+            "alerts": alerts, "n_alerts": self.n_alerts,
             # the episode and the last closed alert: an alert's id, or (an episode not fired yet) itself
             "episode": None if episode is None else (
                 episode.alert_id if episode.alert_id >= 0 else _alert_state(episode)),
@@ -360,15 +362,31 @@ class AlertTracker:
         tracker = cls(rules)
         try:
             tracker.alerts = [_alert_from_state(a) for a in state["alerts"]]
+            tracker.n_alerts = int(state.get("n_alerts", len(tracker.alerts)))  # states before forget(): all kept
+            by_id = {alert.alert_id: alert for alert in tracker.alerts}
             tracker.n_rows, tracker.n_settled = int(state["n_rows"]), int(state["n_settled"])
             tracker._on, tracker._finished = bool(state["on"]), bool(state["finished"])
             episode, last = state["episode"], state["last_closed"]
-            tracker._episode = (None if episode is None else tracker.alerts[episode] if isinstance(episode, int)
+            tracker._episode = (None if episode is None else by_id[episode] if isinstance(episode, int)
                                 else _alert_from_state(episode))
-            tracker._last_closed = None if last is None else tracker.alerts[last]
+            tracker._last_closed = None if last is None else by_id[last]
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise DataError(f"not the state of an alert tracker ({type(exc).__name__}: {exc})") from None
         return tracker
+
+    def forget(self, keep: int) -> None:
+        """Keep only the last `keep` alerts in `alerts` (and in `state()`), so that a feed scored for
+        months holds a bounded list; ids go on counting (`n_alerts`). An alert that can still change
+        is never dropped: the one going on, the last closed one (a cooldown may rejoin it), and any
+        with rows whose alert id is not settled yet."""
+        drop = len(self.alerts) - max(int(keep), 0)
+        for k in range(max(drop, 0)):
+            alert = self.alerts[k]
+            if alert is self._episode or alert is self._last_closed or alert.end >= self.n_settled:
+                drop = k
+                break
+        if drop > 0:
+            del self.alerts[:drop]
 
     # ---- which rows are settled -----------------------------------------------------------------
 

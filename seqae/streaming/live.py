@@ -81,12 +81,15 @@ class AlertEvent:
 class LiveScorer:
     """A fitted detector scoring a feed: `update(rows)` takes new rows only and returns their causal
     `Detection`; `events` then lists the alerts that opened or closed on them; `state()` / `restore`
-    carry everything across a restart.
+    carry everything across a restart. The last `alerts_kept` alerts are kept (`alert_table()`, the
+    state): memory and the state file stay bounded however long the feed runs.
 
     >>> scorer = LiveScorer(detector)            # doctest: +SKIP
     >>> detection = scorer.update(frame.iloc[:1])  # one row, or many
     >>> scorer.events, scorer.state()
     """
+
+    alerts_kept = 1000
 
     def __init__(self, detector: BaseDetector):
         self.scorer = CausalScorer(detector)
@@ -112,6 +115,7 @@ class LiveScorer:
         """`update` of rows already checked: `values` `(n_rows, n_features)` finite, in the model's order."""
         detection = self.scorer.score(values, index)
         self.events = self._run_alerts(detection)
+        self.tracker.forget(self.alerts_kept)
         return detection
 
     def _run_alerts(self, detection: Detection) -> list[AlertEvent]:
@@ -146,7 +150,8 @@ class LiveScorer:
         return AlertEvent(position, kind, row)
 
     def alert_table(self) -> pd.DataFrame:
-        """Every alert raised so far (the last may still be open: `closed` False)."""
+        """The alerts raised so far, the last `alerts_kept` of them (the last may still be open:
+        `closed` False)."""
         return alert_table(self.tracker.alerts, None, self.feature_names, self.tracker.rules)
 
     # ---- restarts ---------------------------------------------------------------------------------
