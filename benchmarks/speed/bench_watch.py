@@ -19,11 +19,12 @@ in one run, so that the machine's load falls on both alike.
 generated on the fly (a fixed block of generated rows repeated, the timestamps going on one second
 a row; nothing holds the N rows) and as fast as the watch takes them, and samples the watch's
 resident set (VmRSS) every `--sample-every` answers: RSS at the start, middle and end, and the
-slope of a straight line through the samples after the first 10 % (MiB per million rows).
+slope of a straight line through the samples after the first 10 % (MiB per million rows);
+`--long-seconds` stops writing rows once that long has passed.
 
     python benchmarks/speed/bench_watch.py [--rows 1000] [--throughput-rows 50000] [--models knn-window lstm-ae]
         [--baseline DIR]
-    python benchmarks/speed/bench_watch.py --long-rows 5000000 [--sample-every 100000]
+    python benchmarks/speed/bench_watch.py --long-rows 10000000 [--long-seconds 600] [--sample-every 100000]
 
 Writes benchmarks/out/watch.json (or watch_long.json) and prints a table.
 """
@@ -133,8 +134,10 @@ def long_feed(block: list[str], n_rows: int, first_time: np.datetime64):
         yield "".join(f"{t},{r}\n" for t, r in zip(times.tolist(), readings[:n]))
 
 
-def long_run(model_dir: Path, header: str, block: list[str], n_rows: int, sample_every: int) -> dict:
-    """Pipe `n_rows` rows into one watch, sampling its RSS every `sample_every` answers."""
+def long_run(model_dir: Path, header: str, block: list[str], n_rows: int, sample_every: int,
+             seconds: float | None = None) -> dict:
+    """Pipe `n_rows` rows into one watch (fewer if `seconds` run out first), sampling its RSS every
+    `sample_every` answers."""
     process = start(model_dir)
     process.stdin.write(header + "\n")
     process.stdin.flush()
@@ -142,6 +145,8 @@ def long_run(model_dir: Path, header: str, block: list[str], n_rows: int, sample
 
     def writer():
         for chunk in long_feed(block, n_rows, first_time):
+            if seconds is not None and time.perf_counter() - started > seconds:
+                break
             process.stdin.write(chunk)
         process.stdin.close()
 
@@ -163,9 +168,9 @@ def long_run(model_dir: Path, header: str, block: list[str], n_rows: int, sample
         raise SystemExit(process.stderr.read())
     rows = np.array([s[0] for s in samples], dtype=float)
     rss = np.array([s[2] for s in samples])
-    after = rows >= 0.1 * n_rows
+    after = rows >= 0.1 * answered
     slope = float(np.polyfit(rows[after] / 1e6, rss[after], 1)[0]) if after.sum() >= 2 else float("nan")
-    middle = samples[int(np.argmin(np.abs(rows - n_rows / 2)))]
+    middle = samples[int(np.argmin(np.abs(rows - answered / 2)))]
     rate = (samples[-1][0] - samples[0][0]) / (samples[-1][1] - samples[0][1])  # after the start-up
     return {"rows": answered, "seconds": seconds, "rows_per_s": rate, "samples": samples,
             "rss_start_mib": samples[0][2], "rss_middle_mib": middle[2], "rss_end_mib": end,
@@ -180,6 +185,7 @@ def main(argv=None) -> int:
     parser.add_argument("--baseline", type=Path, help="another checkout's seqae, measured in the same run")
     parser.add_argument("--long-rows", type=int, help="pipe this many rows into one watch, sampling its RSS")
     parser.add_argument("--sample-every", type=int, default=100_000)
+    parser.add_argument("--long-seconds", type=float, help="stop writing rows after this many seconds")
     args = parser.parse_args(argv)
     import torch
 
@@ -199,7 +205,8 @@ def main(argv=None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             model_dir = Path(tmp) / name
             make_detector(name, random_state=0, **MODELS[name]).fit(frame.iloc[:n_fit]).save(model_dir)
-            result = long_run(model_dir, text[0], text[1 + n_fit:], args.long_rows, args.sample_every)
+            result = long_run(model_dir, text[0], text[1 + n_fit:], args.long_rows, args.sample_every,
+                              args.long_seconds)
         result.update(model=name, commit=commit, load_before=load_before, load_after=os.getloadavg())
         (OUT / "watch_long.json").write_text(json.dumps(result, indent=2))
         print(f"{name}: {result['rows']:,} rows in {result['seconds']:.0f} s ({result['rows_per_s']:,.0f} rows/s "
