@@ -207,6 +207,7 @@ class RowParser:
                 self.options = self.options.settle(self.name, raw)
             except DataError as exc:
                 raise DataError(f"{self.name}: the format cannot be read from line {numbers[0]}: {exc}") from None
+        if not self._value_at:  # the fields to read, once the format is settled (here or by the caller)
             self._value_at = [self.header.index(c) for c in self.columns]
             self._time_at = [self.header.index(c) for c in self.options.time_column]
         timed, index = self._times(fields, numbers, errors)  # the rows with a time, and their times
