@@ -19,7 +19,8 @@ in one run, so that the machine's load falls on both alike.
 generated on the fly (a fixed block of generated rows repeated, the timestamps going on one second
 a row; nothing holds the N rows) and as fast as the watch takes them, and samples the watch's
 resident set (VmRSS) every `--sample-every` answers: RSS at the start, middle and end, and the
-slope of a straight line through the samples after the first 10 % (MiB per million rows);
+slope of a straight line through the samples after the first 10 % and through the second half
+(MiB per million rows);
 `--long-seconds` stops writing rows once that long has passed.
 
     python benchmarks/speed/bench_watch.py [--rows 1000] [--throughput-rows 50000] [--models knn-window lstm-ae]
@@ -168,13 +169,16 @@ def long_run(model_dir: Path, header: str, block: list[str], n_rows: int, sample
         raise SystemExit(process.stderr.read())
     rows = np.array([s[0] for s in samples], dtype=float)
     rss = np.array([s[2] for s in samples])
-    after = rows >= 0.1 * answered
-    slope = float(np.polyfit(rows[after] / 1e6, rss[after], 1)[0]) if after.sum() >= 2 else float("nan")
+    def slope(after):  # MiB per million rows, a straight line through the samples from `after` rows on
+        keep = rows >= after
+        return float(np.polyfit(rows[keep] / 1e6, rss[keep], 1)[0]) if keep.sum() >= 2 else float("nan")
+
     middle = samples[int(np.argmin(np.abs(rows - answered / 2)))]
     rate = (samples[-1][0] - samples[0][0]) / (samples[-1][1] - samples[0][1])  # after the start-up
     return {"rows": answered, "seconds": seconds, "rows_per_s": rate, "samples": samples,
             "rss_start_mib": samples[0][2], "rss_middle_mib": middle[2], "rss_end_mib": end,
-            "slope_mib_per_million_rows": slope}
+            "slope_mib_per_million_rows": slope(0.1 * answered),
+            "slope_second_half_mib_per_million_rows": slope(0.5 * answered)}
 
 
 def main(argv=None) -> int:
@@ -213,7 +217,8 @@ def main(argv=None) -> int:
               "after the first 1,000); "
               f"RSS {result['rss_start_mib']:.1f} MiB at the start, {result['rss_middle_mib']:.1f} in the middle, "
               f"{result['rss_end_mib']:.1f} at the end; slope {result['slope_mib_per_million_rows']:+.2f} MiB per "
-              f"million rows; load average {load_before} -> {result['load_after']}")
+              f"million rows after the first 10 %, {result['slope_second_half_mib_per_million_rows']:+.2f} over the "
+              f"second half; load average {load_before} -> {result['load_after']}")
         return 0
     frame = make_rows(n_fit + max(args.rows + warm_up, args.throughput_rows))
     text = frame.to_csv().splitlines()
