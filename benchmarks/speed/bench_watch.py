@@ -15,6 +15,11 @@ auto` keeps; window 80, as auto gives SKAB-sized files) and the LSTM-AE (window 
 before a change, `git worktree add DIR COMMIT`) on the same saved models, variant after variant
 in one run, so that the machine's load falls on both alike.
 
+`--stages` times the stages apart in process instead (a child per variant, one thread, the same
+rows piped through an os.pipe into `seqae.streaming.feed.watch`): rows/s and microseconds a row
+parsing, scoring (the model), running the alert rules and writing the answers; `--rounds` rounds of
+the variants in turn.
+
 `--long-rows N` pipes N rows into one watch (`knn-window` unless `--models` says otherwise),
 generated on the fly (a fixed block of generated rows repeated, the timestamps going on one second
 a row; nothing holds the N rows) and as fast as the watch takes them, and samples the watch's
@@ -25,6 +30,7 @@ slope of a straight line through the samples after the first 10 % and through th
 
     python benchmarks/speed/bench_watch.py [--rows 1000] [--throughput-rows 50000] [--models knn-window lstm-ae]
         [--baseline DIR]
+    python benchmarks/speed/bench_watch.py --stages --baseline DIR [--rounds 2] [--throughput-rows 20000]
     python benchmarks/speed/bench_watch.py --long-rows 10000000 [--long-seconds 600] [--sample-every 100000]
 
 Writes benchmarks/out/watch.json (or watch_long.json) and prints a table.
@@ -125,6 +131,60 @@ def throughput(model_dir: Path, header: str, rows: list[str], repo: Path = REPO)
             "start_up_s": start_up}
 
 
+STAGES_CHILD = """
+import io, json, os, sys, threading, time
+import torch
+torch.set_num_threads(1)
+from benchmarks.speed.bench_watch import make_rows, MODELS
+from seqae.detectors import make_detector
+from seqae.streaming import LiveScorer, feed
+name, n = sys.argv[1], int(sys.argv[2])
+frame = make_rows(2000 + n)
+detector = make_detector(name, random_state=0, **MODELS[name]).fit(frame.iloc[:2000])
+lines = frame.to_csv().splitlines()
+data = ("\\n".join(lines[:1] + lines[2001:]) + "\\n").encode()
+read, write = os.pipe()
+def writer():
+    for first in range(0, len(data), 1 << 16):
+        os.write(write, data[first:first + (1 << 16)])
+    os.close(write)
+os.dup2(read, 0)
+scorer = LiveScorer(detector)
+seconds = {}
+def timed(owner, attr, key):
+    method = getattr(owner, attr)
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return method(*args, **kwargs)
+        finally:
+            seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - started
+    setattr(owner, attr, wrapper)
+timed(feed.RowParser, "parse", "parse")
+timed(feed.RowWriter, "write", "write")
+timed(scorer.scorer, "score", "model")
+timed(scorer, "_run_alerts", "alerts")
+thread = threading.Thread(target=writer)
+started = time.perf_counter()
+thread.start()
+summary = feed.watch(scorer, feed.LineSource("-"), io.StringIO())
+total = time.perf_counter() - started
+print(json.dumps({"rows": summary.rows, "rows_per_s": summary.rows / total,
+                  **{key + "_us": value / summary.rows * 1e6 for key, value in seconds.items()}}))
+"""
+
+
+def stages(name: str, n_rows: int, repo: Path) -> dict:
+    """The watch loop in a child process with `repo`'s seqae, its stages timed apart."""
+    env = dict(os.environ, PYTHONPATH=str(repo), SEQAE_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               OPENBLAS_NUM_THREADS="1")
+    done = subprocess.run([sys.executable, "-c", STAGES_CHILD, name, str(n_rows)], env=env, capture_output=True,
+                          text=True, cwd=repo)  # `python -c` puts its folder first: the variant's seqae
+    if done.returncode:
+        raise SystemExit(done.stderr)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def long_feed(block: list[str], n_rows: int, first_time: np.datetime64):
     """Chunks of CSV text, `n_rows` rows in all: the rows of `block` (their readings) over and
     over, the time one second later each row; made as they are written."""
@@ -190,6 +250,8 @@ def main(argv=None) -> int:
     parser.add_argument("--long-rows", type=int, help="pipe this many rows into one watch, sampling its RSS")
     parser.add_argument("--sample-every", type=int, default=100_000)
     parser.add_argument("--long-seconds", type=float, help="stop writing rows after this many seconds")
+    parser.add_argument("--stages", action="store_true", help="time the stages apart, in process")
+    parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args(argv)
     import torch
 
@@ -219,6 +281,24 @@ def main(argv=None) -> int:
               f"{result['rss_end_mib']:.1f} at the end; slope {result['slope_mib_per_million_rows']:+.2f} MiB per "
               f"million rows after the first 10 %, {result['slope_second_half_mib_per_million_rows']:+.2f} over the "
               f"second half; load average {load_before} -> {result['load_after']}")
+        return 0
+    if args.stages:
+        variants = [("this", REPO)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
+        rounds = []
+        for _ in range(args.rounds):
+            for name in args.models or ["knn-window"]:
+                for variant, repo in variants:
+                    rounds.append({"model": name, "variant": variant, **stages(name, args.throughput_rows, repo)})
+                    print(rounds[-1], flush=True)
+        load_after = os.getloadavg()
+        (OUT / "watch_stages.json").write_text(json.dumps({"commit": commit, "load_before": load_before,
+                                                           "load_after": load_after, "rounds": rounds}, indent=2))
+        print(f"commit {commit}; load average {load_before} at the start, {load_after} at the end")
+        print("| model | variant | rows/s | parse us/row | model us/row | alerts us/row | write us/row |")
+        print("|---|---|---|---|---|---|---|")
+        for r in rounds:
+            print(f"| {r['model']} | {r['variant']} | {r['rows_per_s']:,.0f} | {r['parse_us']:.1f} | "
+                  f"{r['model_us']:.1f} | {r['alerts_us']:.1f} | {r['write_us']:.1f} |")
         return 0
     frame = make_rows(n_fit + max(args.rows + warm_up, args.throughput_rows))
     text = frame.to_csv().splitlines()
