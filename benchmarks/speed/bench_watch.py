@@ -71,7 +71,7 @@ def start(model_dir: Path, repo: Path = REPO) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(repo), SEQAE_THREADS="1", OMP_NUM_THREADS="1")
     return subprocess.Popen([sys.executable, "-m", "seqae", "watch", str(model_dir), "-", "--no-track"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            bufsize=1, env=env)
+                            bufsize=1, env=env, cwd=repo)  # `python -m` puts its folder first: repo's seqae
 
 
 def status_mib(pid: int, field: str) -> float:
