@@ -286,13 +286,17 @@ def test_rows_waiting_in_the_pipe_are_scored_together(files, monkeypatch):
     read, write = os.pipe()
     os.write(write, ("\n".join([header, *rows]) + "\n").encode())  # fits the pipe's buffer
     os.close(write)
-    monkeypatch.setattr(sys, "stdin", os.fdopen(read))
+    stdin = os.fdopen(read)
+    monkeypatch.setattr(sys, "stdin", stdin)
     scorer = LiveScorer(BaseDetector.load(folder / "model"))
     updates = []
     score = scorer.score
     monkeypatch.setattr(scorer, "score", lambda values, index: updates.append(len(values)) or score(values, index))
     out = Flushes()
-    summary = feed.watch(scorer, feed.LineSource("-"), out)
+    try:
+        summary = feed.watch(scorer, feed.LineSource("-"), out)
+    finally:
+        stdin.close()
     assert summary.rows == N_ROWS and summary.stopped_by == "end of input"
     assert len(updates) < 4 and sum(updates) == N_ROWS
     assert out.flushed == updates
