@@ -264,3 +264,28 @@ def test_rows_are_settled_within_the_stated_bound():
     # a score between the levels does not keep an episode that has not fired waiting
     tracker = fitted.tracker()
     assert len(tracker.update(np.r_[H, np.full(100, M)])) >= 101 - bound
+
+
+def test_a_tracker_that_forgets_keeps_its_last_alerts_and_counts_on():
+    """forget(keep) after every chunk: the alerts kept are the last ones of a tracker that keeps all,
+    ids going on; a state written with alerts forgotten restores and gives the same alerts after."""
+    rng = np.random.default_rng(5)
+    n = 600
+    scores = np.convolve(rng.exponential(size=n), np.ones(3) / 3, mode="same")
+    scores[rng.integers(0, n, 12)] += 6.0
+    contributions = rng.dirichlet(np.ones(3), size=n) * scores[:, None]
+    fitted = AlertRules(min_gap=4, min_length=3, hysteresis=0.5, extreme=3.0, cooldown=12).fit(
+        rng.exponential(size=200), 1.6)
+    whole, whole_ids = fitted.apply(scores, contributions)
+    tracker = fitted.tracker()
+    ids = []
+    for first in range(0, n, 7):
+        if first == 301:  # a restart from a state written with alerts forgotten
+            tracker = type(tracker).from_state(fitted, json.loads(json.dumps(tracker.state())))
+        ids.append(tracker.update(scores[first:first + 7], contributions[first:first + 7]))
+        tracker.forget(2)
+        assert len(tracker.alerts) <= 3  # the last two, and one that can still change
+    ids.append(tracker.finish())
+    assert len(whole) > 4 and tracker.n_alerts == len(whole)
+    assert np.concatenate(ids).tolist() == whole_ids.tolist()
+    assert spans(tracker.alerts) == spans(whole)[-len(tracker.alerts):]

@@ -22,6 +22,7 @@ from seqae.data import ReadOptions, parse_timestamps, read_sensor_csv, read_tabl
 from seqae.detectors import DeviationDetector
 from seqae.errors import ConfigError, DataError, DataWarning
 from seqae.streaming import score_csv
+from seqae.streaming.feed import LineSource, RowParser
 
 N_ROWS, N_TRAIN = 600, 400
 START = pd.Timestamp("2026-03-01 00:00:00", tz="UTC")
@@ -158,6 +159,28 @@ def test_a_one_row_reader_parses_each_row_as_the_file_reader_does(frame, files, 
     for row in (0, 1, 299, N_ROWS - 1):
         index = parse_timestamps(files[name], raw.iloc[row:row + 1], options, first_line=row + 2)
         assert index[0] == frame.index[row]
+
+
+@pytest.mark.parametrize("name", list(FORMATS))
+@pytest.mark.parametrize("one_by_one", [30, 0])
+def test_the_live_feed_parses_each_format_as_the_file_reader_does(files, name, one_by_one):
+    """`seqae watch`'s parser (lines split by hand, float() readings, parse_time_fields), fed the
+    file's lines as its LineSource gives them: the first `one_by_one` rows a block each, then
+    blocks of 97 rows; the same index (values, zone, name) and the same float64 readings."""
+    expected = read_sensor_csv(files[name], **FORMATS[name][3])
+    source = LineSource(files[name], from_start=True)
+    parser = RowParser(files[name], source.header(), ["a", "b"], ReadOptions(**FORMATS[name][3]))
+    lines = []
+    while len(lines) < N_ROWS:
+        lines += source.read()
+    source.close()
+    edges = list(range(one_by_one)) + list(range(one_by_one, N_ROWS, 97)) + [N_ROWS]
+    pieces = [parser.parse(lines[first:stop]) for first, stop in zip(edges[:-1], edges[1:])]
+    assert [p.errors for p in pieces if p.errors] == []
+    index = pieces[0].index.append([p.index for p in pieces[1:]])
+    pd.testing.assert_index_equal(index, expected.index, exact=True)
+    np.testing.assert_array_equal(np.vstack([p.values for p in pieces]), expected.to_numpy())
+    assert [line for p in pieces for line in p.lines] == list(range(2, N_ROWS + 2))
 
 
 # ---- what decides on its own --------------------------------------------------------------------

@@ -197,3 +197,20 @@ def test_causal_scorer_is_public_for_pieces(detectors, series):
     b = scorer.score(values[7:], series.index[7:])
     np.testing.assert_array_equal(np.concatenate([a.scores, b.scores]), detector.detect(series, causal=True).scores)
     assert isinstance(detector, BaseDetector)
+
+
+def test_a_scorer_keeping_one_alert_reports_the_same_events(detectors, series):
+    """`alerts_kept` bounds the alert list (and the state) of a feed that runs for months: the
+    events and ids are those of a scorer that keeps every alert; its table holds the last ones."""
+    detector = detectors["knn-window"]
+    bounded, every = LiveScorer(detector), LiveScorer(detector)
+    bounded.alerts_kept = 1
+    seen = {"bounded": [], "every": []}
+    for first in range(0, N_ROWS, 25):
+        for name, scorer in (("bounded", bounded), ("every", every)):
+            scorer.update(series.iloc[first:first + 25])
+            seen[name] += [(first + e.position, e.event, e.alert["alert_id"]) for e in scorer.events]
+    assert seen["bounded"] == seen["every"] and len(every.alert_table()) > 1
+    kept = bounded.alert_table()
+    assert 1 <= len(kept) <= 2 and kept["alert_id"].tolist() == every.alert_table()["alert_id"].tolist()[-len(kept):]
+    assert len(bounded.state()["tracker"]["alerts"]) == len(kept)

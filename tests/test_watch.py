@@ -198,3 +198,112 @@ def test_monitoring_run_in_mlflow(files, tmp_path):
     table = pd.read_csv(client.download_artifacts(run.info.run_id, "monitoring/alerts.csv", str(tmp_path)))
     assert len(table) == run.data.metrics["alerts_opened"]
     assert run.info.status == "FINISHED"
+
+
+# ---- the parser and the loop in process ------------------------------------------------------------
+
+READINGS = ["1.5", "-2", "+.5", "5.", "1e-3", "-1.25E+2", "007", "0.1", "0.30000000000000004", "-0", "12345678901234567890",
+            "1.7976931348623157e308", "1.7976931348623159e308", "4.9e-324", "1e-400", "inf", "-Infinity", "nan", "NaN",
+            "", "n/a", "NA", "null", "None", "-", "?", "1_000", "\u0661\u0662", "oops", "1,5", "0x10", "1.2.3", "e5"]
+COMMA_READINGS = ["1,5", "-0,25", "12", "1.234,5", "1.5", "1,2,3", "", "n/a", "inf", "1e3", "1,5e-3"]
+
+
+@pytest.mark.parametrize("decimal, texts", [(".", READINGS), (",", COMMA_READINGS)])
+def test_parse_reading_agrees_with_parse_numbers(decimal, texts):
+    """Each reading read without pandas is parse_numbers' float64, bit for bit, or is left to it
+    (None): never a number where parse_numbers refuses the text or reads another."""
+    from seqae.data import parse_numbers, parse_reading
+    from seqae.errors import DataError
+
+    fast = 0
+    for text in texts:
+        try:
+            expected = parse_numbers("f.csv", pd.Series([text], dtype=object), "a", decimal)[0]
+        except DataError:
+            expected = None
+        got = parse_reading(text, decimal)
+        if got is None:
+            continue
+        fast += 1
+        assert expected is not None, text
+        if text != "-0":  # pandas reads an integer -0 as 0; a zero's sign changes no score
+            assert np.float64(got).tobytes() == expected.tobytes() or np.isnan(got) and np.isnan(expected), text
+    assert fast >= len(texts) // 2  # the usual readings take the fast way
+
+
+def test_parser_reports_each_malformed_line_and_keeps_the_rest(files):
+    """One block with every kind of malformed line: the same rows kept and the same messages as
+    the lines parsed one at a time; the readings of the good rows as the file reader gives them."""
+    from seqae.data import ReadOptions
+    from seqae.streaming.feed import RowParser
+
+    folder, frame, _, _ = files
+    header, rows = lines_of(folder / "data.csv")
+    bad = {4: "2026-01-01 00:00:02,1.0,oops,2.0", 5: "2026-01-01 00:00:02,1.0", 6: "2026-01-01 00:00:02,1.0,,2.0",
+           7: "2026-01-01 00:00:00,1.0,1.0,2.0", 8: "not a time,1.0,1.0,2.0", 9: "2026-01-01 00:00:09,1,2;5,3"}
+    lines = [(2, rows[0]), (3, rows[1]), *sorted(bad.items()), *[(k + 10, row) for k, row in enumerate(rows[2:20])]]
+    columns = [str(c) for c in frame.columns]
+    whole = RowParser("feed", header, columns, ReadOptions()).parse(lines)
+    single = RowParser("feed", header, columns, ReadOptions())
+    one_by_one = [single.parse([line]) for line in lines]
+    assert [number for number, _ in whole.errors] == sorted(bad)
+    assert whole.errors == [e for p in one_by_one for e in p.errors]
+    messages = dict(whole.errors)
+    assert "column" in messages[4] and "non-numeric" in messages[4] and "'oops'" in messages[4]
+    assert messages[5] == "expected 4 fields (the header's), found 2"
+    assert "no reading" in messages[6] and "not after" in messages[7] and "not timestamps" in messages[8]
+    assert whole.lines == [line for p in one_by_one for line in p.lines] == [2, 3, *range(10, 28)]
+    expected = read_sensor_csv(folder / "data.csv").iloc[:20]
+    np.testing.assert_array_equal(whole.values, expected.to_numpy())
+    pd.testing.assert_index_equal(whole.index, expected.index)
+
+
+class Flushes:
+    """A text output that records how many lines each flush sent."""
+
+    def __init__(self):
+        self.lines, self.flushed = [], []
+        self._pending = ""
+
+    def write(self, text):
+        self._pending += text
+
+    def flush(self):
+        new = self._pending.splitlines()
+        self.lines += new
+        self.flushed.append(len(new))
+        self._pending = ""
+
+
+def test_rows_waiting_in_the_pipe_are_scored_together(files, monkeypatch):
+    """Every row already in the pipe is one block: one update, one flush, still an answer per row
+    in order, the scores and alerts of `seqae score --causal`."""
+    from seqae.detectors import BaseDetector
+    from seqae.streaming import LiveScorer, feed
+
+    folder, frame, causal, alerts = files
+    header, rows = lines_of(folder / "data.csv")
+    read, write = os.pipe()
+    os.write(write, ("\n".join([header, *rows]) + "\n").encode())  # fits the pipe's buffer
+    os.close(write)
+    stdin = os.fdopen(read)
+    monkeypatch.setattr(sys, "stdin", stdin)
+    scorer = LiveScorer(BaseDetector.load(folder / "model"))
+    updates = []
+    score = scorer.score
+    monkeypatch.setattr(scorer, "score", lambda values, index: updates.append(len(values)) or score(values, index))
+    out = Flushes()
+    try:
+        summary = feed.watch(scorer, feed.LineSource("-"), out)
+    finally:
+        stdin.close()
+    assert summary.rows == N_ROWS and summary.stopped_by == "end of input"
+    assert len(updates) < 4 and sum(updates) == N_ROWS
+    assert out.flushed == updates
+    answers = [json.loads(line) for line in out.lines]
+    assert [a["line"] for a in answers] == list(range(2, N_ROWS + 2))
+    np.testing.assert_array_equal([np.nan if a["score"] is None else a["score"] for a in answers], causal.scores)
+    assert [a["timestamp"] for a in answers] == [t.isoformat() for t in causal.index]
+    opened = [a["alert"] for a in answers if a["alert"] and a["alert"]["event"] == "open"]
+    assert [(e["alert_id"], e["fired_at"]) for e in opened] == \
+        [(i, t.isoformat()) for i, t in zip(alerts["alert_id"], alerts["fired_at"])]

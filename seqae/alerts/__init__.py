@@ -44,12 +44,12 @@ models), and the top sensors with their shares; `Alerts.alert_ids` gives each ro
 """
 
 from seqae.alerts.rules import N_TAIL_SCORES, Alert, AlertRules, AlertTracker
-from seqae.alerts.table import (ALERT_COLUMNS, Alerts, alert_table, detection_alert_ids, detection_alerts, find_alerts,
-                                fitted_rules, idle_warm_up)
+from seqae.alerts.table import (ALERT_COLUMNS, Alerts, alert_records, alert_table, detection_alert_ids,
+                                detection_alerts, find_alerts, fitted_rules, idle_warm_up)
 from seqae.alerts.budget import MIN_EMPIRICAL_ALERTS, AlertBudgetThreshold, rows_per_day
 
 __all__ = [
     "ALERT_COLUMNS", "MIN_EMPIRICAL_ALERTS", "N_TAIL_SCORES", "Alert", "AlertBudgetThreshold", "AlertRules",
-    "AlertTracker", "Alerts", "alert_table", "detection_alert_ids", "detection_alerts", "find_alerts", "fitted_rules",
-    "idle_warm_up", "rows_per_day",
+    "AlertTracker", "Alerts", "alert_records", "alert_table", "detection_alert_ids", "detection_alerts",
+    "find_alerts", "fitted_rules", "idle_warm_up", "rows_per_day",
 ]

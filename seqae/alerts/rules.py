@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -221,7 +222,8 @@ class AlertTracker:
         self.open_level = rules.open_level_
         self.close_level = rules.close_level_
         self.extreme_level = rules.extreme_level_
-        self.alerts: list[Alert] = []
+        self.alerts: list[Alert] = []  # the alerts raised (the last `keep` of them after `forget(keep)`)
+        self.n_alerts = 0  # alerts raised so far: the next one's id
         self.n_rows = 0  # rows seen
         self.n_settled = 0  # rows whose alert id has been returned
         self._episode: Alert | None = None  # the current episode (fired or not); alert_id -1 until fired
@@ -229,11 +231,16 @@ class AlertTracker:
         self._last_closed: Alert | None = None  # the last alert that ended (a cooldown can reopen it)
         self._finished = False
 
-    def update(self, scores, contributions=None, index=None) -> np.ndarray:
+    def update(self, scores, contributions=None, index=None,
+               on_step: Callable[[int], None] | None = None) -> np.ndarray:
         """Run the rules over the next rows; their alert ids as far as they are settled.
 
         `index` (optional): the rows' timestamps, kept on each alert (`Alert.start_time`, ...) so
         that `alert_table` can name times without the whole series' index (chunked scoring).
+        `on_step` (optional): called with a row's position among these rows after the rules ran on
+        it, for every row that can change an alert (an episode going on, or a score above the
+        threshold); the other rows change nothing but the row count. A live feed reports alerts
+        opening and closing from it.
         """
         if self._finished:
             raise ConfigError("this AlertTracker has finished; start a new one with AlertRules.tracker()")
@@ -256,6 +263,8 @@ class AlertTracker:
                 k = int(above[j])
             self._step(first + k, float(scores[k]), None if contributions is None else contributions[k],
                        None if index is None else index[k])
+            if on_step is not None:
+                on_step(k)
             k += 1
         self.n_rows = first + len(scores)
         return self._settle(self._pending_from())
@@ -315,7 +324,8 @@ class AlertTracker:
             episode.shares += np.clip(contribution, 0.0, None)
         if episode.alert_id < 0 and (episode.n_flagged >= self.rules.min_length
                                      or score >= self.extreme_level):
-            episode.alert_id = len(self.alerts)
+            episode.alert_id = self.n_alerts
+            self.n_alerts += 1
             episode.fired_at, episode.fired_time = row, time
             self.alerts.append(episode)
 
@@ -339,7 +349,7 @@ class AlertTracker:
         episode = self._episode
         return {
             "n_rows": self.n_rows, "n_settled": self.n_settled, "on": self._on, "finished": self._finished,
-            "alerts": alerts,
+            "alerts": alerts, "n_alerts": self.n_alerts,
             # the episode and the last closed alert: an alert's id, or (an episode not fired yet) itself
             "episode": None if episode is None else (
                 episode.alert_id if episode.alert_id >= 0 else _alert_state(episode)),
@@ -352,15 +362,31 @@ class AlertTracker:
         tracker = cls(rules)
         try:
             tracker.alerts = [_alert_from_state(a) for a in state["alerts"]]
+            tracker.n_alerts = int(state.get("n_alerts", len(tracker.alerts)))  # states before forget(): all kept
+            by_id = {alert.alert_id: alert for alert in tracker.alerts}
             tracker.n_rows, tracker.n_settled = int(state["n_rows"]), int(state["n_settled"])
             tracker._on, tracker._finished = bool(state["on"]), bool(state["finished"])
             episode, last = state["episode"], state["last_closed"]
-            tracker._episode = (None if episode is None else tracker.alerts[episode] if isinstance(episode, int)
+            tracker._episode = (None if episode is None else by_id[episode] if isinstance(episode, int)
                                 else _alert_from_state(episode))
-            tracker._last_closed = None if last is None else tracker.alerts[last]
+            tracker._last_closed = None if last is None else by_id[last]
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise DataError(f"not the state of an alert tracker ({type(exc).__name__}: {exc})") from None
         return tracker
+
+    def forget(self, keep: int) -> None:
+        """Keep only the last `keep` alerts in `alerts` (and in `state()`), so that a feed scored for
+        months holds a bounded list; ids go on counting (`n_alerts`). An alert that can still change
+        is never dropped: the one going on, the last closed one (a cooldown may rejoin it), and any
+        with rows whose alert id is not settled yet."""
+        drop = len(self.alerts) - max(int(keep), 0)
+        for k in range(max(drop, 0)):
+            alert = self.alerts[k]
+            if alert is self._episode or alert is self._last_closed or alert.end >= self.n_settled:
+                drop = k
+                break
+        if drop > 0:
+            del self.alerts[:drop]
 
     # ---- which rows are settled -----------------------------------------------------------------
 

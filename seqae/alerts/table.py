@@ -125,6 +125,13 @@ def alert_table(found: list[Alert], index, feature_names: list[str], rules: Aler
     Chunked use (what `seqae score` needs): `tracker = rules.tracker()`, per chunk
     `tracker.update(scores, contributions, index)`, then `tracker.finish()` and
     `alert_table(tracker.alerts, None, feature_names, rules)`."""
+    return pd.DataFrame(alert_records(found, index, feature_names, rules, top=top), columns=ALERT_COLUMNS)
+
+
+def alert_records(found: list[Alert], index, feature_names: list[str], rules: AlertRules,
+                  top: int = 3) -> list[dict]:
+    """The rows of `alert_table` as dicts (`ALERT_COLUMNS`), without building a frame: a live feed
+    reports one alert at a time."""
     rows = []
     peaks = np.array([a.peak_score for a in found], dtype=np.float64)
     p_values = rules.p_values(peaks) if found else []
@@ -161,4 +168,4 @@ def alert_table(found: list[Alert], index, feature_names: list[str], rules: Aler
             "top_sensors": ", ".join(f"{name} ({100 * s:.0f}%)" for name, s in named),
             "closed": alert.closed,
         })
-    return pd.DataFrame(rows, columns=ALERT_COLUMNS)
+    return rows

@@ -8,6 +8,7 @@ reader (`seqae.data.chunks`) a block of rows at a time, both through the same st
                                        time-of-day column), the decimal mark, day-first dates, the
                                        unit of epoch numbers
     each block of rows ──parse_timestamps, parse_numbers──> time index, float readings
+                       (a live feed's rows: parse_time_fields, parse_reading, the same rules)
                        ──fill_missing──> gaps filled, or a one-line error
 
 A reader of one row at a time settles the options on its first row (or is given every one of
@@ -403,6 +404,29 @@ def parse_numbers(name: str, column: pd.Series, col: str, decimal: str = ".", fi
             f"{row + first_line}: {column.iloc[row]!r}); {hint}"
         )
     return values.to_numpy(dtype=np.float64)
+
+
+def parse_reading(text: str, decimal: str = ".") -> float | None:
+    """One stripped reading as `parse_numbers` reads it, without pandas (a live feed's row): the
+    number, NaN for a usual spelling of missing (`''`, `n/a`, `-`, ...), or None for text
+    `parse_numbers` must judge (its message names the column and row): text that is not a number,
+    non-ASCII digits, and, with decimal commas, a point (`1.234,5`).
+
+    Python's float() and pandas' to_numeric read ASCII decimal text to the same float64 (but for
+    the sign of an integer zero: pandas reads `-0` as 0), so a row read here and the same row read
+    in a file give the same scores."""
+    if decimal == ",":
+        if "." in text:
+            return None
+        text = text.replace(",", ".")
+    if text.isascii() and "_" not in text:  # float() takes 1_000; pandas does not
+        try:
+            value = float(text)
+        except ValueError:
+            pass
+        else:
+            return value if value == value or text.lower() == "nan" else None
+    return float("nan") if text.lower() in _MISSING_TEXT else None
 
 
 def fill_missing(name: str, frame: pd.DataFrame, fill: str, file_rows: np.ndarray) -> pd.DataFrame:

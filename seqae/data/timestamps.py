@@ -9,6 +9,7 @@ time column (below 1e9: a counter, seconds since the start) stay numbers.
     find_time_columns   which column is the time (or a date and a time-of-day column)
     epoch_unit, guess_dayfirst   what the first rows say about numbers and dates
     parse_timestamps    a block of rows' time text -> the index, with one-line errors
+    parse_time_fields   the same for rows a reader split itself (the live feed)
     time_gaps, warn_about_gaps   jumps in the timestamps worth a warning
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -113,8 +114,9 @@ def _verb(time_columns: Sequence[str], verb: str) -> str:
     return verb if len(time_columns) == 1 else {"has": "have", "mixes": "mix"}[verb]
 
 
-def time_text(raw: pd.DataFrame, time_columns: Sequence[str]) -> pd.Series:
-    """The timestamps of `raw` as written: one column, or a date and a time of day joined by a space."""
+def time_text(raw: pd.DataFrame | Mapping[str, pd.Series], time_columns: Sequence[str]) -> pd.Series:
+    """The timestamps of `raw` (a frame of strings, or its time columns by name) as written: one
+    column, or a date and a time of day joined by a space."""
     parts = [raw[c].str.strip() for c in time_columns]
     return parts[0] if len(parts) == 1 else parts[0] + " " + parts[1]
 
@@ -185,13 +187,25 @@ def parse_timestamps(name: str, raw: pd.DataFrame, options: ReadOptions, first_l
     columns = options.time_column
     if not columns:
         return pd.RangeIndex(first_line - 2, first_line - 2 + len(raw), name="row")
+    return parse_time_fields(name, [raw[col] for col in columns], options, first_line)
+
+
+def parse_time_fields(name: str, fields: Sequence[Sequence[str]], options: ReadOptions,
+                      first_line: int = 2) -> pd.Index:
+    """`parse_timestamps` of rows already split: `fields[c]` holds the text of settled
+    `options.time_column[c]` for each row (a Series or a list of strings). A reader that splits
+    lines itself (the live feed) reads its times here, by the rules a whole file is read by."""
+    columns = options.time_column
+    fields = [field if isinstance(field, pd.Series) else pd.Series(list(field), dtype=object) for field in fields]
+    if len(fields) != len(columns):
+        raise ValueError(f"parse_time_fields: {len(fields)} fields for time columns {columns!r}")
     where = columns_phrase(columns)
-    for col in columns:
-        blank = (raw[col].str.strip() == "").to_numpy()
+    for col, field in zip(columns, fields):
+        blank = (field.str.strip() == "").to_numpy()
         if blank.any():
             row = int(np.flatnonzero(blank)[0]) + first_line
             raise DataError(f"{name}: time column {col!r} is empty at row {row}; every row needs a timestamp")
-    text = time_text(raw, columns)
+    text = time_text(dict(zip(columns, fields)), columns)
     index_name = columns[0] if len(columns) == 1 else "timestamp"
     if options.time_unit is not None:
         return _epoch_index(name, where, text, options.time_unit, first_line).rename(index_name)

@@ -102,23 +102,41 @@ class NearestWindowsDetector(BaseDetector):
         batch, window, n_features = x.shape
         flat = x.reshape(batch, -1)
         memory = self.memory_.reshape(len(self.memory_), -1)  # (n_memory, window * features)
+        norms = self._memory_norms()  # (n_memory,) squared length of each memory window
         k = min(self.n_neighbors, len(memory))
         best_d = np.full((batch, k), np.inf, dtype=np.float64)
         best_i = np.zeros((batch, k), dtype=np.int64)
+        rows = np.arange(batch)
         block = max(1, MEMORY_BATCH_VALUES // max(batch, 1))
         x_sq = (flat.astype(np.float64) ** 2).sum(axis=1)[:, None]
         for first in range(0, len(memory), block):
             part = memory[first:first + block]
-            d = x_sq - 2.0 * (flat @ part.T) + (part.astype(np.float64) ** 2).sum(axis=1)[None]  # (batch, part)
+            d = x_sq - 2.0 * (flat @ part.T)  # (batch, part)
+            d += norms[first:first + len(part)][None]
+            if k == 1:  # the nearest: the first of equal distances, the earlier block's on a tie
+                nearest = np.argmin(d, axis=1)
+                closer = d[rows, nearest] < best_d[:, 0]
+                best_d[closer, 0] = d[rows, nearest][closer]
+                best_i[closer, 0] = first + nearest[closer]
+                continue
             d = np.concatenate([best_d, d], axis=1)
-            idx = np.concatenate([best_i, np.arange(first, first + len(part))[None].repeat(batch, 0)], axis=1)
             order = np.argpartition(d, k - 1, axis=1)[:, :k] if d.shape[1] > k else np.argsort(d, axis=1)[:, :k]
             best_d = np.take_along_axis(d, order, axis=1)
-            best_i = np.take_along_axis(idx, order, axis=1)
+            # positions below k are the kept best, the others this block's windows
+            best_i = np.where(order < k, np.take_along_axis(best_i, np.minimum(order, k - 1), axis=1),
+                              first + order - k)
         neighbours = self.memory_[best_i]  # (batch, k, window, features)
         squared = ((x[:, None] - neighbours) ** 2).mean(axis=1)  # (batch, window, features)
         per_sensor = squared.mean(axis=1, keepdims=True)  # the window's distance, per sensor
         return np.broadcast_to(per_sensor, x.shape).astype(np.float32)
+
+    def _memory_norms(self) -> np.ndarray:
+        """The squared length of each memory window in float64, worked out once per memory."""
+        cached = getattr(self, "_norms_of", None)
+        if cached is None or cached[0] is not self.memory_:
+            memory = self.memory_.reshape(len(self.memory_), -1)
+            self._norms_of = (self.memory_, (memory.astype(np.float64) ** 2).sum(axis=1))
+        return self._norms_of[1]
 
     def model_state(self):
         return {"n_memory": int(len(self.memory_))}, {"memory": torch.from_numpy(self.memory_)}

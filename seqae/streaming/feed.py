@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from seqae.alerts.rules import time_from_state, time_state
-from seqae.data import ReadOptions, parse_numbers, parse_timestamps
+from seqae.data import ReadOptions, parse_numbers, parse_reading, parse_time_fields
 from seqae.detectors import Detection
 from seqae.errors import ConfigError, DataError, missing_columns_message
 from seqae.files import StagedFile
@@ -176,90 +176,176 @@ class RowParser:
         self.last_time = None  # the time of the last row handed on
         self.last_values = None  # its readings (for ffill)
         self.n_rows = 0  # rows handed on (the row number of a feed without a time column)
+        self._value_at: list[int] = []  # the fields of the model's columns, in its order (once settled)
+        self._time_at: list[int] = []  # the fields of the time column(s)
 
     def parse(self, lines: list[tuple[int, str]]) -> ParsedRows:
+        """The rows of `lines` that parse, in order, and a message for each line that does not.
+
+        Lines are split on the separator (by the csv module where a field is quoted), times read by
+        `parse_time_fields` and readings as `parse_reading` reads them, the rules `read_sensor_csv`
+        follows: a block at once where every row is well formed, row by row (for the messages)
+        where one is not; only text those cannot settle is handed to pandas (`parse_numbers`)."""
         fields, numbers, errors = [], [], []
+        sep, n_fields = self.sep, len(self.header)
         for number, text in lines:
-            row = next(csv.reader([text], delimiter=self.sep), [])
-            if len(row) != len(self.header):
-                errors.append((number, f"expected {len(self.header)} fields (the header's), found {len(row)}"))
+            if '"' in text or "\r" in text or "\0" in text:
+                row = next(csv.reader([text], delimiter=sep), [])
+            else:
+                row = text.split(sep)
+            if len(row) != n_fields:
+                errors.append((number, f"expected {n_fields} fields (the header's), found {len(row)}"))
                 continue
-            fields.append([value.strip() for value in row])
+            fields.append(row)  # fields keep their spaces: the parsers strip them
             numbers.append(number)
         rows = ParsedRows(pd.Index([]), np.empty((0, len(self.columns))), [], errors)
         if not fields:
             return rows
-        raw = pd.DataFrame(fields, columns=self.header)
         if not self.options.settled:
+            raw = pd.DataFrame([[value.strip() for value in row] for row in fields], columns=self.header)
             try:
                 self.options = self.options.settle(self.name, raw)
             except DataError as exc:
                 raise DataError(f"{self.name}: the format cannot be read from line {numbers[0]}: {exc}") from None
-        try:  # the whole block at once; a block with a bad row is read row by row to name it
-            index, values = self._parse_block(raw, numbers[0])
-        except DataError:
-            pieces, kept, good = [], [], []
-            for k, number in enumerate(numbers):
-                try:
-                    one_index, one_values = self._parse_block(raw.iloc[k:k + 1], number)
-                except DataError as exc:
-                    errors.append((number, _without_name(str(exc), self.name)))
-                    continue
-                pieces.append(one_index)
-                kept.append(one_values[0])
-                good.append(number)
-            if not pieces:
-                errors.sort()
-                return rows
-            index = pieces[0].append(pieces[1:]) if len(pieces) > 1 else pieces[0]
-            values, numbers = np.vstack(kept), good
-        keep = []
-        for k, number in enumerate(numbers):
-            message = self._check(index[k], values[k])
-            if message:
-                errors.append((number, message))
-                continue
-            if self.options.fill == "ffill" and not np.isfinite(values[k]).all():
-                values[k] = np.where(np.isfinite(values[k]), values[k], self.last_values)
-            self.last_time, self.last_values = index[k], values[k].copy()
-            keep.append(k)
+        if not self._value_at:  # the fields to read, once the format is settled (here or by the caller)
+            self._value_at = [self.header.index(c) for c in self.columns]
+            self._time_at = [self.header.index(c) for c in self.options.time_column]
+        timed, index = self._times(fields, numbers, errors)  # the rows with a time, and their times
+        values, read = self._values([fields[k] for k in timed], [numbers[k] for k in timed], errors)
+        finite = np.isfinite(values).all(axis=1)
+        if read.all() and finite.all() and self._in_order(index):  # the usual block: every row kept
+            keep = list(range(len(timed)))
+        else:
+            keep = self._check_rows(index, values, read, finite, [numbers[k] for k in timed], errors)
         errors.sort()
         if keep:
-            rows.index = index[keep] if self.options.time_column else pd.RangeIndex(
-                self.n_rows, self.n_rows + len(keep), name="row")
-            rows.values = values[keep]
-            rows.lines = [numbers[k] for k in keep]
+            self.last_values = values[keep[-1]].copy()
+            if index is None:
+                rows.index = pd.RangeIndex(self.n_rows, self.n_rows + len(keep), name="row")
+            else:
+                rows.index = index if len(keep) == len(index) else index[keep]
+                self.last_time = rows.index[-1]
+            rows.values = values if len(keep) == len(values) else values[keep]
+            rows.lines = [numbers[timed[i]] for i in keep]
             self.n_rows += len(keep)
         return rows
 
-    def _parse_block(self, raw: pd.DataFrame, first_line: int) -> tuple[pd.Index, np.ndarray]:
-        index = parse_timestamps(self.name, raw, self.options, first_line=first_line)
-        try:  # every reading of the block in one call (the parser is elementwise: the same numbers)
-            flat = pd.Series(raw[self.columns].to_numpy().ravel())  # row by row, the columns in model order
-            values = parse_numbers(self.name, flat, self.columns[0], self.options.decimal, first_line=first_line)
-            values = values.reshape(len(raw), len(self.columns))
-        except DataError:  # column by column, for the message that names the column and row
-            values = np.column_stack([parse_numbers(self.name, raw[c], c, self.options.decimal,
-                                                    first_line=first_line) for c in self.columns])
-        return index, values
+    def _times(self, fields: list[list[str]], numbers: list[int], errors: list) -> tuple[list[int], pd.Index | None]:
+        """The positions of the rows whose time reads, and their times (None without a time column);
+        a refused time's message goes to `errors`. The block is read at once; a block with a bad
+        time row by row."""
+        if not self.options.time_column:
+            return list(range(len(fields))), None
+        columns = [[row[j] for row in fields] for j in self._time_at]
+        try:
+            return list(range(len(fields))), parse_time_fields(self.name, columns, self.options,
+                                                               first_line=numbers[0])
+        except DataError:
+            pass
+        timed, pieces = [], []
+        for k, number in enumerate(numbers):
+            try:
+                pieces.append(parse_time_fields(self.name, [[column[k]] for column in columns], self.options,
+                                                first_line=number))
+            except DataError as exc:
+                errors.append((number, _without_name(str(exc), self.name)))
+                continue
+            timed.append(k)
+        if not pieces:
+            return [], None
+        return timed, pieces[0].append(pieces[1:]) if len(pieces) > 1 else pieces[0]
 
-    def _check(self, time, values: np.ndarray) -> str | None:
-        bad = ~np.isfinite(values)
-        if bad.any():
+    def _values(self, fields: list[list[str]], numbers: list[int], errors: list) -> tuple[np.ndarray, np.ndarray]:
+        """The rows' readings `(n_rows, n_features)` and which rows read (a refused row's message
+        goes to `errors`). A block of plain decimal numbers is read by float() at once."""
+        decimal, value_at = self.options.decimal, self._value_at
+        read = np.ones(len(fields), dtype=bool)
+        if not fields:
+            return np.empty((0, len(self.columns))), read
+        if decimal == ".":
+            flat = [row[j] for row in fields for j in value_at]
+            text = "".join(flat)
+            if text.isascii() and "_" not in text:  # what parse_reading leaves to float()
+                try:
+                    values = np.fromiter(map(float, flat), dtype=np.float64, count=len(flat))
+                except ValueError:  # a missing reading or text: row by row
+                    values = None
+                if values is not None and not np.isnan(values).any():  # "nan" or not: parse_reading's call
+                    return values.reshape(len(fields), len(value_at)), read
+        values = np.empty((len(fields), len(value_at)))
+        for k, row in enumerate(fields):
+            readings = [parse_reading(row[j].strip(), decimal) for j in value_at]
+            if None in readings:
+                try:
+                    readings = self._readings(row, numbers[k])
+                except DataError as exc:
+                    errors.append((numbers[k], _without_name(str(exc), self.name)))
+                    read[k] = False
+                    values[k] = np.nan
+                    continue
+            values[k] = readings
+        return values, read
+
+    def _in_order(self, index: pd.Index | None) -> bool:
+        """Whether the block's times rise, from after the last row's (True without a time column)."""
+        if index is None or not len(index):
+            return True
+        keys = index.asi8 if isinstance(index, pd.DatetimeIndex) else index.to_numpy()
+        if len(keys) > 1 and not (np.diff(keys) > 0).all():
+            return False
+        if self.last_time is None:
+            return True
+        try:
+            return bool(index[0] > self.last_time)
+        except TypeError:
+            return False
+
+    def _check_rows(self, index, values: np.ndarray, read: np.ndarray, finite: np.ndarray, numbers: list[int],
+                    errors: list) -> list[int]:
+        """The rows kept of a block with a refused row, one by one (`_check`); --fill ffill fills
+        `values` in place."""
+        times = list(index) if index is not None else [None] * len(values)
+        keep = []
+        last_time, last_values = self.last_time, self.last_values
+        for k, time in enumerate(times):
+            if not read[k]:
+                continue
+            message = self._check(time, values[k], finite[k], last_time, last_values)
+            if message:
+                errors.append((numbers[k], message))
+                continue
+            if not finite[k]:  # --fill ffill (the check refused it under --fill error)
+                values[k] = np.where(np.isfinite(values[k]), values[k], last_values)
+            last_time, last_values = time, values[k]
+            keep.append(k)
+        return keep
+
+    def _readings(self, row: list[str], number: int) -> list[float]:
+        """A row's readings read by pandas, column by column: the message of `parse_numbers` for
+        text it refuses (naming the column), the number for text only it reads (1.234,5)."""
+        decimal = self.options.decimal
+        return [float(parse_numbers(self.name, pd.Series([row[j].strip()], dtype=object), column, decimal,
+                                    first_line=number)[0]) for column, j in zip(self.columns, self._value_at)]
+
+    def _check(self, time, values: np.ndarray, finite: bool, last_time, last_values) -> str | None:
+        """Why a parsed row is refused (None: it is not): a missing reading, or a time not after the
+        last row's (`last_time`, `last_values`: the row kept before it)."""
+        if not finite:
+            bad = ~np.isfinite(values)
             column = self.columns[int(np.flatnonzero(bad)[0])]
             if self.options.fill == "error":
                 return (f"column {column!r} has no reading (missing or infinite); fill it at the source or "
                         "pass --fill ffill")
-            if self.last_values is None or not np.isfinite(self.last_values[bad]).all():
+            if last_values is None or not np.isfinite(last_values[bad]).all():
                 return f"column {column!r} has no reading and no earlier one to carry forward"
-        if self.options.time_column and self.last_time is not None:
+        if time is not None and last_time is not None:
             try:
-                later = time > self.last_time
+                later = time > last_time
             except TypeError:
-                return (f"time {time} cannot be compared with the last row's ({self.last_time}): times with "
+                return (f"time {time} cannot be compared with the last row's ({last_time}): times with "
                         "and without a UTC offset mixed")
             if not later:
-                return f"time {time} is not after the last row's ({self.last_time}); rows must come in time order"
+                return f"time {time} is not after the last row's ({last_time}); rows must come in time order"
         return None
 
     def state(self) -> dict:
@@ -294,6 +380,17 @@ def json_value(value):
     return value
 
 
+def json_times(index: pd.Index) -> list:
+    """`json_value` of each time of `index`, the block at once where the times are whole seconds
+    (numpy writes them as Timestamp.isoformat does), one by one otherwise."""
+    if isinstance(index, pd.DatetimeIndex) and len(index) and (index.tz is None or str(index.tz) == "UTC"):
+        ns = index.as_unit("ns").asi8
+        if (ns >= 0).all() and not (ns % 1_000_000_000).any():
+            text = np.datetime_as_string(ns.view("M8[ns]").astype("M8[s]"), unit="s")
+            return (np.char.add(text, "+00:00") if index.tz is not None else text).tolist()
+    return [json_value(time) for time in index]
+
+
 def event_record(event: AlertEvent) -> dict:
     return {"event": event.event, **{key: json_value(value) for key, value in event.alert.items()}}
 
@@ -323,20 +420,22 @@ class RowWriter:
         for event in events:
             by_row.setdefault(event.position, []).append(event_record(event))
         self.start()
-        for k in range(len(detection.scores)):
+        # the rows' values as Python objects once (an index or array looked up row by row is slow)
+        for k, (timestamp, score, flag, warming) in enumerate(zip(json_times(detection.index),
+                                                                  detection.scores.tolist(),
+                                                                  detection.flags.tolist(),
+                                                                  detection.warming_up.tolist())):
             alerts = by_row.get(k)
             alert = None if not alerts else alerts[0] if len(alerts) == 1 else alerts
-            score = json_value(detection.scores[k])
-            timestamp = json_value(detection.index[k])
-            warming = bool(detection.warming_up[k])
+            score = score if math.isfinite(score) else None
             if self.csv is not None:
                 last = alerts[-1] if alerts else None
                 self.csv.writerow([timestamp, lines[k], "" if score is None else repr(score),
-                                   int(detection.flags[k]), int(warming), "" if last is None else last["event"],
+                                   int(flag), int(warming), "" if last is None else last["event"],
                                    "" if last is None else last["alert_id"]])
             else:
                 self.out.write(json.dumps({"timestamp": timestamp, "line": lines[k], "score": score,
-                                           "is_anomaly": int(detection.flags[k]), "warming_up": warming,
+                                           "is_anomaly": int(flag), "warming_up": bool(warming),
                                            "alert": alert}) + "\n")
         self.out.flush()
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from seqae.alerts import AlertTracker, alert_table, idle_warm_up
+from seqae.alerts import AlertTracker, alert_records, alert_table, idle_warm_up
 from seqae.detectors import BaseDetector, Detection, scoring
 from seqae.errors import DataError
 
@@ -81,12 +81,15 @@ class AlertEvent:
 class LiveScorer:
     """A fitted detector scoring a feed: `update(rows)` takes new rows only and returns their causal
     `Detection`; `events` then lists the alerts that opened or closed on them; `state()` / `restore`
-    carry everything across a restart.
+    carry everything across a restart. The last `alerts_kept` alerts are kept (`alert_table()`, the
+    state): memory and the state file stay bounded however long the feed runs.
 
     >>> scorer = LiveScorer(detector)            # doctest: +SKIP
     >>> detection = scorer.update(frame.iloc[:1])  # one row, or many
     >>> scorer.events, scorer.state()
     """
+
+    alerts_kept = 1000
 
     def __init__(self, detector: BaseDetector):
         self.scorer = CausalScorer(detector)
@@ -112,43 +115,43 @@ class LiveScorer:
         """`update` of rows already checked: `values` `(n_rows, n_features)` finite, in the model's order."""
         detection = self.scorer.score(values, index)
         self.events = self._run_alerts(detection)
+        self.tracker.forget(self.alerts_kept)
         return detection
 
     def _run_alerts(self, detection: Detection) -> list[AlertEvent]:
         scores, contributions = idle_warm_up(detection.scores, detection.contributions, detection.warming_up)
         tracker, index = self.tracker, detection.index
-        open_level = tracker.open_level
         events: list[AlertEvent] = []
-        position = 0
-        while position < len(scores):
-            if tracker.idle:  # rows at or below the threshold change nothing: take them all at once
-                above = np.flatnonzero(scores[position:] > open_level)
-                stop = len(scores) if not above.size else position + int(above[0])
-                if stop > position:
-                    tracker.update(scores[position:stop], contributions[position:stop], index[position:stop])
-                    position = stop
-                    continue
-            last = tracker.alerts[-1] if tracker.alerts else None
-            was_closed, n_alerts = (last.closed if last is not None else None), len(tracker.alerts)
-            tracker.update(scores[position:position + 1], contributions[position:position + 1],
-                           index[position:position + 1])
+        if tracker.idle and not (scores > tracker.open_level).any():  # rows below the threshold change nothing
+            tracker.update(scores, contributions, index)
+            return events
+        last = tracker.alerts[-1] if tracker.alerts else None
+        seen = [last, None if last is None else last.closed, len(tracker.alerts)]  # as of the row before
+
+        def on_step(position: int) -> None:  # what the rules did on this row
+            last, was_closed, n_alerts = seen
             if last is not None and not was_closed and last.closed:
                 events.append(self._event(position, "close", last))
             if last is not None and was_closed and not last.closed:
                 events.append(self._event(position, "reopen", last))
             for alert in tracker.alerts[n_alerts:]:
                 events.append(self._event(position, "open", alert))
-            position += 1
+            last = tracker.alerts[-1] if tracker.alerts else None
+            seen[:] = [last, None if last is None else last.closed, len(tracker.alerts)]
+
+        # the times as a list: the rules look up the time of each row they run on (an index lookup is slow)
+        tracker.update(scores, contributions, list(index), on_step=on_step)
         return events
 
     def _event(self, position: int, kind: str, alert) -> AlertEvent:
-        row = alert_table([alert], None, self.feature_names, self.tracker.rules).iloc[0].to_dict()
+        row = alert_records([alert], None, self.feature_names, self.tracker.rules)[0]
         if kind != "close":  # its end is not known yet
             row["end"] = row["duration"] = None
         return AlertEvent(position, kind, row)
 
     def alert_table(self) -> pd.DataFrame:
-        """Every alert raised so far (the last may still be open: `closed` False)."""
+        """The alerts raised so far, the last `alerts_kept` of them (the last may still be open:
+        `closed` False)."""
         return alert_table(self.tracker.alerts, None, self.feature_names, self.tracker.rules)
 
     # ---- restarts ---------------------------------------------------------------------------------

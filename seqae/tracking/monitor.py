@@ -5,7 +5,8 @@ them; a model without a run logs to `--experiment`). Every `report_every` rows i
 the rows seen, alerts opened and closed so far, the score quantiles (p50, p90, p99, max) and the
 share of those rows above the threshold, beside the share the calibration predicts (the share of
 held-out normal scores above it, `expected_share`). The alert table is an artifact,
-`monitoring/alerts.csv`, rewritten whenever an alert opens or closes.
+`monitoring/alerts.csv`, rewritten whenever an alert opens or closes: the alerts the live scorer
+keeps (its last `LiveScorer.alerts_kept`, 1,000), so a report costs the same after months.
 
 A stale model: when the share above the threshold stays far from the expected share (more than 3
 times it or under a third of it, and more than 4 binomial standard errors away) for `stale_after`
