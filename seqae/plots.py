@@ -208,8 +208,9 @@ def _pixel_columns(figure: Figure) -> int:
 
 def _lay_out(figure: Figure, axes: list, colorbar=None) -> None:
     """Margins sized once from the figure's labels: the widest y tick label and the y label on the
-    left, the x label and a row of tick labels below, the title (wrapped to the figure's width) above,
-    the colorbar's ticks and label on the right. One measure of each label, no layout engine at draw."""
+    left, the x tick labels and the x label below, the title (wrapped to the figure's width) above,
+    on the right half the widest x tick label, or the colorbar's ticks and label. One measure of
+    each label, and no layout engine that measures them all again at each draw."""
     renderer = FigureCanvasAgg(figure).get_renderer()
     width, height = figure.get_size_inches()
     dpi = figure.dpi
@@ -221,12 +222,13 @@ def _lay_out(figure: Figure, axes: list, colorbar=None) -> None:
     for ax in axes:
         _wrap_title(ax, renderer, width - 2 * PAD_INCHES)
     left = max(inches(ax.get_yticklabels(), "width") + inches([ax.yaxis.label], "width") for ax in axes)
-    line = inches([axes[-1].xaxis.label], "height") or 0.2  # one line of 10-point text, as the tick labels
-    bottom = 2 * line + 0.1 if axes[-1].xaxis.label.get_text() else line + 0.1
+    x_ticks = axes[-1].get_xticklabels()
+    bottom = inches(x_ticks, "height") + inches([axes[-1].xaxis.label], "height") + 0.15
     top = inches([axes[0].title], "height")
-    right = PAD_INCHES
-    if colorbar is not None:
-        right += inches(colorbar.ax.get_yticklabels(), "width") + inches([colorbar.ax.yaxis.label], "width") + 0.15
+    right = PAD_INCHES + inches(x_ticks, "width") / 2  # the last tick label is centred on the right edge
+    if colorbar is not None:  # the colorbar is on the right edge
+        right = (PAD_INCHES + inches(colorbar.ax.get_yticklabels(), "width")
+                 + inches([colorbar.ax.yaxis.label], "width") + 0.15)
     bottom, top = (bottom + PAD_INCHES) / height, 1 - (top + 0.1 + PAD_INCHES) / height
     gap = 0.15 + inches([ax.title for ax in axes[1:]], "height")  # between stacked panels, in inches
     panel = ((top - bottom) * height - (len(axes) - 1) * gap) / len(axes)
