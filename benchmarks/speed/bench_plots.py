@@ -88,7 +88,8 @@ def figures(module, data: dict) -> dict:
         "scores": lambda: module.score_timeline(
             data["index"], data["scores"], data["threshold"], data["flags"], split_at=int(0.8 * len(data["scores"])),
             alert_ids=data["alert_ids"], title="LSTMAutoencoder on its training data: score per time point"),
-        "sensor_contributions": lambda: module.contribution_heatmap(data["index"], data["contributions"], data["names"]),
+        "sensor_contributions": lambda: module.contribution_heatmap(data["index"], data["contributions"],
+                                                                    data["names"]),
         "latent_space": lambda: module.latent_scatter(data["latent"], data["window_scores"],
                                                       title="Latent space (PCA of encode())", marked=data["marked"]),
     }
@@ -129,7 +130,8 @@ def main(argv=None) -> int:
         rows.append({"figure": name, "before s": before, "now s": now, "now / before": now / before})
     total_before = sum(r["before s"] for r in rows)
     total_now = sum(r["now s"] for r in rows)
-    rows.append({"figure": "all", "before s": total_before, "now s": total_now, "now / before": total_now / total_before})
+    rows.append({"figure": "all", "before s": total_before, "now s": total_now,
+                 "now / before": total_now / total_before})
     result = {"machine": machine(), "file": args.file, "rows": args.rows, "rounds": args.rounds, "ref": args.ref,
               "figures": rows}
     print(table(rows, ["figure", "before s", "now s", "now / before"]))
