@@ -2,13 +2,21 @@
 
 Each function returns a matplotlib `Figure` made without pyplot: no display, no global state, no
 backend switched in the caller's process; saving it as PNG renders with Agg. Nothing to close.
+
+Figures are drawn once, when saved: their margins are sized once from their labels (`_lay_out`), not
+by a layout engine that measures every label again at each draw, and a series with more points than
+the figure has pixel columns is cut to the lowest and highest point of each column (`decimate`), so
+that a long file draws as fast as a short one and its spikes stay visible.
 """
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from seqae.thresholds import flags_to_intervals
@@ -19,6 +27,7 @@ ALERT_COLOR = "tab:purple"
 MAX_SCATTER_POINTS = 4000  # latent points drawn; more are subsampled evenly
 MARK_COLORS = ("tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink")
 EXPECTED_COLOR = "tab:green"
+PAD_INCHES = 0.12  # blank space between a label and the figure's edge, and between neighbours
 
 
 def loss_curves(train_loss, validation_loss=(), best_epoch: int | None = None, title: str = "") -> Figure:
@@ -41,6 +50,7 @@ def loss_curves(train_loss, validation_loss=(), best_epoch: int | None = None, t
     ax.set_title(title or "Loss per epoch")
     ax.grid(alpha=0.3)
     ax.legend()
+    _lay_out(figure, [ax])
     return figure
 
 
@@ -57,7 +67,7 @@ def score_timeline(index: pd.Index, scores: np.ndarray, threshold: float, flags:
     if alert_ids is not None:
         _shade(ax, x, np.asarray(alert_ids) >= 0, ALERT_COLOR, 0.15, "alert")
     _shade(ax, x, flags, FLAG_COLOR, 0.18, "flagged")
-    ax.plot(x, scores, color="tab:blue", linewidth=0.8, label="score")
+    ax.plot(*decimate(x, scores, _pixel_columns(figure)), color="tab:blue", linewidth=0.8, label="score")
     ax.axhline(threshold, color=FLAG_COLOR, linestyle="--", linewidth=1, label=f"threshold {threshold:.3g}")
     if split_at is not None and 0 < split_at < len(x):
         ax.axvline(x[split_at], color="grey", linestyle=":", linewidth=1.2, label="validation starts")
@@ -72,6 +82,7 @@ def score_timeline(index: pd.Index, scores: np.ndarray, threshold: float, flags:
     ax.set_title(title or f"Score per time point ({flagged} of {len(scores)} flagged)")
     ax.grid(alpha=0.3)
     ax.legend(loc="upper left", fontsize="small", ncol=5)
+    _lay_out(figure, [ax])
     return figure
 
 
@@ -96,7 +107,8 @@ def contribution_heatmap(index: pd.Index, contributions: np.ndarray, feature_nam
     ax.set_yticks(range(len(feature_names)), [str(n) for n in feature_names])
     ax.set_xlabel(index.name or "row")
     ax.set_title(title or "Per-sensor contribution to the score")
-    figure.colorbar(image, ax=ax, label="contribution", pad=0.01)
+    colorbar = figure.colorbar(image, ax=ax, label="contribution", pad=0.01)
+    _lay_out(figure, [ax], colorbar)
     return figure
 
 
@@ -125,7 +137,7 @@ def latent_scatter(latent: np.ndarray, window_scores: np.ndarray, title: str = "
     order = np.argsort(window_scores, kind="stable")  # most anomalous drawn last, on top
     points = ax.scatter(projected[order, 0], projected[order, 1], c=window_scores[order], s=6,
                         cmap="viridis", vmax=float(np.quantile(window_scores, 0.995)))
-    figure.colorbar(points, ax=ax, label="window score")
+    colorbar = figure.colorbar(points, ax=ax, label="window score")
     for k, (label, mask) in enumerate(marked.items()):
         ax.scatter(projected[mask, 0], projected[mask, 1], s=40, facecolors="none", linewidths=1.2,
                    edgecolors=MARK_COLORS[k % len(MARK_COLORS)], label=f"{label} ({int(mask.sum())} windows)")
@@ -135,6 +147,7 @@ def latent_scatter(latent: np.ndarray, window_scores: np.ndarray, title: str = "
     ax.set_ylabel(f"PC 2 ({100 * variance[1]:.0f}% of variance)" if n_axes > 1 else "PC 2 (none)")
     ax.set_title(title or f"Latent space of {len(latent)} windows")
     ax.grid(alpha=0.3)
+    _lay_out(figure, [ax], colorbar)
     return figure
 
 
@@ -147,25 +160,93 @@ def expected_readings(index: pd.Index, actual: np.ndarray, expected: np.ndarray,
     expected = np.asarray(expected, dtype=np.float64).reshape(len(index), -1)
     x = _axis(index)
     n_sensors = actual.shape[1]
-    figure = Figure(figsize=(10, 1.2 + 2.0 * n_sensors), layout="constrained")
+    figure = Figure(figsize=(10, 1.2 + 2.0 * n_sensors))
     axes = np.atleast_1d(figure.subplots(n_sensors, 1, sharex=True))
     flags = np.zeros(len(index), dtype=np.int8)
     flags[span[0]:span[1] + 1] = 1
     for j, ax in enumerate(axes):
         _shade(ax, x, flags, FLAG_COLOR, 0.18, "flagged")
-        ax.plot(x, actual[:, j], color="tab:blue", linewidth=1.0, label="actual")
-        ax.plot(x, expected[:, j], color=EXPECTED_COLOR, linewidth=1.0, linestyle="--", label="expected")
+        ax.plot(*decimate(x, actual[:, j], _pixel_columns(figure)), color="tab:blue", linewidth=1.0, label="actual")
+        ax.plot(*decimate(x, expected[:, j], _pixel_columns(figure)), color=EXPECTED_COLOR, linewidth=1.0,
+                linestyle="--", label="expected")
         ax.set_ylabel(str(sensor_names[j]))
         ax.grid(alpha=0.3)
     axes[0].legend(loc="upper left", fontsize="small", ncol=3)
     axes[-1].set_xlabel(index.name or "row")
     axes[0].set_title(title or "Actual against expected readings")
+    _lay_out(figure, list(axes))
     return figure
 
 
+def decimate(x: np.ndarray, y: np.ndarray, n_columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """`x`, `y` cut to at most `2 * n_columns` points for a line `n_columns` pixels wide: the rows
+    split into `n_columns` runs of consecutive rows, each run drawn as its lowest and its highest
+    point, in time order, so that every spike and dip still reaches its height. Series no longer than
+    that, and series with missing values, are returned whole."""
+    x, y = np.asarray(x), np.asarray(y, dtype=np.float64)
+    n_rows = len(y)
+    if n_columns < 1 or n_rows <= 2 * n_columns or not np.all(np.isfinite(y)):
+        return x, y
+    rows_per_column = -(-n_rows // n_columns)  # ceiling
+    n_runs = -(-n_rows // rows_per_column)
+    padded = np.concatenate([y, np.full(n_runs * rows_per_column - n_rows, y[-1])]).reshape(n_runs, rows_per_column)
+    starts = np.arange(n_runs) * rows_per_column
+    lowest = np.minimum(starts + np.argmin(padded, axis=1), n_rows - 1)
+    highest = np.minimum(starts + np.argmax(padded, axis=1), n_rows - 1)
+    keep = np.unique(np.concatenate([lowest, highest, [0, n_rows - 1]]))  # sorted: time order
+    return x[keep], y[keep]
+
+
 def _figure(figsize: tuple[float, float]):
-    figure = Figure(figsize=figsize, layout="constrained")
+    figure = Figure(figsize=figsize)
     return figure, figure.subplots()
+
+
+def _pixel_columns(figure: Figure) -> int:
+    return int(figure.get_figwidth() * figure.dpi)
+
+
+def _lay_out(figure: Figure, axes: list, colorbar=None) -> None:
+    """Margins sized once from the figure's labels: the widest y tick label and the y label on the
+    left, the x tick labels and the x label below, the title (wrapped to the figure's width) above,
+    on the right half the widest x tick label, or the colorbar's ticks and label. One measure of
+    each label, and no layout engine that measures them all again at each draw."""
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    width, height = figure.get_size_inches()
+    dpi = figure.dpi
+
+    def inches(texts, dimension: str) -> float:
+        return max((getattr(t.get_window_extent(renderer), dimension) / dpi for t in texts if t.get_text()),
+                   default=0.0)
+
+    for ax in axes:
+        _wrap_title(ax, renderer, width - 2 * PAD_INCHES)
+    left = max(inches(ax.get_yticklabels(), "width") + inches([ax.yaxis.label], "width") for ax in axes)
+    x_ticks = axes[-1].get_xticklabels()
+    bottom = inches(x_ticks, "height") + inches([axes[-1].xaxis.label], "height") + 0.15
+    top = inches([axes[0].title], "height")
+    right = PAD_INCHES + inches(x_ticks, "width") / 2  # the last tick label is centred on the right edge
+    if colorbar is not None:  # the colorbar is on the right edge
+        right = (PAD_INCHES + inches(colorbar.ax.get_yticklabels(), "width")
+                 + inches([colorbar.ax.yaxis.label], "width") + 0.15)
+    bottom, top = (bottom + PAD_INCHES) / height, 1 - (top + 0.1 + PAD_INCHES) / height
+    gap = 0.15 + inches([ax.title for ax in axes[1:]], "height")  # between stacked panels, in inches
+    panel = ((top - bottom) * height - (len(axes) - 1) * gap) / len(axes)
+    figure.subplots_adjust(left=(left + 0.15 + PAD_INCHES) / width, right=1 - right / width,
+                           bottom=bottom, top=top, hspace=gap / max(panel, 0.1))
+
+
+def _wrap_title(ax, renderer, width_inches: float) -> None:
+    """Break a title wider than `width_inches` into lines that fit, at spaces."""
+    title = ax.title
+    text = title.get_text()
+    if not text:
+        return
+    measured = title.get_window_extent(renderer).width / ax.figure.dpi
+    if measured <= width_inches:
+        return
+    chars_per_line = max(int(len(text) * width_inches / measured * 0.95), 10)
+    title.set_text("\n".join(textwrap.wrap(text, chars_per_line, break_on_hyphens=False)))
 
 
 def _axis(index: pd.Index) -> np.ndarray:
