@@ -25,23 +25,17 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "speed"))
 import protocol  # noqa: E402
+from bench_fit import BEFORE, parse_variants as parse_named_variants  # noqa: E402
 
 RESULTS = protocol.REPO / "benchmarks" / "results"
-BEFORE = dict(max_epoch_windows=None, max_validation_windows=None, train_stride=1, patience=5)
 
 
 def parse_variants(text: str, with_default: bool = True) -> dict[str, dict]:
-    """`name:key=value,key=value;name2:...` -> {name: params}; values are ints, or None as `none`."""
-    variants = {"before": dict(BEFORE)} | ({"default": {}} if with_default else {})
-    for item in filter(None, (part.strip() for part in text.split(";"))):
-        name, _, settings = item.partition(":")
-        params = {}
-        for setting in filter(None, settings.split(",")):
-            key, _, value = setting.partition("=")
-            params[key.strip()] = None if value.strip().lower() == "none" else int(value)
-        variants[name.strip()] = params
-    return variants
+    """`before` (bench_fit's defaults before the caps), `default` (unless `with_default` is False),
+    then the variants `name:key=value,...;name2:...` of `text` as bench_fit parses them."""
+    return {"before": dict(BEFORE)} | ({"default": {}} if with_default else {}) | parse_named_variants(text)
 
 
 def run(models, sets, seeds, variants, limit, out: Path, start: int = 0) -> pd.DataFrame:
