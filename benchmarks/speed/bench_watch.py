@@ -282,8 +282,8 @@ def main(argv=None) -> int:
               f"million rows after the first 10 %, {result['slope_second_half_mib_per_million_rows']:+.2f} over the "
               f"second half; load average {load_before} -> {result['load_after']}")
         return 0
+    variants = [("this", REPO)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
     if args.stages:
-        variants = [("this", REPO)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
         rounds = []
         for _ in range(args.rounds):
             for name in args.models or ["knn-window"]:
@@ -303,7 +303,6 @@ def main(argv=None) -> int:
     frame = make_rows(n_fit + max(args.rows + warm_up, args.throughput_rows))
     text = frame.to_csv().splitlines()
     header, rows = text[0], text[1 + n_fit:]
-    variants = [("this", REPO)] + ([("baseline", args.baseline.resolve())] if args.baseline else [])
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in args.models or list(MODELS):
