@@ -79,16 +79,24 @@ def test_the_end_of_the_data_keeps_a_fired_alert_open():
     assert found[0].closed is True
 
 
-@pytest.mark.parametrize("seed", range(6))
-@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
-def test_row_by_row_equals_the_whole_series(seed, chunk):
+def random_feed(seed: int, n: int, n_spikes: int):
+    """(scores, contributions, fitted rules): `n` smoothed exponential scores over 3 sensors with
+    `n_spikes` spikes of +6, and rules fitted on 200 other draws at threshold 1.6; the same draws
+    for the same seed."""
     rng = np.random.default_rng(seed)
-    n = 400
     scores = np.convolve(rng.exponential(size=n), np.ones(3) / 3, mode="same")
-    scores[rng.integers(0, n, 5)] += 6.0
+    scores[rng.integers(0, n, n_spikes)] += 6.0
     contributions = rng.dirichlet(np.ones(3), size=n) * scores[:, None]
     fitted = AlertRules(min_gap=4, min_length=3, hysteresis=0.5, extreme=3.0, cooldown=12).fit(
         rng.exponential(size=200), 1.6)
+    return scores, contributions, fitted
+
+
+@pytest.mark.parametrize("seed", range(6))
+@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 64])
+def test_row_by_row_equals_the_whole_series(seed, chunk):
+    n = 400
+    scores, contributions, fitted = random_feed(seed, n, n_spikes=5)
     whole, whole_ids = fitted.apply(scores, contributions)
     tracker = fitted.tracker()
     parts = [tracker.update(scores[i:i + chunk], contributions[i:i + chunk]) for i in range(0, n, chunk)]
@@ -269,13 +277,8 @@ def test_rows_are_settled_within_the_stated_bound():
 def test_a_tracker_that_forgets_keeps_its_last_alerts_and_counts_on():
     """forget(keep) after every chunk: the alerts kept are the last ones of a tracker that keeps all,
     ids going on; a state written with alerts forgotten restores and gives the same alerts after."""
-    rng = np.random.default_rng(5)
     n = 600
-    scores = np.convolve(rng.exponential(size=n), np.ones(3) / 3, mode="same")
-    scores[rng.integers(0, n, 12)] += 6.0
-    contributions = rng.dirichlet(np.ones(3), size=n) * scores[:, None]
-    fitted = AlertRules(min_gap=4, min_length=3, hysteresis=0.5, extreme=3.0, cooldown=12).fit(
-        rng.exponential(size=200), 1.6)
+    scores, contributions, fitted = random_feed(5, n, n_spikes=12)
     whole, whole_ids = fitted.apply(scores, contributions)
     tracker = fitted.tracker()
     ids = []
