@@ -13,6 +13,7 @@ from typing import Callable
 
 import torch
 from torch import nn
+from torch.optim.adam import adam as adam_update
 
 from seqae.errors import TrainingError
 from seqae.progress import ProgressBar
@@ -73,7 +74,7 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
             before the first epoch, so that the epochs' losses compare).
         generator: the source of every random draw (shuffling, sampling, noise), seeded by the caller.
     """
-    optimizer = _adam(net, config)
+    optimizer = Adam(net.parameters(), config.learning_rate, config.weight_decay)
     device = next(net.parameters()).device  # batches are gathered on the CPU and moved there
     history = History()
     best_loss, best_state, since_best = math.inf, None, 0
@@ -98,7 +99,7 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
                     f"the training loss became {value} at epoch {epoch + 1}; lower the "
                     "learning rate, check the data for extreme values, or clip gradients (--grad-clip)"
                 )
-            optimizer.zero_grad(set_to_none=True)
+            optimizer.zero_grad()
             loss.backward()
             if config.grad_clip > 0:
                 nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip, foreach=True)
@@ -156,14 +157,52 @@ def sample_windows(windows: torch.Tensor, max_windows: int | None, generator: to
     return windows[chosen]
 
 
-def _adam(net: nn.Module, config: TrainConfig) -> torch.optim.Adam:
-    """Adam, with the fused kernel where this torch has one for CPU (2.4 and later): one pass over
-    the parameters per step instead of one kernel per tensor and operation."""
-    try:
-        return torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay,
-                                fused=True)
-    except RuntimeError:
-        return torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+class Adam:
+    """Adam through torch's functional `torch.optim.adam.adam`: the arithmetic of
+    `torch.optim.Adam(fused=True)` bit for bit (tests/test_training.py), with the fused kernel (one
+    pass over the parameters per step) where this torch has it for the parameters' device.
+
+    Not `torch.optim.Adam` itself: the first use of any `torch.optim.Optimizer` in a process imports
+    torch._dynamo, which takes about 1.2 s (more than a whole fit of a 400-row file) and is never
+    used by this loop.
+    """
+
+    def __init__(self, parameters, learning_rate: float, weight_decay: float):
+        self.parameters = [p for p in parameters if p.requires_grad]
+        self.learning_rate, self.weight_decay = learning_rate, weight_decay
+        self.exp_avgs = [torch.zeros_like(p) for p in self.parameters]
+        self.exp_avg_sqs = [torch.zeros_like(p) for p in self.parameters]
+        self.fused = bool(self.parameters) and self._fused_kernel(self.parameters[0].device)
+        # step counters as torch.optim.Adam keeps them: float32, on the device when fused
+        self.steps = [torch.zeros((), dtype=torch.float32, device=p.device if self.fused else "cpu")
+                      for p in self.parameters]
+
+    def zero_grad(self) -> None:
+        for p in self.parameters:
+            p.grad = None
+
+    def step(self) -> None:
+        """One update of every parameter that has a gradient."""
+        chosen = [k for k, p in enumerate(self.parameters) if p.grad is not None]
+        self._update([self.parameters[k] for k in chosen], [self.parameters[k].grad for k in chosen],
+                     [self.exp_avgs[k] for k in chosen], [self.exp_avg_sqs[k] for k in chosen],
+                     [self.steps[k] for k in chosen], self.fused)
+
+    def _update(self, params, grads, exp_avgs, exp_avg_sqs, steps, fused: bool) -> None:
+        adam_update(params, grads, exp_avgs, exp_avg_sqs, [], steps, fused=fused, foreach=False if not fused else None,
+                    amsgrad=False, beta1=0.9, beta2=0.999, lr=self.learning_rate, weight_decay=self.weight_decay,
+                    eps=1e-8, maximize=False)
+
+    def _fused_kernel(self, device: torch.device) -> bool:
+        """Whether this torch has the fused kernel on `device` (CPU from torch 2.4): one update of a
+        scratch tensor tells."""
+        probe = torch.zeros(1, device=device)
+        try:
+            self._update([probe], [torch.zeros_like(probe)], [torch.zeros_like(probe)], [torch.zeros_like(probe)],
+                         [torch.zeros((), device=device)], fused=True)
+        except (RuntimeError, NotImplementedError):
+            return False
+        return True
 
 
 def seeded_generator(random_state: int | None) -> torch.Generator:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ import torch
 from torch import nn
 
 from seqae.errors import TrainingError
-from seqae.training import History, TrainConfig, evaluate_loss, seeded_generator, train
+from seqae.training import Adam, History, TrainConfig, evaluate_loss, seeded_generator, train
 from seqae.windows import batched_windows, window_tensor
 from seqae.windows import sliding_windows, window_starts
 
@@ -221,3 +223,45 @@ def test_capped_training_repeats_itself_at_a_seed():
     first = train(tiny_net(), mse, windows[:80], windows[80:], config, seeded_generator(4))
     second = train(tiny_net(), mse, windows[:80], windows[80:], config, seeded_generator(4))
     assert first.train_loss == second.train_loss and first.validation_loss == second.validation_loss
+
+
+@pytest.mark.parametrize("weight_decay", [0.0, 0.01])
+def test_adam_updates_exactly_as_torch_optim_adam(weight_decay):
+    """seqae's Adam (torch's functional update, no torch.optim.Optimizer) gives torch.optim.Adam's
+    weights bit for bit, step after step, with clipping between the steps as `train` does."""
+    ours, theirs = nn.LSTM(2, 8, batch_first=True), nn.LSTM(2, 8, batch_first=True)
+    theirs.load_state_dict(ours.state_dict())
+    initial = ours.weight_hh_l0.detach().clone()
+    mine = Adam(ours.parameters(), learning_rate=1e-2, weight_decay=weight_decay)
+    reference = torch.optim.Adam(theirs.parameters(), lr=1e-2, weight_decay=weight_decay, fused=mine.fused)
+    batches = torch.from_numpy(series(160)).reshape(10, 1, 16, 2)
+    for batch in batches:
+        for net, optimizer in ((ours, mine), (theirs, reference)):
+            optimizer.zero_grad()
+            net(batch)[0].pow(2).mean().backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 0.1, foreach=True)
+            optimizer.step()
+        for a, b in zip(ours.parameters(), theirs.parameters()):
+            assert torch.equal(a, b)
+    assert not torch.equal(ours.weight_hh_l0, initial)  # the steps moved the weights
+
+
+def test_a_parameter_without_a_gradient_is_left_alone():
+    net = tiny_net()
+    frozen = net[2].bias.detach().clone()
+    optimizer = Adam(net.parameters(), learning_rate=1e-2, weight_decay=0.0)
+    net[0](torch.ones(3, 2)).sum().backward()  # only the first layer gets gradients
+    optimizer.step()
+    assert torch.equal(net[2].bias, frozen)
+    assert not torch.equal(net[0].bias, tiny_net()[0].bias)
+
+
+def test_a_fit_does_not_import_torch_dynamo():
+    """torch.optim.Optimizer's first use imports torch._dynamo (over a second); a fit never needs it."""
+    code = ("import sys, numpy as np; from seqae import LSTMAutoencoder; "
+            "LSTMAutoencoder(window_size=8, hidden_size=8, latent_dim=4, epochs=2, verbose=False)"
+            ".fit(np.random.default_rng(0).normal(size=(120, 2))); "
+            "print('torch._dynamo' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
