@@ -15,10 +15,13 @@ processes (the same interpreter, this checkout's seqae first on the path):
 
 in a fresh MLflow store (a SQLite file in a temporary folder). The ratios asked of the CLI are
 fit / (imports + fit in process) and score / imports; each figure is the median of the rounds.
+`--before DIR` also runs, in each round, `seqae fit --model lstm-ae` and its fit in process from another
+checkout of seqae (DIR, with its own MLflow store), so that a change's effect on the wait is
+measured in one run: the ratio before / now of each.
 `--profile` also runs each CLI command once under cProfile and prints where its time goes (shares
 of the profiled run: the profiler slows Python code more than C code, so read them as shares).
 
-    python benchmarks/speed/bench_cli.py [--rounds 3] [--file valve1/0.csv] [--profile]
+    python benchmarks/speed/bench_cli.py [--rounds 3] [--file valve1/0.csv] [--profile] [--before DIR]
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--file", default="valve1/0.csv", help="a SKAB file, relative to the SKAB folder")
     parser.add_argument("--profile", action="store_true", help="also profile each CLI command once")
+    parser.add_argument("--before", type=Path, help="another checkout of seqae whose lstm-ae fit runs each round too")
     args = parser.parse_args(argv)
 
     py = sys.executable
@@ -122,15 +126,21 @@ def main(argv=None) -> int:
         seqae = [py, "-m", "seqae"]
         model = {"uri": None}
 
+        fit_lstm_command = seqae + ["fit", str(train), "--label-column", "anomaly", "--model", "lstm-ae", "-q"]
+
         def fit_lstm():
-            _, out = timed(seqae + ["fit", str(train), "--label-column", "anomaly", "--model", "lstm-ae", "-q"],
-                           env, folder)
+            _, out = timed(fit_lstm_command, env, folder)
             model["uri"] = out.splitlines()[-1]
 
         fit_lstm()  # a model to score in the first round, and a warm file cache
         seconds = {name: [] for name in ("click", "help", "imports", "fit in process (lstm-ae)",
                                          "fit in process (auto)", "seqae fit --model lstm-ae", "seqae fit (auto)",
                                          "seqae score")}
+        if args.before:
+            env_before = {**env, "PYTHONPATH": str(args.before.resolve()) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+                          "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'before.db'}"}
+            timed(fit_lstm_command, env_before, folder)  # its store made before the rounds, as the other's
+            seconds.update({"fit in process (lstm-ae), before": [], "seqae fit --model lstm-ae, before": []})
         commands = {
             "click": [py, "-c", "import click"],
             "help": seqae + ["--help"],
@@ -141,8 +151,11 @@ def main(argv=None) -> int:
             for name in seconds:
                 if name.startswith("fit in process"):
                     kind = "auto" if "auto" in name else "lstm-ae"
-                    _, out = timed([py, "-c", IN_PROCESS, str(train), kind], env, folder)
+                    _, out = timed([py, "-c", IN_PROCESS, str(train), kind],
+                                   env_before if name.endswith("before") else env, folder)
                     seconds[name].append(float(out.splitlines()[-1]))
+                elif name == "seqae fit --model lstm-ae, before":
+                    seconds[name].append(timed(fit_lstm_command, env_before, folder)[0])
                 elif name == "seqae fit --model lstm-ae":
                     started = time.perf_counter()
                     fit_lstm()
@@ -160,6 +173,11 @@ def main(argv=None) -> int:
             "fit auto / (imports + fit in process)": m["seqae fit (auto)"] / (m["imports"] + m["fit in process (auto)"]),
             "score / imports": m["seqae score"] / m["imports"],
         }
+        if args.before:
+            ratios["fit lstm-ae, before / now"] = m["seqae fit --model lstm-ae, before"] / m["seqae fit --model lstm-ae"]
+            ratios["fit in process (lstm-ae), before / now"] = (m["fit in process (lstm-ae), before"]
+                                                                 / m["fit in process (lstm-ae)"])
+            result["before"] = str(args.before)
         result.update(seconds=seconds, medians=m, ratios=ratios)
         print(table([{"what": k, "median s": v} for k, v in m.items()], ["what", "median s"]))
         print(table([{"ratio": k, "value": v} for k, v in ratios.items()], ["ratio", "value"]))
