@@ -30,6 +30,8 @@ class TrainConfig:
     weight_decay: float = 0.0  # Adam's L2 penalty
     grad_clip: float = 1.0  # max gradient norm; 0 turns clipping off
     patience: int = 5  # epochs without a better validation loss before stopping; 0 = never stop early
+    rise_patience: int = 0  # ... or this many, when the last is more than rise_tolerance above the best; 0 = off
+    rise_tolerance: float = 0.05  # a share of the best validation loss
     noise_std: float = 0.0  # denoising: Gaussian noise added to the inputs, targets stay clean
     max_epoch_windows: int | None = None  # windows drawn at random (afresh each epoch) per epoch; None = all
     max_validation_windows: int | None = None  # a fixed random sample of the validation windows; None = all
@@ -71,7 +73,8 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
         config: epochs, batch size, optimiser settings, and the caps on the windows an epoch
             trains on (`max_epoch_windows`: a new random sample every epoch, so that every window
             has its turn over the fit) and validates on (`max_validation_windows`: one sample, drawn
-            before the first epoch, so that the epochs' losses compare).
+            before the first epoch, so that the epochs' losses compare), and when to stop early
+            (`patience`, `rise_patience`, `rise_tolerance`: see `_stops`).
         generator: the source of every random draw (shuffling, sampling, noise), seeded by the caller.
     """
     optimizer = Adam(net.parameters(), config.learning_rate, config.weight_decay)
@@ -122,7 +125,7 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
         if history.validation_loss:
             losses["val"] = f"{history.validation_loss[-1]:.4g}"
         progress.update(1, **losses)
-        if validation_windows is not None and config.patience and since_best >= config.patience:
+        if validation_windows is not None and _stops(config, since_best, monitored, best_loss):
             history.stopped_early = True
             break
     progress.close()
@@ -130,6 +133,16 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
         net.load_state_dict(best_state)
     net.eval()
     return history
+
+
+def _stops(config: TrainConfig, since_best: int, loss: float, best_loss: float) -> bool:
+    """Early stopping: `patience` epochs without a better validation loss, or `rise_patience` of
+    them when the latest loss is above the best by more than `rise_tolerance` of it (a loss that has
+    risen clearly is given less time to come back than one on a plateau)."""
+    if config.patience and since_best >= config.patience:
+        return True
+    return bool(config.rise_patience) and since_best >= config.rise_patience and \
+        loss > best_loss + config.rise_tolerance * abs(best_loss)
 
 
 def evaluate_loss(net: nn.Module, loss_fn: LossFn, windows: torch.Tensor,

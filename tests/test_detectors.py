@@ -313,6 +313,8 @@ def test_too_few_rows_for_validation_warns_and_trains_on_all(make_tiny, train_fr
     ({"learning_rate": 0.0}, "learning_rate must be positive, got 0.0"),
     ({"dropout": 1.0}, r"dropout must be in \[0, 1\), got 1.0"),
     ({"noise_std": -1.0}, "noise_std must be >= 0, got -1.0"),
+    ({"rise_patience": -1}, "rise_patience must be an integer >= 0, got -1"),
+    ({"rise_tolerance": -0.1}, "rise_tolerance must be >= 0, got -0.1"),
 ])
 def test_bad_parameters_are_config_errors(params, message, make_tiny, train_frame):
     with pytest.raises(ConfigError, match=message):

@@ -110,6 +110,49 @@ def test_early_stopping_keeps_the_best_epoch_weights():
         assert torch.equal(value, snapshots[0][name])
 
 
+def scripted_validation(losses):
+    """A loss function whose validation passes give `losses`, one per epoch, then the last again."""
+    calls = []
+
+    def loss_fn(net, inputs, targets):
+        if net.training:
+            return mse(net, inputs, targets)
+        calls.append(None)
+        return torch.tensor(losses[min(len(calls), len(losses)) - 1])
+    return loss_fn
+
+
+@pytest.mark.parametrize("losses, rise_patience, epochs_run", [
+    # risen > 5 % above the best (0.9 at epoch 2) for 3 epochs: stops after epoch 5, not 7
+    ([1.0, 0.9, 0.96, 0.97, 0.98, 0.99, 1.0, 1.0], 3, 5),
+    # the same curve without the rule: patience 5
+    ([1.0, 0.9, 0.96, 0.97, 0.98, 0.99, 1.0, 1.0], 0, 7),
+    # a plateau within 5 % of the best is given the whole patience
+    ([1.0, 0.9, 0.92, 0.93, 0.92, 0.94, 0.93, 0.93], 3, 7),
+    # risen, but back within 5 % at the third epoch: no stop there; risen again at the fourth
+    ([1.0, 0.9, 0.96, 0.97, 0.93, 0.97, 0.93, 0.93], 3, 6),
+])
+def test_a_validation_loss_that_has_risen_stops_sooner(losses, rise_patience, epochs_run):
+    windows = window_tensor(series(), 10)
+    history = train(tiny_net(), scripted_validation(losses), windows[:80], windows[80:],
+                    quiet(epochs=len(losses), patience=5, rise_patience=rise_patience, rise_tolerance=0.05,
+                          batch_size=16), seeded_generator(0))
+    assert len(history.train_loss) == epochs_run
+    assert history.best_epoch == 1 and history.stopped_early
+    assert history.validation_loss == pytest.approx(losses[:epochs_run])
+
+
+def test_a_negative_validation_loss_rises_by_its_size():
+    """A VAE's loss can be negative: 5 % above a best of -1.0 is above -0.95, not above -1.05."""
+    windows = window_tensor(series(), 10)
+    stopped = train(tiny_net(), scripted_validation([-0.5, -1.0, -0.9, -0.9, -0.9, -0.9, -0.9]), windows[:80],
+                    windows[80:], quiet(epochs=7, patience=5, rise_patience=3, batch_size=16), seeded_generator(0))
+    assert len(stopped.train_loss) == 5
+    kept = train(tiny_net(), scripted_validation([-0.5, -1.0, -0.96, -0.96, -0.96, -0.96, -0.96]), windows[:80],
+                 windows[80:], quiet(epochs=7, patience=5, rise_patience=3, batch_size=16), seeded_generator(0))
+    assert len(kept.train_loss) == 7
+
+
 def test_without_validation_nothing_stops_early():
     windows = window_tensor(series(), 10)
     history = train(tiny_net(), mse, windows, None, quiet(epochs=4, patience=1), seeded_generator(0))

@@ -52,8 +52,9 @@ SIZES = dict(window_size=32, hidden_size=64, latent_dim=16, batch_size=64, epoch
 
 
 # seqae's defaults before the caps on windows per epoch: every training window every epoch, every
-# validation window every epoch, stopping 5 epochs after the best validation loss.
-BEFORE = dict(max_epoch_windows=None, max_validation_windows=None, train_stride=1, patience=5)
+# validation window every epoch, stopping 5 epochs after the best validation loss (and no sooner
+# when it has risen: `rise_patience` came later still).
+BEFORE = dict(max_epoch_windows=None, max_validation_windows=None, train_stride=1, patience=5, rise_patience=0)
 
 
 def parse_variants(text: str) -> dict[str, dict]:

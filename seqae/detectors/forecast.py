@@ -73,7 +73,8 @@ class LSTMForecaster(NeuralDetector):
     def __init__(self, window_size: int = 32, hidden_size: int = 64, num_layers: int = 1,
                  dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
                  learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
-                 patience: int = 5, validation_fraction: float = 0.2, noise_std: float = 0.0,
+                 patience: int = 5, rise_patience: int = 0, rise_tolerance: float = 0.05,
+                 validation_fraction: float = 0.2, noise_std: float = 0.0,
                  max_epoch_windows: int | None = None, max_validation_windows: int | None = None,
                  train_stride: int = 1, score_stride: int = 1, score_reduction: str = "last",
                  normalization: str = "robust", normalize_on: str = "validation",
@@ -90,6 +91,8 @@ class LSTMForecaster(NeuralDetector):
         self.weight_decay = weight_decay
         self.grad_clip = grad_clip
         self.patience = patience
+        self.rise_patience = rise_patience
+        self.rise_tolerance = rise_tolerance
         self.validation_fraction = validation_fraction
         self.noise_std = noise_std
         self.max_epoch_windows = max_epoch_windows
