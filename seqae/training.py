@@ -201,6 +201,7 @@ class Adam:
                      [self.exp_avgs[k] for k in chosen], [self.exp_avg_sqs[k] for k in chosen],
                      [self.steps[k] for k in chosen], self.fused)
 
+    @torch.no_grad()
     def _update(self, params, grads, exp_avgs, exp_avg_sqs, steps, fused: bool) -> None:
         adam_update(params, grads, exp_avgs, exp_avg_sqs, [], steps, fused=fused, foreach=False if not fused else None,
                     amsgrad=False, beta1=0.9, beta2=0.999, lr=self.learning_rate, weight_decay=self.weight_decay,
