@@ -37,8 +37,19 @@ class UsageFailure(click.ClickException):
     exit_code = 2
 
 
+class SeqaeCommand(click.Command):
+    """A command whose work runs torch: `seqae --threads` is applied once the command's own
+    arguments have parsed, so that its --help and its usage errors do not import torch."""
+
+    def invoke(self, ctx):
+        _use_threads(ctx.find_root().params["threads"])
+        return super().invoke(ctx)
+
+
 class SeqaeGroup(click.Group):
     """Runs a command; turns seqae's errors into one-line messages and warnings into one line each."""
+
+    command_class = SeqaeCommand  # `ui` and `runs`, which run no torch, are plain commands
 
     def invoke(self, ctx):
         with warnings.catch_warnings():
@@ -71,6 +82,10 @@ def cli(threads):
     every model can be scored from the command line, served over REST and reviewed in the MLflow UI.
     Start with `seqae demo`.
     """
+    # --threads is applied by each command that runs torch (SeqaeCommand), after its arguments parse.
+
+
+def _use_threads(threads: int) -> None:
     import torch
 
     from seqae import devices
@@ -437,7 +452,7 @@ def serve(model_uri, host, port, workers, device):
     serving.serve_model(model_uri, host=host, port=port, workers=workers, device=device, announce=click.echo)
 
 
-@cli.command()
+@cli.command(cls=click.Command)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
 @experiment_option
@@ -450,7 +465,7 @@ def ui(host, port, experiment):
                    announce=lambda url: click.echo(f"MLflow UI: {url}  (Ctrl-C to stop)"))
 
 
-@cli.command()
+@cli.command(cls=click.Command)
 @experiment_option
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True, help="How many runs.")
 def runs(experiment, limit):

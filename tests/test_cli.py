@@ -67,21 +67,29 @@ def test_help_lists_every_command_and_version():
     assert run("--version").stdout.strip() == "seqae, version 0.1.0"
 
 
-def test_threads_option_and_environment_set_torch_threads(in_store, monkeypatch):
+def test_threads_option_and_environment_set_torch_threads(in_store, monkeypatch, tmp_path):
+    """Each command that runs torch applies them once its arguments parse: here `score` of a model
+    that is not there, which fails after that."""
+    data = tmp_path / "data.csv"
+    data.write_text("timestamp,a\n2026-01-01 00:00:00,1.0\n")
+
+    def score(*options) -> int:
+        result = run(*options, "score", "models:/no-such-model", data, "-o", tmp_path / "scores.csv")
+        assert "cannot load the model" in error_line(result)
+        return torch.get_num_threads()
+
     before = torch.get_num_threads()
     try:
-        assert run("--threads", 3, "runs").exit_code == 0
-        assert torch.get_num_threads() == 3
+        assert score("--threads", 3) == 3
         monkeypatch.setenv("SEQAE_THREADS", "2")
-        assert run("runs").exit_code == 0
-        assert torch.get_num_threads() == 2
+        assert score() == 2
         monkeypatch.delenv("SEQAE_THREADS")
-        assert run("runs").exit_code == 0
-        assert torch.get_num_threads() == 1  # the default
-        result = run("--threads", 0, "runs")
+        assert score() == 1  # the default
+        result = run("--threads", 0, "score", "models:/no-such-model", data, "-o", tmp_path / "scores.csv")
         assert result.exit_code == 2 and "0 is not in the range" in error_line(result)
-        assert run("--threads", 3, "runs").exit_code == 0
+        assert score("--threads", 3) == 3
         assert devices.threads_wanted() == 3  # what fits and scoring run on
+        assert not (tmp_path / "scores.csv").exists()
     finally:
         torch.set_num_threads(before)
         devices.set_threads(None)
@@ -102,9 +110,16 @@ def test_a_gap_in_the_timestamps_is_one_warning_line_and_the_fit_goes_on(tmp_pat
     assert "2 h" in warning_lines[0]
 
 
-def test_help_loads_neither_torch_nor_pandas_nor_mlflow():
+@pytest.mark.parametrize("args, exit_code", [
+    (["--help"], 0), (["--version"], 0), (["fit", "--help"], 0), (["score", "--help"], 0),
+    (["fit"], 2),  # a missing argument
+    (["fit", "--bogus", "data.csv"], 2),  # an unknown option
+    (["score", "models:/m-1"], 2),
+    (["--threads", "2", "watch"], 2),
+])
+def test_help_and_usage_errors_load_neither_torch_nor_pandas_nor_mlflow(args, exit_code):
     code = ("import sys; from click.testing import CliRunner; from seqae.cli import cli; "
-            "assert CliRunner().invoke(cli, ['--help']).exit_code == 0; "
+            f"assert CliRunner().invoke(cli, {args!r}).exit_code == {exit_code}; "
             "print(sorted(m for m in ('torch', 'pandas', 'mlflow', 'sklearn', 'scipy') if m in sys.modules))")
     answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert answer.returncode == 0, answer.stderr
