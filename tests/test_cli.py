@@ -126,6 +126,16 @@ def test_help_and_usage_errors_load_neither_torch_nor_pandas_nor_mlflow(args, ex
     assert answer.stdout.strip() == "[]"
 
 
+def test_the_store_alone_loads_neither_torch_nor_the_detectors():
+    """`seqae runs` and `seqae ui` need only seqae.tracking's store: its names load their own module."""
+    code = ("import sys; from seqae import tracking; from seqae.tracking import runs_table, use_store; "
+            "print(sorted(m for m in ('torch', 'sklearn', 'matplotlib', 'seqae.detectors') if m in sys.modules)); "
+            "tracking.load_detector; print('torch' in sys.modules)")
+    answer = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert answer.returncode == 0, answer.stderr
+    assert answer.stdout.split() == ["[]", "True"]  # and the rest of the package is there when asked for
+
+
 def test_the_choices_the_cli_names_without_importing_are_the_packages_own():
     from seqae import devices, tracking
     from seqae.cli_options import DEFAULT_EXPERIMENT, FILL_POLICIES, MODEL_TYPES, TIME_UNITS

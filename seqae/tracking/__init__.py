@@ -12,25 +12,37 @@
     monitor.py        `seqae watch`: a monitoring run per watch, linked to the model's run
 """
 
-from seqae.tracking.store import (DEFAULT_EXPERIMENT, STORE_DIR, UI_HOST, UI_PORT, Store, as_metrics, csv_dataset,
-                                  experiment_id, flat_params, how_to_view, log_metrics, quiet_mlflow, resolve_store,
-                                  runs_table, ui_url, use_store)
-from seqae.tracking.models import (MODEL_NAME, LoadedModel, check_alias, load_detector, load_model, load_pyfunc_model,
-                                   log_detector_model, log_fleet_model, model_requirements,
-                                   warn_environment_mismatches)
-from seqae.tracking.fit import FitResult, fit_and_log, fit_auto_and_log
-from seqae.tracking.fleet_runs import FleetFitResult, fit_fleet_and_log
-from seqae.tracking.evaluate import EvaluationResult, evaluate_and_log, score_detector
-from seqae.tracking.pipeline_runs import PipelineRunLogger, start_pipeline_run
-from seqae.tracking.spark_runs import log_fitted_fleet
-from seqae.tracking.monitor import MonitoringRun, expected_share
+import importlib
 
-__all__ = [
-    "DEFAULT_EXPERIMENT", "MODEL_NAME", "STORE_DIR", "UI_HOST", "UI_PORT", "EvaluationResult", "FitResult",
-    "FleetFitResult", "LoadedModel", "MonitoringRun", "PipelineRunLogger", "Store", "as_metrics", "check_alias",
-    "csv_dataset", "evaluate_and_log", "expected_share", "experiment_id", "fit_and_log", "fit_auto_and_log",
-    "fit_fleet_and_log", "flat_params", "how_to_view", "load_detector", "load_model", "load_pyfunc_model",
-    "log_detector_model", "log_fitted_fleet", "log_fleet_model", "log_metrics", "model_requirements", "quiet_mlflow",
-    "resolve_store", "runs_table", "score_detector", "start_pipeline_run", "ui_url", "use_store",
-    "warn_environment_mismatches",
-]
+# Each name is imported from its module on first use (PEP 562), so that a command that needs only the
+# store (`seqae runs`, `seqae ui`) does not import the detectors, torch and scikit-learn with it.
+_HOMES = {
+    "DEFAULT_EXPERIMENT": "store", "STORE_DIR": "store", "UI_HOST": "store", "UI_PORT": "store",
+    "Store": "store", "as_metrics": "store", "csv_dataset": "store", "experiment_id": "store",
+    "flat_params": "store", "how_to_view": "store", "log_metrics": "store", "quiet_mlflow": "store",
+    "resolve_store": "store", "runs_table": "store", "ui_url": "store", "use_store": "store",
+    "MODEL_NAME": "models", "LoadedModel": "models", "check_alias": "models", "load_detector": "models",
+    "load_model": "models", "load_pyfunc_model": "models", "log_detector_model": "models",
+    "log_fleet_model": "models", "model_requirements": "models", "warn_environment_mismatches": "models",
+    "FitResult": "fit", "fit_and_log": "fit", "fit_auto_and_log": "fit",
+    "FleetFitResult": "fleet_runs", "fit_fleet_and_log": "fleet_runs",
+    "EvaluationResult": "evaluate", "evaluate_and_log": "evaluate", "score_detector": "evaluate",
+    "PipelineRunLogger": "pipeline_runs", "start_pipeline_run": "pipeline_runs",
+    "log_fitted_fleet": "spark_runs",
+    "MonitoringRun": "monitor", "expected_share": "monitor",
+}
+
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'seqae.tracking' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"seqae.tracking.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_HOMES))

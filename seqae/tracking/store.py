@@ -11,6 +11,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import mlflow
 import numpy as np
@@ -19,8 +20,10 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from seqae.detectors import BaseDetector
 from seqae.errors import ConfigError
+
+if TYPE_CHECKING:  # the store needs no detector (nor torch) to list runs
+    from seqae.detectors import BaseDetector
 
 
 DEFAULT_EXPERIMENT = "seqae"
