@@ -74,7 +74,7 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
             trains on (`max_epoch_windows`: a new random sample every epoch, so that every window
             has its turn over the fit) and validates on (`max_validation_windows`: one sample, drawn
             before the first epoch, so that the epochs' losses compare), and when to stop early
-            (`patience`, `rise_patience`, `rise_tolerance`: see `_stops`).
+            (`patience`, `rise_patience`, `rise_tolerance`: see `stops_early`).
         generator: the source of every random draw (shuffling, sampling, noise), seeded by the caller.
     """
     optimizer = Adam(net.parameters(), config.learning_rate, config.weight_decay)
@@ -125,7 +125,7 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
         if history.validation_loss:
             losses["val"] = f"{history.validation_loss[-1]:.4g}"
         progress.update(1, **losses)
-        if validation_windows is not None and _stops(config, since_best, monitored, best_loss):
+        if validation_windows is not None and stops_early(config, since_best, monitored, best_loss):
             history.stopped_early = True
             break
     progress.close()
@@ -135,10 +135,11 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
     return history
 
 
-def _stops(config: TrainConfig, since_best: int, loss: float, best_loss: float) -> bool:
-    """Early stopping: `patience` epochs without a better validation loss, or `rise_patience` of
-    them when the latest loss is above the best by more than `rise_tolerance` of it (a loss that has
-    risen clearly is given less time to come back than one on a plateau)."""
+def stops_early(config: TrainConfig, since_best: int, loss: float, best_loss: float) -> bool:
+    """Whether `train` stops after an epoch whose validation loss is `loss`, `since_best` epochs
+    after the best (`best_loss`): after `patience` epochs without a better loss, or `rise_patience`
+    of them when `loss` is above the best by more than `rise_tolerance` of it (a loss that has risen
+    clearly is given less time to come back than one on a plateau)."""
     if config.patience and since_best >= config.patience:
         return True
     return bool(config.rise_patience) and since_best >= config.rise_patience and \

@@ -66,19 +66,19 @@ def curves(models, sets, seeds, out: Path) -> pd.DataFrame:
 
 
 def stop(validation_loss: np.ndarray, patience: int, rise_patience: int = 0,
-         rise_tolerance: float = 0.0) -> tuple[int, int]:
+         rise_tolerance: float = 0.05) -> tuple[int, int]:
     """(epochs run, kept epoch, both 1-based) of a fit whose validation losses would be
-    `validation_loss`, as `seqae.training.train` stops: after `patience` epochs without a lower
-    loss, or after `rise_patience` such epochs when the last of them is above the best by more than
-    `rise_tolerance` of it (0 = no such rule)."""
+    `validation_loss`, stopped by the training loop's own rule (`seqae.training.stops_early`)."""
+    from seqae.training import TrainConfig, stops_early
+
+    config = TrainConfig(patience=patience, rise_patience=rise_patience, rise_tolerance=rise_tolerance)
     best, since, kept = np.inf, 0, 0
     for epoch, loss in enumerate(validation_loss, 1):
         if loss < best:
             best, since, kept = loss, 0, epoch
         else:
             since += 1
-        risen = rise_patience and since >= rise_patience and loss > best + rise_tolerance * abs(best)
-        if (patience and since >= patience) or risen:
+        if stops_early(config, since, loss, best):
             return epoch, kept
     return len(validation_loss), kept
 
