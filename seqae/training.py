@@ -204,7 +204,7 @@ class Adam:
 
     @torch.no_grad()
     def _update(self, params, grads, exp_avgs, exp_avg_sqs, steps, fused: bool) -> None:
-        adam_update(params, grads, exp_avgs, exp_avg_sqs, [], steps, fused=fused, foreach=False if not fused else None,
+        adam_update(params, grads, exp_avgs, exp_avg_sqs, [], steps, fused=fused, foreach=False,
                     amsgrad=False, beta1=0.9, beta2=0.999, lr=self.learning_rate, weight_decay=self.weight_decay,
                     eps=1e-8, maximize=False)
 
