@@ -241,6 +241,19 @@ def long_run(model_dir: Path, header: str, block: list[str], n_rows: int, sample
             "slope_second_half_mib_per_million_rows": slope(0.5 * answered)}
 
 
+def report(file_name: str, payload: dict, commit: str, load_before, columns: list[str], rows: list[list[str]]) -> None:
+    """Save `payload` with the commit and the load average before and after as OUT/`file_name`, and
+    print the same as a markdown table."""
+    load_after = os.getloadavg()
+    (OUT / file_name).write_text(json.dumps({"commit": commit, "load_before": load_before, "load_after": load_after,
+                                             **payload}, indent=2))
+    print(f"commit {commit}; load average {load_before} at the start, {load_after} at the end")
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1000, help="rows timed one by one (after 200 warm-up rows)")
@@ -290,15 +303,10 @@ def main(argv=None) -> int:
                 for variant, repo in variants:
                     rounds.append({"model": name, "variant": variant, **stages(name, args.throughput_rows, repo)})
                     print(rounds[-1], flush=True)
-        load_after = os.getloadavg()
-        (OUT / "watch_stages.json").write_text(json.dumps({"commit": commit, "load_before": load_before,
-                                                           "load_after": load_after, "rounds": rounds}, indent=2))
-        print(f"commit {commit}; load average {load_before} at the start, {load_after} at the end")
-        print("| model | variant | rows/s | parse us/row | model us/row | alerts us/row | write us/row |")
-        print("|---|---|---|---|---|---|---|")
-        for r in rounds:
-            print(f"| {r['model']} | {r['variant']} | {r['rows_per_s']:,.0f} | {r['parse_us']:.1f} | "
-                  f"{r['model_us']:.1f} | {r['alerts_us']:.1f} | {r['write_us']:.1f} |")
+        report("watch_stages.json", {"rounds": rounds}, commit, load_before,
+               ["model", "variant", "rows/s", "parse us/row", "model us/row", "alerts us/row", "write us/row"],
+               [[r["model"], r["variant"], f"{r['rows_per_s']:,.0f}", f"{r['parse_us']:.1f}", f"{r['model_us']:.1f}",
+                 f"{r['alerts_us']:.1f}", f"{r['write_us']:.1f}"] for r in rounds])
         return 0
     frame = make_rows(n_fit + max(args.rows + warm_up, args.throughput_rows))
     text = frame.to_csv().splitlines()
@@ -312,16 +320,11 @@ def main(argv=None) -> int:
                 results[f"{name} ({variant})" if args.baseline else name] = {
                     "latency": latency(model_dir, header, rows[:args.rows + warm_up], warm_up, repo),
                     "throughput": throughput(model_dir, header, rows[:args.throughput_rows], repo)}
-    load_after = os.getloadavg()
-    (OUT / "watch.json").write_text(json.dumps({"commit": commit, "load_before": load_before,
-                                                "load_after": load_after, "results": results}, indent=2))
-    print(f"commit {commit}; load average {load_before} at the start, {load_after} at the end")
-    print("| model | p50 ms | p95 ms | p99 ms | rows/s piped | start-up s | peak RSS MiB |")
-    print("|---|---|---|---|---|---|---|")
-    for name, r in results.items():
-        lat, thr = r["latency"], r["throughput"]
-        print(f"| {name} | {lat['p50_ms']:.2f} | {lat['p95_ms']:.2f} | {lat['p99_ms']:.2f} | "
-              f"{thr['rows_per_s']:,.0f} | {thr['start_up_s']:.1f} | {thr['peak_rss_mib']:.0f} |")
+    report("watch.json", {"results": results}, commit, load_before,
+           ["model", "p50 ms", "p95 ms", "p99 ms", "rows/s piped", "start-up s", "peak RSS MiB"],
+           [[name, f"{r['latency']['p50_ms']:.2f}", f"{r['latency']['p95_ms']:.2f}", f"{r['latency']['p99_ms']:.2f}",
+             f"{r['throughput']['rows_per_s']:,.0f}", f"{r['throughput']['start_up_s']:.1f}",
+             f"{r['throughput']['peak_rss_mib']:.0f}"] for name, r in results.items()])
     return 0
 
 
