@@ -278,7 +278,8 @@ def test_adam_updates_exactly_as_torch_optim_adam(weight_decay, fused):
     theirs.load_state_dict(ours.state_dict())
     initial = ours.weight_hh_l0.detach().clone()
     mine = Adam(ours.parameters(), learning_rate=1e-2, weight_decay=weight_decay)
-    assert mine.fused  # torch 2.4 and later have the fused kernel on the CPU
+    if fused and not mine.fused:
+        pytest.skip("this torch has no fused Adam kernel on the CPU (it came in torch 2.4)")
     mine.fused = fused
     reference = torch.optim.Adam(theirs.parameters(), lr=1e-2, weight_decay=weight_decay,
                                  **({"fused": True} if fused else {"foreach": False}))
