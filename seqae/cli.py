@@ -28,8 +28,9 @@ import click
 import seqae
 from seqae.errors import ConfigError, SeqaeError
 
-from seqae.cli_options import (INPUT_FILE, MODEL_TYPES, OUTPUT_FILE, ThresholdType, device_option, experiment_option,
-                                 parse_params, read_options, split_columns)
+from seqae.cli_options import (EPOCHS_HELP, INPUT_FILE, MODEL_TYPES, OUTPUT_FILE, THRESHOLD_HELP, ThresholdType,
+                                 device_option, experiment_option, parse_params, read_options, server_options,
+                                 shown_experiment_option, split_columns)
 
 class UsageFailure(click.ClickException):
     """A one-line error for an option or parameter value seqae cannot use (exit code 2)."""
@@ -76,7 +77,11 @@ def _echo_warning(message, category, filename, lineno, file=None, line=None):
                    "thread is the fastest with seqae's passive OpenMP waiting; on idle cores, more threads "
                    "pay off with OMP_WAIT_POLICY=ACTIVE (see benchmarks/README.md).")
 def cli(threads):
-    """seqae: anomaly detection for multi-sensor time series with LSTM autoencoders, tracked in MLflow.
+    """seqae: anomaly detection for multi-sensor time series, tracked in MLflow.
+
+    `seqae fit` chooses a window and a detector from the data (nearest-normal-window distance, with
+    the level baseline for several sensors), or fits the one --model names: LSTM autoencoders and
+    forecasters, PCA, isolation forest and others.
 
     Every fit is an MLflow run (stored in ./mlruns/, or at MLFLOW_TRACKING_URI when it is set);
     every model can be scored from the command line, served over REST and reviewed in the MLflow UI.
@@ -118,19 +123,18 @@ def _tracking():
                    "lstm-ae: LSTM seq2seq autoencoder; lstm-vae: LSTM variational autoencoder; "
                    "dense-ae, conv-ae, pca, iforest: baselines; deviation: each reading's distance from its sensor's "
                    "usual level, the baseline with nothing to learn; knn-window: distance to the nearest normal "
-                   "window; lstm-forecast: LSTM next-step forecaster; ensemble: the mean of knn-window's and "
-                   "PCA's normalised scores.")
+                   "window; lstm-forecast: LSTM next-step forecaster; ensemble: the mean of its members' "
+                   "normalised scores, knn-window and PCA on windows unless -p members=... names others (auto's "
+                   "knn-window+deviation is an ensemble of knn-window and deviation).")
 @click.option("--window-size", type=int, help="Rows per window.")
-@click.option("--epochs", type=int, help="Maximum passes over the training windows.")
+@click.option("--epochs", type=int, help=EPOCHS_HELP)
 @click.option("--hidden-size", type=int, help="Hidden units (LSTM) or channels (conv).")
 @click.option("--latent-dim", type=int, help="Size of the code a window is encoded to.")
 @click.option("--batch-size", type=int, help="Windows per optimiser step.")
 @click.option("--learning-rate", type=float, help="Adam's step size.")
 @click.option("--noise-std", type=float, help="Denoising: std of the noise added to training inputs.")
 @click.option("--seed", type=int, help="Random seed; the same seed gives the same model.")
-@click.option("--threshold", type=ThresholdType(),
-              help="How scores become flags, fitted on held-out normal scores: quantile:q=0.99 (default), "
-                   "ucl:q=0.99,factor=1.5, far:target=0.005, pot:risk=1e-4, fixed:value=3.")
+@click.option("--threshold", type=ThresholdType(), help=THRESHOLD_HELP)
 @click.option("--param", "-p", "extra_params", multiple=True, metavar="NAME=VALUE", callback=parse_params,
               help="Any other detector parameter, e.g. -p beta=0.5 -p patience=10 -p validation_fraction=0.25.")
 @click.option("--columns", callback=split_columns, metavar="A,B,...",
@@ -408,8 +412,12 @@ EVALUATION_ROWS = (  # (key in seqae.metrics.evaluate, label, format)
 @experiment_option
 @click.option("--run-name", help="Name of the new run, when the model has no run in this store.")
 def evaluate(model_uri, data, label_column, read, experiment, run_name):
-    """Score labelled DATA.csv, print precision, recall, F1, false-alarm rate and AUC-PR, and log
-    them to the model's MLflow run (a new run in --experiment if the model has none here)."""
+    """Score labelled DATA.csv and log its metrics to the model's MLflow run.
+
+    Prints precision, recall, F1, false-alarm rate, AUC-PR, VUS-PR, event F1, detection delay and
+    the alert metrics, and logs them to the model's run (a new run in --experiment if the model has
+    none in this store).
+    """
     tracking = _tracking()
     result = tracking.evaluate_and_log(model_uri, data, label_column=label_column, options=read,
                                        experiment=experiment, run_name=run_name)
@@ -434,8 +442,7 @@ def format_metrics(values: dict) -> str:
 
 @cli.command()
 @click.argument("model_uri", metavar="MODEL_URI")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=5001, show_default=True)
+@server_options(default_port=5001)
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Server processes, each with its own copy of the model: more requests at once.")
 @device_option
@@ -453,9 +460,8 @@ def serve(model_uri, host, port, workers, device):
 
 
 @cli.command(cls=click.Command)
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True)
-@experiment_option
+@server_options(default_port=5000)
+@shown_experiment_option
 def ui(host, port, experiment):
     """Start the MLflow UI on seqae's store and print the URL of the experiment's runs; Ctrl-C stops it."""
     _tracking()
@@ -466,7 +472,7 @@ def ui(host, port, experiment):
 
 
 @cli.command(cls=click.Command)
-@experiment_option
+@shown_experiment_option
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True, help="How many runs.")
 def runs(experiment, limit):
     """List the latest runs: id, name, status, model, key parameters and metrics."""
@@ -501,8 +507,12 @@ def _split_seeds(ctx, param, value):
 @click.option("--experiment", help="MLflow experiment to log to; replaces the pipeline's [run] experiment.")
 @click.option("--quiet", "-q", is_flag=True, help="No line per fitted file; print only the table.")
 def run(pipeline_file, data_dir, seeds, experiment, quiet):
-    """Run a pipeline file (pipelines/*.toml): fit, score and evaluate every file, pooled metrics
-    over seeds, one MLflow parent run with a child run per file."""
+    """Run a pipeline file (pipelines/*.toml) end to end, logged to MLflow.
+
+    Fits, scores and evaluates every file of the pipeline for each seed, pools the metrics over the
+    files, and prints their mean and standard deviation over the seeds; one MLflow parent run with
+    a child run per file and seed.
+    """
     from seqae.pipeline import run_pipeline
 
     _tracking()
@@ -519,11 +529,15 @@ def run(pipeline_file, data_dir, seeds, experiment, quiet):
 @click.option("--out-dir", type=click.Path(file_okay=False), default="seqae-demo", show_default=True,
               help="Where the generated CSV, scores and intervals go.")
 @experiment_option
-@click.option("--epochs", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 1000), default=20, show_default=True, help=EPOCHS_HELP)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def demo(out_dir, experiment, epochs, quiet):
-    """Generate 4 sensors with 4 known anomalies, fit an LSTM autoencoder on the normal first half,
-    score and evaluate the second half through the logged model, all in one MLflow run."""
+    """Fit, score and evaluate an LSTM autoencoder on generated sensors with known anomalies.
+
+    Generates 4 sensors with 4 injected anomalies, fits an LSTM autoencoder on the normal first
+    half, scores and evaluates the second half through the logged model, all in one MLflow run,
+    and compares the deviation baseline (nothing learned) on the same rows.
+    """
     _tracking()
     from seqae import demo as demo_module
 

@@ -122,5 +122,35 @@ def device_option(command):
 
 
 def experiment_option(command):
+    """--experiment for a command that logs runs."""
     return click.option("--experiment", default=DEFAULT_EXPERIMENT, show_default=True,
                         help="MLflow experiment to log to.")(command)
+
+
+def shown_experiment_option(command):
+    """--experiment for a command that only reads runs (`seqae ui`, `seqae runs`)."""
+    return click.option("--experiment", default=DEFAULT_EXPERIMENT, show_default=True,
+                        help="MLflow experiment whose runs are shown.")(command)
+
+
+def server_options(default_port: int):
+    """--host and --port of a command that starts a server (`seqae serve`, `seqae ui`)."""
+
+    def add(command):
+        command = click.option("--port", type=click.IntRange(1, 65535), default=default_port, show_default=True,
+                               help="Port to listen on.")(command)
+        return click.option("--host", default="127.0.0.1", show_default=True,
+                            help="Interface to listen on.")(command)
+
+    return add
+
+
+# --epochs of `seqae fit` and `seqae demo`: one description for both.
+EPOCHS_HELP = ("Maximum passes over the training windows; training stops sooner when the validation "
+               "loss stops improving.")
+
+# Each kind of threshold with an example (tests/test_docs.py checks them against seqae.thresholds.THRESHOLDS).
+THRESHOLD_HELP = ("How scores become flags, fitted on held-out normal scores: quantile:q=0.99 (default), "
+                  "ucl:q=0.99,factor=1.5, far:target=0.005, pot:risk=1e-4, fixed:value=3, or an alert budget, "
+                  "alerts:per_day=1 or alerts:per_1000_rows=1 (the threshold that raises that many alerts on the "
+                  "held-out normal rows).")
