@@ -1,11 +1,12 @@
 # Two entry points for a new user; both create .venv on first use.
 #   make demo   set up, then fit/score/evaluate on generated data, logged to ./mlruns
 #   make test   set up, then run the test suite (what .ci/run runs)
+#   make docs   set up, then serve the documentation site at http://127.0.0.1:8000 while you edit it
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test ui bench clean
+.PHONY: setup demo test docs ui bench clean
 
 setup: $(VENV)/.installed
 
@@ -13,7 +14,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[test,spark]'
+	$(BIN)/python -m pip install -q -e '.[test,spark,docs]'
 	touch $@
 
 demo: setup
@@ -26,8 +27,11 @@ TEST_WORKERS ?= 2
 test: setup
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
+docs: setup
+	$(BIN)/mkdocs serve
+
 ui: setup
 	$(BIN)/seqae ui
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build site *.egg-info .pytest_cache

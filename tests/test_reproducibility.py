@@ -1,7 +1,7 @@
 """What seqae promises about identical scores, with the hazards made visible on any machine.
 
 BLAS and oneDNN kernels may sum a product in an order that depends on the CPU, on where the
-operands lie in memory and on the thread count. What is promised (README, "Reproducibility"):
+operands lie in memory and on the thread count. What is promised (docs/guides/reproducibility.md):
 
 - the same fitted model gives bitwise-identical scores whatever the memory placement of the input
   and of its own arrays (a reloaded model's arrays lie elsewhere), and however the rows are cut
