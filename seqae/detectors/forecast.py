@@ -12,7 +12,8 @@ range; a reconstruction autoencoder can rebuild such a window from its own rows.
       --linear--> forecast of row w-1 --squared error per sensor--> element scores (the same for every
       step of the window) --"last": the window ending on each row--> normalised, smoothed, summed
 
-The class is in `seqae.detectors.DETECTORS` as `lstm-forecast` once this module is imported
+The network and its loss are `seqae.nets.LSTMForecastNet` and `nets.forecast_loss`. The class is in
+`seqae.detectors.DETECTORS` as `lstm-forecast` once this module is imported
 (`import seqae.detectors`; BaseDetector registers every subclass), so `make_detector("lstm-forecast")` and `BaseDetector.load`
 find it.
 """
@@ -21,32 +22,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
+from seqae import nets
 from seqae.detectors.neural import NeuralDetector
 from seqae.params import Integer
 from seqae.thresholds import Threshold
 from seqae.windows import batched_windows
-
-
-class LSTMForecastNet(nn.Module):
-    """LSTM over the first `window - 1` rows of a window -> linear -> the window's last row."""
-
-    def __init__(self, n_features: int, hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0):
-        super().__init__()
-        self.lstm = nn.LSTM(n_features, hidden_size, num_layers=num_layers, batch_first=True,
-                            dropout=dropout if num_layers > 1 else 0.0)
-        self.head = nn.Linear(hidden_size, n_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """`(batch, window, n_features)` -> the forecast of the last row, `(batch, n_features)`."""
-        _, (h, _) = self.lstm(x[:, :-1])  # h: (num_layers, batch, hidden)
-        return self.head(h[-1])
-
-
-def forecast_loss(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of the forecast of each window's last row."""
-    return torch.nn.functional.mse_loss(net(inputs), targets[:, -1])
 
 
 class LSTMForecaster(NeuralDetector):
@@ -115,10 +96,10 @@ class LSTMForecaster(NeuralDetector):
                 "num_layers": int(self.num_layers), "dropout": float(self.dropout)}
 
     def _build_net(self, **args):
-        return LSTMForecastNet(**args)
+        return nets.LSTMForecastNet(**args)
 
     def _loss(self, net, inputs, targets):
-        return forecast_loss(net, inputs, targets)
+        return nets.forecast_loss(net, inputs, targets)
 
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
