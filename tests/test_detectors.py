@@ -11,6 +11,7 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+from seqae.alerts import ALERT_COLUMNS
 from seqae.detectors import scoring
 from seqae.detectors import DETECTORS, BaseDetector, LSTMAutoencoder, LSTMVAE, PCADetector, make_detector
 from seqae.errors import ConfigError, DataError, NotFittedError, TrainingError
@@ -54,7 +55,7 @@ def test_init_only_stores_parameters(model_type):
 
 
 @every_detector
-@pytest.mark.parametrize("method", ["detect", "anomaly_score", "predict", "sensor_scores", "anomalies"])
+@pytest.mark.parametrize("method", ["detect", "anomaly_score", "predict", "sensor_scores", "alerts"])
 def test_methods_before_fit_raise_not_fitted(model_type, method, frame):
     detector = make_detector(model_type)
     with pytest.raises(NotFittedError, match=r"is not fitted yet; call fit\(\) first"):
@@ -127,13 +128,12 @@ def test_injected_anomalies_score_above_normal_points(model_type, fitted_detecto
 def test_top_sensor_of_a_level_shift_is_the_shifted_sensor(model_type, fitted_detectors, sensor_data):
     frame, _, injected = sensor_data
     shift = next(a for a in injected if a.kind == "level_shift")
-    events = fitted_detectors[model_type].anomalies(frame)
-    assert list(events.columns) == ["start", "end", "n_points", "peak_time", "peak_score", "top_sensor",
-                                    "top_sensors"]
-    overlapping = events[(events.start <= frame.index[shift.end]) & (events.end >= frame.index[shift.start])]
+    alerts = fitted_detectors[model_type].alerts(frame)
+    assert list(alerts.columns) == ALERT_COLUMNS
+    overlapping = alerts[(alerts.start <= frame.index[shift.end]) & (alerts.end >= frame.index[shift.start])]
     assert len(overlapping) >= 1
-    largest = overlapping.sort_values("n_points").iloc[-1]
-    assert largest.n_points >= 0.5 * (shift.end - shift.start + 1)
+    largest = overlapping.sort_values("n_flagged").iloc[-1]
+    assert largest.n_flagged >= 0.5 * (shift.end - shift.start + 1)
     assert largest.top_sensor == shift.sensor
     assert largest.top_sensors.startswith(f"{shift.sensor} (")
 
@@ -459,8 +459,8 @@ def test_pca_window_of_one_is_pointwise(train_frame, frame):
 def test_sensor_scores_index_keeps_timestamps(fitted_detectors, frame):
     sensors = fitted_detectors["pca"].sensor_scores(frame)
     assert isinstance(sensors.index, pd.DatetimeIndex)
-    events = fitted_detectors["pca"].anomalies(frame)
-    assert isinstance(events.start.iloc[0], pd.Timestamp)
+    alerts = fitted_detectors["pca"].alerts(frame)
+    assert isinstance(alerts.start.iloc[0], pd.Timestamp)
 
 
 # ---- the deviation baseline -------------------------------------------------------------------------
@@ -487,8 +487,8 @@ def test_deviation_scores_each_reading_by_its_distance_from_the_training_level(f
     detection = detector.detect(shifted)
     assert detection.flags[700:740].all()
     assert detection.flags[N_NORMAL:700].mean() < 0.1
-    intervals = detection.intervals()
-    assert intervals.sort_values("n_points").iloc[-1].top_sensor == "sensor_1"
+    alerts = detector.find_alerts(detection).table
+    assert alerts.sort_values("n_flagged").iloc[-1].top_sensor == "sensor_1"
 
 
 def test_deviation_window_reduction_gives_each_row_the_level_of_its_windows():

@@ -12,10 +12,10 @@ How a frame becomes scores (the flow in STYLE.md):
       --normalised by each sensor's spread (median, MAD) on the training rows' errors, or on the
         held-out rows' with normalize_on="validation"--> per-sensor scores
       --causal rolling mean over `smoothing` rows (1 = none)-->
-      --mean over sensors--> one score per time point --threshold_--> flags --> intervals
+      --mean over sensors--> one score per time point --threshold_--> flags --alert_rules_--> alerts
 
 The per-sensor scores are each sensor's share of the point's score (they add up to it), which is
-what `sensor_scores` returns and what names the top sensors of an anomalous interval. The stages
+what `sensor_scores` returns and what names the top sensors of an alert. The stages
 after the model are public functions of `seqae.detectors.scoring`.
 
 Every subclass with a `model_type` is registered in `DETECTORS` when its class is defined, so
@@ -43,7 +43,7 @@ from seqae.devices import on_compute_threads
 from seqae.errors import ConfigError, DataError, NotFittedError, missing_columns_message
 from seqae.files import staged_directory
 from seqae.params import Integer, NoneOr, OneOf, Real, Satisfies, check_params, collect_constraints
-from seqae.thresholds import QuantileThreshold, Threshold, flags_to_intervals, threshold_from_dict
+from seqae.thresholds import QuantileThreshold, Threshold, threshold_from_dict
 from seqae.windows import pad_batch
 
 FORMAT_VERSION = 2  # 2: conv-ae's network encodes a window to latent_dim values (a bottleneck)
@@ -57,7 +57,8 @@ MAX_SEED = 2**32 - 2  # random_state + 1 seeds the VAE's training draws; scikit-
 
 @dataclass
 class Detection:
-    """Everything one scoring pass yields, for `n_timepoints` rows."""
+    """Everything one scoring pass yields, for `n_timepoints` rows. The alert rules of the
+    detector that scored them turn the flags into alerts (`BaseDetector.find_alerts`)."""
 
     index: pd.Index  # the frame's index (timestamps or row numbers)
     feature_names: list[str]
@@ -88,29 +89,6 @@ class Detection:
         for j, name in enumerate(self.feature_names):
             columns[f"contribution_{name}"] = self.contributions[:, j]
         return columns
-
-    def intervals(self, top: int = 3) -> pd.DataFrame:
-        """Flagged points merged into intervals, with the sensors that moved most in each."""
-        rows = []
-        for first, last in flags_to_intervals(self.flags):
-            span = slice(first, last + 1)
-            peak = first + int(np.argmax(self.scores[span]))
-            share = np.clip(self.contributions[span], 0.0, None).sum(axis=0)
-            total = share.sum()
-            share = share / total if total > 0 else share
-            order = np.argsort(-share, kind="stable")[:top]
-            named = [(self.feature_names[j], share[j]) for j in order if share[j] > 0]
-            rows.append({
-                "start": self.index[first],
-                "end": self.index[last],
-                "n_points": last - first + 1,
-                "peak_time": self.index[peak],
-                "peak_score": float(self.scores[peak]),
-                "top_sensor": named[0][0] if named else "",
-                "top_sensors": ", ".join(f"{name} ({100 * s:.0f}%)" for name, s in named),
-            })
-        columns = ["start", "end", "n_points", "peak_time", "peak_score", "top_sensor", "top_sensors"]
-        return pd.DataFrame(rows, columns=columns)
 
 
 class BaseDetector(BaseEstimator):
@@ -352,10 +330,6 @@ class BaseDetector(BaseEstimator):
     def sensor_scores(self, X) -> pd.DataFrame:
         """Time point × sensor: each sensor's share of the score (each row sums to the score)."""
         return self.detect(X).sensor_frame()
-
-    def anomalies(self, X, top: int = 3) -> pd.DataFrame:
-        """Anomalous intervals: start, end, n_points, peak time and score, the top sensors."""
-        return self.detect(X).intervals(top=top)
 
     def alerts(self, X, top: int = 3) -> pd.DataFrame:
         """The alerts an operator acts on: flags turned into intervals by the fitted alert rules
