@@ -11,6 +11,8 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+import seqae
+import seqae.detectors
 from seqae.alerts import ALERT_COLUMNS
 from seqae.detectors import scoring
 from seqae.detectors import DETECTORS, BaseDetector, LSTMAutoencoder, LSTMVAE, PCADetector, make_detector
@@ -52,6 +54,35 @@ def test_init_only_stores_parameters(model_type):
     detector = DETECTORS[model_type]()
     assert not [k for k in vars(detector) if k.endswith("_")]
     assert detector.get_params() == DETECTORS[model_type]().get_params()
+
+
+def test_make_detector_names_every_registered_model_type():
+    for model_type in DETECTORS:
+        assert f"`{model_type}`" in make_detector.__doc__
+    with pytest.raises(ConfigError) as error:
+        make_detector("lstm")
+    assert str(error.value).endswith(", ".join(DETECTORS))
+
+
+def test_every_detector_class_is_a_public_name_of_seqae():
+    classes = {cls.__name__ for cls in DETECTORS.values()}
+    assert classes <= set(seqae.__all__) and classes <= set(dir(seqae))
+    for name in classes:
+        assert getattr(seqae, name) is getattr(seqae.detectors, name)
+
+
+@every_detector
+def test_input_checks_change_nothing(model_type, fitted_detectors, train_frame, frame):
+    fresh = make_detector(model_type)
+    fresh.check_segments([train_frame, train_frame])
+    assert vars(fresh) == vars(make_detector(model_type))  # nothing recorded before fit
+    detector = fitted_detectors[model_type]
+    before = dict(vars(detector))
+    detector.check_segments(frame[frame.columns[::-1]])
+    detector.check_input(frame)
+    assert vars(detector).keys() == before.keys()
+    assert all(vars(detector)[k] is v for k, v in before.items())
+    assert list(detector.feature_names_in_) == list(train_frame.columns)
 
 
 @every_detector

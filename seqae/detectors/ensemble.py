@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqae.detectors.base import BaseDetector, make_detector
+from seqae.detectors.base import BaseDetector
+from seqae.detectors.registry import make_detector
 from seqae.errors import ConfigError, DataError
 from seqae.params import Satisfies
 from seqae.thresholds import Threshold
