@@ -195,6 +195,11 @@ def reparameterise(mean: torch.Tensor, logvar: torch.Tensor,
     return mean + torch.exp(0.5 * logvar) * eps
 
 
+def reconstruction_loss(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of an autoencoder's reconstruction of `inputs` against `targets`."""
+    return torch.nn.functional.mse_loss(net(inputs), targets)
+
+
 def forecast_loss(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """Mean squared error of the forecast of each window's last row."""
     return torch.nn.functional.mse_loss(net(inputs), targets[:, -1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -54,6 +55,50 @@ def test_init_only_stores_parameters(model_type):
     detector = DETECTORS[model_type]()
     assert not [k for k in vars(detector) if k.endswith("_")]
     assert detector.get_params() == DETECTORS[model_type]().get_params()
+
+
+@every_detector
+def test_signature_lists_every_parameter_keyword_only_with_its_default(model_type):
+    # scikit-learn reads the parameters from the signature: get_params, clone and repr see them all.
+    cls = DETECTORS[model_type]
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]  # past self
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters)
+    assert {p.name: p.default for p in parameters} == cls().get_params()
+    # declared in `parameters` and stored by the generated __init__, not re-listed in one of its own
+    assert cls.__init__.__code__ is BaseDetector.__init__.__code__
+    for p in parameters:
+        assert f"\n    {p.name} (default " in cls.__init__.__doc__
+    with pytest.raises(TypeError, match="unexpected keyword argument 'windowsize'"):
+        cls(windowsize=8)
+
+
+@pytest.mark.parametrize("model_type, name, default", [
+    ("lstm-ae", "normalize_on", "validation"), ("lstm-vae", "normalize_on", "train"), ("pca", "normalize_on", "train"),
+    ("iforest", "normalize_on", "train"), ("knn-window", "normalize_on", "validation"),
+    ("lstm-ae", "rise_patience", 3), ("lstm-vae", "rise_patience", 0), ("dense-ae", "rise_patience", 0),
+    ("conv-ae", "rise_patience", 0), ("lstm-forecast", "rise_patience", 0),
+    ("lstm-ae", "max_epoch_windows", 1024), ("lstm-vae", "max_validation_windows", 256),
+    ("dense-ae", "max_epoch_windows", None), ("conv-ae", "max_validation_windows", None),
+    ("conv-ae", "hidden_size", 32), ("dense-ae", "hidden_size", 64), ("lstm-forecast", "score_reduction", "last"),
+    ("pca", "window_size", 1), ("deviation", "window_size", 1), ("iforest", "window_size", 32),
+    ("deviation", "scaling", "robust"), ("knn-window", "scaling", "robust"), ("ensemble", "scaling", "robust"),
+    ("lstm-ae", "scaling", "standard"), ("iforest", "normalization", "none"), ("ensemble", "normalization", "none"),
+])
+def test_per_class_defaults(model_type, name, default):
+    assert make_detector(model_type).get_params()[name] == default
+
+
+def test_a_default_for_an_undeclared_parameter_is_refused_where_the_class_is_defined():
+    with pytest.raises(TypeError, match="Odd.defaults names 'window_sise', which no base of it declares"):
+        class Odd(BaseDetector):
+            defaults = {"window_sise": 8}
+
+
+@pytest.mark.parametrize("model_type, absent", [
+    ("dense-ae", "num_layers"), ("conv-ae", "num_layers"), ("lstm-forecast", "latent_dim"), ("pca", "hidden_size"),
+])
+def test_a_detector_has_only_the_parameters_its_model_uses(model_type, absent):
+    assert absent not in make_detector(model_type).get_params()
 
 
 def test_make_detector_names_every_registered_model_type():

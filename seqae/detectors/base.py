@@ -7,7 +7,7 @@ after `fit` checks that it was fitted. Higher score = more anomalous, everywhere
 How a frame becomes scores (the flow in STYLE.md):
 
     frame (n_timepoints × n_features) --scaler_--> scaled --windows--> (n_windows, window, features)
-      --net--> an element score per window step and sensor (squared error, or -log-likelihood)
+      --model--> an element score per window step and sensor (squared error, or -log-likelihood)
       --mean over the windows covering a row--> (n_timepoints, n_features)
       --normalised by each sensor's spread (median, MAD) on the training rows' errors, or on the
         held-out rows' with normalize_on="validation"--> per-sensor scores
@@ -15,19 +15,22 @@ How a frame becomes scores (the flow in STYLE.md):
       --mean over sensors--> one score per time point --threshold_--> flags --alert_rules_--> alerts
 
 The per-sensor scores are each sensor's share of the point's score (they add up to it), which is
-what `sensor_scores` returns and what names the top sensors of an alert. The stages
-after the model are public functions of `seqae.detectors.scoring`; a `Detection` carries one
-pass's results; `seqae.detectors.persistence` writes and reads a fitted detector.
+what `sensor_scores` returns and what names the top sensors of an alert. The stages after the
+model are public functions of `seqae.detectors.scoring`; a `Detection` carries one pass's results;
+`seqae.detectors.persistence` writes and reads a fitted detector.
 
-Every subclass with a `model_type` registers itself in `seqae.detectors.registry.DETECTORS` when
-its class is defined; this module imports none of them.
+Parameters are declared once, in the class that introduces them (`parameters`: name -> `Param`,
+its default, constraint and meaning), and a subclass states the defaults it changes (`defaults`).
+The `__init__` that stores them is generated (`seqae.params.keyword_init`) with an explicit
+signature, so `get_params`, `clone` and `help()` see every parameter and its class's default.
+Every subclass with a `model_type` registers itself in `seqae.detectors.registry.DETECTORS`.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -43,7 +46,8 @@ from seqae.detectors.inputs import check_table
 from seqae.detectors.registry import DETECTORS
 from seqae.devices import on_compute_threads
 from seqae.errors import ConfigError, DataError, NotFittedError
-from seqae.params import Integer, NoneOr, OneOf, Real, Satisfies, check_params, collect_constraints
+from seqae.params import (Integer, NoneOr, OneOf, Param, Real, Satisfies, check_params, declared_parameters,
+                          keyword_init)
 from seqae.thresholds import QuantileThreshold, Threshold
 from seqae.windows import pad_batch
 
@@ -58,35 +62,66 @@ MAX_SEED = 2**32 - 2  # random_state + 1 seeds the VAE's training draws; scikit-
 class BaseDetector(BaseEstimator):
     """What every seqae detector shares: input checks, scaling, windows, scores, thresholds, save.
 
-    Subclasses implement `_fit_model`, `_window_scores` and the `model_state` pair, and list
-    their parameters' constraints in `parameter_constraints` (added to their bases').
+    Subclasses declare their own parameters (`parameters`, `defaults`; see the module docstring)
+    and implement `_fit_model`, `_window_scores` and the `model_state` pair.
     """
 
     model_type = "base"
-    scoring_precisions: tuple[str, ...] = ("float32",)  # detectors with a network add "bfloat16"
-    batch_quantum = 1  # windows per forward pass are a multiple of this (networks: see training.pad_batch)
-    _precision = "float32"  # the scoring precision; another only inside a `scoring_precision` block
+    batch_quantum = 1  # windows per forward pass are a multiple of this (networks: see windows.pad_batch)
     min_format_version = 1  # the oldest save format this class's model still loads from
 
-    parameter_constraints = {
-        "window_size": Integer(1),
-        "validation_fraction": Real(0.0, 1.0, high_open=True),
-        "normalization": OneOf(NORMALIZATIONS),
-        "normalize_on": OneOf(NORMALIZE_SOURCES),
-        "scaling": OneOf(Scaler.METHODS),
-        "score_reduction": OneOf(SCORE_REDUCTIONS),
-        "smoothing": Integer(1, message="smoothing must be a whole number of rows >= 1 (1 = no smoothing), "
-                                        "got {value!r}"),
-        "threshold_on": OneOf(THRESHOLD_SOURCES),
-        "score_stride": Integer(1, "window_size"),
-        "threshold": NoneOr(Satisfies(lambda t, _: isinstance(t, Threshold), ""),
-                            message="threshold must be a seqae Threshold (e.g. QuantileThreshold(0.99)), "
-                                    "got {value!r}"),
-        "random_state": NoneOr(Integer(0, MAX_SEED), f"None or a whole number from 0 to {MAX_SEED}"),
+    parameters = {
+        "window_size": Param(32, Integer(1), "rows per window."),
+        "validation_fraction": Param(
+            0.2, Real(0.0, 1.0, high_open=True),
+            "the last part of the training rows held out, in time order: it decides early stopping and, by "
+            "default, the threshold."),
+        "normalization": Param(
+            "robust", OneOf(NORMALIZATIONS),
+            "per-sensor normalisation of the element scores before summing: `robust` (by their median and MAD "
+            "on the rows `normalize_on` names: a few anomalous rows there do not mute a sensor), `zscore` "
+            "(mean and standard deviation) or `none`."),
+        "normalize_on": Param(
+            "validation", OneOf(NORMALIZE_SOURCES),
+            "the rows whose element scores the normalisation is fitted on: `validation` (the held-out rows: "
+            "out-of-sample scores, the size new normal data gives, where a model's errors on the rows it was "
+            "trained on are smaller; `train` when nothing is held out) or `train` (the rows the model was "
+            "fitted on)."),
+        "scaling": Param(
+            "standard", OneOf(Scaler.METHODS),
+            "the input scaler fitted on the training rows: `standard` (mean, standard deviation) or `robust` "
+            "(median, IQR / 1.349; an IQR of 0 falls back to the deviation)."),
+        "score_reduction": Param(
+            "mean", OneOf(SCORE_REDUCTIONS),
+            "`mean` of all windows covering a row, the `last` (the one ending there), or `window`: each "
+            "window's mean score over its steps, given to each of its rows, then the mean of the windows "
+            "covering a row (`window_scores`)."),
+        "smoothing": Param(
+            1, Integer(1, message="smoothing must be a whole number of rows >= 1 (1 = no smoothing), got {value!r}"),
+            "rows of the causal rolling mean applied to the score (and to each sensor's share of it); 1 = none. "
+            "It adds no look-ahead, but with `score_reduction=\"mean\"` a row's score already uses the rows up "
+            "to `window_size - 1` after it; `detect(X, causal=True)` scores each row from the rows up to it "
+            "alone. A one-row spike is diluted by it."),
+        "threshold_on": Param(
+            "validation", OneOf(THRESHOLD_SOURCES),
+            "fit the threshold on the held-out `validation` rows or `all` training rows (either way sliced "
+            "from the scores of all the training rows scored as one series)."),
+        "score_stride": Param(1, Integer(1, "window_size"),
+                              "rows between scored windows (1 = every window; larger is faster)."),
+        "threshold": Param(
+            None, NoneOr(Satisfies(lambda t, _: isinstance(t, Threshold), ""),
+                         message="threshold must be a seqae Threshold (e.g. QuantileThreshold(0.99)), got {value!r}"),
+            "a `Threshold` fitted on the scores of normal data (None: the 99th percentile)."),
+        "random_state": Param(
+            None, NoneOr(Integer(0, MAX_SEED), f"None or a whole number from 0 to {MAX_SEED}"),
+            "seed of every random draw (weights, shuffling, noise, samples): same seed, same model; "
+            "accepted and unused where nothing is random."),
     }
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            cls.__init__ = keyword_init(cls, declared_parameters(cls))
         if "model_type" in cls.__dict__:
             DETECTORS[cls.model_type] = cls
 
@@ -237,38 +272,10 @@ class BaseDetector(BaseEstimator):
 
     @contextmanager
     def scoring_precision(self, precision: str = "float32"):
-        """Score in `precision` inside the `with` block: "float32" (the default) or "bfloat16".
-
-        bfloat16 runs the network's forward pass under torch's CPU autocast (the errors are still
-        computed in float32). It pays only on a CPU with native bfloat16 (AVX512-BF16 or AMX), and
-        scores move by a few hundredths of their spread: benchmarks/README.md measures both. Where
-        the CPU has no bfloat16 kernels for the network it is refused (`supports_precision`).
-        Detectors without a network (pca, iforest, deviation) score in float32 only.
-        """
-        if precision not in SCORE_PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(SCORE_PRECISIONS)}, got {precision!r}")
-        if precision not in self.scoring_precisions:
-            raise ConfigError(f"model {self.model_type!r} has no network to run in {precision}; "
-                              "score it in float32")
-        if not self.supports_precision(precision):
-            raise ConfigError(f"this CPU cannot run model {self.model_type!r} in {precision} (torch's kernels "
-                              "refused it; bfloat16 needs AVX512-BF16 or AMX); score it in float32")
-        before, self._precision = self._precision, precision
-        try:
-            yield self
-        finally:
-            self._precision = before
-
-    def supports_precision(self, precision: str) -> bool:
-        """Whether this detector can score in `precision` on this machine: a network's forward pass
-        in bfloat16 needs CPU kernels for it (oneDNN's LSTM has none on a CPU without AVX512-BF16)."""
-        return precision in self.scoring_precisions
-
-    def _autocast(self):
-        """The forward pass's autocast context for the current scoring precision."""
-        if self._precision == "bfloat16":
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return nullcontext()
+        """Score in `precision` inside the `with` block. A detector without a network scores in
+        float32 only and refuses the others in one line; `NeuralDetector` adds bfloat16."""
+        check_precision(precision, self.model_type)
+        yield self
 
     def anomaly_score(self, X, causal: bool = False) -> np.ndarray:
         """One score per time point (row of `X`); higher = more anomalous. `causal`: as `detect`."""
@@ -344,7 +351,8 @@ class BaseDetector(BaseEstimator):
 
     def check_params(self) -> None:
         """Raise a one-line `ConfigError` for the first parameter outside its constraints."""
-        check_params(self.get_params(deep=False), collect_constraints(type(self)))
+        constraints = {name: param.constraint for name, param in declared_parameters(type(self)).items()}
+        check_params(self.get_params(deep=False), constraints)
 
     # ---- scores ---------------------------------------------------------------------------------
 
@@ -410,3 +418,14 @@ class BaseDetector(BaseEstimator):
 
     def load_model_state(self, config: dict, tensors: dict) -> None:
         raise NotImplementedError
+
+
+BaseDetector.__init__ = keyword_init(BaseDetector, declared_parameters(BaseDetector))
+
+
+def check_precision(precision: str, model_type: str, supported: tuple[str, ...] = ("float32",)) -> None:
+    """A one-line `ConfigError` unless `precision` is one of `SCORE_PRECISIONS` that `supported` holds."""
+    if precision not in SCORE_PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(SCORE_PRECISIONS)}, got {precision!r}")
+    if precision not in supported:
+        raise ConfigError(f"model {model_type!r} has no network to run in {precision}; score it in float32")
