@@ -15,7 +15,8 @@ from seqae.errors import ConfigError, DataError, DataWarning, NotFittedError, Se
 _LAZY = {
     "Scaler": "seqae.data", "read_sensor_csv": "seqae.data",
     **dict.fromkeys(("DETECTORS", "BaseDetector", "ConvAutoencoder", "DenseAutoencoder", "Detection",
-                     "DeviationDetector", "LSTMAutoencoder", "LSTMVAE", "PCADetector", "make_detector"),
+                     "DeviationDetector", "EnsembleDetector", "IsolationForestDetector", "LSTMAutoencoder",
+                     "LSTMForecaster", "LSTMVAE", "NearestWindowsDetector", "PCADetector", "make_detector"),
                     "seqae.detectors"),
     **dict.fromkeys(("FalseAlarmRateThreshold", "FixedThreshold", "PeaksOverThreshold", "QuantileThreshold",
                      "Threshold", "UpperControlLimit", "flags_to_intervals", "make_threshold", "parse_threshold"),
@@ -41,8 +42,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BaseDetector", "ConfigError", "ConvAutoencoder", "DETECTORS", "DataError", "DataWarning",
-    "DenseAutoencoder", "Detection", "DeviationDetector", "FalseAlarmRateThreshold", "FixedThreshold",
-    "LSTMAutoencoder", "LSTMVAE", "NotFittedError", "PCADetector", "PeaksOverThreshold", "QuantileThreshold",
+    "DenseAutoencoder", "Detection", "DeviationDetector", "EnsembleDetector", "FalseAlarmRateThreshold",
+    "FixedThreshold", "IsolationForestDetector", "LSTMAutoencoder", "LSTMForecaster", "LSTMVAE",
+    "NearestWindowsDetector", "NotFittedError", "PCADetector", "PeaksOverThreshold", "QuantileThreshold",
     "Scaler", "SeqaeError", "Threshold", "TrainingError", "UpperControlLimit", "flags_to_intervals",
     "make_detector", "make_threshold", "parse_threshold", "read_sensor_csv", "__version__",
 ]

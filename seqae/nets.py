@@ -1,8 +1,10 @@
 """The networks, as plain `torch.nn.Module`s that map tensors to tensors, and their losses.
 
-Every net takes windows `(batch, window_size, n_features)` of scaled readings and reconstructs them.
-They know nothing of pandas, scalers or thresholds: the detectors in `detectors.py` own those.
-Each net's constructor arguments are plain numbers, saved beside its weights so it can be rebuilt.
+Every net takes windows `(batch, window_size, n_features)` of scaled readings: the autoencoders
+reconstruct them, the forecaster predicts each window's last row from the rows before it. They know
+nothing of pandas, scalers or thresholds: the detectors in `seqae.detectors` own those. Each net's
+constructor arguments are plain numbers, saved beside its weights so it can be rebuilt. A training
+loss is a function `loss(net, inputs, targets)` (`seqae.training.LossFn`).
 """
 
 from __future__ import annotations
@@ -166,6 +168,20 @@ class ConvAE(nn.Module):
         return self.decode(self.encode(x), x.shape[1])
 
 
+class LSTMForecastNet(nn.Module):
+    """LSTM over the first `window - 1` rows of a window -> linear -> the window's last row."""
+
+    def __init__(self, n_features: int, hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0):
+        super().__init__()
+        self.lstm = _lstm(n_features, hidden_size, num_layers, dropout)
+        self.head = nn.Linear(hidden_size, n_features)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """`(batch, window, n_features)` -> the forecast of the last row, `(batch, n_features)`."""
+        _, (h, _) = self.lstm(x[:, :-1])  # h: (num_layers, batch, hidden)
+        return self.head(h[-1])
+
+
 def _conv_length(length: int, kernel_size: int, pad: int, stride: int = 2) -> int:
     """Output length of a strided convolution over `length` steps."""
     return (length + 2 * pad - kernel_size) // stride + 1
@@ -177,6 +193,16 @@ def reparameterise(mean: torch.Tensor, logvar: torch.Tensor,
     # Drawn where the generator lives (the CPU), then moved: a GPU fit draws the CPU's numbers.
     eps = torch.randn(mean.shape, generator=generator, dtype=mean.dtype).to(mean.device)
     return mean + torch.exp(0.5 * logvar) * eps
+
+
+def reconstruction_loss(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of an autoencoder's reconstruction of `inputs` against `targets`."""
+    return torch.nn.functional.mse_loss(net(inputs), targets)
+
+
+def forecast_loss(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Mean squared error of the forecast of each window's last row."""
+    return torch.nn.functional.mse_loss(net(inputs), targets[:, -1])
 
 
 def squared_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

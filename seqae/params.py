@@ -11,11 +11,19 @@ A class lists its parameters' constraints (as scikit-learn's `_parameter_constra
 Each constraint says what it expects in words; `message=` replaces the whole message where a
 parameter needs its own wording: a format string (`{name}`, `{value!r}` and the other parameters
 fill it in) or a function of (name, value, params).
+
+A class can declare each parameter once, whole: a `Param` (default, constraint, meaning) in a
+class-level `parameters` table, and the defaults it changes in `defaults`. `declared_parameters`
+merges a class's tables with its bases', and `keyword_init` writes the `__init__` that stores
+them, with a signature scikit-learn reads (the detectors are declared so).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+import textwrap
+from dataclasses import dataclass, replace
 from typing import Callable, Mapping
 
 import numpy as np
@@ -159,3 +167,57 @@ def collect_constraints(cls: type) -> dict[str, Constraint]:
     for klass in reversed(cls.__mro__):
         merged.update(klass.__dict__.get("parameter_constraints", {}))
     return merged
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter an estimator declares: its default, its constraint, and what it means."""
+
+    default: object
+    constraint: Constraint
+    doc: str = ""
+
+
+def declared_parameters(cls: type) -> dict[str, Param]:
+    """Every parameter of `cls`, in declaration order: the `parameters` (name -> `Param`) of its
+    bases and its own, a subclass's entry replacing its bases', with the defaults a class changes
+    (`defaults`: name -> value) applied."""
+    merged: dict[str, Param] = {}
+    for klass in reversed(cls.__mro__):
+        merged.update(klass.__dict__.get("parameters", {}))
+        for name, value in klass.__dict__.get("defaults", {}).items():
+            if name not in merged:
+                raise TypeError(f"{klass.__name__}.defaults names {name!r}, which no base of it declares")
+            merged[name] = replace(merged[name], default=value)
+    return merged
+
+
+def keyword_init(cls: type, parameters: Mapping[str, Param]) -> Callable:
+    """An `__init__` for `cls` that only stores its keyword arguments (scikit-learn's estimator
+    contract: `fit` checks them), each defaulting to its `Param.default`.
+
+    Its explicit signature (keyword-only, the defaults shown) is what `inspect.signature`,
+    `help()` and scikit-learn's `get_params`, `clone` and `repr` read; its docstring lists every
+    parameter with its default and meaning."""
+    defaults = {name: param.default for name, param in parameters.items()}
+
+    def __init__(self, **params):
+        unknown = [name for name in params if name not in defaults]
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {unknown[0]!r}")
+        for name, default in defaults.items():
+            setattr(self, name, params.get(name, default))
+
+    __init__.__signature__ = inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=default)
+           for name, default in defaults.items()])
+    __init__.__qualname__ = f"{cls.__qualname__}.__init__"
+    __init__.__module__ = cls.__module__
+    lines = ["Store the parameters as given; `fit` checks them.", "", "Args:"]
+    for name, param in parameters.items():
+        lines.append(textwrap.fill(f"{name} (default {param.default!r}): {param.doc}", width=96,
+                                   initial_indent="    ", subsequent_indent="        ",
+                                   break_on_hyphens=False))
+    __init__.__doc__ = "\n".join(lines)
+    return __init__

@@ -303,7 +303,7 @@ def test_evaluate_prints_the_table_and_logs_to_the_models_run(in_store):
                 for d in run_info.inputs.dataset_inputs}
     assert contexts["test.csv"] == ["evaluation"] and contexts["train.csv"] == ["training"]
     artifacts = {a.path for a in MlflowClient().list_artifacts(in_store.run_id, "evaluation/test")}
-    assert {"evaluation/test/scores.png", "evaluation/test/intervals.csv"} <= artifacts
+    assert {"evaluation/test/scores.png", "evaluation/test/alerts.csv"} <= artifacts
 
 
 def test_evaluate_a_model_without_a_run_makes_a_new_run(in_store, tmp_path):

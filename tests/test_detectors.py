@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -11,6 +12,9 @@ import torch
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
 
+import seqae
+import seqae.detectors
+from seqae.alerts import ALERT_COLUMNS
 from seqae.detectors import scoring
 from seqae.detectors import DETECTORS, BaseDetector, LSTMAutoencoder, LSTMVAE, PCADetector, make_detector
 from seqae.errors import ConfigError, DataError, NotFittedError, TrainingError
@@ -54,7 +58,80 @@ def test_init_only_stores_parameters(model_type):
 
 
 @every_detector
-@pytest.mark.parametrize("method", ["detect", "anomaly_score", "predict", "sensor_scores", "anomalies"])
+def test_signature_lists_every_parameter_keyword_only_with_its_default(model_type):
+    # scikit-learn reads the parameters from the signature: get_params, clone and repr see them all.
+    cls = DETECTORS[model_type]
+    parameters = list(inspect.signature(cls.__init__).parameters.values())[1:]  # past self
+    assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in parameters)
+    assert {p.name: p.default for p in parameters} == cls().get_params()
+    # declared in `parameters` and stored by the generated __init__, not re-listed in one of its own
+    assert cls.__init__.__code__ is BaseDetector.__init__.__code__
+    for p in parameters:
+        assert f"\n    {p.name} (default " in cls.__init__.__doc__
+    with pytest.raises(TypeError, match="unexpected keyword argument 'windowsize'"):
+        cls(windowsize=8)
+
+
+@pytest.mark.parametrize("model_type, name, default", [
+    ("lstm-ae", "normalize_on", "validation"), ("lstm-vae", "normalize_on", "train"), ("pca", "normalize_on", "train"),
+    ("iforest", "normalize_on", "train"), ("knn-window", "normalize_on", "validation"),
+    ("lstm-ae", "rise_patience", 3), ("lstm-vae", "rise_patience", 0), ("dense-ae", "rise_patience", 0),
+    ("conv-ae", "rise_patience", 0), ("lstm-forecast", "rise_patience", 0),
+    ("lstm-ae", "max_epoch_windows", 1024), ("lstm-vae", "max_validation_windows", 256),
+    ("dense-ae", "max_epoch_windows", None), ("conv-ae", "max_validation_windows", None),
+    ("conv-ae", "hidden_size", 32), ("dense-ae", "hidden_size", 64), ("lstm-forecast", "score_reduction", "last"),
+    ("pca", "window_size", 1), ("deviation", "window_size", 1), ("iforest", "window_size", 32),
+    ("deviation", "scaling", "robust"), ("knn-window", "scaling", "robust"), ("ensemble", "scaling", "robust"),
+    ("lstm-ae", "scaling", "standard"), ("iforest", "normalization", "none"), ("ensemble", "normalization", "none"),
+])
+def test_per_class_defaults(model_type, name, default):
+    assert make_detector(model_type).get_params()[name] == default
+
+
+def test_a_default_for_an_undeclared_parameter_is_refused_where_the_class_is_defined():
+    with pytest.raises(TypeError, match="Odd.defaults names 'window_sise', which no base of it declares"):
+        class Odd(BaseDetector):
+            defaults = {"window_sise": 8}
+
+
+@pytest.mark.parametrize("model_type, absent", [
+    ("dense-ae", "num_layers"), ("conv-ae", "num_layers"), ("lstm-forecast", "latent_dim"), ("pca", "hidden_size"),
+])
+def test_a_detector_has_only_the_parameters_its_model_uses(model_type, absent):
+    assert absent not in make_detector(model_type).get_params()
+
+
+def test_make_detector_names_every_registered_model_type():
+    for model_type in DETECTORS:
+        assert f"`{model_type}`" in make_detector.__doc__
+    with pytest.raises(ConfigError) as error:
+        make_detector("lstm")
+    assert str(error.value).endswith(", ".join(DETECTORS))
+
+
+def test_every_detector_class_is_a_public_name_of_seqae():
+    classes = {cls.__name__ for cls in DETECTORS.values()}
+    assert classes <= set(seqae.__all__) and classes <= set(dir(seqae))
+    for name in classes:
+        assert getattr(seqae, name) is getattr(seqae.detectors, name)
+
+
+@every_detector
+def test_input_checks_change_nothing(model_type, fitted_detectors, train_frame, frame):
+    fresh = make_detector(model_type)
+    fresh.check_segments([train_frame, train_frame])
+    assert vars(fresh) == vars(make_detector(model_type))  # nothing recorded before fit
+    detector = fitted_detectors[model_type]
+    before = dict(vars(detector))
+    detector.check_segments(frame[frame.columns[::-1]])
+    detector.check_input(frame)
+    assert vars(detector).keys() == before.keys()
+    assert all(vars(detector)[k] is v for k, v in before.items())
+    assert list(detector.feature_names_in_) == list(train_frame.columns)
+
+
+@every_detector
+@pytest.mark.parametrize("method", ["detect", "anomaly_score", "predict", "sensor_scores", "alerts"])
 def test_methods_before_fit_raise_not_fitted(model_type, method, frame):
     detector = make_detector(model_type)
     with pytest.raises(NotFittedError, match=r"is not fitted yet; call fit\(\) first"):
@@ -127,13 +204,12 @@ def test_injected_anomalies_score_above_normal_points(model_type, fitted_detecto
 def test_top_sensor_of_a_level_shift_is_the_shifted_sensor(model_type, fitted_detectors, sensor_data):
     frame, _, injected = sensor_data
     shift = next(a for a in injected if a.kind == "level_shift")
-    events = fitted_detectors[model_type].anomalies(frame)
-    assert list(events.columns) == ["start", "end", "n_points", "peak_time", "peak_score", "top_sensor",
-                                    "top_sensors"]
-    overlapping = events[(events.start <= frame.index[shift.end]) & (events.end >= frame.index[shift.start])]
+    alerts = fitted_detectors[model_type].alerts(frame)
+    assert list(alerts.columns) == ALERT_COLUMNS
+    overlapping = alerts[(alerts.start <= frame.index[shift.end]) & (alerts.end >= frame.index[shift.start])]
     assert len(overlapping) >= 1
-    largest = overlapping.sort_values("n_points").iloc[-1]
-    assert largest.n_points >= 0.5 * (shift.end - shift.start + 1)
+    largest = overlapping.sort_values("n_flagged").iloc[-1]
+    assert largest.n_flagged >= 0.5 * (shift.end - shift.start + 1)
     assert largest.top_sensor == shift.sensor
     assert largest.top_sensors.startswith(f"{shift.sensor} (")
 
@@ -459,8 +535,8 @@ def test_pca_window_of_one_is_pointwise(train_frame, frame):
 def test_sensor_scores_index_keeps_timestamps(fitted_detectors, frame):
     sensors = fitted_detectors["pca"].sensor_scores(frame)
     assert isinstance(sensors.index, pd.DatetimeIndex)
-    events = fitted_detectors["pca"].anomalies(frame)
-    assert isinstance(events.start.iloc[0], pd.Timestamp)
+    alerts = fitted_detectors["pca"].alerts(frame)
+    assert isinstance(alerts.start.iloc[0], pd.Timestamp)
 
 
 # ---- the deviation baseline -------------------------------------------------------------------------
@@ -487,8 +563,8 @@ def test_deviation_scores_each_reading_by_its_distance_from_the_training_level(f
     detection = detector.detect(shifted)
     assert detection.flags[700:740].all()
     assert detection.flags[N_NORMAL:700].mean() < 0.1
-    intervals = detection.intervals()
-    assert intervals.sort_values("n_points").iloc[-1].top_sensor == "sensor_1"
+    alerts = detector.find_alerts(detection).table
+    assert alerts.sort_values("n_flagged").iloc[-1].top_sensor == "sensor_1"
 
 
 def test_deviation_window_reduction_gives_each_row_the_level_of_its_windows():

@@ -117,3 +117,14 @@ def test_reparameterise_has_the_requested_mean_and_spread():
     z = nets.reparameterise(mean, logvar, torch.Generator().manual_seed(0))
     assert z.mean().item() == pytest.approx(2.0, abs=0.1)
     assert z.std().item() == pytest.approx(3.0, abs=0.1)
+
+
+def test_lstm_forecast_net_predicts_the_last_row_from_the_rows_before_it(windows):
+    net = nets.LSTMForecastNet(N_FEATURES, hidden_size=16, num_layers=2, dropout=0.1).eval()
+    forecast = net(windows)
+    assert forecast.shape == (BATCH, N_FEATURES)
+    changed = windows.clone()
+    changed[:, -1] += 10.0  # the row forecast is not part of the context
+    assert torch.equal(net(changed), forecast)
+    expected = ((forecast - windows[:, -1]) ** 2).mean()
+    torch.testing.assert_close(nets.forecast_loss(net, windows, windows), expected)

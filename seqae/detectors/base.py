@@ -1,4 +1,4 @@
-"""The estimators users hold: fit on normal data, then score, flag, explain and save.
+"""The estimator every detector is: fit on normal data, then score, flag, explain and save.
 
 Every detector follows scikit-learn's estimator contract: `__init__` only stores its arguments,
 `fit` validates and sets attributes with a trailing underscore and returns `self`, and every method
@@ -7,28 +7,30 @@ after `fit` checks that it was fitted. Higher score = more anomalous, everywhere
 How a frame becomes scores (the flow in STYLE.md):
 
     frame (n_timepoints × n_features) --scaler_--> scaled --windows--> (n_windows, window, features)
-      --net--> an element score per window step and sensor (squared error, or -log-likelihood)
+      --model--> an element score per window step and sensor (squared error, or -log-likelihood)
       --mean over the windows covering a row--> (n_timepoints, n_features)
       --normalised by each sensor's spread (median, MAD) on the training rows' errors, or on the
         held-out rows' with normalize_on="validation"--> per-sensor scores
       --causal rolling mean over `smoothing` rows (1 = none)-->
-      --mean over sensors--> one score per time point --threshold_--> flags --> intervals
+      --mean over sensors--> one score per time point --threshold_--> flags --alert_rules_--> alerts
 
 The per-sensor scores are each sensor's share of the point's score (they add up to it), which is
-what `sensor_scores` returns and what names the top sensors of an anomalous interval. The stages
-after the model are public functions of `seqae.detectors.scoring`.
+what `sensor_scores` returns and what names the top sensors of an alert. The stages after the
+model are public functions of `seqae.detectors.scoring`; a `Detection` carries one pass's results;
+`seqae.detectors.persistence` writes and reads a fitted detector.
 
-Every subclass with a `model_type` is registered in `DETECTORS` when its class is defined, so
-`make_detector` and `BaseDetector.load` find it; this module imports none of them.
+Parameters are declared once, in the class that introduces them (`parameters`: name -> `Param`,
+its default, constraint and meaning), and a subclass states the defaults it changes (`defaults`).
+The `__init__` that stores them is generated (`seqae.params.keyword_init`) with an explicit
+signature, so `get_params`, `clone` and `help()` see every parameter and its class's default.
+Every subclass with a `model_type` registers itself in `seqae.detectors.registry.DETECTORS`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,15 +40,17 @@ from sklearn.base import BaseEstimator, clone
 
 from seqae.alerts import AlertRules, detection_alert_ids, detection_alerts, rows_per_day
 from seqae.data import Scaler
-from seqae.detectors import scoring
+from seqae.detectors import persistence, scoring
+from seqae.detectors.detection import Detection
+from seqae.detectors.inputs import check_table
+from seqae.detectors.registry import DETECTORS
 from seqae.devices import on_compute_threads
-from seqae.errors import ConfigError, DataError, NotFittedError, missing_columns_message
-from seqae.files import staged_directory
-from seqae.params import Integer, NoneOr, OneOf, Real, Satisfies, check_params, collect_constraints
-from seqae.thresholds import QuantileThreshold, Threshold, flags_to_intervals, threshold_from_dict
+from seqae.errors import ConfigError, DataError, NotFittedError
+from seqae.params import (Integer, NoneOr, OneOf, Param, Real, Satisfies, check_params, declared_parameters,
+                          keyword_init)
+from seqae.thresholds import QuantileThreshold, Threshold
 from seqae.windows import pad_batch
 
-FORMAT_VERSION = 2  # 2: conv-ae's network encodes a window to latent_dim values (a bottleneck)
 NORMALIZATIONS = ("zscore", "robust", "none")
 SCORE_REDUCTIONS = ("mean", "last", "window")
 SCORE_PRECISIONS = ("float32", "bfloat16")
@@ -55,96 +59,69 @@ NORMALIZE_SOURCES = ("train", "validation")
 MAX_SEED = 2**32 - 2  # random_state + 1 seeds the VAE's training draws; scikit-learn takes < 2**32
 
 
-@dataclass
-class Detection:
-    """Everything one scoring pass yields, for `n_timepoints` rows."""
-
-    index: pd.Index  # the frame's index (timestamps or row numbers)
-    feature_names: list[str]
-    scores: np.ndarray  # (n_timepoints,) higher = more anomalous
-    contributions: np.ndarray  # (n_timepoints, n_features) each sensor's share; rows sum to scores
-    threshold: float
-    flags: np.ndarray  # (n_timepoints,) 0/1
-    # causal scores only: (n_timepoints,) bool, True for the rows before the first full window,
-    # which have no score yet (NaN score and contributions, flag 0); None for the default scores
-    warming_up: np.ndarray | None = None
-
-    def sensor_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.contributions, index=self.index, columns=self.feature_names)
-
-    def to_frame(self, alert_ids: np.ndarray | None = None) -> pd.DataFrame:
-        """One row per time point: score, is_anomaly, with `alert_ids` the row's alert (-1: none),
-        for causal scores `warming_up` (0/1), and one contribution column per sensor."""
-        return pd.DataFrame(self.columns(alert_ids), index=self.index)
-
-    def columns(self, alert_ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """The columns of `to_frame`, in its order, as arrays of one value per time point (what a
-        caller that needs no frame, like the scoring server's answer, builds its output from)."""
-        columns = {"score": self.scores, "is_anomaly": self.flags}
-        if alert_ids is not None:
-            columns["alert_id"] = np.asarray(alert_ids, dtype=np.int64)
-        if self.warming_up is not None:
-            columns["warming_up"] = self.warming_up.astype(np.int8)
-        for j, name in enumerate(self.feature_names):
-            columns[f"contribution_{name}"] = self.contributions[:, j]
-        return columns
-
-    def intervals(self, top: int = 3) -> pd.DataFrame:
-        """Flagged points merged into intervals, with the sensors that moved most in each."""
-        rows = []
-        for first, last in flags_to_intervals(self.flags):
-            span = slice(first, last + 1)
-            peak = first + int(np.argmax(self.scores[span]))
-            share = np.clip(self.contributions[span], 0.0, None).sum(axis=0)
-            total = share.sum()
-            share = share / total if total > 0 else share
-            order = np.argsort(-share, kind="stable")[:top]
-            named = [(self.feature_names[j], share[j]) for j in order if share[j] > 0]
-            rows.append({
-                "start": self.index[first],
-                "end": self.index[last],
-                "n_points": last - first + 1,
-                "peak_time": self.index[peak],
-                "peak_score": float(self.scores[peak]),
-                "top_sensor": named[0][0] if named else "",
-                "top_sensors": ", ".join(f"{name} ({100 * s:.0f}%)" for name, s in named),
-            })
-        columns = ["start", "end", "n_points", "peak_time", "peak_score", "top_sensor", "top_sensors"]
-        return pd.DataFrame(rows, columns=columns)
-
-
 class BaseDetector(BaseEstimator):
     """What every seqae detector shares: input checks, scaling, windows, scores, thresholds, save.
 
-    Subclasses implement `_fit_model`, `_window_scores` and the `model_state` pair, and list
-    their parameters' constraints in `parameter_constraints` (added to their bases').
+    Subclasses declare their own parameters (`parameters`, `defaults`; see the module docstring)
+    and implement `_fit_model`, `_window_scores` and the `model_state` pair.
     """
 
     model_type = "base"
-    scoring_precisions: tuple[str, ...] = ("float32",)  # detectors with a network add "bfloat16"
-    batch_quantum = 1  # windows per forward pass are a multiple of this (networks: see training.pad_batch)
-    _precision = "float32"  # the scoring precision; another only inside a `scoring_precision` block
+    batch_quantum = 1  # windows per forward pass are a multiple of this (networks: see windows.pad_batch)
     min_format_version = 1  # the oldest save format this class's model still loads from
 
-    parameter_constraints = {
-        "window_size": Integer(1),
-        "validation_fraction": Real(0.0, 1.0, high_open=True),
-        "normalization": OneOf(NORMALIZATIONS),
-        "normalize_on": OneOf(NORMALIZE_SOURCES),
-        "scaling": OneOf(Scaler.METHODS),
-        "score_reduction": OneOf(SCORE_REDUCTIONS),
-        "smoothing": Integer(1, message="smoothing must be a whole number of rows >= 1 (1 = no smoothing), "
-                                        "got {value!r}"),
-        "threshold_on": OneOf(THRESHOLD_SOURCES),
-        "score_stride": Integer(1, "window_size"),
-        "threshold": NoneOr(Satisfies(lambda t, _: isinstance(t, Threshold), ""),
-                            message="threshold must be a seqae Threshold (e.g. QuantileThreshold(0.99)), "
-                                    "got {value!r}"),
-        "random_state": NoneOr(Integer(0, MAX_SEED), f"None or a whole number from 0 to {MAX_SEED}"),
+    parameters = {
+        "window_size": Param(32, Integer(1), "rows per window."),
+        "validation_fraction": Param(
+            0.2, Real(0.0, 1.0, high_open=True),
+            "the last part of the training rows held out, in time order: it decides early stopping and, by "
+            "default, the threshold."),
+        "normalization": Param(
+            "robust", OneOf(NORMALIZATIONS),
+            "per-sensor normalisation of the element scores before summing: `robust` (by their median and MAD "
+            "on the rows `normalize_on` names: a few anomalous rows there do not mute a sensor), `zscore` "
+            "(mean and standard deviation) or `none`."),
+        "normalize_on": Param(
+            "validation", OneOf(NORMALIZE_SOURCES),
+            "the rows whose element scores the normalisation is fitted on: `validation` (the held-out rows: "
+            "out-of-sample scores, the size new normal data gives, where a model's errors on the rows it was "
+            "trained on are smaller; `train` when nothing is held out) or `train` (the rows the model was "
+            "fitted on)."),
+        "scaling": Param(
+            "standard", OneOf(Scaler.METHODS),
+            "the input scaler fitted on the training rows: `standard` (mean, standard deviation) or `robust` "
+            "(median, IQR / 1.349; an IQR of 0 falls back to the deviation)."),
+        "score_reduction": Param(
+            "mean", OneOf(SCORE_REDUCTIONS),
+            "`mean` of all windows covering a row, the `last` (the one ending there), or `window`: each "
+            "window's mean score over its steps, given to each of its rows, then the mean of the windows "
+            "covering a row (`window_scores`)."),
+        "smoothing": Param(
+            1, Integer(1, message="smoothing must be a whole number of rows >= 1 (1 = no smoothing), got {value!r}"),
+            "rows of the causal rolling mean applied to the score (and to each sensor's share of it); 1 = none. "
+            "It adds no look-ahead, but with `score_reduction=\"mean\"` a row's score already uses the rows up "
+            "to `window_size - 1` after it; `detect(X, causal=True)` scores each row from the rows up to it "
+            "alone. A one-row spike is diluted by it."),
+        "threshold_on": Param(
+            "validation", OneOf(THRESHOLD_SOURCES),
+            "fit the threshold on the held-out `validation` rows or `all` training rows (either way sliced "
+            "from the scores of all the training rows scored as one series)."),
+        "score_stride": Param(1, Integer(1, "window_size"),
+                              "rows between scored windows (1 = every window; larger is faster)."),
+        "threshold": Param(
+            None, NoneOr(Satisfies(lambda t, _: isinstance(t, Threshold), ""),
+                         message="threshold must be a seqae Threshold (e.g. QuantileThreshold(0.99)), got {value!r}"),
+            "a `Threshold` fitted on the scores of normal data (None: the 99th percentile)."),
+        "random_state": Param(
+            None, NoneOr(Integer(0, MAX_SEED), f"None or a whole number from 0 to {MAX_SEED}"),
+            "seed of every random draw (weights, shuffling, noise, samples): same seed, same model; "
+            "accepted and unused where nothing is random."),
     }
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "__init__" not in cls.__dict__:
+            cls.__init__ = keyword_init(cls, declared_parameters(cls))
         if "model_type" in cls.__dict__:
             DETECTORS[cls.model_type] = cls
 
@@ -164,7 +141,9 @@ class BaseDetector(BaseEstimator):
         after the other.
         """
         self.check_params()
-        segments = self.check_segments(X)
+        segments, feature_names = self.check_segments(X)
+        self.feature_names_in_ = np.asarray(feature_names, dtype=object)
+        self.n_features_in_ = len(feature_names)
         n_vals = self._held_out_rows([len(values) for values, _ in segments])
         self.scaler_ = Scaler().fit(np.concatenate([values for values, _ in segments]), method=self.scaling)
         scaled = [self.scaler_.transform(values) for values, _ in segments]  # each (n_timepoints, n_features) float32
@@ -194,21 +173,6 @@ class BaseDetector(BaseEstimator):
         if any(n_vals):
             self._absorb_held_out(scaled)
         return self
-
-    def check_segments(self, X) -> list[tuple[np.ndarray, pd.Index]]:
-        """`X` (one frame or array, or a list of them: separate recordings) as a list of checked
-        `(values, index)` pairs, the columns of each in the first's order; `fitting` records them."""
-        if not isinstance(X, (list, tuple)):
-            return [self.check_input(X, fitting=True)]
-        if not X:
-            raise DataError("fit got an empty list of recordings; give at least one frame")
-        segments = []
-        for k, part in enumerate(X):
-            try:
-                segments.append(self.check_input(part, fitting=k == 0))
-            except DataError as exc:
-                raise DataError(f"recording {k + 1} of {len(X)}: {exc}") from None
-        return segments
 
     def _held_out_rows(self, lengths: list[int]) -> list[int]:
         """Rows held out at the end of each recording: its last `validation_fraction`, or none for a
@@ -308,38 +272,10 @@ class BaseDetector(BaseEstimator):
 
     @contextmanager
     def scoring_precision(self, precision: str = "float32"):
-        """Score in `precision` inside the `with` block: "float32" (the default) or "bfloat16".
-
-        bfloat16 runs the network's forward pass under torch's CPU autocast (the errors are still
-        computed in float32). It pays only on a CPU with native bfloat16 (AVX512-BF16 or AMX), and
-        scores move by a few hundredths of their spread: benchmarks/README.md measures both. Where
-        the CPU has no bfloat16 kernels for the network it is refused (`supports_precision`).
-        Detectors without a network (pca, iforest, deviation) score in float32 only.
-        """
-        if precision not in SCORE_PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(SCORE_PRECISIONS)}, got {precision!r}")
-        if precision not in self.scoring_precisions:
-            raise ConfigError(f"model {self.model_type!r} has no network to run in {precision}; "
-                              "score it in float32")
-        if not self.supports_precision(precision):
-            raise ConfigError(f"this CPU cannot run model {self.model_type!r} in {precision} (torch's kernels "
-                              "refused it; bfloat16 needs AVX512-BF16 or AMX); score it in float32")
-        before, self._precision = self._precision, precision
-        try:
-            yield self
-        finally:
-            self._precision = before
-
-    def supports_precision(self, precision: str) -> bool:
-        """Whether this detector can score in `precision` on this machine: a network's forward pass
-        in bfloat16 needs CPU kernels for it (oneDNN's LSTM has none on a CPU without AVX512-BF16)."""
-        return precision in self.scoring_precisions
-
-    def _autocast(self):
-        """The forward pass's autocast context for the current scoring precision."""
-        if self._precision == "bfloat16":
-            return torch.autocast("cpu", dtype=torch.bfloat16)
-        return nullcontext()
+        """Score in `precision` inside the `with` block. A detector without a network scores in
+        float32 only and refuses the others in one line; `NeuralDetector` adds bfloat16."""
+        check_precision(precision, self.model_type)
+        yield self
 
     def anomaly_score(self, X, causal: bool = False) -> np.ndarray:
         """One score per time point (row of `X`); higher = more anomalous. `causal`: as `detect`."""
@@ -352,10 +288,6 @@ class BaseDetector(BaseEstimator):
     def sensor_scores(self, X) -> pd.DataFrame:
         """Time point × sensor: each sensor's share of the score (each row sums to the score)."""
         return self.detect(X).sensor_frame()
-
-    def anomalies(self, X, top: int = 3) -> pd.DataFrame:
-        """Anomalous intervals: start, end, n_points, peak time and score, the top sensors."""
-        return self.detect(X).intervals(top=top)
 
     def alerts(self, X, top: int = 3) -> pd.DataFrame:
         """The alerts an operator acts on: flags turned into intervals by the fitted alert rules
@@ -374,124 +306,42 @@ class BaseDetector(BaseEstimator):
         return detection_alert_ids(detection, rules=self.alert_rules_)
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Save to a directory: `config.json` (readable) and, for neural detectors, `weights.pt`.
-
-        The directory is written whole or not at all: into a temporary sibling, then renamed.
-        """
+        """Save to a directory: `config.json` (readable) and, for detectors with tensors, `weights.pt`;
+        written whole or not at all (`seqae.detectors.persistence`)."""
         self.check_fitted()
-        target = Path(path)
-        if target.exists() and (not target.is_dir() or any(target.iterdir())):
-            raise ConfigError(f"{target}: already exists and is not an empty directory; choose a new path")
-        config, tensors = self.model_state()
-        state = {
-            "format_version": FORMAT_VERSION,
-            "model_type": self.model_type,
-            "class": type(self).__name__,
-            "params": {k: v for k, v in self.get_params(deep=False).items() if k != "threshold"},
-            "feature_names": list(self.feature_names_in_),
-            "n_features": int(self.n_features_in_),
-            "scaler": self.scaler_.to_dict(),
-            "normalizer": {"center": self.normalizer_[0].tolist(), "scale": self.normalizer_[1].tolist()},
-            "threshold": self.threshold_.to_dict(),
-            "alert_rules": self.alert_rules_.to_dict(),
-            # The `threshold` parameter as given (None = the default), so get_params round-trips.
-            "threshold_param": None if self.threshold is None else self.threshold.to_dict(),
-            "model": config,
-        }
-        with staged_directory(target) as staging:
-            (staging / "config.json").write_text(json.dumps(state, indent=2, default=_jsonable))
-            if tensors:
-                torch.save(tensors, staging / "weights.pt")
-        return target
+        return persistence.save(self, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "BaseDetector":
         """Load a detector saved with `save`; `BaseDetector.load` picks the class from the file."""
-        directory = Path(path)
-        config_file = directory / "config.json"
-        if not config_file.is_file():
-            raise DataError(f"{directory}: no config.json; expected a directory written by seqae's save()")
-        try:
-            state = json.loads(config_file.read_text())
-            detector_cls = DETECTORS[state["model_type"]]
-        except (json.JSONDecodeError, KeyError) as exc:
-            raise DataError(f"{config_file}: not a seqae model config ({exc}); save the model again") from None
-        if cls is not BaseDetector and not issubclass(detector_cls, cls):
-            raise DataError(f"{directory}: holds a {state['class']}, not a {cls.__name__}; "
-                            f"load it with {state['class']}.load or BaseDetector.load")
-        if state.get("format_version", 0) > FORMAT_VERSION:
-            raise DataError(f"{directory}: saved by a newer seqae (format {state['format_version']}); upgrade seqae")
-        if state.get("format_version", 0) < detector_cls.min_format_version:
-            raise DataError(f"{directory}: a {state['model_type']} saved by an older seqae (format "
-                            f"{state.get('format_version', 0)}), whose network this seqae no longer builds "
-                            f"(format {detector_cls.min_format_version} and later); fit the model again")
-        detector = detector_cls(**state["params"])
-        param = state.get("threshold_param", state["threshold"])
-        detector.threshold = None if param is None else threshold_from_dict(
-            {k: v for k, v in param.items() if k != "value"})
-        detector.feature_names_in_ = np.asarray(state["feature_names"], dtype=object)
-        detector.n_features_in_ = int(state["n_features"])
-        detector.scaler_ = Scaler.from_dict(state["scaler"])
-        detector.normalizer_ = (np.asarray(state["normalizer"]["center"]), np.asarray(state["normalizer"]["scale"]))
-        detector.threshold_ = threshold_from_dict(state["threshold"])
-        if "alert_rules" not in state:
-            raise DataError(f"{directory}: saved by an older seqae, without alert rules (format "
-                            f"{state.get('format_version', 0)}); fit the model again")
-        detector.alert_rules_ = AlertRules.from_dict(state["alert_rules"])
-        tensors = {}
-        if (directory / "weights.pt").exists():
-            tensors = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
-        detector.load_model_state(state["model"], tensors)
-        return detector
+        return persistence.load(path, None if cls is BaseDetector else cls)
 
     # ---- checks -----------------------------------------------------------------------------------
 
-    def check_input(self, X, fitting: bool = False, min_rows: int | None = None) -> tuple[np.ndarray, pd.Index]:
-        """`X` as `(n_timepoints, n_features)` float64 in the fitted column order, and its index;
-        a `DataError` naming what is wrong otherwise. `fitting=True` records the column names.
-        `min_rows`: the fewest rows accepted (default: one window)."""
-        if isinstance(X, pd.DataFrame):
-            names = [str(c) for c in X.columns]
-            if fitting:
-                self.feature_names_in_ = np.asarray(names, dtype=object)
-            elif hasattr(self, "feature_names_in_"):
-                missing = [n for n in self.feature_names_in_ if n not in names]
-                if missing:
-                    raise DataError(missing_columns_message(missing, names, self.feature_names_in_))
-                X = X.set_axis(names, axis=1)[list(self.feature_names_in_)]
-            index = X.index
+    def check_segments(self, X) -> tuple[list[tuple[np.ndarray, pd.Index]], list[str]]:
+        """`X` (one frame or array, or a list of them: separate recordings) checked for fitting
+        (`inputs.check_table`): a list of `(values, index)` pairs, the columns of each in the
+        first's order, and the first's column names, which `fit` records."""
+        parts = X if isinstance(X, (list, tuple)) else [X]
+        if not parts:
+            raise DataError("fit got an empty list of recordings; give at least one frame")
+        segments, names = [], None
+        for k, part in enumerate(parts):
             try:
-                values = X.to_numpy(dtype=np.float64)
-            except (TypeError, ValueError):
-                bad = next(c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]))
-                raise DataError(f"column {bad!r} is not numeric (dtype {X[bad].dtype}); "
-                                "read the file with read_sensor_csv or convert it") from None
-        else:
-            values = np.asarray(X, dtype=np.float64)
-            if values.ndim == 1:
-                values = values[:, None]
-            if fitting:
-                self.feature_names_in_ = np.asarray([f"x{j}" for j in range(values.shape[1])], dtype=object)
-            index = pd.RangeIndex(len(values))
-        if values.ndim != 2:
-            raise DataError(f"expected a 2-D table (time × sensors), got an array of shape {values.shape}")
-        if fitting:
-            self.n_features_in_ = values.shape[1]
-        elif values.shape[1] != self.n_features_in_:
-            raise DataError(f"the data has {values.shape[1]} sensors, but {type(self).__name__} was "
-                            f"fitted with {self.n_features_in_}; pass the same sensor columns")
-        if values.shape[1] == 0:
-            raise DataError("the data has no sensor columns")
-        if len(values) < (self.window_size if min_rows is None else min_rows):
-            if min_rows is not None:
-                raise DataError(f"the data has {len(values)} rows; give at least {min_rows}")
-            raise DataError(f"the data has {len(values)} rows, fewer than one window "
-                            f"(window_size={self.window_size}); give at least {self.window_size} rows")
-        finite = np.isfinite(values)
-        if not finite.all():
-            row, col = np.argwhere(~finite)[0]
-            raise DataError(f"column {self.feature_names_in_[col]!r} has {int((~finite[:, col]).sum())} "
-                            f"missing or infinite values (first at position {row}); fill or drop them first")
+                values, index, names = check_table(part, names, self.window_size, owner=type(self).__name__)
+            except DataError as exc:
+                if parts is X:
+                    raise DataError(f"recording {k + 1} of {len(X)}: {exc}") from None
+                raise
+            segments.append((values, index))
+        return segments, names
+
+    def check_input(self, X, min_rows: int | None = None) -> tuple[np.ndarray, pd.Index]:
+        """`X` as `(n_timepoints, n_features)` float64 in the fitted column order, and its index;
+        a `DataError` naming what is wrong otherwise (`inputs.check_table`). `min_rows`: the fewest
+        rows accepted (default: one window)."""
+        values, index, _ = check_table(X, list(self.feature_names_in_), self.window_size, min_rows,
+                                       owner=type(self).__name__)
         return values, index
 
     def check_fitted(self) -> None:
@@ -501,7 +351,8 @@ class BaseDetector(BaseEstimator):
 
     def check_params(self) -> None:
         """Raise a one-line `ConfigError` for the first parameter outside its constraints."""
-        check_params(self.get_params(deep=False), collect_constraints(type(self)))
+        constraints = {name: param.constraint for name, param in declared_parameters(type(self)).items()}
+        check_params(self.get_params(deep=False), constraints)
 
     # ---- scores ---------------------------------------------------------------------------------
 
@@ -569,26 +420,12 @@ class BaseDetector(BaseEstimator):
         raise NotImplementedError
 
 
-DETECTORS: dict[str, type[BaseDetector]] = {}  # model_type -> class, filled as the classes are defined
+BaseDetector.__init__ = keyword_init(BaseDetector, declared_parameters(BaseDetector))
 
 
-def make_detector(model_type: str, **params) -> BaseDetector:
-    """Build a detector by its model type (`lstm-ae`, `lstm-vae`, `dense-ae`, `conv-ae`, `pca`, `iforest`,
-    `deviation`)."""
-    if model_type not in DETECTORS:
-        raise ConfigError(f"unknown model {model_type!r}; choose one of {', '.join(DETECTORS)}")
-    cls = DETECTORS[model_type]
-    valid = cls().get_params()
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise ConfigError(f"model {model_type!r} takes no parameter {unknown[0]!r}; "
-                          f"it takes {', '.join(sorted(valid))}")
-    return cls(**params)
-
-
-def _jsonable(value):
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"cannot save {type(value).__name__} in config.json")
+def check_precision(precision: str, model_type: str, supported: tuple[str, ...] = ("float32",)) -> None:
+    """A one-line `ConfigError` unless `precision` is one of `SCORE_PRECISIONS` that `supported` holds."""
+    if precision not in SCORE_PRECISIONS:
+        raise ConfigError(f"precision must be one of {', '.join(SCORE_PRECISIONS)}, got {precision!r}")
+    if precision not in supported:
+        raise ConfigError(f"model {model_type!r} has no network to run in {precision}; score it in float32")

@@ -9,45 +9,27 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from seqae.detectors.base import BaseDetector
-from seqae.params import Satisfies, is_int, is_real
-from seqae.thresholds import Threshold
+from seqae.params import Param, Satisfies, is_int, is_real
 from seqae.windows import window_tensor
 
 
 class PCADetector(BaseDetector):
     """PCA reconstruction error on flattened windows (a baseline; `window_size=1` is point-wise PCA).
 
-    Args:
-        window_size: rows per window.
-        n_components: components kept: an int, or a float in (0, 1) for that share of the variance.
-        Other arguments as LSTMAutoencoder.
+    Parameters as every detector's (`BaseDetector`), normalised on the training rows by default,
+    and `n_components`.
     """
 
     model_type = "pca"
-    parameter_constraints = {
-        "n_components": Satisfies(
-            lambda n, _: (is_int(n) and n >= 1) or (is_real(n) and not is_int(n) and 0.0 < n < 1.0), "",
-            message="n_components must be a whole number of components >= 1 or a share of the variance "
-                    "between 0 and 1 (exclusive), got {value!r}"),
+    parameters = {
+        "n_components": Param(
+            0.95, Satisfies(
+                lambda n, _: (is_int(n) and n >= 1) or (is_real(n) and not is_int(n) and 0.0 < n < 1.0), "",
+                message="n_components must be a whole number of components >= 1 or a share of the variance "
+                        "between 0 and 1 (exclusive), got {value!r}"),
+            "components kept: an int, or a float in (0, 1) for that share of the variance."),
     }
-
-    def __init__(self, window_size: int = 1, n_components: float | int = 0.95,
-                 validation_fraction: float = 0.2, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "robust", normalize_on: str = "train",
-                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
-                 threshold_on: str = "validation", random_state: int | None = None):
-        self.window_size = window_size
-        self.n_components = n_components
-        self.validation_fraction = validation_fraction
-        self.score_stride = score_stride
-        self.score_reduction = score_reduction
-        self.normalization = normalization
-        self.normalize_on = normalize_on
-        self.scaling = scaling
-        self.smoothing = smoothing
-        self.threshold = threshold
-        self.threshold_on = threshold_on
-        self.random_state = random_state
+    defaults = {"window_size": 1, "normalize_on": "train"}
 
     def _fit_model(self, train_parts, validation_parts):
         windows = window_tensor(train_parts, self.window_size).reshape(-1, self.window_size * self.n_features_in_)
@@ -96,32 +78,13 @@ class DeviationDetector(BaseDetector):
     0.910 on SKAB (docs/benchmarks.md, "Auto-configuration"); it is the level member of the default
     for several sensors.
 
-    Args:
-        window_size: rows per window (default 1: each reading alone; the reduction then changes nothing).
-        score_reduction: `mean` (default) or `window`, as for every detector.
-        scaling: `robust` (median, IQR / 1.349; the default) or `standard` (mean, standard deviation).
-        Other arguments as LSTMAutoencoder; `random_state` is accepted for a uniform interface and
-        unused (nothing is random).
+    Parameters as every detector's (`BaseDetector`; `random_state` unused: nothing is random), with
+    `window_size=1` (each reading alone; the reduction then changes nothing) and `scaling="robust"`
+    by default.
     """
 
     model_type = "deviation"
-
-    def __init__(self, window_size: int = 1, validation_fraction: float = 0.2, score_stride: int = 1,
-                 score_reduction: str = "mean", normalization: str = "robust",
-                 normalize_on: str = "validation", scaling: str = "robust", smoothing: int = 1,
-                 threshold: Threshold | None = None, threshold_on: str = "validation",
-                 random_state: int | None = None):
-        self.window_size = window_size
-        self.validation_fraction = validation_fraction
-        self.score_stride = score_stride
-        self.score_reduction = score_reduction
-        self.normalization = normalization
-        self.normalize_on = normalize_on
-        self.scaling = scaling
-        self.smoothing = smoothing
-        self.threshold = threshold
-        self.threshold_on = threshold_on
-        self.random_state = random_state
+    defaults = {"window_size": 1, "scaling": "robust"}
 
     def _fit_model(self, train_parts, validation_parts):
         pass  # the scaler, fitted by `fit`, is the whole model

@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from seqae.detectors.base import BaseDetector, make_detector
+from seqae.detectors.base import BaseDetector
+from seqae.detectors.registry import make_detector
 from seqae.errors import ConfigError, DataError
-from seqae.params import Satisfies
-from seqae.thresholds import Threshold
+from seqae.params import Param, Satisfies
 
 # `--model ensemble`'s members (docs/benchmarks.md, "Auto-configuration"): the nearest normal
 # windows and PCA on windows, each window's mean error given to its rows, PCA's normaliser on the
@@ -53,41 +53,24 @@ def _valid_members(members) -> bool:
 class EnsembleDetector(BaseDetector):
     """The mean of its members' normalised scores (see the module docstring).
 
-    Args:
-        members: (model type, parameters) pairs, e.g. `[["knn-window", {}], ["pca", {"n_components": 0.9}]]`.
-            A member may not set `smoothing` (the ensemble smooths) or the shared parameters
-            (`window_size`, `scaling`, `validation_fraction`, `random_state`: the ensemble's own), and
-            its `score_reduction` must be `mean` or `window` (a row takes the mean of the windows
-            covering it).
-        normalization: the ensemble's own normalisation of the mean (default `none`: the members'
-            are enough, and the score stays the mean of theirs).
-        Other arguments as LSTMAutoencoder.
+    Parameters as every detector's (`BaseDetector`), with `scaling="robust"` and
+    `normalization="none"` by default (the ensemble's own normalisation of the mean: the members'
+    are enough, and the score stays the mean of theirs), and `members`.
     """
 
     model_type = "ensemble"
-    parameter_constraints = {
-        "members": Satisfies(lambda m, _: _valid_members(m), "",
-                             message="members must be (model type, parameters) pairs, e.g. "
-                                     "[['knn-window', {{}}], ['pca', {{}}]], got {value!r}"),
+    parameters = {
+        "members": Param(
+            DEFAULT_MEMBERS,
+            Satisfies(lambda m, _: _valid_members(m), "",
+                      message="members must be (model type, parameters) pairs, e.g. "
+                              "[['knn-window', {{}}], ['pca', {{}}]], got {value!r}"),
+            "(model type, parameters) pairs, e.g. `[[\"knn-window\", {}], [\"pca\", {\"n_components\": 0.9}]]`. "
+            "A member may not set `smoothing` (the ensemble smooths) or the shared parameters (`window_size`, "
+            "`scaling`, `validation_fraction`, `random_state`: the ensemble's own), and its `score_reduction` "
+            "must be `mean` or `window` (a row takes the mean of the windows covering it)."),
     }
-
-    def __init__(self, window_size: int = 32, members=DEFAULT_MEMBERS, validation_fraction: float = 0.2,
-                 score_stride: int = 1, score_reduction: str = "mean", normalization: str = "none",
-                 normalize_on: str = "validation", scaling: str = "robust", smoothing: int = 1,
-                 threshold: Threshold | None = None, threshold_on: str = "validation",
-                 random_state: int | None = None):
-        self.window_size = window_size
-        self.members = members
-        self.validation_fraction = validation_fraction
-        self.score_stride = score_stride
-        self.score_reduction = score_reduction
-        self.normalization = normalization
-        self.normalize_on = normalize_on
-        self.scaling = scaling
-        self.smoothing = smoothing
-        self.threshold = threshold
-        self.threshold_on = threshold_on
-        self.random_state = random_state
+    defaults = {"normalization": "none", "scaling": "robust"}
 
     def check_params(self) -> None:
         super().check_params()

@@ -4,121 +4,57 @@ Each window of `window_size` rows is read by an LSTM up to its second-to-last ro
 predicts the last row from the LSTM's final state. The element score of a window is the squared
 error of that prediction per sensor; with `score_reduction="last"` (the default) each row's score is
 the error of the forecast made for it from the rows before it. This is the forecasting head of
-TSB-AD's and PyOD's LSTM detectors, which is what makes them strong on periodic physiological
-signals (UCR), where a shape that breaks its rhythm is predicted badly even when its values stay in
-range; a reconstruction autoencoder can rebuild such a window from its own rows.
+TSB-AD's and PyOD's LSTM detectors: a shape that breaks its rhythm is predicted badly even when its
+values stay in range, where a reconstruction autoencoder can rebuild such a window from its own
+rows.
 
     frame --scaler_--> windows (batch, window, features) --LSTM over rows 0..w-2--> last hidden
       --linear--> forecast of row w-1 --squared error per sensor--> element scores (the same for every
       step of the window) --"last": the window ending on each row--> normalised, smoothed, summed
 
-The class is in `seqae.detectors.DETECTORS` as `lstm-forecast` once this module is imported
-(`import seqae.detectors`; BaseDetector registers every subclass), so `make_detector("lstm-forecast")` and `BaseDetector.load`
-find it.
+The network and its loss are `seqae.nets.LSTMForecastNet` and `nets.forecast_loss`; the class is
+registered as `lstm-forecast`.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import nn
 
-from seqae.detectors.neural import NeuralDetector
-from seqae.params import Integer
-from seqae.thresholds import Threshold
+from seqae import nets
+from seqae.detectors.neural import STACKED_LSTM, NeuralDetector
+from seqae.params import Integer, Param
+from seqae.training import LossFn
 from seqae.windows import batched_windows
-
-
-class LSTMForecastNet(nn.Module):
-    """LSTM over the first `window - 1` rows of a window -> linear -> the window's last row."""
-
-    def __init__(self, n_features: int, hidden_size: int = 64, num_layers: int = 1, dropout: float = 0.0):
-        super().__init__()
-        self.lstm = nn.LSTM(n_features, hidden_size, num_layers=num_layers, batch_first=True,
-                            dropout=dropout if num_layers > 1 else 0.0)
-        self.head = nn.Linear(hidden_size, n_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """`(batch, window, n_features)` -> the forecast of the last row, `(batch, n_features)`."""
-        _, (h, _) = self.lstm(x[:, :-1])  # h: (num_layers, batch, hidden)
-        return self.head(h[-1])
-
-
-def forecast_loss(net: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of the forecast of each window's last row."""
-    return torch.nn.functional.mse_loss(net(inputs), targets[:, -1])
 
 
 class LSTMForecaster(NeuralDetector):
     """LSTM next-step forecaster; the score is the squared forecast error of each row.
 
-    Args:
-        window_size: rows per window: `window_size - 1` rows of context, then the row forecast
-            (at least 2).
-        hidden_size: LSTM hidden units.
-        num_layers: stacked LSTM layers; dropout applies between them.
-        score_reduction: `last` (default: each row scored by the forecast made for it) or `mean`
-            (the mean forecast error of the windows covering the row: a forward-looking smoothing).
-        Other arguments as LSTMAutoencoder.
+    Parameters as `LSTMAutoencoder` but `latent_dim`; `window_size` is `window_size - 1` rows of
+    context, then the row forecast; `score_reduction` is `last` by default (each row scored by the
+    forecast made for it), `mean` gives the mean forecast error of the windows covering the row (a
+    forward-looking smoothing).
     """
 
     model_type = "lstm-forecast"
+    net_class = nets.LSTMForecastNet
     batch_quantum = 16  # a window's forecast does not depend on its batch mates (windows.pad_batch)
     scoring_precisions = ("float32",)
-    parameter_constraints = {
-        "window_size": Integer(2, message="window_size must be at least 2 (context rows + the row forecast), "
-                                          "got {value!r}"),
+    parameters = {
+        "window_size": Param(32, Integer(2, message="window_size must be at least 2 (context rows + the row "
+                                                    "forecast), got {value!r}"),
+                             "rows per window: `window_size - 1` rows of context, then the row forecast."),
+        **STACKED_LSTM,
     }
-
-    def __init__(self, window_size: int = 32, hidden_size: int = 64, num_layers: int = 1,
-                 dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
-                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
-                 patience: int = 5, rise_patience: int = 0, rise_tolerance: float = 0.05,
-                 validation_fraction: float = 0.2, noise_std: float = 0.0,
-                 max_epoch_windows: int | None = None, max_validation_windows: int | None = None,
-                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "last",
-                 normalization: str = "robust", normalize_on: str = "validation",
-                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
-                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
-                 device: str = "auto"):
-        self.window_size = window_size
-        self.hidden_size = hidden_size
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.grad_clip = grad_clip
-        self.patience = patience
-        self.rise_patience = rise_patience
-        self.rise_tolerance = rise_tolerance
-        self.validation_fraction = validation_fraction
-        self.noise_std = noise_std
-        self.max_epoch_windows = max_epoch_windows
-        self.max_validation_windows = max_validation_windows
-        self.train_stride = train_stride
-        self.score_stride = score_stride
-        self.score_reduction = score_reduction
-        self.normalization = normalization
-        self.normalize_on = normalize_on
-        self.scaling = scaling
-        self.smoothing = smoothing
-        self.threshold = threshold
-        self.threshold_on = threshold_on
-        self.random_state = random_state
-        self.verbose = verbose
-        self.device = device
+    defaults = {"score_reduction": "last"}
 
     def _net_args(self, n_features):
         return {"n_features": int(n_features), "hidden_size": int(self.hidden_size),
                 "num_layers": int(self.num_layers), "dropout": float(self.dropout)}
 
-    def _build_net(self, **args):
-        return LSTMForecastNet(**args)
-
-    def _loss(self, net, inputs, targets):
-        return forecast_loss(net, inputs, targets)
+    def _training_loss(self) -> LossFn:
+        return nets.forecast_loss
 
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():

@@ -6,8 +6,7 @@ import numpy as np
 from sklearn.ensemble import IsolationForest
 
 from seqae.detectors.base import BaseDetector
-from seqae.params import Integer, Real
-from seqae.thresholds import Threshold
+from seqae.params import Integer, Param, Real
 from seqae.windows import window_tensor
 
 
@@ -30,40 +29,19 @@ class IsolationForestDetector(BaseDetector):
     samples per node), saved in `config.json`, and scored by a numpy walk of the trees that
     gives scikit-learn's scores.
 
-    Args:
-        window_size: rows per window.
-        n_estimators: trees.
-        max_samples: training windows drawn (without replacement) for each tree; at most all.
-        max_features: share of the window's values each tree may split on (1.0 = all).
-        normalization: per-sensor normalisation of the shares before summing (default `none`:
-            the score stays the forest's score).
-        Other arguments as LSTMAutoencoder.
+    Parameters as every detector's (`BaseDetector`), with `normalization="none"` by default (the
+    score stays the forest's score) and `normalize_on="train"`, and the forest's own.
     """
 
     model_type = "iforest"
-    parameter_constraints = {"n_estimators": Integer(1), "max_samples": Integer(1),
-                             "max_features": Real(0.0, 1.0, low_open=True)}
-
-    def __init__(self, window_size: int = 32, n_estimators: int = 100, max_samples: int = 256,
-                 max_features: float = 1.0, validation_fraction: float = 0.2, score_stride: int = 1,
-                 score_reduction: str = "mean", normalization: str = "none",
-                 normalize_on: str = "train", scaling: str = "standard", smoothing: int = 1,
-                 threshold: Threshold | None = None, threshold_on: str = "validation",
-                 random_state: int | None = None):
-        self.window_size = window_size
-        self.n_estimators = n_estimators
-        self.max_samples = max_samples
-        self.max_features = max_features
-        self.validation_fraction = validation_fraction
-        self.score_stride = score_stride
-        self.score_reduction = score_reduction
-        self.normalization = normalization
-        self.normalize_on = normalize_on
-        self.scaling = scaling
-        self.smoothing = smoothing
-        self.threshold = threshold
-        self.threshold_on = threshold_on
-        self.random_state = random_state
+    parameters = {
+        "n_estimators": Param(100, Integer(1), "trees."),
+        "max_samples": Param(256, Integer(1), "training windows drawn (without replacement) for each tree; "
+                                              "at most all."),
+        "max_features": Param(1.0, Real(0.0, 1.0, low_open=True),
+                              "share of the window's values each tree may split on (1.0 = all)."),
+    }
+    defaults = {"normalization": "none", "normalize_on": "train"}
 
     def _fit_model(self, train_parts, validation_parts):
         n_features = self.n_features_in_

@@ -15,8 +15,7 @@ its values.
       per sensor, given to each of its rows) --mean over the windows covering a row--> normalised,
       smoothed, summed
 
-The class is in `seqae.detectors.DETECTORS` as `knn-window` once this module is imported
-(`import seqae.detectors`; BaseDetector registers every subclass), so `make_detector("knn-window")` and `BaseDetector.load` find it.
+The class is registered as `knn-window`.
 """
 
 from __future__ import annotations
@@ -26,8 +25,7 @@ import torch
 
 from seqae.detectors.base import BaseDetector
 from seqae.errors import DataError
-from seqae.params import Integer, OneOf
-from seqae.thresholds import Threshold
+from seqae.params import Integer, OneOf, Param
 from seqae.windows import window_tensor
 
 MEMORY_BATCH_VALUES = 1 << 22  # distance-matrix entries per block when scoring: ~16 MiB of float32
@@ -36,21 +34,9 @@ MEMORY_BATCH_VALUES = 1 << 22  # distance-matrix entries per block when scoring:
 class NearestWindowsDetector(BaseDetector):
     """Distance of each window to its nearest training windows (k-nearest neighbours on windows).
 
-    Args:
-        window_size: rows per window.
-        n_neighbors: training windows averaged (1 = the nearest alone).
-        max_memory: at most this many training windows kept (evenly spaced when there are more);
-            scoring costs one comparison per window in memory.
-        memory_from: `all` (default: once the normaliser and threshold are fitted on the held-out
-            rows' distances, which are out of sample as new rows' are, the held-out rows' windows
-            join the memory, so every normal window seen is remembered) or `train` (the rows before
-            the held-out ones only). On the dev sets `all` scored 0.521 against 0.514 on nab-dev,
-            0.504 against 0.488 on the synthetic set and 0.870 against 0.872 on SKAB
-            (docs/benchmarks.md, "Auto-configuration").
-        score_reduction: `mean` (default: each row gets the mean distance of the windows covering
-            it, so a window's distance reaches every row of it) or `last` (the window ending there).
-        Other arguments as LSTMAutoencoder; `random_state` is accepted for a uniform interface and
-        unused (nothing is random).
+    Parameters as every detector's (`BaseDetector`; `random_state` unused: nothing is random), with
+    `scaling="robust"` by default, and the memory's own. With `score_reduction="mean"` (the default)
+    a window's distance reaches every row of it.
     """
 
     model_type = "knn-window"
@@ -58,29 +44,19 @@ class NearestWindowsDetector(BaseDetector):
     # the matrix-vector kernel and other roundings, and could pick another of two near-equal
     # neighbours: batches of a multiple of 16, as the networks', keep live scores equal to batch ones.
     batch_quantum = 16
-    parameter_constraints = {"n_neighbors": Integer(1), "max_memory": Integer(1),
-                             "memory_from": OneOf(("all", "train"))}
-
-    def __init__(self, window_size: int = 32, n_neighbors: int = 1, max_memory: int = 4096,
-                 memory_from: str = "all", validation_fraction: float = 0.2, score_stride: int = 1,
-                 score_reduction: str = "mean",
-                 normalization: str = "robust", normalize_on: str = "validation", scaling: str = "robust",
-                 smoothing: int = 1, threshold: Threshold | None = None, threshold_on: str = "validation",
-                 random_state: int | None = None):
-        self.window_size = window_size
-        self.n_neighbors = n_neighbors
-        self.max_memory = max_memory
-        self.memory_from = memory_from
-        self.validation_fraction = validation_fraction
-        self.score_stride = score_stride
-        self.score_reduction = score_reduction
-        self.normalization = normalization
-        self.normalize_on = normalize_on
-        self.scaling = scaling
-        self.smoothing = smoothing
-        self.threshold = threshold
-        self.threshold_on = threshold_on
-        self.random_state = random_state
+    parameters = {
+        "n_neighbors": Param(1, Integer(1), "training windows averaged (1 = the nearest alone)."),
+        "max_memory": Param(4096, Integer(1), "at most this many training windows kept (evenly spaced when "
+                                              "there are more); scoring costs one comparison per window in "
+                                              "memory."),
+        "memory_from": Param(
+            "all", OneOf(("all", "train")),
+            "`all` (once the normaliser and threshold are fitted on the held-out rows' distances, which are "
+            "out of sample as new rows' are, the held-out rows' windows join the memory, so every normal "
+            "window seen is remembered; docs/benchmarks.md, \"Auto-configuration\") or `train` (the rows "
+            "before the held-out ones only)."),
+    }
+    defaults = {"scaling": "robust"}
 
     def _fit_model(self, train_parts, validation_parts) -> None:
         self.memory_ = self._memory(train_parts)

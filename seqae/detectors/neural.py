@@ -3,11 +3,13 @@
     scaled windows (batch, window, n_features) --net--> reconstruction --squared error, or the
     VAE's -log p(x | z)--> element scores (batch, window, n_features) --> `seqae.detectors.scoring`
 
-The estimator owns training (through `seqae.training.train`) and scoring; the `nn.Module`s in
-`seqae.nets` only map tensors.
+The estimator owns training (through `seqae.training.train`) and scoring; the `nn.Module`s and
+their losses in `seqae.nets` only map tensors.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager, nullcontext
 
 import numpy as np
 import pandas as pd
@@ -15,50 +17,82 @@ import torch
 
 from seqae import nets
 from seqae.detectors import scoring
-from seqae.detectors.base import SCORE_PRECISIONS, BaseDetector
+from seqae.detectors.base import SCORE_PRECISIONS, BaseDetector, check_precision
 from seqae.devices import is_device, resolve_device
 from seqae.errors import ConfigError, DataError
-from seqae.params import Boolean, Integer, NoneOr, OneOf, Real, Satisfies
-from seqae.thresholds import Threshold
-from seqae.training import History, TrainConfig, seeded_generator, train
+from seqae.params import Boolean, Integer, NoneOr, OneOf, Param, Real, Satisfies
+from seqae.training import History, LossFn, TrainConfig, seeded_generator, train
 from seqae.windows import batched_windows, pad_batch, window_tensor
+
+# The LSTM nets' depth (LSTM-AE, LSTM-VAE, the forecaster).
+STACKED_LSTM = {"num_layers": Param(1, Integer(1), "stacked LSTM layers; dropout applies between them.")}
 
 
 class NeuralDetector(BaseDetector):
-    """A detector whose model is a torch network trained by `training.train`.
+    """A detector whose model is a torch network (`net_class`, built from `_net_args`) trained by
+    `training.train` on the loss `_training_loss` gives, scored in float32 or, inside
+    `scoring_precision("bfloat16")`, with its forward pass in bfloat16.
 
-    Subclasses build the network (`_build_net`, `_net_args`), give the element scores of a batch of
-    windows (`_window_scores`) and may replace its loss (`_loss`)."""
+    Subclasses set `net_class`, give its arguments (`_net_args`) and the element scores of a batch
+    of windows (`_window_scores`), and may replace the loss (`_training_loss`).
+    """
 
-    scoring_precisions = SCORE_PRECISIONS
+    net_class: type[torch.nn.Module]
+    scoring_precisions: tuple[str, ...] = SCORE_PRECISIONS  # what `scoring_precision` accepts
     batch_quantum = 16
-    parameter_constraints = {
-        **{name: Integer(1) for name in ("hidden_size", "latent_dim", "epochs", "batch_size", "train_stride",
-                                         "num_layers")},
-        "patience": Integer(0),
-        "rise_patience": Integer(0),
-        "rise_tolerance": Real(0.0),
-        "max_epoch_windows": NoneOr(Integer(1)),
-        "max_validation_windows": NoneOr(Integer(1)),
-        "learning_rate": Real(0.0, low_open=True),
-        "weight_decay": Real(0.0),
-        "grad_clip": Real(0.0),
-        "dropout": Real(0.0, 1.0, high_open=True),
-        "noise_std": Real(0.0),
-        "verbose": Boolean(),
-        "device": Satisfies(lambda value, _: is_device(value), "auto, cpu, cuda or cuda:N"),
+    _precision = "float32"  # the scoring precision; another only inside a `scoring_precision` block
+
+    parameters = {
+        "hidden_size": Param(64, Integer(1), "hidden units of the network (the LSTMs'; the dense AE's hidden "
+                                             "layer; the channels of the conv AE's outer convolutions)."),
+        "dropout": Param(0.0, Real(0.0, 1.0, high_open=True),
+                         "dropout in training: between stacked LSTM layers (num_layers > 1), after the "
+                         "dense and conv AEs' hidden layers."),
+        "epochs": Param(30, Integer(1), "maximum passes over the training windows."),
+        "batch_size": Param(64, Integer(1), "windows per optimiser step."),
+        "learning_rate": Param(1e-3, Real(0.0, low_open=True), "Adam's step size."),
+        "weight_decay": Param(0.0, Real(0.0), "Adam's L2 penalty."),
+        "grad_clip": Param(1.0, Real(0.0), "max gradient norm (0 = no clipping)."),
+        "noise_std": Param(0.0, Real(0.0), "denoising training: Gaussian noise of this std on the inputs "
+                                           "(scaled units)."),
+        "patience": Param(5, Integer(0), "epochs without a better validation loss before stopping (0 = never)."),
+        "rise_patience": Param(
+            0, Integer(0),
+            "stop after this many epochs without a better validation loss when the latest is above the best "
+            "by more than `rise_tolerance` of it (0 = off): a loss that has clearly risen is given less time "
+            "to come back than one on a plateau (benchmarks/README.md, Fit)."),
+        "rise_tolerance": Param(0.05, Real(0.0), "the share of the best validation loss that counts as risen."),
+        "max_epoch_windows": Param(
+            None, NoneOr(Integer(1)),
+            "the most training windows an epoch trains on, drawn at random afresh every epoch (None = all): "
+            "a large training set stops costing epoch time in proportion to its size."),
+        "max_validation_windows": Param(
+            None, NoneOr(Integer(1)),
+            "the most held-out windows whose loss decides early stopping, one random sample drawn before the "
+            "first epoch (None = all)."),
+        "train_stride": Param(1, Integer(1), "rows between training windows (2 halves an epoch's work; "
+                                             "benchmarks/README.md, Fit, measures what it costs)."),
+        "verbose": Param(False, Boolean(), "show a progress bar per epoch."),
+        "device": Param(
+            "auto", Satisfies(lambda value, _: is_device(value), "auto, cpu, cuda or cuda:N"),
+            "where the network trains and scores: `auto` (a CUDA GPU when torch sees one, else the CPU), "
+            "`cpu`, `cuda` or `cuda:N` (`seqae.devices`). Scores on the CPU do not depend on it; on a GPU "
+            "they agree with the CPU's within the tolerance docs/benchmarks.md states."),
     }
 
-    def _build_net(self, n_features: int) -> torch.nn.Module:
-        raise NotImplementedError
-
     def _net_args(self, n_features: int) -> dict:
+        """The keyword arguments of `net_class` for `n_features` sensors (saved beside the weights)."""
         raise NotImplementedError
 
-    def _loss(self, net, inputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.mse_loss(net(inputs), targets)
+    def _build_net(self, **net_args) -> torch.nn.Module:
+        return self.net_class(**net_args)
+
+    def _training_loss(self) -> LossFn:
+        """The loss `training.train` minimises, `loss(net, inputs, targets)`; one per fit."""
+        return nets.reconstruction_loss
 
     def _fit_model(self, train_parts, validation_parts) -> None:
+        loss = self._training_loss()
         generator = seeded_generator(self.random_state)
         with torch.random.fork_rng(devices=[]):
             # Weight init and dropout draw from torch's global generator: seed it, then restore it.
@@ -76,9 +110,30 @@ class NeuralDetector(BaseDetector):
                 max_epoch_windows=self.max_epoch_windows, max_validation_windows=self.max_validation_windows,
                 verbose=self.verbose,
             )
-            self.history_ = train(self.net_, self._loss, train_windows, val_windows, config, generator)
+            self.history_ = train(self.net_, loss, train_windows, val_windows, config, generator)
+
+    @contextmanager
+    def scoring_precision(self, precision: str = "float32"):
+        """Score in `precision` inside the `with` block: "float32" (the default) or "bfloat16".
+
+        bfloat16 runs the network's forward pass under torch's autocast (the errors are still
+        computed in float32). It pays only on a CPU with native bfloat16 (AVX512-BF16 or AMX), and
+        scores move by a few hundredths of their spread: benchmarks/README.md measures both. Where
+        the CPU has no bfloat16 kernels for the network it is refused (`supports_precision`).
+        """
+        check_precision(precision, self.model_type, self.scoring_precisions)
+        if not self.supports_precision(precision):
+            raise ConfigError(f"this CPU cannot run model {self.model_type!r} in {precision} (torch's kernels "
+                              "refused it; bfloat16 needs AVX512-BF16 or AMX); score it in float32")
+        before, self._precision = self._precision, precision
+        try:
+            yield self
+        finally:
+            self._precision = before
 
     def supports_precision(self, precision: str) -> bool:
+        """Whether this detector can score in `precision` on this machine: the forward pass in
+        bfloat16 needs kernels for it (oneDNN's LSTM has none on a CPU without AVX512-BF16)."""
         if precision == "float32" or precision not in self.scoring_precisions:
             return precision in self.scoring_precisions
         self.check_fitted()
@@ -106,9 +161,10 @@ class NeuralDetector(BaseDetector):
         return super().window_scores(windows.to(self.compute_device()))
 
     def _autocast(self):
+        """The forward pass's autocast context for the current scoring precision."""
         if self._precision == "bfloat16":
             return torch.autocast(self.compute_device().type, dtype=torch.bfloat16)
-        return super()._autocast()
+        return nullcontext()
 
     def model_state(self):
         return ({"net": type(self.net_).__name__, "net_args": self.net_args_,
@@ -129,6 +185,8 @@ class AutoencoderDetector(NeuralDetector):
     """A network that encodes a window to a latent vector and decodes it back; the score is how
     badly it reconstructs the window. Adds the encoder/decoder split: `encode`, `decode`,
     `reconstruct`."""
+
+    parameters = {"latent_dim": Param(16, Integer(1), "size of the vector one window is encoded to.")}
 
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
         with torch.inference_mode():
@@ -203,195 +261,47 @@ class AutoencoderDetector(NeuralDetector):
 class LSTMAutoencoder(AutoencoderDetector):
     """LSTM sequence-to-sequence autoencoder; the score is the reconstruction error.
 
-    Args:
-        window_size: rows per window.
-        hidden_size: LSTM hidden units (encoder and decoder).
-        latent_dim: size of the vector one window is encoded to.
-        num_layers: stacked LSTM layers; dropout applies between them.
-        dropout: dropout between LSTM layers (num_layers > 1).
-        epochs: maximum passes over the training windows.
-        batch_size: windows per optimiser step.
-        learning_rate: Adam's step size.
-        weight_decay: Adam's L2 penalty.
-        grad_clip: max gradient norm (0 = no clipping).
-        patience: epochs without a better validation loss before stopping (0 = never).
-        rise_patience: stop after this many epochs without a better validation loss when the
-            latest is above the best by more than `rise_tolerance` of it (0 = off; the LSTM-AE's
-            default 3, the other nets' 0). A loss that has risen clearly is given less time to come
-            back than one on a plateau: on SKAB's 400-row files the fits run 1.6× fewer epochs, at an
-            AP on SKAB and nab-dev measured unchanged (benchmarks/README.md, Fit).
-        rise_tolerance: the share of the best validation loss that counts as risen.
-        validation_fraction: the last part of the training rows held out, in time order.
-        noise_std: denoising training: Gaussian noise of this std on the inputs (scaled units).
-        max_epoch_windows: the most training windows an epoch trains on, drawn at random afresh
-            every epoch (None = all): a large training set stops costing epoch time in proportion
-            to its size.
-        max_validation_windows: the most held-out windows whose loss decides early stopping, one
-            random sample drawn before the first epoch (None = all).
-        train_stride: rows between training windows (2 halves an epoch's work on any training
-            set: 7.5× the textbook loop's speed on SKAB's 400-row files, at an AP on nab-dev
-            measured 0.009 lower over 3 seeds; benchmarks/README.md, Fit). The caps' defaults
-            (1024, 256; the LSTM-VAE's too) leave training sets of up to ~1,300 rows as they
-            were; `max_epoch_windows=None, max_validation_windows=None` trains on every window,
-            as before the caps existed.
-        score_stride: rows between scored windows (1 = every window; larger is faster).
-        score_reduction: `mean` of all windows covering a row, the `last` (the one ending there),
-            or `window`: each window's mean error over its steps, given to each of its rows, then
-            the mean of the windows covering a row (BaseDetector.window_scores).
-        normalization: per-sensor normalisation of the error before summing: `robust` (by its
-            median and MAD on the rows `normalize_on` names; the default: a few anomalous rows
-            there do not mute a sensor), `zscore` (mean and standard deviation) or `none`.
-        normalize_on: the rows whose errors the normalisation is fitted on: `validation` (the
-            held-out rows; the default of the LSTM-AE, dense and conv AEs: out-of-sample errors, the
-            size of the errors new normal data gives, where a net's errors on the rows it was
-            trained on are smaller; falls back to `train` when nothing is held out) or `train`
-            (the rows the net was trained on; the default of the LSTM-VAE, PCA and the forest).
-        scaling: the input scaler fitted on the training rows: `standard` (mean, standard
-            deviation) or `robust` (median, IQR / 1.349; an IQR of 0 falls back to the deviation).
-        smoothing: rows of the causal rolling mean applied to the score (and to each sensor's share
-            of it); 1 = none. The smoothing itself adds no look-ahead, but with
-            `score_reduction="mean"` a row's unsmoothed score already uses the rows up to
-            `window_size - 1` after it (the windows covering it); `detect(X, causal=True)` scores
-            each row from the rows up to it alone. A one-row spike is diluted by it.
-        threshold: a `Threshold` fitted on the scores of normal data (default: 99th percentile).
-        threshold_on: fit the threshold on the held-out `validation` rows or `all` training rows
-            (either way sliced from the scores of all the training rows scored as one series).
-        random_state: seed for weights, shuffling and noise; same seed, same model.
-        verbose: show a progress bar per epoch.
-        device: where the network trains and scores: `auto` (a CUDA GPU when torch sees one, else
-            the CPU), `cpu`, `cuda` or `cuda:N` (`seqae.devices`). Scores on the CPU do not depend
-            on it; on a GPU they agree with the CPU's within the tolerance docs/benchmarks.md states.
+    The parameters are those of every detector (`BaseDetector`), of the networks (`NeuralDetector`)
+    and `latent_dim`, `num_layers`; `help(LSTMAutoencoder.__init__)` lists them with their defaults.
     """
 
     model_type = "lstm-ae"
-
-    def __init__(self, window_size: int = 32, hidden_size: int = 64, latent_dim: int = 16,
-                 num_layers: int = 1, dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
-                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
-                 patience: int = 5, rise_patience: int = 3, rise_tolerance: float = 0.05,
-                 validation_fraction: float = 0.2, noise_std: float = 0.0,
-                 max_epoch_windows: int | None = 1024, max_validation_windows: int | None = 256,
-                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "robust", normalize_on: str = "validation",
-                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
-                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
-                 device: str = "auto"):
-        self.window_size = window_size
-        self.hidden_size = hidden_size
-        self.latent_dim = latent_dim
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.grad_clip = grad_clip
-        self.patience = patience
-        self.rise_patience = rise_patience
-        self.rise_tolerance = rise_tolerance
-        self.validation_fraction = validation_fraction
-        self.noise_std = noise_std
-        self.max_epoch_windows = max_epoch_windows
-        self.max_validation_windows = max_validation_windows
-        self.train_stride = train_stride
-        self.score_stride = score_stride
-        self.score_reduction = score_reduction
-        self.normalization = normalization
-        self.normalize_on = normalize_on
-        self.scaling = scaling
-        self.smoothing = smoothing
-        self.threshold = threshold
-        self.threshold_on = threshold_on
-        self.random_state = random_state
-        self.verbose = verbose
-        self.device = device
+    net_class = nets.LSTMSeq2Seq
+    parameters = STACKED_LSTM
+    # The caps leave training sets of up to ~1,300 rows whole (benchmarks/README.md, Fit).
+    defaults = {"rise_patience": 3, "max_epoch_windows": 1024, "max_validation_windows": 256}
 
     def _net_args(self, n_features):
         return {"n_features": n_features, "hidden_size": self.hidden_size, "latent_dim": self.latent_dim,
                 "num_layers": self.num_layers, "dropout": self.dropout}
 
-    def _build_net(self, **args):
-        return nets.LSTMSeq2Seq(**args)
-
 
 class LSTMVAE(AutoencoderDetector):
-    """Recurrent variational autoencoder trained on the ELBO.
-
-    Takes the arguments of `LSTMAutoencoder`, and:
-        beta: weight of the KL term in the ELBO.
-        learn_variance: the decoder predicts a variance per step and sensor (else it is fixed at 1).
-        score: `reconstruction_probability` (-log p(x | z), per step and sensor) or `elbo`
-            (that plus the window's KL spread evenly over its steps and sensors).
-        n_samples: latent draws averaged when scoring, seeded by `random_state` so that the same
-            model gives the same scores; 0 decodes the mean latent (one pass, deterministic).
-    """
+    """Recurrent variational autoencoder trained on the ELBO; the score is -log p(x | z) (or the
+    ELBO), normalised on the training rows by default. Parameters as `LSTMAutoencoder`, and `beta`,
+    `learn_variance`, `score`, `n_samples`."""
 
     model_type = "lstm-vae"
+    net_class = nets.LSTMVAENet
     SCORES = ("reconstruction_probability", "elbo")
-    parameter_constraints = {"beta": Real(0.0), "learn_variance": Boolean(), "score": OneOf(SCORES),
-                             "n_samples": Integer(0)}
-
-    def __init__(self, window_size: int = 32, hidden_size: int = 64, latent_dim: int = 16,
-                 num_layers: int = 1, dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
-                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
-                 patience: int = 5, rise_patience: int = 0, rise_tolerance: float = 0.05,
-                 validation_fraction: float = 0.2, noise_std: float = 0.0,
-                 max_epoch_windows: int | None = 1024, max_validation_windows: int | None = 256,
-                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "robust", normalize_on: str = "train",
-                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
-                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
-                 device: str = "auto", beta: float = 1.0, learn_variance: bool = True,
-                 score: str = "reconstruction_probability", n_samples: int = 0):
-        self.window_size = window_size
-        self.hidden_size = hidden_size
-        self.latent_dim = latent_dim
-        self.num_layers = num_layers
-        self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.grad_clip = grad_clip
-        self.patience = patience
-        self.rise_patience = rise_patience
-        self.rise_tolerance = rise_tolerance
-        self.validation_fraction = validation_fraction
-        self.noise_std = noise_std
-        self.max_epoch_windows = max_epoch_windows
-        self.max_validation_windows = max_validation_windows
-        self.train_stride = train_stride
-        self.score_stride = score_stride
-        self.score_reduction = score_reduction
-        self.normalization = normalization
-        self.normalize_on = normalize_on
-        self.scaling = scaling
-        self.smoothing = smoothing
-        self.threshold = threshold
-        self.threshold_on = threshold_on
-        self.random_state = random_state
-        self.verbose = verbose
-        self.device = device
-        self.beta = beta
-        self.learn_variance = learn_variance
-        self.score = score
-        self.n_samples = n_samples
+    parameters = {
+        **STACKED_LSTM,
+        "beta": Param(1.0, Real(0.0), "weight of the KL term in the ELBO."),
+        "learn_variance": Param(True, Boolean(), "the decoder predicts a variance per step and sensor (else "
+                                                 "it is fixed at 1)."),
+        "score": Param("reconstruction_probability", OneOf(SCORES),
+                       "`reconstruction_probability` (-log p(x | z), per step and sensor) or `elbo` (that plus "
+                       "the window's KL spread evenly over its steps and sensors)."),
+        "n_samples": Param(0, Integer(0), "latent draws averaged when scoring, seeded by `random_state` so "
+                                          "that the same model gives the same scores; 0 decodes the mean "
+                                          "latent (one pass, deterministic)."),
+    }
+    defaults = {"normalize_on": "train", "max_epoch_windows": 1024, "max_validation_windows": 256}
 
     def _net_args(self, n_features):
         return {"n_features": n_features, "hidden_size": self.hidden_size, "latent_dim": self.latent_dim,
                 "num_layers": self.num_layers, "dropout": self.dropout,
                 "learn_variance": bool(self.learn_variance)}
-
-    def _build_net(self, **args):
-        return nets.LSTMVAENet(**args)
-
-    def _fit_model(self, train_parts, validation_parts):
-        # Training draws latents from their own generator, seeded from random_state.
-        self._train_generator = seeded_generator(None if self.random_state is None else self.random_state + 1)
-        try:
-            super()._fit_model(train_parts, validation_parts)
-        finally:
-            del self._train_generator
 
     def sample(self, n: int, noise: bool = True, random_state: int | None = 0) -> np.ndarray:
         """`n` windows `(n, window_size, n_features)` in the sensors' units drawn from the model:
@@ -416,9 +326,15 @@ class LSTMVAE(AutoencoderDetector):
             out.append(mean.cpu().numpy())
         return self.scaler_.inverse_transform(np.concatenate(out))
 
-    def _loss(self, net, inputs, targets):
-        x_mean, x_logvar, z_mean, z_logvar = net(inputs, generator=self._train_generator, sample=net.training)
-        return nets.elbo_loss(targets, x_mean, x_logvar, z_mean, z_logvar, beta=self.beta)
+    def _training_loss(self) -> LossFn:
+        # The latents drawn in training come from their own generator, seeded from random_state + 1.
+        generator = seeded_generator(None if self.random_state is None else self.random_state + 1)
+        beta = self.beta
+
+        def negative_elbo(net, inputs, targets):
+            x_mean, x_logvar, z_mean, z_logvar = net(inputs, generator=generator, sample=net.training)
+            return nets.elbo_loss(targets, x_mean, x_logvar, z_mean, z_logvar, beta=beta)
+        return negative_elbo
 
     def _window_scores(self, windows):
         with torch.inference_mode():
@@ -448,109 +364,27 @@ class LSTMVAE(AutoencoderDetector):
 
 
 class DenseAutoencoder(AutoencoderDetector):
-    """Dense autoencoder on flattened windows (a textbook baseline). Arguments as LSTMAutoencoder."""
+    """Dense autoencoder on flattened windows (a textbook baseline). Parameters as `LSTMAutoencoder`
+    but `num_layers`."""
 
     model_type = "dense-ae"
-
-    def __init__(self, window_size: int = 32, hidden_size: int = 64, latent_dim: int = 16,
-                 dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
-                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
-                 patience: int = 5, rise_patience: int = 0, rise_tolerance: float = 0.05,
-                 validation_fraction: float = 0.2, noise_std: float = 0.0,
-                 max_epoch_windows: int | None = None, max_validation_windows: int | None = None,
-                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "robust", normalize_on: str = "validation",
-                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
-                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
-                 device: str = "auto"):
-        self.window_size = window_size
-        self.hidden_size = hidden_size
-        self.latent_dim = latent_dim
-        self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.grad_clip = grad_clip
-        self.patience = patience
-        self.rise_patience = rise_patience
-        self.rise_tolerance = rise_tolerance
-        self.validation_fraction = validation_fraction
-        self.noise_std = noise_std
-        self.max_epoch_windows = max_epoch_windows
-        self.max_validation_windows = max_validation_windows
-        self.train_stride = train_stride
-        self.score_stride = score_stride
-        self.score_reduction = score_reduction
-        self.normalization = normalization
-        self.normalize_on = normalize_on
-        self.scaling = scaling
-        self.smoothing = smoothing
-        self.threshold = threshold
-        self.threshold_on = threshold_on
-        self.random_state = random_state
-        self.verbose = verbose
-        self.device = device
+    net_class = nets.DenseAE
 
     def _net_args(self, n_features):
         return {"n_features": n_features, "window_size": self.window_size,
                 "hidden_size": self.hidden_size, "latent_dim": self.latent_dim, "dropout": self.dropout}
 
-    def _build_net(self, **args):
-        return nets.DenseAE(**args)
-
 
 class ConvAutoencoder(AutoencoderDetector):
-    """1-D convolutional autoencoder over time (a textbook baseline). Arguments as LSTMAutoencoder;
-    `hidden_size` is the channel count of the outer convolutions, `latent_dim` that of the inner
-    ones and the size of the linear bottleneck a window is encoded to (`nets.ConvAE`)."""
+    """1-D convolutional autoencoder over time (a textbook baseline). Parameters as `LSTMAutoencoder`
+    but `num_layers`; `hidden_size` is the channel count of the outer convolutions, `latent_dim` that
+    of the inner ones and the size of the linear bottleneck a window is encoded to (`nets.ConvAE`)."""
 
     model_type = "conv-ae"
+    net_class = nets.ConvAE
     min_format_version = 2  # format 1 saved a net without the bottleneck: its weights do not fit
-
-    def __init__(self, window_size: int = 32, hidden_size: int = 32, latent_dim: int = 16,
-                 dropout: float = 0.0, epochs: int = 30, batch_size: int = 64,
-                 learning_rate: float = 1e-3, weight_decay: float = 0.0, grad_clip: float = 1.0,
-                 patience: int = 5, rise_patience: int = 0, rise_tolerance: float = 0.05,
-                 validation_fraction: float = 0.2, noise_std: float = 0.0,
-                 max_epoch_windows: int | None = None, max_validation_windows: int | None = None,
-                 train_stride: int = 1, score_stride: int = 1, score_reduction: str = "mean",
-                 normalization: str = "robust", normalize_on: str = "validation",
-                 scaling: str = "standard", smoothing: int = 1, threshold: Threshold | None = None,
-                 threshold_on: str = "validation", random_state: int | None = None, verbose: bool = False,
-                 device: str = "auto"):
-        self.window_size = window_size
-        self.hidden_size = hidden_size
-        self.latent_dim = latent_dim
-        self.dropout = dropout
-        self.epochs = epochs
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.weight_decay = weight_decay
-        self.grad_clip = grad_clip
-        self.patience = patience
-        self.rise_patience = rise_patience
-        self.rise_tolerance = rise_tolerance
-        self.validation_fraction = validation_fraction
-        self.noise_std = noise_std
-        self.max_epoch_windows = max_epoch_windows
-        self.max_validation_windows = max_validation_windows
-        self.train_stride = train_stride
-        self.score_stride = score_stride
-        self.score_reduction = score_reduction
-        self.normalization = normalization
-        self.normalize_on = normalize_on
-        self.scaling = scaling
-        self.smoothing = smoothing
-        self.threshold = threshold
-        self.threshold_on = threshold_on
-        self.random_state = random_state
-        self.verbose = verbose
-        self.device = device
+    defaults = {"hidden_size": 32}
 
     def _net_args(self, n_features):
         return {"n_features": n_features, "window_size": self.window_size, "hidden_size": self.hidden_size,
                 "latent_dim": self.latent_dim, "dropout": self.dropout}
-
-    def _build_net(self, **args):
-        return nets.ConvAE(**args)

@@ -113,4 +113,3 @@ def _log_evaluation_plots(run_id: str, path: Path, detection: Detection, labels:
     client.log_figure(run_id, plots.contribution_heatmap(
         detection.index, detection.contributions, detection.feature_names,
         title=f"{path.name}: per-sensor contribution to the score"), f"{folder}/sensor_contributions.png")
-    client.log_text(run_id, detection.intervals().to_csv(index=False), f"{folder}/intervals.csv")

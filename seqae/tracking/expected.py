@@ -4,8 +4,8 @@ the windows of each alert, for the latent-space plot to mark.
 
 The alerts are those of the model's fitted alert rules (`BaseDetector.find_alerts`), the largest
 peak scores first, their top sensors the largest shares of their score. Where the rules raise none
-(normal training data mostly), the flagged intervals of `Detection.intervals()` stand in, so a
-fit run still shows why its flagged rows were flagged; the plots' titles say which they are.
+(normal training data mostly), the flagged intervals (`largest_intervals`) stand in, so a fit run
+still shows why its flagged rows were flagged; the plots' titles say which they are.
 Neural detectors only: the others have no decoder to say what they expected.
 """
 
@@ -58,7 +58,7 @@ def largest_alerts(detection: Detection, alerts, n: int = N_PLOTTED,
 
 def largest_intervals(detection: Detection, n: int = N_PLOTTED, n_sensors: int = N_SENSORS) -> list[FlaggedInterval]:
     """The `n` flagged intervals with the largest peak scores, largest first, with their top sensors
-    (the sensors with the largest positive share of the interval's score, as `Detection.intervals()`)."""
+    (the sensors with the largest positive share of the interval's score)."""
     found = []
     for first, last in flags_to_intervals(detection.flags):
         span = slice(first, last + 1)

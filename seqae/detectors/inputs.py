@@ -1,0 +1,59 @@
+"""The checks a detector's input passes: a table of finite numbers, one column per sensor, in the
+fitted order, and at least as many rows as the detector needs. Pure: they change nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from seqae.errors import DataError, missing_columns_message
+
+
+def check_table(X, names: list[str] | None, window_size: int, min_rows: int | None = None,
+                owner: str = "the detector") -> tuple[np.ndarray, pd.Index, list[str]]:
+    """`X` (a frame, or an array: its columns named `x0`, `x1`, ...) as `(n_timepoints, n_features)`
+    float64, its index and its column names; a `DataError` naming what is wrong otherwise.
+
+    `names`: the sensor columns expected (a fitted detector's), which a frame's columns are put in
+    the order of; None takes `X`'s as they are. `min_rows`: the fewest rows accepted (default: one
+    window of `window_size`). `owner` names the fitted detector in a column-count mismatch."""
+    if isinstance(X, pd.DataFrame):
+        columns = [str(c) for c in X.columns]
+        if names is not None:
+            missing = [n for n in names if n not in columns]
+            if missing:
+                raise DataError(missing_columns_message(missing, columns, names))
+            X = X.set_axis(columns, axis=1)[list(names)]
+        names = columns if names is None else names
+        index = X.index
+        try:
+            values = X.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError):
+            bad = next(c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c]))
+            raise DataError(f"column {bad!r} is not numeric (dtype {X[bad].dtype}); "
+                            "read the file with read_sensor_csv or convert it") from None
+    else:
+        values = np.asarray(X, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[:, None]
+        index = pd.RangeIndex(len(values))
+    if values.ndim != 2:
+        raise DataError(f"expected a 2-D table (time × sensors), got an array of shape {values.shape}")
+    if names is None:
+        names = [f"x{j}" for j in range(values.shape[1])]
+    elif values.shape[1] != len(names):
+        raise DataError(f"the data has {values.shape[1]} sensors, but {owner} was "
+                        f"fitted with {len(names)}; pass the same sensor columns")
+    if values.shape[1] == 0:
+        raise DataError("the data has no sensor columns")
+    if len(values) < (window_size if min_rows is None else min_rows):
+        if min_rows is not None:
+            raise DataError(f"the data has {len(values)} rows; give at least {min_rows}")
+        raise DataError(f"the data has {len(values)} rows, fewer than one window "
+                        f"(window_size={window_size}); give at least {window_size} rows")
+    finite = np.isfinite(values)
+    if not finite.all():
+        row, col = np.argwhere(~finite)[0]
+        raise DataError(f"column {names[col]!r} has {int((~finite[:, col]).sum())} "
+                        f"missing or infinite values (first at position {row}); fill or drop them first")
+    return values, index, names
