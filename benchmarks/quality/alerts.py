@@ -1,7 +1,11 @@
 """Alert metrics of seqae's detectors with the alert rules (seqae.alerts) on the demo data, SKAB and nab-dev.
 
-    python benchmarks/quality/alerts.py                 # score (cached) and measure everything
-    python benchmarks/quality/alerts.py --sets skab --models deviation
+    python -m benchmarks.quality alerts                 # score (cached) and measure everything
+    python -m benchmarks.quality alerts --sets skab --models deviation
+    python -m benchmarks.quality alerts --grid --models deviation lstm-ae --sets generated normal-skab \
+        --thresholds quantile:q=0.99 --tag=-grid        # the search the rule defaults were chosen by
+    python -m benchmarks.quality alerts --grid extreme --models deviation lstm-ae --sets generated normal-skab \
+        --thresholds quantile:q=0.99 --tag=-extreme     # `extreme` varied alone
 
 Protocol: each file is fitted on its training rows (protocol.py: SKAB's first 400, nab-dev's first
 15 %, the demo's normal first half of 3,000 generated rows) and its test rows are scored on their
@@ -12,7 +16,8 @@ end (`seqae.metrics.alert_counts`). Scores are cached under benchmarks/out/alert
 changing the rules refits nothing.
 
 Models: `deviation` (defaults), `lstm-ae` (the demo's: window 16, hidden 32, latent 8, 20 epochs),
-`lstm-ae-cli` (every default of `seqae fit`, seed 0).
+`lstm-ae-cli` (every default of `seqae fit --model lstm-ae`, seed 0), `auto-cli` (the detector
+`seqae fit --seed 0` keeps).
 
 Label-free sets, used to choose the defaults (no test label of SKAB, nab-dev or the demo is read):
     normal-skab   SKAB's anomaly-free recording (9,405 rows): fit on its first 400 rows, false
@@ -20,26 +25,21 @@ Label-free sets, used to choose the defaults (no test label of SKAB, nab-dev or 
     generated     seqae.synthetic series with seeds 1-8 (the demo is seed 0), anomalies injected by
                   the generator, 4 kinds each: recall, precision and fragments per anomaly.
 
-Writes benchmarks/results/alerts.csv (one row per set, model, threshold and rules), alerts.per_file.csv
-and alerts.md.
+Writes benchmarks/results/alerts<tag>.csv (one row per set, model, threshold and rules),
+alerts<tag>.per_file.csv and alerts<tag>.md; with --grid also alerts<tag>.choice.csv, the rule
+settings ranked as the defaults were chosen (`choose`).
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import protocol  # noqa: E402
+from benchmarks.quality import common, protocol
 
-RESULTS = protocol.REPO / "benchmarks" / "results"
-CACHE = protocol.REPO / "benchmarks" / "out" / "alert-scores"
+CACHE = common.OUT / "alert-scores"
 SETS = ("demo", "skab", "nab-dev", "normal-skab", "generated")
 MODELS = ("deviation", "lstm-ae", "lstm-ae-cli", "auto-cli")
 GENERATED_SEEDS = range(1, 9)
@@ -68,11 +68,12 @@ class _AutoFit:
         return auto_fit(frame, random_state=0, networks=False).detector
 
 
-def dev_files(set_name: str) -> list[protocol.DevFile]:
+def dev_files(set_name: str, limit: int | None = None) -> list[protocol.DevFile]:
+    """The files of `set_name` (SETS), the first `limit` of them when given."""
     from seqae.synthetic import make_sensor_data
 
     if set_name in ("skab", "nab-dev"):
-        return protocol.load(set_name)
+        return protocol.load(set_name, limit)
     if set_name == "demo":
         frame, labels, _ = make_sensor_data(3000, 4, normal_rows=1500, random_state=0)
         return [protocol.DevFile("demo", frame.iloc[:1500], frame.iloc[1500:], labels.to_numpy()[1500:])]
@@ -82,7 +83,7 @@ def dev_files(set_name: str) -> list[protocol.DevFile]:
             frame, labels, _ = make_sensor_data(3000, 4, normal_rows=1500, random_state=seed)
             out.append(protocol.DevFile(f"seed{seed}", frame.iloc[:1500], frame.iloc[1500:],
                                         labels.to_numpy()[1500:]))
-        return out
+        return out[:limit]
     if set_name == "normal-skab":
         raw = pd.read_csv(protocol.SKAB_DIR / "anomaly-free" / "anomaly-free.csv", sep=";",
                           index_col="datetime", parse_dates=True).astype(np.float64)
@@ -91,13 +92,13 @@ def dev_files(set_name: str) -> list[protocol.DevFile]:
     raise ValueError(set_name)
 
 
-def scored(set_name: str, model: str) -> list[dict]:
+def scored(set_name: str, model: str, limit: int | None = None) -> list[dict]:
     """Per file: test scores, contributions, calibration scores, labels, index; cached on disk."""
     import torch
 
     torch.set_num_threads(1)
     out = []
-    for file in dev_files(set_name):
+    for file in dev_files(set_name, limit):
         path = CACHE / set_name / model / (file.name.replace("/", "_") + ".npz")
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -174,10 +175,11 @@ RULES = {
 }
 
 
-def rule_grid() -> dict:
-    """The rule settings the defaults were chosen from, on the label-free sets only (`choose`)."""
+def rule_grid(which: str = "all") -> dict:
+    """The rule settings the defaults were chosen from, on the label-free sets only (`choose`);
+    `which="extreme"`: `extreme` alone, the others at their defaults."""
     grid = {}
-    if os.environ.get("ALERT_GRID") == "extreme":
+    if which == "extreme":
         return {f"extreme{e:g}": {"extreme": e} for e in (1.5, 2.0, 3.0, 5.0, 10.0, 100.0)}
     for min_gap in (0, 10, 30, 60, 120):
         for min_length in (1, 5, 10, 20, 30, 50):
@@ -212,23 +214,26 @@ def choose(table: pd.DataFrame) -> pd.DataFrame:
     return ranked.sort_values(["quiet_on_normal_skab", "score"], ascending=False)
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(argv=None) -> int:
+    parser = common.parser(__name__, __doc__)
     parser.add_argument("--sets", nargs="+", default=list(SETS), choices=SETS)
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
     parser.add_argument("--thresholds", nargs="+",
                         default=["quantile:q=0.99", "far:target=0.01", "alerts:per_1000_rows=1", "alerts:per_day=1"])
-    parser.add_argument("--grid", action="store_true", help="also every rule setting of the grid")
-    parser.add_argument("--tag", default="", help="suffix of the result files")
+    parser.add_argument("--grid", nargs="?", const="all", choices=["all", "extreme"],
+                        help="also every rule setting of the grid (`extreme`: that rule alone)")
+    parser.add_argument("--limit", type=int, help="the first N files of each set (a quick run)")
+    common.output_options(parser)
+    parser.add_argument("--tag", default="", help="suffix of the result files' names (alerts<tag>.csv)")
     args = parser.parse_args(argv)
 
     rules = dict(RULES)
     if args.grid:
-        rules.update(rule_grid())
+        rules.update(rule_grid(args.grid))
     rows, per_file_rows = [], []
     for set_name in args.sets:
         for model in args.models:
-            files = scored(set_name, model)
+            files = scored(set_name, model, args.limit)
             for spec in args.thresholds:
                 for rule_name, params in rules.items():
                     summary, per_file = measure(files, spec, params)
@@ -244,15 +249,16 @@ def main(argv=None) -> None:
                           f"recall {summary['strict_anomaly_recall']:.3f} precision "
                           f"{summary['strict_alert_precision']:.3f}",
                           flush=True)
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.out.mkdir(parents=True, exist_ok=True)
     table = pd.DataFrame(rows)
-    table.to_csv(RESULTS / f"alerts{args.tag}.csv", index=False, float_format="%.4g")
-    pd.DataFrame(per_file_rows).to_csv(RESULTS / f"alerts{args.tag}.per_file.csv", index=False, float_format="%.4g")
-    (RESULTS / f"alerts{args.tag}.md").write_text(markdown(table))
+    table.to_csv(args.out / f"alerts{args.tag}.csv", index=False, float_format="%.4g")
+    pd.DataFrame(per_file_rows).to_csv(args.out / f"alerts{args.tag}.per_file.csv", index=False, float_format="%.4g")
+    (args.out / f"alerts{args.tag}.md").write_text(markdown(table))
     if args.grid:
         ranked = choose(table)
-        ranked.to_csv(RESULTS / f"alerts{args.tag}.choice.csv", float_format="%.4g")
+        ranked.to_csv(args.out / f"alerts{args.tag}.choice.csv", float_format="%.4g")
         print(ranked.head(15).to_string(float_format=lambda v: f"{v:.3f}"))
+    return 0
 
 
 def markdown(table: pd.DataFrame) -> str:
@@ -260,7 +266,6 @@ def markdown(table: pd.DataFrame) -> str:
                "n_false_alerts", "false_alerts_per_1000_rows", "false_alerts_per_day", "alerts_per_anomaly_found",
                "median_alert_delay", "n_anomalies", "n_anomalies_found", "strict_anomaly_recall",
                "strict_alert_precision", "strict_false_alerts_per_1000_rows"]
-    shown = table[columns]
     from seqae.alerts import AlertRules
 
     lines = ["# Alert metrics (benchmarks/quality/alerts.py)", "",
@@ -272,12 +277,5 @@ def markdown(table: pd.DataFrame) -> str:
              "of the first alert that hits it (0 when one was already raised). `strict_*`: the same, but an alert "
              "that fired more than 30 rows before a segment began does not count as hitting it. Sets `normal-skab` and "
              "`generated` carry no test labels of SKAB, nab-dev or the demo: the defaults were chosen on "
-             "them (`--grid`).", "",
-             "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in shown.itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.3g}" if isinstance(v, float) else str(v) for v in row) + " |")
+             "them (`--grid`).", ""] + common.markdown_table(table[columns], ".3g")
     return "\n".join(lines) + "\n"
-
-
-if __name__ == "__main__":
-    main()

@@ -1,34 +1,29 @@
-"""What causal scores cost: the dev sets' average precision with each row scored from the rows up
-to it alone (`detect(X, causal=True)`, what `seqae score --causal` and `seqae watch` give) against
-the default scores (the windows covering a row, up to `window_size - 1` rows past it).
+"""What causal scores cost: AP with each row scored from the rows up to it alone, against the default.
 
-    python benchmarks/quality/causal.py                        # SKAB and nab-dev, seed 0 (~15 min on 2 busy cores)
-    python benchmarks/quality/causal.py --sets skab --limit 5 --no-networks
+Causal scores are what `detect(X, causal=True)`, `seqae score --causal` and `seqae watch` give; the
+default scores average the windows covering a row, up to `window_size - 1` rows past it.
+
+    python -m benchmarks.quality causal                        # SKAB and nab-dev, seed 0 (~15 min on 2 busy cores)
+    python -m benchmarks.quality causal --sets skab --limit 5 --no-networks
 
 Detectors: `knn-window` at the window `seqae fit --model auto` chooses (auto's default winner) and
 auto's `lstm-ae` candidate (window at most 64, latent 4, robust scaling, 30 epochs), both fitted on
 the training rows of each file (protocol.py) with seed 0. Each scores the whole series (the test rows
 in context) both ways; AP is taken on the test rows (a causal score's warm-up rows all lie in the
 training rows). Also the share of normal test rows above the model's threshold (the threshold is
-fitted on the default scores). Writes benchmarks/results/causal.per_file.csv and causal.md.
+fitted on the default scores). Writes benchmarks/results/<tag>.per_file.csv and <tag>.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
-import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import protocol  # noqa: E402
-
-RESULTS = protocol.REPO / "benchmarks" / "results"
+from benchmarks.quality import common, protocol
 
 
 def candidates(train: pd.DataFrame, networks: bool):
@@ -59,7 +54,7 @@ def run(sets, seed, limit, networks, verbose) -> pd.DataFrame:
                     scores, flags = detection.scores[len(file.train):], detection.flags[len(file.train):]
                     rows.append({"set": set_name, "file": file.name, "detector": candidate.model_type,
                                  "window": detector.window_size, "mode": mode,
-                                 "ap": protocol.average_precision(file.labels, scores),
+                                 "ap": common.average_precision(file.labels, scores),
                                  "normal_flag_share": float(flags[normal].mean()) if normal.any() else np.nan,
                                  "fit_seconds": fit_seconds})
                 if verbose:
@@ -82,19 +77,15 @@ def table(per_file: pd.DataFrame) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sets", nargs="+", default=["skab", "nab-dev"], choices=protocol.SETS)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    parser = common.parser(__name__, __doc__)
+    common.dev_set_options(parser, ["skab", "nab-dev"])
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--limit", type=int, help="the first N files of each set (exploration)")
     parser.add_argument("--no-networks", action="store_true", help="knn-window only")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    parser.add_argument("--tag", default="causal", help="file name stem of the results")
+    common.output_options(parser, tag="causal")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(1)
-    warnings.simplefilter("ignore")
+    common.one_torch_thread()
     per_file = run(args.sets, args.seed, args.limit, not args.no_networks, args.verbose)
     args.out.mkdir(parents=True, exist_ok=True)
     per_file.to_csv(args.out / f"{args.tag}.per_file.csv", index=False)
@@ -102,8 +93,3 @@ def main(argv=None) -> int:
     (args.out / f"{args.tag}.md").write_text(text + "\n")
     print(text)
     return 0
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    sys.exit(main())

@@ -1,9 +1,8 @@
-"""Candidates and their combinations on the dev sets: which detector, or which mean of detectors, a
-`seqae fit` with no options should fit.
+"""Candidates and their combinations on the dev sets: which detector, or mean of detectors, auto should fit.
 
-    python benchmarks/quality/ensembles.py score            # fit each member on each file, cache its scores
-    python benchmarks/quality/ensembles.py score --networks # the LSTM members too (seed 0; minutes)
-    python benchmarks/quality/ensembles.py table            # mean per-file AP of members and combinations
+    python -m benchmarks.quality ensembles score            # fit each member on each file, cache its scores
+    python -m benchmarks.quality ensembles score --networks # the LSTM members too (seed 0; minutes)
+    python -m benchmarks.quality ensembles table            # mean per-file AP of members and combinations
 
 `score` fits every member on each file's training rows (protocol.py; no labels) and caches the
 scores of the whole series in benchmarks/out/ensemble-scores/ (one .npz per set and member). `table`
@@ -15,7 +14,6 @@ precision (AP) of the test rows, per set.
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 import time
@@ -25,11 +23,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import protocol  # noqa: E402
-from defaults import window_score  # noqa: E402
+from benchmarks.quality import common, protocol
 
-CACHE = protocol.REPO / "benchmarks" / "out" / "ensemble-scores"
+CACHE = common.OUT / "ensemble-scores"
 HELD_OUT = 0.2
 
 
@@ -63,22 +59,23 @@ def members(window: int, networks: bool) -> dict:
     return out
 
 
-def score(sets, networks: bool, only=None) -> None:
+def score(sets, networks: bool, only=None, cache: Path = CACHE, limit: int | None = None) -> None:
+    """Fit each member on each file of `sets` and save its scores of the whole series under `cache`."""
     import torch
 
     from seqae.autoconfig import choose_window, find_period
     from seqae.detectors import make_detector
 
     torch.set_num_threads(1)
-    CACHE.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
     for set_name in sets:
-        files = protocol.load(set_name)
+        files = protocol.load(set_name, limit)
         windows = [choose_window(len(f.train), find_period(f.train.to_numpy())) for f in files]
         names = list(members(64, networks))
         for name in names:
             if only and name not in only:
                 continue
-            path = CACHE / f"{set_name}.{name}.npz"
+            path = cache / f"{set_name}.{name}.npz"
             if path.exists():
                 continue
             started = time.perf_counter()
@@ -94,7 +91,7 @@ def score(sets, networks: bool, only=None) -> None:
                     detector.memory_ = window_tensor(scaled, detector.window_size).numpy().astype(np.float32).copy()
                     s = np.asarray(detector.anomaly_score(file.frame), dtype=np.float64)
                 elif rescore:
-                    s = window_score(detector, file.frame, len(file.train))
+                    s = common.window_score(detector, file.frame, len(file.train))
                 else:
                     s = np.asarray(detector.anomaly_score(file.frame), dtype=np.float64)
                 arrays[file.name] = s
@@ -105,11 +102,11 @@ def score(sets, networks: bool, only=None) -> None:
 SMOOTHED = {"deviation": (10, 30), "knn": (16, 64)}  # member -> causal rolling means tried on top of it
 
 
-def load_cache(set_name):
+def load_cache(set_name, cache: Path = CACHE):
     from seqae.autoconfig import causal_mean
 
     out = {}
-    for path in sorted(CACHE.glob(f"{set_name}.*.npz")):
+    for path in sorted(cache.glob(f"{set_name}.*.npz")):
         with np.load(path) as data:
             out[path.name[len(set_name) + 1:-4]] = {k: data[k] for k in data.files}
     for name, lengths in SMOOTHED.items():
@@ -129,21 +126,22 @@ def normalised(scores: np.ndarray, n_train: int) -> np.ndarray:
     return (s - center) / scale
 
 
-def table(sets, max_size: int, top: int) -> pd.DataFrame:
+def table(sets, max_size: int, top: int, cache: Path = CACHE, limit: int | None = None) -> pd.DataFrame:
+    """Mean per-file AP per set of every member and combination of up to `max_size` members, best first."""
     rows = []
     for set_name in sets:
-        files = {f.name: f for f in protocol.load(set_name)}
-        cache = load_cache(set_name)
-        names = sorted(cache)
+        files = {f.name: f for f in protocol.load(set_name, limit)}
+        scores = load_cache(set_name, cache)
+        names = sorted(scores)
         for size in range(1, max_size + 1):
             for combo in itertools.combinations(names, size):
                 for how in (("mean",) if size == 1 else ("mean", "max")):
                     aps = []
                     for file_name, file in files.items():
                         n_train = len(file.train)
-                        parts = np.stack([normalised(cache[m][file_name], n_train) for m in combo])
+                        parts = np.stack([normalised(scores[m][file_name], n_train) for m in combo])
                         s = parts.mean(axis=0) if how == "mean" else parts.max(axis=0)
-                        aps.append(protocol.average_precision(file.labels, s[n_train:]))
+                        aps.append(common.average_precision(file.labels, s[n_train:]))
                     rows.append({"set": set_name, "members": "+".join(combo), "how": how, "ap": float(np.nanmean(aps))})
     frame = pd.DataFrame(rows).pivot_table(index=["members", "how"], columns="set", values="ap").reset_index()
     present = [s for s in sets if s in frame]
@@ -153,21 +151,20 @@ def table(sets, max_size: int, top: int) -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["score", "table"])
-    parser.add_argument("--sets", nargs="+", default=list(protocol.SETS), choices=protocol.SETS)
-    parser.add_argument("--networks", action="store_true")
-    parser.add_argument("--only", nargs="+")
-    parser.add_argument("--max-size", type=int, default=3)
-    parser.add_argument("--top", type=int, default=40)
+    parser = common.parser(__name__, __doc__)
+    parser.add_argument("what", choices=["score", "table"], help="fit and cache the members, or combine the cache")
+    parser.add_argument("--sets", nargs="+", default=["skab", "nab-dev", "synthetic"], choices=protocol.SETS)
+    parser.add_argument("--networks", action="store_true", help="the LSTM members too")
+    parser.add_argument("--only", nargs="+", help="these members only")
+    parser.add_argument("--max-size", type=int, default=3, help="combinations of up to this many members")
+    parser.add_argument("--top", type=int, default=40, help="rows of the table")
+    parser.add_argument("--limit", type=int, help="the first N files of each set (a quick run, cached apart)")
+    parser.add_argument("--cache", type=Path, help=f"the members' scores (default: {CACHE}, or beside it with --limit)")
     args = parser.parse_args(argv)
+    cache = args.cache or (CACHE if args.limit is None else CACHE.with_name(f"{CACHE.name}-first{args.limit}"))
     if args.what == "score":
-        score(args.sets, args.networks, args.only)
+        score(args.sets, args.networks, args.only, cache, args.limit)
     else:
         with pd.option_context("display.width", 200, "display.max_rows", 500):
-            print(table(args.sets, args.max_size, args.top).round(3).to_string(index=False))
+            print(table(args.sets, args.max_size, args.top, cache, args.limit).round(3).to_string(index=False))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,7 +1,10 @@
-"""Can anomalies injected into the held-out rows choose, per file, between the nearest-window
-distance and its mean with the level baseline? What auto's validation says against the test rows.
+"""Can anomalies injected into the held-out rows choose a detector family per file? Validation vs test AP.
 
-    python benchmarks/quality/family_validation.py        # ~10 min on 2 busy cores (run under nice)
+The question: between the nearest-window distance and its mean with the level baseline, what
+auto's validation (its injected copies) says against what the test rows say.
+
+    python -m benchmarks.quality family-validation        # ~10 min on 2 busy cores (run under nice)
+    python -m benchmarks.quality family-validation --sets skab --limit 3
 
 For every file of SKAB, nab-dev and the synthetic set (protocol.py), each detector below is fitted
 on the training rows and scored (1) on auto's 14 injected copies (`seqae.autoconfig.injection_suite`,
@@ -18,15 +21,11 @@ from __future__ import annotations
 
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import protocol  # noqa: E402
-
-RESULTS = protocol.REPO / "benchmarks" / "results"
+from benchmarks.quality import common, protocol
 
 
 def detectors(window: int) -> dict:
@@ -40,14 +39,14 @@ PAIRS = {"knn-window + deviation smoothing 30": ("knn-window", "deviation, smoot
          "knn-window + deviation by window": ("knn-window", "deviation by window")}
 
 
-def measure() -> pd.DataFrame:
+def measure(sets, limit=None) -> pd.DataFrame:
     from seqae import metrics
     from seqae.autoconfig import VALIDATION_FRACTION, choose_window, find_period, injection_suite
     from seqae.detectors import make_detector
 
     rows = []
-    for set_name in protocol.SETS:
-        for file in protocol.load(set_name):
+    for set_name in sets:
+        for file in protocol.load(set_name, limit):
             values = file.train.to_numpy(dtype=np.float64)
             n, n_heldout = len(values), int(len(values) * VALIDATION_FRACTION)
             window = choose_window(n, find_period(values))
@@ -67,23 +66,24 @@ def measure() -> pd.DataFrame:
                 rows.append({"set": set_name, "file": file.name, "detector": name,
                              "validation_ap": float(np.mean([metrics.auc_pr(labels, np.nan_to_num(s))
                                                              for s, (_, labels) in zip(validation[name], suite)])),
-                             "test_ap": protocol.average_precision(file.labels, test[name])})
+                             "test_ap": common.average_precision(file.labels, test[name])})
             print(f"{set_name} {file.name}", file=sys.stderr, flush=True)
     return pd.DataFrame(rows)
 
 
 def report(per_file: pd.DataFrame) -> str:
+    sets = list(dict.fromkeys(per_file["set"]))
     means = per_file.groupby(["detector", "set"], sort=False)[["validation_ap", "test_ap"]].mean().unstack("set")
-    lines = ["| detector | " + " | ".join(f"{s} validation | {s} test" for s in protocol.SETS) + " |",
-             "|---|" + "---|---|" * len(protocol.SETS)]
+    lines = ["| detector | " + " | ".join(f"{s} validation | {s} test" for s in sets) + " |",
+             "|---|" + "---|---|" * len(sets)]
     for det in means.index:
         lines.append(f"| {det} | " + " | ".join(f"{means.loc[det, ('validation_ap', s)]:.3f} | "
-                                               f"{means.loc[det, ('test_ap', s)]:.3f}" for s in protocol.SETS) + " |")
+                                               f"{means.loc[det, ('test_ap', s)]:.3f}" for s in sets) + " |")
     lines += ["", "| pair | set | files | r(validation difference, test difference) | test AP choosing by validation |",
               "|---|---|---|---|---|"]
     wide = per_file.pivot_table(index=["set", "file"], columns="detector", values=["validation_ap", "test_ap"])
     for pair in PAIRS:
-        for s in protocol.SETS:
+        for s in sets:
             d = wide.loc[s].dropna()
             dv = d[("validation_ap", pair)] - d[("validation_ap", "knn-window")]
             dt = d[("test_ap", pair)] - d[("test_ap", "knn-window")]
@@ -92,15 +92,15 @@ def report(per_file: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> int:
-    per_file = measure()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    per_file.to_csv(RESULTS / "family_validation.per_file.csv", index=False, float_format="%.4g")
+def main(argv=None) -> int:
+    parser = common.parser(__name__, __doc__)
+    common.dev_set_options(parser, ["skab", "nab-dev", "synthetic"])
+    common.output_options(parser, tag="family_validation")
+    args = parser.parse_args(argv)
+    per_file = measure(args.sets, args.limit)
+    args.out.mkdir(parents=True, exist_ok=True)
+    per_file.to_csv(args.out / f"{args.tag}.per_file.csv", index=False, float_format="%.4g")
     text = report(per_file)
-    (RESULTS / "family_validation.md").write_text(text)
+    (args.out / f"{args.tag}.md").write_text(text)
     print(text)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,7 @@
 """How many normal test rows the default detector flags: point flags and alerts on SKAB and nab-dev.
 
-    python benchmarks/quality/point_flags.py
+    python -m benchmarks.quality point-flags
+    python -m benchmarks.quality point-flags --sets skab --limit 3
 
 Each file is fitted on its training rows (protocol.py) with the detector `seqae fit` keeps (for
 several sensors `knn-window` with the level baseline, for one `knn-window`) and, for comparison,
@@ -9,7 +10,7 @@ each threshold, fitted on the detector's held-out validation scores (never on la
 the share of normal test rows flagged, the share of anomalous test rows flagged, the share of
 normal test rows above the highest held-out score (no threshold fitted on those rows can leave them
 unflagged), and the alerts
-with the default rules (`seqae.alerts`, counted as benchmarks/quality/alerts.py counts them). The
+with the default rules (`seqae.alerts`, counted as the alerts study counts them). The
 scores do not depend on the threshold, so no threshold changes the average precision.
 Writes benchmarks/results/point_flags.csv and point_flags.md.
 """
@@ -18,25 +19,22 @@ from __future__ import annotations
 
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import protocol  # noqa: E402
+from benchmarks.quality import common, protocol
 
-RESULTS = protocol.REPO / "benchmarks" / "results"
 THRESHOLDS = ("default", "quantile:q=0.999", "far:target=0.001", "pot", "ucl")
 
 
-def fitted(set_name: str):
+def fitted(set_name: str, limit: int | None = None):
     """Per file: the detector auto keeps (its incumbent, `default_candidates(...)[0]`, depends on
     the sensor count alone; fitting it directly skips the other candidates) and `knn-window`."""
     from seqae.autoconfig import choose_window, default_candidates, find_period
     from seqae.detectors import make_detector
 
-    for file in protocol.load(set_name):
+    for file in protocol.load(set_name, limit):
         values = file.train.to_numpy(dtype=np.float64)
         window = choose_window(len(values), find_period(values))
         kept = default_candidates(window, values.shape[1], networks=False)[0]
@@ -47,13 +45,13 @@ def fitted(set_name: str):
         yield file, {"knn-window (before)": knn, "seqae fit (now)": auto}
 
 
-def measure(set_name: str) -> list[dict]:
+def measure(set_name: str, limit: int | None = None) -> list[dict]:
     from seqae import metrics
     from seqae.alerts import AlertRules, find_alerts
     from seqae.thresholds import parse_threshold
 
     rows = []
-    for file, detectors in fitted(set_name):
+    for file, detectors in fitted(set_name, limit):
         normal = file.labels == 0
         timed = isinstance(file.test.index, pd.DatetimeIndex)
         for name, detector in detectors.items():
@@ -96,22 +94,21 @@ def summary(per_file: pd.DataFrame) -> pd.DataFrame:
         anomaly_recall=lambda t: t["n_anomalies_found"] / t["n_anomalies"].clip(lower=1)).reset_index()
 
 
-def main() -> int:
-    per_file = pd.DataFrame([row for set_name in ("skab", "nab-dev") for row in measure(set_name)])
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    per_file.to_csv(RESULTS / "point_flags.per_file.csv", index=False, float_format="%.4g")
+COLUMNS = ["set", "detector", "threshold", "normal_flagged", "anomalous_flagged", "normal_above_calibration_max",
+           "n_alerts", "n_false_alerts", "false_alert_share", "false_alerts_per_1000_rows", "anomaly_recall"]
+
+
+def main(argv=None) -> int:
+    parser = common.parser(__name__, __doc__)
+    common.dev_set_options(parser, ["skab", "nab-dev"])
+    common.output_options(parser, tag="point_flags")
+    args = parser.parse_args(argv)
+    per_file = pd.DataFrame([row for set_name in args.sets for row in measure(set_name, args.limit)])
+    args.out.mkdir(parents=True, exist_ok=True)
+    per_file.to_csv(args.out / f"{args.tag}.per_file.csv", index=False, float_format="%.4g")
     table = summary(per_file)
-    table.to_csv(RESULTS / "point_flags.csv", index=False, float_format="%.4g")
-    columns = ["set", "detector", "threshold", "normal_flagged", "anomalous_flagged", "normal_above_calibration_max",
-               "n_alerts", "n_false_alerts",
-               "false_alert_share", "false_alerts_per_1000_rows", "anomaly_recall"]
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in table[columns].itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row) + " |")
-    (RESULTS / "point_flags.md").write_text("\n".join(lines) + "\n")
+    table.to_csv(args.out / f"{args.tag}.csv", index=False, float_format="%.4g")
+    lines = common.markdown_table(table[COLUMNS], ".3f")
+    (args.out / f"{args.tag}.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

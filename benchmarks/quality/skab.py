@@ -1,8 +1,9 @@
 """SKAB leaderboard table: every pipeline in pipelines/skab-*.toml, measured, side by side.
 
-    python benchmarks/quality/skab.py                       # all SKAB pipelines, 3 seeds each, logged to ./mlruns
-    python benchmarks/quality/skab.py --data-dir DIR        # SKAB somewhere else
-    python benchmarks/quality/skab.py --only skab-lstm-ae skab-pca --no-track
+    python -m benchmarks.quality skab                       # all SKAB pipelines, 3 seeds each, logged to ./mlruns
+    python -m benchmarks.quality skab --data-dir DIR        # SKAB somewhere else
+    python -m benchmarks.quality skab --only skab-lstm-ae skab-pca --no-track
+    python -m benchmarks.quality skab --only skab-deviation --limit 2 --no-track --out /tmp/skab   # 6 files
 
 Each pipeline runs through `seqae.pipeline.run_pipeline`, exactly as `seqae run` runs it. The table
 is printed as Markdown (the one in docs/benchmarks.md) and written, with every pipeline's per-seed
@@ -18,17 +19,17 @@ standard deviation over the seeds.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-REPO = Path(__file__).resolve().parents[2]
-RESULTS = REPO / "benchmarks" / "results"
+from benchmarks.quality import common, protocol
+
 COLUMNS = ("auc_pr", "vus_pr", "f1", "far", "mar", "event_f1", "fit_seconds")
 HEADERS = ("AUC-PR", "VUS-PR", "F1", "FAR %", "MAR %", "event F1", "fit s / file")
 
@@ -41,18 +42,33 @@ PUBLISHED = [
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    parser = common.parser(__name__, __doc__)
     parser.add_argument("--data-dir", type=Path, help="SKAB's folder (default: the pipelines' own)")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="pipeline names (file stems) to run")
     parser.add_argument("--seeds", type=int, nargs="+", help="replace each pipeline's seeds")
     parser.add_argument("--no-track", action="store_true", help="do not log to MLflow")
-    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the CSVs (default: %(default)s)")
+    parser.add_argument("--limit", type=int, help="the first N files of each of SKAB's folders (a quick run)")
+    common.output_options(parser)
     args = parser.parse_args(argv)
+    if args.limit is None:
+        return measure(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        skab_dir = args.data_dir or protocol.SKAB_DIR
+        for group in ("valve1", "valve2", "other"):  # every pipeline reads all three folders
+            (Path(tmp) / group).mkdir()
+            for path in sorted((skab_dir / group).glob("*.csv"))[:args.limit]:
+                (Path(tmp) / group / path.name).symlink_to(path)
+        args.data_dir = Path(tmp)
+        return measure(args)
 
+
+def measure(args) -> int:
+    """Run the pipelines as `args` says, write their CSVs and the table."""
     from seqae.errors import SeqaeError
     from seqae.pipeline import load_pipeline, run_pipeline
 
-    paths = sorted((REPO / "pipelines").glob("skab-*.toml"))
+    paths = sorted((protocol.REPO / "pipelines").glob("skab-*.toml"))
     if args.only:
         unknown = sorted(set(args.only) - {p.stem for p in paths})
         if unknown:
@@ -118,8 +134,3 @@ def markdown_table(rows) -> str:
                  "–", "–"]
         lines.append(f"| *published: {name}* | " + " | ".join(cells) + " |")
     return "\n".join(lines)
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    sys.exit(main())

@@ -1,7 +1,10 @@
-"""The validation curves early stopping decides on: the LSTM-AE's (or LSTM-VAE's) training and
-validation loss at every epoch of a fit that never stops early, for each file of the dev sets.
+"""The validation curves early stopping decides on, and stopping rules replayed on them.
 
-    python benchmarks/quality/validation_curves.py [--models lstm-ae] [--sets skab nab-dev] [--seeds 0 1 2]
+The curves: the LSTM-AE's (or LSTM-VAE's) training and validation loss at every epoch of a fit that
+never stops early, for each file of the dev sets.
+
+    python -m benchmarks.quality validation-curves [--models lstm-ae] [--sets skab nab-dev] [--seeds 0 1 2] \
+        [--tag validation_curves_skab]
 
 Each file (protocol.py's split) is fitted at seqae's defaults with `patience=0, rise_patience=0`
 (never stopping early), one torch thread. A fit's weights after epoch k do not depend on how many
@@ -10,7 +13,7 @@ curves: it stops at some epoch s and keeps the epoch of the lowest validation lo
 weights a fit with `epochs=s` that never stops early keeps. Writes benchmarks/results/<tag>.csv
 (model, set, file, seed, epoch, train_loss, validation_loss).
 
-    python benchmarks/quality/validation_curves.py --replay validation_curves_skab validation_curves_nab
+    python -m benchmarks.quality validation-curves --replay validation_curves_skab validation_curves_nab
 
 replays stopping rules on saved curves instead: patience p (stop after p epochs without a lower
 validation loss), and patience 5 that stops after `rise_patience` epochs without a lower loss
@@ -18,7 +21,7 @@ instead when the last of them is above the best by more than a share `rise_toler
 each rule and set: the mean number of epochs run, and the share of fits that keep the same epoch
 as patience 5 (the default before the rule), whose weights, and so AP, are then exactly its own.
 
-    python benchmarks/quality/validation_curves.py --changed-fits validation_curves_skab validation_curves_nab \
+    python -m benchmarks.quality validation-curves --changed-fits validation_curves_skab validation_curves_nab \
         --rule patience=5,rise_patience=3,rise_tolerance=0.05 --tag rise_patience_changed_fits
 
 measures AP where a rule changes the kept epoch: each such fit (LSTM-AE) is fitted twice, never
@@ -28,30 +31,21 @@ written to benchmarks/results/<tag>.csv; every other fit keeps patience 5's weig
 
 from __future__ import annotations
 
-import argparse
-import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import protocol  # noqa: E402
-
-RESULTS = protocol.REPO / "benchmarks" / "results"
+from benchmarks.quality import common, protocol
 
 
-def curves(models, sets, seeds, out: Path) -> pd.DataFrame:
-    import torch
-
+def curves(models, sets, seeds, out: Path, limit: int | None = None) -> pd.DataFrame:
     from seqae.detectors import make_detector
 
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
+    common.one_torch_thread()
     rows = []
     for set_name in sets:
-        for file in protocol.load(set_name):
+        for file in protocol.load(set_name, limit):
             for model in models:
                 for seed in seeds:
                     detector = make_detector(model, patience=0, rise_patience=0, random_state=seed, verbose=False)
@@ -88,8 +82,8 @@ RULES = ([{"patience": p} for p in (5, 4, 3, 2)]
             for q in (1, 2, 3) for tolerance in (0.02, 0.05, 0.1, 0.2)])
 
 
-def replay(tags: list[str]) -> pd.DataFrame:
-    saved = pd.concat([pd.read_csv(RESULTS / f"{tag}.csv") for tag in tags])
+def replay(tags: list[str], folder: Path) -> pd.DataFrame:
+    saved = pd.concat([pd.read_csv(folder / f"{tag}.csv") for tag in tags])
     fits = {key: group.sort_values("epoch")["validation_loss"].to_numpy()
             for key, group in saved.groupby(["model", "set", "file", "seed"])}
     rows = []
@@ -105,14 +99,11 @@ def replay(tags: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).round(3)
 
 
-def changed_fits(tags: list[str], rule: dict, out: Path) -> pd.DataFrame:
-    import torch
-
+def changed_fits(tags: list[str], rule: dict, folder: Path, out: Path) -> pd.DataFrame:
     from seqae.detectors import make_detector
 
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
-    saved = pd.concat([pd.read_csv(RESULTS / f"{tag}.csv") for tag in tags])
+    common.one_torch_thread()
+    saved = pd.concat([pd.read_csv(folder / f"{tag}.csv") for tag in tags])
     rows = []
     for (model, set_name), group in saved.groupby(["model", "set"]):
         files = {file.name: file for file in protocol.load(set_name)}
@@ -126,7 +117,7 @@ def changed_fits(tags: list[str], rule: dict, out: Path) -> pd.DataFrame:
             for which, epochs in (("default", default_epochs), ("rule", rule_epochs)):
                 detector = make_detector(model, epochs=epochs, patience=0, rise_patience=0, random_state=int(seed),
                                          verbose=False)
-                ap[which] = protocol.average_precision(file.labels, protocol.test_scores(detector.fit(file.train), file))
+                ap[which] = common.average_precision(file.labels, common.test_scores(detector.fit(file.train), file))
             rows.append({"model": model, "set": set_name, "file": name, "seed": seed,
                          "default_epochs": default_epochs, "default_kept": default_kept, "rule_epochs": rule_epochs,
                          "rule_kept": rule_kept, "default_ap": ap["default"], "rule_ap": ap["rule"]})
@@ -150,11 +141,10 @@ def _name(rule: dict) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__name__, __doc__)
     parser.add_argument("--models", nargs="+", default=["lstm-ae"], choices=["lstm-ae", "lstm-vae"])
-    parser.add_argument("--sets", nargs="+", default=["skab", "nab-dev"], choices=protocol.SETS)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--tag", default="validation_curves")
+    common.dev_set_options(parser, ["skab", "nab-dev"], seeds=[0, 1, 2])
+    common.output_options(parser, tag="validation_curves")
     parser.add_argument("--replay", nargs="+", metavar="TAG", help="replay the stopping rules on saved curves")
     parser.add_argument("--changed-fits", nargs="+", metavar="TAG", help="AP of the fits --rule changes")
     parser.add_argument("--rule", default="patience=5,rise_patience=3,rise_tolerance=0.05")
@@ -162,16 +152,12 @@ def main(argv=None) -> int:
     if args.changed_fits:
         rule = {key: float(value) if "." in value else int(value)
                 for key, value in (item.split("=") for item in args.rule.split(","))}
-        changed_fits(args.changed_fits, rule, RESULTS / f"{args.tag}.csv")
+        changed_fits(args.changed_fits, rule, args.out, args.out / f"{args.tag}.csv")
         return 0
     if args.replay:
-        table = replay(args.replay)
+        table = replay(args.replay, args.out)
         print(table.to_string(index=False))
         return 0
-    RESULTS.mkdir(exist_ok=True)
-    curves(args.models, args.sets, args.seeds, RESULTS / f"{args.tag}.csv")
+    args.out.mkdir(parents=True, exist_ok=True)
+    curves(args.models, args.sets, args.seeds, args.out / f"{args.tag}.csv", args.limit)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

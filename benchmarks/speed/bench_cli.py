@@ -21,7 +21,7 @@ measured in one run: the ratio before / now of each.
 `--profile` also runs each CLI command once under cProfile and prints where its time goes (shares
 of the profiled run: the profiler slows Python code more than C code, so read them as shares).
 
-    python benchmarks/speed/bench_cli.py [--rounds 3] [--file valve1/0.csv] [--profile] [--before DIR]
+    python -m benchmarks.speed.bench_cli [--rounds 3] [--file valve1/0.csv] [--profile] [--before DIR]
 """
 
 from __future__ import annotations
@@ -35,10 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SKAB, SKAB_TRAIN_ROWS, machine, median, save, table  # noqa: E402
+from benchmarks.speed.common import REPO, SKAB, SKAB_TRAIN_ROWS, machine, median, save, table
 
-REPO = Path(__file__).resolve().parents[2]
 
 IN_PROCESS = """
 import sys, time

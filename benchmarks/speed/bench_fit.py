@@ -21,28 +21,26 @@ change in the machine's load falls on all of them alike.
 Fit time is everything `fit` does (scaling, training, scoring the training rows, threshold);
 windows/s counts the training windows of each epoch run.
 
-    python benchmarks/speed/bench_fit.py [--protocol skab|anomaly-free] [--seeds 0,1] [--files 34] [--threads 1]
+    python -m benchmarks.speed.bench_fit [--protocol skab|anomaly-free] [--seeds 0,1] [--files 34] [--threads 1]
                                    [--strides 2,4] [--variants 'name:param=value,...;...'] [--no-same-work]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SKAB, SKAB_LABELS, SKAB_TRAIN_ROWS, machine, save, skab_files, table  # noqa: E402
-from textbook_lstm_ae import TextbookDetector  # noqa: E402
+from benchmarks.quality.common import BEFORE, parse_variants  # the defaults before the caps; --variants
+from benchmarks.speed.common import SKAB, SKAB_LABELS, SKAB_TRAIN_ROWS, machine, save, skab_files, table
+from benchmarks.speed.textbook_lstm_ae import TextbookDetector
 
-from seqae import LSTMAutoencoder, read_sensor_csv  # noqa: E402
-from seqae.windows import window_starts  # noqa: E402
+from seqae import LSTMAutoencoder, read_sensor_csv
+from seqae.windows import window_starts
 
 # Six SKAB files have gaps in their timestamps (docs/benchmarks.md); the protocol scores them as they
 # are, so seqae's warning about them is not repeated for every fit.
@@ -50,24 +48,6 @@ warnings.filterwarnings("ignore", message=r".*gaps? in the timestamps", category
 
 SIZES = dict(window_size=32, hidden_size=64, latent_dim=16, batch_size=64, epochs=30)
 
-
-# seqae's defaults before the caps on windows per epoch: every training window every epoch, every
-# validation window every epoch, stopping 5 epochs after the best validation loss (and no sooner
-# when it has risen: `rise_patience` came later still).
-BEFORE = dict(max_epoch_windows=None, max_validation_windows=None, train_stride=1, patience=5, rise_patience=0)
-
-
-def parse_variants(text: str) -> dict[str, dict]:
-    """`name:key=value,key=value;name2:...` -> {name: params}; values are ints, or None as `none`."""
-    variants = {}
-    for item in filter(None, (part.strip() for part in text.split(";"))):
-        name, _, settings = item.partition(":")
-        params = {}
-        for setting in filter(None, settings.split(",")):
-            key, _, value = setting.partition("=")
-            params[key.strip()] = None if value.strip().lower() == "none" else int(value)
-        variants[name.strip()] = params
-    return variants
 
 
 def configurations(strides: list[int], variants: dict[str, dict] | None = None, same_work: bool = True) -> dict:

@@ -9,7 +9,7 @@ fork per worker, each on one torch thread). The variants take turns, round after
 is the median sequential time over the median parallel time. Both fits give identical scores
 (checked on every machine's training rows).
 
-    python benchmarks/speed/bench_fleet.py [--machines 8] [--rows 2000] [--sensors 4] [--jobs 2]
+    python -m benchmarks.speed.bench_fleet [--machines 8] [--rows 2000] [--sensors 4] [--jobs 2]
                                            [--model lstm-ae] [--rounds 3]
 """
 
@@ -21,10 +21,8 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import machine, median, save, table  # noqa: E402
+from benchmarks.speed.common import REPO, machine, median, save, table
 
 MODELS = {  # what each machine's detector is: small and seeded, as a fleet of many machines wants
     "lstm-ae": {"window_size": 32, "hidden_size": 32, "latent_dim": 8, "epochs": 10, "random_state": 0,
@@ -75,9 +73,9 @@ def main() -> None:
     for round_number in range(args.rounds):
         order = list(variants.items()) if round_number % 2 == 0 else list(variants.items())[::-1]
         for name, n_jobs in order:
-            command = [sys.executable, __file__, "--machines", str(args.machines), "--rows", str(args.rows),
+            command = [sys.executable, "-m", "benchmarks.speed.bench_fleet", "--machines", str(args.machines), "--rows", str(args.rows),
                        "--sensors", str(args.sensors), "--model", args.model, "--n-jobs", str(n_jobs)]
-            out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+            out = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO).stdout
             runs[name].append(json.loads(out.strip().splitlines()[-1]))
     checksums = {round(r["checksum"], 6) for rs in runs.values() for r in rs}
     sequential = median(r["seconds"] for r in runs["one process, machines one after another"])

@@ -11,7 +11,7 @@ are timed apart on those rows (parsing, detect, writing the CSV).
 Each model is saved with the score_stride asked for (`--score-strides 1,4`): stride 1 scores every
 window, stride k every k-th (see bench_score.py for what that costs in AUC-PR).
 
-    python benchmarks/speed/bench_memory.py [--rows 10000000] [--score-strides 1] [--threads 1] [--stages-only]
+    python -m benchmarks.speed.bench_memory [--rows 10000000] [--score-strides 1] [--threads 1] [--stages-only]
 """
 
 from __future__ import annotations
@@ -29,10 +29,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT, machine, save, table  # noqa: E402
+from benchmarks.speed.common import OUT, machine, save, table
 
-from seqae import LSTMAutoencoder  # noqa: E402
+from seqae import LSTMAutoencoder
 
 N_FEATURES = 8
 PERIODS = np.array([60.0, 97.0, 151.0, 233.0, 379.0, 613.0, 997.0, 1597.0])  # seconds

@@ -6,23 +6,20 @@ differences below float32's resolution. This measures what that costs: `detect` 
 detector on `--rows` generated rows x 8 sensors, against the same detector whose projection runs
 in float32, taking turns for `--rounds` rounds, one thread.
 
-    python benchmarks/speed/bench_pca_projection.py [--rows 1000000] [--rounds 5] [--window 1 16]
+    python -m benchmarks.speed.bench_pca_projection [--rows 1000000] [--rounds 5] [--window 1 16]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import interleaved, machine, median, save, table  # noqa: E402
+from benchmarks.speed.common import interleaved, machine, median, save, table
 
-from seqae import PCADetector  # noqa: E402
+from seqae import PCADetector
 
 
 class Float32Projection(PCADetector):

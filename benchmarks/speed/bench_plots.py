@@ -11,7 +11,7 @@ figure's time depends on how many points, intervals and panels it draws, not on 
 Each figure is built and saved to an in-memory PNG at matplotlib's default dpi, as
 `MlflowClient.log_figure` saves it.
 
-    python benchmarks/speed/bench_plots.py [--rounds 5] [--rows 400] [--ref REV] [--file valve1/0.csv]
+    python -m benchmarks.speed.bench_plots [--rounds 5] [--rows 400] [--ref REV] [--file valve1/0.csv]
 """
 
 from __future__ import annotations
@@ -28,12 +28,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SKAB, machine, median, save, table  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-from seqae import plots  # noqa: E402
+from benchmarks.speed.common import REPO, SKAB, machine, median, save, table
+from seqae import plots
 
 BEFORE = "aca6550"  # seqae/plots.py as it was: constrained layout at every draw, no decimation
 

@@ -8,7 +8,7 @@ rows/s. The two score files are compared: the largest difference in units of the
 standard deviation, their correlation, and the rows whose flag differs. Whether bfloat16 is faster
 depends on the CPU: it needs native bfloat16 (AVX512-BF16 or AMX); `lscpu` says which this is.
 
-    python benchmarks/speed/bench_precision.py [--rows 1000000] [--rounds 3] [--threads 1]
+    python -m benchmarks.speed.bench_precision [--rows 1000000] [--rounds 3] [--threads 1]
 """
 
 from __future__ import annotations
@@ -23,9 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_memory import fitted_model, save_fresh, write_csv  # noqa: E402
-from common import OUT, machine, save, table  # noqa: E402
+from benchmarks.speed.bench_memory import fitted_model, save_fresh, write_csv
+from benchmarks.speed.common import OUT, machine, save, table
 
 
 def cpu_flags() -> list[str]:

@@ -21,7 +21,7 @@
 4. What score_stride and bfloat16 cost in AUC-PR on SKAB (fit on the first 400 rows of each file,
    score the rest, the mean of the files' AUC-PR), paired with stride 1 in float32.
 
-    python benchmarks/speed/bench_score.py [--rows 1000000] [--threads 1,2] [--skab-files 34]
+    python -m benchmarks.speed.bench_score [--rows 1000000] [--threads 1,2] [--skab-files 34]
 """
 
 from __future__ import annotations
@@ -31,20 +31,18 @@ import contextlib
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.metrics import average_precision_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SKAB_LABELS, SKAB_TRAIN_ROWS, interleaved, machine, median, save, skab_files, table  # noqa: E402
-from textbook_lstm_ae import LSTMAutoencoder as TextbookNet, TextbookDetector  # noqa: E402
+from benchmarks.speed.common import SKAB_LABELS, SKAB_TRAIN_ROWS, interleaved, machine, median, save, skab_files, table
+from benchmarks.speed.textbook_lstm_ae import LSTMAutoencoder as TextbookNet, TextbookDetector
 
-from seqae import LSTMAutoencoder, nets, read_sensor_csv  # noqa: E402
-from seqae.detectors import scoring  # noqa: E402
-from seqae.synthetic import make_sensor_data  # noqa: E402
-from seqae.windows import WindowAccumulator, batched_windows  # noqa: E402
+from seqae import LSTMAutoencoder, nets, read_sensor_csv
+from seqae.detectors import scoring
+from seqae.synthetic import make_sensor_data
+from seqae.windows import WindowAccumulator, batched_windows
 
 # Six SKAB files have gaps in their timestamps (docs/benchmarks.md); the protocol scores them as they
 # are, so seqae's warning about them is not repeated for every fit.

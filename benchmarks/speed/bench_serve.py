@@ -14,8 +14,8 @@ first request is checked against the in-process detector's scores. For scale, th
 itself and the MLflow pyfunc model's `predict` (input check, schema enforcement, output frame)
 take on the same 200 rows in this process are measured too.
 
-    python benchmarks/speed/bench_serve.py [--requests 200] [--clients 8] [--threads 1] [--workers 1]
-    python benchmarks/speed/bench_serve.py --clients 8,16 --workers 1,2    # the grid, one server after the other
+    python -m benchmarks.speed.bench_serve [--requests 200] [--clients 8] [--threads 1] [--workers 1]
+    python -m benchmarks.speed.bench_serve --clients 8,16 --workers 1,2    # the grid, one server after the other
 
 With `--workers N` the server is `seqae serve --workers N` (N uvicorn processes on the port); with
 several counts, one server after the other, each measured with one client and each `--clients`
@@ -38,9 +38,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_memory import fitted_model, rows, save_fresh  # noqa: E402
-from common import OUT, machine, save, table  # noqa: E402
+from benchmarks.speed.bench_memory import fitted_model, rows, save_fresh
+from benchmarks.speed.common import OUT, machine, save, table
 
 REQUEST_ROWS = 200
 START_SECONDS = 180

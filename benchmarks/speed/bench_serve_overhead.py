@@ -5,7 +5,7 @@ input check, MLflow's PyFuncModel.predict with its schema enforcement, the model
 the answer as a frame, the pure-Python JSON encoder, Starlette's BaseHTTPMiddleware), taking turns
 with `detect` on the same rows. Both answer the same bytes.
 
-    python benchmarks/speed/bench_serve_overhead.py [--requests 50]
+    python -m benchmarks.speed.bench_serve_overhead [--requests 50]
 """
 
 from __future__ import annotations
@@ -15,17 +15,15 @@ import asyncio
 import json
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_memory import fitted_model, rows  # noqa: E402
-from common import interleaved, machine, median, save, table  # noqa: E402
+from benchmarks.speed.bench_memory import fitted_model, rows
+from benchmarks.speed.common import interleaved, machine, median, save, table
 
-from seqae import serving, tracking  # noqa: E402
+from seqae import serving, tracking
 
 
 class CheckedBefore:

@@ -18,7 +18,7 @@ the driver's, the JVM's and each Python worker's (VmHWM of every `pyspark.daemon
 the JVM, read after the jobs, while Spark keeps its workers for reuse). The scores of `spark` are
 checked against those of `one`, row by row: they must be identical.
 
-    python benchmarks/speed/bench_spark.py [--machines 100] [--rows 5000] [--model knn-window] [--window-size 32]
+    python -m benchmarks.speed.bench_spark [--machines 100] [--rows 5000] [--model knn-window] [--window-size 32]
 """
 
 from __future__ import annotations
@@ -33,8 +33,7 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import OUT, machine, save  # noqa: E402
+from benchmarks.speed.common import OUT, REPO, machine, save
 
 WORK = OUT / "spark"
 
@@ -64,11 +63,11 @@ def main() -> None:
     frame.reset_index().to_parquet(WORK / "fleet.parquet", index=False)
     results = {}
     for variant in args.variants.split(","):
-        command = [sys.executable, __file__, "--child", variant, "--machines", str(args.machines), "--rows",
+        command = [sys.executable, "-m", "benchmarks.speed.bench_spark", "--child", variant, "--machines", str(args.machines), "--rows",
                    str(args.rows), "--sensors", str(args.sensors), "--model", args.model,
                    "--window-size", str(args.window_size)]
         started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True)
+        done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
         if done.returncode != 0:
             raise SystemExit(f"{variant} failed:\n{done.stdout[-3000:]}\n{done.stderr[-6000:]}")
         results[variant] = {**json.loads(done.stdout.strip().splitlines()[-1]),

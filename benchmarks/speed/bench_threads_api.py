@@ -6,7 +6,7 @@ SKAB file and times `LSTMAutoencoder(random_state=0).fit` alone; `SEQAE_THREADS`
 seqae's fit runs on (unset: one). Before seqae chose its threads, a fit from Python ran on torch's
 default, which is the `SEQAE_THREADS=<cores>` row.
 
-    python benchmarks/speed/bench_threads_api.py [--rounds 5] [--file valve1/0.csv]
+    python -m benchmarks.speed.bench_threads_api [--rounds 5] [--file valve1/0.csv]
 """
 
 from __future__ import annotations
@@ -15,12 +15,9 @@ import argparse
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import SKAB, SKAB_TRAIN_ROWS, machine, median, save, table  # noqa: E402
+from benchmarks.speed.common import REPO, SKAB, SKAB_TRAIN_ROWS, machine, median, save, table
 
-REPO = Path(__file__).resolve().parents[2]
 
 FIT = """
 import sys, time, warnings

@@ -14,7 +14,7 @@ epoch, for the same epochs; the variants take turns, round after round (benchmar
     compiled     the loop on torch.compile(net)
     cell-decoder the loop on a net whose decoder adds W_ih z once and steps an LSTMCell
 
-    python benchmarks/speed/bench_train_levers.py [--threads 1,2] [--rounds 5] [--profile-only]
+    python -m benchmarks.speed.bench_train_levers [--threads 1,2] [--rounds 5] [--profile-only]
 
 Last, torch.profiler splits one epoch of seqae's `train` into the LSTM kernels, the other matrix
 products, the optimiser and clipping, and the rest.
@@ -31,14 +31,13 @@ import numpy as np
 import torch
 from torch import nn
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
-from common import SKAB, interleaved, machine, median, save, table  # noqa: E402
-from textbook_lstm_ae import TextbookDetector  # noqa: E402
+from benchmarks.speed.common import SKAB, interleaved, machine, median, save, table
+from benchmarks.speed.textbook_lstm_ae import TextbookDetector
 
-from seqae.data import read_sensor_csv  # noqa: E402
-from seqae.nets import LSTMSeq2Seq  # noqa: E402
-from seqae.training import TrainConfig, seeded_generator, train  # noqa: E402
-from seqae.windows import window_tensor  # noqa: E402
+from seqae.data import read_sensor_csv
+from seqae.nets import LSTMSeq2Seq
+from seqae.training import TrainConfig, seeded_generator, train
+from seqae.windows import window_tensor
 
 WINDOW, HIDDEN, LATENT, BATCH = 32, 64, 16, 64
 

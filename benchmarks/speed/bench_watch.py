@@ -28,10 +28,10 @@ slope of a straight line through the samples after the first 10 % and through th
 (MiB per million rows);
 `--long-seconds` stops writing rows once that long has passed.
 
-    python benchmarks/speed/bench_watch.py [--rows 1000] [--throughput-rows 50000] [--models knn-window lstm-ae]
+    python -m benchmarks.speed.bench_watch [--rows 1000] [--throughput-rows 50000] [--models knn-window lstm-ae]
         [--baseline DIR]
-    python benchmarks/speed/bench_watch.py --stages --baseline DIR [--rounds 2] [--throughput-rows 20000]
-    python benchmarks/speed/bench_watch.py --long-rows 10000000 [--long-seconds 600] [--sample-every 100000]
+    python -m benchmarks.speed.bench_watch --stages --baseline DIR [--rounds 2] [--throughput-rows 20000]
+    python -m benchmarks.speed.bench_watch --long-rows 10000000 [--long-seconds 600] [--sample-every 100000]
 
 Writes benchmarks/out/watch.json (or watch_long.json) and prints a table.
 """

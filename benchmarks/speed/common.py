@@ -12,18 +12,17 @@ import os
 import platform
 import statistics
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parent
-OUT = ROOT.parent / "out"
-sys.path.insert(0, str(ROOT.parent / "quality"))
-import protocol  # noqa: E402  (the dev sets' paths and splits, shared with the quality benchmarks)
+from benchmarks.quality import protocol  # the dev sets' paths and splits, shared with the quality studies
 
+ROOT = Path(__file__).resolve().parent
+REPO = protocol.REPO
+OUT = ROOT.parent / "out"
 SKAB = protocol.SKAB_DIR
 SKAB_LABELS = ["anomaly", "changepoint"]
 SKAB_TRAIN_ROWS = protocol.SKAB_TRAIN_ROWS
@@ -31,9 +30,7 @@ SKAB_TRAIN_ROWS = protocol.SKAB_TRAIN_ROWS
 
 def skab_files(limit: int | None = None) -> list[Path]:
     """The 34 SKAB files with anomalies (valve1, valve2, other), in a fixed order."""
-    files = sorted(p for group in ("valve1", "valve2", "other") for p in (SKAB / group).glob("*.csv"))
-    if not files:
-        raise SystemExit(f"no SKAB files under {SKAB}; set SEQAE_DATA to the folder holding skab/")
+    files = protocol.skab_paths()
     return files[:limit] if limit else files
 
 

@@ -1,6 +1,6 @@
 """Print the Markdown tables of benchmarks/README.md from the results in benchmarks/out/*.json.
 
-    python benchmarks/speed/report.py            # after benchmarks/speed/run_all.sh (or the scripts one by one)
+    python -m benchmarks.speed.report            # after benchmarks/speed/run_all.sh (or the scripts one by one)
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def load_note(result: dict) -> str:
 def fit_section(name: str, title: str) -> str:
     result = load(name)
     if result is None:
-        return f"({name}.json missing: run benchmarks/speed/bench_fit.py)"
+        return f"({name}.json missing: run python -m benchmarks.speed.bench_fit)"
     rows = [[r["config"], n(r["fit_seconds"]), f"{r['speedup']:.2f}x", n(r["windows_per_s"]), f"{r['epochs']:.1f}",
              f"{r['auc_pr']:.3f}", f"{r['auc_pr_delta']:+.3f} ± {r['delta_ci95']:.3f}"] for r in result["summary"]]
     header = ["configuration", "fit seconds (all fits)", "speed-up", "training windows/s", "epochs run (mean)",
@@ -54,7 +54,7 @@ def fit_section(name: str, title: str) -> str:
 def score_section() -> str:
     result = load("score")
     if result is None:
-        return "(score.json missing: run benchmarks/speed/bench_score.py)"
+        return "(score.json missing: run python -m benchmarks.speed.bench_score)"
     parts = [f"({load_note(result)}; {result['flops_per_window']:,} FLOPs per window)"]
     rows = [[r["threads"], f"{r['rows']:,}", n(r["seqae_rows_per_s"]), n(r["textbook_rows_per_s"]),
              f"{r['speedup']:.1f}x", f"{100 * r['net_share_of_detect']:.0f} %", n(r["net_gflops"]),
@@ -96,7 +96,7 @@ def score_section() -> str:
 def levers_section() -> str:
     result = load("train_levers")
     if result is None:
-        return "(train_levers.json missing: run benchmarks/speed/bench_train_levers.py)"
+        return "(train_levers.json missing: run python -m benchmarks.speed.bench_train_levers)"
     rows = [[r["threads"], r["windows"], r["variant"], n(r.get("windows_per_s")),
              f"{r['speedup_vs_textbook']:.2f}x" if "speedup_vs_textbook" in r else f"{r['seconds']:.1f} s",
              f"{r['speedup_vs_loop']:.2f}x" if "speedup_vs_loop" in r else ""]
@@ -108,7 +108,7 @@ def levers_section() -> str:
 def profile_section() -> str:
     result = load("train_profile") or load("train_levers")
     if result is None or "step_profiles" not in result:
-        return "(run benchmarks/speed/bench_train_levers.py --profile-only --name train_profile)"
+        return "(run python -m benchmarks.speed.bench_train_levers --profile-only --name train_profile)"
     rows = [[p["threads"]] + [f"{100 * v:.0f} %" for v in p["shares"].values()] + [n(p["lstm_gflops_estimate"])]
             for p in result["step_profiles"]]
     header = ["threads"] + list(result["step_profiles"][0]["shares"]) + ["LSTM kernels GFLOP/s (estimate)"]
@@ -116,9 +116,9 @@ def profile_section() -> str:
 
 
 def serve_section() -> str:
-    parts = [_serve_table("serve", "benchmarks/speed/bench_serve.py")]
+    parts = [_serve_table("serve", "python -m benchmarks.speed.bench_serve")]
     for name in sorted(p.stem for p in OUT.glob("serve_*workers.json")):
-        parts.append(_serve_table(name, f"benchmarks/speed/bench_serve.py --workers {name[6:-7]}"))
+        parts.append(_serve_table(name, f"python -m benchmarks.speed.bench_serve --workers {name[6:-7]}"))
     return "\n\n".join(parts)
 
 
@@ -173,7 +173,7 @@ def memory_section() -> str:
                      f"({100 * st['parse_seconds'] / total:.0f} %), detect {n(st['detect_seconds'])} s "
                      f"({100 * st['detect_seconds'] / total:.0f} %), writing the CSV {n(st['write_seconds'])} s "
                      f"({100 * st['write_seconds'] / total:.0f} %); score_csv doing all three: {n(total)} s.")
-    return "\n\n".join(parts) or "(memory.json missing: run benchmarks/speed/bench_memory.py)"
+    return "\n\n".join(parts) or "(memory.json missing: run python -m benchmarks.speed.bench_memory)"
 
 
 def main() -> None:

@@ -1,10 +1,10 @@
-"""What each scoring and modelling lever does, on SKAB and on the label-free validation set.
+"""What each scoring and modelling lever does, on SKAB and on the synthetic validation set.
 
-    python benchmarks/quality/skab_levers.py                        # fits what is not cached yet, prints the table
-    python benchmarks/quality/skab_levers.py --cache DIR --jobs 2
+    python -m benchmarks.quality levers                        # fits what is not cached yet, prints the tables
+    python -m benchmarks.quality levers --cache DIR --jobs 2
 
 Every model variant is fitted once per file and seed (3 seeds) on SKAB's 34 labelled files and on
-the 32 files of `skab_validation.py` (SKAB's anomaly-free recording with injected anomalies), with
+the 32 files of the synthetic set (protocol.py: SKAB's anomaly-free recording with injected anomalies), with
 the leaderboard protocol (fit on the first 400 rows, score the rest). What the network outputs per
 time point and sensor is cached (`--cache`, default benchmarks/out/levers/): the element scores
 `window_scores` gives (squared error, or the VAE's -log-likelihood / negative ELBO) averaged over
@@ -12,22 +12,22 @@ the windows covering a row, and the signed residuals. The scoring levers (normal
 fitted on, how the sensors are combined, smoothing, Mahalanobis distance, ensembles, threshold
 source) are then applied to the cache, the way
 `BaseDetector` applies them: a row of this table with the pipeline's settings reproduces the
-pipeline's numbers (`benchmarks/quality/skab.py`).
+pipeline's numbers (the `skab` study).
 
 Columns: validation AUC-PR (mean per file; what the settings were chosen on), SKAB AUC-PR (mean per
 file), and SKAB's pooled F1 / FAR % with the upper control limit 1.5 x the 99th percentile of the
 training rows' scores; mean ± std over the 3 seeds (an ensemble row is one average of 3 models).
-Fitting everything from scratch takes about 70 minutes on two cores.
+Fitting everything from scratch takes about 70 minutes on two cores. Writes the tables to
+benchmarks/results/levers.md (and, with the settings, to the cache folder); `--limit N` fits the
+first N files of each set only, into a cache of its own, for a quick run.
 """
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import os
 import sys
-import warnings
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
@@ -36,15 +36,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# Six SKAB files have gaps in their timestamps (docs/benchmarks.md); the protocol scores them as they
-# are, so seqae's warning about them is not repeated for every fit.
-warnings.filterwarnings("ignore", message=r".*gaps? in the timestamps", category=UserWarning)
+from benchmarks.quality import common, protocol
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import protocol  # noqa: E402
-
-REPO = protocol.REPO
-SKAB = protocol.SKAB_DIR
+CACHE = common.OUT / "levers"
 TRAIN_ROWS = protocol.SKAB_TRAIN_ROWS
 SEEDS = (0, 1, 2)
 
@@ -280,6 +274,7 @@ def _fit_one(job) -> str:
     from seqae.data import read_sensor_csv
     from seqae.detectors import make_detector
 
+    common.ignore_gap_warnings()
     torch.set_num_threads(1)
     frame, labels = read_sensor_csv(path, sep=";", label_columns=["anomaly", "changepoint"], return_labels=True)
     started = time.perf_counter()
@@ -306,6 +301,7 @@ def _fit_extra(job) -> str:
     from seqae.data import read_sensor_csv
     from seqae.detectors import make_detector
 
+    common.ignore_gap_warnings()
     torch.set_num_threads(1)
     frame = read_sensor_csv(path, sep=";", label_columns=["anomaly", "changepoint"])
     model_type, params = FOREST if kind == "iforest" else LATENT
@@ -502,7 +498,7 @@ def evaluate(cache: Path, tag: str, method="robust", fit_rows="train", k=10, red
 
 
 KINDS = ("level_shift", "drift", "variance", "stuck")
-# Fitted on the contaminated validation set too (skab_validation.make_validation_set(contaminate=True)).
+# Fitted on the contaminated validation set too (protocol.write_synthetic_set(contaminate=True)).
 CONTAMINATED_VARIANTS = ("lstm", "lstm_l4_rscale", "vae", "dense", "deviation")
 BY_KIND = [  # (label, variant, scoring changes): the pipelines' settings
     ("LSTM-AE pipeline (latent 4, robust scaling, 20 rows)", "lstm_l4_rscale", {"fit_rows": "validation", "k": 20}),
@@ -535,6 +531,8 @@ def validation_attribution(cache: Path, tag: str, options: dict) -> dict[str, fl
     hits: dict[str, list[bool]] = {}
     for row in injected.itertuples(index=False):
         name = row.file.replace("/", "_").replace(".csv", ".npz")
+        if not (cache / tag / "seed0" / name).exists():  # a run with --limit fits the first files only
+            continue
         sensors = [c for c in pd.read_csv(cache / "validation-data" / row.file, sep=";", nrows=0).columns
                    if c not in ("datetime", "anomaly", "changepoint")]
         span = slice(row.first_row - TRAIN_ROWS, row.last_row - TRAIN_ROWS + 1)
@@ -570,63 +568,68 @@ def levers_table(cache: Path, levers: list) -> list[str]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cache", type=Path, default=REPO / "benchmarks" / "out" / "levers")
-    parser.add_argument("--skab-dir", type=Path, default=SKAB)
-    parser.add_argument("--jobs", type=int, default=2)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    parser = common.parser(__name__, __doc__)
+    parser.add_argument("--cache", type=Path, help=f"the fitted models' outputs (default: {CACHE}, "
+                        "or beside it with --limit)")
+    parser.add_argument("--skab-dir", type=Path, default=protocol.SKAB_DIR)
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes fitting the models")
+    parser.add_argument("--limit", type=int, help="the first N files of SKAB and of each validation set (a quick run)")
+    common.output_options(parser)
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).parent))
-    from skab_validation import make_validation_set
+    common.ignore_gap_warnings()
+    cache = args.cache or (CACHE if args.limit is None else CACHE.with_name(f"{CACHE.name}-first{args.limit}"))
 
-    validation_dir = args.cache / "validation-data"
+    validation_dir = cache / "validation-data"
     if not (validation_dir / "injected.csv").exists():
-        make_validation_set(args.skab_dir, validation_dir)
+        protocol.write_synthetic_set(args.skab_dir, validation_dir)
     skab_files = sorted(glob.glob(str(args.skab_dir / "[ov]*" / "*.csv")))
     validation_files = sorted(glob.glob(str(validation_dir / "*" / "*.csv")))
-    contaminated_dir = args.cache / "validation-contaminated"
+    contaminated_dir = cache / "validation-contaminated"
     if not (contaminated_dir / "injected.csv").exists():
-        make_validation_set(args.skab_dir, contaminated_dir, contaminate=True)
+        protocol.write_synthetic_set(args.skab_dir, contaminated_dir, contaminate=True)
     contaminated_files = sorted(glob.glob(str(contaminated_dir / "*" / "*.csv")))
-    if len(skab_files) != 34:
+    if args.limit is None and len(skab_files) != 34:
         print(f"error: {args.skab_dir} holds {len(skab_files)} labelled files, not SKAB's 34; pass --skab-dir",
               file=sys.stderr)
         return 2
-    fit_all(args.cache, skab_files, validation_files, args.jobs, contaminated_files)
+    fit_all(cache, skab_files[:args.limit], validation_files[:args.limit], args.jobs, contaminated_files[:args.limit])
+    args.out.mkdir(parents=True, exist_ok=True)
+    return report(cache, args.out)
 
-    lines = levers_table(args.cache, LEVERS)
+
+def report(cache: Path, out: Path) -> int:
+    """The tables of the cached outputs: printed and written to `out`/levers.md."""
+
+    lines = levers_table(cache, LEVERS)
     lines += ["", "Third round (the LSTM-AE's scoring is its pipeline's: normaliser on the held-out rows):", ""]
-    lines += levers_table(args.cache, LEVERS_3)
+    lines += levers_table(cache, LEVERS_3)
     stopped = []
     for variant in ("lstm", "vae", "dense"):
-        epochs = [int(np.load(f)["best_epoch"]) for f in glob.glob(str(args.cache / variant / "seed*" / "*.npz"))]
+        epochs = [int(np.load(f)["best_epoch"]) for f in glob.glob(str(cache / variant / "seed*" / "*.npz"))]
         stopped.append(f"{variant}: {np.mean(np.array(epochs) == 0):.0%} of fits keep the first epoch's weights, "
                        f"median kept epoch {np.median(epochs) + 1:.0f}")
     lines += ["", "Validation AUC-PR by injected anomaly kind (mean over files and seeds; each pipeline's scoring):",
               "", "| detector | " + " | ".join(KINDS) + " |", "|---|" + "---|" * len(KINDS)]
     for label, variant, changes in BY_KIND:
-        by_kind = validation_by_kind(args.cache, f"val_{variant}", {**BASE, **changes})
-        lines.append(f"| {label} | " + " | ".join(f"{by_kind[kind]:.3f}" for kind in KINDS) + " |")
+        by_kind = validation_by_kind(cache, f"val_{variant}", {**BASE, **changes})
+        lines.append(f"| {label} | " + " | ".join(f"{by_kind.get(kind, np.nan):.3f}" for kind in KINDS) + " |")
     lines += ["", "Validation anomalies blamed on the injected sensor (the largest share over the anomaly's rows; "
               "32 anomalies × 3 seeds):", "", "| detector | " + " | ".join(KINDS) + " | all |",
               "|---|" + "---|" * (len(KINDS) + 1)]
     for label, variant, changes in BY_KIND:
-        blamed = validation_attribution(args.cache, f"val_{variant}", {**BASE, **changes})
-        lines.append(f"| {label} | " + " | ".join(f"{blamed[kind]:.0%}" for kind in (*KINDS, "all")) + " |")
+        blamed = validation_attribution(cache, f"val_{variant}", {**BASE, **changes})
+        lines.append(f"| {label} | " + " | ".join(f"{blamed.get(kind, np.nan):.0%}" for kind in (*KINDS, "all")) + " |")
     lines += ["", "Validation AUC-PR with the test anomaly's twin in 40 of the training rows (10 %), against the clean "
               "set (mean ± std over seeds; each pipeline's scoring):", "",
               "| detector | clean training rows | 10 % of them anomalous | change |", "|---|---|---|---|"]
     for label, variant, changes in BY_KIND:
-        clean = evaluate(args.cache, f"val_{variant}", **{**BASE, **changes}).auc_pr
-        dirty = evaluate(args.cache, f"con_{variant}", **{**BASE, **changes}).auc_pr
+        clean = evaluate(cache, f"val_{variant}", **{**BASE, **changes}).auc_pr
+        dirty = evaluate(cache, f"con_{variant}", **{**BASE, **changes}).auc_pr
         lines.append(f"| {label} | {cell(clean, 3)} | {cell(dirty, 3)} | {(dirty - clean).mean():+.3f} |")
     table = "\n".join(lines)
     print(table)
     print("\nEarly stopping on SKAB: " + "; ".join(stopped))
-    (args.cache / "levers.md").write_text(table + "\n")
-    json.dump({"base": BASE, "seeds": SEEDS}, open(args.cache / "levers.json", "w"))
+    (out / "levers.md").write_text(table + "\n")
+    (cache / "levers.json").write_text(json.dumps({"base": BASE, "seeds": SEEDS}))
     return 0
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    sys.exit(main())

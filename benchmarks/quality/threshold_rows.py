@@ -1,6 +1,6 @@
 """The detectors' default threshold: held-out rows scored inside the training series vs on their own.
 
-    python benchmarks/quality/skab_threshold_rows.py             # LSTM-AE with its defaults, 3 seeds, ~4 min on two cores
+    python -m benchmarks.quality threshold-rows             # LSTM-AE with its defaults, 3 seeds, ~4 min on two cores
 
 By default a detector fits its threshold (the 99th percentile) on the scores of the held-out last
 20 % of its training rows. Until this was fixed, `fit` scored those rows as a short series of their
@@ -9,32 +9,22 @@ threshold. `fit` now scores all the training rows as one series and slices the h
 it. This script measures both thresholds on the same fitted models (the LSTM-AE with its defaults:
 no smoothing, 99th percentile of the held-out scores; robust normalisation fitted on the training
 rows, so that the held-out rows play no other part) on SKAB (34 files,
-leaderboard protocol) and on the label-free validation set of `skab_validation.py`, and prints the
-pooled F1 / FAR / MAR of each and the median ratio of the two thresholds.
+leaderboard protocol) and on the synthetic set (protocol.py), and prints the pooled F1 / FAR / MAR
+of each and the median ratio of the two thresholds; the table goes to benchmarks/results/threshold_rows.md.
 """
 
 from __future__ import annotations
 
-import argparse
 import glob
 import os
-import sys
-import warnings
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
-# Six SKAB files have gaps in their timestamps (docs/benchmarks.md); the protocol scores them as they
-# are, so seqae's warning about them is not repeated for every fit.
-warnings.filterwarnings("ignore", message=r".*gaps? in the timestamps", category=UserWarning)
+from benchmarks.quality import common, protocol
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import protocol  # noqa: E402
-
-REPO = protocol.REPO
-SKAB = protocol.SKAB_DIR
 TRAIN_ROWS = protocol.SKAB_TRAIN_ROWS
 SEEDS = (0, 1, 2)
 
@@ -47,6 +37,7 @@ def _one(job):
     from seqae.data import read_sensor_csv
     from seqae.detectors import make_detector
 
+    common.ignore_gap_warnings()
     torch.set_num_threads(1)
     frame, labels = read_sensor_csv(path, sep=";", label_columns=["anomaly", "changepoint"], return_labels=True)
     detector = make_detector("lstm-ae", normalize_on="train", random_state=seed).fit(frame.iloc[:TRAIN_ROWS])
@@ -61,23 +52,25 @@ def _one(job):
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--skab-dir", type=Path, default=SKAB)
-    parser.add_argument("--validation-dir", type=Path,
-                        default=REPO / "benchmarks" / "out" / "levers" / "validation-data")
-    parser.add_argument("--jobs", type=int, default=2)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    parser = common.parser(__name__, __doc__)
+    parser.add_argument("--skab-dir", type=Path, default=protocol.SKAB_DIR)
+    parser.add_argument("--validation-dir", type=Path, default=common.OUT / "levers" / "validation-data",
+                        help="the synthetic set's files (written there when missing; default: the levers study's)")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes fitting the models")
+    parser.add_argument("--limit", type=int, help="the first N files of each set (a quick run)")
+    common.output_options(parser)
     args = parser.parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).parent))
-    from skab_validation import make_validation_set
-
     from seqae import metrics
 
+    common.ignore_gap_warnings()
     if not (args.validation_dir / "injected.csv").exists():
-        make_validation_set(args.skab_dir, args.validation_dir)
-    sets = {"validation": sorted(glob.glob(str(args.validation_dir / "*" / "*.csv"))),
-            "SKAB": sorted(glob.glob(str(args.skab_dir / "[ov]*" / "*.csv")))}
-    print("| data | held-out rows scored | F1 | FAR % | MAR % | threshold, sliced / alone (median) |")
-    print("|---|---|---|---|---|---|")
+        protocol.write_synthetic_set(args.skab_dir, args.validation_dir)
+    sets = {"validation": sorted(glob.glob(str(args.validation_dir / "*" / "*.csv")))[:args.limit],
+            "SKAB": sorted(glob.glob(str(args.skab_dir / "[ov]*" / "*.csv")))[:args.limit]}
+    lines = ["| data | held-out rows scored | F1 | FAR % | MAR % | threshold, sliced / alone (median) |",
+             "|---|---|---|---|---|---|"]
+    print("\n".join(lines))
     with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
         for name, files in sets.items():
             results = list(pool.map(_one, [(f, s) for s in SEEDS for f in files], chunksize=4))
@@ -87,10 +80,8 @@ def main(argv=None) -> int:
                 pooled = [metrics.pooled([r[2][how] for r in results if r[0] == seed]) for seed in SEEDS]
                 cells = [f"{np.mean([p[k] for p in pooled]):.{d}f} ± {np.std([p[k] for p in pooled], ddof=1):.{d}f}"
                          for k, d in (("f1", 3), ("far", 1), ("mar", 1))]
-                print(f"| {name} | {label} | {' | '.join(cells)} | {ratio:.2f} |", flush=True)
+                lines.append(f"| {name} | {label} | {' | '.join(cells)} | {ratio:.2f} |")
+                print(lines[-1], flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "threshold_rows.md").write_text("\n".join(lines) + "\n")
     return 0
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    sys.exit(main())

@@ -1,50 +1,40 @@
-"""The LSTM-AE's and LSTM-VAE's AP and fit time on the dev sets under caps on the windows an epoch trains
-and validates on (`max_epoch_windows`, `max_validation_windows`), `train_stride` and `patience`.
+"""The LSTM-AE's and LSTM-VAE's AP and fit time on the dev sets under other fit parameters (caps, stride, patience).
 
-    python benchmarks/quality/lstm_fit_budget.py --variants 'cap128:max_epoch_windows=128,max_validation_windows=256'
-    python benchmarks/quality/lstm_fit_budget.py --models lstm-vae --sets nab-dev --seeds 0 1 2 --variants '...'
+The parameters: caps on the windows an epoch trains and validates on (`max_epoch_windows`,
+`max_validation_windows`), `train_stride`, `patience`, `score_stride`, or any other integer one.
+
+    python -m benchmarks.quality fit-budget --variants 'cap128:max_epoch_windows=128,max_validation_windows=256'
+    python -m benchmarks.quality fit-budget --models lstm-vae --sets nab-dev --seeds 0 1 2 --variants '...'
 
 Each file of each set (protocol.py: SKAB's first 400 rows train, nab-dev's first 15 %) is fitted by
 the model at seqae's defaults with the variant's parameters on top, one torch thread; `before` is
 the defaults before the caps (every window every epoch, stride 1, patience 5) and `default` the
 defaults as they are now. The variants take turns file by file, so the machine's load falls on all
-alike. AP: the test rows' average precision (protocol.average_precision), the mean over files;
-the difference to `before` is paired by file and seed, with a 95 % interval of its mean. Writes
-benchmarks/results/<tag>.per_file.csv as it goes and prints the table per model, set and variant.
+alike. AP: the test rows' average precision, the mean over files; the difference to `before` is
+paired by file and seed, with a 95 % interval of its mean. Writes benchmarks/results/<tag>.per_file.csv
+as it goes and <tag>.csv, the table per model, set and variant, which it prints.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parents[1] / "speed"))
-import protocol  # noqa: E402
-from bench_fit import BEFORE, parse_variants as parse_named_variants  # noqa: E402
-
-RESULTS = protocol.REPO / "benchmarks" / "results"
+from benchmarks.quality import common, protocol
 
 
-def parse_variants(text: str, with_default: bool = True) -> dict[str, dict]:
-    """`before` (bench_fit's defaults before the caps), `default` (unless `with_default` is False),
-    then the variants `name:key=value,...;name2:...` of `text` as bench_fit parses them."""
-    return {"before": dict(BEFORE)} | ({"default": {}} if with_default else {}) | parse_named_variants(text)
+def fit_variants(text: str, with_default: bool = True) -> dict[str, dict]:
+    """`before` (the defaults before the caps), `default` (unless `with_default` is False), then the
+    variants `name:key=value,...;name2:...` of `text`."""
+    return {"before": dict(common.BEFORE)} | ({"default": {}} if with_default else {}) | common.parse_variants(text)
 
 
 def run(models, sets, seeds, variants, limit, out: Path, start: int = 0) -> pd.DataFrame:
-    import torch
-
     from seqae.detectors import make_detector
 
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
+    common.one_torch_thread()
     rows = []
     for set_name in sets:
         for file_number, file in enumerate(protocol.load(set_name, limit)[start:], start):
@@ -54,10 +44,7 @@ def run(models, sets, seeds, variants, limit, out: Path, start: int = 0) -> pd.D
                     shift = (file_number + seed) % len(names)  # no variant always first or last
                     for name in names[shift:] + names[:shift]:
                         detector = make_detector(model, **variants[name], random_state=seed, verbose=False)
-                        started = time.perf_counter()
-                        detector.fit(file.train)
-                        seconds = time.perf_counter() - started
-                        ap = protocol.average_precision(file.labels, protocol.test_scores(detector, file))
+                        ap, seconds = common.fit_and_score(detector, file)
                         rows.append({"model": model, "set": set_name, "file": file.name, "seed": seed,
                                      "variant": name, "ap": ap, "fit_seconds": seconds,
                                      "epochs_run": len(detector.history_.train_loss)})
@@ -88,24 +75,18 @@ def table(per_file: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = common.parser(__name__, __doc__)
     parser.add_argument("--models", nargs="+", default=["lstm-ae"], choices=["lstm-ae", "lstm-vae"])
-    parser.add_argument("--sets", nargs="+", default=["skab", "nab-dev"], choices=protocol.SETS)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    common.dev_set_options(parser, ["skab", "nab-dev"], seeds=[0, 1, 2])
     parser.add_argument("--variants", default="", help="'name:param=value,param=value;name2:...'")
     parser.add_argument("--no-default", action="store_true", help="leave out the defaults as they are")
-    parser.add_argument("--limit", type=int, help="the first N files of each set")
     parser.add_argument("--start", type=int, default=0, help="skip the first N files of each set (a run resumed)")
-    parser.add_argument("--tag", default="lstm_fit_budget")
+    common.output_options(parser, tag="lstm_fit_budget")
     args = parser.parse_args(argv)
-    RESULTS.mkdir(exist_ok=True)
-    per_file = run(args.models, args.sets, args.seeds, parse_variants(args.variants, not args.no_default), args.limit,
-                   RESULTS / f"{args.tag}.per_file.csv", args.start)
+    args.out.mkdir(parents=True, exist_ok=True)
+    per_file = run(args.models, args.sets, args.seeds, fit_variants(args.variants, not args.no_default), args.limit,
+                   args.out / f"{args.tag}.per_file.csv", args.start)
     summary = table(per_file)
-    summary.to_csv(RESULTS / f"{args.tag}.csv", index=False)
+    summary.to_csv(args.out / f"{args.tag}.csv", index=False)
     print(summary.to_string(index=False))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
