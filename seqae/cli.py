@@ -13,7 +13,8 @@
     seqae run PIPELINE.toml [--data-dir DIR]    a pipeline file end to end (pipelines/), in MLflow
 
 Errors seqae raises on purpose become one line and a non-zero exit code: 2 for an option or
-parameter it cannot use (`ConfigError`), 1 for data it cannot use (`DataError`) and the rest; a bug
+parameter it cannot use (`ConfigError`), 1 for data it cannot use (`DataError`) and the rest, 128 +
+the signal's number for a SIGTERM that stopped a command's worker processes (`Stopped`); a bug
 keeps its traceback. `seqae.tracking` (and with it MLflow) is imported by the commands that need
 it, so that `seqae --help` answers quickly.
 """
@@ -26,7 +27,7 @@ import warnings
 import click
 
 import seqae
-from seqae.errors import ConfigError, SeqaeError
+from seqae.errors import ConfigError, SeqaeError, Stopped
 
 from seqae.cli_options import (INPUT_FILE, MODEL_TYPES, OUTPUT_FILE, ThresholdType, device_option, experiment_option,
                                  parse_params, read_options, split_columns)
@@ -37,12 +38,22 @@ class UsageFailure(click.ClickException):
     exit_code = 2
 
 
+class StoppedBySignal(click.ClickException):
+    """A command a signal stopped (`seqae.errors.Stopped`): one line, exit code 128 + the signal."""
+
+    def __init__(self, stopped: Stopped):
+        super().__init__(str(stopped))
+        self.exit_code = 128 + stopped.signum
+
+
 class SeqaeCommand(click.Command):
     """A command whose work runs torch: `seqae --threads` is applied once the command's own
     arguments have parsed, so that its --help and its usage errors do not import torch."""
 
     def invoke(self, ctx):
-        _use_threads(ctx.find_root().params["threads"])
+        from seqae import devices
+
+        devices.use_threads(ctx.find_root().params["threads"])
         return super().invoke(ctx)
 
 
@@ -63,6 +74,8 @@ class SeqaeGroup(click.Group):
                 raise UsageFailure(str(exc)) from None
             except SeqaeError as exc:
                 raise click.ClickException(str(exc)) from None
+            except Stopped as exc:
+                raise StoppedBySignal(exc) from None
 
 
 def _echo_warning(message, category, filename, lineno, file=None, line=None):
@@ -83,19 +96,6 @@ def cli(threads):
     Start with `seqae demo`.
     """
     # --threads is applied by each command that runs torch (SeqaeCommand), after its arguments parse.
-
-
-def _use_threads(threads: int) -> None:
-    import torch
-
-    from seqae import devices
-
-    # One thread by default: a small LSTM's per-step products are too small to share between
-    # threads that sleep while they wait (benchmarks/README.md, the thread table: one thread
-    # 45k rows/s; two passive threads 35k alone and 36k beside a busy process; two spinning threads
-    # 76k alone but 13k beside a busy process).
-    torch.set_num_threads(threads)
-    devices.set_threads(threads)  # what seqae's fits and scoring use (seqae.devices.compute_threads)
 
 
 def main():
