@@ -13,7 +13,8 @@
     seqae run PIPELINE.toml [--data-dir DIR]    a pipeline file end to end (pipelines/), in MLflow
 
 Errors seqae raises on purpose become one line and a non-zero exit code: 2 for an option or
-parameter it cannot use (`ConfigError`), 1 for data it cannot use (`DataError`) and the rest; a bug
+parameter it cannot use (`ConfigError`), 1 for data it cannot use (`DataError`) and the rest, 128 +
+the signal's number for a SIGTERM that stopped a command's worker processes (`Stopped`); a bug
 keeps its traceback. `seqae.tracking` (and with it MLflow) is imported by the commands that need
 it, so that `seqae --help` answers quickly.
 """
@@ -26,7 +27,7 @@ import warnings
 import click
 
 import seqae
-from seqae.errors import ConfigError, SeqaeError
+from seqae.errors import ConfigError, SeqaeError, Stopped
 
 from seqae.cli_options import (EPOCHS_HELP, INPUT_FILE, MODEL_TYPES, OUTPUT_FILE, THRESHOLD_HELP, ThresholdType,
                                  device_option, experiment_option, parse_params, read_options, server_options,
@@ -38,12 +39,22 @@ class UsageFailure(click.ClickException):
     exit_code = 2
 
 
+class StoppedBySignal(click.ClickException):
+    """A command a signal stopped (`seqae.errors.Stopped`): one line, exit code 128 + the signal."""
+
+    def __init__(self, stopped: Stopped):
+        super().__init__(str(stopped))
+        self.exit_code = 128 + stopped.signum
+
+
 class SeqaeCommand(click.Command):
     """A command whose work runs torch: `seqae --threads` is applied once the command's own
     arguments have parsed, so that its --help and its usage errors do not import torch."""
 
     def invoke(self, ctx):
-        _use_threads(ctx.find_root().params["threads"])
+        from seqae import devices
+
+        devices.use_threads(ctx.find_root().params["threads"])
         return super().invoke(ctx)
 
 
@@ -64,6 +75,8 @@ class SeqaeGroup(click.Group):
                 raise UsageFailure(str(exc)) from None
             except SeqaeError as exc:
                 raise click.ClickException(str(exc)) from None
+            except Stopped as exc:
+                raise StoppedBySignal(exc) from None
 
 
 def _echo_warning(message, category, filename, lineno, file=None, line=None):
@@ -88,19 +101,6 @@ def cli(threads):
     Start with `seqae demo`.
     """
     # --threads is applied by each command that runs torch (SeqaeCommand), after its arguments parse.
-
-
-def _use_threads(threads: int) -> None:
-    import torch
-
-    from seqae import devices
-
-    # One thread by default: a small LSTM's per-step products are too small to share between
-    # threads that sleep while they wait (benchmarks/README.md, the thread table: one thread
-    # 45k rows/s; two passive threads 35k alone and 36k beside a busy process; two spinning threads
-    # 76k alone but 13k beside a busy process).
-    torch.set_num_threads(threads)
-    devices.set_threads(threads)  # what seqae's fits and scoring use (seqae.devices.compute_threads)
 
 
 def main():
@@ -186,12 +186,19 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
         if one_model:
             raise click.BadParameter(f"{one_model[0]} sets a parameter of one model, and --model auto chooses "
                                      "its own; name the model too (e.g. --model lstm-ae)", param_hint="--model")
+    fallback = None if fallback == "none" else fallback
     if asset_column is not None:
-        return _fit_fleet(data, model_type, params, asset_column, fallback, jobs, columns, label_column, train_rows,
-                          train_until, read, experiment, run_name, register, alias, quiet)
-    if fallback != "none" or jobs is not None:
-        raise click.BadParameter("applies to a fleet: give --asset-column too",
-                                 param_hint="--fallback" if fallback != "none" else "--jobs")
+        from seqae.fleet import fit_fleet_from_files
+
+        fitted = fit_fleet_from_files(data, asset_column, model_type=model_type, params=params, fallback=fallback,
+                                      jobs=jobs, columns=columns, label_column=label_column, train_rows=train_rows,
+                                      train_until=train_until, options=read, experiment=experiment, run_name=run_name,
+                                      register=register, alias=alias)
+        _echo_fitted(fitted, fitted.summary(), f"experiment {experiment!r}; a child run per {asset_column}", quiet)
+        return
+    from seqae.fleet import refuse_fleet_options
+
+    refuse_fleet_options(fallback=fallback, jobs=jobs)
     training = read_training_files(data, columns=columns, label_column=label_column, options=read,
                                    train_rows=train_rows, train_until=train_until)
     if model_type == "auto":
@@ -205,66 +212,30 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
             params.setdefault("device", device)
         result = tracking.fit_and_log(make_detector(model_type, **params), training, experiment=experiment,
                                       run_name=run_name, register=register, alias=alias)
-    if quiet:
-        click.echo(result.registered_uri or result.model_uri)
-        return
     frame = training.frame
     m = result.metrics
     epochs_note = (f", best epoch {int(m['best_epoch'])} of {int(m['epochs_run'])}" if "best_epoch" in m else "")
-    if result.auto is not None:
-        click.echo(result.auto.reason)
     files = f" of {len(training.recordings)} files" if training.recordings else ""
-    click.echo(f"Fitted {result.detector.model_type} on {len(frame)} rows{files} x {frame.shape[1]} sensors in "
+    summary = (f"Fitted {result.detector.model_type} on {len(frame)} rows{files} x {frame.shape[1]} sensors in "
                f"{result.fit_seconds:.1f} s{epochs_note}; threshold {m['threshold']:.4g}")
-    click.echo(f"run:    {result.run_id}  (experiment {experiment!r})")
-    click.echo(f"model:  {result.model_uri}")
-    if result.registered_uri:
-        click.echo(f"        {result.registered_uri}")
-    click.echo(f"score:  seqae score {result.registered_uri or result.model_uri} DATA.csv -o scores.csv")
-    click.echo(f"view:   {tracking.how_to_view(result.run_url)}")
+    if result.auto is not None:
+        summary = f"{result.auto.reason}\n{summary}"
+    _echo_fitted(result, summary, f"experiment {experiment!r}", quiet)
 
 
-def _fit_fleet(data, model_type, params, asset_column, fallback, jobs, columns, label_column, train_rows, train_until,
-               read, experiment, run_name, register, alias, quiet):
-    """`seqae fit FLEET.csv --asset-column NAME`: one detector per machine, one parent run, one model."""
-    import os
-
-    tracking = _tracking()
-    from seqae.data import read_fleet_training
-    from seqae.fleet import FitSpec, FleetDetector
-
-    if len(data) != 1:
-        raise click.BadParameter(f"--asset-column reads one fleet export; got {len(data)} paths", param_hint="DATA")
-    from seqae.detectors import DETECTORS
-
-    if model_type != "auto" and "verbose" in DETECTORS[model_type]().get_params():
-        params.setdefault("verbose", False)  # one progress bar per process would garble the terminal
-    if jobs is None:
-        jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    fleet = FleetDetector(FitSpec(model_type, params), asset_column=asset_column,
-                          fallback=None if fallback == "none" else fallback, n_jobs=jobs)
-    fleet.check_params()
-    training = read_fleet_training(data[0], asset_column, columns=columns, label_column=label_column, options=read,
-                                   train_rows=train_rows, train_until=train_until)
-    result = tracking.fit_fleet_and_log(fleet, training, experiment=experiment, run_name=run_name,
-                                        register=register, alias=alias)
+def _echo_fitted(result, summary: str, where: str, quiet: bool) -> None:
+    """What a fit prints: its model URI alone when quiet, else the summary, the run, the model and
+    how to score and view it."""
     if quiet:
         click.echo(result.registered_uri or result.model_uri)
         return
-    table, n = result.table, len(fleet.detectors_)
-    kinds = table[table[asset_column] != FleetDetector.SHARED]["model_type"].value_counts()
-    chosen = ", ".join(f"{kind} for {count}" for kind, count in kinds.items())
-    shared = " and a shared fallback detector" if fleet.fallback_detector_ is not None else ""
-    processes = min(fleet.n_jobs, len(table))
-    click.echo(f"Fitted {n} {asset_column}s ({chosen}){shared} on {int(training.options['n_train_rows'])} rows x "
-               f"{fleet.n_features_in_} sensors in {result.fit_seconds:.1f} s with {processes} process"
-               f"{'es' if processes > 1 else ''} (their fits take {result.asset_seconds:.1f} s one after another)")
-    click.echo(f"run:    {result.run_id}  (experiment {experiment!r}; a child run per {asset_column})")
+    click.echo(summary)
+    click.echo(f"run:    {result.run_id}  ({where})")
     click.echo(f"model:  {result.model_uri}")
     if result.registered_uri:
         click.echo(f"        {result.registered_uri}")
     click.echo(f"score:  seqae score {result.registered_uri or result.model_uri} DATA.csv -o scores.csv")
-    click.echo(f"view:   {tracking.how_to_view(result.run_url)}")
+    click.echo(f"view:   {_tracking().how_to_view(result.run_url)}")
 
 
 # ---- score / evaluate ----------------------------------------------------------------------------------
@@ -306,15 +277,10 @@ def score(model_uri, data, output, intervals, reconstruction, precision, causal,
     detector = _tracking().load_model(model_uri).detector
     written = ", ".join(path for path in (output, intervals, reconstruction) if path)
     if isinstance(detector, FleetDetector):  # each machine's rows to its own detector
-        from seqae.fleet_scoring import score_fleet_csv
+        from seqae.fleet import score_fleet_csv
 
-        if reconstruction:
-            raise click.BadParameter("a fleet model answers scores only; score one machine's rows with a model "
-                                     "fitted on it alone for its expected readings", param_hint="--reconstruction")
-        if causal:
-            raise click.BadParameter("a fleet model scores each machine's rows whole; for live scores watch one "
-                                     "machine's feed with a model fitted on it alone", param_hint="--causal")
-        result = score_fleet_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision)
+        result = score_fleet_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
+                                 reconstruction_path=reconstruction, causal=causal)
         click.echo(f"Scored {result['rows']} rows of {result['assets']} {detector.asset_column}s: "
                    f"{result['anomalies']} flagged, {result['alerts']} alerts -> {written}")
         return

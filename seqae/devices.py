@@ -4,11 +4,12 @@
            "cpu"   the CPU, with `compute_threads()` threads
            "cuda"  the first CUDA GPU ("cuda:1" etc. for another); refused where torch sees none
 
-On the CPU, seqae's networks run on one thread unless `SEQAE_THREADS` or `set_threads` (`seqae
---threads`) says otherwise: seqae's LSTMs are small, and with the passive OpenMP waiting that `import
-seqae` sets, two threads were 0.75x of one alone and 0.84x beside a busy process
-(benchmarks/README.md, the thread table). A fit from Python therefore takes the one-thread time,
-whatever torch's own default (one thread per core) is; the caller's setting is restored after.
+On the CPU, seqae's networks run on one thread unless `SEQAE_THREADS` or `use_threads` (`seqae
+--threads`) says otherwise; each worker process of `seqae.workers` runs on one. seqae's LSTMs are
+small, and with the passive OpenMP waiting that `import seqae` sets, two threads were 0.75x of one
+alone and 0.84x beside a busy process (benchmarks/README.md, the thread table). A fit from Python
+therefore takes the one-thread time, whatever torch's own default (one thread per core) is; the
+caller's setting is restored after.
 Scores do not depend on the thread count (networks score padded batches, `windows.pad_batch`).
 """
 
@@ -65,6 +66,15 @@ def set_threads(threads: int | None) -> None:
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ConfigError(f"threads must be a whole number >= 1, got {threads!r}")
     _threads = threads
+
+
+def use_threads(threads: int | None = None) -> None:
+    """This process's torch work runs on `threads` CPU threads from now on (default
+    `threads_wanted()`): torch's own count and the one seqae's fits and scoring use. `seqae
+    --threads` sets it for a command, each worker process of `seqae.workers` sets 1."""
+    threads = threads_wanted() if threads is None else threads
+    set_threads(threads)
+    torch.set_num_threads(threads)
 
 
 def threads_wanted() -> int:

@@ -29,6 +29,16 @@ class TrainingError(SeqaeError, RuntimeError):
     """Training could not go on (a non-finite loss, say)."""
 
 
+class Stopped(BaseException):
+    """A signal (SIGTERM) asked seqae to stop: like KeyboardInterrupt, neither a mistake of the user
+    nor a bug, so no `except Exception` takes it for an error. A command ends with exit code
+    128 + `signum`, as a shell reports a process that the signal ended."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+
+
 class DataWarning(UserWarning):
     """Data seqae can use but the user should know about (a long gap in the timestamps, say)."""
 

@@ -36,15 +36,13 @@ the two tables on the parent, through `seqae.tracking`.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import math
-import os
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +54,7 @@ from seqae.detectors import DETECTORS, THRESHOLD_SOURCES, make_detector
 from seqae.errors import ConfigError, DataError, DataWarning, about_file
 from seqae.params import Satisfies, check_params
 from seqae.thresholds import parse_threshold
+from seqae.workers import worker_pool
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -378,13 +377,14 @@ def run_pipeline(path, data_dir=None, seeds=None, experiment: str | None = None,
                                              pipeline.text)
     try:
         results = []
-        for result in _results(pipeline):
-            results.append(result)
-            m = result.metrics
-            say(f"seed {result.seed}  {result.file}: AUC-PR {m['auc_pr']:.3f}  F1 {m['f1']:.3f}  "
-                f"FAR {m['far']:.1f}%  fit {m['fit_seconds']:.1f}s")
-            if logger is not None:
-                logger.log_file(result.file, result.seed, m)
+        with contextlib.closing(_results(pipeline)) as done:  # an error here stops the workers at once
+            for result in done:
+                results.append(result)
+                m = result.metrics
+                say(f"seed {result.seed}  {result.file}: AUC-PR {m['auc_pr']:.3f}  F1 {m['f1']:.3f}  "
+                    f"FAR {m['far']:.1f}%  fit {m['fit_seconds']:.1f}s")
+                if logger is not None:
+                    logger.log_file(result.file, result.seed, m)
         per_file = pd.DataFrame([{"seed": r.seed, "file": r.file, **r.metrics} for r in results])
         per_file = per_file.sort_values(["seed", "file"], kind="stable").reset_index(drop=True)
         summary = summarise(results, pipeline.seeds)
@@ -435,20 +435,10 @@ def _results(pipeline: Pipeline):
         for job in jobs:
             yield from _run_job(job)
         return
-    # spawn: a fresh interpreter per worker, so no torch or MLflow thread state is forked.
-    with ProcessPoolExecutor(min(pipeline.jobs, len(jobs)), mp_context=get_context("spawn"),
-                             initializer=_one_thread) as pool:
+    # Worker processes of one thread each (seqae.workers), so `jobs` processes use `jobs` cores.
+    with worker_pool(min(pipeline.jobs, len(jobs)), preload=(__name__,), setup=_warm_up) as pool:
         for done in pool.map(_run_job, jobs):
             yield from done
-
-
-def _one_thread() -> None:
-    """Worker processes: one thread each, so `jobs` processes use `jobs` cores."""
-    import torch
-
-    os.environ["OMP_NUM_THREADS"] = "1"
-    torch.set_num_threads(1)
-    _warm_up()
 
 
 def _warm_up() -> None:

@@ -161,9 +161,9 @@ _WORKER_DEVICE_ENV = "SEQAE_SERVE_DEVICE"
 
 def worker_app():
     """The scoring app of one `serve_model` worker process (uvicorn calls it as a factory)."""
-    import torch
+    from seqae import devices
 
-    torch.set_num_threads(int(os.environ.get("SEQAE_THREADS", "1")))
+    devices.use_threads()  # SEQAE_THREADS, which serve_model set to its own count
     tracking.quiet_mlflow()
     return scoring_app(os.environ[_WORKER_MODEL_ENV], os.environ.get(_WORKER_DEVICE_ENV, "auto"))
 

@@ -1,4 +1,4 @@
-"""A real local Spark for the tests of `seqae.spark`: Java found or installed, then a `local[2]` session.
+"""A real local Spark for the tests of `seqae.fleet.spark`: Java found or installed, then a `local[2]` session.
 
 Spark runs on a JVM. Where `java` is missing and the tests run as root on Debian or Ubuntu, Java is
 installed with apt-get (`default-jre-headless`, what the Debian image of a CI runner lacks); the

@@ -20,7 +20,7 @@ from seqae.cli import cli
 from seqae.data import read_fleet_csv, read_sensor_csv
 from seqae.detectors import make_detector
 from seqae.fleet import FitSpec, FleetDetector
-from seqae.fleet_scoring import score_fleet_csv
+from seqae.fleet import score_fleet_csv
 from seqae.synthetic import make_fleet_data
 
 WINDOW = "16"
@@ -136,6 +136,19 @@ def test_chunked_fleet_scoring_equals_the_whole_fleet_scored_at_once(in_store, t
     pd.testing.assert_frame_equal(pd.read_csv(whole), pd.read_csv(chunked))
 
 
+@pytest.mark.parametrize("option, message", [
+    (["--reconstruction", "expected.csv"], "--reconstruction does not apply to a fleet model, which answers scores "
+     "only; score one machine's rows with a model fitted on it alone for its expected readings"),
+    (["--causal"], "--causal does not apply to a fleet model, which scores each machine's rows whole; for live "
+     "scores watch one machine's feed with a model fitted on it alone"),
+])
+def test_score_refuses_what_a_fleet_model_does_not_answer_in_one_line(in_store, tmp_path, option, message):
+    out = tmp_path / "scores.csv"
+    result = CliRunner().invoke(cli, ["score", "models:/pumps@champion", "fleet_new.csv", "-o", str(out), *option])
+    assert result.exit_code == 2 and result.output.strip() == f"Error: {message}"
+    assert not out.exists() and not (in_store[0] / "expected.csv").exists()
+
+
 @pytest.fixture(scope="module")
 def fleet_without_fallback(fleet_store):
     """The same machines fitted in this process without a fallback, saved as a directory."""
@@ -157,9 +170,11 @@ def test_an_unseen_machine_is_one_line_naming_it_and_writes_nothing(in_store, fl
 def test_fleet_errors_at_fit_are_one_line(in_store):
     runner = CliRunner()
     both = runner.invoke(cli, ["fit", "fleet.csv", "fleet_new.csv", "--asset-column", "machine"])
-    assert both.exit_code == 2 and "--asset-column reads one fleet export; got 2 paths" in both.output
-    alone = runner.invoke(cli, ["fit", "fleet.csv", "--jobs", "2"])
-    assert alone.exit_code == 2 and "applies to a fleet: give --asset-column too" in alone.output
+    assert both.exit_code == 2 and both.output.strip() == "Error: --asset-column reads one fleet export; got 2 paths"
+    for option in (["--jobs", "2"], ["--fallback", "shared"]):
+        alone = runner.invoke(cli, ["fit", "fleet.csv", *option])
+        assert alone.exit_code == 2
+        assert alone.output.strip() == f"Error: {option[0]} applies to a fleet: give --asset-column too"
     missing = runner.invoke(cli, ["fit", "fleet.csv", "--asset-column", "pump", "--model", "deviation"])
     assert missing.exit_code == 1
     assert "fleet.csv: column 'pump' that names each row's asset is not found" in missing.output

@@ -1,4 +1,4 @@
-"""`seqae.spark` on a real `local[2]` SparkSession: a fleet fitted through `groupBy(machine).applyInPandas`
+"""`seqae.fleet.spark` on a real `local[2]` SparkSession: a fleet fitted through `groupBy(machine).applyInPandas`
 and logged as one MLflow model; its scores, and a one-detector model's, equal `seqae score` on the same
 rows to the last bit, whatever order Spark delivers the rows in; bad input is one line naming the machine."""
 
@@ -18,7 +18,7 @@ pytest.importorskip("pyspark", reason="the Spark extra is not installed: pip ins
 
 from spark_session import java_missing_reason, local_session  # noqa: E402
 
-from seqae import spark as seqae_spark  # noqa: E402
+from seqae.fleet import spark as seqae_spark  # noqa: E402
 from seqae import tracking  # noqa: E402
 from seqae.cli import cli  # noqa: E402
 from seqae.errors import DataError  # noqa: E402

@@ -1,4 +1,4 @@
-"""A fleet through `seqae.spark` on `local[2]` against the same work in one process and in the
+"""A fleet through `seqae.fleet.spark` on `local[2]` against the same work in one process and in the
 parallel processes of `FleetDetector(n_jobs=2)`: fit one detector per machine, then score every row.
 
 The fleet: `--machines` machines x `--rows` rows x `--sensors` sensors (`make_fleet_data`, every
@@ -9,9 +9,9 @@ variant runs in a child process of its own, so that its peak memory is its own:
                then every row scored (`FleetDetector.score_frame`) and written to parquet
     processes  fit with `FleetDetector(n_jobs=2)` (forkserver workers, one torch thread each);
                scored as `one` (a fleet scores in one process)
-    spark      a local[2] SparkSession reading the parquet file: `seqae.spark.fit` (the Spark job,
+    spark      a local[2] SparkSession reading the parquet file: `seqae.fleet.spark.fit` (the Spark job,
                then logging the fleet as one MLflow model with a child run per machine to a SQLite
-               store in benchmarks/out/spark/) and `seqae.spark.score` written to parquet
+               store in benchmarks/out/spark/) and `seqae.fleet.spark.score` written to parquet
 
 Peak memory: the child's own peak RSS (for `processes`, without its workers'); for `spark`,
 the driver's, the JVM's and each Python worker's (VmHWM of every `pyspark.daemon` process under
@@ -99,7 +99,7 @@ def spec(args):
 
 
 def one_thread() -> None:
-    from seqae.fleet import one_thread as set_one_thread
+    from seqae.workers import one_thread as set_one_thread
 
     set_one_thread()
 
@@ -154,7 +154,7 @@ def run_spark(args) -> dict:
     os.environ["PYSPARK_PYTHON"] = sys.executable
     from pyspark.sql import SparkSession
 
-    import seqae.spark
+    from seqae.fleet import spark as fleet_spark
 
     started = time.perf_counter()
     session = (SparkSession.builder.master("local[2]").appName("seqae-bench")
@@ -164,11 +164,11 @@ def run_spark(args) -> dict:
     df = session.read.parquet(str(WORK / "fleet.parquet"))
     fit_spec = spec(args)
     started = time.perf_counter()
-    fitted = seqae.spark.fit(df, asset_column="machine", time_column="timestamp", model_type=fit_spec.model_type,
+    fitted = fleet_spark.fit(df, asset_column="machine", time_column="timestamp", model_type=fit_spec.model_type,
                              params=fit_spec.params, experiment="bench-spark")
     fit_and_log_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    scores = seqae.spark.score(df, fitted.model_uri, asset_column="machine", time_column="timestamp")
+    scores = fleet_spark.score(df, fitted.model_uri, asset_column="machine", time_column="timestamp")
     scores.write.mode("overwrite").parquet(str(WORK / "scores-spark.parquet"))
     score_seconds = time.perf_counter() - started
     workers = python_workers()

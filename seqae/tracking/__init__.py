@@ -3,12 +3,11 @@
     store.py          where runs live (MLFLOW_TRACKING_URI, or SQLite in ./mlruns), experiments, the
                       UI's addresses, the runs table, logging helpers
     fit.py            a fit as a run: params, losses, threshold, summaries, dataset, plots, the model
-    fleet_runs.py     a fleet fit: a parent run with the fleet as one model, a child run per asset
     models.py         the detector as an MLflow pyfunc model from code, and any model URI loaded back
     pyfunc_model.py   the served model (MLflow loads it from code)
     evaluate.py       scoring labelled data as an evaluation run
     pipeline_runs.py  `seqae run`: a parent run and a child run per file and seed
-    spark_runs.py     a fleet fitted on Spark executors: a parent run with the fleet as one model
+    parent_runs.py    a parent run with finished child runs, for runs logged from outside (a fleet's)
     monitor.py        `seqae watch`: a monitoring run per watch, linked to the model's run
 """
 
@@ -25,10 +24,9 @@ _HOMES = {
     "load_model": "models", "load_pyfunc_model": "models", "log_detector_model": "models",
     "log_fleet_model": "models", "model_requirements": "models", "warn_environment_mismatches": "models",
     "FitResult": "fit", "fit_and_log": "fit", "fit_auto_and_log": "fit",
-    "FleetFitResult": "fleet_runs", "fit_fleet_and_log": "fleet_runs",
+    "ParentRun": "parent_runs", "parent_run": "parent_runs",
     "EvaluationResult": "evaluate", "evaluate_and_log": "evaluate", "score_detector": "evaluate",
     "PipelineRunLogger": "pipeline_runs", "start_pipeline_run": "pipeline_runs",
-    "log_fitted_fleet": "spark_runs",
     "MonitoringRun": "monitor", "expected_share": "monitor",
 }
 

@@ -1,4 +1,4 @@
-"""Score a fleet export of any length with a fleet model (`seqae.fleet.FleetDetector`), in chunks.
+"""A fleet export of any length scored with a fleet model (`seqae.fleet.FleetDetector`), in chunks.
 
     fleet CSV --chunks of rows--> each row's text appended to its asset's own file (in a temporary
       directory; every asset checked known, or the fallback, before any scoring)
@@ -24,21 +24,30 @@ import pandas as pd
 from seqae.data import ReadOptions, read_table, sniff_separator
 from seqae.errors import ConfigError, DataError, SeqaeError
 from seqae.files import staged_files
-from seqae.fleet import FleetDetector, asset_key
+from seqae.fleet.detector import FleetDetector
+from seqae.fleet.spec import asset_key
 from seqae.streaming import score_csv
 
 
 def score_fleet_csv(fleet: FleetDetector, in_path: str | os.PathLike, out_path: str | os.PathLike, *,
                     intervals_path: str | os.PathLike | None = None, chunk_rows: int = 100_000,
-                    options: ReadOptions | None = None, quiet: bool = False, precision: str = "float32") -> dict:
+                    options: ReadOptions | None = None, quiet: bool = False, precision: str = "float32",
+                    reconstruction_path: str | os.PathLike | None = None, causal: bool = False) -> dict:
     """Score every row of a fleet export: each asset's rows with its detector (`fleet.detector_for`).
 
     Args as `seqae.streaming.score_csv`; the file needs the fleet's asset column. The intervals
-    file has the asset column first, then the alert table of each asset.
+    file has the asset column first, then the alert table of each asset. A fleet answers scores
+    of each asset's rows whole: `reconstruction_path` and `causal` are refused in one line.
 
     Returns `{"rows", "anomalies", "alerts", "assets", "seconds"}`. Outputs appear whole or not at all.
     """
     fleet.check_fitted()
+    if reconstruction_path is not None:
+        raise ConfigError("--reconstruction does not apply to a fleet model, which answers scores only; score one "
+                          "machine's rows with a model fitted on it alone for its expected readings")
+    if causal:
+        raise ConfigError("--causal does not apply to a fleet model, which scores each machine's rows whole; for "
+                          "live scores watch one machine's feed with a model fitted on it alone")
     started = time.perf_counter()
     name = os.fspath(in_path)
     options = options or ReadOptions()

@@ -2,11 +2,11 @@
 each machine's rows together on one executor and in time order (`groupBy(asset).applyInPandas`).
 The optional extra `seqae[spark]` (pyspark 4).
 
-    import seqae.spark
-    fitted = seqae.spark.fit(df, asset_column="machine", time_column="timestamp", register="pumps",
+    from seqae.fleet import spark as fleet_spark
+    fitted = fleet_spark.fit(df, asset_column="machine", time_column="timestamp", register="pumps",
                              model_type="knn-window", params={"window_size": 32})
     fitted.registered_uri                     # models:/pumps/1: ONE MLflow model, a detector per machine
-    scores = seqae.spark.score(df_new, "models:/pumps/1", asset_column="machine", time_column="timestamp")
+    scores = fleet_spark.score(df_new, "models:/pumps/1", asset_column="machine", time_column="timestamp")
     # a Spark DataFrame: machine, timestamp, score, is_anomaly, alert_id, contribution_<sensor>
 
 Why not `mlflow.pyfunc.spark_udf`: it hands a model batches of rows cut wherever Spark's partitions
@@ -16,9 +16,10 @@ scored by that machine's detector (`BaseDetector.detect`, then its alert rules),
 score` scores a CSV of those rows. A model of one detector (`seqae fit pump.csv`) scores every
 machine with that detector, each machine's series kept apart.
 
-`fit` fits each machine's detector inside the group (`seqae.fleet.fit_asset`, one torch thread),
-ships it back to the driver as bytes (`detector_bytes`, a few kB to a few MB), assembles the
-`FleetDetector` and logs it as one MLflow model with a child run per machine (`seqae.tracking`),
+`fit` fits each machine's detector inside the group (`seqae.fleet.fit_asset`, one torch thread:
+`seqae.workers.one_thread`), ships it back to the driver as bytes (`detector_bytes`, a few kB to a
+few MB), assembles the `FleetDetector` and logs it as one MLflow model with a child run per machine
+(`seqae.fleet.runs.log_fitted_fleet`),
 registered as `register`. A machine whose rows cannot be fitted stops `fit` with one line naming it.
 
 `score` is lazy like any Spark transformation: the model is loaded and checked against the
@@ -38,9 +39,10 @@ import numpy as np
 import pandas as pd
 
 from seqae.errors import ConfigError, DataError, SeqaeError, name_list
-from seqae.fleet import FitSpec, FleetDetector, asset_key, detector_bytes, detector_from_bytes, fit_asset, one_thread
-
-SCORE_QUANTILES = (50, 90, 99)  # the percentiles of each machine's training scores its child run gets
+from seqae.fleet.detector import FleetDetector
+from seqae.fleet.runs import SCORE_QUANTILES, log_fitted_fleet
+from seqae.fleet.spec import FitSpec, asset_key, detector_bytes, detector_from_bytes, fit_asset
+from seqae.workers import one_thread
 
 
 @dataclass
@@ -205,9 +207,8 @@ def fit(df, *, asset_column: str, time_column: str, model_type: str = "auto", pa
         for message in filter(None, row.warnings.split("\n") if isinstance(row.warnings, str) else []):
             warnings.warn(f"{asset_column} {row.asset!r}: {message}", stacklevel=2)
     table = _asset_table(fleet, fitted)
-    logged = tracking.log_fitted_fleet(fleet, table, fit_seconds=fit_seconds, source="Spark DataFrame",
-                                       experiment=experiment or tracking.DEFAULT_EXPERIMENT, run_name=run_name,
-                                       register=register, alias=alias)
+    logged = log_fitted_fleet(fleet, table, fit_seconds=fit_seconds, source="Spark DataFrame", experiment=experiment,
+                              run_name=run_name, register=register, alias=alias)
     return SparkFitResult(fleet, logged.run_id, logged.model_uri, logged.registered_uri, fit_seconds,
                           float(table["fit_seconds"].sum()), table, logged.run_url)
 

@@ -1,200 +1,34 @@
-"""A fleet: one detector per asset (a machine, a pump, a line), fitted, saved and served as one model.
+"""The fleet detector: one fitted detector per asset, each asset's rows routed to its own (or to a
+shared fallback detector), saved as one directory and logged as one model.
 
-    fleet rows (every asset's readings, an asset column) --split by asset, each asset's rows in
-      their order--> one detector per asset (`FitSpec.fit`, in parallel processes)
-      [+ with fallback="shared": one detector on every asset's rows, each asset a recording of its own]
-      --> FleetDetector
-    rows to score --each asset's rows to its detector (an unseen asset: an error naming it, or the
-      shared fallback detector)--> score, is_anomaly, alert_id, contribution_<sensor> per row,
-      in the input's row order, beside the asset column
+    rows with an asset column --each asset's rows, in their order, to `detector_for(asset)`-->
+      score, is_anomaly, alert_id, contribution_<sensor> per row, in the input's row order,
+      beside the asset column
 
-Every asset's detector is an ordinary seqae detector fitted on that asset's rows alone; its scores
-are exactly what the detector gives those rows scored alone (`BaseDetector.detect`), and its alert
-ids count within that asset. Nothing here knows MLflow: `seqae.tracking` logs a FleetDetector as
-one MLflow model (`log_fleet_model`), whose pyfunc routes each request's rows by the asset column.
-
-From Python (a Spark job does the same per group, see below):
-
-    from seqae.fleet import FitSpec, FleetDetector
-    spec = FitSpec("knn-window", {"window_size": 32})      # or FitSpec() / FitSpec("auto", {"random_state": 0})
-    fleet = FleetDetector(spec, asset_column="machine", fallback="shared", n_jobs=4).fit(frame)
-    scores = fleet.score_frame(new_frame)  # machine, score, is_anomaly, alert_id, contribution_<sensor>
-    fleet.save("fleet-model/")             # fleet.json (readable) + assets/<k>/ and fallback/ (BaseDetector.save)
-    same = FleetDetector.load("fleet-model/")
-
-`frame` is a DataFrame with the asset column and the sensor columns (every other column, numeric),
-indexed by time or by row number, each asset's rows in time order (other assets' rows may be
-interleaved). `fit` also takes `{asset: frame}` or `{asset: [frame, frame, ...]}` (several
-recordings of one asset). Asset values are compared as text: 7 and "7" are the same machine.
-
-Fitting the assets elsewhere (a Spark executor per group, say) and assembling the model:
-
-    fitted = fit_asset(spec, asset_rows)        # FittedAsset: .detector, .fit_seconds, .auto_reason, .warnings,
-                                                #   .peak_memory_mib (of the process that fitted it)
-    blob = detector_bytes(fitted.detector)      # the saved directory as bytes: ship it back to the driver
-    ...
-    fleet = FleetDetector.from_detectors({asset: detector_from_bytes(blob), ...}, asset_column="machine",
-                                         spec=spec, fallback_detector=shared_or_None)
-    seqae.tracking.log_fleet_model(fleet, example_frame, registered_model_name="pumps")  # ONE MLflow model
-
-Scoring elsewhere: `fleet.score_frame(rows)` of one group's rows (or `fleet.detector_for(asset).detect(rows)`)
-gives exactly what `seqae score` writes for them; `seqae.tracking.load_model(MODEL_URI).detector` is
-the FleetDetector of a logged or registered fleet model (`seqae.tracking.load_detector` refuses one).
-
-`fit_asset` runs one fit in the calling process (one torch thread is the caller's choice; the
-process pool here sets it in each worker). The fitted detectors of one fleet must share their
-sensor columns (`from_detectors` checks it).
+Every asset's detector is an ordinary seqae detector fitted on that asset's rows alone
+(`seqae.fleet.fitting`); its scores are exactly what the detector gives those rows scored alone
+(`BaseDetector.detect`), and its alert ids count within that asset.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
-import sys
-import tarfile
-import tempfile
-import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from multiprocessing import get_all_start_methods, get_context
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from seqae.detectors import BaseDetector, Detection, make_detector
-from seqae.errors import ConfigError, DataError, SeqaeError, name_list
+from seqae.detectors import BaseDetector, Detection
+from seqae.errors import ConfigError, DataError, NotFittedError, SeqaeError, name_list
 from seqae.files import staged_directory
-from seqae.thresholds import threshold_from_dict
+from seqae.fleet.fitting import fit_assets
+from seqae.fleet.spec import SHARED, FitSpec, asset_key, asset_label
 
 FLEET_FORMAT_VERSION = 1
 FLEET_FILE = "fleet.json"
 FALLBACKS = (None, "shared")
-AUTO_PARAMS = ("window_size", "random_state", "threshold", "networks")  # what auto-configuration takes
-
-
-@dataclass(frozen=True)
-class FitSpec:
-    """How each asset's detector is fitted: a model type and its parameters, or "auto".
-
-    Args:
-        model_type: "auto" (`seqae.autoconfig.auto_fit`: the window and the detector chosen from
-            the asset's own rows) or a detector's model type (`seqae.detectors.DETECTORS`).
-        params: the detector's parameters (a `threshold` is a `seqae.thresholds.Threshold`); for
-            "auto" only `window_size`, `random_state`, `threshold` and `networks` (False: the
-            baselines only, without the LSTM candidates).
-    """
-
-    model_type: str = "auto"
-    params: dict = field(default_factory=dict)
-
-    def check(self) -> "FitSpec":
-        """Raise a one-line `ConfigError` for a model type or parameter that cannot be fitted."""
-        if self.model_type == "auto":
-            other = sorted(set(self.params) - set(AUTO_PARAMS))
-            if other:
-                raise ConfigError(f"{other[0]} sets a parameter of one model, and auto-configuration chooses its "
-                                  "own; name the model too (e.g. --model lstm-ae)")
-        else:
-            make_detector(self.model_type, **self.params).check_params()
-        return self
-
-    def fit(self, data) -> "FittedAsset":
-        """Fit one detector on `data` (a frame, or a list of frames: separate recordings)."""
-        return fit_asset(self, data)
-
-    def to_dict(self) -> dict:
-        params = {k: (v.to_dict() if k == "threshold" and v is not None else v) for k, v in self.params.items()}
-        return {"model_type": self.model_type, "params": params}
-
-    @classmethod
-    def from_dict(cls, state: dict) -> "FitSpec":
-        params = dict(state.get("params", {}))
-        if params.get("threshold") is not None:
-            params["threshold"] = threshold_from_dict({k: v for k, v in params["threshold"].items() if k != "value"})
-        return cls(state["model_type"], params)
-
-
-@dataclass
-class FittedAsset:
-    """One asset's fit: the detector, what it took, what auto chose, the warnings fit raised."""
-
-    detector: BaseDetector
-    fit_seconds: float
-    n_rows: int
-    auto_chosen: str | None = None  # the candidate auto-configuration kept
-    auto_reason: str | None = None  # its one-line reason
-    candidates: pd.DataFrame | None = None  # auto's candidate table (no fitted candidates kept)
-    warnings: list[str] = field(default_factory=list)
-    peak_memory_mib: float = float("nan")  # peak resident memory of the process that fitted it, so far
-
-
-def fit_asset(spec: FitSpec, data) -> FittedAsset:
-    """Fit one detector as `spec` says on `data` (a frame, or a list of frames), in this process.
-
-    Warnings are caught and returned in `FittedAsset.warnings` (a worker process's warnings would
-    be lost otherwise); errors are raised as they are."""
-    spec.check()
-    started = time.perf_counter()
-    auto = None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        if spec.model_type == "auto":
-            from seqae.autoconfig import auto_fit
-
-            auto = auto_fit(data, random_state=spec.params.get("random_state"),
-                            window_size=spec.params.get("window_size"), networks=spec.params.get("networks", True))
-            detector = auto.detector
-            if spec.params.get("threshold") is not None:
-                detector.set_threshold(spec.params["threshold"])
-        else:
-            detector = make_detector(spec.model_type, **spec.params).fit(data)
-    seconds = time.perf_counter() - started
-    n_rows = sum(len(part) for part in data) if isinstance(data, (list, tuple)) else len(data)
-    messages = list(dict.fromkeys(str(w.message) for w in caught
-                                  if not issubclass(w.category, (DeprecationWarning, FutureWarning))))
-    memory = _peak_memory_mib()
-    if auto is None:
-        return FittedAsset(detector, seconds, n_rows, warnings=messages, peak_memory_mib=memory)
-    candidates = auto.candidates.drop(columns=["injection_aps"], errors="ignore")
-    return FittedAsset(detector, seconds, n_rows, auto.chosen, auto.reason, candidates, messages, memory)
-
-
-def _peak_memory_mib() -> float:
-    try:
-        import resource
-    except ImportError:  # Windows
-        return float("nan")
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 if sys.platform != "darwin" else peak / 2**20  # KiB on Linux, bytes on macOS
-
-
-def detector_bytes(detector: BaseDetector) -> bytes:
-    """A fitted detector as bytes: its saved directory (`BaseDetector.save`) in an uncompressed tar."""
-    with tempfile.TemporaryDirectory(prefix="seqae-detector-") as tmp:
-        saved = detector.save(Path(tmp) / "detector")
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w") as tar:
-            for path in sorted(saved.iterdir()):
-                tar.add(path, arcname=path.name)
-        return buffer.getvalue()
-
-
-def detector_from_bytes(blob: bytes) -> BaseDetector:
-    """The detector `detector_bytes` packed."""
-    with tempfile.TemporaryDirectory(prefix="seqae-detector-") as tmp:
-        with tarfile.open(fileobj=io.BytesIO(blob), mode="r") as tar:
-            tar.extractall(tmp, filter="data")
-        return BaseDetector.load(tmp)
-
-
-def asset_key(value) -> str:
-    """An asset value as the fleet compares it: text (7, 7.0 and "7" name one asset)."""
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        value = int(value)
-    return str(value)
 
 
 class FleetDetector:
@@ -206,14 +40,15 @@ class FleetDetector:
         fallback: None (an asset the model has not seen is an error naming it) or "shared" (`fit`
             also fits one detector on every asset's rows, each asset a recording of its own, and
             scores an unseen asset's rows with it).
-        n_jobs: processes fitting assets at once (1: in this process); each runs one torch thread.
+        n_jobs: processes fitting assets at once (1: in this process; else worker processes of
+            `seqae.workers`, each on one torch thread, gone with the process that started them).
 
     Fitted attributes: `detectors_` (asset -> detector, in order of first appearance),
     `fallback_detector_` (or None), `fitted_` (asset -> `FittedAsset`, and "(shared)" for the
     fallback; empty after `load`), `feature_names_in_`, `n_features_in_`.
     """
 
-    SHARED = "(shared)"  # the fallback detector's name in `fitted_`
+    SHARED = SHARED  # the fallback detector's name in `fitted_`
 
     def __init__(self, spec: FitSpec | None = None, asset_column: str = "machine", fallback: str | None = None,
                  n_jobs: int = 1):
@@ -233,7 +68,7 @@ class FleetDetector:
         if self.fallback == "shared":  # the largest fit first, so that no worker starts it last
             jobs.insert(0, (self.SHARED, [part for parts in data.values()
                                           for part in (parts if isinstance(parts, list) else [parts])]))
-        results = dict(self._fit_all(spec, jobs))
+        results = dict(fit_assets(spec, jobs, self.asset_column, self.n_jobs))
         fitted = {name: results[name] for name in [*data, *([self.SHARED] if self.SHARED in results else [])]}
         for name, result in fitted.items():
             for message in result.warnings:
@@ -242,16 +77,6 @@ class FleetDetector:
         self.set_detectors({a: fitted[a].detector for a in data},
                             fitted[self.SHARED].detector if self.fallback == "shared" else None)
         return self
-
-    def _fit_all(self, spec: FitSpec, jobs: list):
-        """(name, FittedAsset) for each job, in order; in a pool of `n_jobs` spawned processes."""
-        if self.n_jobs == 1 or len(jobs) == 1:
-            return [(name, _fit_named(spec, name, data, self.asset_column)) for name, data in jobs]
-        workers = min(self.n_jobs, len(jobs))
-        with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context(),
-                                 initializer=one_thread) as pool:
-            futures = [(name, pool.submit(_fit_named, spec, name, data, self.asset_column)) for name, data in jobs]
-            return [(name, future.result()) for name, future in futures]
 
     @classmethod
     def from_detectors(cls, detectors: dict, *, asset_column: str = "machine", spec: FitSpec | None = None,
@@ -415,8 +240,6 @@ class FleetDetector:
 
     def check_fitted(self) -> None:
         if not hasattr(self, "detectors_"):
-            from seqae.errors import NotFittedError
-
             raise NotFittedError("this FleetDetector is not fitted yet; call fit() first")
 
     def check_params(self) -> FitSpec:
@@ -439,34 +262,4 @@ class FleetDetector:
         return {asset_key(a): (list(v) if isinstance(v, (list, tuple)) else v) for a, v in X.items()}
 
     def _asset_label(self, asset: str) -> str:
-        return "the shared detector" if asset == self.SHARED else f"{self.asset_column} {asset!r}"
-
-
-def _fit_named(spec: FitSpec, name: str, data, asset_column: str) -> FittedAsset:
-    """`fit_asset`, its errors naming the asset (they cross the process boundary as they are)."""
-    try:
-        return fit_asset(spec, data)
-    except SeqaeError as exc:
-        label = "the shared detector" if name == FleetDetector.SHARED else f"{asset_column} {name!r}"
-        raise type(exc)(f"{label}: {exc}") from None
-
-
-def worker_context():
-    """How worker processes start: forked from a server process that imported seqae once
-    (forkserver; one import of torch for the whole pool instead of one per worker), or spawned
-    where there is no forkserver (Windows). Never forked from this process: a forked child inherits
-    torch's OpenMP pool in whatever state the parent left it."""
-    if "forkserver" not in get_all_start_methods():
-        return get_context("spawn")
-    context = get_context("forkserver")
-    context.set_forkserver_preload(["seqae.fleet"])
-    return context
-
-
-def one_thread() -> None:
-    """A worker's setup: one torch thread and one BLAS thread, as seqae's commands use by default."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
-    torch.set_num_threads(1)
-    threadpool_limits(limits=1)
+        return asset_label(asset, self.asset_column)
