@@ -29,7 +29,7 @@ class ThresholdType(click.ParamType):
     name = "KIND[:NAME=VALUE,...]"
 
     def convert(self, value, param, ctx):
-        from seqae.thresholds import parse_threshold
+        from seqae.threshold_registry import parse_threshold
 
         try:
             return parse_threshold(value)

@@ -67,7 +67,7 @@ import pandas as pd
 from seqae.detectors import BaseDetector, Detection, make_detector
 from seqae.errors import ConfigError, DataError, SeqaeError, name_list
 from seqae.files import staged_directory
-from seqae.thresholds import threshold_from_dict
+from seqae.threshold_registry import threshold_from_dict
 
 FLEET_FORMAT_VERSION = 1
 FLEET_FILE = "fleet.json"

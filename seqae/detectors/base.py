@@ -42,8 +42,10 @@ from seqae.detectors import scoring
 from seqae.devices import on_compute_threads
 from seqae.errors import ConfigError, DataError, NotFittedError, missing_columns_message
 from seqae.files import staged_directory
+from seqae.intervals import flags_to_intervals
 from seqae.params import Integer, NoneOr, OneOf, Real, Satisfies, check_params, collect_constraints
-from seqae.thresholds import QuantileThreshold, Threshold, flags_to_intervals, threshold_from_dict
+from seqae.threshold_registry import threshold_from_dict
+from seqae.thresholds import QuantileThreshold, Threshold
 from seqae.windows import pad_batch
 
 FORMAT_VERSION = 2  # 2: conv-ae's network encodes a window to latent_dim values (a bottleneck)
