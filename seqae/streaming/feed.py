@@ -7,7 +7,7 @@
         after the last) reported with its line number and skipped-->
       --LiveScorer: causal scores, alerts opening and closing--> one JSON line (or CSV row) per row,
         flushed as soon as the rows that came together are scored
-      --every N rows and at the end: the state file, written whole (StagedFile)-->
+      --every N rows and at the end: the state file (`seqae.streaming.state`)-->
 
 `watch` ends cleanly at the end of a pipe, on SIGINT or SIGTERM (`stop()` turns true), or when
 the reader of its output goes away; it writes the state file then. A restart with the same state
@@ -33,12 +33,11 @@ import pandas as pd
 from seqae.data import ParsedRows, ReadOptions, RowParser
 from seqae.detectors import Detection
 from seqae.errors import ConfigError, DataError
-from seqae.files import StagedFile
 from seqae.streaming.live import AlertEvent, LiveScorer
+from seqae.streaming.state import write_state
 
 POLL_SECONDS = 0.1  # how often a followed file is looked at, and a pipe's wait between stop checks
 READ_BYTES = 1 << 16
-FEED_STATE_FORMAT = 1
 
 
 class LineSource:
@@ -219,37 +218,6 @@ class RowWriter:
 
 # ---- the loop -------------------------------------------------------------------------------------
 
-def read_state(path: str | os.PathLike) -> dict | None:
-    """The state file written by `watch`, or None when there is none yet."""
-    if not os.path.exists(path):
-        return None
-    try:
-        state = json.loads(open(path, encoding="utf-8").read())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not a state file written by seqae watch ({exc}); remove it or give another "
-                        "path") from None
-    if not isinstance(state, dict) or state.get("format") != FEED_STATE_FORMAT or "scorer" not in state:
-        raise DataError(f"{path}: not a state file written by seqae watch; remove it or give another path")
-    return state
-
-
-def write_state(path: str | os.PathLike, scorer: LiveScorer, source: LineSource, parser: RowParser | None,
-                extra: dict | None = None) -> None:
-    """The state file, whole or not at all (written beside it and renamed over it)."""
-    state = {"format": FEED_STATE_FORMAT, "source": source.name, "offset": source.offset, "line": source.line,
-             "scorer": scorer.state(), "parser": None if parser is None else parser.state(), **(extra or {})}
-    staged = StagedFile(path)
-    try:
-        staged.handle.write(json.dumps(state))
-        staged.handle.flush()
-        os.fsync(staged.handle.fileno())
-        staged.close()
-        staged.commit()
-    except BaseException:
-        staged.discard()
-        raise
-
-
 @dataclass
 class WatchSummary:
     rows: int = 0  # rows scored in this run
@@ -261,17 +229,18 @@ class WatchSummary:
 
 def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadOptions | None = None,
           fmt: str = "json", strict: bool = False, state_path: str | os.PathLike | None = None,
-          state_every: int = 1000, state: dict | None = None, report: Callable | None = None,
+          state_every: int = 1000, parser_state: dict | None = None, report: Callable | None = None,
           stop: Callable[[], bool] = lambda: False, warn: Callable[[str], None] | None = None) -> WatchSummary:
     """Score the rows of `source` as they come, writing one answer per row to `out`.
 
     Args:
-        scorer: the model's `LiveScorer` (restored from `state["scorer"]` by the caller on a restart).
-        source: the lines; `state` (from `read_state`) positions a followed file where it stopped.
+        scorer: the model's `LiveScorer` (`seqae.streaming.state.resume` restores it on a restart).
+        source: the lines, a followed file positioned where the state file says it stopped.
         options: how the CSV is written (`ReadOptions`); fill 'error' or 'ffill'.
         fmt: `json` (one object per row) or `csv`.
         strict: stop with a `DataError` at the first malformed row instead of skipping it.
         state_path: where the state is written every `state_every` rows and at the end.
+        parser_state: the row parser's state to go on from (`Resume.parser`): the last row's time.
         report: called with (detection, events) after each block of rows (the monitoring run).
         stop: polled between blocks; True ends the watch (the signal handlers set it).
         warn: where malformed rows are reported (stderr by default).
@@ -287,8 +256,8 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             summary.stopped_by = "signal"
             return summary
         parser = RowParser(source.name, source.header(), columns, options or ReadOptions())
-        if state is not None and state.get("parser"):
-            parser.load_state(state["parser"])
+        if parser_state:
+            parser.load_state(parser_state)
         writer.start()
         while True:
             if stop():
@@ -325,7 +294,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             if state_path is not None and since_state >= state_every:
                 # before the answers: a crash between the two loses answers, never scores a row twice
                 # or opens an alert twice after the restart
-                write_state(state_path, scorer, source, parser)
+                write_state(state_path, scorer, parser, source.name, source.offset, source.line)
                 since_state = 0
             try:
                 writer.write(detection, rows.lines, scorer.events)
@@ -341,7 +310,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
                 raise failure
     finally:
         if state_path is not None and parser is not None:
-            write_state(state_path, scorer, source, parser)
+            write_state(state_path, scorer, parser, source.name, source.offset, source.line)
         source.close()
     return summary
 
