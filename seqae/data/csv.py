@@ -279,9 +279,10 @@ def fill_missing(name: str, frame: pd.DataFrame, fill: str, file_rows: np.ndarra
 
 
 def read_header(path, sep: str | None = None) -> list[str] | None:
-    """The column names of a CSV, or None when its first line cannot be read as one."""
+    """The column names of a CSV (split at `sep`, else at the separator `read_sensor_csv` sniffs),
+    or None when its first line cannot be read as one."""
     try:
-        header = pd.read_csv(path, sep=sep, nrows=0, engine="python" if sep is None else "c")
+        header = pd.read_csv(path, sep=sep or sniff_separator(path), nrows=0, engine="c")
     except (ValueError, OSError, csv.Error, UnicodeDecodeError):
         return None
     return [str(c).strip() for c in header.columns]
