@@ -19,8 +19,9 @@ _LAZY = {
                      "LSTMForecaster", "LSTMVAE", "NearestWindowsDetector", "PCADetector", "make_detector"),
                     "seqae.detectors"),
     **dict.fromkeys(("FalseAlarmRateThreshold", "FixedThreshold", "PeaksOverThreshold", "QuantileThreshold",
-                     "Threshold", "UpperControlLimit", "flags_to_intervals", "make_threshold", "parse_threshold"),
-                    "seqae.thresholds"),
+                     "Threshold", "UpperControlLimit"), "seqae.thresholds"),
+    **dict.fromkeys(("make_threshold", "parse_threshold"), "seqae.threshold_registry"),
+    "flags_to_intervals": "seqae.intervals",
 }
 
 

@@ -323,26 +323,24 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
     import sys
 
     tracking = _tracking()
-    from seqae.streaming import LiveScorer, feed
+    from seqae.streaming import feed
+    from seqae.streaming.state import resume
 
     loaded = tracking.load_detector(model_uri)
     if "device" in loaded.detector.get_params():
         loaded.detector.set_params(device=device)
-    state = feed.read_state(state_path) if state_path else None
-    scorer = LiveScorer.restore(loaded.detector, state["scorer"]) if state else LiveScorer(loaded.detector)
-    same_file = state is not None and data != "-" and state.get("source") == data
-    source = feed.LineSource(data, from_start=from_start, offset=state["offset"] if same_file else None,
-                             line=state["line"] if same_file else None)
+    resumed = resume(state_path, loaded.detector, data)
+    source = feed.LineSource(data, from_start=from_start, offset=resumed.offset, line=resumed.line)
     warn = functools.partial(click.echo, err=True)
     monitor = None if no_track else tracking.MonitoringRun(
         loaded, source=source.name, experiment=experiment, report_every=report_every, warn=warn,
-        alert_table=scorer.alert_table)
+        alert_table=resumed.scorer.alert_table)
     status = "FAILED"
     try:
         with feed.StopSignals() as stop:
-            summary = feed.watch(scorer, source, sys.stdout, options=read, fmt=fmt, strict=strict,
-                                 state_path=state_path, state_every=state_every, state=state if same_file or
-                                 data == "-" else None, report=monitor, stop=stop, warn=warn)
+            summary = feed.watch(resumed.scorer, source, sys.stdout, options=read, fmt=fmt, strict=strict,
+                                 state_path=state_path, state_every=state_every, parser_state=resumed.parser,
+                                 report=monitor, stop=stop, warn=warn)
         status = "FINISHED"
     finally:
         if monitor is not None:

@@ -29,7 +29,7 @@ class ThresholdType(click.ParamType):
     name = "KIND[:NAME=VALUE,...]"
 
     def convert(self, value, param, ctx):
-        from seqae.thresholds import parse_threshold
+        from seqae.threshold_registry import parse_threshold
 
         try:
             return parse_threshold(value)
@@ -149,7 +149,7 @@ def server_options(default_port: int):
 EPOCHS_HELP = ("Maximum passes over the training windows; training stops sooner when the validation "
                "loss stops improving.")
 
-# Each kind of threshold with an example (tests/test_docs.py checks them against seqae.thresholds.THRESHOLDS).
+# Each kind of threshold with an example (tests/test_docs.py checks them against seqae.threshold_registry.THRESHOLDS).
 THRESHOLD_HELP = ("How scores become flags, fitted on held-out normal scores: quantile:q=0.99 (default), "
                   "ucl:q=0.99,factor=1.5, far:target=0.005, pot:risk=1e-4, fixed:value=3, or an alert budget, "
                   "alerts:per_day=1 or alerts:per_1000_rows=1 (the threshold that raises that many alerts on the "

@@ -10,7 +10,7 @@ A pipeline is a TOML file with six sections (every key is checked; an unknown on
                  train_file = "path" (fit once on that file, score every file whole)
     [model]      type = "lstm-ae" | "lstm-vae" | "dense-ae" | "conv-ae" | "pca" | "iforest" | "deviation", and the
                  detector's keyword arguments (window_size = 32, ...)
-    [threshold]  spec = "ucl:q=0.99,factor=1.5" (see `thresholds.parse_threshold`),
+    [threshold]  spec = "ucl:q=0.99,factor=1.5" (see `threshold_registry.parse_threshold`),
                  on = "validation" | "all" (which training rows the threshold is fitted on)
     [run]        seeds = [0, 1, 2], experiment = "name", jobs = 2 (files fitted in parallel)
     [metrics]    report = ["auc_pr", "f1", ...] (the columns of the summary table)
@@ -53,7 +53,7 @@ from seqae.data import FILL_POLICIES, ReadOptions, read_header, read_sensor_csv,
 from seqae.detectors import DETECTORS, THRESHOLD_SOURCES, make_detector
 from seqae.errors import ConfigError, DataError, DataWarning, about_file
 from seqae.params import Satisfies, check_params
-from seqae.thresholds import parse_threshold
+from seqae.threshold_registry import parse_threshold
 from seqae.workers import worker_pool
 
 if sys.version_info >= (3, 11):

@@ -19,7 +19,7 @@ from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from seqae.thresholds import flags_to_intervals
+from seqae.intervals import flags_to_intervals
 
 FLAG_COLOR = "tab:red"
 LABEL_COLOR = "tab:orange"

@@ -2,31 +2,21 @@
 
 A threshold is not a number hidden inside a model (darts' `QuantileDetector` habit): it is fitted on
 the scores of normal data, holds `value_`, can be replaced on a fitted detector, and saves as a
-small dict. `flags_to_intervals` groups flagged points into anomalous intervals.
-
-None of them looks at labels. The kinds, by name (`make_threshold`, `parse_threshold`, pipeline
-files and the CLI all use these names):
-
-| kind | class | the value |
-|---|---|---|
-| `quantile` | `QuantileThreshold(q=0.99)` | the `q` quantile of the normal scores |
-| `ucl` | `UpperControlLimit(q=0.99, factor=1.5)` | SKAB's upper control limit: that quantile times `factor` |
-| `fixed` | `FixedThreshold(value=0.0)` | a number the user chose |
-| `far` | `FalseAlarmRateThreshold(target=0.01)` | conformal: expected normal flag rate <= `target` |
-| `pot` | `PeaksOverThreshold(risk=1e-3, initial_quantile=0.98)` | 1 - `risk` quantile of a Pareto tail (SPOT) |
+small dict. None of them looks at labels. Each class names its `kind`; `seqae.threshold_registry`
+builds thresholds by kind name (for the CLI, pipeline files and saved models), the alert-budget kind
+(`seqae.alerts.budget`) among them.
 """
 
 from __future__ import annotations
 
 import math
-import re
 import warnings
 
 import numpy as np
 from scipy.stats import genpareto
 from sklearn.base import BaseEstimator
 
-from seqae.errors import ConfigError, DataError, NotFittedError
+from seqae.errors import DataError, NotFittedError
 from seqae.params import Real, Satisfies, check_params, collect_constraints, is_real
 
 
@@ -126,18 +116,6 @@ class FixedThreshold(Threshold):
         return float(self.value)
 
 
-THRESHOLDS: dict[str, type[Threshold]] = {
-    cls.kind: cls for cls in (QuantileThreshold, UpperControlLimit, FixedThreshold)
-}
-
-
-def register_threshold(cls: type[Threshold]) -> type[Threshold]:
-    """Make a Threshold subclass known by its `kind` to `make_threshold` and `threshold_from_dict`."""
-    THRESHOLDS[cls.kind] = cls
-    return cls
-
-
-@register_threshold
 class FalseAlarmRateThreshold(Threshold):
     """Flag at most a `target` share of normal points, in expectation (split-conformal).
 
@@ -211,7 +189,6 @@ class FalseAlarmRateThreshold(Threshold):
             self.calibration_scores_ = np.sort(np.asarray(fitted["calibration_scores"], dtype=np.float64))
 
 
-@register_threshold
 class PeaksOverThreshold(Threshold):
     """Extreme-value threshold: the 1 - `risk` quantile of a generalised Pareto tail (SPOT's initial step).
 
@@ -291,90 +268,6 @@ class PeaksOverThreshold(Threshold):
                 setattr(self, f"{key}_", fitted[key])
 
 
-def make_threshold(kind: str, **params) -> Threshold:
-    """Build a threshold by kind name (`quantile`, `ucl`, `fixed`, ...) with its parameters."""
-    if kind not in THRESHOLDS:
-        raise ConfigError(f"unknown threshold {kind!r}; choose one of {', '.join(sorted(THRESHOLDS))}")
-    cls = THRESHOLDS[kind]
-    valid = cls().get_params()
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise ConfigError(
-            f"threshold {kind!r} takes no parameter {unknown[0]!r}; it takes {', '.join(valid) or 'none'}"
-        )
-    return cls(**params)
-
-
-def threshold_from_dict(state: dict) -> Threshold:
-    """Rebuild a threshold saved with `Threshold.to_dict` (fitted if the dict holds a `value`)."""
-    threshold = make_threshold(state["kind"], **state.get("params", {}))
-    if "value" in state:
-        threshold.value_ = float(state["value"])
-        threshold.load_fitted_state(state.get("fitted", {}))
-    return threshold
-
-
-def parse_threshold(spec: str) -> Threshold:
-    """A threshold from a one-line spec: `KIND` or `KIND:NAME=VALUE,NAME=VALUE`, values numbers.
-
-    The form the CLI's `--threshold` and pipeline files take. Parameters are checked at once.
-
-    >>> parse_threshold("ucl:q=0.99,factor=1.5")
-    UpperControlLimit()
-    >>> parse_threshold("far:target=0.005")
-    FalseAlarmRateThreshold(target=0.005)
-    >>> parse_threshold("pot:risk=1e-4").risk
-    0.0001
-    """
-    example = "e.g. 'quantile:q=0.995' or 'ucl:q=0.99,factor=1.5'"
-    if not isinstance(spec, str) or not spec.strip():
-        raise ConfigError(f"threshold spec is empty; write KIND or KIND:NAME=VALUE,... ({example}); "
-                          f"kinds: {', '.join(sorted(THRESHOLDS))}")
-    kind, _, rest = spec.strip().partition(":")
-    params: dict[str, float | int] = {}
-    for item in rest.split(",") if rest.strip() else []:
-        name, equals, text = (part.strip() for part in item.partition("="))
-        if not equals or not name or not text:
-            raise ConfigError(f"threshold spec {spec!r}: {item.strip()!r} is not NAME=VALUE; write {example}")
-        if name in params:
-            raise ConfigError(f"threshold spec {spec!r}: parameter {name!r} is given twice; give it once")
-        params[name] = _parse_number(text, f"threshold spec {spec!r}: parameter {name!r}")
-    try:
-        threshold = make_threshold(kind.strip(), **params)
-        threshold.check_params()
-    except ConfigError as exc:
-        raise ConfigError(f"threshold spec {spec!r}: {exc}") from None
-    return threshold
-
-
-def _parse_number(text: str, where: str) -> float | int:
-    if re.fullmatch(r"[+-]?\d+", text):
-        return int(text)
-    try:
-        value = float(text)
-    except ValueError:
-        raise ConfigError(f"{where} must be a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise ConfigError(f"{where} must be a finite number, got {text!r}")
-    return value
-
-
-def flags_to_intervals(flags) -> list[tuple[int, int]]:
-    """Runs of consecutive 1s as `(first, last)` row positions, both inclusive.
-
-    >>> flags_to_intervals([0, 1, 1, 0, 0, 1, 0, 1])
-    [(1, 2), (5, 5), (7, 7)]
-    """
-    flags = np.asarray(flags).astype(bool)
-    if flags.size == 0:
-        return []
-    padded = np.concatenate(([False], flags, [False])).astype(np.int8)
-    edges = np.diff(padded)
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1) - 1
-    return [(int(s), int(e)) for s, e in zip(starts, ends)]
-
-
 def _check_scores(scores) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float64).ravel()
     if scores.size == 0:
@@ -383,7 +276,3 @@ def _check_scores(scores) -> np.ndarray:
         raise DataError(f"cannot fit a threshold on scores with {int((~np.isfinite(scores)).sum())} non-finite values")
     return scores
 
-
-# The alert-budget threshold (`alerts:per_day=N`) lives with the alert rules it is fitted with;
-# importing it here registers its kind wherever thresholds are parsed or loaded.
-import seqae.alerts  # noqa: E402,F401

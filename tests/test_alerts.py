@@ -8,7 +8,7 @@ import pytest
 
 from seqae.alerts import ALERT_COLUMNS, AlertBudgetThreshold, AlertRules, find_alerts, rows_per_day
 from seqae.errors import ConfigError, DataError, NotFittedError
-from seqae.thresholds import parse_threshold, threshold_from_dict
+from seqae.threshold_registry import parse_threshold, threshold_from_dict
 
 # Calibration scores with median 0, threshold 1: close level = hysteresis, extreme level = extreme.
 CALIBRATION = np.zeros(99)

@@ -67,6 +67,16 @@ def test_the_separator_can_be_given(tmp_path):
     assert list(read_sensor_csv(path, sep="|").columns) == ["pressure", "temperature", "anomaly"]
 
 
+def test_the_header_is_split_where_the_rows_are(tmp_path):
+    """read_header (the columns checked before a read) splits at the separator the read sniffs."""
+    from seqae.data import read_header, sniff_separator
+
+    path = write(tmp_path, GOOD.replace(",", "|"))
+    assert sniff_separator(path) == "," and read_header(path) == ["timestamp|pressure|temperature|anomaly"]
+    assert read_header(path, "|") == ["timestamp", "pressure", "temperature", "anomaly"]
+    assert read_header(write(tmp_path, GOOD.replace(",", ";"))) == ["timestamp", "pressure", "temperature", "anomaly"]
+
+
 def test_label_columns_are_not_sensors_and_are_not_returned_unless_asked(tmp_path):
     frame = read_sensor_csv(write(tmp_path, GOOD), label_columns=["anomaly"])
     assert isinstance(frame, pd.DataFrame)

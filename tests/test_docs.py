@@ -136,8 +136,7 @@ def test_every_option_has_a_description():
 
 
 def test_the_threshold_help_names_every_kind_of_threshold():
-    import seqae.alerts  # noqa: F401  (registers the `alerts` kind)
-    from seqae.thresholds import THRESHOLDS
+    from seqae.threshold_registry import THRESHOLDS
 
     help_text = next(p.help for p in cli.commands["fit"].params if p.name == "threshold")
     for kind in THRESHOLDS:

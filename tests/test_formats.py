@@ -18,11 +18,11 @@ from click.testing import CliRunner
 from cli_store import fitted_store
 
 from seqae.cli import cli
-from seqae.data import ReadOptions, parse_timestamps, read_sensor_csv, read_table, read_training_data
+from seqae.data import ReadOptions, RowParser, parse_timestamps, read_sensor_csv, read_table, read_training_data
 from seqae.detectors import DeviationDetector
 from seqae.errors import ConfigError, DataError, DataWarning
 from seqae.streaming import score_csv
-from seqae.streaming.feed import LineSource, RowParser
+from seqae.streaming.feed import LineSource
 
 N_ROWS, N_TRAIN = 600, 400
 START = pd.Timestamp("2026-03-01 00:00:00", tz="UTC")

@@ -15,7 +15,7 @@ from seqae.errors import DataError
 from seqae.metrics import (METRIC_KEYS, ConfusionCounts, auc_pr, auc_roc, confusion_counts, detection_delays,
                            evaluate, event_counts, event_f1, f1_score, false_alarm_rate, missed_alarm_rate,
                            pooled, precision, recall, vus_pr, vus_roc)
-from seqae.thresholds import flags_to_intervals
+from seqae.intervals import flags_to_intervals
 
 nan = math.nan
 

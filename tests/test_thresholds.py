@@ -10,16 +10,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import seqae.threshold_registry
 import seqae.thresholds
 from seqae.detectors import BaseDetector, PCADetector
 from seqae.errors import ConfigError, NotFittedError
-from seqae.thresholds import (THRESHOLDS, FalseAlarmRateThreshold, FixedThreshold, PeaksOverThreshold,
-                              QuantileThreshold, UpperControlLimit, make_threshold, parse_threshold,
-                              threshold_from_dict)
+from seqae.threshold_registry import THRESHOLDS, make_threshold, parse_threshold, threshold_from_dict
+from seqae.thresholds import (FalseAlarmRateThreshold, FixedThreshold, PeaksOverThreshold, QuantileThreshold,
+                              UpperControlLimit)
 
 
-def test_docstring_examples():
-    assert doctest.testmod(seqae.thresholds).failed == 0
+@pytest.mark.parametrize("module", [seqae.thresholds, seqae.threshold_registry], ids=lambda m: m.__name__)
+def test_docstring_examples(module):
+    assert doctest.testmod(module).failed == 0
 
 
 def test_every_kind_is_registered():

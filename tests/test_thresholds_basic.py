@@ -9,8 +9,9 @@ import pytest
 from sklearn.base import clone
 
 from seqae.errors import ConfigError, DataError, NotFittedError
-from seqae.thresholds import (FixedThreshold, QuantileThreshold, Threshold, UpperControlLimit,
-                              flags_to_intervals, make_threshold, threshold_from_dict)
+from seqae.intervals import flags_to_intervals
+from seqae.threshold_registry import make_threshold, threshold_from_dict
+from seqae.thresholds import FixedThreshold, QuantileThreshold, Threshold, UpperControlLimit
 
 NORMAL = np.arange(1, 101, dtype=float)  # 1..100
 

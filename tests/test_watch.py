@@ -234,8 +234,7 @@ def test_parse_reading_agrees_with_parse_numbers(decimal, texts):
 def test_parser_reports_each_malformed_line_and_keeps_the_rest(files):
     """One block with every kind of malformed line: the same rows kept and the same messages as
     the lines parsed one at a time; the readings of the good rows as the file reader gives them."""
-    from seqae.data import ReadOptions
-    from seqae.streaming.feed import RowParser
+    from seqae.data import ReadOptions, RowParser
 
     folder, frame, _, _ = files
     header, rows = lines_of(folder / "data.csv")

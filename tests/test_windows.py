@@ -9,12 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import seqae.intervals
 import seqae.thresholds
 import seqae.windows
 from seqae.windows import WindowAccumulator, reverse_windowing, sliding_windows, window_starts
 
 
-@pytest.mark.parametrize("module", [seqae.windows, seqae.thresholds], ids=lambda m: m.__name__)
+@pytest.mark.parametrize("module", [seqae.windows, seqae.thresholds, seqae.intervals], ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, verbose=False)
     assert result.attempted > 0

@@ -125,7 +125,7 @@ def threshold_value(spec: str, calibration: np.ndarray, index, rules_params: dic
                     ) -> tuple[float, object]:
     """The threshold's value and, for an alert budget, its fitted rules."""
     from seqae.alerts import rows_per_day  # importing seqae.alerts registers the `alerts` threshold
-    from seqae.thresholds import parse_threshold
+    from seqae.threshold_registry import parse_threshold
 
     threshold = parse_threshold(spec)
     if spec.startswith("alerts:per_day"):

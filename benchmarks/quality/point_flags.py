@@ -48,7 +48,7 @@ def fitted(set_name: str, limit: int | None = None):
 def measure(set_name: str, limit: int | None = None) -> list[dict]:
     from seqae import metrics
     from seqae.alerts import AlertRules, find_alerts
-    from seqae.thresholds import parse_threshold
+    from seqae.threshold_registry import parse_threshold
 
     rows = []
     for file, detectors in fitted(set_name, limit):

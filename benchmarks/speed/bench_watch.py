@@ -137,6 +137,7 @@ import torch
 torch.set_num_threads(1)
 from benchmarks.speed.bench_watch import make_rows, MODELS
 from seqae.detectors import make_detector
+from seqae.data import RowParser
 from seqae.streaming import LiveScorer, feed
 name, n = sys.argv[1], int(sys.argv[2])
 frame = make_rows(2000 + n)
@@ -160,7 +161,7 @@ def timed(owner, attr, key):
         finally:
             seconds[key] = seconds.get(key, 0.0) + time.perf_counter() - started
     setattr(owner, attr, wrapper)
-timed(feed.RowParser, "parse", "parse")
+timed(RowParser, "parse", "parse")
 timed(feed.RowWriter, "write", "write")
 timed(scorer.scorer, "score", "model")
 timed(scorer, "_run_alerts", "alerts")

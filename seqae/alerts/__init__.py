@@ -40,7 +40,7 @@ models), and the top sensors with their shares; `Alerts.alert_ids` gives each ro
 (−1: none), the `alert_id` column of scored and served rows.
 
     rules.py   AlertRules and AlertTracker; table.py the alert table (find_alerts, alert_table);
-    budget.py  AlertBudgetThreshold, registered as the `alerts` threshold kind when seqae.alerts loads.
+    budget.py  AlertBudgetThreshold, the `alerts` threshold kind (`seqae.threshold_registry`).
 """
 
 from seqae.alerts.rules import N_TAIL_SCORES, Alert, AlertRules, AlertTracker

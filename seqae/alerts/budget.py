@@ -9,14 +9,13 @@ import pandas as pd
 
 from seqae.errors import ConfigError
 from seqae.params import NoneOr, Real, Satisfies, check_params
-from seqae.thresholds import Threshold, register_threshold
+from seqae.thresholds import Threshold
 from seqae.alerts.rules import AlertRules
 
 
 MIN_EMPIRICAL_ALERTS = 3  # below this many budgeted alerts on the calibration rows, extrapolate the tail
 
 
-@register_threshold
 class AlertBudgetThreshold(Threshold):
     """The threshold that, with the alert rules, raises a budgeted number of alerts on normal rows.
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator
 
+from seqae.data.timestamps import time_from_state, time_state
 from seqae.errors import ConfigError, DataError, NotFittedError
 from seqae.params import Integer, Real, check_params, is_real
 from seqae.thresholds import Threshold
@@ -431,22 +431,6 @@ def _alert_from_state(state: dict) -> Alert:
     return Alert(int(state["alert_id"]), int(state["start"]), int(state["end"]), int(state["fired_at"]),
                  int(state["peak"]), float(state["peak_score"]), int(state["n_flagged"]), shares,
                  bool(state["closed"]), *(time_from_state(state[key]) for key in _ALERT_TIMES))
-
-
-def time_state(value):
-    """A row's time (a pandas Timestamp, a number or None) as JSON: a Timestamp as {"time": ISO text}."""
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return {"time": pd.Timestamp(value).isoformat()}
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
-def time_from_state(value):
-    """The inverse of `time_state`."""
-    if isinstance(value, dict):
-        return pd.Timestamp(value["time"])
-    return value
 
 
 def _check_calibration(scores) -> np.ndarray:

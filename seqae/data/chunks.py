@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from seqae.data.csv import ReadOptions, fill_missing, parse_numbers, read_table
-from seqae.data.timestamps import check_unique_times, mixed_offsets_error, parse_timestamps, time_text
+from seqae.data.csv import fill_missing, read_table
+from seqae.data.options import ReadOptions, time_text
+from seqae.data.rows import parse_numbers
+from seqae.data.timestamps import check_unique_times, mixed_offsets_error, parse_timestamps
 from seqae.errors import DataError, missing_columns_message
 
 

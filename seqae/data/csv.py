@@ -1,19 +1,16 @@
 """Read sensor CSVs into a frame (time × sensors).
 
-One reader for every way seqae takes a CSV: `read_sensor_csv` reads a whole file, the chunked
-reader (`seqae.data.chunks`) a block of rows at a time, both through the same steps:
+`read_sensor_csv` reads a whole file, `read_fleet_csv` a fleet export (a column names each row's
+asset), the chunked reader (`seqae.data.chunks`) a block of rows at a time, all by the same steps:
 
     header line ──sniffed or --sep──> the separator
-    first rows ──ReadOptions.settle──> the format, decided once: the time column (or a date and a
-                                       time-of-day column), the decimal mark, day-first dates, the
-                                       unit of epoch numbers
-    each block of rows ──parse_timestamps, parse_numbers──> time index, float readings
-                       (a live feed's rows: parse_time_fields, parse_reading, the same rules)
+    first rows ──ReadOptions.settle──> the format, decided once (`seqae.data.options`): the time
+                                       column (or a date and a time-of-day column), the decimal
+                                       mark, day-first dates, the unit of epoch numbers
+    each block of rows ──parse_timestamps, parse_numbers (`seqae.data.rows`)──> time index, float readings
                        ──fill_missing──> gaps filled, or a one-line error
 
-A reader of one row at a time settles the options on its first row (or is given every one of
-them) and calls the same two parsers on each row. Timestamps follow `seqae.data.timestamps`'
-one convention (instants in UTC).
+Timestamps follow `seqae.data.timestamps`' one convention (instants in UTC).
 
 Every problem is a one-line `DataError` (or `ConfigError` for an option) naming the file, column and
 row, with what to do about it. Row numbers are the line numbers of the file (the header is line 1).
@@ -22,110 +19,16 @@ row, with what to do about it. Row numbers are the line numbers of the file (the
 from __future__ import annotations
 
 import csv
-import dataclasses
 import os
-import re
-from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from seqae.data.timestamps import (TIME_UNITS, UNIT_NAMES, check_timezone, check_unique_times, columns_phrase,
-                                   epoch_unit, find_time_columns, guess_dayfirst, is_number_text,
-                                   parse_timestamps, time_text, warn_about_gaps)
-from seqae.errors import ConfigError, DataError, name_list
-
-
-FILL_POLICIES = ("error", "ffill", "interpolate")
-
-
-DECIMAL_MARKS = (".", ",")
-
-
-# A reading with a decimal comma: 0,0063, -12,5, 1.234,5 (points group thousands).
-_COMMA_NUMBER = r"[+-]?(?:\d{1,3}(?:\.\d{3})+|\d*),\d+(?:[eE][+-]?\d+)?"
-
-
-_POINT_GROUPED = r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?(?:[eE][+-]?\d+)?"
-
-
-@dataclass(frozen=True)
-class ReadOptions:
-    """How a sensor CSV is written. A field left None is decided from the file by `settle`.
-
-    The CLI's read options, a pipeline's [data] table and the keyword arguments of
-    `read_sensor_csv` are the same fields.
-    """
-
-    sep: str | None = None  # ',', ';', '\t', ...; None: the one the header line holds most of
-    decimal: str | None = None  # '.' or ','; None: ',' when the separator is not ',' and readings look like 0,0063
-    time_column: str | tuple[str, ...] | None = None  # a column, or a date and a time-of-day column
-    # ('date,time' or ('date', 'time')); None: found by name; () once settled: none, rows are numbered
-    time_unit: str | None = None  # numbers in the time column: s, ms, us, ns since 1970 UTC, or step; None: by size
-    timezone: str | None = None  # where local times written without an offset were taken ('Europe/Berlin')
-    dayfirst: bool | None = None  # 01/03/2026 is 1 March; None: decided from the dates (01.03.2026 is day-first)
-    fill: str = "error"  # missing or infinite readings: 'error', 'ffill' or 'interpolate'
-
-    def __post_init__(self):
-        if self.fill not in FILL_POLICIES:
-            raise ConfigError(f"fill policy {self.fill!r} is not one of {', '.join(FILL_POLICIES)}; pick one")
-        if self.sep is not None and (not isinstance(self.sep, str) or not self.sep):
-            raise ConfigError(f"--sep must be a separator such as ',' ';' or 'tab', got {self.sep!r}")
-        if self.decimal is not None and self.decimal not in DECIMAL_MARKS:
-            raise ConfigError(f"--decimal must be '.' or ',', got {self.decimal!r}")
-        if self.decimal is not None and self.decimal == self.sep:
-            raise ConfigError(f"--decimal {self.decimal!r} is also the separator; a file with decimal commas is "
-                              "separated by ';' (or tab)")
-        if self.time_unit is not None and self.time_unit not in TIME_UNITS:
-            raise ConfigError(f"--time-unit must be one of {', '.join(TIME_UNITS)}, got {self.time_unit!r}")
-        if self.dayfirst not in (None, True, False):
-            raise ConfigError(f"dayfirst must be True, False or None, got {self.dayfirst!r}")
-        if isinstance(self.time_column, (list, tuple)):
-            columns = tuple(str(c) for c in self.time_column)
-            if len(columns) > 2:
-                raise ConfigError(f"--time-column names one column, or a date and a time column (date,time); got "
-                                  f"{len(columns)}: {', '.join(columns)}")
-            object.__setattr__(self, "time_column", columns)
-        if self.timezone is not None:
-            check_timezone(self.timezone)
-
-    def replace(self, **changes) -> "ReadOptions":
-        """These options with the fields given that are not None changed."""
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
-
-    @property
-    def settled(self) -> bool:
-        return isinstance(self.time_column, tuple) and self.sep is not None and self.decimal is not None
-
-    def settle(self, name: str, raw: pd.DataFrame, exclude: Sequence[str] = ()) -> "ReadOptions":
-        """The options with everything the file leaves open decided from `raw`, its first rows (as
-        strings): the separator, the time column(s) (`()` for none), the decimal mark, the unit of
-        numbers in the time column and whether dates are day-first. `exclude`: label columns,
-        never the time. Later rows are read by the same decisions."""
-        sep = self.sep if self.sep is not None else sniff_separator(name)
-        time_columns = find_time_columns(name, raw, self.time_column, exclude)
-        decimal = self.decimal
-        if decimal is None:
-            decimal = "," if sep != "," and _has_comma_numbers(raw, [c for c in raw.columns if c not in time_columns]) \
-                else "."
-        time_unit, dayfirst = self.time_unit, self.dayfirst
-        if time_columns:
-            where = columns_phrase(time_columns)
-            text = time_text(raw, time_columns)
-            text = text[text != ""]
-            if time_unit is None and len(time_columns) == 1 and len(text) and is_number_text(text.iloc[0]):
-                numbers = pd.to_numeric(text, errors="coerce")
-                if numbers.notna().all():
-                    time_unit = epoch_unit(name, where, numbers)
-            if time_unit is not None and time_unit != "step" and self.timezone is not None:
-                raise ConfigError(f"--timezone {self.timezone} is for local times written without a UTC offset; "
-                                  f"{where} of {name} holds {UNIT_NAMES[time_unit]}, which count from 1970 in UTC: "
-                                  "leave --timezone out")
-            if time_unit is None and dayfirst is None:
-                dayfirst = guess_dayfirst(name, columns_phrase(time_columns[:1]), raw[time_columns[0]])
-        return dataclasses.replace(self, sep=sep, decimal=decimal, time_column=time_columns, time_unit=time_unit,
-                                   dayfirst=dayfirst)
+from seqae.data.options import ReadOptions, has_comma_numbers, sniff_separator
+from seqae.data.rows import has_numbers, parse_numbers
+from seqae.data.timestamps import check_unique_times, parse_timestamps, warn_about_gaps
+from seqae.errors import DataError, name_list
 
 
 def read_sensor_csv(
@@ -242,7 +145,7 @@ def _parse_rows(name: str, raw: pd.DataFrame, options: ReadOptions, columns, lab
         sensors = list(columns)
     else:
         # A column with no numeric value at all (an id, a status text) is not a sensor.
-        sensors = [c for c in candidates if _has_numbers(raw[c], options.decimal)]
+        sensors = [c for c in candidates if has_numbers(raw[c], options.decimal)]
         if not sensors:
             raise DataError(
                 f"{name}: no numeric sensor columns found among {name_list(candidates)}; the file needs at least "
@@ -341,92 +244,10 @@ def _header_names(name: str, sep: str) -> list[str]:
         return [c.strip() for c in next(csv.reader(fh, delimiter=sep), [])]
 
 
-def sniff_separator(path: str | os.PathLike) -> str:
-    """`;`, `,` or tab, whichever the header holds most of; `,` for a one-column file."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        header = fh.readline()
-    counts = {s: header.count(s) for s in (";", ",", "\t")}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
-
-
-_MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none", "-", "?"}
-
-
-def _number_text(text: pd.Series, decimal: str) -> pd.Series:
-    """Stripped readings as text pandas reads as numbers: with decimal commas, `1.234,5` becomes
-    `1234.5`, and a point that does not group thousands (`1.5`) is not a number."""
-    if decimal == ".":
-        return text
-    grouped = text.str.fullmatch(_POINT_GROUPED).to_numpy(dtype=bool)
-    plain = ~text.str.contains(".", regex=False).to_numpy(dtype=bool)
-    converted = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    return converted.where(grouped | plain, "not a number")
-
-
-def _has_numbers(column: pd.Series, decimal: str = ".") -> bool:
-    values = pd.to_numeric(_number_text(column.str.strip(), decimal), errors="coerce")
-    return bool(values.notna().any())
-
-
-def _has_comma_numbers(raw: pd.DataFrame, columns: Sequence[str]) -> bool:
-    """Whether some reading in these columns is written with a decimal comma (0,0063)."""
-    return any(raw[c].str.contains(",", regex=False).any() and raw[c].str.strip().str.fullmatch(_COMMA_NUMBER).any()
-               for c in columns)
-
-
 def _no_numbers_hint(raw: pd.DataFrame, candidates: Sequence[str], options: ReadOptions) -> str:
-    if options.decimal == "." and _has_comma_numbers(raw, candidates):
+    if options.decimal == "." and has_comma_numbers(raw, candidates):
         return "; its readings have decimal commas (0,5): pass --decimal ,"
     return f"; check the separator (the columns were split at {options.sep!r}: --sep)"
-
-
-def parse_numbers(name: str, column: pd.Series, col: str, decimal: str = ".", first_line: int = 2) -> np.ndarray:
-    """A column of readings (strings) as float64: numbers, NaN for the usual spellings of missing
-    (`''`, `nan`, `n/a`, `-`, ...); other text is a one-line error naming the column and row.
-    `decimal`: the decimal mark, `.` or `,` (then points may group thousands: `1.234,5`)."""
-    text = column.str.strip()
-    values = pd.to_numeric(_number_text(text, decimal), errors="coerce")
-    # Text that is neither a number nor a usual spelling of "missing" is an error of its own.
-    missing_text = text.str.lower().isin(_MISSING_TEXT)
-    bad = (values.isna() & ~missing_text).to_numpy()
-    if bad.any():
-        row = int(np.flatnonzero(bad)[0])
-        value = text.iloc[row]
-        hint = "clean them or leave the column out with --columns"
-        if decimal == "." and re.fullmatch(_COMMA_NUMBER, value):
-            hint = f"{value!r} has a decimal comma: pass --decimal , to read decimal commas"
-        elif decimal == "," and pd.notna(pd.to_numeric(value, errors="coerce")):
-            hint = (f"the file is read with decimal commas, and {value!r} has a point: write every number one way, "
-                    "or pass --decimal . if points are its decimals")
-        raise DataError(
-            f"{name}: column {col!r} has {int(bad.sum())} non-numeric values (first at row "
-            f"{row + first_line}: {column.iloc[row]!r}); {hint}"
-        )
-    return values.to_numpy(dtype=np.float64)
-
-
-def parse_reading(text: str, decimal: str = ".") -> float | None:
-    """One stripped reading as `parse_numbers` reads it, without pandas (a live feed's row): the
-    number, NaN for a usual spelling of missing (`''`, `n/a`, `-`, ...), or None for text
-    `parse_numbers` must judge (its message names the column and row): text that is not a number,
-    non-ASCII digits, and, with decimal commas, a point (`1.234,5`).
-
-    Python's float() and pandas' to_numeric read ASCII decimal text to the same float64 (but for
-    the sign of an integer zero: pandas reads `-0` as 0), so a row read here and the same row read
-    in a file give the same scores."""
-    if decimal == ",":
-        if "." in text:
-            return None
-        text = text.replace(",", ".")
-    if text.isascii() and "_" not in text:  # float() takes 1_000; pandas does not
-        try:
-            value = float(text)
-        except ValueError:
-            pass
-        else:
-            return value if value == value or text.lower() == "nan" else None
-    return float("nan") if text.lower() in _MISSING_TEXT else None
 
 
 def fill_missing(name: str, frame: pd.DataFrame, fill: str, file_rows: np.ndarray) -> pd.DataFrame:
@@ -458,9 +279,10 @@ def fill_missing(name: str, frame: pd.DataFrame, fill: str, file_rows: np.ndarra
 
 
 def read_header(path, sep: str | None = None) -> list[str] | None:
-    """The column names of a CSV, or None when its first line cannot be read as one."""
+    """The column names of a CSV (split at `sep`, else at the separator `read_sensor_csv` sniffs),
+    or None when its first line cannot be read as one."""
     try:
-        header = pd.read_csv(path, sep=sep, nrows=0, engine="python" if sep is None else "c")
+        header = pd.read_csv(path, sep=sep or sniff_separator(path), nrows=0, engine="c")
     except (ValueError, OSError, csv.Error, UnicodeDecodeError):
         return None
     return [str(c).strip() for c in header.columns]

@@ -6,171 +6,36 @@ read with `timezone` are instants: the index is in UTC and every output writes t
 time without an offset and without `timezone` stays as written (a naive index). Small numbers in a
 time column (below 1e9: a counter, seconds since the start) stay numbers.
 
-    find_time_columns   which column is the time (or a date and a time-of-day column)
-    epoch_unit, guess_dayfirst   what the first rows say about numbers and dates
-    parse_timestamps    a block of rows' time text -> the index, with one-line errors
+    parse_timestamps    a block of rows' time text -> the index, with one-line errors, by settled
+                        `ReadOptions` (which column, which unit, day-first: `seqae.data.options`)
     parse_time_fields   the same for rows a reader split itself (the live feed)
     time_gaps, warn_about_gaps   jumps in the timestamps worth a warning
+    time_state, time_from_state  a row's time as JSON and back (the state of a live feed, of its alerts)
 """
 
 from __future__ import annotations
 
 import re
 import warnings
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
-from seqae.errors import ConfigError, DataError, DataWarning, name_list
-
-if TYPE_CHECKING:
-    from seqae.data.csv import ReadOptions
-
-
-# Column names taken as the timestamp when the user names none (compared case-insensitively), in
-# three tiers: a whole timestamp; then a date column with a time-of-day column; then a lone date or time.
-TIME_COLUMN_NAMES = ("timestamp", "datetime", "date_time", "time_stamp", "ts", "_time", "timestamp_utc",
-                     "time_utc", "zeitstempel")
-
-
-DATE_TIME_PAIRS = (("date", "time"), ("datum", "uhrzeit"), ("datum", "zeit"))
-
-
-LONE_TIME_NAMES = ("time", "date", "zeit", "datum")
+from seqae.data.options import DAY_MONTH, UNIT_NAMES, ReadOptions, columns_phrase, time_text
+from seqae.errors import ConfigError, DataError, DataWarning
 
 
 GAP_FACTOR = 10  # a step this many times the median step between timestamps is a gap worth a warning
-
-
-# Numbers in a time column: epoch seconds, milliseconds, microseconds or nanoseconds since
-# 1970-01-01 UTC, or `step` (plain numbers: a counter, seconds since the start).
-TIME_UNITS = ("s", "ms", "us", "ns", "step")
-
-
-# The smallest epoch number of each unit taken without --time-unit (2001-09-09); the largest is ten
-# times it (the year 2286; nanoseconds end at int64's 2262).
-EPOCH_MAGNITUDES = {"s": 1e9, "ms": 1e12, "us": 1e15, "ns": 1e18}
-
-
-DAYFIRST_SAMPLE = 5000  # dates looked at to tell 01/03 day-first from month-first (spread over the rows)
-
-
-STEP_LIMIT = 1e9  # numbers in a time column all smaller than this (in size) are steps, not epoch times
-
-
-UNIT_NAMES = {"s": "epoch seconds", "ms": "epoch milliseconds", "us": "epoch microseconds",
-               "ns": "epoch nanoseconds", "step": "plain numbers"}
 
 
 # A time of day followed by a UTC offset: 00:00:00Z, 00:00+01:00, 00:00:00.5-0500, 00:00:00 +01.
 _OFFSET = re.compile(r":\d{2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.IGNORECASE)
 
 
-# A date written day and month first, in either order: 01.03.2026, 3/1/26, 01-03-2026 00:00.
-_DAY_MONTH = r"^(\d{1,2})([./-])(\d{1,2})\2\d{2,4}(?:\D|$)"
-
-
-def find_time_columns(name: str, raw: pd.DataFrame, given, exclude: Sequence[str]) -> tuple[str, ...]:
-    """The time column(s) of the file: given (a name, 'date,time' or a tuple), else found by name."""
-    if given is None:
-        names = {}
-        for col in raw.columns:
-            if col not in exclude:
-                names.setdefault(col.lower(), col)
-        for col in raw.columns:
-            if col.lower() in TIME_COLUMN_NAMES and col not in exclude:
-                return (col,)
-        for date, time_of_day in DATE_TIME_PAIRS:
-            if date in names and time_of_day in names:
-                return names[date], names[time_of_day]
-        for col in raw.columns:
-            if col.lower() in LONE_TIME_NAMES and col not in exclude:
-                return (col,)
-        return ()
-    if isinstance(given, str):
-        parts = (given,) if given in raw.columns or "," not in given else tuple(p.strip() for p in given.split(","))
-    else:
-        parts = tuple(given)
-    if len(parts) > 2 or not all(parts):
-        raise ConfigError(f"--time-column names one column, or a date and a time column (date,time); got {given!r}")
-    for col in parts:
-        if col not in raw.columns:
-            raise DataError(
-                f"{name}: time column {col!r} not found; the file has columns "
-                f"{name_list(raw.columns)}; check --time-column"
-            )
-    return parts
-
-
-def columns_phrase(time_columns: Sequence[str]) -> str:
-    if len(time_columns) == 1:
-        return f"time column {time_columns[0]!r}"
-    return f"time columns {time_columns[0]!r} and {time_columns[1]!r}"
-
-
 def _verb(time_columns: Sequence[str], verb: str) -> str:
     """`verb` agreeing with one time column or two ('has' / 'have', 'mixes' / 'mix')."""
     return verb if len(time_columns) == 1 else {"has": "have", "mixes": "mix"}[verb]
-
-
-def time_text(raw: pd.DataFrame | Mapping[str, pd.Series], time_columns: Sequence[str]) -> pd.Series:
-    """The timestamps of `raw` (a frame of strings, or its time columns by name) as written: one
-    column, or a date and a time of day joined by a space."""
-    parts = [raw[c].str.strip() for c in time_columns]
-    return parts[0] if len(parts) == 1 else parts[0] + " " + parts[1]
-
-
-def is_number_text(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def epoch_unit(name: str, where: str, numbers: pd.Series) -> str:
-    """The unit of a time column of numbers, from their size: epoch s/ms/us/ns for dates from 2001,
-    `step` for numbers below 1e9; anything else is refused rather than guessed."""
-    low, high = float(numbers.abs().min()), float(numbers.abs().max())
-    if high < STEP_LIMIT:
-        return "step"
-    for unit, smallest in EPOCH_MAGNITUDES.items():
-        if smallest <= low and high < min(10 * smallest, 2.0 ** 63):
-            return unit
-    raise DataError(
-        f"{name}: {where} holds numbers from {float(numbers.min()):.15g} to {float(numbers.max()):.15g}: neither "
-        "epoch seconds, milliseconds, microseconds or nanoseconds of one date range from 2001 on, nor steps below "
-        "1e9; pass --time-unit s, ms, us or ns to read them as epoch times, or --time-unit step to keep them as numbers"
-    )
-
-
-def guess_dayfirst(name: str, where: str, column: pd.Series) -> bool | None:
-    """Whether dates like 01/03/2026 are day-first, from the dates themselves; None for dates that
-    do not start with a day and a month (2026-03-01). Refused where nothing tells."""
-    column = column.str.strip()
-    if not len(column) or not re.match(_DAY_MONTH, column.iloc[0]):
-        return None  # 2026-03-01, 1 Mar 2026, ...: the order is written out
-    if len(column) > DAYFIRST_SAMPLE:  # rows spread over the file, the last one too: every day is in it
-        column = column.iloc[np.unique(np.linspace(0, len(column) - 1, DAYFIRST_SAMPLE).astype(np.int64))]
-    fields = column.str.extract(_DAY_MONTH)
-    found = fields[0].notna().to_numpy()
-    if not found.any():
-        return None
-    first = pd.to_numeric(fields[0][found]).to_numpy()
-    second = pd.to_numeric(fields[2][found]).to_numpy()
-    if (first > 12).any() or (first == second).all():  # 13/03/2026 (or only 01/01, 02/02: either way)
-        return True
-    if (second > 12).any():  # 03/13/2026
-        return False
-    if (fields[1][found] == ".").all():  # 01.03.2026: the European way, day first
-        return True
-    row = int(np.flatnonzero(found)[int(np.flatnonzero(first != second)[0])])
-    text = column.iloc[row]
-    raise DataError(
-        f"{name}: {where} has dates like {text!r} (row {int(column.index[row]) + 2}) that read as day-first or "
-        "month-first, and no date in the file tells which; pass --dayfirst or --no-dayfirst"
-    )
 
 
 def parse_timestamps(name: str, raw: pd.DataFrame, options: ReadOptions, first_line: int = 2) -> pd.Index:
@@ -222,7 +87,7 @@ def parse_time_fields(name: str, fields: Sequence[Sequence[str]], options: ReadO
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         hint = "fix them or name another column with --time-column"
-        if options.dayfirst is not None and re.match(_DAY_MONTH, text.iloc[row]):
+        if options.dayfirst is not None and re.match(DAY_MONTH, text.iloc[row]):
             hint += f" (dates are read {'day' if options.dayfirst else 'month'}-first: is --dayfirst right?)"
         raise DataError(
             f"{name}: {where} {_verb(columns, 'has')} {int(bad.sum())} values that are not timestamps "
@@ -307,16 +172,6 @@ def _localise(name: str, where: str, index: pd.DatetimeIndex, text: pd.Series, t
     return local.tz_convert("UTC")
 
 
-def check_timezone(timezone: str):
-    import zoneinfo
-
-    try:
-        return zoneinfo.ZoneInfo(timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
-        raise ConfigError(f"--timezone {timezone!r} is not a time zone name; use one like Europe/Berlin, "
-                          "America/New_York or UTC") from None
-
-
 def check_unique_times(name: str, index: pd.Index, file_rows: np.ndarray) -> None:
     """A one-line error at the first timestamp that repeats one before it; `file_rows[i]` is the
     file line of `index[i]`."""
@@ -379,3 +234,19 @@ def _duration(step) -> str:
         return f"{hours} h {minutes} min" if minutes else f"{hours} h"
     days, hours = divmod(hours, 24)
     return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def time_state(value):
+    """A row's time (a pandas Timestamp, a number or None) as JSON: a Timestamp as {"time": ISO text}."""
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return {"time": pd.Timestamp(value).isoformat()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def time_from_state(value):
+    """The inverse of `time_state`."""
+    if isinstance(value, dict):
+        return pd.Timestamp(value["time"])
+    return value

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from seqae.data.csv import ReadOptions, read_fleet_csv, read_header, read_sensor_csv
+from seqae.data.csv import read_fleet_csv, read_header, read_sensor_csv
+from seqae.data.options import ReadOptions
 from seqae.errors import ConfigError, DataError, missing_columns_message
 
 

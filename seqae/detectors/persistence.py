@@ -20,7 +20,7 @@ from seqae.data import Scaler
 from seqae.detectors.registry import DETECTORS
 from seqae.errors import ConfigError, DataError
 from seqae.files import staged_directory
-from seqae.thresholds import threshold_from_dict
+from seqae.threshold_registry import threshold_from_dict
 
 FORMAT_VERSION = 2  # 2: conv-ae's network encodes a window to latent_dim values (a bottleneck)
 

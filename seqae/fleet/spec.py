@@ -18,7 +18,7 @@ import pandas as pd
 
 from seqae.detectors import BaseDetector, make_detector
 from seqae.errors import ConfigError
-from seqae.thresholds import threshold_from_dict
+from seqae.threshold_registry import threshold_from_dict
 
 AUTO_PARAMS = ("window_size", "random_state", "threshold", "networks")  # what auto-configuration takes
 SHARED = "(shared)"  # the name of a fleet's shared fallback detector, beside its assets

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from seqae.errors import DataError
-from seqae.thresholds import flags_to_intervals
+from seqae.intervals import flags_to_intervals
 from seqae.metrics.checks import check_binary, ratio
 
 

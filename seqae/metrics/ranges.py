@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqae.errors import DataError
-from seqae.thresholds import flags_to_intervals
+from seqae.intervals import flags_to_intervals
 from seqae.metrics.checks import check_binary, check_scores, one_class, ratio
 
 

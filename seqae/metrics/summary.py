@@ -7,7 +7,7 @@ from typing import Iterable, Mapping
 
 
 from seqae.errors import DataError
-from seqae.thresholds import flags_to_intervals
+from seqae.intervals import flags_to_intervals
 from seqae.metrics.checks import check_binary, check_scores, is_nan
 from seqae.metrics.points import ConfusionCounts, auc_pr, auc_roc, confusion_counts
 from seqae.metrics.ranges import EventCounts, VUS_MAX_BUFFER, VUS_N_THRESHOLDS, event_counts, vus_pr

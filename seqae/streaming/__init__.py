@@ -3,8 +3,9 @@
     chunked.py  score_csv: a CSV of any length scored in chunks of rows, in bounded memory (`seqae score`)
     live.py     CausalScorer and LiveScorer: new rows scored from the rows before them alone, the
                 alert rules run row by row, and the state a restart needs (`state()` / `restore`)
-    feed.py     a feed of CSV lines (a pipe, or a file that keeps growing) parsed row by row, and
+    feed.py     a feed of CSV lines (a pipe, or a file that keeps growing) read line by line, and
                 `watch`, the loop behind `seqae watch`
+    state.py    the watch's state file: written whole, read back into the scorer and the place to go on from
 """
 
 from seqae.streaming.live import AlertEvent, CausalScorer, LiveScorer

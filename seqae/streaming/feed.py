@@ -2,12 +2,12 @@
 
     a pipe (stdin) or a file that keeps growing (followed like `tail -f`)
       --LineSource: complete lines as they come, with their line numbers-->
-      --RowParser: split, times and readings parsed by read_sensor_csv's rules; a malformed row
-        (wrong field count, text, a missing reading under --fill error, a time not after the last)
-        reported with its line number and skipped-->
+      --RowParser (`seqae.data.rows`): split, times and readings parsed by read_sensor_csv's rules;
+        a malformed row (wrong field count, text, a missing reading under --fill error, a time not
+        after the last) reported with its line number and skipped-->
       --LiveScorer: causal scores, alerts opening and closing--> one JSON line (or CSV row) per row,
         flushed as soon as the rows that came together are scored
-      --every N rows and at the end: the state file, written whole (StagedFile)-->
+      --every N rows and at the end: the state file (`seqae.streaming.state`)-->
 
 `watch` ends cleanly at the end of a pipe, on SIGINT or SIGTERM (`stop()` turns true), or when
 the reader of its output goes away; it writes the state file then. A restart with the same state
@@ -24,22 +24,20 @@ import os
 import select
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, TextIO
 
 import numpy as np
 import pandas as pd
 
-from seqae.alerts.rules import time_from_state, time_state
-from seqae.data import ReadOptions, parse_numbers, parse_reading, parse_time_fields
+from seqae.data import ParsedRows, ReadOptions, RowParser
 from seqae.detectors import Detection
-from seqae.errors import ConfigError, DataError, missing_columns_message
-from seqae.files import StagedFile
+from seqae.errors import ConfigError, DataError
 from seqae.streaming.live import AlertEvent, LiveScorer
+from seqae.streaming.state import write_state
 
 POLL_SECONDS = 0.1  # how often a followed file is looked at, and a pipe's wait between stop checks
 READ_BYTES = 1 << 16
-FEED_STATE_FORMAT = 1
 
 
 class LineSource:
@@ -141,228 +139,6 @@ class LineSource:
             self.handle.close()
 
 
-@dataclass
-class ParsedRows:
-    """The rows of a block of lines that parsed, and a message per line that did not."""
-
-    index: pd.Index
-    values: np.ndarray  # (n_rows, n_features)
-    lines: list[int]
-    errors: list[tuple[int, str]] = field(default_factory=list)
-
-
-class RowParser:
-    """Lines of a sensor CSV parsed as `read_sensor_csv` parses a file: the header names the
-    columns, the format (separator, time column, decimal mark, dates) is settled on the first rows,
-    and each row's time must come after the last row's. `fill` 'ffill' carries a sensor's last
-    reading into a missing one; 'error' skips the row."""
-
-    def __init__(self, name: str, header: str, columns: list[str], options: ReadOptions):
-        if options.fill == "interpolate":
-            raise ConfigError("--fill interpolate needs the reading after a gap, which a live feed does not have "
-                              "yet; use --fill ffill or --fill error")
-        sep = options.sep
-        if sep is None:
-            counts = {s: header.count(s) for s in (";", ",", "\t")}
-            sep = max(counts, key=counts.get) if max(counts.values()) else ","
-        if len(sep) != 1:
-            raise ConfigError(f"--sep {sep!r}: a live feed is split on one character; give , ; or tab")
-        self.name, self.sep, self.columns = name, sep, columns
-        self.header = [c.strip() for c in next(csv.reader([header], delimiter=sep))]
-        missing = [c for c in columns if c not in self.header]
-        if missing:
-            raise DataError(missing_columns_message(missing, self.header, columns, name))
-        self.options = options.replace(sep=sep)
-        self.last_time = None  # the time of the last row handed on
-        self.last_values = None  # its readings (for ffill)
-        self.n_rows = 0  # rows handed on (the row number of a feed without a time column)
-        self._value_at: list[int] = []  # the fields of the model's columns, in its order (once settled)
-        self._time_at: list[int] = []  # the fields of the time column(s)
-
-    def parse(self, lines: list[tuple[int, str]]) -> ParsedRows:
-        """The rows of `lines` that parse, in order, and a message for each line that does not.
-
-        Lines are split on the separator (by the csv module where a field is quoted), times read by
-        `parse_time_fields` and readings as `parse_reading` reads them, the rules `read_sensor_csv`
-        follows: a block at once where every row is well formed, row by row (for the messages)
-        where one is not; only text those cannot settle is handed to pandas (`parse_numbers`)."""
-        fields, numbers, errors = [], [], []
-        sep, n_fields = self.sep, len(self.header)
-        for number, text in lines:
-            if '"' in text or "\r" in text or "\0" in text:
-                row = next(csv.reader([text], delimiter=sep), [])
-            else:
-                row = text.split(sep)
-            if len(row) != n_fields:
-                errors.append((number, f"expected {n_fields} fields (the header's), found {len(row)}"))
-                continue
-            fields.append(row)  # fields keep their spaces: the parsers strip them
-            numbers.append(number)
-        rows = ParsedRows(pd.Index([]), np.empty((0, len(self.columns))), [], errors)
-        if not fields:
-            return rows
-        if not self.options.settled:
-            raw = pd.DataFrame([[value.strip() for value in row] for row in fields], columns=self.header)
-            try:
-                self.options = self.options.settle(self.name, raw)
-            except DataError as exc:
-                raise DataError(f"{self.name}: the format cannot be read from line {numbers[0]}: {exc}") from None
-        if not self._value_at:  # the fields to read, once the format is settled (here or by the caller)
-            self._value_at = [self.header.index(c) for c in self.columns]
-            self._time_at = [self.header.index(c) for c in self.options.time_column]
-        timed, index = self._times(fields, numbers, errors)  # the rows with a time, and their times
-        values, read = self._values([fields[k] for k in timed], [numbers[k] for k in timed], errors)
-        finite = np.isfinite(values).all(axis=1)
-        if read.all() and finite.all() and self._in_order(index):  # the usual block: every row kept
-            keep = list(range(len(timed)))
-        else:
-            keep = self._check_rows(index, values, read, finite, [numbers[k] for k in timed], errors)
-        errors.sort()
-        if keep:
-            self.last_values = values[keep[-1]].copy()
-            if index is None:
-                rows.index = pd.RangeIndex(self.n_rows, self.n_rows + len(keep), name="row")
-            else:
-                rows.index = index if len(keep) == len(index) else index[keep]
-                self.last_time = rows.index[-1]
-            rows.values = values if len(keep) == len(values) else values[keep]
-            rows.lines = [numbers[timed[i]] for i in keep]
-            self.n_rows += len(keep)
-        return rows
-
-    def _times(self, fields: list[list[str]], numbers: list[int], errors: list) -> tuple[list[int], pd.Index | None]:
-        """The positions of the rows whose time reads, and their times (None without a time column);
-        a refused time's message goes to `errors`. The block is read at once; a block with a bad
-        time row by row."""
-        if not self.options.time_column:
-            return list(range(len(fields))), None
-        columns = [[row[j] for row in fields] for j in self._time_at]
-        try:
-            return list(range(len(fields))), parse_time_fields(self.name, columns, self.options,
-                                                               first_line=numbers[0])
-        except DataError:
-            pass
-        timed, pieces = [], []
-        for k, number in enumerate(numbers):
-            try:
-                pieces.append(parse_time_fields(self.name, [[column[k]] for column in columns], self.options,
-                                                first_line=number))
-            except DataError as exc:
-                errors.append((number, _without_name(str(exc), self.name)))
-                continue
-            timed.append(k)
-        if not pieces:
-            return [], None
-        return timed, pieces[0].append(pieces[1:]) if len(pieces) > 1 else pieces[0]
-
-    def _values(self, fields: list[list[str]], numbers: list[int], errors: list) -> tuple[np.ndarray, np.ndarray]:
-        """The rows' readings `(n_rows, n_features)` and which rows read (a refused row's message
-        goes to `errors`). A block of plain decimal numbers is read by float() at once."""
-        decimal, value_at = self.options.decimal, self._value_at
-        read = np.ones(len(fields), dtype=bool)
-        if not fields:
-            return np.empty((0, len(self.columns))), read
-        if decimal == ".":
-            flat = [row[j] for row in fields for j in value_at]
-            text = "".join(flat)
-            if text.isascii() and "_" not in text:  # what parse_reading leaves to float()
-                try:
-                    values = np.fromiter(map(float, flat), dtype=np.float64, count=len(flat))
-                except ValueError:  # a missing reading or text: row by row
-                    values = None
-                if values is not None and not np.isnan(values).any():  # "nan" or not: parse_reading's call
-                    return values.reshape(len(fields), len(value_at)), read
-        values = np.empty((len(fields), len(value_at)))
-        for k, row in enumerate(fields):
-            readings = [parse_reading(row[j].strip(), decimal) for j in value_at]
-            if None in readings:
-                try:
-                    readings = self._readings(row, numbers[k])
-                except DataError as exc:
-                    errors.append((numbers[k], _without_name(str(exc), self.name)))
-                    read[k] = False
-                    values[k] = np.nan
-                    continue
-            values[k] = readings
-        return values, read
-
-    def _in_order(self, index: pd.Index | None) -> bool:
-        """Whether the block's times rise, from after the last row's (True without a time column)."""
-        if index is None or not len(index):
-            return True
-        keys = index.asi8 if isinstance(index, pd.DatetimeIndex) else index.to_numpy()
-        if len(keys) > 1 and not (np.diff(keys) > 0).all():
-            return False
-        if self.last_time is None:
-            return True
-        try:
-            return bool(index[0] > self.last_time)
-        except TypeError:
-            return False
-
-    def _check_rows(self, index, values: np.ndarray, read: np.ndarray, finite: np.ndarray, numbers: list[int],
-                    errors: list) -> list[int]:
-        """The rows kept of a block with a refused row, one by one (`_check`); --fill ffill fills
-        `values` in place."""
-        times = list(index) if index is not None else [None] * len(values)
-        keep = []
-        last_time, last_values = self.last_time, self.last_values
-        for k, time in enumerate(times):
-            if not read[k]:
-                continue
-            message = self._check(time, values[k], finite[k], last_time, last_values)
-            if message:
-                errors.append((numbers[k], message))
-                continue
-            if not finite[k]:  # --fill ffill (the check refused it under --fill error)
-                values[k] = np.where(np.isfinite(values[k]), values[k], last_values)
-            last_time, last_values = time, values[k]
-            keep.append(k)
-        return keep
-
-    def _readings(self, row: list[str], number: int) -> list[float]:
-        """A row's readings read by pandas, column by column: the message of `parse_numbers` for
-        text it refuses (naming the column), the number for text only it reads (1.234,5)."""
-        decimal = self.options.decimal
-        return [float(parse_numbers(self.name, pd.Series([row[j].strip()], dtype=object), column, decimal,
-                                    first_line=number)[0]) for column, j in zip(self.columns, self._value_at)]
-
-    def _check(self, time, values: np.ndarray, finite: bool, last_time, last_values) -> str | None:
-        """Why a parsed row is refused (None: it is not): a missing reading, or a time not after the
-        last row's (`last_time`, `last_values`: the row kept before it)."""
-        if not finite:
-            bad = ~np.isfinite(values)
-            column = self.columns[int(np.flatnonzero(bad)[0])]
-            if self.options.fill == "error":
-                return (f"column {column!r} has no reading (missing or infinite); fill it at the source or "
-                        "pass --fill ffill")
-            if last_values is None or not np.isfinite(last_values[bad]).all():
-                return f"column {column!r} has no reading and no earlier one to carry forward"
-        if time is not None and last_time is not None:
-            try:
-                later = time > last_time
-            except TypeError:
-                return (f"time {time} cannot be compared with the last row's ({last_time}): times with "
-                        "and without a UTC offset mixed")
-            if not later:
-                return f"time {time} is not after the last row's ({last_time}); rows must come in time order"
-        return None
-
-    def state(self) -> dict:
-        return {"sep": self.sep, "last_time": time_state(self.last_time), "n_rows": self.n_rows,
-                "last_values": None if self.last_values is None else [float(v) for v in self.last_values]}
-
-    def load_state(self, state: dict) -> None:
-        self.last_time = time_from_state(state["last_time"])
-        self.n_rows = int(state["n_rows"])
-        self.last_values = None if state["last_values"] is None else np.asarray(state["last_values"], float)
-
-
-def _without_name(message: str, name: str) -> str:
-    prefix = f"{name}: "
-    return message[len(prefix):] if message.startswith(prefix) else message
-
-
 # ---- output ---------------------------------------------------------------------------------------
 
 def json_value(value):
@@ -442,37 +218,6 @@ class RowWriter:
 
 # ---- the loop -------------------------------------------------------------------------------------
 
-def read_state(path: str | os.PathLike) -> dict | None:
-    """The state file written by `watch`, or None when there is none yet."""
-    if not os.path.exists(path):
-        return None
-    try:
-        state = json.loads(open(path, encoding="utf-8").read())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DataError(f"{path}: not a state file written by seqae watch ({exc}); remove it or give another "
-                        "path") from None
-    if not isinstance(state, dict) or state.get("format") != FEED_STATE_FORMAT or "scorer" not in state:
-        raise DataError(f"{path}: not a state file written by seqae watch; remove it or give another path")
-    return state
-
-
-def write_state(path: str | os.PathLike, scorer: LiveScorer, source: LineSource, parser: RowParser | None,
-                extra: dict | None = None) -> None:
-    """The state file, whole or not at all (written beside it and renamed over it)."""
-    state = {"format": FEED_STATE_FORMAT, "source": source.name, "offset": source.offset, "line": source.line,
-             "scorer": scorer.state(), "parser": None if parser is None else parser.state(), **(extra or {})}
-    staged = StagedFile(path)
-    try:
-        staged.handle.write(json.dumps(state))
-        staged.handle.flush()
-        os.fsync(staged.handle.fileno())
-        staged.close()
-        staged.commit()
-    except BaseException:
-        staged.discard()
-        raise
-
-
 @dataclass
 class WatchSummary:
     rows: int = 0  # rows scored in this run
@@ -484,17 +229,18 @@ class WatchSummary:
 
 def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadOptions | None = None,
           fmt: str = "json", strict: bool = False, state_path: str | os.PathLike | None = None,
-          state_every: int = 1000, state: dict | None = None, report: Callable | None = None,
+          state_every: int = 1000, parser_state: dict | None = None, report: Callable | None = None,
           stop: Callable[[], bool] = lambda: False, warn: Callable[[str], None] | None = None) -> WatchSummary:
     """Score the rows of `source` as they come, writing one answer per row to `out`.
 
     Args:
-        scorer: the model's `LiveScorer` (restored from `state["scorer"]` by the caller on a restart).
-        source: the lines; `state` (from `read_state`) positions a followed file where it stopped.
+        scorer: the model's `LiveScorer` (`seqae.streaming.state.resume` restores it on a restart).
+        source: the lines, a followed file positioned where the state file says it stopped.
         options: how the CSV is written (`ReadOptions`); fill 'error' or 'ffill'.
         fmt: `json` (one object per row) or `csv`.
         strict: stop with a `DataError` at the first malformed row instead of skipping it.
         state_path: where the state is written every `state_every` rows and at the end.
+        parser_state: the row parser's state to go on from (`Resume.parser`): the last row's time.
         report: called with (detection, events) after each block of rows (the monitoring run).
         stop: polled between blocks; True ends the watch (the signal handlers set it).
         warn: where malformed rows are reported (stderr by default).
@@ -510,8 +256,8 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             summary.stopped_by = "signal"
             return summary
         parser = RowParser(source.name, source.header(), columns, options or ReadOptions())
-        if state is not None and state.get("parser"):
-            parser.load_state(state["parser"])
+        if parser_state:
+            parser.load_state(parser_state)
         writer.start()
         while True:
             if stop():
@@ -548,7 +294,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             if state_path is not None and since_state >= state_every:
                 # before the answers: a crash between the two loses answers, never scores a row twice
                 # or opens an alert twice after the restart
-                write_state(state_path, scorer, source, parser)
+                write_state(state_path, scorer, parser, source.name, source.offset, source.line)
                 since_state = 0
             try:
                 writer.write(detection, rows.lines, scorer.events)
@@ -564,7 +310,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
                 raise failure
     finally:
         if state_path is not None and parser is not None:
-            write_state(state_path, scorer, source, parser)
+            write_state(state_path, scorer, parser, source.name, source.offset, source.line)
         source.close()
     return summary
 

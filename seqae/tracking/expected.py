@@ -18,7 +18,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from seqae.detectors import BaseDetector, Detection
-from seqae.thresholds import flags_to_intervals
+from seqae.intervals import flags_to_intervals
 from seqae.windows import window_starts
 
 N_PLOTTED = 3  # intervals plotted per run, the largest peak scores first
