@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import time
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -46,7 +47,9 @@ def test_an_error_in_the_block_stops_the_workers_at_once():
             raise RuntimeError("the caller failed")
     assert time.monotonic() - started < 120  # not the 600 s the jobs would take
     assert not any(p.is_alive() for p in pool_workers)
-    assert futures[2].cancelled()  # never started
+    # never run: cancelled, or (queued to a worker ahead of time, as ProcessPoolExecutor queues one job more
+    # than it has workers) failed with the stopped pool
+    assert futures[2].cancelled() or isinstance(futures[2].exception(timeout=10), BrokenProcessPool)
 
 
 def test_a_pool_needs_a_worker():
