@@ -22,7 +22,8 @@ from seqae.errors import ConfigError, DataError
 from seqae.files import staged_directory
 from seqae.threshold_registry import threshold_from_dict
 
-FORMAT_VERSION = 2  # 2: conv-ae's network encodes a window to latent_dim values (a bottleneck)
+FORMAT_VERSION = 3  # 2: conv-ae's network encodes a window to latent_dim values; 3: alert rules calibrated
+DECISIONS_FORMAT = 3  # the oldest format whose alert rules carry the calibration a feed is judged against
 
 
 def save(detector, path: str | os.PathLike) -> Path:
@@ -75,6 +76,9 @@ def load(path: str | os.PathLike, expected: type | None = None):
         raise DataError(f"{directory}: a {state['model_type']} saved by an older seqae (format "
                         f"{state.get('format_version', 0)}), whose network this seqae no longer builds "
                         f"(format {detector_cls.min_format_version} and later); fit the model again")
+    if state.get("format_version", 0) < DECISIONS_FORMAT:
+        raise DataError(f"{directory}: saved by an older seqae (format {state.get('format_version', 0)}), whose alert "
+                        "rules lack the normal scores a feed is judged against; fit the model again")
     detector = detector_cls(**state["params"])
     param = state.get("threshold_param", state["threshold"])
     detector.threshold = None if param is None else threshold_from_dict(

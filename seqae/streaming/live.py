@@ -1,16 +1,18 @@
-"""New rows scored as they arrive, from the rows before them alone, with the state a restart needs.
+"""New rows scored and decided as they arrive, from the rows before them alone, with the state a restart needs.
 
     rows --scaler_--> appended to the last window_size - 1 scaled rows --the windows ending on the
       new rows (scoring.causal_element_scores)--> normalised, smoothed with the last smoothing - 1
-      rows' contributions --> Detection of the new rows --alert rules, row by row--> open / close events
+      rows' contributions --> raw scores --the alert rules' tracker (seqae.alerts)--> calibrated scores,
+      flags, alerts opening and closing
 
 `CausalScorer(detector).score(values, index)` fed a series in pieces of any length (down to one row)
-gives, value for value, `detector.detect(series, causal=True)`: windows are scored in batches padded
-to the detector's batch quantum, each window's steps added in the same order, and the smoothing
-carries the rows it reaches back to. `LiveScorer` adds the model's alert rules (`AlertTracker`, the
-same alerts as `find_alerts` of the causal scores) and reports each alert as it opens and closes;
-`state()` is everything both hold (a few windows of rows, the open alert, the row count) as JSON,
-and `LiveScorer.restore(detector, state)` goes on from it as if nothing had stopped.
+gives, value for value, the raw scores `detector.detect(series)` decides on: windows are scored in
+batches padded to the detector's batch quantum, each window's steps added in the same order, and
+the smoothing carries the rows it reaches back to. `LiveScorer` runs the model's alert rules over
+them (`AlertTracker`: the same decisions and alerts as `detect` of the whole series) and reports
+each alert as it opens and as its close is final; `state()` is everything both hold (a few windows
+of rows, the normal reference, the open alert, the row count) as JSON, and
+`LiveScorer.restore(detector, state)` goes on from it as if nothing had stopped.
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from seqae.alerts import AlertTracker, alert_records, alert_table, idle_warm_up
-from seqae.detectors import BaseDetector, Detection, scoring
+from seqae.alerts import AlertTracker, alert_records, alert_table
+from seqae.detectors import BaseDetector, Detection, RawScores, scoring
 from seqae.errors import DataError
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2  # 2: the tracker keeps the normal reference of the feed
 
 
 class CausalScorer:
-    """Causal scores of a series fed in pieces: `score(values, index)` returns the new rows' `Detection`."""
+    """Causal raw scores of a series fed in pieces: `score(values, index)` returns the new rows' `RawScores`."""
 
     def __init__(self, detector: BaseDetector):
         detector.check_fitted()
@@ -38,22 +40,22 @@ class CausalScorer:
         self.unsmoothed = np.empty((0, n_features))  # the last smoothing - 1 scored rows' contributions
         self.n_rows = 0  # rows scored so far
 
-    def score(self, values: np.ndarray, index: pd.Index) -> Detection:
-        """The causal `Detection` of the next rows: `values` `(n_rows, n_features)` in the detector's
+    def score(self, values: np.ndarray, index: pd.Index) -> RawScores:
+        """The causal raw scores of the next rows: `values` `(n_rows, n_features)` in the detector's
         column order, finite (`BaseDetector.check_input`), and their `index`."""
         detector = self.detector
         window = detector.window_size
         series = np.concatenate([self.recent, detector.scaler_.transform(values).astype(np.float32)])
         elements = scoring.causal_element_scores(detector.window_scores, series, window, detector.score_reduction,
                                                  detector.score_batch_size())  # one per window ending on a new row
-        detection = detector.causal_detection(elements, index, previous=self.unsmoothed)
+        raw = detector.causal_raw(elements, index, previous=self.unsmoothed)
         keep = detector.smoothing - 1
         if keep and len(elements):
             unsmoothed = scoring.contributions(elements, detector.normalizer_)
             self.unsmoothed = np.concatenate([self.unsmoothed, unsmoothed])[-keep:]
         self.recent = series[max(len(series) - (window - 1), 0):] if window > 1 else series[:0]
         self.n_rows += len(values)
-        return detection
+        return raw
 
     def state(self) -> dict:
         return {"n_rows": self.n_rows, "recent": self.recent.tolist(), "unsmoothed": self.unsmoothed.tolist()}
@@ -70,11 +72,12 @@ class CausalScorer:
 
 @dataclass
 class AlertEvent:
-    """An alert opening (it fired), closing (its end decided), or reopening (a cooldown joined a new
-    episode to it), at `position` (the row of the update that brought it)."""
+    """An alert opening (it fired) or closing (its end is final: its cooldown passed with no new episode
+    joining it, or it settled as a possible new normal), at `position` (the row of the update that
+    brought it). A new episode that joins an alert within its cooldown is the same alert: no event."""
 
     position: int  # row of the update's Detection
-    event: str  # "open", "close" or "reopen"
+    event: str  # "open" or "close"
     alert: dict  # the alert's row of the alert table as it stands (`seqae.alerts.ALERT_COLUMNS`)
 
 
@@ -91,10 +94,10 @@ class LiveScorer:
 
     alerts_kept = 1000
 
-    def __init__(self, detector: BaseDetector):
+    def __init__(self, detector: BaseDetector, level: float = 1.0):
         self.scorer = CausalScorer(detector)
         self.detector = detector
-        self.tracker: AlertTracker = detector.alert_rules_.tracker()
+        self.tracker: AlertTracker = detector.alert_rules_.tracker(level)
         self.events: list[AlertEvent] = []  # the last update's
         self.feature_names = [str(name) for name in detector.feature_names_in_]
 
@@ -113,38 +116,31 @@ class LiveScorer:
 
     def score(self, values: np.ndarray, index: pd.Index) -> Detection:
         """`update` of rows already checked: `values` `(n_rows, n_features)` finite, in the model's order."""
-        detection = self.scorer.score(values, index)
-        self.events = self._run_alerts(detection)
-        self.tracker.forget(self.alerts_kept)
-        return detection
-
-    def _run_alerts(self, detection: Detection) -> list[AlertEvent]:
-        scores, contributions = idle_warm_up(detection.scores, detection.contributions, detection.warming_up)
-        tracker, index = self.tracker, detection.index
-        events: list[AlertEvent] = []
-        if tracker.idle and not (scores > tracker.open_level).any():  # rows below the threshold change nothing
-            tracker.update(scores, contributions, index)
-            return events
-        last = tracker.alerts[-1] if tracker.alerts else None
-        seen = [last, None if last is None else last.closed, len(tracker.alerts)]  # as of the row before
+        raw = self.scorer.score(values, index)
+        tracker, events = self.tracker, []
+        reported = [tracker.n_alerts]  # alerts whose open was reported
+        pending = [alert for alert in tracker.alerts if not alert.closed]  # open, or ended within the cooldown
 
         def on_step(position: int) -> None:  # what the rules did on this row
-            last, was_closed, n_alerts = seen
-            if last is not None and not was_closed and last.closed:
-                events.append(self._event(position, "close", last))
-            if last is not None and was_closed and not last.closed:
-                events.append(self._event(position, "reopen", last))
-            for alert in tracker.alerts[n_alerts:]:
-                events.append(self._event(position, "open", alert))
-            last = tracker.alerts[-1] if tracker.alerts else None
-            seen[:] = [last, None if last is None else last.closed, len(tracker.alerts)]
+            fresh = tracker.n_alerts - reported[0]
+            if fresh:
+                for alert in tracker.alerts[-fresh:]:
+                    events.append(self._event(position, "open", alert))
+                    pending.append(alert)
+                reported[0] = tracker.n_alerts
+            for alert in [a for a in pending if a.closed]:
+                events.append(self._event(position, "close", alert))
+                pending.remove(alert)
 
         # the times as a list: the rules look up the time of each row they run on (an index lookup is slow)
-        tracker.update(scores, contributions, list(index), on_step=on_step)
-        return events
+        step = tracker.update(raw.scores, raw.contributions, list(raw.index), on_step=on_step)
+        self.events = events
+        tracker.forget(self.alerts_kept)
+        return Detection(raw.index, self.feature_names, step.scores, raw.contributions, tracker.level, step.flags,
+                         step.warming_up | raw.warming_up, raw.scores)
 
     def _event(self, position: int, kind: str, alert) -> AlertEvent:
-        row = alert_records([alert], None, self.feature_names, self.tracker.rules)[0]
+        row = alert_records([alert], None, self.feature_names)[0]
         if kind != "close":  # its end is not known yet
             row["end"] = row["duration"] = None
         return AlertEvent(position, kind, row)
@@ -152,7 +148,7 @@ class LiveScorer:
     def alert_table(self) -> pd.DataFrame:
         """The alerts raised so far, the last `alerts_kept` of them (the last may still be open:
         `closed` False)."""
-        return alert_table(self.tracker.alerts, None, self.feature_names, self.tracker.rules)
+        return alert_table(self.tracker.alerts, None, self.feature_names)
 
     # ---- restarts ---------------------------------------------------------------------------------
 

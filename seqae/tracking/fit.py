@@ -158,7 +158,7 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
 
 def _fit_summary(detector: BaseDetector, detection: Detection, fit_seconds: float) -> dict[str, float]:
     summary = {"threshold": float(detector.threshold_.value_), "fit_seconds": fit_seconds,
-               "train_flagged_fraction": float(np.mean(detector.threshold_.flag(detector.train_scores_))),
+               "train_flagged_fraction": float(np.mean(detection.flags)),
                "n_train_rows": float(len(detection.scores))}
     for name, scores in (("train", detector.train_scores_), ("validation", detector.validation_scores_)):
         if scores is None:
@@ -214,7 +214,7 @@ def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, det
     if hasattr(detector, "encode"):
         latent = detector.encode(frame)
         client.log_figure(run_id, plots.latent_scatter(
-            latent, window_mean_scores(detection.scores, detector.window_size, detector.score_stride),
+            latent, window_mean_scores(detection.ranking_scores, detector.window_size, detector.score_stride),
             title=f"Latent space: {len(latent)} training windows (PCA of encode())",
             marked=latent_marks(detector, detection, largest)),
             "plots/latent_space.png")

@@ -36,9 +36,9 @@ ALERTS_ARTIFACT = "monitoring/alerts.csv"
 
 def expected_share(detector: BaseDetector) -> float:
     """The share of normal rows the calibration puts above the threshold (of the held-out scores the
-    alert rules were fitted on, the tail beyond the kept ones extrapolated)."""
+    alert rules were fitted on, an exponential tail beyond the largest of them)."""
     rules = detector.alert_rules_
-    return float(rules.exceedance([detector.threshold_.value_])[0])
+    return float(10.0 ** -rules.reference().severity(rules.threshold_value))
 
 
 class MonitoringRun:
@@ -107,7 +107,7 @@ class MonitoringRun:
         values = {"rows_seen": self.rows_seen, "alerts_opened": self.opened, "alerts_closed": self.closed,
                   "expected_share": self.expected}
         if scores.size:
-            share = float(np.mean(scores > self.threshold))
+            share = float(np.mean(scores > 1.0))  # calibrated scores: 1.0 is the threshold
             values.update({"score_p50": float(np.quantile(scores, 0.5)), "score_p90": float(np.quantile(scores, 0.9)),
                            "score_p99": float(np.quantile(scores, 0.99)), "score_max": float(scores.max()),
                            "share_above_threshold": share})
