@@ -452,6 +452,7 @@ def serve(model_uri, host, port, workers, device):
     POST /invocations with {"dataframe_split": {"columns": [...], "data": [[...], ...]}} (or
     dataframe_records), rows in time order, at least one window of them; add "params":
     {"threshold": 2.5} to override the threshold. GET /ping answers when the model is loaded.
+    A request the server cannot use gets a 4xx with a one-line JSON reason.
     """
     _tracking()
     from seqae import serving

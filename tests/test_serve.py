@@ -1,12 +1,14 @@
 """A real `seqae serve` process on a free port, asked over HTTP.
 
 It answers `/ping`; its scores for the rows of a CSV equal `seqae score`'s for the same file; the
-`threshold` param overrides the fitted one; and a request it cannot score gets a 400 whose body is
-one line of JSON with no stack trace.
+`threshold` param overrides the fitted one; a request it cannot use gets a 4xx whose body is one
+line of JSON with no stack trace, on a keep-alive connection that stays usable.
 """
 
 from __future__ import annotations
 
+import asyncio
+import http.client
 import json
 import os
 import re
@@ -23,18 +25,25 @@ from seqae.cli import cli
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def serving(tmp_path_factory):
+    """The store, the `seqae serve` process (one worker), its URL and log."""
     store = fitted_store(tmp_path_factory)
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
     process = start_seqae(["serve", store.registered_uri, "--port", str(port)], cwd=store.root, log=log)
     try:
         wait_for(f"http://127.0.0.1:{port}/ping", process, log)
-        yield store, f"http://127.0.0.1:{port}", log
+        yield store, process, f"http://127.0.0.1:{port}", log
     finally:
         # uvicorn shuts down cleanly on SIGTERM, then exits by that signal again (-15).
         assert stop(process) in (0, -15), log.read_text()
         assert "Application shutdown complete" in log.read_text()
+
+
+@pytest.fixture(scope="module")
+def server(serving):
+    store, _, url, log = serving
+    return store, url, log
 
 
 def post(url: str, body, content_type: str = "application/json") -> tuple[int, dict]:
@@ -208,3 +217,114 @@ def test_context_rows_give_the_causal_scores_of_a_sliding_client(server, tmp_pat
     np.testing.assert_array_equal(served["is_anomaly"].to_numpy(), expected["is_anomaly"].to_numpy())
     status, body = post(url, {"dataframe_split": split(rows.iloc[:3]), "params": {"context_rows": 3}})
     assert status == 400 and "context_rows=3" in body["message"]
+
+
+# ---- malformed requests on one keep-alive connection ----------------------------------------------
+
+def _body(rows: pd.DataFrame, **extra) -> bytes:
+    return json.dumps({"dataframe_split": split(rows), **extra}).encode()
+
+
+def _raw_split(data: list) -> bytes:
+    return json.dumps({"dataframe_split": {"columns": SENSORS, "data": data}}).encode()
+
+
+NESTED = b'{"dataframe_split": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+MALFORMED = [  # (id, body from the rows, headers, status, message regex)
+    ("nested-json", lambda rows: NESTED, {"Content-Type": "application/json"}, 400, r"nests deeper"),
+    ("no-content-type", _body, {}, 415, r"^the request has no Content-Type header; send application/json"),
+    ("text-plain", _body, {"Content-Type": "text/plain"}, 415, r"only supports the following content types"),
+    ("invalid-json", lambda rows: b'{"dataframe_split": {', {"Content-Type": "application/json"}, 400,
+     r"^the request is not valid JSON \(Expecting"),
+    ("not-utf-8", lambda rows: b'{"dataframe_split": "\xff"}', {"Content-Type": "application/json"}, 400,
+     r"not valid JSON .*can't decode byte 0xff"),
+    ("a-list", lambda rows: b"[1, 2]", {"Content-Type": "application/json"}, 400,
+     r"must be a JSON dictionary with exactly one of the input fields .*; got a JSON list$"),
+    ("unknown-field", lambda rows: _body(rows, parms={"threshold": 1}), {"Content-Type": "application/json"}, 400,
+     r"exactly one of the input fields dataframe_split, .*; got the fields 'dataframe_split', 'parms'$"),
+    ("split-as-a-list", lambda rows: json.dumps({"dataframe_split": [[1, 2, 3]]}).encode(),
+     {"Content-Type": "application/json"}, 400, r"^dataframe_split must be \{\"columns\""),
+    ("ragged-rows", lambda rows: _raw_split([[1, 2, 3]] * 20 + [[1, 2]]), {"Content-Type": "application/json"}, 400,
+     r"^dataframe_split's row 20 has 2 values, the columns are 3"),
+    ("rows-of-numbers", lambda rows: _raw_split([1, 2, 3]), {"Content-Type": "application/json"}, 400,
+     r"^dataframe_split's row 0 has a JSON number, the columns are 3"),
+    ("unknown-columns", lambda rows: _body(rows.set_axis(["a", "b", "c"], axis=1)),
+     {"Content-Type": "application/json"}, 400,
+     r"^column 'sensor_0' is missing; the request has 'a', 'b', 'c'; the model needs"),
+    ("too-few-rows", lambda rows: _body(rows.iloc[:3]), {"Content-Type": "application/json"}, 400,
+     r"^the request has 3 rows, fewer than one window"),
+    ("nan-threshold", lambda rows: _body(rows)[:-1] + b', "params": {"threshold": NaN}}',
+     {"Content-Type": "application/json"}, 400, r"^param 'threshold' is nan, not a finite number"),
+    ("infinite-threshold", lambda rows: _body(rows)[:-1] + b', "params": {"threshold": 1e999}}',
+     {"Content-Type": "application/json"}, 400, r"^param 'threshold' is inf, not a finite number"),
+    ("unknown-param", lambda rows: _body(rows, params={"treshold": 3}), {"Content-Type": "application/json"}, 400,
+     r"^unknown param 'treshold'; the model takes threshold, reconstruction, context_rows$"),
+    ("params-not-a-dict", lambda rows: _body(rows, params=[3]), {"Content-Type": "application/json"}, 400,
+     r"^params must be a JSON dictionary of names and values, got a JSON list"),
+    ("threshold-true", lambda rows: _body(rows, params={"threshold": True}), {"Content-Type": "application/json"}, 400,
+     r"^param 'threshold' must be a finite number, got True$"),
+    ("reconstruction-maybe", lambda rows: _body(rows, params={"reconstruction": "maybe"}),
+     {"Content-Type": "application/json"}, 400, r"^param 'reconstruction' must be true or false"),
+    ("context-rows-fraction", lambda rows: _body(rows, params={"context_rows": 1.5}),
+     {"Content-Type": "application/json"}, 400, r"^param 'context_rows' must be a whole number"),
+]
+
+
+def test_every_malformed_request_gets_a_4xx_of_one_line_and_the_connection_stays_usable(server):
+    """One keep-alive connection: each malformed request is answered 4xx with one line of JSON, and
+    the next, valid, request on the same connection is answered 200 (before, a 500 closed it)."""
+    store, url, log = server
+    rows = pd.read_csv(store.test_csv)[SENSORS]
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=60)
+    connection.auto_open = 0  # a closed connection fails the test instead of reconnecting
+    connection.connect()
+    local = connection.sock.getsockname()
+    try:
+        for name, make_body, headers, status, message in MALFORMED:
+            connection.request("POST", "/invocations", body=make_body(rows), headers=headers)
+            answer = connection.getresponse()
+            body = json.loads(answer.read())
+            assert answer.status == status, (name, body)
+            assert answer.getheader("content-type") == "application/json", name
+            assert answer.getheader("connection") != "close", name
+            assert set(body) >= {"error_code", "message"} and "stack_trace" not in body, (name, body)
+            assert "\n" not in body["message"] and len(body["message"]) <= 500, (name, body)
+            assert re.search(message, body["message"]), (name, body["message"])
+            connection.request("POST", "/invocations", body=_body(rows.iloc[:20]),
+                               headers={"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            assert answer.status == 200 and len(json.loads(answer.read())["predictions"]) == 20, name
+        for method, path, status, message in (("GET", "/invocations", 405, "Method Not Allowed"),
+                                              ("GET", "/nowhere", 404, "Not Found")):
+            connection.request(method, path)
+            answer = connection.getresponse()
+            assert (answer.status, json.loads(answer.read())["message"]) == (status, message)
+        assert connection.sock.getsockname() == local  # the same connection throughout
+    finally:
+        connection.close()
+    assert "Exception in ASGI application" not in log.read_text()
+
+
+def test_an_exception_no_one_answered_is_a_500_of_one_line_with_the_traceback_in_the_log(caplog):
+    """`OneLineErrors` answers for an app that raises before it answered: a 500 of one line (the
+    HTTP server then keeps the connection), the traceback logged."""
+    from seqae.scoring_requests import OneLineErrors
+
+    async def failing_app(scope, receive, send):
+        raise ZeroDivisionError("division by zero")
+
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    scope = {"type": "http", "method": "POST", "path": "/invocations", "headers": []}
+    asyncio.run(OneLineErrors(failing_app)(scope, receive, send))
+    assert sent[0]["status"] == 500 and (b"content-type", b"application/json") in sent[0]["headers"]
+    assert json.loads(sent[1]["body"]) == {
+        "error_code": "INTERNAL_ERROR",
+        "message": "the server failed on this request (ZeroDivisionError); its log has the traceback"}
+    assert "ZeroDivisionError: division by zero" in caplog.text and "Traceback" in caplog.text

@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_memory import fitted_model, rows  # noqa: E402
 from common import interleaved, machine, median, save, table  # noqa: E402
 
-from seqae import serving, tracking  # noqa: E402
+from seqae import scoring_requests, serving, tracking  # noqa: E402
 
 
 class CheckedBefore:
@@ -51,7 +51,7 @@ async def without_stack_traces_before(request, call_next):
     if response.status_code < 400 or "json" not in response.headers.get("content-type", ""):
         return response
     body = b"".join([chunk async for chunk in response.body_iterator])
-    body = serving.cleaned_error(body, request.method, request.url.path)
+    body = scoring_requests.cleaned_error(body, request.method, request.url.path)
     return Response(content=body, status_code=response.status_code, media_type="application/json")
 
 
