@@ -1,6 +1,12 @@
 """What seqae's scoring server reads from a request, and how it answers one it cannot use.
 
-An ASGI middleware wraps the scoring app (`seqae.serving.scoring_app`): `OneLineErrors` makes every error answer one line of JSON, `{"error_code", "message"}`: MLflow's
+Two ASGI middlewares wrap the scoring app (`seqae.serving.scoring_app`):
+
+- `BodyLimit` reads a request's body up to a size (`--max-request-mb`) and refuses a larger one
+  with 413: at once when its Content-Length says so, before a byte of it is kept, and as soon as
+  a chunked body passes the limit. The rest of a refused body is read and dropped as it comes, so
+  the server's memory stays flat whatever a client sends and the connection stays usable.
+- `OneLineErrors` makes every error answer one line of JSON, `{"error_code", "message"}`: MLflow's
   plain-text refusals and FastAPI's `{"detail"}` take that shape, a stack trace goes to the
   server's log, and an exception no one answered becomes a 500 with one line instead of a dropped
   connection (the traceback in the log).
@@ -22,6 +28,10 @@ import pandas as pd
 
 from seqae.errors import name_list
 
+# A day of 1-second readings (86,400 rows) of SKAB's 8 sensors with full-precision numbers is 24 MB
+# as dataframe_records (the column names repeated on every row) and 13 MB as dataframe_split: the
+# default holds it 2.7 times over (about 20 such sensors as records).
+DEFAULT_MAX_REQUEST_MB = 64
 MAX_MESSAGE = 500  # characters of an error message sent back
 INPUT_FIELDS = ("dataframe_split", "dataframe_records", "instances", "inputs")  # MLflow's, one per request
 CONTENT_TYPES = "application/json (dataframe_split or dataframe_records), text/csv or application/vnd.apache.parquet"
@@ -47,12 +57,75 @@ def error_body(status: int, message: str) -> bytes:
     return json.dumps({"error_code": error_code(status), "message": one_line(message)}).encode()
 
 
-async def send_error(send, status: int, message: str) -> None:
-    """Answer with `status` and `error_body` (an ASGI `send`)."""
+async def send_error(send, status: int, message: str, more_body: bool = False) -> None:
+    """Answer with `status` and `error_body` (an ASGI `send`); with `more_body`, the answer is not
+    over until an empty body follows (its length is sent: the client has it all already)."""
     body = error_body(status, message)
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]})
-    await send({"type": "http.response.body", "body": body})
+    await send({"type": "http.response.body", "body": body, "more_body": more_body})
+
+
+# ---- the body ----------------------------------------------------------------------------------
+
+class BodyLimit:
+    """ASGI middleware: the app gets a request's body whole and at most `max_bytes` long; a longer
+    one is answered 413 and dropped (see the module's docstring)."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = _content_length(scope)
+        if declared is not None and declared > self.max_bytes:
+            return await self.refuse(receive, send, f"{declared / 2**20:.1f} MB, ", more_body=True)
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client left: there is no one to answer
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                del chunks
+                return await self.refuse(receive, send, "", message.get("more_body", False))
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = [b"".join(chunks)]
+        del chunks
+
+        async def replay():
+            if body:  # the whole body once (then let go of), then what the server says next (a disconnect)
+                return {"type": "http.request", "body": body.pop(), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def refuse(self, receive, send, size: str, more_body: bool) -> None:
+        """Answer 413 at once, then read and drop the rest of the body (when `more_body` is coming)
+        before the answer ends: a client that sends all of it before it reads (urllib, one that asked
+        to close the connection) reads the answer instead of a reset connection. One that waits for
+        "100 Continue" sends none and closes the connection."""
+        await send_error(send, 413, f"the request body is {size}over this server's limit of "
+                                    f"{self.max_bytes / 2**20:g} MB; send fewer rows per request, or start seqae "
+                                    "serve with a larger --max-request-mb", more_body=True)
+        while more_body:
+            more_body = (await receive()).get("more_body", False)  # a disconnect ends it too
+        await send({"type": "http.response.body", "body": b""})
+
+
+def _content_length(scope) -> int | None:
+    for name, value in scope.get("headers", []):
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None  # the HTTP server refuses such a request before the app sees it
+    return None
 
 
 # ---- error answers -----------------------------------------------------------------------------

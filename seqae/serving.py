@@ -2,7 +2,7 @@
 
 `serve_model` runs MLflow's own scoring app (`mlflow.pyfunc.scoring_server`: `/ping`, `/health`,
 `/version`, `/invocations` with `dataframe_split` / `dataframe_records`) in this process with
-uvicorn, with three changes:
+uvicorn, with four changes:
 
 - seqae's input check replaces MLflow's schema enforcement, so a request with too few rows,
   a missing sensor column, text in a sensor column or a param the model does not take is
@@ -10,6 +10,7 @@ uvicorn, with three changes:
 - a JSON request is parsed once by seqae (`seqae.scoring_requests`), which refuses a malformed one
   in one line; a `dataframe_split` is answered without MLflow's handler (the frame built once,
   the answer encoded by json's C encoder; the same bytes), every other request by it;
+- a request body over `max_request_mb` is refused with 413 without being held in memory (`BodyLimit`);
 - every error answer is one line of JSON without a stack trace, which goes to the server's log,
   and the connection stays open (`OneLineErrors`).
 
@@ -34,7 +35,8 @@ import pandas as pd
 
 from seqae import tracking
 from seqae.errors import ConfigError, SeqaeError
-from seqae.scoring_requests import OneLineErrors, RequestError, error_body, is_json, json_request, split_frame
+from seqae.scoring_requests import (DEFAULT_MAX_REQUEST_MB, BodyLimit, OneLineErrors, RequestError, error_body,
+                                    is_json, json_request, split_frame)
 
 SERVE_PORT = 5001
 UI_START_SECONDS = 120  # how long the MLflow server may take to answer /health
@@ -43,9 +45,10 @@ _logger = logging.getLogger("seqae.serving")
 
 # ---- the scoring server --------------------------------------------------------------------------
 
-def scoring_app(model_uri: str, device: str = "auto"):
+def scoring_app(model_uri: str, device: str = "auto", max_request_mb: int = DEFAULT_MAX_REQUEST_MB):
     """MLflow's scoring app (a FastAPI app) for the model, with seqae's request parsing and input
-    check first; a network scores on `device` (`seqae.devices`)."""
+    check first; a network scores on `device` (`seqae.devices`); a body over `max_request_mb` MB
+    is refused."""
     from mlflow.pyfunc import scoring_server
 
     model = tracking.load_pyfunc_model(model_uri)
@@ -56,6 +59,7 @@ def scoring_app(model_uri: str, device: str = "auto"):
     app = scoring_server.init(served)
     _answer_invocations(app, served, model.metadata)
     app.add_middleware(OneLineErrors)
+    app.add_middleware(BodyLimit, max_bytes=max_request_mb * 2**20)  # outermost: its 413 goes out at once
     return app
 
 
@@ -110,8 +114,9 @@ def _answer_invocations(app, served, metadata) -> None:
 
 
 def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT, workers: int = 1,
-                device: str = "auto", announce=print) -> None:
-    """Serve the model until interrupted; `announce` gets one line saying where.
+                device: str = "auto", max_request_mb: int = DEFAULT_MAX_REQUEST_MB, announce=print) -> None:
+    """Serve the model until interrupted; `announce` gets one line saying where. A request body over
+    `max_request_mb` MB is refused with 413.
 
     With `workers` > 1, uvicorn starts that many processes on the same port, each loading the model
     (and using as many torch threads as this process), and restarts one that dies; the model is
@@ -122,23 +127,26 @@ def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT,
 
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
+    if max_request_mb <= 0:
+        raise ConfigError(f"max_request_mb must be positive, got {max_request_mb}")
     check_port_free(host, port)
-    app = scoring_app(model_uri, device)
+    app = scoring_app(model_uri, device, max_request_mb)
     announce(f"Serving {model_uri} at http://{host}:{port}/invocations (health: /ping) with "
              f"{workers} worker process{'es' if workers > 1 else ''}; Ctrl-C to stop")
     if workers == 1:
         uvicorn.run(app, host=host, port=port, log_level="info")
         return
     del app
-    # The workers are fresh interpreters: they learn the model and the thread count from the environment.
-    os.environ[_WORKER_MODEL_ENV] = model_uri
-    os.environ[_WORKER_DEVICE_ENV] = device
-    os.environ["SEQAE_THREADS"] = str(torch.get_num_threads())
+    # The workers are fresh interpreters: they learn the model, the limit and the thread count from
+    # the environment.
+    os.environ.update({_WORKER_MODEL_ENV: model_uri, _WORKER_DEVICE_ENV: device,
+                       _WORKER_LIMIT_ENV: str(max_request_mb), "SEQAE_THREADS": str(torch.get_num_threads())})
     uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 _WORKER_MODEL_ENV = "SEQAE_SERVE_MODEL_URI"
 _WORKER_DEVICE_ENV = "SEQAE_SERVE_DEVICE"
+_WORKER_LIMIT_ENV = "SEQAE_SERVE_MAX_REQUEST_MB"
 
 
 def worker_app():
@@ -147,7 +155,8 @@ def worker_app():
 
     torch.set_num_threads(int(os.environ.get("SEQAE_THREADS", "1")))
     tracking.quiet_mlflow()
-    return scoring_app(os.environ[_WORKER_MODEL_ENV], os.environ.get(_WORKER_DEVICE_ENV, "auto"))
+    return scoring_app(os.environ[_WORKER_MODEL_ENV], os.environ.get(_WORKER_DEVICE_ENV, "auto"),
+                       int(os.environ.get(_WORKER_LIMIT_ENV, DEFAULT_MAX_REQUEST_MB)))
 
 
 def checked_model(model):

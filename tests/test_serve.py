@@ -2,7 +2,8 @@
 
 It answers `/ping`; its scores for the rows of a CSV equal `seqae score`'s for the same file; the
 `threshold` param overrides the fitted one; a request it cannot use gets a 4xx whose body is one
-line of JSON with no stack trace, on a keep-alive connection that stays usable.
+line of JSON with no stack trace, on a keep-alive connection that stays usable; and a body over the
+limit is refused (413) without the server's memory growing.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import http.client
 import json
 import os
 import re
+import sys
 import urllib.error
 import urllib.request
 
@@ -22,11 +24,12 @@ from cli_store import SENSORS, fitted_store, free_port, start_seqae, stop, wait_
 from click.testing import CliRunner
 
 from seqae.cli import cli
+from seqae.scoring_requests import DEFAULT_MAX_REQUEST_MB
 
 
 @pytest.fixture(scope="module")
 def serving(tmp_path_factory):
-    """The store, the `seqae serve` process (one worker), its URL and log."""
+    """The store, the `seqae serve` process (one worker, the default body limit), its URL and log."""
     store = fitted_store(tmp_path_factory)
     port = free_port()
     log = tmp_path_factory.mktemp("serve") / "serve.log"
@@ -328,3 +331,119 @@ def test_an_exception_no_one_answered_is_a_500_of_one_line_with_the_traceback_in
         "error_code": "INTERNAL_ERROR",
         "message": "the server failed on this request (ZeroDivisionError); its log has the traceback"}
     assert "ZeroDivisionError: division by zero" in caplog.text and "Traceback" in caplog.text
+
+
+# ---- the body limit --------------------------------------------------------------------------------
+
+def _through_body_limit(pieces: list[bytes], limit: int, declared: int | None = None) -> tuple[list, list]:
+    """What an app behind `BodyLimit(limit)` received and what went back, for a body sent in
+    `pieces` (as uvicorn hands it over: then a disconnect, which a server sends only when the
+    client goes); a hang fails."""
+    from seqae.scoring_requests import BodyLimit
+
+    messages = [{"type": "http.request", "body": piece, "more_body": i < len(pieces) - 1}
+                for i, piece in enumerate(pieces)]
+    received, sent = [], []
+
+    async def app(scope, receive, send):
+        received.append(await receive())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async def receive():
+        if messages:
+            return messages.pop(0)
+        await asyncio.sleep(3600)  # uvicorn's receive waits like this once the body is over
+
+    async def send(message):
+        sent.append(message)
+
+    headers = [] if declared is None else [(b"content-length", str(declared).encode())]
+    scope = {"type": "http", "method": "POST", "path": "/invocations", "headers": headers}
+    asyncio.run(asyncio.wait_for(BodyLimit(app, limit)(scope, receive, send), timeout=10))
+    return received, sent
+
+
+@pytest.mark.parametrize("pieces, declared, status", [
+    ([b"a" * 10, b"b" * 10], None, 200),  # at the limit: the app gets the body whole, in one piece
+    ([b"a" * 10, b"b" * 11], None, 413),  # past the limit in the last piece: refused, nothing more awaited
+    ([b"a" * 21, b"b" * 5], None, 413),  # past it in the first: the rest read and dropped
+    ([b"a" * 30], 30, 413),  # a declared length past the limit: refused before the app reads
+])
+def test_the_body_limit_hands_the_app_a_whole_body_or_answers_413(pieces, declared, status):
+    received, sent = _through_body_limit(pieces, limit=20, declared=declared)
+    assert sent[0]["status"] == status
+    if status == 200:
+        assert received == [{"type": "http.request", "body": b"".join(pieces), "more_body": False}]
+    else:
+        assert received == [] and "over this server's limit" in json.loads(sent[1]["body"])["message"]
+        assert [m.get("more_body", False) for m in sent[1:]] == [True, False]  # the answer ends
+
+def _memory_mb(pid: int) -> tuple[int, int]:
+    """(resident, peak resident) MB of a process (Linux)."""
+    fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status"))
+    return int(fields["VmRSS"].split()[0]) // 1024, int(fields["VmHWM"].split()[0]) // 1024
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the server's memory from /proc")
+@pytest.mark.parametrize("framing, keep_alive",
+                         [("content-length", True), ("chunked", True), ("content-length", False)])
+def test_a_300_mb_body_is_refused_with_413_and_the_servers_memory_stays_flat(serving, framing, keep_alive):
+    """300 MB to a server with the default limit (64 MB): a declared length over the limit is
+    refused before a byte of the body is kept, a chunked body once it passes the limit; the rest is
+    dropped as it arrives, the server's memory does not grow with it (before: RSS 0.8 -> 1.66 GB),
+    the client reads the 413 after sending it all, even one that asked to close the connection, and
+    a kept connection answers the next request."""
+    store, process, url, _ = serving
+    rows = pd.read_csv(store.test_csv)[SENSORS]
+    piece = b"[" + b"0.1234567890123456, " * 3276 + b"0.1]"  # 64 KiB of a JSON array
+    total = 300 * 2**20 // len(piece) * len(piece)
+    before = _memory_mb(process.pid)
+    connection = http.client.HTTPConnection(url.removeprefix("http://"), timeout=120)
+    connection.auto_open = 0  # a closed connection fails the test instead of reconnecting
+    connection.connect()
+    headers = {"Content-Type": "application/json", **({} if keep_alive else {"Connection": "close"})}
+    if framing == "content-length":
+        headers["Content-Length"] = str(total)
+    body = (piece for _ in range(total // len(piece)))
+    try:
+        connection.request("POST", "/invocations", body=body, headers=headers,
+                           encode_chunked=framing == "chunked")
+        answer = connection.getresponse()
+        refusal = json.loads(answer.read())
+        assert answer.status == 413, refusal
+        size = f"{total / 2**20:.1f} MB, " if framing == "content-length" else ""
+        assert refusal["message"] == (f"the request body is {size}over this server's limit of {DEFAULT_MAX_REQUEST_MB} "
+                                      "MB; send fewer rows per request, or start seqae serve with a larger "
+                                      "--max-request-mb")
+        after = _memory_mb(process.pid)
+        if keep_alive:
+            connection.request("POST", "/invocations", body=_body(rows.iloc[:20]),
+                               headers={"Content-Type": "application/json"})
+            assert connection.getresponse().status == 200
+    finally:
+        connection.close()
+    grown = after[0] - before[0], after[1] - before[1]
+    assert grown[0] < 100 and grown[1] < 150, f"resident and peak memory grew by {grown} MB (before {before})"
+
+
+SKAB_SENSORS = ["Accelerometer1RMS", "Accelerometer2RMS", "Current", "Pressure", "Temperature", "Thermocouple",
+                "Voltage", "Volume Flow RateRMS"]
+
+
+def test_the_default_limit_holds_a_day_of_one_second_readings_of_skabs_sensors_2_7_times_over():
+    """The sizing that --max-request-mb's help gives: 86,400 rows of SKAB's 8 sensors, readings at
+    full precision, are 24 MB as dataframe_records and 13 MB as dataframe_split; the default is 2.7
+    times the first."""
+    readings = pd.DataFrame(np.random.default_rng(0).normal(0, 100, (1000, 8)), columns=SKAB_SENSORS)
+    records = len(json.dumps({"dataframe_records": readings.to_dict(orient="records")})) * 86.4 / 2**20
+    rows = len(json.dumps({"dataframe_split": split(readings)})) * 86.4 / 2**20
+    assert (round(records), round(rows)) == (24, 13)
+    assert round(DEFAULT_MAX_REQUEST_MB / records, 1) == 2.7
+    option = serve_option("max_request_mb")
+    assert option.default == DEFAULT_MAX_REQUEST_MB
+    assert "SKAB's 8 sensors 2.7 times over: 24 MB as dataframe_records, 13 MB as dataframe_split" in option.help
+
+
+def serve_option(name: str):
+    return next(param for param in cli.commands["serve"].params if param.name == name)
