@@ -14,12 +14,16 @@ uvicorn, with four changes:
 - every error answer is one line of JSON without a stack trace, which goes to the server's log,
   and the connection stays open (`OneLineErrors`).
 
+With several workers, each worker process stops when the `seqae serve` that started it dies, even
+by kill -9, so that none keeps the port.
+
 `run_ui` starts `mlflow server` on seqae's store (one worker, MLflow's job runner off) and stops it,
 with everything it started, when interrupted or terminated.
 """
 
 from __future__ import annotations
 
+import ctypes
 import json
 import logging
 import os
@@ -30,9 +34,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pandas as pd
 
+import seqae
 from seqae import tracking
 from seqae.errors import ConfigError, SeqaeError
 from seqae.scoring_requests import (DEFAULT_MAX_REQUEST_MB, BodyLimit, OneLineErrors, RequestError, error_body,
@@ -40,6 +46,7 @@ from seqae.scoring_requests import (DEFAULT_MAX_REQUEST_MB, BodyLimit, OneLineEr
 
 SERVE_PORT = 5001
 UI_START_SECONDS = 120  # how long the MLflow server may take to answer /health
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 _logger = logging.getLogger("seqae.serving")
 
 
@@ -120,7 +127,8 @@ def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT,
 
     With `workers` > 1, uvicorn starts that many processes on the same port, each loading the model
     (and using as many torch threads as this process), and restarts one that dies; the model is
-    loaded here first, so a URI that does not load fails before any worker starts.
+    loaded here first, so a URI that does not load fails before any worker starts. A worker stops
+    when this process ends, however it ends (`die_with_parent`).
     """
     import torch
     import uvicorn
@@ -137,26 +145,46 @@ def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT,
         uvicorn.run(app, host=host, port=port, log_level="info")
         return
     del app
-    # The workers are fresh interpreters: they learn the model, the limit and the thread count from
-    # the environment.
+    # The workers are fresh interpreters: they learn the model, the limit, the thread count and
+    # the process they must not outlive from the environment.
     os.environ.update({_WORKER_MODEL_ENV: model_uri, _WORKER_DEVICE_ENV: device,
-                       _WORKER_LIMIT_ENV: str(max_request_mb), "SEQAE_THREADS": str(torch.get_num_threads())})
+                       _WORKER_LIMIT_ENV: str(max_request_mb), _WORKER_PARENT_ENV: str(os.getpid()),
+                       "SEQAE_THREADS": str(torch.get_num_threads())})
+    # Loading the model put its bundled copy of seqae (the version it was fitted with) first on
+    # sys.path, which the workers start with: they must import the seqae that runs here.
+    sys.path.insert(0, str(Path(seqae.__file__).resolve().parents[1]))
     uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 _WORKER_MODEL_ENV = "SEQAE_SERVE_MODEL_URI"
 _WORKER_DEVICE_ENV = "SEQAE_SERVE_DEVICE"
 _WORKER_LIMIT_ENV = "SEQAE_SERVE_MAX_REQUEST_MB"
+_WORKER_PARENT_ENV = "SEQAE_SERVE_PARENT_PID"
 
 
 def worker_app():
     """The scoring app of one `serve_model` worker process (uvicorn calls it as a factory)."""
     import torch
 
+    if os.environ.get(_WORKER_PARENT_ENV):
+        die_with_parent(int(os.environ[_WORKER_PARENT_ENV]))
     torch.set_num_threads(int(os.environ.get("SEQAE_THREADS", "1")))
     tracking.quiet_mlflow()
     return scoring_app(os.environ[_WORKER_MODEL_ENV], os.environ.get(_WORKER_DEVICE_ENV, "auto"),
                        int(os.environ.get(_WORKER_LIMIT_ENV, DEFAULT_MAX_REQUEST_MB)))
+
+
+def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
+    """Have this process get `sig` when its parent (`parent_pid`) dies, however it dies, kill -9 too
+    (Linux's prctl PR_SET_PDEATHSIG; elsewhere only the check below); if the parent is gone already,
+    get it now. The parent must be the process (its main thread) that started this one."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) != 0:
+            _logger.warning("prctl(PR_SET_PDEATHSIG) failed (%s): this process may outlive its parent",
+                            os.strerror(ctypes.get_errno()))
+    if os.getppid() != parent_pid:  # it died before the call above: nothing would tell this process
+        os.kill(os.getpid(), sig)
 
 
 def checked_model(model):

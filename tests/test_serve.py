@@ -2,8 +2,9 @@
 
 It answers `/ping`; its scores for the rows of a CSV equal `seqae score`'s for the same file; the
 `threshold` param overrides the fitted one; a request it cannot use gets a 4xx whose body is one
-line of JSON with no stack trace, on a keep-alive connection that stays usable; and a body over the
-limit is refused (413) without the server's memory growing.
+line of JSON with no stack trace, on a keep-alive connection that stays usable; a body over the
+limit is refused (413) without the server's memory growing; and no worker of a server outlives it,
+kill -9 included.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import http.client
 import json
 import os
 import re
+import signal
+import socket
 import sys
+import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -447,3 +452,89 @@ def test_the_default_limit_holds_a_day_of_one_second_readings_of_skabs_sensors_2
 
 def serve_option(name: str):
     return next(param for param in cli.commands["serve"].params if param.name == name)
+
+
+# ---- the processes of a server ---------------------------------------------------------------------
+
+def _children(pid: int) -> list[int]:
+    """The processes `pid` started (its workers and multiprocessing's resource tracker)."""
+    children = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as listed:
+            children += [int(child) for child in listed.read().split()]
+    return children
+
+
+def _wait_gone(pids: list[int], timeout: float = 60.0) -> list[int]:
+    """The pids still alive (not gone, not a zombie) after at most `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [pid for pid in pids if os.path.exists(f"/proc/{pid}") and not _is_zombie(pid)]
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.3)
+
+
+def _refused(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _start_workers(args: list[str], store, log, port: int):
+    """`seqae serve ... --workers 2`, both workers ready; the process and the processes it started."""
+    process = start_seqae(["serve", *args, "--port", str(port), "--workers", "2"], cwd=store.root, log=log)
+    deadline = time.monotonic() + 240
+    while log.read_text().count("Application startup complete") < 2:
+        if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is None:
+                stop(process)
+            raise AssertionError(f"the workers did not start:\n{log.read_text()}")
+        time.sleep(0.5)
+    return process, _children(process.pid)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_after_kill_9_no_worker_keeps_the_port_and_a_restart_there_succeeds(server, tmp_path, monkeypatch):
+    """kill -9 of `seqae serve --workers 2`: its workers (and multiprocessing's resource tracker)
+    stop, nothing answers on the port, and `seqae serve` starts there again; Ctrl-C (SIGINT) stops
+    that one with all its workers. The first server serves a downloaded model whose bundled copy of
+    seqae cannot be imported: the workers import the seqae that runs `seqae serve`, not the model's."""
+    import mlflow
+
+    from seqae import tracking
+
+    store, _, _ = server
+    monkeypatch.chdir(store.root)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    tracking.use_store()
+    model_dir = Path(mlflow.artifacts.download_artifacts(store.model_uri, dst_path=str(tmp_path / "model")))
+    bundled = model_dir / "code" / "seqae" / "__init__.py"
+    assert bundled.is_file()
+    bundled.write_text('raise ImportError("the model\'s bundled copy of seqae was imported")\n')
+    rows = pd.read_csv(store.test_csv)[SENSORS].iloc[:20]
+    port, started = free_port(), []
+    try:
+        first, children = _start_workers([str(model_dir), "--max-request-mb", "1"], store, tmp_path / "first.log", port)
+        started += [first.pid, *children]
+        assert len(children) == 3, children  # two workers and the resource tracker
+        status, answer = post(f"http://127.0.0.1:{port}", {"dataframe_split": split(rows)})
+        assert status == 200, answer
+        many = {"columns": SENSORS, "data": [[0.1, 0.2, 0.3]] * 70_000}  # 1.1 MB
+        status, answer = post(f"http://127.0.0.1:{port}", {"dataframe_split": many})
+        assert status == 413 and "limit of 1 MB" in answer["message"]  # the workers' limit is the option's
+
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=30)
+        assert _wait_gone(children) == [], f"outlived the server:\n{(tmp_path / 'first.log').read_text()}"
+        assert _refused(port)
+
+        second, children = _start_workers([store.registered_uri], store, tmp_path / "second.log", port)
+        started += [second.pid, *children]
+        assert post(f"http://127.0.0.1:{port}", {"dataframe_split": split(rows)})[0] == 200
+        second.send_signal(signal.SIGINT)
+        second.wait(timeout=60)
+        assert _wait_gone(children) == [], (tmp_path / "second.log").read_text()
+        assert _refused(port)
+    finally:
+        for pid in _wait_gone(started, timeout=0):  # what a failed test left: the processes it started
+            os.kill(pid, signal.SIGKILL)
