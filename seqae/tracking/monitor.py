@@ -27,7 +27,8 @@ from mlflow.tracking import MlflowClient
 from seqae.detectors import BaseDetector, Detection
 from seqae.tracking.models import LoadedModel
 from seqae.errors import hide_credentials
-from seqae.tracking.store import DEFAULT_EXPERIMENT, experiment_id, mlflow_warnings_off, now_ms, process_tags, reach_store
+from seqae.tracking.store import (DEFAULT_EXPERIMENT, experiment_id, mlflow_warnings_off, now_ms, process_tags,
+                                  reach_store)
 
 STALE_RATIO = 3.0  # the share above the threshold this many times the expected one (or under 1/this)
 STALE_Z = 4.0  # and this many binomial standard errors away

@@ -1,14 +1,14 @@
 """A local MLflow store, a SQLite file, created whole or not at all.
 
-MLflow builds a new SQLite store's schema in place, migration after migration (6.4 s on this
-project's busy two-core machine, after 4.7 s of imports). A command interrupted meanwhile (Ctrl-C,
-kill) left a half-built database on which every later command failed with a long traceback, and two
-first commands started at once raced through the same migrations. `prepare_sqlite_store` builds a
-new database under a lock (`.NAME.lock` beside it) in a temporary file (`.NAME-PID-RANDOM.part`)
-and renames it into place, so that the file at the store's path is always a whole store; a second
-command waits for the first and uses what it built. A half-built store that an earlier seqae or
-MLflow itself left is rebuilt when it holds nothing (no run, no model, no experiment of its own),
-and explained in one line otherwise.
+MLflow builds a new SQLite store's schema in place, migration after migration, for seconds on a
+busy machine. A command interrupted meanwhile (Ctrl-C, kill) left a half-built database on which
+every later command failed with a long traceback, and two first commands started at once raced
+through the same migrations. `prepare_sqlite_store` builds a new database under a lock
+(`.NAME.lock` beside it) in a temporary file (`.NAME-PID-RANDOM.part`) and renames it into place,
+so that the file at the store's path is always a whole store; a second command waits for the first
+and uses what it built. A half-built store that an earlier seqae or MLflow itself left is rebuilt
+when it holds nothing (no run, no model, no experiment of its own), and explained in one line
+otherwise.
 """
 
 from __future__ import annotations
