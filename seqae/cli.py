@@ -22,12 +22,16 @@ it, so that `seqae --help` answers quickly.
 from __future__ import annotations
 
 import functools
+import os
+import sys
+import traceback
 import warnings
 
 import click
 
 import seqae
-from seqae.errors import ConfigError, SeqaeError, Stopped
+from seqae.errors import ConfigError, SeqaeError, Stopped, hide_credentials, shown, storage_error
+from seqae.processes import sigterm_exits
 
 from seqae.cli_options import (EPOCHS_HELP, INPUT_FILE, MODEL_TYPES, OUTPUT_FILE, THRESHOLD_HELP, ThresholdType,
                                  device_option, experiment_option, parse_params, read_options, server_options,
@@ -47,7 +51,19 @@ class StoppedBySignal(click.ClickException):
         self.exit_code = 128 + stopped.signum
 
 
-class SeqaeCommand(click.Command):
+class CleanExitCommand(click.Command):
+    """A command that SIGTERM stops as Ctrl-C does: its temporary files removed, its MLflow run
+    ended KILLED (`seqae.processes.sigterm_exits`). The servers (`serve`, `ui`) keep their own
+    handling of signals."""
+
+    def invoke(self, ctx):
+        if self.name in ("serve", "ui"):
+            return super().invoke(ctx)
+        with sigterm_exits():
+            return super().invoke(ctx)
+
+
+class SeqaeCommand(CleanExitCommand):
     """A command whose work runs torch: `seqae --threads` is applied once the command's own
     arguments have parsed, so that its --help and its usage errors do not import torch."""
 
@@ -72,15 +88,32 @@ class SeqaeGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except ConfigError as exc:
-                raise UsageFailure(str(exc)) from None
+                raise UsageFailure(shown(exc)) from None
             except SeqaeError as exc:
-                raise click.ClickException(str(exc)) from None
+                raise click.ClickException(shown(exc)) from None
             except Stopped as exc:
                 raise StoppedBySignal(exc) from None
+            except Exception as exc:
+                failure = _disk_failure(exc)
+                if failure is None:
+                    raise
+                raise click.ClickException(shown(failure)) from None
+
+
+def _disk_failure(exc: Exception):
+    """A full (over-quota, failing) disk as one line (None for any other exception): the store's
+    reading of it where the command has loaded `seqae.tracking`."""
+    store = sys.modules.get("seqae.tracking.store")
+    return store.storage_failure(exc) if store else storage_error(exc, getattr(exc, "filename", None) or os.getcwd())
 
 
 def _echo_warning(message, category, filename, lineno, file=None, line=None):
-    click.echo(f"Warning: {message}", err=True)
+    click.echo(f"Warning: {shown(message)}", err=True)
+
+
+def _report_bug(kind, value, trace):
+    """A bug keeps its traceback, without the tracking password a URI in it may hold."""
+    sys.stderr.write(hide_credentials("".join(traceback.format_exception(kind, value, trace))))
 
 
 @click.group(cls=SeqaeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,6 +137,7 @@ def cli(threads):
 
 
 def main():
+    sys.excepthook = _report_bug
     cli(prog_name="seqae")
 
 
@@ -274,6 +308,7 @@ def score(model_uri, data, output, intervals, reconstruction, precision, retrosp
     scores equal those of the whole file scored at once. The outputs are written whole or not at all.
     Times with a UTC offset, epoch times and times read with --timezone are written in UTC.
     """
+    _check_distinct_outputs({"--output": output, "--intervals": intervals, "--reconstruction": reconstruction})
     from seqae.fleet import FleetDetector
     from seqae.streaming import score_csv
 
@@ -293,6 +328,19 @@ def score(model_uri, data, output, intervals, reconstruction, precision, retrosp
                        reconstruction_path=reconstruction, ranking=retrospective)
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
                f"(score 1.0 = the threshold, {detector.threshold_.value_:.4g} raw at the start) -> {written}")
+
+
+def _check_distinct_outputs(outputs: dict) -> None:
+    """Refuse two options that name the same file (the second would replace the first)."""
+    seen = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise UsageFailure(f"{seen[key][0]} and {option} both name {path}: the second would replace the "
+                               f"first; give each output a file of its own")
+        seen[key] = (option, path)
 
 
 @cli.command()
@@ -384,18 +432,24 @@ def evaluate(model_uri, data, label_column, read, experiment, run_name):
 @server_options(default_port=5001)
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Server processes, each with its own copy of the model: more requests at once.")
+@click.option("--max-request-mb", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Largest request body in MB; a larger one is refused (413) without being held in memory. "
+                   "The default holds a day of 1-second readings (86,400 rows) of SKAB's 8 sensors 2.7 times "
+                   "over: 24 MB as dataframe_records, 13 MB as dataframe_split.")
 @device_option
-def serve(model_uri, host, port, workers, device):
+def serve(model_uri, host, port, workers, max_request_mb, device):
     """Serve a model over REST with MLflow's scoring server.
 
     POST /invocations with {"dataframe_split": {"columns": [...], "data": [[...], ...]}} (or
     dataframe_records), rows in time order, at least one window of them; add "params":
     {"threshold": 2.5} to override the threshold. GET /ping answers when the model is loaded.
+    A request the server cannot use gets a 4xx with a one-line JSON reason.
     """
     _tracking()
     from seqae import serving
 
-    serving.serve_model(model_uri, host=host, port=port, workers=workers, device=device, announce=click.echo)
+    serving.serve_model(model_uri, host=host, port=port, workers=workers, device=device,
+                        max_request_mb=max_request_mb, announce=click.echo)
 
 
 @cli.command(cls=click.Command)
@@ -410,17 +464,22 @@ def ui(host, port, experiment):
                    announce=lambda url: click.echo(f"MLflow UI: {url}  (Ctrl-C to stop)"))
 
 
-@cli.command(cls=click.Command)
+@cli.command(cls=CleanExitCommand)
 @shown_experiment_option
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True, help="How many runs.")
-def runs(experiment, limit):
-    """List the latest runs: id, name, status, model, key parameters and metrics."""
+@click.option("--wide", is_flag=True, help="Every column, whole run ids and names, and the child runs (auto's "
+                                           "candidates, a fleet's machines) under their parent.")
+def runs(experiment, limit, wide):
+    """List the latest runs: id, name, status, model URI, key parameters and metrics."""
     tracking = _tracking()
     table = tracking.runs_table(experiment, limit=limit)
     if table.empty:
         click.echo(f"no runs in experiment {experiment!r} yet; make one with `seqae demo` or `seqae fit`")
         return
-    click.echo(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
+    click.echo(tracking.format_runs(table, width=RUNS_WIDTH, wide=wide))
+
+
+RUNS_WIDTH = 120  # the columns `seqae runs` fits its table to (without --wide)
 
 
 # ---- run (pipelines) --------------------------------------------------------------------------------------

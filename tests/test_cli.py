@@ -318,8 +318,12 @@ def test_runs_lists_the_session_fit(in_store):
     result = run("runs")
     assert result.exit_code == 0, result.output
     header, *rows = result.stdout.splitlines()
-    assert header.split()[:5] == ["run_id", "name", "status", "started", "model"]
-    assert any(row.startswith(in_store.run_id) and "session-fit" in row and "lstm-ae" in row for row in rows)
+    assert header.split()[:6] == ["run", "name", "status", "started", "model", "model_uri"]
+    assert any(row.startswith(in_store.run_id[:8]) and "session-fit" in row and "lstm-ae" in row
+               and in_store.model_uri in row for row in rows)
+    wide = run("runs", "--wide")
+    assert wide.stdout.splitlines()[0].split()[:2] == ["run_id", "name"]
+    assert any(row.startswith(in_store.run_id) for row in wide.stdout.splitlines())
 
 
 def test_runs_of_an_empty_experiment(in_store):
@@ -398,6 +402,8 @@ BAD_INPUTS = [  # (arguments, exit code, the message, as a regex)
     (["score", MODEL, "text", "-o", "out.csv"], 1, r"^Error: \S*text\.csv: column 'sensor_1' has 1 non-numeric"),
     (["score", MODEL, TEST, "-o", "no-dir/out.csv"], 2, r"^Error: no-dir/out.csv: the directory 'no-dir' does not exist; create it first$"),
     (["score", MODEL, TEST], 2, r"Missing option '--output' / '-o'"),
+    (["score", MODEL, TEST, "-o", "x.csv", "--intervals", "x.csv"], 2,
+     r"^Error: --output and --intervals both name x.csv: the second would replace the first"),
     (["evaluate", MODEL, TEST, "--label-column", "truth"], 1, r"^Error: \S*test\.csv: label column 'truth' not found"),
     (["evaluate", MODEL, TEST, "--label-column", "sensor_0"], 1,
      r"^Error: \S*test\.csv: column 'sensor_0' is named both as a sensor and as a label column"),

@@ -13,12 +13,12 @@ from mlflow.tracking import MlflowClient
 from seqae import metrics
 from seqae.data import ReadOptions, read_for_detector
 from seqae.detectors import BaseDetector, Detection
-from seqae.errors import about_file
+from seqae.errors import about_file, hide_credentials
 from seqae.windows import window_mean_scores
 from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_readings
 from seqae.tracking.models import load_detector, run_exists
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, csv_dataset, experiment_id, flat_params, mlflow_warnings_off,
-                                  ui_url, use_store)
+                                  reach_store, tracked_run, ui_url)
 
 
 EVAL_PREFIX = "eval_"
@@ -47,7 +47,7 @@ def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_colum
     """Score a labelled CSV, compute the metrics and log them (with the dataset and plots) to the
     model's run; a model without a run in this store gets a new run in `experiment`."""
     loaded = load_detector(model_uri)
-    store = use_store()
+    store = reach_store()
     detector = loaded.detector
     frame, labels = read_for_detector(detector, data_path, time_column=time_column, label_column=label_column,
                                       sep=sep, fill=fill, options=options)
@@ -60,16 +60,16 @@ def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_colum
     existing = loaded.run_id if loaded.run_id and run_exists(loaded.run_id) else None
     if existing:
         exp_id = MlflowClient().get_run(existing).info.experiment_id
-        run_context = mlflow.start_run(run_id=existing)
+        run_context = tracked_run(run_id=existing)
     else:
         exp_id = experiment_id(experiment, store)
-        run_context = mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"evaluate {path.name}",
-                                       tags={"seqae.model_uri": str(model_uri),
-                                             "seqae.model_type": detector.model_type})
+        run_context = tracked_run(experiment_id=exp_id, run_name=run_name or f"evaluate {path.name}",
+                                  tags={"seqae.model_uri": hide_credentials(model_uri),
+                                        "seqae.model_type": detector.model_type})
     with run_context as run:
         if not existing:
             mlflow.log_params({**flat_params(detector), "model_type": detector.model_type,
-                               "model_uri": str(model_uri)})
+                               "model_uri": hide_credentials(model_uri)})
         dataset = csv_dataset(frame.assign(**{label_column: y}), path)
         with mlflow_warnings_off():
             mlflow.log_input(dataset, context="evaluation")

@@ -20,7 +20,7 @@ from seqae.windows import window_mean_scores
 from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_readings
 from seqae.tracking.models import check_alias, log_detector_model, registered_uri
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, experiment_id, flat_params, log_metrics,
-                                  mlflow_warnings_off, now_ms, ui_url, use_store)
+                                  mlflow_warnings_off, now_ms, tracked_run, ui_url, use_store)
 
 
 @dataclass
@@ -58,7 +58,7 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
     client = MlflowClient()
     run_tags = {"seqae.model_type": detector.model_type, "seqae.version": seqae.__version__, **(tags or {})}
     run_name = run_name or f"{detector.model_type} on {data.name}"
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=run_tags) as run:
+    with tracked_run(experiment_id=exp_id, run_name=run_name, tags=run_tags) as run:
         run_id = run.info.run_id
         mlflow.log_params({**flat_params(detector), "model_type": detector.model_type, **data.options})
         log_training_inputs(data)
@@ -89,8 +89,7 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
     exp_id = experiment_id(experiment, store)
     client = MlflowClient()
     run_tags = {"seqae.model_type": "auto", "seqae.version": seqae.__version__, **(tags or {})}
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"auto on {data.name}",
-                          tags=run_tags) as run:
+    with tracked_run(experiment_id=exp_id, run_name=run_name or f"auto on {data.name}", tags=run_tags) as run:
         run_id = run.info.run_id
         log_training_inputs(data)
         started = time.perf_counter()

@@ -26,7 +26,9 @@ from mlflow.tracking import MlflowClient
 
 from seqae.detectors import BaseDetector, Detection
 from seqae.tracking.models import LoadedModel
-from seqae.tracking.store import DEFAULT_EXPERIMENT, experiment_id, mlflow_warnings_off, now_ms, use_store
+from seqae.errors import hide_credentials
+from seqae.tracking.store import (DEFAULT_EXPERIMENT, experiment_id, mlflow_warnings_off, now_ms, process_tags,
+                                  reach_store)
 
 STALE_RATIO = 3.0  # the share above the threshold this many times the expected one (or under 1/this)
 STALE_Z = 4.0  # and this many binomial standard errors away
@@ -47,7 +49,7 @@ class MonitoringRun:
     def __init__(self, loaded: LoadedModel, *, source: str, experiment: str = DEFAULT_EXPERIMENT,
                  report_every: int = 1000, stale_after: int = 5, warn: Callable[[str], None] = print,
                  alert_table: Callable | None = None):
-        use_store()
+        reach_store()
         self.client = MlflowClient()
         detector = loaded.detector
         exp_id = None
@@ -58,7 +60,8 @@ class MonitoringRun:
                 exp_id = None
         if exp_id is None:
             exp_id = experiment_id(experiment)
-        tags = {"seqae.kind": "monitoring", "seqae.model_uri": loaded.uri, "seqae.source": source}
+        tags = {"seqae.kind": "monitoring", "seqae.model_uri": hide_credentials(loaded.uri), "seqae.source": source,
+                **process_tags()}
         if loaded.run_id:
             tags["seqae.model_run_id"] = loaded.run_id
         with mlflow_warnings_off():
@@ -69,7 +72,7 @@ class MonitoringRun:
         self.report_every, self.stale_after, self.warn = int(report_every), int(stale_after), warn
         self.alert_table = alert_table
         self.client.log_batch(self.run_id, params=[
-            Param("model_uri", loaded.uri), Param("model_type", detector.model_type),
+            Param("model_uri", hide_credentials(loaded.uri)), Param("model_type", detector.model_type),
             Param("threshold", f"{self.threshold:.6g}"), Param("expected_share", f"{self.expected:.6g}"),
             Param("report_every", str(self.report_every)), Param("source", source)])
         self.rows_seen = 0
