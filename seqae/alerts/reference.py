@@ -60,16 +60,24 @@ class NormalReference:
         self.calibration = calibration
         self.r0, self.delay, self.capacity = float(r0), int(delay), int(capacity)
         self.joined: deque[float] = deque()  # admitted scores that joined, oldest first
-        self.waiting: deque[tuple[int, float]] = deque()  # (row, score) admitted, not joined yet
+        self.waiting: deque[tuple[int, float]] = deque()  # (row due, score) admitted, not joined yet
+        self.admitted: list[int] = []  # rows admitted since the last `take_admitted`
         self.values = calibration  # calibration and joined scores, sorted
         self._statistics()
 
     # ---- the feed ---------------------------------------------------------------------------------
 
-    def admit(self, row: int, score: float) -> None:
-        """A row judged normal: its score joins the reference `delay` rows after `row`."""
+    def admit(self, row: int, score: float, at_once: bool = False) -> None:
+        """A row judged normal: its score joins the reference `delay` rows after `row` (`at_once`: at
+        the next refresh, for the rows that calibrate a feed's start)."""
         if self.capacity > 0:
-            self.waiting.append((row, float(score)))
+            self.waiting.append((row - self.delay if at_once else row, float(score)))
+            self.admitted.append(row)
+
+    def take_admitted(self) -> list[int]:
+        """The rows admitted since the last call (what else follows the normal rows: a sensor's level)."""
+        rows, self.admitted = self.admitted, []
+        return rows
 
     def refresh(self, row: int) -> None:
         """At row `row` (a multiple of `REFRESH_ROWS`): the admitted scores due by then join, the

@@ -133,7 +133,7 @@ class AlertTracker:
                 elif self.n_scored < burn_in:
                     self.n_scored += 1
                     warming[j] = True
-                    reference.admit(t - reference.delay, x)  # joins at the next refresh
+                    reference.admit(t, x, at_once=True)  # joins at the next refresh
                 else:
                     self.n_scored += 1
                     flag = calibrated[j] > self.level
@@ -163,6 +163,11 @@ class AlertTracker:
         step = self.update(scores, contributions, index)
         return Decisions(step.scores, step.flags, step.warming_up, np.concatenate([step.alert_ids, self.finish()]),
                          self.alerts)
+
+    def earliest_open_row(self) -> int:
+        """The first row a later row can still admit to the normal reference (an episode's rows wait for
+        it to end or settle); every row before it is decided."""
+        return self._episode.start if self._episode is not None else self.n_rows
 
     @property
     def idle(self) -> bool:

@@ -37,23 +37,18 @@ from sklearn.base import BaseEstimator, clone
 
 from seqae.alerts import AlertRules, Alerts, alert_table, rows_per_day
 from seqae.data import Scaler
+from seqae.data.roles import column_roles, modelled_columns
 from seqae.detectors import persistence, scoring
 from seqae.detectors.detection import Detection, RawScores
 from seqae.detectors.inputs import check_table, held_out_rows
+from seqae.detectors.parameters import SCORE_PRECISIONS, SHARED_PARAMETERS
 from seqae.detectors.registry import DETECTORS
 from seqae.devices import on_compute_threads
 from seqae.errors import ConfigError, DataError, NotFittedError
-from seqae.params import (Integer, NoneOr, OneOf, Param, Real, Satisfies, check_params, declared_parameters,
-                          keyword_init)
+from seqae.params import check_params, declared_parameters, keyword_init
 from seqae.thresholds import QuantileThreshold, Threshold
 from seqae.windows import pad_batch
 
-NORMALIZATIONS = ("zscore", "robust", "none")
-SCORE_REDUCTIONS = ("mean", "last", "window")
-SCORE_PRECISIONS = ("float32", "bfloat16")
-THRESHOLD_SOURCES = ("validation", "all")
-NORMALIZE_SOURCES = ("train", "validation")
-MAX_SEED = 2**32 - 2  # random_state + 1 seeds the VAE's training draws; scikit-learn takes < 2**32
 
 
 class BaseDetector(BaseEstimator):
@@ -67,59 +62,7 @@ class BaseDetector(BaseEstimator):
     batch_quantum = 1  # windows per forward pass are a multiple of this (networks: see windows.pad_batch)
     min_format_version = 1  # the oldest save format this class's model still loads from
 
-    parameters = {
-        "window_size": Param(32, Integer(1), "rows per window."),
-        "validation_fraction": Param(
-            0.2, Real(0.0, 1.0, high_open=True),
-            "the last part of the training rows held out, in time order: it decides early stopping and, by "
-            "default, the threshold."),
-        "normalization": Param(
-            "robust", OneOf(NORMALIZATIONS),
-            "per-sensor normalisation of the element scores before summing: `robust` (by their median and MAD "
-            "on the rows `normalize_on` names: a few anomalous rows there do not mute a sensor), `zscore` "
-            "(mean and standard deviation) or `none`."),
-        "normalize_on": Param(
-            "validation", OneOf(NORMALIZE_SOURCES),
-            "the rows whose element scores the normalisation is fitted on: `validation` (the held-out rows: "
-            "out-of-sample scores, the size new normal data gives, where a model's errors on the rows it was "
-            "trained on are smaller; `train` when nothing is held out) or `train` (the rows the model was "
-            "fitted on)."),
-        "scaling": Param(
-            "standard", OneOf(Scaler.METHODS),
-            "the input scaler fitted on the training rows: `standard` (mean, standard deviation) or `robust` "
-            "(median, IQR / 1.349; an IQR of 0 falls back to the deviation)."),
-        "score_reduction": Param(
-            "mean", OneOf(SCORE_REDUCTIONS),
-            "`mean` of all windows covering a row, the `last` (the one ending there), or `window`: each "
-            "window's mean score over its steps, given to each of its rows, then the mean of the windows "
-            "covering a row (`window_scores`)."),
-        "smoothing": Param(
-            1, Integer(1, message="smoothing must be a whole number of rows >= 1 (1 = no smoothing), got {value!r}"),
-            "rows of the causal rolling mean applied to the score (and to each sensor's share of it); 1 = none. "
-            "It adds no look-ahead, but with `score_reduction=\"mean\"` a row's score already uses the rows up "
-            "to `window_size - 1` after it for ranking (`anomaly_score`); the decisions (`detect`) score each "
-            "row from the rows up to it alone. A one-row spike is diluted by it."),
-        "threshold_on": Param(
-            "validation", OneOf(THRESHOLD_SOURCES),
-            "fit the threshold on the held-out `validation` rows or `all` training rows (either way sliced "
-            "from the scores of all the training rows scored as one series)."),
-        "score_stride": Param(1, Integer(1, "window_size"),
-                              "rows between scored windows (1 = every window; larger is faster)."),
-        "threshold": Param(
-            None, NoneOr(Satisfies(lambda t, _: isinstance(t, Threshold), ""),
-                         message="threshold must be a seqae Threshold (e.g. QuantileThreshold(0.99)), got {value!r}"),
-            "a `Threshold` fitted on the scores of normal data (None: the 99th percentile)."),
-        "alert_rules": Param(
-            None, NoneOr(Satisfies(lambda v, _: isinstance(v, dict) and set(v) <= set(AlertRules.PARAMS), ""),
-                         message="alert_rules must be a dict of alert rule parameters (" + ", ".join(AlertRules.PARAMS)
-                                 + "), e.g. {{'settle': 200}}, got {value!r}"),
-            "parameters of the alert rules (`seqae.alerts.AlertRules`) that differ from their defaults, e.g. "
-            "`{\"settle\": 200, \"burn_in\": 100}`."),
-        "random_state": Param(
-            None, NoneOr(Integer(0, MAX_SEED), f"None or a whole number from 0 to {MAX_SEED}"),
-            "seed of every random draw (weights, shuffling, noise, samples): same seed, same model; "
-            "accepted and unused where nothing is random."),
-    }
+    parameters = SHARED_PARAMETERS
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -146,8 +89,15 @@ class BaseDetector(BaseEstimator):
         """
         self.check_params()
         segments, feature_names = self.check_segments(X)
-        self.feature_names_in_ = np.asarray(feature_names, dtype=object)
-        self.n_features_in_ = len(feature_names)
+        # Readings are modelled; state and constant columns are listed with their role (seqae.data.roles).
+        self.roles_ = column_roles(np.concatenate([values for values, _ in segments]), feature_names, self.roles)
+        modelled = modelled_columns(self.roles_)
+        keep = [feature_names.index(name) for name in modelled]
+        segments = [(values[:, keep], index) for values, index in segments]
+        self.feature_names_in_ = np.asarray(modelled, dtype=object)
+        self.n_features_in_ = len(modelled)
+        readings = np.concatenate([values for values, _ in segments])
+        self.level_reference_ = np.median(readings, axis=0)  # each sensor's level in the training rows
         n_vals = held_out_rows([len(values) for values, _ in segments], self.validation_fraction, self.window_size)
         self.scaler_ = Scaler().fit(np.concatenate([values for values, _ in segments]), method=self.scaling)
         scaled = [self.scaler_.transform(values) for values, _ in segments]  # each (n_timepoints, n_features) float32
@@ -233,6 +183,8 @@ class BaseDetector(BaseEstimator):
                 rules.set_params(memory=0)
             rules.fit(scores, self.threshold_)
         self.alert_rules_ = rules
+        # a feed follows each sensor's level over as many rows judged normal as it was fitted on (seqae.detectors.feed)
+        self.level_rows_ = int(min(len(training.scores), rules.memory))
         self.training_detection_ = self.decide(training, ranking_scores=self.training_ranking_)
 
     @on_compute_threads
@@ -247,11 +199,17 @@ class BaseDetector(BaseEstimator):
         number of rows is accepted. `level`: the flag level in calibrated units (1.0: the fitted
         threshold). `ranking`: also the retrospective scores for ranking (`anomaly_score`).
         """
+        from seqae.detectors.feed import Feed
+
         self.check_fitted()
         values, index = self.check_input(X, min_rows=1)
-        scaled = self.scaler_.transform(values)
-        ranking_scores = self._ranking_scores(scaled) if ranking else None
-        return self.decide(self._causal_scores(scaled, index), level=level, ranking_scores=ranking_scores)
+        feed = Feed(self, level)
+        detection, settled = feed.score(values, index)
+        detection.alert_ids = np.concatenate([settled, feed.finish()])
+        detection.alerts = feed.tracker.alerts
+        if ranking:
+            detection.ranking_scores = self._ranking_scores(self.scaler_.transform(values))
+        return detection
 
     def decide(self, raw: "RawScores", level: float = 1.0, ranking_scores: np.ndarray | None = None) -> Detection:
         """The decisions of a fresh feed of `raw` scores (`causal_raw`): the model's alert rules run

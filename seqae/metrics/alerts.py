@@ -8,7 +8,7 @@ delay is the rows from its first row to that alert's firing row.
 
 The time an alert covers counts too: the normal rows (outside every segment and its tolerance)
 inside alerts are normal time an operator was told was anomalous (`normal_rows_in_alerts`, the
-share of normal rows), and `alert_time_precision` weighs each alert by its rows: rows of alerts
+share of normal rows; `normal_rows_flagged` the same for the flags, given them), and `alert_time_precision` weighs each alert by its rows: rows of alerts
 inside segments (or their tolerance) / rows inside alerts. Long alerts that blanket normal time
 score low there however many segments they hit. NAB's score (`seqae.metrics.nab`) of the firing
 rows is given beside them: an early detection in a window earns more, every false one costs.
@@ -35,9 +35,9 @@ ALERT_TOLERANCE_SHARE = 0.1
 
 
 ALERT_METRIC_KEYS = ("anomaly_recall", "alert_precision", "alert_time_precision", "false_alerts_per_1000_rows",
-                     "false_alerts_per_day", "normal_rows_in_alerts", "alerts_per_anomaly_found", "median_alert_delay",
-                     "nab_score", "n_alerts", "n_true_alerts", "n_false_alerts", "n_anomalies", "n_anomalies_found",
-                     "n_normal_rows")
+                     "false_alerts_per_day", "normal_rows_in_alerts", "normal_rows_flagged", "alerts_per_anomaly_found",
+                     "median_alert_delay", "nab_score", "n_alerts", "n_true_alerts", "n_false_alerts", "n_anomalies",
+                     "n_anomalies_found", "n_normal_rows")
 
 
 @dataclass(frozen=True)
@@ -59,11 +59,12 @@ class AlertCounts:
     normal_days: float = math.nan
     nab_raw: float = 0.0
     nab_windows: int = 0
+    n_normal_rows_flagged: int = 0  # normal rows whose flag is 1 (when `alert_counts` was given the flags)
 
     def __add__(self, other: "AlertCounts") -> "AlertCounts":
         return AlertCounts(*(getattr(self, f) + getattr(other, f) for f in (
             "n_anomalies", "n_anomalies_found", "n_alerts", "n_true_alerts", "n_normal_rows", "n_alert_rows",
-            "n_normal_rows_in_alerts", "delays", "normal_days", "nab_raw", "nab_windows")))
+            "n_normal_rows_in_alerts", "delays", "normal_days", "nab_raw", "nab_windows", "n_normal_rows_flagged")))
 
     @property
     def n_false_alerts(self) -> int:
@@ -100,6 +101,11 @@ class AlertCounts:
         return ratio(self.n_normal_rows_in_alerts, self.n_normal_rows)
 
     @property
+    def normal_rows_flagged(self) -> float:
+        """The share of normal rows (outside segments and their tolerance) flagged; NaN without normal rows."""
+        return ratio(self.n_normal_rows_flagged, self.n_normal_rows)
+
+    @property
     def alerts_per_anomaly_found(self) -> float:
         """True alerts / segments found: 1 when each anomaly is one alert; NaN when none was found."""
         return ratio(self.n_true_alerts, self.n_anomalies_found)
@@ -118,7 +124,7 @@ class AlertCounts:
         return {key: getattr(self, key) for key in ALERT_METRIC_KEYS}
 
 
-def alert_counts(y_true, alerts, *, fired_at=None, index=None, tolerance_rows: int = ALERT_TOLERANCE_ROWS,
+def alert_counts(y_true, alerts, *, fired_at=None, index=None, flags=None, tolerance_rows: int = ALERT_TOLERANCE_ROWS,
                  tolerance_share: float = ALERT_TOLERANCE_SHARE) -> AlertCounts:
     """Count alerts against the labelled segments of `y_true` (0/1 per row), where they fired.
 
@@ -128,6 +134,7 @@ def alert_counts(y_true, alerts, *, fired_at=None, index=None, tolerance_rows: i
         fired_at: per alert, the row at which it was raised (default: its start).
         index: the rows' timestamps, to count false alerts per day (the normal rows times the
             median step).
+        flags: 0/1 per row, to count the normal rows flagged (`normal_rows_flagged`).
         tolerance_rows, tolerance_share: the spill-over after a segment's end (module docstring).
 
     >>> counts = alert_counts([0, 0, 1, 1, 1, 0, 0, 0, 0, 0], [(1, 6), (8, 9)], fired_at=[3, 8],
@@ -167,9 +174,10 @@ def alert_counts(y_true, alerts, *, fired_at=None, index=None, tolerance_rows: i
         steps = steps[steps > 0]
         if steps.size:
             normal_days = n_normal * float(np.median(steps)) / 86_400e9
+    flagged = 0 if flags is None else int((check_binary(flags, "flags", length=y_true.size).astype(bool) & ~near).sum())
     return AlertCounts(len(segments), len(delays), len(spans), int(true_alert.sum()), n_normal,
                        int(inside.sum()), int((inside & ~near).sum()), tuple(delays), normal_days, nab.raw,
-                       nab.n_windows)
+                       nab.n_windows, flagged)
 
 
 def _alert_spans(alerts, n_rows: int) -> np.ndarray:

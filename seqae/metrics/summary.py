@@ -66,7 +66,7 @@ def evaluate_decisions(y_true, ranking_scores, live_scores, flags, alert_spans, 
     lowest = (lambda s: np.nan_to_num(np.asarray(s, dtype=np.float64), nan=-1e300))
     result = evaluate(y_true, lowest(ranking_scores), flags)
     result["live_auc_pr"] = auc_pr(check_binary(y_true, "y_true"), lowest(live_scores))
-    result.update(alert_counts(y_true, alert_spans, fired_at=fired_at, index=index).to_dict())
+    result.update(alert_counts(y_true, alert_spans, fired_at=fired_at, index=index, flags=flags).to_dict())
     return result
 
 

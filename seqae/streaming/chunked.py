@@ -132,7 +132,9 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
             ranked.extend(ranks)
             ready = _pair(waiting, ranked, ranking)
         for rows, alert_ids in ready:
-            rows.to_frame(alert_ids).to_csv(staged[0].handle, header=counts["written"] == 0)
+            frame = rows.to_frame(alert_ids)
+            frame.index = _time_text(frame.index)
+            frame.to_csv(staged[0].handle, header=counts["written"] == 0)
             counts["written"] += len(rows.scores)
 
     def retrospective_rows(blocks) -> list[np.ndarray]:
@@ -157,8 +159,9 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
                 counts["rows"] += len(index)
                 ranks = retrospective_rows(retrospective.push(index, values)) if retrospective else []
                 write(decided, ranks)
-            if not causal.n_rows:
-                raise DataError(f"{name}: has no rows of readings to score")
+            if causal.n_rows < detector.window_size:
+                raise DataError(f"{name}: has {causal.n_rows} rows, fewer than one window (window_size="
+                                f"{detector.window_size}); give at least {detector.window_size} rows")
             ranks = retrospective_rows(retrospective.finish()) if retrospective else []
             settled, table = decider.finish()
             write(settled, ranks)
@@ -309,6 +312,21 @@ class _Decider:
                 self.pending[0] = first.rows(n, len(first.scores))
             done += n
         return out
+
+
+def _time_text(index: pd.Index) -> pd.Index:
+    """A block's times as text, each from its own value: what `to_csv` writes for a whole file of
+    times with seconds, whatever rows share the block (pandas drops the time of day of a block whose
+    times all fall at midnight, which a block of one row can)."""
+    if not isinstance(index, pd.DatetimeIndex):
+        return index
+    text = index.strftime("%Y-%m-%d %H:%M:%S")
+    fraction = index.microsecond != 0
+    if fraction.any():
+        text = np.where(fraction, text + index.strftime(".%f"), text)
+    if index.tz is not None:
+        text = pd.Index(text) + index.strftime("%z").str.replace(r"(\d\d)$", r":\1", regex=True)
+    return pd.Index(text, name=index.name)
 
 
 def _count_rows(name: str) -> int | None:

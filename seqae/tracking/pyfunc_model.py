@@ -225,7 +225,7 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
         """The columns of a single detector's answer (`predict`), in order, one value per answered row."""
         checked = scoring_params(params)
         context_rows, level = checked.context_rows, checked.threshold
-        frame = self.check_input(model_input, 1 if context_rows is None else context_rows + 1)
+        frame = self.check_input(model_input, None if context_rows is None else context_rows + 1)
         # The rows of the request are a feed of their own, decided from its first row by the model's rules.
         detection = self.detector.detect(frame, level=1.0 if level is None else level)
         columns = detection.columns()
