@@ -237,7 +237,7 @@ def _is_units_row(raw: pd.DataFrame, row: int, time_columns: Sequence[str], read
     """Whether row `row` of `raw` holds no time and no number, and text over a column of numbers."""
     for col in time_columns:
         text = raw[col].iloc[row].strip()
-        if any(ch.isdigit() for ch in text) and not pd.isna(_one_time(text)):
+        if any(ch.isdigit() for ch in text) and not pd.isna(time_alone(text)):
             return False
     below = raw.iloc[row + 1:row + 51]
     over_numbers = False
@@ -254,8 +254,8 @@ def _is_units_row(raw: pd.DataFrame, row: int, time_columns: Sequence[str], read
     return over_numbers
 
 
-def _one_time(text: str):
-    """`text` read as a time by any format pandas knows (NaT if none)."""
+def time_alone(text: str):
+    """`text` read as a time by whatever format pandas finds for it alone (NaT if none)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -25,8 +25,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from seqae.data.options import (DAY_MONTH, UNIT_NAMES, ReadOptions, columns_phrase, first_time, time_format_of,
-                                 time_shape, time_text)
+from seqae.data.options import (DAY_MONTH, UNIT_NAMES, ReadOptions, columns_phrase, first_time, time_alone,
+                                 time_format_of, time_shape, time_text)
 from seqae.errors import ConfigError, DataError, DataWarning
 
 
@@ -102,7 +102,7 @@ def parse_time_fields(name: str, fields: Sequence[Sequence[str]], options: ReadO
         hint = "fix them or name another column with --time-column"
         if options.dayfirst is not None and re.match(DAY_MONTH, value):
             hint += f" (dates are read {'day' if options.dayfirst else 'month'}-first: is --dayfirst right?)"
-        elif any(ch.isdigit() for ch in value) and not pd.isna(_alone(value)):
+        elif any(ch.isdigit() for ch in value) and not pd.isna(time_alone(value)):
             raise DataError(
                 f"{name}: {where} {_verb(columns, 'mixes')} time formats: row {row + first_line} ({value!r}) is not "
                 f"written as the column's first time is ({_described(time_format, first_time(text))}), so it is not "
@@ -151,16 +151,6 @@ def _to_datetime(text: pd.Series, time_format: str, dayfirst: bool | None, utc: 
             return stamps
         except (ValueError, TypeError, OverflowError):
             return pd.Series(pd.NaT, index=text.index)
-
-
-def _alone(text: str):
-    """`text` read as a time by whatever format pandas finds for it alone (NaT if none)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            return pd.to_datetime(text, format="mixed")
-        except (ValueError, TypeError, OverflowError):
-            return pd.NaT
 
 
 def _described(time_format: str, first: str) -> str:
