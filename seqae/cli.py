@@ -352,10 +352,10 @@ def _check_distinct_outputs(outputs: dict) -> None:
 @click.option("--from-start", is_flag=True, help="Follow CSV from its first row (default: from its end, like tail -f).")
 @click.option("--strict", is_flag=True, help="Stop at the first malformed row instead of reporting and skipping it.")
 @click.option("--state", "state_path", type=OUTPUT_FILE, metavar="FILE",
-              help="Keep what a restart needs here (window, smoothing, open alert, rows read, the file offset); "
-                   "a watch started with an existing FILE goes on from it.")
+              help="Keep what a restart needs here, each block of rows added before its answers: a watch started "
+                   "with an existing FILE, even after kill -9, goes on after the last row answered, none twice.")
 @click.option("--state-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
-              help="Write the state file every N rows (and on exit).")
+              help="Rewrite the state file whole (synced to the disk) every N rows, and on exit.")
 @click.option("--report-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
               help="Log monitoring metrics to the MLflow run every N rows.")
 @click.option("--no-track", is_flag=True, help="No MLflow monitoring run.")
@@ -380,7 +380,7 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
     loaded = tracking.load_detector(model_uri)
     if "device" in loaded.detector.get_params():
         loaded.detector.set_params(device=device)
-    resumed = resume(state_path, loaded.detector, data)
+    resumed = resume(state_path, loaded.detector, data, options=read)
     source = feed.LineSource(data, from_start=from_start, offset=resumed.offset, line=resumed.line)
     warn = functools.partial(click.echo, err=True)
     monitor = None if no_track else tracking.MonitoringRun(
@@ -391,7 +391,7 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
         with feed.StopSignals() as stop:
             summary = feed.watch(resumed.scorer, source, sys.stdout, options=read, fmt=fmt, strict=strict,
                                  state_path=state_path, state_every=state_every, parser_state=resumed.parser,
-                                 report=monitor, stop=stop, warn=warn)
+                                 shaper_state=resumed.shaper, report=monitor, stop=stop, warn=warn)
         status = "FINISHED"
     finally:
         if monitor is not None:

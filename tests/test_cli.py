@@ -138,12 +138,14 @@ def test_the_store_alone_loads_neither_torch_nor_the_detectors():
 
 def test_the_choices_the_cli_names_without_importing_are_the_packages_own():
     from seqae import devices, tracking
-    from seqae.cli_options import DEFAULT_EXPERIMENT, FILL_POLICIES, MODEL_TYPES, TIME_UNITS
-    from seqae.data import FILL_POLICIES as fill_policies, TIME_UNITS as time_units
+    from seqae.cli_options import DEFAULT_EXPERIMENT, DUPLICATE_POLICIES, FILL_POLICIES, MODEL_TYPES, TIME_UNITS
+    from seqae.data import DUPLICATE_POLICIES as duplicate_policies, FILL_POLICIES as fill_policies
+    from seqae.data import TIME_UNITS as time_units
     from seqae.detectors import DETECTORS
 
     assert MODEL_TYPES == tuple(DETECTORS)
     assert (FILL_POLICIES, TIME_UNITS) == (tuple(fill_policies), tuple(time_units))
+    assert DUPLICATE_POLICIES == tuple(duplicate_policies)
     assert DEFAULT_EXPERIMENT == tracking.DEFAULT_EXPERIMENT
 
 

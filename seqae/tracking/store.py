@@ -283,7 +283,7 @@ def tracked_run(**start_run_args) -> Iterator[mlflow.ActiveRun]:
         if failure is not None and "run_id" not in start_run_args:  # a resumed run keeps what it had
             _discard_local_artifacts(run)
         try:
-            mlflow.end_run(status)
+            _end_run(status)
         except Exception:
             if failure is None:
                 raise
@@ -292,7 +292,20 @@ def tracked_run(**start_run_args) -> Iterator[mlflow.ActiveRun]:
         if failure is not None:
             raise failure from None
         raise
-    mlflow.end_run("FINISHED")
+    _end_run("FINISHED")
+
+
+def _end_run(status: str, attempts: int = 5) -> None:
+    """`mlflow.end_run(status)`, tried again when another process holds a SQLite store's lock for a
+    moment (`seqae runs`, a second command on the same store): a run must not stay RUNNING for that."""
+    for attempt in range(attempts):
+        try:
+            mlflow.end_run(status)
+            return
+        except MlflowException as exc:
+            if "database is locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * 2 ** attempt)
 
 
 def _discard_local_artifacts(run: mlflow.ActiveRun) -> None:
