@@ -76,7 +76,7 @@ def test_a_slow_trend_scored_for_twenty_times_the_training_rows_keeps_its_flags_
     """Normal behaviour drifting away from the training rows: the reference follows it, and at most
     5 % of the rows are flagged (without it, nearly every row after the first few hundred is)."""
     n_train = 500
-    drift = 2.0 / n_train  # the level moves by two sensor amplitudes per training length: 40 over the test
+    drift = 2.0 / n_train  # the level moves by two sensor amplitudes per training length, 40 over the run
     frame = periodic(21 * n_train, seed=3, trend_per_row=drift)
     detector = make_detector("knn-window", window_size=WINDOW).fit(frame.iloc[:n_train])
     detection = detector.detect(frame.iloc[n_train:])

@@ -14,7 +14,8 @@ from hypothesis import given, settings, strategies as st
 from seqae.data import read_sensor_csv
 from seqae.detectors import BaseDetector, make_detector, scoring
 from seqae.errors import DataError
-from seqae.streaming import CausalScorer, LiveScorer, score_csv
+from seqae.detectors.feed import Feed
+from seqae.streaming import LiveScorer, score_csv
 from seqae.synthetic import make_sensor_data
 
 from conftest import MODEL_TYPES, tiny_params
@@ -90,8 +91,9 @@ def test_warming_up_rows(detectors, series, model_type):
 
 
 def test_last_reduction_causal_equals_default_after_warm_up(series):
-    detector = make_detector("lstm-ae", **tiny_params("lstm-ae", epochs=2, score_reduction="last",
-                                                        verbose=False)).fit(series.iloc[:N_TRAIN])
+    # memory 0: the feed holds each sensor's level where training left it (no level to follow)
+    detector = make_detector("lstm-ae", **tiny_params("lstm-ae", epochs=2, score_reduction="last", verbose=False,
+                                                        alert_rules={"memory": 0})).fit(series.iloc[:N_TRAIN])
     n_warm = detector.window_size - 1
     np.testing.assert_array_equal(detector.anomaly_score(series, causal=True)[n_warm:],
                                   detector.anomaly_score(series)[n_warm:])
@@ -196,15 +198,16 @@ def test_chunked_causal_score_csv_equals_whole_file(detectors, series, tmp_path,
     assert written["warming_up"].sum() == detector.window_size - 1 + detector.alert_rules_.burn_in
 
 
-def test_causal_scorer_is_public_for_pieces(detectors, series):
+def test_a_feed_is_public_for_pieces(detectors, series):
     detector = detectors["deviation"]
-    scorer = CausalScorer(detector)
+    feed = Feed(detector)
     values = series.to_numpy()
-    a = scorer.score(values[:7], series.index[:7])
-    b = scorer.score(values[7:], series.index[7:])
-    np.testing.assert_array_equal(np.concatenate([a.scores, b.scores]), detector.detect(series).raw_scores)
+    a, _ = feed.score(values[:7], series.index[:7])
+    b, _ = feed.score(values[7:], series.index[7:])
+    whole = detector.detect(series)
+    np.testing.assert_array_equal(np.concatenate([a.raw_scores, b.raw_scores]), whole.raw_scores)
+    np.testing.assert_array_equal(np.concatenate([a.scores, b.scores]), whole.scores)
     assert isinstance(detector, BaseDetector)
-
 
 def test_a_scorer_keeping_one_alert_reports_the_same_events(detectors, series):
     """`alerts_kept` bounds the alert list (and the state) of a feed that runs for months: the
@@ -220,4 +223,4 @@ def test_a_scorer_keeping_one_alert_reports_the_same_events(detectors, series):
     assert seen["bounded"] == seen["every"] and len(every.alert_table()) > 1
     kept = bounded.alert_table()
     assert 1 <= len(kept) <= 2 and kept["alert_id"].tolist() == every.alert_table()["alert_id"].tolist()[-len(kept):]
-    assert len(bounded.state()["tracker"]["alerts"]) == len(kept)
+    assert len(bounded.state()["feed"]["tracker"]["alerts"]) == len(kept)

@@ -87,15 +87,8 @@ class AlertRules(BaseEstimator):
             raise ConfigError(f"alert rules need a finite threshold value, got {value!r}; fit the threshold first")
         self.calibration_ = sorted_sample(scores)
         self.n_calibration_ = int(scores.size)
-        self.r0_ = self._place(float(value))
+        self.r0_ = threshold_place(self.calibration_, float(value))
         return self
-
-    def _place(self, value: float) -> float:
-        """`value` as a multiple of the calibration's (SPREAD_QUANTILE quantile - median) above its median."""
-        median = quantile_of_sorted(self.calibration_, 0.5)
-        gap = quantile_of_sorted(self.calibration_, SPREAD_QUANTILE) - median
-        floor = 1e-9 * max(1.0, abs(median))
-        return (value - median) / max(gap, floor)
 
     def check_fitted(self) -> None:
         if not hasattr(self, "calibration_"):
@@ -127,7 +120,7 @@ class AlertRules(BaseEstimator):
         """A copy with the same calibration and another threshold value (raw units)."""
         self.check_fitted()
         other = AlertRules.from_dict(self.to_dict())
-        other.r0_ = other._place(float(value))
+        other.r0_ = threshold_place(other.calibration_, float(value))
         return other
 
     def fixed(self) -> "AlertRules":
@@ -163,3 +156,12 @@ class AlertRules(BaseEstimator):
             rules.n_calibration_ = int(fitted["n_calibration"])
             rules.r0_ = float(fitted["r0"])
         return rules
+
+
+def threshold_place(calibration: np.ndarray, value: float) -> float:
+    """Threshold `value` as a multiple of the sorted `calibration`'s (SPREAD_QUANTILE quantile - median)
+    above its median: where the threshold stands among normal scores, whatever their units."""
+    median = quantile_of_sorted(calibration, 0.5)
+    gap = quantile_of_sorted(calibration, SPREAD_QUANTILE) - median
+    floor = 1e-9 * max(1.0, abs(median))
+    return (value - median) / max(gap, floor)

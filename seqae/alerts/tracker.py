@@ -88,6 +88,7 @@ class AlertTracker:
         self._on = False  # the episode's last row was at or above its level
         self._quarantine: list[tuple[int, float]] = []  # the episode's rows: normal or not, decided when it ends
         self._last_closed: Alert | None = None  # an alert that ended, within its cooldown
+        self._since = -1  # the row the episode began, or went on from within its cooldown
         self._learn_until = -1  # rows before this one join the reference whatever they score
         self._finished = False
 
@@ -203,10 +204,12 @@ class AlertTracker:
         if (previous is not None and contribution is not None and previous.shares is not None
                 and int(np.argmax(contribution)) == previous.top):
             self._episode, self._last_closed = previous, None  # the same sensors again: the alert goes on
+            self._since = row
         else:
             shares = None if contribution is None else np.zeros(len(contribution))
             self._episode = Alert(-1, row, row, -1, row, -np.inf, score, 0.0, 0, shares, start_time=time,
                                   peak_time=time)
+            self._since = row
         self._quarantine = []
         self._on = True
         self._extend(row, score, c, flag, contribution, time)
@@ -232,11 +235,12 @@ class AlertTracker:
     def _settle_if_lasting(self, row: int) -> None:
         """An alert on for `settle` rows since it fired, or an episode `settle` rows old that never
         fired, is a state that lasts: a possible new normal. Its rows join the reference, and so do
-        the next `settle` rows, whatever they score."""
+        the next `settle` rows, whatever they score. An alert that went on after its cooldown counts
+        from the row it went on again: flags that came back are not a state that lasted."""
         episode, settle = self._episode, self.rules.settle
         if episode is None or not settle:
             return
-        since = row - (episode.fired_at if episode.alert_id >= 0 else episode.start)
+        since = row - max(self._since, episode.fired_at if episode.alert_id >= 0 else episode.start)
         if since < settle:
             return
         for earlier, score in self._quarantine:
@@ -248,11 +252,13 @@ class AlertTracker:
         self._episode, self._on = None, False
 
     def _end_episode(self) -> None:
-        """The episode ended: its rows up to its end were not normal; the gap rows after it were."""
+        """The episode ended. One that never fired was a normal excursion: all its rows join the
+        reference (leaving them out would cut its tail off at the threshold, and the threshold would
+        sink). An alert's rows up to its end were not normal; the gap rows after it were."""
         episode = self._episode
         self._episode, self._on = None, False
         for row, score in self._quarantine:
-            if row > episode.end:
+            if episode.alert_id < 0 or row > episode.end:
                 self.reference.admit(row, score)
         self._quarantine = []
         if episode.alert_id >= 0:
@@ -318,6 +324,7 @@ class AlertTracker:
         episode = self._episode
         return {
             "n_rows": self.n_rows, "n_scored": self.n_scored, "n_settled": self.n_settled, "on": self._on,
+            "since": self._since,
             "finished": self._finished, "learn_until": self._learn_until, "level": self.level,
             "alerts": [_alert_state(a) for a in self.alerts], "n_alerts": self.n_alerts,
             # the episode and the alert within its cooldown: an alert's id, or (an episode not fired yet) itself
@@ -339,6 +346,7 @@ class AlertTracker:
             tracker.n_rows, tracker.n_settled = int(state["n_rows"]), int(state["n_settled"])
             tracker.n_scored, tracker._learn_until = int(state["n_scored"]), int(state["learn_until"])
             tracker._on, tracker._finished = bool(state["on"]), bool(state["finished"])
+            tracker._since = int(state["since"])
             episode, last = state["episode"], state["last_closed"]
             tracker._episode = (None if episode is None else by_id[episode] if isinstance(episode, int)
                                 else _alert_from_state(episode))

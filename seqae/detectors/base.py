@@ -97,7 +97,7 @@ class BaseDetector(BaseEstimator):
         self.feature_names_in_ = np.asarray(modelled, dtype=object)
         self.n_features_in_ = len(modelled)
         readings = np.concatenate([values for values, _ in segments])
-        self.level_reference_ = np.median(readings, axis=0)  # each sensor's level in the training rows
+        self.level_reference_ = readings.mean(axis=0)  # each sensor's level in the training rows
         n_vals = held_out_rows([len(values) for values, _ in segments], self.validation_fraction, self.window_size)
         self.scaler_ = Scaler().fit(np.concatenate([values for values, _ in segments]), method=self.scaling)
         scaled = [self.scaler_.transform(values) for values, _ in segments]  # each (n_timepoints, n_features) float32
@@ -233,10 +233,6 @@ class BaseDetector(BaseEstimator):
         warming_up[:n_warming] = True
         return RawScores(index, contributions.sum(axis=1), contributions, warming_up)
 
-    def _causal_scores(self, scaled: np.ndarray, index: pd.Index) -> RawScores:
-        return self.causal_raw(scoring.causal_element_scores(
-            self.window_scores, scaled, self.window_size, self.score_reduction, self.score_batch_size()), index)
-
     def _ranking_scores(self, scaled: np.ndarray) -> np.ndarray:
         """The retrospective score of each row: the windows covering it, normalised and smoothed
         (NaN for a series shorter than one window)."""
@@ -256,11 +252,13 @@ class BaseDetector(BaseEstimator):
     def anomaly_score(self, X, causal: bool = False) -> np.ndarray:
         """The raw score of each row (higher = more anomalous), for ranking: retrospective (each row
         from the windows covering it, which reach up to `window_size - 1` rows past it), or with
-        `causal` each row's from the rows up to it (NaN before the first full window)."""
+        `causal` each row's as a live feed scores it from the rows up to it (`detect`'s raw scores:
+        NaN before the first full window)."""
+        if causal:
+            return self.detect(X).raw_scores
         self.check_fitted()
-        values, index = self.check_input(X, min_rows=1 if causal else None)
-        scaled = self.scaler_.transform(values)
-        return self._causal_scores(scaled, index).scores if causal else self._ranking_scores(scaled)
+        values, _ = self.check_input(X)
+        return self._ranking_scores(self.scaler_.transform(values))
 
     def predict(self, X) -> np.ndarray:
         """0/1 per time point, as live monitoring flags it (`detect`)."""
@@ -316,7 +314,12 @@ class BaseDetector(BaseEstimator):
     def check_input(self, X, min_rows: int | None = None) -> tuple[np.ndarray, pd.Index]:
         """`X` as `(n_timepoints, n_features)` float64 in the fitted column order, and its index;
         a `DataError` naming what is wrong otherwise (`inputs.check_table`). `min_rows`: the fewest
-        rows accepted (default: one window)."""
+        rows accepted (default: one window). An array as wide as the fitted table (`roles_`, which
+        holds the columns left out of the model too) gives the modelled columns by position."""
+        roles = getattr(self, "roles_", None)
+        if (roles and not isinstance(X, pd.DataFrame) and np.ndim(X) == 2
+                and np.shape(X)[1] == len(roles) != int(self.n_features_in_)):
+            X = np.asarray(X)[:, [k for k, name in enumerate(roles) if name in set(self.feature_names_in_)]]
         values, index, _ = check_table(X, list(self.feature_names_in_), self.window_size, min_rows,
                                        owner=type(self).__name__)
         return values, index

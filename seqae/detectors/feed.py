@@ -45,11 +45,12 @@ class Feed:
         self.offset = np.zeros(n_features)  # each sensor's level, less the training rows' median
         self.feature_names = [str(name) for name in detector.feature_names_in_]
 
-    def score(self, values: np.ndarray, index: pd.Index) -> tuple[Detection, np.ndarray]:
+    def score(self, values: np.ndarray, index: pd.Index, on_step=None) -> tuple[Detection, np.ndarray]:
         """The decisions of the next rows: `values` `(n_rows, n_features)` finite, in the detector's
         column order (`BaseDetector.check_input`), and their `index`; and the alert ids this call
         settled, which continue from the last call's (`AlertTracker.update`: a row's id is settled
-        once no later row can change it)."""
+        once no later row can change it). `on_step(k)`: called after each row `k` of these that could
+        change an alert (`AlertTracker.update`)."""
         parts, settled = [], []
         first = 0
         while first < len(values):
@@ -57,7 +58,8 @@ class Feed:
             stop = first + min(len(values) - first, REFRESH_ROWS - t % REFRESH_ROWS)
             if t % REFRESH_ROWS == 0:
                 self._refresh_level(t)
-            detection, ids = self._score_block(values[first:stop], index[first:stop])
+            step = None if on_step is None else (lambda k, at=first: on_step(at + k))
+            detection, ids = self._score_block(values[first:stop], index[first:stop], step)
             parts.append(detection)
             settled.append(ids)
             first = stop
@@ -69,7 +71,7 @@ class Feed:
         """The end of the feed: the alert ids of the rows not settled yet (`AlertTracker.finish`)."""
         return self.tracker.finish()
 
-    def _score_block(self, values: np.ndarray, index: pd.Index) -> tuple[Detection, np.ndarray]:
+    def _score_block(self, values: np.ndarray, index: pd.Index, on_step=None) -> tuple[Detection, np.ndarray]:
         detector = self.detector
         window = detector.window_size
         scaled = detector.scaler_.transform(values - self.offset).astype(np.float32)
@@ -84,7 +86,7 @@ class Feed:
         self.recent = series[max(len(series) - (window - 1), 0):] if window > 1 else series[:0]
         first = self.n_rows
         self.readings.extend((first + k, row) for k, row in enumerate(np.asarray(values, dtype=np.float64)))
-        step = self.tracker.update(raw.scores, raw.contributions, list(index))
+        step = self.tracker.update(raw.scores, raw.contributions, list(index), on_step=on_step)
         self.n_rows += len(values)
         self._take_admitted()
         return Detection(index, self.feature_names, step.scores, raw.contributions, self.tracker.level, step.flags,
@@ -114,7 +116,16 @@ class Feed:
         while len(self.normal) > size:
             self.normal.popleft()
         if changed and len(self.normal) == size:
-            self.offset = np.median(np.asarray(self.normal), axis=0) - self.detector.level_reference_
+            self.offset = np.mean(np.asarray(self.normal), axis=0) - self.detector.level_reference_
+
+    def drift(self) -> dict[str, float]:
+        """How far the feed has moved from what the model was fitted on: `threshold_ratio`, the
+        threshold in raw units now over the fitted one, and `level_shift`, the largest move of a
+        sensor's level in units of its spread (the scaler's)."""
+        fitted = self.detector.alert_rules_.threshold_value
+        ratio = self.tracker.reference.threshold / fitted if fitted > 0 else float("nan")
+        shift = np.abs(self.offset) / self.detector.scaler_.scale_
+        return {"threshold_ratio": float(ratio), "level_shift": float(shift.max()) if shift.size else 0.0}
 
     # ---- restarts ---------------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """Score a CSV file of any length in chunks of rows, in memory that does not grow with the file.
 
     CSV --chunks of rows--> parsed by read_sensor_csv's rules --gaps filled--> scaled
-      --the windows ending on each row (CausalScorer, carrying the last window_size - 1 rows)-->
-      raw scores --the model's alert rules, row after row--> calibrated scores, flags, alert ids
+      --the detector's feed (seqae.detectors.feed: the windows ending on each row, each sensor's level,
+      the model's alert rules, row after row)--> calibrated scores, flags, alert ids
       --> output CSV, appended once a row's alert id is settled; at the end the alert table
 
 `score_csv(detector, "big.csv", "scores.csv")` writes, value for value, what
@@ -49,7 +49,7 @@ from seqae.files import StagedFile, staged_files
 from seqae.progress import ProgressBar
 from seqae.errors import ConfigError, DataError
 from seqae.alerts import alert_table
-from seqae.streaming.live import CausalScorer
+from seqae.detectors.feed import Feed
 from seqae.windows import WindowAccumulator, batched_windows
 
 
@@ -112,7 +112,6 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
                ranking=False) -> dict:
     started = time.perf_counter()
     reader = ChunkReader(name, list(detector.feature_names_in_), options, int(chunk_rows))
-    causal = CausalScorer(detector)
     decider = _Decider(detector)
     retrospective = _ChunkScorer(detector, name, reconstruct=reconstruct) if ranking or reconstruct else None
     staged: list[StagedFile] = []
@@ -154,13 +153,12 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
                 progress.update(len(index))
                 if not len(index):
                     continue
-                raw = causal.score(values, index)
-                decided = decider.add(raw)
+                decided = decider.add(values, index)
                 counts["rows"] += len(index)
                 ranks = retrospective_rows(retrospective.push(index, values)) if retrospective else []
                 write(decided, ranks)
-            if causal.n_rows < detector.window_size:
-                raise DataError(f"{name}: has {causal.n_rows} rows, fewer than one window (window_size="
+            if decider.feed.n_rows < detector.window_size:
+                raise DataError(f"{name}: has {decider.feed.n_rows} rows, fewer than one window (window_size="
                                 f"{detector.window_size}); give at least {detector.window_size} rows")
             ranks = retrospective_rows(retrospective.finish()) if retrospective else []
             settled, table = decider.finish()
@@ -279,26 +277,25 @@ class _ChunkScorer:
 
 
 class _Decider:
-    """The model's alert rules over consecutive raw scores (`seqae.alerts.AlertTracker`): each row handed
-    back decided, with its alert id once no later row can change it, and at the end the alert table:
-    the same as `detect` of the whole file."""
+    """The detector's feed over consecutive chunks (`seqae.detectors.feed.Feed`): each row handed back
+    decided, with its alert id once no later row can change it, and at the end the alert table: the
+    same as `detect` of the whole file."""
 
     def __init__(self, detector: BaseDetector):
-        self.tracker = detector.alert_rules_.tracker()
+        self.feed = Feed(detector)
         self.feature_names = list(detector.feature_names_in_)
         self.pending: list[Detection] = []  # decided rows whose alert ids are not settled yet, in order
         self.n_flagged = 0
 
-    def add(self, raw) -> list[tuple[Detection, np.ndarray]]:
-        step = self.tracker.update(raw.scores, raw.contributions, raw.index)
-        self.n_flagged += int(step.flags.sum())
-        self.pending.append(Detection(raw.index, self.feature_names, step.scores, raw.contributions,
-                                      self.tracker.level, step.flags, step.warming_up | raw.warming_up, raw.scores))
-        return self._hand_out(step.alert_ids)
+    def add(self, values: np.ndarray, index: pd.Index) -> list[tuple[Detection, np.ndarray]]:
+        detection, settled = self.feed.score(values, index)
+        self.n_flagged += int(detection.flags.sum())
+        self.pending.append(detection)
+        return self._hand_out(settled)
 
     def finish(self) -> tuple[list[tuple[Detection, np.ndarray]], pd.DataFrame]:
-        settled = self._hand_out(self.tracker.finish())
-        return settled, alert_table(self.tracker.alerts, None, self.feature_names)
+        settled = self._hand_out(self.feed.finish())
+        return settled, alert_table(self.feed.tracker.alerts, None, self.feature_names)
 
     def _hand_out(self, alert_ids: np.ndarray) -> list[tuple[Detection, np.ndarray]]:
         out, done = [], 0
