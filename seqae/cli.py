@@ -254,6 +254,11 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
                f"{result.fit_seconds:.1f} s{epochs_note}; threshold {m['threshold']:.4g}")
     if result.auto is not None:
         summary = f"{result.auto.reason}\n{summary}"
+    from seqae.data.roles import describe_roles
+
+    roles = result.detector.roles_
+    if len(roles) > result.detector.n_features_in_:  # state or constant columns left out of the model
+        summary += f"\ncolumns: {describe_roles(roles, list(result.detector.feature_names_in_))}"
     _echo_fitted(result, summary, f"experiment {experiment!r}", quiet)
 
 
@@ -385,7 +390,7 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
     warn = functools.partial(click.echo, err=True)
     monitor = None if no_track else tracking.MonitoringRun(
         loaded, source=source.name, experiment=experiment, report_every=report_every, warn=warn,
-        alert_table=resumed.scorer.alert_table)
+        alert_table=resumed.scorer.alert_table, drift=resumed.scorer.drift)
     status = "FAILED"
     try:
         with feed.StopSignals() as stop:

@@ -139,6 +139,9 @@ def test_run_has_plots_config_and_dataset(in_store):
     assert config["model_type"] == "lstm-ae" and config["params"]["window_size"] == 16
     assert config["threshold"]["kind"] == "quantile"
     assert config["threshold"]["value"] == pytest.approx(result.detector.threshold_.value_)
+    columns = json.loads(Path(client.download_artifacts(result.run_id, "columns.json")).read_text())
+    assert columns == {"roles": {name: "continuous" for name in data.frame.columns}, "modelled": list(data.frame.columns)}
+    assert client.get_run(result.run_id).data.tags["seqae.columns"].startswith(f"{data.frame.shape[1]} columns: ")
     (dataset_input,) = client.get_run(result.run_id).inputs.dataset_inputs
     assert dataset_input.dataset.name == "train.csv"
     assert json.loads(dataset_input.dataset.source)["uri"] == str(store.train_csv.resolve())

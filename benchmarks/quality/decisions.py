@@ -14,17 +14,17 @@ alert precision, false alerts per 1,000 normal rows, the median delay, the norma
 alerts and the normal rows flagged; NAB's score of the firing rows beside them. Counts are pooled
 over each set's files.
 
-A model's raw scores of the test rows, its calibration scores and threshold are cached under
-benchmarks/out/decisions/ (`--refit` fits again): other alert rules are measured in seconds on them
-(`--rules`, `--grid`: `seqae.alerts.AlertRules` parameters). Writes benchmarks/results/<tag>.md
-and <tag>.per_file.csv.
+The fitted models are cached under benchmarks/out/decisions/ (`--refit` fits again): other alert
+rules (`--rules`, `--grid`: `seqae.alerts.AlertRules` parameters, calibrated on the model's own
+calibration scores) are measured by scoring the test rows again, without fitting. Writes
+benchmarks/results/<tag>.md and <tag>.per_file.csv.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
-import pickle
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -42,37 +42,42 @@ TARGETS = {  # issue 25: recall, precision, false per 1,000 normal rows, normal 
 }
 
 
-def scored_file(set_name: str, file: protocol.DevFile, seed: int, refit: bool, networks: bool = True) -> dict:
-    """The default fitted on the file's training rows, its raw causal scores of the test rows and what
-    its alert rules were calibrated on; cached."""
-    path = CACHE / set_name / f"{file.name.replace('/', '__')}.seed{seed}{'' if networks else '.baselines'}.pkl"
-    if path.exists() and not refit:
-        return pickle.loads(path.read_bytes())
+def fitted_file(set_name: str, file: protocol.DevFile, seed: int, refit: bool, networks: bool = True):
+    """The default fitted on the file's training rows (cached: saved with `BaseDetector.save`)."""
     from seqae import autoconfig
+    from seqae.detectors import BaseDetector
 
+    path = CACHE / set_name / f"{file.name.replace('/', '__')}.seed{seed}{'' if networks else '.baselines'}"
+    if path.exists() and not refit:
+        return BaseDetector.load(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         detector = autoconfig.auto_fit(file.train, random_state=seed, networks=networks).detector
-        raw = detector.detect(file.test)
-    record = {"model": detector.model_type, "window": int(detector.window_size),
-              "scores": raw.raw_scores, "contributions": raw.contributions,
-              "calibration": detector.calibration_scores_, "threshold": float(detector.threshold_.value_),
-              "fixed": detector.alert_rules_.memory == 0, "labels": file.labels, "index": file.test.index}
+    if path.exists():
+        shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(record))
-    return record
+    detector.save(path)
+    return detector
 
 
-def decide(record: dict, rules: dict):
-    """The alert counts of one file under alert rules `rules` (AlertRules parameters beyond the defaults)."""
+def decide(detector, file: protocol.DevFile, rules: dict):
+    """The alert counts of the file's test rows, a feed of their own, under alert rules `rules`
+    (AlertRules parameters beyond the defaults) calibrated as the model's own were."""
     from seqae import metrics
     from seqae.alerts import AlertRules
 
-    fitted = AlertRules(**rules).fit(record["calibration"], record["threshold"])
-    decisions = fitted.apply(record["scores"], record["contributions"])
-    spans = [(a.start, a.end) for a in decisions.alerts]
-    fired = [a.fired_at for a in decisions.alerts]
-    return metrics.alert_counts(record["labels"], spans, fired_at=fired, index=record["index"], flags=decisions.flags)
+    fitted = detector.alert_rules_
+    if rules:
+        params = {**fitted.get_params(), **rules}
+        detector.alert_rules_ = AlertRules(**params).fit(fitted.calibration_, detector.threshold_.value_)
+        detector.level_rows_ = min(detector.level_rows_ or params["memory"], params["memory"])
+    try:
+        detection = detector.detect(file.test)
+    finally:
+        detector.alert_rules_ = fitted
+    spans = [(a.start, a.end) for a in detection.alerts]
+    fired = [a.fired_at for a in detection.alerts]
+    return metrics.alert_counts(file.labels, spans, fired_at=fired, index=file.test.index, flags=detection.flags)
 
 
 def summary_line(set_name: str, counts) -> str:
@@ -89,18 +94,19 @@ def summary_line(set_name: str, counts) -> str:
 def run(sets, limit, seed, refit, variants: list[dict], verbose: bool, networks: bool = True):
     rows, lines = [], []
     for set_name in sets:
-        records = []
+        fitted = []
         for file in protocol.load(set_name, limit):
-            records.append((file.name, scored_file(set_name, file, seed, refit, networks)))
+            fitted.append((file, fitted_file(set_name, file, seed, refit, networks)))
             if verbose:
-                print(f"{set_name} {file.name}: {records[-1][1]['model']} w={records[-1][1]['window']}",
-                      file=sys.stderr, flush=True)
+                detector = fitted[-1][1]
+                print(f"{set_name} {file.name}: {detector.model_type} w={detector.window_size}", file=sys.stderr,
+                      flush=True)
         for rules in variants:
             total = None
-            for name, record in records:
-                counts = decide(record, rules)
+            for file, detector in fitted:
+                counts = decide(detector, file, rules)
                 total = counts if total is None else total + counts
-                rows.append({"set": set_name, "file": name, "rules": json.dumps(rules), **counts.to_dict()})
+                rows.append({"set": set_name, "file": file.name, "rules": json.dumps(rules), **counts.to_dict()})
             lines.append((json.dumps(rules), summary_line(set_name, total)))
     return pd.DataFrame(rows), lines
 

@@ -14,6 +14,7 @@ from mlflow.tracking import MlflowClient
 
 import seqae
 from seqae.data import TrainingData
+from seqae.data.roles import describe_roles
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import ConfigError, about_file
 from seqae.windows import window_mean_scores
@@ -149,6 +150,9 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
     _log_fit_plots(run_id, detector, data.frame, detection, alerts)
     mlflow.log_dict(_effective_config(detector, data.options), "config.json")
+    modelled = list(detector.feature_names_in_)
+    mlflow.log_dict({"roles": detector.roles_, "modelled": modelled}, "columns.json")
+    mlflow.set_tag("seqae.columns", describe_roles(detector.roles_, modelled))
     model_info = log_detector_model(detector, data.frame, registered_model_name=register)
     return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri(model_info, register, alias),
                      fit_seconds,
