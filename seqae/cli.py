@@ -4,7 +4,7 @@
     seqae fit DATA.csv [--model lstm-ae] ...    fit a detector; every fit is an MLflow run
     seqae fit A.csv B.csv ... | DIR             one detector on several recordings
     seqae fit FLEET.csv --asset-column machine  one detector per machine, one model
-    seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals, --causal)
+    seqae score MODEL DATA.csv -o scores.csv    decisions per time point, as live (+ --intervals)
     seqae watch MODEL [CSV|-]                   score a live feed row by row, alerts as they open and close
     seqae evaluate MODEL DATA.csv --label-column anomaly
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
@@ -254,6 +254,11 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
                f"{result.fit_seconds:.1f} s{epochs_note}; threshold {m['threshold']:.4g}")
     if result.auto is not None:
         summary = f"{result.auto.reason}\n{summary}"
+    from seqae.data.roles import describe_roles
+
+    roles = result.detector.roles_
+    if len(roles) > result.detector.n_features_in_:  # state or constant columns left out of the model
+        summary += f"\ncolumns: {describe_roles(roles, list(result.detector.feature_names_in_))}"
     _echo_fitted(result, summary, f"experiment {experiment!r}", quiet)
 
 
@@ -278,7 +283,9 @@ def _echo_fitted(result, summary: str, where: str, quiet: bool) -> None:
 @click.argument("model_uri", metavar="MODEL_URI")
 @click.argument("data", type=INPUT_FILE)
 @click.option("--output", "-o", type=OUTPUT_FILE, required=True,
-              help="Scores CSV: time, score, is_anomaly, alert_id, contribution_<sensor> per row.")
+              help="Scores CSV, one row per time point as a live feed of DATA.csv would decide it: time, score "
+                   "(calibrated: 1.0 = the threshold), raw_score, is_anomaly, alert_id, warming_up, "
+                   "contribution_<sensor>.")
 @click.option("--intervals", type=OUTPUT_FILE,
               help="Alerts CSV, one row per alert: start, end, duration, fired_at (when it would have fired "
                    "live), peak time and score, p-value and severity, top sensors with their shares.")
@@ -288,13 +295,14 @@ def _echo_fitted(result, summary: str, where: str, quiet: bool) -> None:
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
               help="bfloat16: the network's forward pass in bfloat16, faster on CPUs with native bfloat16 "
                    "(benchmarks/README.md measures it; scores move by a few hundredths of their spread).")
-@click.option("--causal", is_flag=True,
-              help="Score each row from the rows up to it alone (the window ending on it), as `seqae watch` "
-                   "scores a live feed; the rows before the first full window are marked warming_up, with "
-                   "an empty score (docs/benchmarks.md: what it costs in AUC-PR).")
+@click.option("--retrospective", is_flag=True,
+              help="Add ranking_score: each row scored from the windows covering it, which reach up to "
+                   "window_size - 1 rows past it; for ranking rows after the fact (AUC-PR), never for decisions.")
+@click.option("--causal", is_flag=True, hidden=True,
+              help="Every score is causal: each row from the rows up to it alone, as `seqae watch` has it.")
 @read_options
 @device_option
-def score(model_uri, data, output, intervals, reconstruction, precision, causal, read, device):
+def score(model_uri, data, output, intervals, reconstruction, precision, retrospective, causal, read, device):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
@@ -315,16 +323,16 @@ def score(model_uri, data, output, intervals, reconstruction, precision, causal,
         from seqae.fleet import score_fleet_csv
 
         result = score_fleet_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
-                                 reconstruction_path=reconstruction, causal=causal)
+                                 reconstruction_path=reconstruction, ranking=retrospective)
         click.echo(f"Scored {result['rows']} rows of {result['assets']} {detector.asset_column}s: "
                    f"{result['anomalies']} flagged, {result['alerts']} alerts -> {written}")
         return
     if "device" in detector.get_params():
         detector.set_params(device=device)
     result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
-                       reconstruction_path=reconstruction, causal=causal)
+                       reconstruction_path=reconstruction, ranking=retrospective)
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
-               f"(threshold {detector.threshold_.value_:.4g}) -> {written}")
+               f"(score 1.0 = the threshold, {detector.threshold_.value_:.4g} raw at the start) -> {written}")
 
 
 def _check_distinct_outputs(outputs: dict) -> None:
@@ -363,8 +371,8 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
           experiment, device):
     """Score a live feed row by row: CSV lines from stdin (- or no CSV) or from a file that keeps growing.
 
-    The first line is the header; each row is answered at once on stdout (flushed) with its causal
-    score (equal to `seqae score --causal`), its flag, and an alert event when the model's alert rules
+    The first line is the header; each row is answered at once on stdout (flushed) with its score
+    (equal to `seqae score`'s), its flag, and an alert event when the model's alert rules
     open or close an alert. Malformed rows are reported on stderr with their line number and skipped.
     SIGINT/SIGTERM end the watch cleanly. Each watch is an MLflow run beside the model's run.
     """
@@ -382,7 +390,7 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
     warn = functools.partial(click.echo, err=True)
     monitor = None if no_track else tracking.MonitoringRun(
         loaded, source=source.name, experiment=experiment, report_every=report_every, warn=warn,
-        alert_table=resumed.scorer.alert_table)
+        alert_table=resumed.scorer.alert_table, drift=resumed.scorer.drift)
     status = "FAILED"
     try:
         with feed.StopSignals() as stop:
@@ -396,24 +404,6 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
     click.echo(f"watch: {summary.rows} rows scored, {summary.skipped} skipped, {summary.opened} alerts opened, "
                f"{summary.closed} closed ({summary.stopped_by})"
                + (f"; monitoring run {monitor.run_id}" if monitor is not None else ""), err=True)
-
-
-EVALUATION_ROWS = (  # (key in seqae.metrics.evaluate, label, format)
-    ("precision", "precision", "{:.3f}"),
-    ("recall", "recall", "{:.3f}"),
-    ("f1", "F1", "{:.3f}"),
-    ("far", "false-alarm rate (%)", "{:.2f}"),
-    ("auc_pr", "AUC-PR", "{:.3f}"),
-    ("vus_pr", "VUS-PR", "{:.3f}"),
-    ("event_f1", "event F1", "{:.3f}"),
-    ("mean_detection_delay", "mean detection delay (rows)", "{:.1f}"),
-    ("n_alerts", "alerts", "{:.0f}"),
-    ("anomaly_recall", "anomalies found by an alert", "{:.3f}"),
-    ("alert_precision", "alerts on an anomaly", "{:.3f}"),
-    ("false_alerts_per_1000_rows", "false alerts per 1,000 normal rows", "{:.2f}"),
-    ("false_alerts_per_day", "false alerts per day", "{:.2f}"),
-    ("median_alert_delay", "median alert delay (rows)", "{:.1f}"),
-)
 
 
 @cli.command()
@@ -433,21 +423,11 @@ def evaluate(model_uri, data, label_column, read, experiment, run_name):
     tracking = _tracking()
     result = tracking.evaluate_and_log(model_uri, data, label_column=label_column, options=read,
                                        experiment=experiment, run_name=run_name)
+    from seqae.metrics.report import format_metrics
+
     click.echo(format_metrics(result.metrics))
     where = "a new run" if result.new_run else "the model's run"
     click.echo(f"logged to {where} {result.run_id}; view: {tracking.how_to_view(result.run_url)}")
-
-
-def format_metrics(values: dict) -> str:
-    width = max(len(label) for _, label, _ in EVALUATION_ROWS)
-    lines = [f"{'metric':<{width}}  value"]
-    for key, label, fmt in EVALUATION_ROWS:
-        value = values.get(key, float("nan"))
-        lines.append(f"{label:<{width}}  {fmt.format(value) if value == value else 'n/a'}")
-    n_anomalous = int(values.get("tp", 0) + values.get("fn", 0))
-    n_points = int(sum(values.get(k, 0) for k in ("tp", "fp", "tn", "fn")))
-    lines.append(f"({n_anomalous} of {n_points} rows labelled anomalous, {int(values.get('tp', 0) + values.get('fp', 0))} flagged)")
-    return "\n".join(lines)
 
 
 # ---- servers --------------------------------------------------------------------------------------------
@@ -576,6 +556,8 @@ def demo(out_dir, experiment, epochs, quiet):
     click.echo("Injected anomalies and what the model made of them:")
     click.echo(result.injected.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.2f}"))
     click.echo(f"\nAgainst the known labels of {result.test_path} (rows the model did not see):")
+    from seqae.metrics.report import format_metrics
+
     click.echo(format_metrics(evaluation.metrics))
     base, found = result.baseline, result.baseline_injected
     missed = ", ".join(found.loc[~found["detected"], "kind"]) or "none"

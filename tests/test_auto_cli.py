@@ -69,7 +69,10 @@ def test_every_candidate_is_a_child_run_and_one_is_chosen(auto_fit_run):
 def test_the_chosen_model_scores_a_file(auto_fit_run):
     _, _, score, scores, _ = auto_fit_run
     assert score.exit_code == 0, score.output
-    assert len(scores) == 700 and np.isfinite(scores["score"]).all()
+    assert len(scores) == 700
+    warming = scores["warming_up"].astype(bool)
+    assert np.isfinite(scores.loc[scores["raw_score"].notna(), "score"]).all() and not scores.loc[warming, "is_anomaly"].any()
+    assert scores["score"].notna().sum() > 600  # every row after the first window has its score
 
 
 def test_options_of_one_model_need_the_model_named(tmp_path, monkeypatch):

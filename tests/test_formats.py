@@ -142,7 +142,7 @@ def test_chunked_scoring_writes_the_whole_file_timestamps_in_utc(detector, files
     score_csv(detector, files["iso-utc-z"], scores, intervals_path=tmp_path / "intervals.csv", chunk_rows=50,
               quiet=True)
     body, intervals, detection = reference
-    assert scores.read_text().split("\n", 1)[0].startswith("timestamp,score,is_anomaly,")
+    assert scores.read_text().split("\n", 1)[0].startswith("timestamp,score,raw_score,is_anomaly,")
     assert _body(scores) == body
     first = body.split("\n", 1)[0]
     assert first.startswith("2026-03-01 00:00:00+00:00,")

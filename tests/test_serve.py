@@ -81,8 +81,10 @@ def test_served_scores_equal_seqae_score(server, tmp_path, monkeypatch):
     status, body = post(url, {"dataframe_split": split(rows[SENSORS])})
     assert status == 200, body
     served = pd.DataFrame(body["predictions"])
-    assert list(served.columns) == ["score", "is_anomaly", "alert_id", *[f"contribution_{s}" for s in SENSORS]]
-    np.testing.assert_array_equal(served["score"].to_numpy(), expected["score"].to_numpy())
+    assert list(served.columns) == ["score", "raw_score", "is_anomaly", "alert_id", "warming_up",
+                                    *[f"contribution_{s}" for s in SENSORS]]
+    np.testing.assert_array_equal(served["score"].to_numpy(dtype=float), expected["score"].to_numpy())
+    np.testing.assert_array_equal(served["raw_score"].to_numpy(dtype=float), expected["raw_score"].to_numpy())
     np.testing.assert_array_equal(served["is_anomaly"].to_numpy(), expected["is_anomaly"].to_numpy())
     # the served alert ids are seqae score's (the request is the same rows, as one series)
     np.testing.assert_array_equal(served["alert_id"].to_numpy(), expected["alert_id"].to_numpy())
@@ -94,7 +96,8 @@ def test_served_scores_equal_seqae_score(server, tmp_path, monkeypatch):
     status, records = post(url, {"dataframe_records": rows[["anomaly", *SENSORS[::-1], "timestamp"]]
                                  .to_dict(orient="records")})
     assert status == 200, records
-    np.testing.assert_array_equal(pd.DataFrame(records["predictions"])["score"], expected["score"])
+    np.testing.assert_array_equal(pd.DataFrame(records["predictions"])["score"].to_numpy(dtype=float),
+                                  expected["score"].to_numpy())
 
 
 def test_threshold_param_overrides_the_fitted_one(server):
@@ -102,9 +105,12 @@ def test_threshold_param_overrides_the_fitted_one(server):
     rows = pd.read_csv(store.test_csv)[SENSORS]
     status, body = post(url, {"dataframe_split": split(rows), "params": {"threshold": 0.25}})
     assert status == 200, body
-    served = pd.DataFrame(body["predictions"])
-    np.testing.assert_array_equal(served["is_anomaly"], (served["score"] > 0.25).astype(int))
+    served = pd.DataFrame(body["predictions"])  # the flag level on the calibrated score, for this call
+    decided = served["warming_up"] == 0
+    np.testing.assert_array_equal(served["is_anomaly"], ((served["score"] > 0.25) & decided).astype(int))
     assert 0 < served["is_anomaly"].sum() < len(served)
+    status, default = post(url, {"dataframe_split": split(rows)})
+    assert pd.DataFrame(default["predictions"])["is_anomaly"].sum() < served["is_anomaly"].sum()
 
 
 def post_bytes(url: str, body: dict) -> tuple[int, bytes]:
@@ -196,12 +202,13 @@ def _is_zombie(pid: int) -> bool:
 
 def test_context_rows_give_the_causal_scores_of_a_sliding_client(server, tmp_path, monkeypatch):
     """A client that slides a window over the feed, sending the rows it already had answered as
-    context before each new block, gets `seqae score --causal`'s scores for the new rows."""
+    context before each new block, gets `seqae score`'s raw scores for the new rows. (Each request is a
+    feed of its own: its decisions start from the model's reference, not from the earlier requests'.)"""
     store, url, _ = server
     monkeypatch.chdir(store.root)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     out = tmp_path / "causal.csv"
-    result = CliRunner().invoke(cli, ["score", store.registered_uri, str(store.test_csv), "-o", str(out), "--causal"])
+    result = CliRunner().invoke(cli, ["score", store.registered_uri, str(store.test_csv), "-o", str(out)])
     assert result.exit_code == 0, result.output
     expected = pd.read_csv(out)
     rows = pd.read_csv(store.test_csv)[SENSORS]
@@ -218,11 +225,9 @@ def test_context_rows_give_the_causal_scores_of_a_sliding_client(server, tmp_pat
         served.append(pd.DataFrame(body["predictions"]))
     served = pd.concat(served, ignore_index=True)
     assert len(served) == len(rows)
-    np.testing.assert_array_equal(served["warming_up"].to_numpy(), expected["warming_up"].to_numpy())
-    warm = expected["warming_up"].to_numpy().astype(bool)
-    assert warm.any() and served.loc[warm, "score"].isna().all()
-    np.testing.assert_array_equal(served.loc[~warm, "score"].to_numpy(), expected.loc[~warm, "score"].to_numpy())
-    np.testing.assert_array_equal(served["is_anomaly"].to_numpy(), expected["is_anomaly"].to_numpy())
+    raw = served["raw_score"].to_numpy(dtype=float)
+    np.testing.assert_array_equal(raw, expected["raw_score"].to_numpy())
+    assert np.isnan(raw).sum() == 15  # window_size - 1 rows without a full window, at the start of the feed only
     status, body = post(url, {"dataframe_split": split(rows.iloc[:3]), "params": {"context_rows": 3}})
     assert status == 400 and "context_rows=3" in body["message"]
 

@@ -29,7 +29,7 @@ def watched(tmp_path_factory):
     frame.index.name = "timestamp"
     frame.to_csv(folder / "data.csv")
     detector = make_detector("knn-window", window_size=WINDOW, smoothing=2).fit(frame.iloc[:N_TRAIN])
-    causal = detector.detect(read_sensor_csv(folder / "data.csv"), causal=True)
+    causal = detector.detect(read_sensor_csv(folder / "data.csv"))  # what a feed of the file decides
     return folder, detector, causal
 
 

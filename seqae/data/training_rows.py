@@ -5,12 +5,10 @@
     read_training_files  several recordings (files, or directories of them) for one model
     read_fleet_training  a fleet export's training rows, split by the asset column
     read_for_detector    the sensors a fitted detector needs (other columns ignored), and the labels
-    warn_about_constant_sensors  one warning naming the sensors that never move in the training rows
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import pandas as pd
 
 from seqae.data.csv import read_fleet_csv, read_header, read_sensor_csv
 from seqae.data.options import ReadOptions
-from seqae.errors import ConfigError, DataError, DataWarning, missing_columns_message, name_list
+from seqae.errors import ConfigError, DataError, missing_columns_message
 
 
 @dataclass
@@ -89,7 +87,6 @@ def read_training_files(paths, *, columns=None, label_column=None, options: Read
     first = read_training_data(files[0], columns=columns, label_column=label_column, options=options,
                                train_rows=train_rows, train_until=train_until)
     if len(files) == 1:
-        warn_about_constant_sensors(str(first.path), first.frame)
         return first
     sensors = list(first.frame.columns)
     recordings = [first] + [read_training_data(path, columns=sensors, label_column=label_column, options=options,
@@ -97,7 +94,6 @@ def read_training_files(paths, *, columns=None, label_column=None, options: Read
                             for path in files[1:]]
     frame = pd.concat([r.frame for r in recordings])
     folder = files[0].parent if all(f.parent == files[0].parent for f in files) else None
-    warn_about_constant_sensors(f"{len(files)} files", frame)
     merged = {**first.options,
               "data_path": str(folder.resolve()) if folder else "(several directories)",
               "n_files": len(files),
@@ -229,18 +225,3 @@ def read_for_detector(detector, path, *, time_column=None, label_column=None,
             raise DataError(missing_columns_message(missing, header, needed, str(path)))
     labels = [label_column] if label_column else []
     return read_sensor_csv(path, options, columns=needed, label_columns=labels, return_labels=bool(label_column))
-
-
-def warn_about_constant_sensors(name: str, frame: pd.DataFrame) -> None:
-    """One warning naming the sensors whose every training reading is the same: a model learns
-    nothing from them, and any change of one later scores as far off as the scaling lets it.
-    (The one place this is said, so that it can go where the detectors give such columns a role.)"""
-    values = frame.to_numpy()
-    constant = [str(col) for col, column in zip(frame.columns, values.T) if len(column) and (column == column[0]).all()]
-    if not constant:
-        return
-    one = len(constant) == 1
-    reading = f" (every reading {frame[constant[0]].iloc[0]:g})" if one else ""
-    warnings.warn(f"{name}: {'column' if one else 'columns'} {name_list(constant)} {'is' if one else 'are'} constant "
-                  f"in the training rows{reading}: nothing to learn from, and any change later scores as far off as "
-                  "the scaling lets it; leave it out with --columns if it is not a sensor", DataWarning, stacklevel=3)

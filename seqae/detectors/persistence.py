@@ -22,7 +22,8 @@ from seqae.errors import ConfigError, DataError, shorten
 from seqae.files import staged_directory
 from seqae.threshold_registry import threshold_from_dict
 
-FORMAT_VERSION = 2  # 2: conv-ae's network encodes a window to latent_dim values (a bottleneck)
+FORMAT_VERSION = 3  # 2: conv-ae's network encodes a window to latent_dim values; 3: alert rules calibrated
+DECISIONS_FORMAT = 3  # the oldest format whose alert rules carry the calibration a feed is judged against
 
 
 def save(detector, path: str | os.PathLike) -> Path:
@@ -38,6 +39,8 @@ def save(detector, path: str | os.PathLike) -> Path:
         "class": type(detector).__name__,
         "params": {k: v for k, v in detector.get_params(deep=False).items() if k != "threshold"},
         "feature_names": list(detector.feature_names_in_),
+        "roles": dict(detector.roles_),
+        "level": {"rows": int(detector.level_rows_), "reference": [float(v) for v in detector.level_reference_]},
         "n_features": int(detector.n_features_in_),
         "scaler": detector.scaler_.to_dict(),
         "normalizer": {"center": detector.normalizer_[0].tolist(), "scale": detector.normalizer_[1].tolist()},
@@ -125,6 +128,9 @@ def check_config(state, config_file: Path) -> type:
         raise DataError(f"{config_file.parent}: a {state['model_type']} saved by an older seqae (format {version}), "
                         f"whose network this seqae no longer builds (format {detector_cls.min_format_version} "
                         "and later); fit the model again")
+    if version < DECISIONS_FORMAT:
+        raise DataError(f"{config_file.parent}: saved by an older seqae (format {version}), whose alert rules lack "
+                        "the normal scores a feed is judged against; fit the model again")
     known = detector_cls().get_params(deep=False)
     unknown = [name for name in state["params"] if name not in known or name == "threshold"]
     if unknown:
@@ -148,6 +154,16 @@ def _build(detector_cls, state: dict, directory: Path):
         {k: v for k, v in param.items() if k != "value"})
     detector.feature_names_in_ = np.asarray(state["feature_names"], dtype=object)
     detector.n_features_in_ = int(state["n_features"])
+    roles = state.get("roles")
+    if not isinstance(roles, dict) or not set(state["feature_names"]) <= set(roles):
+        raise DataError(f"{directory}: 'roles' must give the role of every column the model reads; fit the model again")
+    detector.roles_ = {str(name): str(role) for name, role in roles.items()}
+    level = state.get("level")
+    if not isinstance(level, dict) or len(level.get("reference", ())) != len(state["feature_names"]):
+        raise DataError(f"{directory}: 'level' must give the training level of every column the model reads; "
+                        "fit the model again")
+    detector.level_rows_ = int(level["rows"])
+    detector.level_reference_ = np.asarray(level["reference"], dtype=np.float64)
     detector.scaler_ = Scaler.from_dict(state["scaler"])
     detector.normalizer_ = (np.asarray(state["normalizer"]["center"]), np.asarray(state["normalizer"]["scale"]))
     detector.threshold_ = threshold_from_dict(state["threshold"])

@@ -25,13 +25,14 @@ EVAL_PREFIX = "eval_"
 
 
 def score_detector(detector: BaseDetector, frame: pd.DataFrame, path) -> Detection:
+    """The live decisions on `frame`, with the retrospective scores for ranking beside them."""
     with about_file(path):
-        return detector.detect(frame)
+        return detector.detect(frame, ranking=True)
 
 
 @dataclass
 class EvaluationResult:
-    metrics: dict[str, float]  # seqae.metrics.evaluate's keys: precision, recall, f1, far (%), auc_pr, ...
+    metrics: dict[str, float]  # `labelled_metrics`' keys: auc_pr (ranking), precision, ..., anomaly_recall (live)
     run_id: str
     experiment_id: str
     new_run: bool  # True when the model had no run in this store and a new one was made
@@ -52,9 +53,8 @@ def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_colum
                                       sep=sep, fill=fill, options=options)
     detection = score_detector(detector, frame, data_path)
     y = labels[label_column].to_numpy()
-    values = metrics.evaluate(y, detection.scores, detection.flags)
     alerts = detector.find_alerts(detection)
-    values.update(metrics.alert_counts(y, alerts.spans(), fired_at=alerts.fired_rows(), index=frame.index).to_dict())
+    values = labelled_metrics(y, detection, alerts)
 
     path = Path(data_path)
     existing = loaded.run_id if loaded.run_id and run_exists(loaded.run_id) else None
@@ -81,6 +81,12 @@ def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_colum
                             detection, y)
 
 
+def labelled_metrics(y: np.ndarray, detection: Detection, alerts) -> dict[str, float]:
+    """`seqae.metrics.evaluate_decisions` of a detection with its retrospective scores."""
+    return metrics.evaluate_decisions(y, detection.ranking_scores, detection.scores, detection.flags, alerts.spans(),
+                                      alerts.fired_rows(), index=detection.index)
+
+
 def _log_why_flagged(run_id: str, path: Path, detector: BaseDetector, frame: pd.DataFrame,
                      detection: Detection, alerts) -> None:
     """Neural detectors: actual against expected readings of the largest alerts (flagged intervals
@@ -93,7 +99,7 @@ def _log_why_flagged(run_id: str, path: Path, detector: BaseDetector, frame: pd.
     log_expected_readings(run_id, detector, frame, detection, largest, folder, path.name)
     latent = detector.encode(frame)
     MlflowClient().log_figure(run_id, plots.latent_scatter(
-        latent, window_mean_scores(detection.scores, detector.window_size, detector.score_stride),
+        latent, window_mean_scores(detection.ranking_scores, detector.window_size, detector.score_stride),
         title=f"{path.name}: latent space of {len(latent)} windows (PCA of encode())",
         marked=latent_marks(detector, detection, largest)), f"{folder}/latent_space.png")
 

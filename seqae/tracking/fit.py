@@ -14,6 +14,7 @@ from mlflow.tracking import MlflowClient
 
 import seqae
 from seqae.data import TrainingData
+from seqae.data.roles import describe_roles
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import ConfigError, about_file
 from seqae.windows import window_mean_scores
@@ -149,6 +150,9 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
     _log_fit_plots(run_id, detector, data.frame, detection, alerts)
     mlflow.log_dict(_effective_config(detector, data.options), "config.json")
+    modelled = list(detector.feature_names_in_)
+    mlflow.log_dict({"roles": detector.roles_, "modelled": modelled}, "columns.json")
+    mlflow.set_tag("seqae.columns", describe_roles(detector.roles_, modelled))
     model_info = log_detector_model(detector, data.frame, registered_model_name=register)
     return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri(model_info, register, alias),
                      fit_seconds,
@@ -157,7 +161,7 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
 
 def _fit_summary(detector: BaseDetector, detection: Detection, fit_seconds: float) -> dict[str, float]:
     summary = {"threshold": float(detector.threshold_.value_), "fit_seconds": fit_seconds,
-               "train_flagged_fraction": float(np.mean(detector.threshold_.flag(detector.train_scores_))),
+               "train_flagged_fraction": float(np.mean(detection.flags)),
                "n_train_rows": float(len(detection.scores))}
     for name, scores in (("train", detector.train_scores_), ("validation", detector.validation_scores_)):
         if scores is None:
@@ -213,7 +217,7 @@ def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, det
     if hasattr(detector, "encode"):
         latent = detector.encode(frame)
         client.log_figure(run_id, plots.latent_scatter(
-            latent, window_mean_scores(detection.scores, detector.window_size, detector.score_stride),
+            latent, window_mean_scores(detection.ranking_scores, detector.window_size, detector.score_stride),
             title=f"Latent space: {len(latent)} training windows (PCA of encode())",
             marked=latent_marks(detector, detection, largest)),
             "plots/latent_space.png")

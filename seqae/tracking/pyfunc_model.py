@@ -11,8 +11,10 @@ order, and `predict` scores each asset's rows with that asset's detector, answer
 column first, then the columns below, in the request's row order.
 
 `predict` takes a frame of sensor readings (rows in time order, the fitted sensor columns) and
-returns one row per input row: `score`, `is_anomaly` and `contribution_<sensor>` for each sensor.
-The `threshold` param overrides the fitted threshold for one call; the `reconstruction` param
+returns one row per input row, decided as a live feed of those rows would be (`BaseDetector.detect`):
+`score` (calibrated: 1.0 = the threshold), `raw_score`, `is_anomaly`, `alert_id`, `warming_up` and
+`contribution_<sensor>` for each sensor. The `threshold` param sets the flag level on the calibrated
+score for one call; the `reconstruction` param
 (true) adds `expected_<sensor>` for each sensor: what the model expected the row to read, in the
 sensor's units (`reconstruct`; neural detectors). Input that cannot be scored, and a param the
 model does not take or of the wrong kind (`scoring_params`), is refused before any work with an
@@ -186,11 +188,11 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
         """Scores, flags, alert ids and contributions of the request's rows (taken as one series;
         for a fleet model, each asset's rows as its own series).
 
-        params: `threshold` (a number) replaces the model's; `reconstruction` (true) adds the
-        expected readings; `context_rows` (k >= 0) scores causally (`detect(..., causal=True)`, as
-        `seqae score --causal` and `seqae watch` do) and answers only the rows after the first k,
-        which are context: a client that slides a window over a feed, sending the last rows it
-        already had answered before the new ones, gets each new row's live score.
+        params: `threshold` (a number) the flag level on the calibrated score (1.0: the model's
+        threshold); `reconstruction` (true) adds the expected readings; `context_rows` (k >= 0)
+        answers only the rows after the first k, which are context: a client that slides a window
+        over a feed, sending the last rows it already had answered before the new ones (at least
+        `window_size - 1`, and the rules' `burn_in` more for decisions), gets the new rows' answers.
         """
         if self.fleet is not None:
             return self.predict_fleet(model_input, params)
@@ -222,18 +224,12 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
     def answer_columns(self, model_input: pd.DataFrame, params: dict | None = None) -> dict[str, np.ndarray]:
         """The columns of a single detector's answer (`predict`), in order, one value per answered row."""
         checked = scoring_params(params)
-        context_rows, threshold = checked.context_rows, checked.threshold
+        context_rows, level = checked.context_rows, checked.threshold
         frame = self.check_input(model_input, None if context_rows is None else context_rows + 1)
-        detection = self.detector.detect(frame, causal=context_rows is not None)
-        if threshold is not None:
-            detection.threshold = threshold
-            detection.flags = (detection.scores > threshold).astype(np.int8)
-        # Each row's alert by the model's alert rules, the rows of the request taken as one series.
-        columns = detection.columns(self.detector.find_alert_ids(detection))
+        # The rows of the request are a feed of their own, decided from its first row by the model's rules.
+        detection = self.detector.detect(frame, level=1.0 if level is None else level)
+        columns = detection.columns()
         if checked.reconstruction:
-            if context_rows is not None:
-                raise InvalidModelInput("param 'reconstruction' gives the expected readings of the default scores; "
-                                        "send it without 'context_rows'")
             expected = self.expected_readings(frame)
             columns.update({name: expected[name].to_numpy() for name in expected.columns})
         if context_rows is not None:
@@ -251,8 +247,9 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
 
 
 def _threshold(value) -> float | None:
-    """The `threshold` param as a finite number, or None: the model's own (absent, or the float NaN
-    that MLflow fills in from a fleet model's signature when a caller leaves it out)."""
+    """The `threshold` param, the flag level on the calibrated score (1.0: the model's threshold),
+    as a finite number, or None: the model's own (absent, or the float NaN that MLflow fills in
+    from a fleet model's signature when a caller leaves it out)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     try:
