@@ -62,8 +62,13 @@ def test_rules_give_the_hand_computed_alerts(params, scores, expected):
     decisions = rules(**params).apply(np.asarray(scores))
     found, ids = decisions.alerts, decisions.alert_ids
     np.testing.assert_allclose(decisions.scores, scores, rtol=1e-12)  # calibrated = raw with this calibration
-    np.testing.assert_array_equal(decisions.flags, np.asarray(scores) > 1.0)
     assert spans(found) == expected
+    # a flag is a row an alert is on at, from the row it fired: at or above its close level
+    close = params.get("hysteresis", 1.0)
+    on = np.zeros(len(scores), dtype=bool)
+    for _, end, fired_at in expected:
+        on[fired_at:end + 1] = True
+    np.testing.assert_array_equal(decisions.flags, on & (np.asarray(scores) >= close))
     want = np.full(len(scores), -1)
     for k, (start, end, _) in enumerate(expected):
         want[start:end + 1] = k
