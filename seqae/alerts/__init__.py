@@ -13,18 +13,20 @@ the feed; `AlertTracker` runs them one row after another, each row from the rows
   99 % quantile of recent normal scores).
 - **burn-in**: the first `burn_in` rows scored of a feed teach the reference the feed's level and are
   not judged (`warming_up`).
-- **flag**: a row whose calibrated score is above 1.0 (`is_anomaly`).
-- **episode**: flags closer than `min_gap` rows are one episode; it fires (an alert opens, `fired_at`)
-  on its `min_length`-th flag, or at once on a score `extreme` times the threshold. Once fired it
-  stays on while the score is at least `hysteresis` (a score dithering around the threshold is one
-  alert), and ends `min_gap` rows after its last row there.
+- **episode**: rows whose calibrated score is above 1.0, closer than `min_gap` rows, are one episode;
+  it fires (an alert opens, `fired_at`) on its `min_length`-th row above 1.0, or at once on a score
+  `extreme` times the threshold. Once fired it stays on while the score is at least `hysteresis` (a
+  score dithering around the threshold is one alert), and ends `min_gap` rows after its last row there.
+- **flag** (`is_anomaly`): a row an alert is on at, from the row it fired: what the operator is told
+  about that row when it arrives. The rows of an episode before it fires, and short excursions above
+  1.0 that never fire, are not flagged (their calibrated score says how high they were).
 - **cooldown**: a new episode on the same top sensor within `cooldown` rows of an alert's end joins
   that alert; its close is final (the `close` event of `seqae watch`) once the cooldown has passed.
 - **settle**: an alert still on `settle` rows after it fired is closed as a possible new normal
   (`reason` "settled"), and an episode that never fired but lasts that long is taken as one; their
   rows and the next `settle` rows join the reference, so a lasting change stops alerting.
-- **learning**: a row joins the reference `delay` rows after it was scored, when it was not flagged
-  and not part of an episode; at most `memory` recent rows are kept beside the calibration scores.
+- **learning**: a row joins the reference `delay` rows after it was scored, when it was not above
+  1.0 and not part of an episode; at most `memory` recent rows are kept beside the calibration scores.
 
 The alert table (`find_alerts`, `Alerts.table`): one row per alert with start, end, duration,
 fired_at, peak time, its calibrated and raw peak score, the chance that a normal row scores that

@@ -56,8 +56,8 @@ class AlertRules(BaseEstimator):
     }
     PARAMS = tuple(parameter_constraints)
 
-    def __init__(self, min_gap: int = 10, min_length: int = 20, hysteresis: float = 0.5, extreme: float = 3.0,
-                 cooldown: int = 120, settle: int = 100, burn_in: int = 50, delay: int = 10, memory: int = 2000):
+    def __init__(self, min_gap: int = 5, min_length: int = 20, hysteresis: float = 0.7, extreme: float = 3.0,
+                 cooldown: int = 30, settle: int = 45, burn_in: int = 75, delay: int = 10, memory: int = 2000):
         self.min_gap = min_gap
         self.min_length = min_length
         self.hysteresis = hysteresis

@@ -1,8 +1,13 @@
 """The alert rules run over a feed, one row after another: calibrated scores, flags and alerts.
 
     raw score --the normal reference (seqae.alerts.reference)--> calibrated score c (1.0 = threshold)
-      --c > level--> flag --episodes: gap, minimum length, extreme, hysteresis, cooldown, settle--> alerts
+      --c > level--> rows above the level --episodes: gap, minimum length, extreme, hysteresis, cooldown,
+      settle--> alerts --> flags: the rows an alert is on, from the row it fired
       rows judged normal --`delay` rows later--> the reference
+
+A flag is a decision, not a score above the level: a row is flagged when an alert is on at it, as
+the operator watching the feed is told then; rows of an episode before it fires, and a lone row
+above the level, are not (their calibrated score says how high they were).
 
 Each row is decided from the rows before it alone; `update` takes the rows of a feed in chunks of
 any size (down to one) and gives the same numbers whatever the chunks (`AlertRules.apply` runs one
@@ -26,7 +31,7 @@ class Alert:
     """One alert, in row positions of the feed the tracker saw (all inclusive)."""
 
     alert_id: int  # -1 while its episode has not fired
-    start: int  # first flagged row
+    start: int  # first row above the flag level
     end: int  # last row at or above the close level
     fired_at: int  # the row at which the rules raised it (live)
     peak: int  # the row of its highest calibrated score
@@ -52,7 +57,7 @@ class Step(NamedTuple):
     """What `update` decided about its rows, and the alert ids settled by it."""
 
     scores: np.ndarray  # (n,) calibrated scores; NaN where the row had no raw score
-    flags: np.ndarray  # (n,) 0/1
+    flags: np.ndarray  # (n,) 0/1: an alert is on at the row (it fired there or before, and goes on through it)
     warming_up: np.ndarray  # (n,) True: no raw score yet, or the feed's first rows calibrating the reference
     alert_ids: np.ndarray  # the alert ids of the rows settled by this call, continuing from the last
 
@@ -89,6 +94,7 @@ class AlertTracker:
         self._quarantine: list[tuple[int, float]] = []  # the episode's rows: normal or not, decided when it ends
         self._last_closed: Alert | None = None  # an alert that ended, within its cooldown
         self._since = -1  # the row the episode began, or went on from within its cooldown
+        self._alarm_row = -1  # the last row a fired alert went on through (its flag)
         self._learn_until = -1  # rows before this one join the reference whatever they score
         self._finished = False
 
@@ -137,11 +143,11 @@ class AlertTracker:
                     reference.admit(t, x, at_once=True)  # joins at the next refresh
                 else:
                     self.n_scored += 1
-                    flag = calibrated[j] > self.level
-                    flags[j] = flag
-                    if self._step(t, x, calibrated[j], flag, None if contributions is None else contributions[j],
+                    if self._step(t, x, calibrated[j], calibrated[j] > self.level,
+                                  None if contributions is None else contributions[j],
                                   None if index is None else index[j]) and on_step is not None:
                         on_step(j)
+                    flags[j] = self._alarm_row == t
                 j += 1
             k = stop
         self.n_rows = first + n
@@ -177,27 +183,27 @@ class AlertTracker:
 
     # ---- the rules, one row at a time -----------------------------------------------------------
 
-    def _step(self, row: int, score: float, c: float, flag: bool, contribution, time) -> bool:
+    def _step(self, row: int, score: float, c: float, above: bool, contribution, time) -> bool:
         rules, reference = self.rules, self.reference
         changed = self._finalize(row)
         episode = self._episode
         if episode is not None:
             fired = episode.alert_id >= 0
-            if self._on and (c >= self.close_level if fired else flag):
-                self._extend(row, score, c, flag, contribution, time)
+            if self._on and (c >= self.close_level if fired else above):
+                self._extend(row, score, c, above, contribution, time)
                 return True
             self._on = False
             waited = row - episode.end - 1  # rows below the close level since its last row
-            if flag and waited <= rules.min_gap:
+            if above and waited <= rules.min_gap:
                 self._on = True
-                self._extend(row, score, c, flag, contribution, time)
+                self._extend(row, score, c, above, contribution, time)
                 return True
             if waited < rules.min_gap:
                 self._quarantine.append((row, score))
                 return True
             self._end_episode()
             changed = True
-        if row < self._learn_until or not flag:
+        if row < self._learn_until or not above:
             reference.admit(row, score)
             return changed
         previous = self._last_closed
@@ -212,14 +218,14 @@ class AlertTracker:
             self._since = row
         self._quarantine = []
         self._on = True
-        self._extend(row, score, c, flag, contribution, time)
+        self._extend(row, score, c, above, contribution, time)
         return True
 
-    def _extend(self, row: int, score: float, c: float, flag: bool, contribution, time) -> None:
+    def _extend(self, row: int, score: float, c: float, above: bool, contribution, time) -> None:
         episode = self._episode
         episode.end, episode.end_time = row, time
         self._quarantine.append((row, score))
-        episode.n_flagged += int(flag)
+        episode.n_flagged += int(above)
         if c > episode.peak_score:
             episode.peak, episode.peak_score, episode.peak_raw, episode.peak_time = row, float(c), float(score), time
             episode.peak_severity = self.reference.severity(score)
@@ -230,6 +236,8 @@ class AlertTracker:
             self.n_alerts += 1
             episode.fired_at, episode.fired_time = row, time
             self.alerts.append(episode)
+        if episode.alert_id >= 0:
+            self._alarm_row = row
         self._settle_if_lasting(row)
 
     def _settle_if_lasting(self, row: int) -> None:

@@ -28,7 +28,7 @@ class Detection:
     scores: np.ndarray  # (n_timepoints,) calibrated: 0 a typical normal row, 1.0 the threshold; NaN: no score yet
     contributions: np.ndarray  # (n_timepoints, n_features) each sensor's share of the raw score
     threshold: float  # the flag level, in calibrated units (1.0: the model's threshold)
-    flags: np.ndarray  # (n_timepoints,) 0/1: calibrated score above the level
+    flags: np.ndarray  # (n_timepoints,) 0/1: an alert is on at the row, from the row it fired (`seqae.alerts`)
     warming_up: np.ndarray | None = None  # True: no decision yet (before the first window, or calibrating)
     raw_scores: np.ndarray | None = None  # (n_timepoints,) the model's causal raw scores
     alert_ids: np.ndarray | None = None  # (n_timepoints,) the row's alert (-1: none)
@@ -36,6 +36,12 @@ class Detection:
     # retrospective, for ranking (AUC-PR) and plots only: each row from the windows covering it,
     # which reach up to window_size - 1 rows past it; None unless asked for
     ranking_scores: np.ndarray | None = None
+
+    @property
+    def above_level(self) -> np.ndarray:
+        """0/1 per row: the calibrated score above the flag level, whether an alert was on or not
+        (a flag is a decision; this is the evidence the rules weighed)."""
+        return (np.nan_to_num(self.scores, nan=-np.inf) > self.threshold).astype(np.int8)
 
     def sensor_frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.contributions, index=self.index, columns=self.feature_names)

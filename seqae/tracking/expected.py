@@ -4,7 +4,7 @@ the windows of each alert, for the latent-space plot to mark.
 
 The alerts are those of the model's fitted alert rules (`BaseDetector.find_alerts`), the largest
 peak scores first, their top sensors the largest shares of their score. Where the rules raise none
-(normal training data mostly), the flagged intervals (`largest_intervals`) stand in, so a fit run
+(normal training data mostly), the intervals above the flag level (`largest_intervals`) stand in, so a fit run
 still shows why its flagged rows were flagged; the plots' titles say which they are.
 Neural detectors only: the others have no decoder to say what they expected.
 """
@@ -42,7 +42,7 @@ class FlaggedInterval:
 def largest_alerts(detection: Detection, alerts, n: int = N_PLOTTED,
                    n_sensors: int = N_SENSORS) -> list[FlaggedInterval]:
     """The `n` alerts of `alerts` (`BaseDetector.find_alerts(detection)`) with the largest peak
-    scores, largest first; the largest flagged intervals (`largest_intervals`) where they hold none."""
+    scores, largest first; the largest intervals above the flag level (`largest_intervals`) where they hold none."""
     found = []
     if alerts is not None:
         for alert in alerts.found:
@@ -57,10 +57,10 @@ def largest_alerts(detection: Detection, alerts, n: int = N_PLOTTED,
 
 
 def largest_intervals(detection: Detection, n: int = N_PLOTTED, n_sensors: int = N_SENSORS) -> list[FlaggedInterval]:
-    """The `n` flagged intervals with the largest peak scores, largest first, with their top sensors
-    (the sensors with the largest positive share of the interval's score)."""
+    """The `n` intervals of rows above the flag level with the largest peak scores, largest first,
+    with their top sensors (the sensors with the largest positive share of the interval's score)."""
     found = []
-    for first, last in flags_to_intervals(detection.flags):
+    for first, last in flags_to_intervals(detection.above_level):
         span = slice(first, last + 1)
         peak = first + int(np.argmax(detection.scores[span]))
         share = np.clip(detection.contributions[span], 0.0, None).sum(axis=0)

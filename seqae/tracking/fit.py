@@ -206,7 +206,7 @@ def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, det
         detection.index, detection.scores, detection.threshold, detection.flags,
         split_at=len(detection.scores) - n_val if n_val else None, alert_ids=alerts.alert_ids,
         title=f"{name} on its training data: score per time point "
-              f"({int(detection.flags.sum())} of {len(detection.scores)} above the threshold, "
+              f"({int(detection.above_level.sum())} of {len(detection.scores)} above the threshold, "
               f"{len(alerts.table)} alerts)"),
         "plots/scores.png")
     client.log_text(run_id, alerts.table.to_csv(index=False), "alerts/training_alerts.csv")

@@ -168,9 +168,9 @@ def _signature(detector: BaseDetector, example: pd.DataFrame):
     """Inputs (the sensors, doubles) and the `threshold`, `reconstruction` and `context_rows` params inferred from the
     example; the outputs spelled out (inferring them would flag is_anomaly as an integer that might be
     missing; `expected_<sensor>` come only when asked for)."""
-    # context_rows -1: none (the default scores); k >= 0: causal scores of the rows after the first k
-    inferred = infer_signature(example, params={"threshold": float(detector.threshold_.value_),
-                                                "reconstruction": False, "context_rows": -1})
+    # threshold: the flag level on the calibrated score, 1.0 the model's own (MLflow fills in a default
+    # for a param a request leaves out); context_rows -1: none; k >= 0: the rows after the first k
+    inferred = infer_signature(example, params={"threshold": 1.0, "reconstruction": False, "context_rows": -1})
     outputs = [ColSpec("double", "score"), ColSpec("integer", "is_anomaly"), ColSpec("long", "alert_id")]
     outputs += [ColSpec("double", f"contribution_{name}") for name in detector.feature_names_in_]
     return ModelSignature(inputs=inferred.inputs, outputs=Schema(outputs), params=inferred.params)
