@@ -7,6 +7,9 @@
     seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals, --causal)
     seqae watch MODEL [CSV|-]                   score a live feed row by row, alerts as they open and close
     seqae evaluate MODEL DATA.csv --label-column anomaly
+    seqae encode MODEL DATA.csv -o latent.csv   a latent vector per window (autoencoders)
+    seqae decode MODEL latent.csv -o windows.csv  latent vectors back to readings
+    seqae sample MODEL -n 100 -o samples.csv    windows drawn from an LSTM-VAE
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
     seqae ui [--port 5000]                      the MLflow UI on seqae's store
     seqae runs [--experiment seqae]             the latest runs as a table
@@ -410,6 +413,77 @@ def format_metrics(values: dict) -> str:
     n_points = int(sum(values.get(k, 0) for k in ("tp", "fp", "tn", "fn")))
     lines.append(f"({n_anomalous} of {n_points} rows labelled anomalous, {int(values.get('tp', 0) + values.get('fp', 0))} flagged)")
     return "\n".join(lines)
+
+
+# ---- the latent space: encode / decode / sample -----------------------------------------------------
+
+@cli.command()
+@click.argument("model_uri", metavar="MODEL_URI")
+@click.argument("data", type=INPUT_FILE)
+@click.option("--output", "-o", type=OUTPUT_FILE, required=True,
+              help="Latent CSV: window_end (the time of each window's last row), then z0, z1, ... per window.")
+@read_options
+@device_option
+def encode(model_uri, data, output, read, device):
+    """Encode each window of DATA.csv to its latent vector (an autoencoder's, or the one in an ensemble).
+
+    One row per window, windows every score_stride rows as the model scores them; the LSTM-VAE
+    gives its mean latent. `seqae decode` turns the vectors back into readings.
+    """
+    from seqae.latent import encode_csv
+
+    counts = encode_csv(_load_for_latent(model_uri, device), data, output, options=read)
+    click.echo(f"Encoded {counts['rows']} rows to {counts['windows']} latent vectors of {counts['code_size']} "
+               f"values -> {output}")
+
+
+@cli.command()
+@click.argument("model_uri", metavar="MODEL_URI")
+@click.argument("latent", type=INPUT_FILE)
+@click.option("--output", "-o", type=OUTPUT_FILE, required=True,
+              help="Windows CSV: window, window_end, step, then one column per sensor in the sensors' units.")
+@device_option
+def decode(model_uri, latent, output, device):
+    """Decode the latent vectors of LATENT.csv (as `seqae encode` writes it) back to windows of readings.
+
+    Each vector becomes window_size rows (step 0 .. window_size - 1, the last step at window_end),
+    in the sensors' own units; the LSTM-VAE gives its decoder's mean.
+    """
+    from seqae.latent import decode_csv
+
+    counts = decode_csv(_load_for_latent(model_uri, device), latent, output)
+    click.echo(f"Decoded {counts['windows']} latent vectors to {counts['rows']} rows -> {output}")
+
+
+@cli.command()
+@click.argument("model_uri", metavar="MODEL_URI")
+@click.option("-n", "n_windows", type=click.IntRange(1), default=100, show_default=True, help="Windows to draw.")
+@click.option("--output", "-o", type=OUTPUT_FILE, required=True,
+              help="Samples CSV: window, step, then one column per sensor in the sensors' units.")
+@click.option("--seed", type=int, default=0, show_default=True, help="The same seed draws the same windows.")
+@click.option("--mean", "mean_only", is_flag=True,
+              help="The decoder's mean at each step (smoother than data), not a reading drawn around it.")
+@device_option
+def sample(model_uri, n_windows, output, seed, mean_only, device):
+    """Draw windows from an LSTM-VAE: what normal looks like to the model.
+
+    Each latent is drawn from the prior N(0, I) and decoded; each reading is drawn from the
+    decoder's Gaussian (--mean: its mean).
+    """
+    from seqae.latent import sample_csv
+
+    counts = sample_csv(_load_for_latent(model_uri, device), n_windows, output, random_state=seed,
+                        noise=not mean_only)
+    click.echo(f"Sampled {counts['windows']} windows ({counts['rows']} rows) -> {output}")
+
+
+def _load_for_latent(model_uri: str, device: str):
+    detector = _tracking().load_detector(model_uri).detector
+    from seqae.latent import autoencoder_of
+
+    model = autoencoder_of(detector)
+    model.set_params(device=device)
+    return model
 
 
 # ---- servers --------------------------------------------------------------------------------------------
