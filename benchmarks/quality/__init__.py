@@ -19,4 +19,5 @@ STUDIES = {
     "fit-budget": "fit_budget",
     "validation-curves": "validation_curves",
     "synthetic-set": "synthetic_set",
+    "recurrent": "recurrent",
 }
