@@ -4,12 +4,10 @@
     seqae fit DATA.csv [--model lstm-ae] ...    fit a detector; every fit is an MLflow run
     seqae fit A.csv B.csv ... | DIR             one detector on several recordings
     seqae fit FLEET.csv --asset-column machine  one detector per machine, one model
-    seqae score MODEL DATA.csv -o scores.csv    a score per time point (+ --intervals, --causal)
+    seqae score MODEL DATA.csv -o scores.csv    decisions per time point, as live (+ --intervals)
     seqae watch MODEL [CSV|-]                   score a live feed row by row, alerts as they open and close
     seqae evaluate MODEL DATA.csv --label-column anomaly
-    seqae encode MODEL DATA.csv -o latent.csv   a latent vector per window (autoencoders)
-    seqae decode MODEL latent.csv -o windows.csv  latent vectors back to readings
-    seqae sample MODEL -n 100 -o samples.csv    windows drawn from an LSTM-VAE
+    seqae encode|decode|sample MODEL ...        an autoencoder's latent space as CSV files (cli_latent.py)
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
     seqae ui [--port 5000]                      the MLflow UI on seqae's store
     seqae runs [--experiment seqae]             the latest runs as a table
@@ -25,13 +23,18 @@ it, so that `seqae --help` answers quickly.
 from __future__ import annotations
 
 import functools
+import os
+import sys
+import traceback
 import warnings
 
 import click
 
 import seqae
-from seqae.errors import ConfigError, SeqaeError, Stopped
+from seqae.errors import ConfigError, SeqaeError, Stopped, hide_credentials, shown, storage_error
 
+from seqae.cli_commands import CleanExitCommand, SeqaeCommand
+from seqae.cli_latent import COMMANDS as LATENT_COMMANDS
 from seqae.cli_options import (EPOCHS_HELP, INPUT_FILE, MODEL_TYPES, OUTPUT_FILE, THRESHOLD_HELP, ThresholdType,
                                  device_option, experiment_option, parse_params, read_options, server_options,
                                  shown_experiment_option, split_columns)
@@ -50,17 +53,6 @@ class StoppedBySignal(click.ClickException):
         self.exit_code = 128 + stopped.signum
 
 
-class SeqaeCommand(click.Command):
-    """A command whose work runs torch: `seqae --threads` is applied once the command's own
-    arguments have parsed, so that its --help and its usage errors do not import torch."""
-
-    def invoke(self, ctx):
-        from seqae import devices
-
-        devices.use_threads(ctx.find_root().params["threads"])
-        return super().invoke(ctx)
-
-
 class SeqaeGroup(click.Group):
     """Runs a command; turns seqae's errors into one-line messages and warnings into one line each."""
 
@@ -75,15 +67,32 @@ class SeqaeGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except ConfigError as exc:
-                raise UsageFailure(str(exc)) from None
+                raise UsageFailure(shown(exc)) from None
             except SeqaeError as exc:
-                raise click.ClickException(str(exc)) from None
+                raise click.ClickException(shown(exc)) from None
             except Stopped as exc:
                 raise StoppedBySignal(exc) from None
+            except Exception as exc:
+                failure = _disk_failure(exc)
+                if failure is None:
+                    raise
+                raise click.ClickException(shown(failure)) from None
+
+
+def _disk_failure(exc: Exception):
+    """A full (over-quota, failing) disk as one line (None for any other exception): the store's
+    reading of it where the command has loaded `seqae.tracking`."""
+    store = sys.modules.get("seqae.tracking.store")
+    return store.storage_failure(exc) if store else storage_error(exc, getattr(exc, "filename", None) or os.getcwd())
 
 
 def _echo_warning(message, category, filename, lineno, file=None, line=None):
-    click.echo(f"Warning: {message}", err=True)
+    click.echo(f"Warning: {shown(message)}", err=True)
+
+
+def _report_bug(kind, value, trace):
+    """A bug keeps its traceback, without the tracking password a URI in it may hold."""
+    sys.stderr.write(hide_credentials("".join(traceback.format_exception(kind, value, trace))))
 
 
 @click.group(cls=SeqaeGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -107,6 +116,7 @@ def cli(threads):
 
 
 def main():
+    sys.excepthook = _report_bug
     cli(prog_name="seqae")
 
 
@@ -233,6 +243,11 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
                f"{result.fit_seconds:.1f} s{epochs_note}; threshold {m['threshold']:.4g}")
     if result.auto is not None:
         summary = f"{result.auto.reason}\n{summary}"
+    from seqae.data.roles import describe_roles
+
+    roles = result.detector.roles_
+    if len(roles) > result.detector.n_features_in_:  # state or constant columns left out of the model
+        summary += f"\ncolumns: {describe_roles(roles, list(result.detector.feature_names_in_))}"
     _echo_fitted(result, summary, f"experiment {experiment!r}", quiet)
 
 
@@ -257,7 +272,9 @@ def _echo_fitted(result, summary: str, where: str, quiet: bool) -> None:
 @click.argument("model_uri", metavar="MODEL_URI")
 @click.argument("data", type=INPUT_FILE)
 @click.option("--output", "-o", type=OUTPUT_FILE, required=True,
-              help="Scores CSV: time, score, is_anomaly, alert_id, contribution_<sensor> per row.")
+              help="Scores CSV, one row per time point as a live feed of DATA.csv would decide it: time, score "
+                   "(calibrated: 1.0 = the threshold), raw_score, is_anomaly, alert_id, warming_up, "
+                   "contribution_<sensor>.")
 @click.option("--intervals", type=OUTPUT_FILE,
               help="Alerts CSV, one row per alert: start, end, duration, fired_at (when it would have fired "
                    "live), peak time and score, p-value and severity, top sensors with their shares.")
@@ -267,13 +284,14 @@ def _echo_fitted(result, summary: str, where: str, quiet: bool) -> None:
 @click.option("--precision", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True,
               help="bfloat16: the network's forward pass in bfloat16, faster on CPUs with native bfloat16 "
                    "(benchmarks/README.md measures it; scores move by a few hundredths of their spread).")
-@click.option("--causal", is_flag=True,
-              help="Score each row from the rows up to it alone (the window ending on it), as `seqae watch` "
-                   "scores a live feed; the rows before the first full window are marked warming_up, with "
-                   "an empty score (docs/benchmarks.md: what it costs in AUC-PR).")
+@click.option("--retrospective", is_flag=True,
+              help="Add ranking_score: each row scored from the windows covering it, which reach up to "
+                   "window_size - 1 rows past it; for ranking rows after the fact (AUC-PR), never for decisions.")
+@click.option("--causal", is_flag=True, hidden=True,
+              help="Every score is causal: each row from the rows up to it alone, as `seqae watch` has it.")
 @read_options
 @device_option
-def score(model_uri, data, output, intervals, reconstruction, precision, causal, read, device):
+def score(model_uri, data, output, intervals, reconstruction, precision, retrospective, causal, read, device):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
@@ -284,6 +302,7 @@ def score(model_uri, data, output, intervals, reconstruction, precision, causal,
     scores equal those of the whole file scored at once. The outputs are written whole or not at all.
     Times with a UTC offset, epoch times and times read with --timezone are written in UTC.
     """
+    _check_distinct_outputs({"--output": output, "--intervals": intervals, "--reconstruction": reconstruction})
     from seqae.fleet import FleetDetector
     from seqae.streaming import score_csv
 
@@ -293,16 +312,29 @@ def score(model_uri, data, output, intervals, reconstruction, precision, causal,
         from seqae.fleet import score_fleet_csv
 
         result = score_fleet_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
-                                 reconstruction_path=reconstruction, causal=causal)
+                                 reconstruction_path=reconstruction, ranking=retrospective)
         click.echo(f"Scored {result['rows']} rows of {result['assets']} {detector.asset_column}s: "
                    f"{result['anomalies']} flagged, {result['alerts']} alerts -> {written}")
         return
     if "device" in detector.get_params():
         detector.set_params(device=device)
     result = score_csv(detector, data, output, intervals_path=intervals, options=read, precision=precision,
-                       reconstruction_path=reconstruction, causal=causal)
+                       reconstruction_path=reconstruction, ranking=retrospective)
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
-               f"(threshold {detector.threshold_.value_:.4g}) -> {written}")
+               f"(score 1.0 = the threshold, {detector.threshold_.value_:.4g} raw at the start) -> {written}")
+
+
+def _check_distinct_outputs(outputs: dict) -> None:
+    """Refuse two options that name the same file (the second would replace the first)."""
+    seen = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise UsageFailure(f"{seen[key][0]} and {option} both name {path}: the second would replace the "
+                               f"first; give each output a file of its own")
+        seen[key] = (option, path)
 
 
 @cli.command()
@@ -314,10 +346,10 @@ def score(model_uri, data, output, intervals, reconstruction, precision, causal,
 @click.option("--from-start", is_flag=True, help="Follow CSV from its first row (default: from its end, like tail -f).")
 @click.option("--strict", is_flag=True, help="Stop at the first malformed row instead of reporting and skipping it.")
 @click.option("--state", "state_path", type=OUTPUT_FILE, metavar="FILE",
-              help="Keep what a restart needs here (window, smoothing, open alert, rows read, the file offset); "
-                   "a watch started with an existing FILE goes on from it.")
+              help="Keep what a restart needs here, each block of rows added before its answers: a watch started "
+                   "with an existing FILE, even after kill -9, goes on after the last row answered, none twice.")
 @click.option("--state-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
-              help="Write the state file every N rows (and on exit).")
+              help="Rewrite the state file whole (synced to the disk) every N rows, and on exit.")
 @click.option("--report-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
               help="Log monitoring metrics to the MLflow run every N rows.")
 @click.option("--no-track", is_flag=True, help="No MLflow monitoring run.")
@@ -328,8 +360,8 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
           experiment, device):
     """Score a live feed row by row: CSV lines from stdin (- or no CSV) or from a file that keeps growing.
 
-    The first line is the header; each row is answered at once on stdout (flushed) with its causal
-    score (equal to `seqae score --causal`), its flag, and an alert event when the model's alert rules
+    The first line is the header; each row is answered at once on stdout (flushed) with its score
+    (equal to `seqae score`'s), its flag, and an alert event when the model's alert rules
     open or close an alert. Malformed rows are reported on stderr with their line number and skipped.
     SIGINT/SIGTERM end the watch cleanly. Each watch is an MLflow run beside the model's run.
     """
@@ -342,18 +374,18 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
     loaded = tracking.load_detector(model_uri)
     if "device" in loaded.detector.get_params():
         loaded.detector.set_params(device=device)
-    resumed = resume(state_path, loaded.detector, data)
+    resumed = resume(state_path, loaded.detector, data, options=read)
     source = feed.LineSource(data, from_start=from_start, offset=resumed.offset, line=resumed.line)
     warn = functools.partial(click.echo, err=True)
     monitor = None if no_track else tracking.MonitoringRun(
         loaded, source=source.name, experiment=experiment, report_every=report_every, warn=warn,
-        alert_table=resumed.scorer.alert_table)
+        alert_table=resumed.scorer.alert_table, drift=resumed.scorer.drift)
     status = "FAILED"
     try:
         with feed.StopSignals() as stop:
             summary = feed.watch(resumed.scorer, source, sys.stdout, options=read, fmt=fmt, strict=strict,
                                  state_path=state_path, state_every=state_every, parser_state=resumed.parser,
-                                 report=monitor, stop=stop, warn=warn)
+                                 shaper_state=resumed.shaper, report=monitor, stop=stop, warn=warn)
         status = "FINISHED"
     finally:
         if monitor is not None:
@@ -361,24 +393,6 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
     click.echo(f"watch: {summary.rows} rows scored, {summary.skipped} skipped, {summary.opened} alerts opened, "
                f"{summary.closed} closed ({summary.stopped_by})"
                + (f"; monitoring run {monitor.run_id}" if monitor is not None else ""), err=True)
-
-
-EVALUATION_ROWS = (  # (key in seqae.metrics.evaluate, label, format)
-    ("precision", "precision", "{:.3f}"),
-    ("recall", "recall", "{:.3f}"),
-    ("f1", "F1", "{:.3f}"),
-    ("far", "false-alarm rate (%)", "{:.2f}"),
-    ("auc_pr", "AUC-PR", "{:.3f}"),
-    ("vus_pr", "VUS-PR", "{:.3f}"),
-    ("event_f1", "event F1", "{:.3f}"),
-    ("mean_detection_delay", "mean detection delay (rows)", "{:.1f}"),
-    ("n_alerts", "alerts", "{:.0f}"),
-    ("anomaly_recall", "anomalies found by an alert", "{:.3f}"),
-    ("alert_precision", "alerts on an anomaly", "{:.3f}"),
-    ("false_alerts_per_1000_rows", "false alerts per 1,000 normal rows", "{:.2f}"),
-    ("false_alerts_per_day", "false alerts per day", "{:.2f}"),
-    ("median_alert_delay", "median alert delay (rows)", "{:.1f}"),
-)
 
 
 @cli.command()
@@ -398,92 +412,15 @@ def evaluate(model_uri, data, label_column, read, experiment, run_name):
     tracking = _tracking()
     result = tracking.evaluate_and_log(model_uri, data, label_column=label_column, options=read,
                                        experiment=experiment, run_name=run_name)
+    from seqae.metrics.report import format_metrics
+
     click.echo(format_metrics(result.metrics))
     where = "a new run" if result.new_run else "the model's run"
     click.echo(f"logged to {where} {result.run_id}; view: {tracking.how_to_view(result.run_url)}")
 
 
-def format_metrics(values: dict) -> str:
-    width = max(len(label) for _, label, _ in EVALUATION_ROWS)
-    lines = [f"{'metric':<{width}}  value"]
-    for key, label, fmt in EVALUATION_ROWS:
-        value = values.get(key, float("nan"))
-        lines.append(f"{label:<{width}}  {fmt.format(value) if value == value else 'n/a'}")
-    n_anomalous = int(values.get("tp", 0) + values.get("fn", 0))
-    n_points = int(sum(values.get(k, 0) for k in ("tp", "fp", "tn", "fn")))
-    lines.append(f"({n_anomalous} of {n_points} rows labelled anomalous, {int(values.get('tp', 0) + values.get('fp', 0))} flagged)")
-    return "\n".join(lines)
-
-
-# ---- the latent space: encode / decode / sample -----------------------------------------------------
-
-@cli.command()
-@click.argument("model_uri", metavar="MODEL_URI")
-@click.argument("data", type=INPUT_FILE)
-@click.option("--output", "-o", type=OUTPUT_FILE, required=True,
-              help="Latent CSV: window_end (the time of each window's last row), then z0, z1, ... per window.")
-@read_options
-@device_option
-def encode(model_uri, data, output, read, device):
-    """Encode each window of DATA.csv to its latent vector (an autoencoder's, or the one in an ensemble).
-
-    One row per window, windows every score_stride rows as the model scores them; the LSTM-VAE
-    gives its mean latent. `seqae decode` turns the vectors back into readings.
-    """
-    from seqae.latent import encode_csv
-
-    counts = encode_csv(_load_for_latent(model_uri, device), data, output, options=read)
-    click.echo(f"Encoded {counts['rows']} rows to {counts['windows']} latent vectors of {counts['code_size']} "
-               f"values -> {output}")
-
-
-@cli.command()
-@click.argument("model_uri", metavar="MODEL_URI")
-@click.argument("latent", type=INPUT_FILE)
-@click.option("--output", "-o", type=OUTPUT_FILE, required=True,
-              help="Windows CSV: window, window_end, step, then one column per sensor in the sensors' units.")
-@device_option
-def decode(model_uri, latent, output, device):
-    """Decode the latent vectors of LATENT.csv (as `seqae encode` writes it) back to windows of readings.
-
-    Each vector becomes window_size rows (step 0 .. window_size - 1, the last step at window_end),
-    in the sensors' own units; the LSTM-VAE gives its decoder's mean.
-    """
-    from seqae.latent import decode_csv
-
-    counts = decode_csv(_load_for_latent(model_uri, device), latent, output)
-    click.echo(f"Decoded {counts['windows']} latent vectors to {counts['rows']} rows -> {output}")
-
-
-@cli.command()
-@click.argument("model_uri", metavar="MODEL_URI")
-@click.option("-n", "n_windows", type=click.IntRange(1), default=100, show_default=True, help="Windows to draw.")
-@click.option("--output", "-o", type=OUTPUT_FILE, required=True,
-              help="Samples CSV: window, step, then one column per sensor in the sensors' units.")
-@click.option("--seed", type=int, default=0, show_default=True, help="The same seed draws the same windows.")
-@click.option("--mean", "mean_only", is_flag=True,
-              help="The decoder's mean at each step (smoother than data), not a reading drawn around it.")
-@device_option
-def sample(model_uri, n_windows, output, seed, mean_only, device):
-    """Draw windows from an LSTM-VAE: what normal looks like to the model.
-
-    Each latent is drawn from the prior N(0, I) and decoded; each reading is drawn from the
-    decoder's Gaussian (--mean: its mean).
-    """
-    from seqae.latent import sample_csv
-
-    counts = sample_csv(_load_for_latent(model_uri, device), n_windows, output, random_state=seed,
-                        noise=not mean_only)
-    click.echo(f"Sampled {counts['windows']} windows ({counts['rows']} rows) -> {output}")
-
-
-def _load_for_latent(model_uri: str, device: str):
-    detector = _tracking().load_detector(model_uri).detector
-    from seqae.latent import autoencoder_of
-
-    model = autoencoder_of(detector)
-    model.set_params(device=device)
-    return model
+for command in LATENT_COMMANDS:  # encode, decode, sample
+    cli.add_command(command)
 
 
 # ---- servers --------------------------------------------------------------------------------------------
@@ -493,18 +430,24 @@ def _load_for_latent(model_uri: str, device: str):
 @server_options(default_port=5001)
 @click.option("--workers", "-w", type=click.IntRange(1, 256), default=1, show_default=True,
               help="Server processes, each with its own copy of the model: more requests at once.")
+@click.option("--max-request-mb", type=click.IntRange(min=1), default=64, show_default=True,
+              help="Largest request body in MB; a larger one is refused (413) without being held in memory. "
+                   "The default holds a day of 1-second readings (86,400 rows) of SKAB's 8 sensors 2.7 times "
+                   "over: 24 MB as dataframe_records, 13 MB as dataframe_split.")
 @device_option
-def serve(model_uri, host, port, workers, device):
+def serve(model_uri, host, port, workers, max_request_mb, device):
     """Serve a model over REST with MLflow's scoring server.
 
     POST /invocations with {"dataframe_split": {"columns": [...], "data": [[...], ...]}} (or
     dataframe_records), rows in time order, at least one window of them; add "params":
     {"threshold": 2.5} to override the threshold. GET /ping answers when the model is loaded.
+    A request the server cannot use gets a 4xx with a one-line JSON reason.
     """
     _tracking()
     from seqae import serving
 
-    serving.serve_model(model_uri, host=host, port=port, workers=workers, device=device, announce=click.echo)
+    serving.serve_model(model_uri, host=host, port=port, workers=workers, device=device,
+                        max_request_mb=max_request_mb, announce=click.echo)
 
 
 @cli.command(cls=click.Command)
@@ -519,17 +462,22 @@ def ui(host, port, experiment):
                    announce=lambda url: click.echo(f"MLflow UI: {url}  (Ctrl-C to stop)"))
 
 
-@cli.command(cls=click.Command)
+@cli.command(cls=CleanExitCommand)
 @shown_experiment_option
 @click.option("--limit", type=click.IntRange(1, 10000), default=20, show_default=True, help="How many runs.")
-def runs(experiment, limit):
-    """List the latest runs: id, name, status, model, key parameters and metrics."""
+@click.option("--wide", is_flag=True, help="Every column, whole run ids and names, and the child runs (auto's "
+                                           "candidates, a fleet's machines) under their parent.")
+def runs(experiment, limit, wide):
+    """List the latest runs: id, name, status, model URI, key parameters and metrics."""
     tracking = _tracking()
     table = tracking.runs_table(experiment, limit=limit)
     if table.empty:
         click.echo(f"no runs in experiment {experiment!r} yet; make one with `seqae demo` or `seqae fit`")
         return
-    click.echo(table.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.4g}"))
+    click.echo(tracking.format_runs(table, width=RUNS_WIDTH, wide=wide))
+
+
+RUNS_WIDTH = 120  # the columns `seqae runs` fits its table to (without --wide)
 
 
 # ---- run (pipelines) --------------------------------------------------------------------------------------
@@ -601,6 +549,8 @@ def demo(out_dir, experiment, epochs, quiet):
     click.echo("Injected anomalies and what the model made of them:")
     click.echo(result.injected.to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.2f}"))
     click.echo(f"\nAgainst the known labels of {result.test_path} (rows the model did not see):")
+    from seqae.metrics.report import format_metrics
+
     click.echo(format_metrics(evaluation.metrics))
     base, found = result.baseline, result.baseline_injected
     missed = ", ".join(found.loc[~found["detected"], "kind"]) or "none"

@@ -6,6 +6,7 @@ here imports torch or MLflow until an option's value is converted.
 
 from __future__ import annotations
 
+import csv
 import functools
 import json
 
@@ -22,6 +23,7 @@ MODEL_TYPES = ("lstm-ae", "lstm-vae", "dense-ae", "conv-ae", "pca", "deviation",
                "lstm-forecast", "ensemble")  # detectors.DETECTORS
 FILL_POLICIES = ("error", "ffill", "interpolate")  # data.FILL_POLICIES
 TIME_UNITS = ("s", "ms", "us", "ns", "step")  # data.TIME_UNITS
+DUPLICATE_POLICIES = ("error", "first", "last", "mean")  # data.DUPLICATE_POLICIES
 DEVICES = ("auto", "cpu", "cuda")  # devices.DEVICES
 
 
@@ -52,9 +54,13 @@ def parse_params(ctx, param, values) -> dict:
 
 
 def split_columns(ctx, param, value):
+    """`--columns A,B,...` as a CSV row: a name with a comma in it is quoted (`'"Pressure, inlet",Flow'`)."""
     if value is None:
         return None
-    columns = [c.strip() for c in value.split(",") if c.strip()]
+    if value.count('"') % 2:
+        raise click.BadParameter(f"{value!r} has a quote that is not closed; quote a name with a comma in it "
+                                 "whole: '\"Pressure, inlet\",Flow'", ctx, param)
+    columns = [c.strip() for c in next(csv.reader([value], skipinitialspace=True), []) if c.strip()]
     if not columns:
         raise click.BadParameter("give at least one column name, comma-separated", ctx, param)
     return columns
@@ -64,12 +70,14 @@ def separator(ctx, param, value):
     return "\t" if value in ("tab", "\\t") else value
 
 
-READ_OPTION_NAMES = ("time_column", "sep", "decimal", "time_unit", "timezone", "dayfirst", "fill")
+READ_OPTION_NAMES = ("time_column", "sep", "decimal", "time_unit", "timezone", "dayfirst", "fill", "skip_rows", "sort",
+                     "duplicates", "resample")
 
 
 def read_options(command):
     """How a sensor CSV is written: --time-column, --sep, --decimal, --time-unit, --timezone,
-    --dayfirst, --fill, handed to the command as one `read` argument (a `ReadOptions`)."""
+    --dayfirst, --fill, --skip-rows, --sort, --duplicates, --resample, handed to the command as one
+    `read` argument (a `ReadOptions`)."""
 
     @functools.wraps(command)
     def with_read_options(*args, **kwargs):
@@ -92,13 +100,27 @@ def read_options(command):
                           "as numbers); told apart by their size if not given."),
         click.option("--timezone", metavar="ZONE",
                      help="The zone of local times written without a UTC offset (e.g. Europe/Berlin); they "
-                          "are read as instants and written in UTC."),
+                          "are read as instants and written in UTC, the hour the clocks go back over read in "
+                          "file order (first pass summer time)."),
         click.option("--dayfirst/--no-dayfirst", default=None,
                      help="Dates like 01/03/2026 are day-first (1 March) or month-first; decided from the "
                           "dates if not given (01.03.2026 is day-first)."),
         click.option("--fill", type=click.Choice(FILL_POLICIES), default="error", show_default=True,
                      help="Missing or infinite readings: stop with an error, carry the last "
-                          "reading forward (ffill) or interpolate."),
+                          "reading forward (ffill) or interpolate (linear in time)."),
+        click.option("--skip-rows", type=click.IntRange(0), metavar="N",
+                     help="Rows under the header that hold no readings (units, descriptions); a units row is "
+                          "found and skipped with a warning if not given."),
+        click.option("--sort", is_flag=True, default=None,
+                     help="Sort the rows by time in memory (fit, score, evaluate; the file must fit in memory); "
+                          "without it a row earlier than the row above it is an error."),
+        click.option("--duplicates", type=click.Choice(DUPLICATE_POLICIES), default="error", show_default=True,
+                     help="Rows that repeat a time: stop with an error, or keep the first row, the last, or "
+                          "their mean."),
+        click.option("--resample", metavar="RULE",
+                     help="Put the rows on a regular grid (e.g. 1min, 15s; a number for a time column of "
+                          "numbers): each grid time the mean of the readings within half a step of it, or "
+                          "interpolated in time between the readings around it."),
     ]
     for option in reversed(options):
         with_read_options = option(with_read_options)

@@ -80,8 +80,11 @@ def run_demo(out_dir="seqae-demo", *, experiment: str = DEFAULT_EXPERIMENT, epoc
     from seqae.detectors import DeviationDetector
 
     baseline = DeviationDetector().fit(data.frame)
-    detection = baseline.detect(read_for_detector(baseline, test_path))
-    baseline_metrics = metrics.evaluate(evaluation.labels, detection.scores, detection.flags)
+    detection = baseline.detect(read_for_detector(baseline, test_path), ranking=True)
+    alerts = baseline.find_alerts(detection)
+    baseline_metrics = metrics.evaluate_decisions(evaluation.labels, detection.ranking_scores, detection.scores,
+                                                  detection.flags, alerts.spans(), alerts.fired_rows(),
+                                                  index=detection.index)
     log_metrics(MlflowClient(), fit.run_id,
                  as_metrics({BASELINE_PREFIX + k: v for k, v in baseline_metrics.items()}))
     return DemoResult(fit, evaluation, scored, train_path, test_path, scores_path, intervals_path,
@@ -105,6 +108,6 @@ def found_injected(injected: pd.DataFrame, detection: Detection) -> pd.DataFrame
             "detected": bool(len(flagged)),
             "delay_rows": int(flagged[0]) if len(flagged) else None,
             "blamed": detection.feature_names[int(np.argmax(share))],
-            "peak_score": float(detection.scores[span].max()),
+            "peak_score": float(np.nanmax(np.r_[detection.scores[span], -np.inf])),
         })
     return pd.DataFrame(rows)

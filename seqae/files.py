@@ -1,18 +1,30 @@
 """Writing a file or a directory whole or not at all.
 
-Outputs are written under a temporary name beside their target and renamed onto it at the end, so
-an interrupted command (an error, Ctrl-C, kill -9) never leaves a half-written scores file or model
-directory where a finished one is expected.
+Outputs are written under a temporary name beside their target (`.NAME-PID-RANDOM.part`, PID the
+writing process) and renamed onto it at the end, so that an interrupted command (an error, Ctrl-C,
+SIGTERM, kill -9) never leaves a half-written scores file or model directory where a finished one is
+expected. What a command killed with -9 could not remove, the next write to the same path does:
+`sweep_stale_parts` removes the temporary siblings whose writer no longer runs.
+
+A full disk (a quota, a failing disk) is one line, a `seqae.errors.StorageError` naming the output,
+and nothing of the output is left: a temporary file is removed even when closing it fails for the
+same reason (its buffered rows cannot be written either).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator
+
+from seqae import processes
+from seqae.errors import storage_error
+
+PART_SUFFIX = ".part"
 
 
 def current_umask() -> int:
@@ -22,32 +34,114 @@ def current_umask() -> int:
     return mask
 
 
+def part_prefix(path: Path) -> str:
+    """The start of the temporary name of `path` for this process: `.NAME-PID-`."""
+    return f".{path.name}-{os.getpid()}-"
+
+
+def sweep_stale_parts(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporary siblings of `path` left by writers that no longer run; returns them.
+
+    A sibling named with its writer's pid is stale when that pid runs no process on this machine,
+    or runs one that started after the sibling was last written (the pid was handed out again). One
+    named without a pid (by an earlier seqae) is stale when it is older than this process.
+    """
+    path = Path(path)
+    pattern = re.compile(rf"\.{re.escape(path.name)}-(?:(\d+)-)?[a-z0-9_]+{re.escape(PART_SUFFIX)}")
+    me = processes.this_process()
+    removed = []
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return removed
+    for entry in entries:
+        found = pattern.fullmatch(entry.name)
+        if found is None or (found[1] is not None and int(found[1]) == me.pid):
+            continue
+        try:
+            modified = entry.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        if found[1] is None:
+            stale = me.started is not None and modified < me.started
+        else:
+            pid = int(found[1])
+            started = processes.started_at(pid)
+            stale = (processes.is_running(pid, me.host) is False
+                     or (started is not None and started > modified + processes.START_TOLERANCE_S))
+        if stale:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with suppress(FileNotFoundError):
+                    os.unlink(entry.path)
+            removed.append(Path(entry.path))
+    return removed
+
+
+def fullest(paths: Iterable[str | os.PathLike]) -> Path:
+    """Of `paths` (files or folders, existing or not), the one whose file system has the least free
+    space: where a write that failed for want of space most likely failed."""
+    def free(path: Path) -> int:
+        for folder in (path, *path.parents):
+            with suppress(OSError):
+                return shutil.disk_usage(folder).free
+        return 1 << 62
+
+    candidates = [Path(p) for p in paths]
+    return min(candidates, key=free)
+
+
 class StagedFile:
     """A text file written under a temporary name beside `path`, renamed to it by `commit`."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        descriptor, self.temporary = tempfile.mkstemp(prefix=f".{self.path.name}-", suffix=".part",
-                                                      dir=self.path.parent)
+        sweep_stale_parts(self.path)
+        try:
+            descriptor, self.temporary = tempfile.mkstemp(prefix=part_prefix(self.path), suffix=PART_SUFFIX,
+                                                          dir=self.path.parent)
+        except OSError as exc:
+            error = storage_error(exc, self.path)
+            if error is None:
+                raise
+            raise error from None
         os.chmod(self.temporary, 0o666 & ~current_umask())  # mkstemp makes it private; an output is an ordinary file
         self.handle = os.fdopen(descriptor, "w", newline="", encoding="utf-8")
 
     def close(self) -> None:
-        self.handle.close()
+        """Write what is buffered and close; a full disk is a `StorageError` naming the output."""
+        try:
+            self.handle.close()
+        except OSError as exc:
+            error = storage_error(exc, self.path)
+            if error is None:
+                raise
+            raise error from None
 
     def commit(self) -> None:
         os.replace(self.temporary, self.path)
 
-    def discard(self) -> None:
-        self.handle.close()
-        if os.path.exists(self.temporary):
+    def discard(self) -> bool:
+        """Close and remove the temporary file. A close that fails (the buffered rows cannot be
+        written to a full disk) still lets go of the file, which is removed all the same; returns
+        True when it failed: this file is where the data could not go."""
+        failed = False
+        try:
+            self.handle.close()
+        except OSError:
+            failed = True
+        with suppress(FileNotFoundError):
             os.unlink(self.temporary)
+        return failed
 
 
 @contextmanager
 def staged_files(paths) -> Iterator[list[StagedFile]]:
     """Yield a `StagedFile` for each of `paths`; all are renamed onto their targets when the block
-    ends without an error, all removed when it raises: a command's outputs land together or not at all."""
+    ends without an error, all removed when it raises: a command's outputs land together or not at all.
+    A full disk is a `StorageError` naming the output that could not be written."""
+    paths = [Path(p) for p in paths]
     staged: list[StagedFile] = []
     try:
         for path in paths:
@@ -57,25 +151,40 @@ def staged_files(paths) -> Iterator[list[StagedFile]]:
             file.close()
         for file in staged:
             file.commit()
-    except BaseException:
-        for file in staged:
-            file.discard()
-        raise
+    except BaseException as exc:
+        failed = [file.path for file in staged if file.discard()]
+        if not isinstance(exc, OSError):
+            raise
+        error = storage_error(exc, failed[0] if failed else fullest([*paths, tempfile.gettempdir()]))
+        if error is None:
+            raise
+        raise error from None
 
 
 @contextmanager
 def staged_directory(target: str | os.PathLike) -> Iterator[Path]:
     """Yield an empty temporary directory beside `target`; renamed to `target` when the block ends
-    without an error, removed when it raises. `target` must not exist or be an empty directory."""
+    without an error, removed when it raises. `target` must not exist or be an empty directory.
+    A full disk is a `StorageError` naming `target`."""
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        sweep_stale_parts(target)
+        staging = Path(tempfile.mkdtemp(prefix=part_prefix(target), suffix=PART_SUFFIX, dir=target.parent))
+    except OSError as exc:
+        error = storage_error(exc, target)
+        if error is None:
+            raise
+        raise error from None
     try:
         os.chmod(staging, 0o777 & ~current_umask())  # mkdtemp makes it private; a model is an ordinary folder
         yield staging
         if target.exists():
             target.rmdir()
         staging.rename(target)
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise
+        error = storage_error(exc, target)
+        if error is None:
+            raise
+        raise error from None

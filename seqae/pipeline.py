@@ -21,8 +21,9 @@ Relative paths in the file are relative to the pipeline file's own folder; `data
 How the numbers are made (SKAB's leaderboard protocol when `train_rows` is set):
 
     for each seed, for each file: fit on the training rows (labels there are never read),
-    score the test rows, flag them with the threshold fitted on training scores only,
-    `metrics.evaluate` -> one row of the per-file table
+    score the test rows as a live feed of them (flags and alerts by the model's alert rules, the
+    threshold calibrated on held-out training scores only), and rank them retrospectively,
+    `metrics.evaluate_decisions` -> one row of the per-file table
     per seed: TP/FP/TN/FN summed over every test point of every file -> precision, recall, F1,
     FAR, MAR (SKAB's pooling; events likewise); AUC-PR, AUC-ROC and VUS-PR are the MEAN of the
     per-file values (`auc_pr_pooled` is the average precision of all files' scores ranked
@@ -503,14 +504,14 @@ def _fit(pipeline: Pipeline, seed: int, frame: pd.DataFrame, path: Path):
 def _score(pipeline, seed, detector, fit_seconds, path, frame, labels, extra) -> FileResult:
     started = time.perf_counter()
     with about_file(path):
-        detection = detector.detect(frame)
+        detection = detector.detect(frame, ranking=True)
     score_seconds = time.perf_counter() - started
-    values = metrics.evaluate(labels, detection.scores, detection.flags)
     alerts = detector.find_alerts(detection)
+    values = metrics.evaluate_decisions(labels, detection.ranking_scores, detection.scores, detection.flags,
+                                        alerts.spans(), alerts.fired_rows(), index=frame.index)
     counts = metrics.alert_counts(labels, alerts.spans(), fired_at=alerts.fired_rows(), index=frame.index)
-    values.update(counts.to_dict())
     values.update(extra)
     values.update({"n_test_rows": len(frame), "n_test_labelled_anomalous": int(labels.sum()),
-                   "threshold": float(detection.threshold), "fit_seconds": fit_seconds,
+                   "threshold": float(detector.threshold_.value_), "fit_seconds": fit_seconds,
                    "score_seconds": score_seconds})
-    return FileResult(pipeline.file_label(path), seed, values, detection.scores, labels, counts)
+    return FileResult(pipeline.file_label(path), seed, values, detection.ranking_scores, labels, counts)

@@ -73,10 +73,12 @@ def score_timeline(index: pd.Index, scores: np.ndarray, threshold: float, flags:
         ax.axvline(x[split_at], color="grey", linestyle=":", linewidth=1.2, label="validation starts")
     ax.set_xlabel(index.name or "row")
     ax.set_ylabel("anomaly score")
-    if threshold > 0 and len(scores) and float(np.max(scores)) > 10 * threshold:
+    finite = np.asarray(scores, dtype=np.float64)
+    finite = finite[np.isfinite(finite)]  # rows warming up have no score
+    if threshold > 0 and finite.size and float(np.max(finite)) > 10 * threshold:
         # One large peak would flatten everything else: linear up to the threshold, log above.
         ax.set_yscale("symlog", linthresh=threshold)
-        ax.set_ylim(bottom=min(float(np.min(scores)), 0.0) - 0.05 * threshold)
+        ax.set_ylim(bottom=min(float(np.min(finite)), 0.0) - 0.05 * threshold)
         ax.set_ylabel("anomaly score (log above the threshold)")
     flagged = int(np.sum(flags))
     ax.set_title(title or f"Score per time point ({flagged} of {len(scores)} flagged)")
@@ -91,6 +93,7 @@ def contribution_heatmap(index: pd.Index, contributions: np.ndarray, feature_nam
     values = np.asarray(contributions, dtype=np.float64).T  # (n_features, n_timepoints)
     figure, ax = _figure((12, 1.2 + 0.45 * len(feature_names)))
     # Colour scale up to the 99.5th percentile, so that one spike does not wash out the rest.
+    values = np.nan_to_num(values, nan=0.0)  # rows warming up have no score
     top = float(np.quantile(values, 0.995)) if values.size else 1.0
     is_time = isinstance(index, pd.DatetimeIndex)
     if len(index) > 1:

@@ -2,15 +2,20 @@
 
 `serve_model` runs MLflow's own scoring app (`mlflow.pyfunc.scoring_server`: `/ping`, `/health`,
 `/version`, `/invocations` with `dataframe_split` / `dataframe_records`) in this process with
-uvicorn, with three changes:
+uvicorn, with four changes:
 
 - seqae's input check replaces MLflow's schema enforcement, so a request with too few rows,
-  a missing sensor column or text in a sensor column is answered 400 with seqae's one-line
-  message instead of MLflow's, which quotes the whole request back;
-- a JSON `dataframe_split` is answered without MLflow's handler (parsed once, the answer encoded
-  by json's C encoder; the same bytes), every other request by it;
-- no error body carries a stack trace: a middleware (`WithoutStackTraces`) moves it to the
-  server's log and keeps the first line of the message.
+  a missing sensor column, text in a sensor column or a param the model does not take is
+  answered 400 with seqae's one-line message instead of MLflow's, which quotes the whole request back;
+- a JSON request is parsed once by seqae (`seqae.scoring_requests`), which refuses a malformed one
+  in one line; a `dataframe_split` is answered without MLflow's handler (the frame built once,
+  the answer encoded by json's C encoder; the same bytes), every other request by it;
+- a request body over `max_request_mb` is refused with 413 without being held in memory (`BodyLimit`);
+- every error answer is one line of JSON without a stack trace, which goes to the server's log,
+  and the connection stays open (`OneLineErrors`).
+
+With several workers, each worker process stops when the `seqae serve` that started it dies, even
+by kill -9, so that none keeps the port.
 
 `run_ui` starts `mlflow server` on seqae's store (one worker, MLflow's job runner off) and stops it,
 with everything it started, when interrupted or terminated.
@@ -28,24 +33,28 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+import seqae
 from seqae import tracking
 from seqae.errors import ConfigError, SeqaeError
+from seqae.workers import die_with_parent
+from seqae.scoring_requests import (DEFAULT_MAX_REQUEST_MB, BodyLimit, OneLineErrors, RequestError, error_body,
+                                    is_json, json_request, split_frame)
 
 SERVE_PORT = 5001
 UI_START_SECONDS = 120  # how long the MLflow server may take to answer /health
-MAX_MESSAGE = 500  # characters of an error message sent back
 _logger = logging.getLogger("seqae.serving")
 
 
 # ---- the scoring server --------------------------------------------------------------------------
 
-def scoring_app(model_uri: str, device: str = "auto"):
-    """MLflow's scoring app (a FastAPI app) for the model, with seqae's input check first; a
-    network scores on `device` (`seqae.devices`)."""
+def scoring_app(model_uri: str, device: str = "auto", max_request_mb: int = DEFAULT_MAX_REQUEST_MB):
+    """MLflow's scoring app (a FastAPI app) for the model, with seqae's request parsing and input
+    check first; a network scores on `device` (`seqae.devices`); a body over `max_request_mb` MB
+    is refused."""
     from mlflow.pyfunc import scoring_server
 
     model = tracking.load_pyfunc_model(model_uri)
@@ -54,34 +63,46 @@ def scoring_app(model_uri: str, device: str = "auto"):
         detector.set_params(device=device)
     served = checked_model(model)
     app = scoring_server.init(served)
-    _answer_frames_directly(app, served, model.metadata.get_input_schema())
-    app.add_middleware(WithoutStackTraces)
+    _answer_invocations(app, served, model.metadata)
+    app.add_middleware(OneLineErrors)
+    app.add_middleware(BodyLimit, max_bytes=max_request_mb * 2**20)  # outermost: its 413 goes out at once
     return app
 
 
-def _answer_frames_directly(app, served, input_schema) -> None:
-    """/invocations answers a JSON `dataframe_split` of columns and rows (with or without `params`)
-    itself: the frame built once, the answer encoded by json's C encoder (MLflow's handler encodes
-    with the pure-Python one: the largest cost of a 200-row request after the network). Any other
-    request, and any request this path cannot score, goes to MLflow's handler, which answers it as
-    it always has. The bytes of an answer are the same either way."""
+def _answer_invocations(app, served, metadata) -> None:
+    """/invocations parses a JSON request itself (`json_request`, which refuses a param that the
+    model's signature does not declare, whichever seqae fitted the model) and answers a
+    `dataframe_split` of columns and rows (with or without `params`) itself: the frame built once,
+    the answer encoded by json's C encoder (MLflow's handler encodes with the pure-Python one: the
+    largest cost of a 200-row request after the network). Any other request (the other JSON formats
+    as parsed, CSV, Parquet), and a split this path fails to score, goes to MLflow's handler, which
+    answers it as it always has. The bytes of an answer are the same either way."""
     import asyncio
 
     from fastapi.responses import Response
     from mlflow.exceptions import MlflowException
     from mlflow.pyfunc import scoring_server
 
+    input_schema, params_schema = metadata.get_input_schema(), metadata.get_params_schema()
+    param_names = None if params_schema is None else [param.name for param in params_schema.params]
+
     def answer(data: bytes, content_type: str | None):
-        frame, params = _plain_frame(data, content_type)
-        if frame is not None:
-            try:
-                body = json.dumps({"predictions": served.predict_records(frame, params=params)})
-                return Response(content=body, status_code=200, media_type="application/json")
-            except MlflowException as exc:  # the model refused the input: its one-line answer
-                return Response(content=exc.serialize_as_json(), status_code=exc.get_http_status_code(),
-                                media_type="application/json")
-            except Exception:  # anything else is answered (and logged) by MLflow's handler
-                pass
+        try:
+            if is_json(content_type):
+                # MLflow's handler takes the parsed dictionary as it takes the bytes.
+                data = json_request(data, param_names)
+                if "dataframe_split" in data:
+                    frame = split_frame(data["dataframe_split"])
+                    body = json.dumps({"predictions": served.predict_records(frame, params=data.get("params"))})
+                    return Response(content=body, status_code=200, media_type="application/json")
+        except RequestError as exc:
+            return Response(content=error_body(exc.status, str(exc)), status_code=exc.status,
+                            media_type="application/json")
+        except MlflowException as exc:  # the model refused the input: its one-line answer
+            return Response(content=exc.serialize_as_json(), status_code=exc.get_http_status_code(),
+                            media_type="application/json")
+        except Exception:  # anything else is answered (and logged) by MLflow's handler
+            pass
         try:
             result = scoring_server.invocations(data, content_type, served, input_schema)
         except MlflowException as exc:
@@ -98,74 +119,58 @@ def _answer_frames_directly(app, served, input_schema) -> None:
     app.add_route("/invocations", invocations, methods=["POST"])
 
 
-def _plain_frame(data: bytes, content_type: str | None):
-    """(frame, params) of a JSON body `{"dataframe_split": {"columns": [...], "data": [[...], ...]}}`
-    (and optionally "params": {...}); (None, None) for anything else."""
-    if (content_type or "").split(";")[0].strip() != "application/json" or "charset" in (content_type or "").lower():
-        return None, None
-    try:
-        body = json.loads(data)
-    except ValueError:
-        return None, None
-    if not isinstance(body, dict) or set(body) - {"dataframe_split", "params"} or "dataframe_split" not in body:
-        return None, None
-    split, params = body["dataframe_split"], body.get("params")
-    if (not isinstance(split, dict) or set(split) != {"columns", "data"} or not isinstance(split["data"], list)
-            or not isinstance(split["columns"], list) or (params is not None and not isinstance(params, dict))):
-        return None, None
-    try:
-        # Rows of numbers (what clients send) become one array at once; anything else (text, nulls,
-        # ragged rows) is left to pandas, as before, so that the model's check says what is wrong.
-        values = np.asarray(split["data"])
-        if values.ndim == 2 and values.dtype.kind in "if" and values.shape[1] == len(split["columns"]):
-            return pd.DataFrame(values, columns=split["columns"]), params
-    except (ValueError, TypeError):
-        pass
-    try:
-        return pd.DataFrame(split["data"], columns=split["columns"]), params
-    except (ValueError, TypeError):
-        return None, None
-
-
 def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT, workers: int = 1,
-                device: str = "auto", announce=print) -> None:
-    """Serve the model until interrupted; `announce` gets one line saying where.
+                device: str = "auto", max_request_mb: int = DEFAULT_MAX_REQUEST_MB, announce=print) -> None:
+    """Serve the model until interrupted; `announce` gets one line saying where. A request body over
+    `max_request_mb` MB is refused with 413.
 
     With `workers` > 1, uvicorn starts that many processes on the same port, each loading the model
     (and using as many torch threads as this process), and restarts one that dies; the model is
-    loaded here first, so a URI that does not load fails before any worker starts.
+    loaded here first, so a URI that does not load fails before any worker starts. A worker stops
+    when this process ends, however it ends (`die_with_parent`).
     """
     import torch
     import uvicorn
 
     if workers < 1:
         raise ConfigError(f"workers must be at least 1, got {workers}")
+    if max_request_mb <= 0:
+        raise ConfigError(f"max_request_mb must be positive, got {max_request_mb}")
     check_port_free(host, port)
-    app = scoring_app(model_uri, device)
+    app = scoring_app(model_uri, device, max_request_mb)
     announce(f"Serving {model_uri} at http://{host}:{port}/invocations (health: /ping) with "
              f"{workers} worker process{'es' if workers > 1 else ''}; Ctrl-C to stop")
     if workers == 1:
         uvicorn.run(app, host=host, port=port, log_level="info")
         return
     del app
-    # The workers are fresh interpreters: they learn the model and the thread count from the environment.
-    os.environ[_WORKER_MODEL_ENV] = model_uri
-    os.environ[_WORKER_DEVICE_ENV] = device
-    os.environ["SEQAE_THREADS"] = str(torch.get_num_threads())
+    # The workers are fresh interpreters: they learn the model, the limit, the thread count and
+    # the process they must not outlive from the environment.
+    os.environ.update({_WORKER_MODEL_ENV: model_uri, _WORKER_DEVICE_ENV: device,
+                       _WORKER_LIMIT_ENV: str(max_request_mb), _WORKER_PARENT_ENV: str(os.getpid()),
+                       "SEQAE_THREADS": str(torch.get_num_threads())})
+    # Loading the model put its bundled copy of seqae (the version it was fitted with) first on
+    # sys.path, which the workers start with: they must import the seqae that runs here.
+    sys.path.insert(0, str(Path(seqae.__file__).resolve().parents[1]))
     uvicorn.run(f"{__name__}:worker_app", factory=True, host=host, port=port, workers=workers, log_level="info")
 
 
 _WORKER_MODEL_ENV = "SEQAE_SERVE_MODEL_URI"
 _WORKER_DEVICE_ENV = "SEQAE_SERVE_DEVICE"
+_WORKER_LIMIT_ENV = "SEQAE_SERVE_MAX_REQUEST_MB"
+_WORKER_PARENT_ENV = "SEQAE_SERVE_PARENT_PID"
 
 
 def worker_app():
     """The scoring app of one `serve_model` worker process (uvicorn calls it as a factory)."""
     from seqae import devices
 
+    if os.environ.get(_WORKER_PARENT_ENV):
+        die_with_parent(int(os.environ[_WORKER_PARENT_ENV]), signal.SIGTERM)
     devices.use_threads()  # SEQAE_THREADS, which serve_model set to its own count
     tracking.quiet_mlflow()
-    return scoring_app(os.environ[_WORKER_MODEL_ENV], os.environ.get(_WORKER_DEVICE_ENV, "auto"))
+    return scoring_app(os.environ[_WORKER_MODEL_ENV], os.environ.get(_WORKER_DEVICE_ENV, "auto"),
+                       int(os.environ.get(_WORKER_LIMIT_ENV, DEFAULT_MAX_REQUEST_MB)))
 
 
 def checked_model(model):
@@ -198,67 +203,6 @@ class _CheckedModel:
 
     def __getattr__(self, name):
         return getattr(self._model, name)
-
-
-class WithoutStackTraces:
-    """ASGI middleware: an error answered as JSON (status >= 400) loses its `stack_trace`, which goes
-    to the server's log, and keeps the first line of its `message` (`one_line`); every other answer
-    passes through untouched. A plain ASGI middleware, not Starlette's `BaseHTTPMiddleware`, whose
-    task group and streams cost every request, the successful ones too."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await self.app(scope, receive, send)
-        held, chunks = None, []
-
-        async def send_cleaned(message):
-            nonlocal held
-            if message["type"] == "http.response.start":
-                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-                if message["status"] >= 400 and b"json" in content_type:
-                    held = message  # sent with the cleaned body
-                    return
-            elif message["type"] == "http.response.body" and held is not None:
-                chunks.append(message.get("body", b""))
-                if message.get("more_body", False):
-                    return
-                body = cleaned_error(b"".join(chunks), scope.get("method", ""), scope.get("path", ""))
-                headers = [(b"content-length", str(len(body)).encode()), (b"content-type", b"application/json")]
-                await send({"type": "http.response.start", "status": held["status"], "headers": headers})
-                await send({"type": "http.response.body", "body": body})
-                return
-            await send(message)
-
-        await self.app(scope, receive, send_cleaned)
-
-
-def cleaned_error(body: bytes, method: str, path: str) -> bytes:
-    """An error's JSON body without its stack trace (logged) and with a one-line message."""
-    try:
-        error = json.loads(body)
-    except ValueError:
-        return body
-    if not isinstance(error, dict):
-        return body
-    trace = error.pop("stack_trace", None)
-    if trace:
-        _logger.error("%s %s failed:\n%s", method, path, trace)
-    if isinstance(error.get("message"), str):
-        error["message"] = one_line(error["message"])
-    return json.dumps(error).encode()
-
-
-def one_line(message: str) -> str:
-    """The first non-empty line of `message`, at most MAX_MESSAGE characters. MLflow's "Failed to
-    predict data '<the whole request>'. Error: <why>" is cut down to <why>."""
-    if message.startswith("Failed to predict data") and "Error: " in message:
-        message = message.rpartition("Error: ")[2]
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    text = lines[0] if lines else ""
-    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
 
 
 def check_port_free(host: str, port: int) -> None:

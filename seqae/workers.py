@@ -59,16 +59,21 @@ def one_thread() -> None:
     threadpool_limits(limits=1)
 
 
-def die_with_parent() -> bool:
-    """Ask Linux to SIGKILL this process when its parent ends (PR_SET_PDEATHSIG); False where the
-    platform offers no such request (then nothing changes)."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return False
-    return prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+def die_with_parent(parent_pid: int | None = None, sig: int = signal.SIGKILL) -> bool:
+    """Ask Linux to send this process `sig` when its parent ends, however it ends, kill -9 too
+    (PR_SET_PDEATHSIG); False where the platform offers no such request (then nothing changes).
+    `parent_pid`: the process that started this one; if it is gone already (it died before the
+    request), `sig` comes now. The parent must be the process (its thread) that started this one."""
+    requested = False
+    if sys.platform.startswith("linux"):
+        try:
+            prctl = ctypes.CDLL(None, use_errno=True).prctl
+            requested = prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            requested = False
+    if parent_pid is not None and os.getppid() != parent_pid:  # died before the request: nothing would tell
+        os.kill(os.getpid(), sig)
+    return requested
 
 
 @contextmanager

@@ -39,9 +39,8 @@ NEURAL_TYPES = [m for m in MODEL_TYPES if m not in ("pca", "iforest", "deviation
 # The modules that take longest (real servers, Spark, subprocesses): collected first, so that with
 # `pytest -n 2 --dist loadfile` (what `make test` runs) they start at once and the two workers end
 # together instead of one of them starting a two-minute module at the end.
-SLOW_MODULES = ("test_spark.py", "test_tracking_server.py", "test_watch.py", "test_serve.py", "test_streaming.py",
-                "test_fleet_signals.py",
-                "test_cli.py", "test_fleet_cli.py", "test_formats.py")
+SLOW_MODULES = ("test_spark.py", "test_tracking_server.py", "test_store.py", "test_watch.py", "test_serve.py",
+                "test_streaming.py", "test_fleet_signals.py", "test_cli.py", "test_fleet_cli.py", "test_formats.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -1,4 +1,5 @@
-"""The alert rules on hand-built score series, their row-by-row runner, the alert table and the budget."""
+"""The alert rules on hand-built score series, their row-by-row runner, the normal reference that moves
+with the feed, the alert table and the budget."""
 
 import json
 
@@ -10,13 +11,21 @@ from seqae.alerts import ALERT_COLUMNS, AlertBudgetThreshold, AlertRules, find_a
 from seqae.errors import ConfigError, DataError, NotFittedError
 from seqae.threshold_registry import parse_threshold, threshold_from_dict
 
-# Calibration scores with median 0, threshold 1: close level = hysteresis, extreme level = extreme.
+# Calibration scores with median 0, threshold 1: a calibrated score equals the raw one, the close level
+# is `hysteresis` and the extreme level `extreme`. The hand-computed cases keep the reference still
+# (memory 0) and judge from the first row (burn_in 0): the rules alone.
 CALIBRATION = np.zeros(99)
 
 
 def rules(**params) -> AlertRules:
-    base = {"min_gap": 0, "min_length": 1, "hysteresis": 1.0, "extreme": 10.0, "cooldown": 0}
+    base = {"min_gap": 0, "min_length": 1, "hysteresis": 1.0, "extreme": 10.0, "cooldown": 0, "settle": 0,
+            "burn_in": 0, "memory": 0}
     return AlertRules(**{**base, **params}).fit(CALIBRATION, 1.0)
+
+
+def found_and_ids(fitted, scores, contributions=None):
+    decisions = fitted.apply(np.asarray(scores, dtype=np.float64), contributions)
+    return decisions.alerts, decisions.alert_ids
 
 
 def spans(found):
@@ -50,7 +59,10 @@ H, L, M = 2.0, 0.0, 0.7  # above the threshold, normal, between the close level 
     ({"min_length": 3}, [L, L, H, H], []),
 ])
 def test_rules_give_the_hand_computed_alerts(params, scores, expected):
-    found, ids = rules(**params).apply(np.asarray(scores))
+    decisions = rules(**params).apply(np.asarray(scores))
+    found, ids = decisions.alerts, decisions.alert_ids
+    np.testing.assert_allclose(decisions.scores, scores, rtol=1e-12)  # calibrated = raw with this calibration
+    np.testing.assert_array_equal(decisions.flags, np.asarray(scores) > 1.0)
     assert spans(found) == expected
     want = np.full(len(scores), -1)
     for k, (start, end, _) in enumerate(expected):
@@ -62,21 +74,36 @@ def test_cooldown_joins_an_alert_of_the_same_sensor_and_not_of_another():
     scores = np.array([H, H, L, L, L, H, L, L, L, H, L])
     sensor = np.array([0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0])  # the top sensor of each row
     contributions = np.eye(2)[sensor] * scores[:, None]
-    found, ids = rules(cooldown=3).apply(scores, contributions)
+    found, ids = found_and_ids(rules(cooldown=3), scores, contributions)
     # row 5 (sensor 0, 3 rows after the end) joins alert 0; row 9 (sensor 1) is a new alert
     assert spans(found) == [(0, 5, 0), (9, 9, 9)]
     assert ids.tolist() == [0, 0, 0, 0, 0, 0, -1, -1, -1, 1, -1]
-    found, _ = rules(cooldown=2).apply(scores, contributions)  # 3 rows after: beyond a cooldown of 2
+    found, _ = found_and_ids(rules(cooldown=2), scores, contributions)  # 3 rows after: beyond a cooldown of 2
     assert spans(found) == [(0, 1, 0), (5, 5, 5), (9, 9, 9)]
-    found, _ = rules(cooldown=3).apply(scores)  # no contributions: no sensor to compare, no join
+    found, _ = found_and_ids(rules(cooldown=3), scores)  # no contributions: no sensor to compare, no join
     assert spans(found) == [(0, 1, 0), (5, 5, 5), (9, 9, 9)]
+
+
+def test_an_alert_closes_for_good_once_its_cooldown_has_passed():
+    """A close followed by a new episode on the same sensors within the cooldown is one alert: a feed
+    reports it open once and closed once, when the cooldown has passed (never closed and reopened)."""
+    scores = np.array([H, H, L, L, L, H, L, L, L, L, L, L])
+    contributions = np.c_[scores, np.zeros(12)]
+    tracker = rules(cooldown=3).tracker()
+    states = []
+    for row in range(len(scores)):
+        tracker.update(scores[row:row + 1], contributions[row:row + 1])
+        states.append(tracker.alerts[0].closed if tracker.alerts else None)
+    # on from row 0; rejoined at row 5 (3 rows after its end at 1); final once 3 more rows passed its new end
+    assert states == [False] * 10 + [True] * 2
+    assert len(tracker.alerts) == 1 and tracker.alerts[0].reason == "ended"
 
 
 def test_the_end_of_the_data_keeps_a_fired_alert_open():
-    found, _ = rules(min_gap=5).apply(np.array([L, H, H, L]))
-    assert spans(found) == [(1, 2, 1)] and found[0].closed is False
-    found, _ = rules(min_gap=1).apply(np.array([L, H, H, L, L, L]))
-    assert found[0].closed is True
+    found, _ = found_and_ids(rules(min_gap=5), [L, H, H, L])
+    assert spans(found) == [(1, 2, 1)] and found[0].closed is False and found[0].reason == ""
+    found, _ = found_and_ids(rules(min_gap=1), [L, H, H, L, L, L])
+    assert found[0].closed is True and found[0].reason == "ended"
 
 
 def random_feed(seed: int, n: int, n_spikes: int):
@@ -87,8 +114,8 @@ def random_feed(seed: int, n: int, n_spikes: int):
     scores = np.convolve(rng.exponential(size=n), np.ones(3) / 3, mode="same")
     scores[rng.integers(0, n, n_spikes)] += 6.0
     contributions = rng.dirichlet(np.ones(3), size=n) * scores[:, None]
-    fitted = AlertRules(min_gap=4, min_length=3, hysteresis=0.5, extreme=3.0, cooldown=12).fit(
-        rng.exponential(size=200), 1.6)
+    fitted = AlertRules(min_gap=4, min_length=3, hysteresis=0.5, extreme=3.0, cooldown=12, settle=60, burn_in=20,
+                        delay=5, memory=150).fit(rng.exponential(size=200), 1.6)
     return scores, contributions, fitted
 
 
@@ -97,14 +124,15 @@ def random_feed(seed: int, n: int, n_spikes: int):
 def test_row_by_row_equals_the_whole_series(seed, chunk):
     n = 400
     scores, contributions, fitted = random_feed(seed, n, n_spikes=5)
-    whole, whole_ids = fitted.apply(scores, contributions)
+    whole = fitted.apply(scores, contributions)
     tracker = fitted.tracker()
-    parts = [tracker.update(scores[i:i + chunk], contributions[i:i + chunk]) for i in range(0, n, chunk)]
-    ids = np.concatenate(parts + [tracker.finish()])
-    assert ids.tolist() == whole_ids.tolist()
-    assert spans(tracker.alerts) == spans(whole) and len(whole) > 1
-    # a settled row's id never changes: each chunk's ids are a prefix of the final answer
-    assert sum(len(p) for p in parts) <= n
+    steps = [tracker.update(scores[i:i + chunk], contributions[i:i + chunk]) for i in range(0, n, chunk)]
+    ids = np.concatenate([step.alert_ids for step in steps] + [tracker.finish()])
+    assert ids.tolist() == whole.alert_ids.tolist()
+    np.testing.assert_array_equal(np.concatenate([step.scores for step in steps]), whole.scores)
+    np.testing.assert_array_equal(np.concatenate([step.flags for step in steps]), whole.flags)
+    assert spans(tracker.alerts) == spans(whole.alerts) and len(whole.alerts) > 1
+    assert len(tracker.reference.joined) > 0  # the reference moved with the feed, the same in any chunks
 
 
 def test_rules_save_and_load_as_json_and_give_the_same_alerts():
@@ -113,9 +141,12 @@ def test_rules_save_and_load_as_json_and_give_the_same_alerts():
     fitted = AlertRules(min_gap=3, cooldown=7).fit(rng.exponential(size=100), 2.0)
     again = AlertRules.from_dict(json.loads(json.dumps(fitted.to_dict())))
     assert again.get_params() == fitted.get_params()
-    assert spans(again.apply(scores)[0]) == spans(fitted.apply(scores)[0])
-    assert again.p_values([3.0]).tolist() == fitted.p_values([3.0]).tolist()
+    assert spans(again.apply(scores).alerts) == spans(fitted.apply(scores).alerts)
+    np.testing.assert_array_equal(again.apply(scores).scores, fitted.apply(scores).scores)
+    assert again.threshold_value == fitted.threshold_value == pytest.approx(2.0)
     assert AlertRules.from_dict(AlertRules(min_gap=3).to_dict()).get_params()["min_gap"] == 3
+    with pytest.raises(DataError, match="fit the model again"):  # rules saved before they kept a calibration
+        AlertRules.from_dict({"params": {}, "fitted": {"center": 0.0, "open_level": 1.0}})
 
 
 @pytest.mark.parametrize("params, message", [
@@ -123,6 +154,8 @@ def test_rules_save_and_load_as_json_and_give_the_same_alerts():
     ({"min_length": 0}, "min_length must be a whole number of rows >= 1"),
     ({"hysteresis": 1.5}, "hysteresis must be between 0"),
     ({"extreme": 0.5}, "extreme must be >= 1"),
+    ({"settle": -1}, "settle must be a whole number of rows >= 0"),
+    ({"memory": 1.5}, "memory must be a whole number of scores >= 0"),
 ])
 def test_bad_rule_parameters_are_refused(params, message):
     with pytest.raises(ConfigError, match=message):
@@ -132,10 +165,14 @@ def test_bad_rule_parameters_are_refused(params, message):
 def test_unfitted_rules_and_bad_scores_are_refused():
     with pytest.raises(NotFittedError, match="fit"):
         AlertRules().apply([1.0])
-    with pytest.raises(DataError, match="NaN"):
-        rules().apply([0.0, np.nan])
+    with pytest.raises(DataError, match="non-finite"):
+        AlertRules().fit([0.0, np.nan], 1.0)
     with pytest.raises(ConfigError, match="no parameter 'gap'"):
         AlertRules.from_dict({"params": {"gap": 3}})
+    with pytest.raises(ConfigError, match="flag level must be a positive number"):
+        rules().tracker(level=0.0)
+    decisions = rules().apply([0.0, np.nan, 2.0])  # a row without a score yet decides nothing
+    assert decisions.warming_up.tolist() == [False, True, False] and decisions.flags.tolist() == [0, 0, 1]
 
 
 def test_alert_table_names_times_sensors_and_severity():
@@ -145,8 +182,8 @@ def test_alert_table_names_times_sensors_and_severity():
     contributions[:, 0], contributions[:, 1] = 0.75 * scores, 0.25 * scores
     contributions[8:10] = np.c_[0.1 * scores[8:10], 0.9 * scores[8:10]]
     calibration = np.random.default_rng(0).uniform(0.0, 2.0, size=500)
-    alerts = find_alerts(index, scores, contributions, 2.5, calibration, ["pump", "valve"],
-                         rules=AlertRules(min_gap=1, min_length=2))
+    fitted = AlertRules(min_gap=1, min_length=2, burn_in=0, memory=0).fit(calibration, 2.5)
+    alerts = find_alerts(index, scores, contributions, fitted, ["pump", "valve"])
     table = alerts.table
     assert list(table.columns) == ALERT_COLUMNS
     assert table["start"].tolist() == [index[1], index[8]] and table["end"].tolist() == [index[3], index[9]]
@@ -155,21 +192,21 @@ def test_alert_table_names_times_sensors_and_severity():
     assert table["peak_time"].tolist() == [index[2], index[8]]
     assert table["top_sensor"].tolist() == ["pump", "valve"]
     assert table["top_sensors"].tolist() == ["pump (75%), valve (25%)", "valve (90%), pump (10%)"]
-    assert (table["p_value"] == 1 / 501).all()  # both peaks above every calibration score
-    assert table["severity"].iloc[1] > table["severity"].iloc[0] > 0  # the exponential tail ranks them
+    # both peaks lie above every calibration score: the exponential tail still tells them apart
+    assert (table["p_value"] < 1 / 501).all() and table["p_value"].iloc[1] < table["p_value"].iloc[0]
+    assert table["severity"].iloc[1] > table["severity"].iloc[0] > np.log10(501)
+    median = np.median(calibration)  # a calibrated score: 0 at the median normal score, 1 at the threshold
+    assert table["peak_score"].tolist() == pytest.approx([(5 - median) / (2.5 - median), (9 - median) / (2.5 - median)])
+    assert table["peak_raw_score"].tolist() == [5.0, 9.0]
     assert alerts.alert_ids.tolist() == [-1, 0, 0, 0, -1, -1, -1, -1, 1, 1, -1, -1]
     assert alerts.counts() == {"n_alerts": 2, "n_alert_rows": 5}
 
 
-def test_find_alerts_needs_calibration_for_unfitted_rules():
-    with pytest.raises(ConfigError, match="calibration scores"):
-        find_alerts(pd.RangeIndex(3), [0.0, 2.0, 0.0], None, 1.0)
-
-
-def test_find_alerts_takes_fitted_rules_at_another_threshold():
-    fitted = rules(min_length=1).fit(CALIBRATION, 1.0)
-    alerts = find_alerts(pd.RangeIndex(4), [0.0, 2.0, 3.5, 0.0], None, 3.0, rules=fitted)
-    assert alerts.spans() == [(2, 2)]
+def test_find_alerts_takes_fitted_rules_at_another_threshold_or_level():
+    fitted = rules(min_length=1)
+    assert find_alerts(pd.RangeIndex(4), [0.0, 2.0, 3.5, 0.0], None, fitted).spans() == [(1, 2)]
+    assert find_alerts(pd.RangeIndex(4), [0.0, 2.0, 3.5, 0.0], None, fitted, threshold=3.0).spans() == [(2, 2)]
+    assert find_alerts(pd.RangeIndex(4), [0.0, 2.0, 3.5, 0.0], None, fitted, level=3.0).spans() == [(2, 2)]
 
 
 # ---- the alert budget --------------------------------------------------------------------------------
@@ -192,7 +229,7 @@ def test_the_budget_is_found_by_parse_threshold_and_saves():
     fitted = parse_threshold("alerts:per_1000_rows=5,min_gap=3").fit(normal_scores(2000, np.random.default_rng(0)))
     again = threshold_from_dict(json.loads(json.dumps(fitted.to_dict())))
     assert again.value_ == fitted.value_ and again.rules_.get_params() == fitted.rules_.get_params()
-    assert again.rules_.open_level_ == fitted.value_ and fitted.rules_.min_gap == 3
+    assert again.rules_.threshold_value == pytest.approx(fitted.value_) and fitted.rules_.min_gap == 3
 
 
 @pytest.mark.parametrize("per_1000_rows", [1, 3])
@@ -205,15 +242,16 @@ def test_the_budget_gives_its_count_on_new_normal_data(per_1000_rows):
     assert threshold.method_ == "empirical"
     budget = per_1000_rows * n / 1000
     assert abs(threshold.calibration_alerts_ - budget) <= 3 * np.sqrt(budget)
-    counts = [len(threshold.rules_.apply(normal_scores(n, rng))[0]) for _ in range(4)]
+    still = threshold.rules_.fixed()  # the count the budget was fitted for: the calibration's own reference
+    counts = [len(still.apply(normal_scores(n, rng)).alerts) for _ in range(4)]
     assert all(abs(count - budget) <= 3 * np.sqrt(budget) + budget / 4 for count in counts), counts
 
 
 def test_a_tight_budget_extrapolates_the_tail():
     rng = np.random.default_rng(7)
     threshold = AlertBudgetThreshold(per_1000_rows=0.5).fit(normal_scores(1000, rng))
-    assert threshold.method_ == "tail" and threshold.value_ > threshold.rules_.center_
-    counts = [len(threshold.rules_.apply(normal_scores(20_000, rng))[0]) for _ in range(4)]
+    assert threshold.method_ == "tail" and threshold.value_ > threshold.rules_.reference().median
+    counts = [len(threshold.rules_.fixed().apply(normal_scores(20_000, rng)).alerts) for _ in range(4)]
     assert np.mean(counts) <= 10 * 3, counts  # the extrapolation errs towards fewer: never a flood
 
 
@@ -231,30 +269,29 @@ def test_chunked_scoring_builds_the_same_table_from_the_times_it_kept():
     scores[300] += 9.0
     contributions = rng.dirichlet(np.ones(3), size=n) * scores[:, None]
     calibration = rng.exponential(size=300)
-    whole = find_alerts(index, scores, contributions, 2.0, calibration, ["a", "b", "c"])
-    rules = whole.rules
-    tracker = rules.tracker()
-    ids = [tracker.update(scores[i:i + 37], contributions[i:i + 37], index[i:i + 37]) for i in range(0, n, 37)]
+    whole = find_alerts(index, scores, contributions, AlertRules().fit(calibration, 2.0), ["a", "b", "c"])
+    tracker = whole.rules.tracker()
+    ids = [tracker.update(scores[i:i + 37], contributions[i:i + 37], index[i:i + 37]).alert_ids
+           for i in range(0, n, 37)]
     ids.append(tracker.finish())
     from seqae.alerts import alert_table
 
-    chunked = alert_table(tracker.alerts, None, ["a", "b", "c"], rules)
+    chunked = alert_table(tracker.alerts, None, ["a", "b", "c"])
     pd.testing.assert_frame_equal(chunked, whole.table)
     assert np.concatenate(ids).tolist() == whole.alert_ids.tolist() and len(whole.table) >= 2
 
 
 def test_alerts_of_a_fitted_detector():
-    from seqae.alerts import detection_alerts
     from seqae.detectors import DeviationDetector
     from seqae.synthetic import make_sensor_data
 
     frame, labels, injected = make_sensor_data(1200, 3, normal_rows=600, anomalies=("level_shift",),
                                                anomaly_length=150, random_state=2)
     detector = DeviationDetector().fit(frame.iloc[:600])
-    alerts = detection_alerts(detector.detect(frame.iloc[600:]), detector.validation_scores_)
+    alerts = detector.find_alerts(detector.detect(frame.iloc[600:]))
     shift = injected[0]
-    hit = alerts.table[(alerts.table["start"] <= frame.index[shift.end])
-                       & (alerts.table["end"] >= frame.index[shift.start])]
+    hit = alerts.table[(alerts.table["fired_at"] >= frame.index[shift.start])
+                       & (alerts.table["fired_at"] <= frame.index[shift.end])]
     assert len(hit) >= 1 and (hit["top_sensor"] == shift.sensor).all()
     assert len(alerts.alert_ids) == 600
 
@@ -267,11 +304,11 @@ def test_rows_are_settled_within_the_stated_bound():
     tracker = fitted.tracker()
     settled = 0
     for row in range(len(scores)):
-        settled += len(tracker.update(scores[row:row + 1]))
+        settled += len(tracker.update(scores[row:row + 1]).alert_ids)
         assert row + 1 - settled <= bound
     # a score between the levels does not keep an episode that has not fired waiting
     tracker = fitted.tracker()
-    assert len(tracker.update(np.r_[H, np.full(100, M)])) >= 101 - bound
+    assert len(tracker.update(np.r_[H, np.full(100, M)]).alert_ids) >= 101 - bound
 
 
 def test_a_tracker_that_forgets_keeps_its_last_alerts_and_counts_on():
@@ -279,13 +316,14 @@ def test_a_tracker_that_forgets_keeps_its_last_alerts_and_counts_on():
     ids going on; a state written with alerts forgotten restores and gives the same alerts after."""
     n = 600
     scores, contributions, fitted = random_feed(5, n, n_spikes=12)
-    whole, whole_ids = fitted.apply(scores, contributions)
+    decisions = fitted.apply(scores, contributions)
+    whole, whole_ids = decisions.alerts, decisions.alert_ids
     tracker = fitted.tracker()
     ids = []
     for first in range(0, n, 7):
         if first == 301:  # a restart from a state written with alerts forgotten
             tracker = type(tracker).from_state(fitted, json.loads(json.dumps(tracker.state())))
-        ids.append(tracker.update(scores[first:first + 7], contributions[first:first + 7]))
+        ids.append(tracker.update(scores[first:first + 7], contributions[first:first + 7]).alert_ids)
         tracker.forget(2)
         assert len(tracker.alerts) <= 3  # the last two, and one that can still change
     ids.append(tracker.finish())

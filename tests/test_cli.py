@@ -138,12 +138,14 @@ def test_the_store_alone_loads_neither_torch_nor_the_detectors():
 
 def test_the_choices_the_cli_names_without_importing_are_the_packages_own():
     from seqae import devices, tracking
-    from seqae.cli_options import DEFAULT_EXPERIMENT, FILL_POLICIES, MODEL_TYPES, TIME_UNITS
-    from seqae.data import FILL_POLICIES as fill_policies, TIME_UNITS as time_units
+    from seqae.cli_options import DEFAULT_EXPERIMENT, DUPLICATE_POLICIES, FILL_POLICIES, MODEL_TYPES, TIME_UNITS
+    from seqae.data import DUPLICATE_POLICIES as duplicate_policies, FILL_POLICIES as fill_policies
+    from seqae.data import TIME_UNITS as time_units
     from seqae.detectors import DETECTORS
 
     assert MODEL_TYPES == tuple(DETECTORS)
     assert (FILL_POLICIES, TIME_UNITS) == (tuple(fill_policies), tuple(time_units))
+    assert DUPLICATE_POLICIES == tuple(duplicate_policies)
     assert DEFAULT_EXPERIMENT == tracking.DEFAULT_EXPERIMENT
 
 
@@ -220,14 +222,16 @@ def test_score_writes_scores_and_alerts_equal_to_the_detector(in_store, tmp_path
     result = run("score", in_store.registered_uri, in_store.test_csv, "-o", scores_csv,
                  "--intervals", intervals_csv)
     assert result.exit_code == 0, result.output
-    assert re.match(rf"Scored {N_TEST} rows: \d+ flagged, \d+ alerts \(threshold [\d.e+-]+\) -> ", result.stdout)
+    assert re.match(rf"Scored {N_TEST} rows: \d+ flagged, \d+ alerts \(score 1.0 = the threshold, [\d.e+-]+ raw "
+                    r"at the start\) -> ", result.stdout)
     scores = pd.read_csv(scores_csv)
-    assert list(scores.columns) == ["timestamp", "score", "is_anomaly", "alert_id",
+    assert list(scores.columns) == ["timestamp", "score", "raw_score", "is_anomaly", "alert_id", "warming_up",
                                     *[f"contribution_{s}" for s in SENSORS]]
     assert len(scores) == N_TEST
     detector = tracking.load_detector(in_store.model_uri).detector
     detection = detector.detect(pd.read_csv(in_store.test_csv, index_col="timestamp")[SENSORS])
     np.testing.assert_array_equal(scores["score"].to_numpy(), detection.scores)
+    np.testing.assert_array_equal(scores["raw_score"].to_numpy(), detection.raw_scores)
     np.testing.assert_array_equal(scores["is_anomaly"].to_numpy(), detection.flags)
     alerts = detector.find_alerts(detection)
     np.testing.assert_array_equal(scores["alert_id"].to_numpy(), alerts.alert_ids)
@@ -243,8 +247,9 @@ def test_score_in_bfloat16_is_close_to_float32(in_store, tmp_path):
     result = run("score", in_store.registered_uri, in_store.test_csv, "-o", reduced, "--precision", "bfloat16")
     if tracking.load_detector(in_store.registered_uri).detector.supports_precision("bfloat16"):
         assert result.exit_code == 0, result.output
-        a, b = pd.read_csv(exact)["score"].to_numpy(), pd.read_csv(reduced)["score"].to_numpy()
-        assert not np.array_equal(a, b) and np.corrcoef(a, b)[0, 1] > 0.999
+        a, b = pd.read_csv(exact)["raw_score"].to_numpy(), pd.read_csv(reduced)["raw_score"].to_numpy()
+        scored = np.isfinite(a)
+        assert not np.array_equal(a[scored], b[scored]) and np.corrcoef(a[scored], b[scored])[0, 1] > 0.999
     else:  # a CPU without bfloat16 kernels for the LSTM: one line, nothing written
         assert result.exit_code == 2  # a configuration error, as every ConfigError in the CLI
         assert "cannot run model 'lstm-ae' in bfloat16" in error_line(result)
@@ -291,13 +296,16 @@ def test_score_accepts_a_saved_detector_directory_and_a_downloaded_model(in_stor
 def test_evaluate_prints_the_table_and_logs_to_the_models_run(in_store):
     result = run("evaluate", in_store.model_uri, in_store.test_csv, "--label-column", "anomaly")
     assert result.exit_code == 0, result.output
-    for label in ("precision", "recall", "F1", "false-alarm rate (%)", "AUC-PR"):
-        assert re.search(rf"^{re.escape(label)}\s+(\d+\.\d+|n/a)$", result.stdout, re.M), label
+    assert "Ranking, retrospective" in result.stdout and "Live decisions" in result.stdout
+    for label in ("precision", "recall", "F1", "false-alarm rate (%)", "AUC-PR", "alert time precision",
+                  "NAB score"):
+        assert re.search(rf"^  {re.escape(label)}\s+(-?\d+\.\d+%?|n/a)  \S", result.stdout, re.M), label
     assert f"logged to the model's run {in_store.run_id}" in result.stdout
     run_info = MlflowClient().get_run(in_store.run_id)
-    for key in ("eval_precision", "eval_recall", "eval_f1", "eval_far", "eval_auc_pr"):
+    for key in ("eval_precision", "eval_recall", "eval_f1", "eval_far", "eval_auc_pr", "eval_live_auc_pr",
+                "eval_alert_time_precision"):
         assert key in run_info.data.metrics
-    auc_pr = float(re.search(r"^AUC-PR\s+(\S+)$", result.stdout, re.M).group(1))
+    auc_pr = float(re.search(r"^  AUC-PR\s+(\S+)  ", result.stdout, re.M).group(1))
     assert run_info.data.metrics["eval_auc_pr"] == pytest.approx(auc_pr, abs=5e-4)
     contexts = {d.dataset.name: [t.value for t in d.tags if t.key == "mlflow.data.context"]
                 for d in run_info.inputs.dataset_inputs}
@@ -318,8 +326,12 @@ def test_runs_lists_the_session_fit(in_store):
     result = run("runs")
     assert result.exit_code == 0, result.output
     header, *rows = result.stdout.splitlines()
-    assert header.split()[:5] == ["run_id", "name", "status", "started", "model"]
-    assert any(row.startswith(in_store.run_id) and "session-fit" in row and "lstm-ae" in row for row in rows)
+    assert header.split()[:6] == ["run", "name", "status", "started", "model", "model_uri"]
+    assert any(row.startswith(in_store.run_id[:8]) and "session-fit" in row and "lstm-ae" in row
+               and in_store.model_uri in row for row in rows)
+    wide = run("runs", "--wide")
+    assert wide.stdout.splitlines()[0].split()[:2] == ["run_id", "name"]
+    assert any(row.startswith(in_store.run_id) for row in wide.stdout.splitlines())
 
 
 def test_runs_of_an_empty_experiment(in_store):
@@ -398,6 +410,8 @@ BAD_INPUTS = [  # (arguments, exit code, the message, as a regex)
     (["score", MODEL, "text", "-o", "out.csv"], 1, r"^Error: \S*text\.csv: column 'sensor_1' has 1 non-numeric"),
     (["score", MODEL, TEST, "-o", "no-dir/out.csv"], 2, r"^Error: no-dir/out.csv: the directory 'no-dir' does not exist; create it first$"),
     (["score", MODEL, TEST], 2, r"Missing option '--output' / '-o'"),
+    (["score", MODEL, TEST, "-o", "x.csv", "--intervals", "x.csv"], 2,
+     r"^Error: --output and --intervals both name x.csv: the second would replace the first"),
     (["evaluate", MODEL, TEST, "--label-column", "truth"], 1, r"^Error: \S*test\.csv: label column 'truth' not found"),
     (["evaluate", MODEL, TEST, "--label-column", "sensor_0"], 1,
      r"^Error: \S*test\.csv: column 'sensor_0' is named both as a sensor and as a label column"),

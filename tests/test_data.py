@@ -98,7 +98,7 @@ def test_the_time_column_can_be_named(tmp_path):
     path = write(tmp_path, text)
     found = read_sensor_csv(path)  # 'when' is not a name taken as the time: a text column, skipped
     assert isinstance(found.index, pd.RangeIndex) and list(found.columns) == ["a"]
-    frame = read_sensor_csv(path, time_column="when")
+    frame = read_sensor_csv(path, time_column="when", sort=True)
     assert frame.index.name == "when" and frame["a"].tolist() == [1.0, 2.0, 3.0]
 
 
@@ -107,9 +107,13 @@ def test_a_numeric_time_column_is_kept_as_numbers(tmp_path):
     assert frame.index.tolist() == [10, 20, 30] and frame.index.name == "time"
 
 
-def test_unsorted_rows_are_sorted_by_time_with_their_labels(tmp_path):
+def test_unsorted_rows_are_refused_naming_sort_which_sorts_them_with_their_labels(tmp_path):
     text = "timestamp,a,anomaly\n2026-01-01 00:00:02,3,1\n2026-01-01 00:00:00,1,0\n2026-01-01 00:00:01,2,0\n"
-    frame, labels = read_sensor_csv(write(tmp_path, text), label_columns=["anomaly"], return_labels=True)
+    path = write(tmp_path, text)
+    assert read_error(path, label_columns=["anomaly"]) == (
+        f"{path}: row 3 (2026-01-01 00:00:00) is earlier than the row above it (2026-01-01 00:00:02); rows must "
+        "come in time order: sort the file by time, or pass --sort to sort it in memory")
+    frame, labels = read_sensor_csv(path, label_columns=["anomaly"], return_labels=True, sort=True)
     assert frame.index.is_monotonic_increasing
     assert frame["a"].tolist() == [1.0, 2.0, 3.0]
     assert labels["anomaly"].tolist() == [0, 0, 1]
@@ -118,7 +122,7 @@ def test_unsorted_rows_are_sorted_by_time_with_their_labels(tmp_path):
 def test_timestamps_with_different_utc_offsets_are_read_as_utc(tmp_path):
     # a log across a daylight-saving change: 00:30+01:00 is 23:30 UTC, 00:00+02:00 is 22:00 UTC
     text = "timestamp,a\n2026-03-29T00:30:00+01:00,1\n2026-03-29T00:00:00+02:00,2\n"
-    frame = read_sensor_csv(write(tmp_path, text))
+    frame = read_sensor_csv(write(tmp_path, text), sort=True)
     assert frame["a"].tolist() == [2.0, 1.0]
     assert str(frame.index.tz) == "UTC"
 
@@ -157,8 +161,15 @@ def test_gaps_are_filled_from_neighbours_in_time_not_in_the_file(tmp_path):
     text = ("timestamp,a\n2026-01-01 00:00:03,10\n2026-01-01 00:00:00,1\n"
             "2026-01-01 00:00:01,\n2026-01-01 00:00:02,3\n")
     path = write(tmp_path, text)
-    assert read_sensor_csv(path, fill="interpolate")["a"].tolist() == [1.0, 2.0, 3.0, 10.0]
-    assert read_sensor_csv(path, fill="ffill")["a"].tolist() == [1.0, 1.0, 3.0, 10.0]
+    assert read_sensor_csv(path, fill="interpolate", sort=True)["a"].tolist() == [1.0, 2.0, 3.0, 10.0]
+    assert read_sensor_csv(path, fill="ffill", sort=True)["a"].tolist() == [1.0, 1.0, 3.0, 10.0]
+
+
+def test_a_gap_is_interpolated_by_time_not_by_row(tmp_path):
+    text = "timestamp,a\n2026-01-01 00:00:00,0\n2026-01-01 00:00:01,\n2026-01-01 00:00:10,10\n"
+    assert read_sensor_csv(write(tmp_path, text), fill="interpolate")["a"].tolist() == [0.0, 1.0, 10.0]
+    numbers = "time,a\n0,0\n3,\n4,8\n"
+    assert read_sensor_csv(write(tmp_path, numbers, "n.csv"), fill="interpolate")["a"].tolist() == [0.0, 6.0, 8.0]
 
 
 # ---- one-line errors -----------------------------------------------------------------------------
@@ -215,7 +226,7 @@ def test_missing_or_infinite_values_are_an_error_by_default(tmp_path, value, wha
 
 def test_missing_values_report_the_file_row_of_unsorted_data(tmp_path):
     text = "timestamp,a\n2026-01-01 00:00:02,3\n2026-01-01 00:00:00,1\n2026-01-01 00:00:01,\n"
-    assert "(first, missing, at row 4)" in read_error(write(tmp_path, text))
+    assert "(first, missing, at row 4)" in read_error(write(tmp_path, text), sort=True)
 
 
 def test_a_short_row_is_a_missing_value(tmp_path):
@@ -232,9 +243,10 @@ def test_a_column_with_nothing_to_fill_from(tmp_path):
 def test_duplicate_timestamps(tmp_path):
     text = "timestamp,a\n2026-01-01 00:00:00,1\n2026-01-01 00:00:01,2\n2026-01-01 00:00:00,3\n"
     path = write(tmp_path, text)
-    assert read_error(path) == (
-        f"{path}: timestamp 2026-01-01 00:00:00 appears more than once (row 4); "
-        "each row needs its own timestamp: drop or aggregate the repeats"
+    assert read_error(path, sort=True) == (
+        f"{path}: timestamp 2026-01-01 00:00:00 appears more than once (row 4 with other readings, after row 2); "
+        "pass --duplicates first, last or mean to keep one row per time (local times repeat an hour when the "
+        "clocks go back: pass --timezone ZONE to read them as instants)"
     )
 
 

@@ -162,21 +162,29 @@ def test_output_shapes(model_type, fitted_detectors, frame):
     detector = fitted_detectors[model_type]
     detection = detector.detect(frame)
     n_rows, n_sensors = frame.shape
-    assert detection.scores.shape == (n_rows,)
-    assert np.isfinite(detection.scores).all()  # first and last rows included
+    assert detection.scores.shape == detection.raw_scores.shape == (n_rows,)
+    # a row has a score once a whole window ends on it; flags only once the burn-in has passed
+    n_warm = detector.window_size - 1
+    assert np.isnan(detection.scores[:n_warm]).all() and np.isfinite(detection.scores[n_warm:]).all()
+    assert detection.warming_up[:n_warm + detector.alert_rules_.burn_in].all()
+    assert not detection.warming_up[n_warm + detector.alert_rules_.burn_in:].any()
     assert detection.flags.shape == (n_rows,) and set(np.unique(detection.flags)) <= {0, 1}
+    assert not detection.flags[detection.warming_up].any()
     assert detection.contributions.shape == (n_rows, n_sensors)
-    np.testing.assert_allclose(detection.contributions.sum(axis=1), detection.scores, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(detection.contributions.sum(axis=1), detection.raw_scores, rtol=1e-9, atol=1e-9)
+    np.testing.assert_array_equal(detector.anomaly_score(frame, causal=True), detection.raw_scores)
+    ranking = detector.anomaly_score(frame)
+    assert ranking.shape == (n_rows,) and np.isfinite(ranking).all()  # first and last rows included
 
     sensors = detector.sensor_scores(frame)
     assert list(sensors.columns) == list(frame.columns)
     assert sensors.index.equals(frame.index)
     np.testing.assert_array_equal(sensors.to_numpy(), detection.contributions)
-    np.testing.assert_array_equal(detector.anomaly_score(frame), detection.scores)
     np.testing.assert_array_equal(detector.predict(frame), detection.flags)
 
     table = detection.to_frame()
-    assert list(table.columns) == ["score", "is_anomaly"] + [f"contribution_{c}" for c in frame.columns]
+    assert list(table.columns) == (["score", "raw_score", "is_anomaly", "alert_id", "warming_up"]
+                                   + [f"contribution_{c}" for c in frame.columns])
     assert len(table) == n_rows
 
 
@@ -209,7 +217,7 @@ def test_top_sensor_of_a_level_shift_is_the_shifted_sensor(model_type, fitted_de
     overlapping = alerts[(alerts.start <= frame.index[shift.end]) & (alerts.end >= frame.index[shift.start])]
     assert len(overlapping) >= 1
     largest = overlapping.sort_values("n_flagged").iloc[-1]
-    assert largest.n_flagged >= 0.5 * (shift.end - shift.start + 1)
+    assert frame.index[shift.start] <= largest.fired_at <= frame.index[shift.end]  # raised while it lasted
     assert largest.top_sensor == shift.sensor
     assert largest.top_sensors.startswith(f"{shift.sensor} (")
 
@@ -309,8 +317,10 @@ def test_extra_and_reordered_columns_are_ignored(model_type, fitted_detectors, f
 def test_a_constant_sensor_gives_finite_scores(model_type, make_tiny, frame):
     flat = frame.assign(sensor_2=7.5)
     detector = make_tiny(model_type).fit(flat.iloc[:N_NORMAL])
-    scores = detector.detect(flat)
-    assert np.isfinite(scores.scores).all() and np.isfinite(scores.contributions).all()
+    detection = detector.detect(flat)
+    scored = detector.window_size - 1  # the rows before the first full window have no score yet
+    assert np.isfinite(detection.scores[scored:]).all() and np.isfinite(detection.contributions[scored:]).all()
+    assert np.isfinite(detector.anomaly_score(flat)).all()
     assert np.isfinite(detector.threshold_.value_)
 
 
@@ -350,7 +360,10 @@ def test_default_threshold_is_the_99th_percentile_of_held_out_scores(model_type,
     detector = fitted_detectors[model_type]
     assert len(detector.validation_scores_) == int(N_NORMAL * 0.2)
     assert len(detector.train_scores_) == N_NORMAL - int(N_NORMAL * 0.2)
-    assert detector.threshold_.value_ == pytest.approx(np.quantile(detector.validation_scores_, 0.99))
+    # calibrated on the held-out rows scored as a live feed scores them: the window ending on each
+    assert len(detector.calibration_scores_) == int(N_NORMAL * 0.2)
+    assert detector.threshold_.value_ == pytest.approx(np.quantile(detector.calibration_scores_, 0.99))
+    assert detector.alert_rules_.threshold_value == pytest.approx(detector.threshold_.value_)
 
 
 def test_a_user_threshold_replaces_the_default(make_tiny, train_frame, frame):
@@ -358,7 +371,9 @@ def test_a_user_threshold_replaces_the_default(make_tiny, train_frame, frame):
     assert detector.threshold_.value_ == 2.5
     assert detector.threshold.get_params() == {"value": 2.5}  # the parameter itself is left unfitted
     assert not hasattr(detector.threshold, "value_")
-    np.testing.assert_array_equal(detector.predict(frame), (detector.anomaly_score(frame) > 2.5).astype(int))
+    detection = detector.detect(frame)  # a fixed threshold stays where it was put
+    expected = (np.nan_to_num(detection.raw_scores, nan=-np.inf) > 2.5) & ~detection.warming_up
+    np.testing.assert_array_equal(detection.flags, expected.astype(int))
 
 
 def test_a_user_threshold_survives_save_and_load(make_tiny, train_frame, tmp_path):
@@ -373,7 +388,8 @@ def test_too_few_rows_for_validation_warns_and_trains_on_all(make_tiny, train_fr
     with pytest.warns(UserWarning, match="too few to hold out 20% for validation"):
         detector = make_tiny("pca").fit(train_frame.iloc[:40])
     assert detector.validation_scores_ is None
-    assert detector.threshold_.value_ == pytest.approx(np.quantile(detector.train_scores_, 0.99))
+    assert detector.threshold_.value_ == pytest.approx(np.quantile(detector.calibration_scores_, 0.99))
+    assert len(detector.calibration_scores_) == 40 - detector.window_size + 1  # every row with a full window
 
 
 @pytest.mark.parametrize("params, message", [

@@ -45,7 +45,7 @@ def test_each_machine_gets_the_detector_its_own_rows_give(fleet, fleet_rows):
 def test_score_frame_routes_rows_and_keeps_their_order_and_the_machine_column(fleet, fleet_rows):
     _, new = fleet_rows
     scores = fleet.score_frame(new)
-    assert list(scores.columns[:4]) == ["machine", "score", "is_anomaly", "alert_id"]
+    assert list(scores.columns[:6]) == ["machine", "score", "raw_score", "is_anomaly", "alert_id", "warming_up"]
     assert scores.index.equals(new.index)
     assert (scores["machine"].to_numpy() == new["machine"].to_numpy()).all()
     for machine in ("m00", "m02"):
@@ -55,9 +55,11 @@ def test_score_frame_routes_rows_and_keeps_their_order_and_the_machine_column(fl
         np.testing.assert_array_equal(mine["score"].to_numpy(), detection.scores)
         np.testing.assert_array_equal(mine["alert_id"].to_numpy(),
                                       fleet.detectors_[machine].find_alerts(detection).alert_ids)
-    cut = float(scores["score"].median())
+    cut = 0.5  # a flag level on the calibrated score, half way from a typical row to the threshold (1.0)
     lowered = fleet.score_frame(new, threshold=cut)
-    np.testing.assert_array_equal(lowered["is_anomaly"].to_numpy(), (scores["score"] > cut).to_numpy())
+    decided = lowered["warming_up"] == 0
+    np.testing.assert_array_equal(lowered["is_anomaly"].to_numpy(), ((lowered["score"] > cut) & decided).to_numpy())
+    assert lowered["is_anomaly"].sum() > scores["is_anomaly"].sum()
 
 
 def test_an_unseen_machine_is_one_error_naming_it(fleet, fleet_rows):

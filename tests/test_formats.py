@@ -142,7 +142,7 @@ def test_chunked_scoring_writes_the_whole_file_timestamps_in_utc(detector, files
     score_csv(detector, files["iso-utc-z"], scores, intervals_path=tmp_path / "intervals.csv", chunk_rows=50,
               quiet=True)
     body, intervals, detection = reference
-    assert scores.read_text().split("\n", 1)[0].startswith("timestamp,score,is_anomaly,")
+    assert scores.read_text().split("\n", 1)[0].startswith("timestamp,score,raw_score,is_anomaly,")
     assert _body(scores) == body
     first = body.split("\n", 1)[0]
     assert first.startswith("2026-03-01 00:00:00+00:00,")
@@ -258,10 +258,11 @@ REFUSALS = [
     ("timestamp,a\n2026-03-29 01:30:00,1\n2026-03-29 02:30:00,2\n", dict(timezone=BERLIN),
      r"time column 'timestamp' has '2026-03-29 02:30:00' at row 3, a time that does not exist in Europe/Berlin "
      r"\(the clocks skip it .*\); is --timezone Europe/Berlin the zone the logger kept\?"),
-    ("timestamp,a\n2026-10-25 01:30:00,1\n2026-10-25 02:30:00,2\n", dict(timezone=BERLIN),
-     r"has '2026-10-25 02:30:00' at row 3, a time that happens twice in Europe/Berlin .*export the times in UTC "
-     r"or with their UTC offset, or, if the logger kept no daylight saving, pass a fixed offset such as "
-     r"--timezone Etc/GMT-1"),
+    ("timestamp,a\n2026-10-25 02:30:00,1\n2026-10-25 02:45:00,2\n2026-10-25 02:00:00,3\n", {},
+     r"row 4 \(2026-10-25 02:00:00\) is earlier than the row above it \(2026-10-25 02:45:00\); rows must come in "
+     r"time order: local times that step back 45 min as clocks do when summer time ends: pass --timezone ZONE "
+     r"\(the logger's, e.g. Europe/Berlin\) to read them as instants, or sort the file by time, or pass --sort "
+     r"to sort it in memory$"),
     ("timestamp,a\n01/03/2026 00:00,1\n02/03/2026 00:00,2\n", {},
      r"time column 'timestamp' has dates like '01/03/2026 00:00' \(row 2\) that read as day-first or month-first, "
      r"and no date in the file tells which; pass --dayfirst or --no-dayfirst$"),
@@ -356,8 +357,8 @@ def test_fit_and_score_each_format_from_the_command_line(in_store, files, refere
 
 
 @pytest.mark.parametrize("text, options, message", [
-    ("timestamp,a\n2026-10-25 01:30:00,1\n2026-10-25 02:30:00,2\n", ["--timezone", BERLIN],
-     "a time that happens twice in Europe/Berlin"),
+    ("timestamp,a\n2026-10-25 02:30:00,1\n2026-10-25 02:45:00,2\n2026-10-25 02:00:00,3\n", [],
+     "as clocks do when summer time ends: pass --timezone ZONE"),
     ("timestamp,a\n01/03/2026 00:00,1\n02/03/2026 00:00,2\n", [], "pass --dayfirst or --no-dayfirst"),
     ("timestamp,a\n2026-03-01 00:00:00,1\n", ["--timezone", "Mars/Olympus"], "is not a time zone name"),
 ])

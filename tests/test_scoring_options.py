@@ -21,18 +21,23 @@ from seqae.synthetic import make_sensor_data
 
 @pytest.mark.parametrize("model_type", ["pca", "lstm-ae"])
 def test_smoothing_is_a_causal_rolling_mean_of_the_unsmoothed_score(model_type, train_frame, frame):
-    plain = make_detector(model_type, **tiny_params(model_type)).fit(train_frame)
-    smoothed = make_detector(model_type, **tiny_params(model_type, smoothing=5)).fit(train_frame)
-    detection = smoothed.detect(frame)
+    fixed_levels = {"memory": 0}  # the feed holds each sensor's level where training left it
+    plain = make_detector(model_type, **tiny_params(model_type, alert_rules=fixed_levels)).fit(train_frame)
+    smoothed = make_detector(model_type, **tiny_params(model_type, smoothing=5, alert_rules=fixed_levels)).fit(train_frame)
     expected = pd.Series(plain.anomaly_score(frame)).rolling(5, min_periods=1).mean().to_numpy()
-    np.testing.assert_allclose(detection.scores, expected, rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(detection.contributions.sum(axis=1), detection.scores, rtol=1e-12)
-    # the threshold is fitted on smoothed training scores too (the held-out rows by default), the
+    np.testing.assert_allclose(smoothed.anomaly_score(frame), expected, rtol=1e-9, atol=1e-12)
+    # the causal scores the decisions use: the same rolling mean, from the first row with a score
+    detection = smoothed.detect(frame)
+    n_warm = smoothed.window_size - 1
+    causal = pd.Series(plain.anomaly_score(frame, causal=True)[n_warm:]).rolling(5, min_periods=1).mean().to_numpy()
+    np.testing.assert_allclose(detection.raw_scores[n_warm:], causal, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(detection.contributions.sum(axis=1), detection.raw_scores, rtol=1e-12)
+    # the ranking scores of the training rows are smoothed too (the held-out rows by default), the
     # rolling mean running on from the training rows before them
     whole = np.concatenate([plain.train_scores_, plain.validation_scores_])
     expected_validation = pd.Series(whole).rolling(5, min_periods=1).mean().to_numpy()[len(plain.train_scores_):]
     np.testing.assert_allclose(smoothed.validation_scores_, expected_validation, rtol=1e-9, atol=1e-12)
-    assert smoothed.threshold_.value_ == pytest.approx(np.quantile(smoothed.validation_scores_, 0.99))
+    assert smoothed.threshold_.value_ == pytest.approx(np.quantile(smoothed.calibration_scores_, 0.99))
 
 
 def test_a_score_never_looks_ahead(train_frame, frame):
@@ -49,9 +54,12 @@ def test_smoothed_scores_of_a_file_read_in_chunks_equal_the_file_scored_whole(tm
     detector = make_detector("pca", window_size=4, smoothing=7, random_state=0).fit(frame.iloc[:600])
     path = tmp_path / "sensors.csv"
     frame.to_csv(path, index_label="timestamp")
-    score_csv(detector, path, tmp_path / "scores.csv", chunk_rows=333, quiet=True)
+    score_csv(detector, path, tmp_path / "scores.csv", chunk_rows=333, quiet=True, ranking=True)
     chunked = pd.read_csv(tmp_path / "scores.csv")
-    np.testing.assert_allclose(chunked["score"].to_numpy(), detector.anomaly_score(frame), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(chunked["ranking_score"].to_numpy(), detector.anomaly_score(frame), rtol=1e-9,
+                               atol=1e-12)
+    np.testing.assert_allclose(chunked["raw_score"].to_numpy(), detector.anomaly_score(frame, causal=True), rtol=1e-9,
+                               atol=1e-12)
 
 
 @pytest.mark.parametrize("smoothing", [0, -3, 2.5, True, "10"])
@@ -141,7 +149,10 @@ def test_fit_scores_the_training_rows_as_one_series(model_type, train_frame):
     np.testing.assert_allclose(detector.validation_scores_, whole[n_train:], rtol=1e-6, atol=1e-9)
     alone = detector.anomaly_score(train_frame.iloc[n_train:])
     assert not np.allclose(alone, detector.validation_scores_)
-    assert detector.threshold_.value_ == pytest.approx(np.quantile(whole[n_train:], 0.99))
+    # the calibration: the held-out rows' causal scores, their windows reaching back into the rows before
+    causal = detector.anomaly_score(train_frame, causal=True)
+    np.testing.assert_allclose(detector.calibration_scores_, causal[n_train:], rtol=1e-6, atol=1e-9)
+    assert detector.threshold_.value_ == pytest.approx(np.quantile(causal[n_train:], 0.99))
 
 
 def test_normalize_on_validation_fits_the_normaliser_on_the_held_out_rows(train_frame):
@@ -213,7 +224,7 @@ def test_window_reduction_gives_each_row_the_mean_of_the_whole_errors_of_the_win
         covering = (starts <= row) & (row < starts + 4)
         expected[row] = window_means[covering].mean(axis=0)
     center, scale = whole.normalizer_
-    got = whole.sensor_scores(train_frame).to_numpy()
+    got = whole.fit_contributions_["ranking"]  # the training rows' retrospective per-sensor scores
     np.testing.assert_allclose(got, (expected - center) / scale / scaled.shape[1], rtol=1e-4, atol=1e-6)
     # the models are the same; only how their errors reach the rows differs
     assert np.array_equal(whole.components_, stepwise.components_)

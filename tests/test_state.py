@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from seqae.data import read_sensor_csv
+from seqae.data import ReadOptions, read_sensor_csv
 from seqae.detectors import make_detector
 from seqae.errors import DataError
 from seqae.streaming import feed
@@ -29,7 +29,7 @@ def watched(tmp_path_factory):
     frame.index.name = "timestamp"
     frame.to_csv(folder / "data.csv")
     detector = make_detector("knn-window", window_size=WINDOW, smoothing=2).fit(frame.iloc[:N_TRAIN])
-    causal = detector.detect(read_sensor_csv(folder / "data.csv"), causal=True)
+    causal = detector.detect(read_sensor_csv(folder / "data.csv"))  # what a feed of the file decides
     return folder, detector, causal
 
 
@@ -96,3 +96,57 @@ def test_a_followed_file_shorter_than_the_state_says_is_refused(watched, tmp_pat
     path.write_text("".join(lines[:11]))  # replaced by a shorter file
     with pytest.raises(DataError, match="the file is shorter now; it was replaced: start without the state file"):
         follow(path, detector, state, last_line=11)
+
+
+@pytest.mark.parametrize("options", [ReadOptions(), ReadOptions(duplicates="mean"), ReadOptions(resample="3s"),
+                                     ReadOptions(duplicates="last", resample="2s")])
+def test_the_state_a_kill_leaves_between_whole_rewrites_goes_on_as_if_nothing_stopped(watched, tmp_path, options):
+    """A followed file growing 10 lines at a time (some times written twice), its state copied right
+    after a block's answers, as kill -9 would leave it, well before the next whole rewrite: a watch
+    resumed from the copy answers the rows after that block, once, and the two give the answers of
+    one watch that never stopped, rows waiting for a later time (--duplicates, --resample) included."""
+    folder, detector, _ = watched
+    lines = (folder / "data.csv").read_text().splitlines(keepends=True)
+    rows = lines[1:]
+    for k in (40, 41, 95, 160):  # a time written twice: the same row, then other readings
+        rows.insert(k, rows[k].split(",", 1)[0] + ",1.0,2.0,3.0\n" if k % 2 else rows[k])
+    last_line = 1 + len(rows)
+    path, state = tmp_path / "growing.csv", tmp_path / "state.json"
+
+    def watch_growing(out: io.StringIO, crash_after: int | None = None):
+        """Watch `path` from its first row, 10 more lines written each time the watch looks; with
+        `crash_after`, the state file and the answers as they stood after the block reaching that line."""
+        path.write_text(lines[0])
+        written, left = [0], {}
+
+        def grow() -> bool:
+            if written[0] < len(rows):
+                with open(path, "a") as handle:
+                    handle.write("".join(rows[written[0]:written[0] + 10]))
+                written[0] += 10
+            return source.line >= last_line
+
+        def report(detection, events):
+            if crash_after is not None and not left and source.line >= crash_after:
+                left.update(state=state.read_text(), answers=out.getvalue())
+
+        resumed = resume(state, detector, str(path), options)
+        source = feed.LineSource(str(path), from_start=True, offset=resumed.offset, line=resumed.line)
+        feed.watch(resumed.scorer, source, out, options=options, state_path=state, state_every=1000,
+                   parser_state=resumed.parser, shaper_state=resumed.shaper, stop=grow, report=report)
+        return left
+
+    whole = io.StringIO()
+    watch_growing(whole)
+    state.unlink()
+    left = watch_growing(io.StringIO(), crash_after=150)
+    state.write_text(left["state"])  # what a kill right after those answers leaves
+    assert len(left["state"].splitlines()) > 2  # a snapshot and the blocks answered since
+    resumed = resume(state, detector, str(path), options)
+    source = feed.LineSource(str(path), offset=resumed.offset, line=resumed.line)
+    rest = io.StringIO()
+    feed.watch(resumed.scorer, source, rest, options=options, state_path=state, parser_state=resumed.parser,
+               shaper_state=resumed.shaper, stop=lambda: source.line >= last_line)
+    answers = [json.loads(line) for line in (left["answers"] + rest.getvalue()).splitlines()]
+    assert answers == [json.loads(line) for line in whole.getvalue().splitlines()]
+    assert len({(a["line"], a["timestamp"]) for a in answers}) == len(answers)

@@ -88,8 +88,9 @@ def test_chunked_equals_whole_file(fitted, csv_file, tmp_path, reduction, stride
         assert got_intervals == intervals, f"chunk_rows={chunk_rows}"
         assert summary["rows"] == N_ROWS
         assert summary["anomalies"] == int(detection.flags.sum())
-        # (the threshold was fitted for the default reduction; the smoother `window` scores stay under it)
-        assert summary["alerts"] == len(fitted.find_alerts(detection).table) >= (reduction != "window")
+        # (the threshold was fitted for the default reduction; this two-epoch net's smoother `mean` and
+        # `window` scores spread the level shift thin, and `last` alone raises an alert on it)
+        assert summary["alerts"] == len(fitted.find_alerts(detection).table) >= (reduction == "last")
 
 
 def test_series_not_a_multiple_of_the_stride(fitted, csv_file, tmp_path, series):
@@ -105,7 +106,7 @@ def test_series_not_a_multiple_of_the_stride(fitted, csv_file, tmp_path, series)
 @pytest.mark.parametrize("model_type, params", [
     ("pca", dict(window_size=4, n_components=2)),
     ("iforest", dict(window_size=4, n_estimators=10, random_state=0)),
-    ("lstm-vae", dict(window_size=WINDOW, hidden_size=8, latent_dim=4, epochs=1, n_samples=2, random_state=0)),
+    ("lstm-vae", dict(window_size=WINDOW, hidden_size=8, latent_dim=4, epochs=1, random_state=0)),
 ])
 def test_other_detector_kinds_stream(series, csv_file, tmp_path, model_type, params):
     detector = make_detector(model_type, **params).fit(series.iloc[:N_TRAIN])

@@ -139,6 +139,9 @@ def test_run_has_plots_config_and_dataset(in_store):
     assert config["model_type"] == "lstm-ae" and config["params"]["window_size"] == 16
     assert config["threshold"]["kind"] == "quantile"
     assert config["threshold"]["value"] == pytest.approx(result.detector.threshold_.value_)
+    columns = json.loads(Path(client.download_artifacts(result.run_id, "columns.json")).read_text())
+    assert columns == {"roles": {name: "continuous" for name in data.frame.columns}, "modelled": list(data.frame.columns)}
+    assert client.get_run(result.run_id).data.tags["seqae.columns"].startswith(f"{data.frame.shape[1]} columns: ")
     (dataset_input,) = client.get_run(result.run_id).inputs.dataset_inputs
     assert dataset_input.dataset.name == "train.csv"
     assert json.loads(dataset_input.dataset.source)["uri"] == str(store.train_csv.resolve())
@@ -198,16 +201,17 @@ def test_model_in_a_new_process_scores_exactly_as_the_detector(in_store, tmp_pat
         "print(json.dumps({'seqae': seqae.__file__, 'score': out['score'].tolist(),\n"
         "                  'is_anomaly': out['is_anomaly'].tolist()}))\n"
     )
-    threshold = float(np.median(result.detector.detect(test[SENSORS]).scores))
+    threshold = float(np.nanmedian(result.detector.detect(test[SENSORS]).scores))  # a flag level below 1
     answer = subprocess.run([sys.executable, "-c", code, model_dir, str(store.test_csv), repr(threshold)],
                             cwd=tmp_path, capture_output=True, text=True, timeout=300,
                             env={k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"})
     assert answer.returncode == 0, answer.stderr
     out = json.loads(answer.stdout.strip().splitlines()[-1])
     assert Path(out["seqae"]).is_relative_to(Path(model_dir).resolve())  # the model carries its code
-    detection = result.detector.detect(test[SENSORS])
-    np.testing.assert_array_equal(np.asarray(out["score"]), detection.scores)
-    np.testing.assert_array_equal(np.asarray(out["is_anomaly"]), (detection.scores > threshold).astype(int))
+    detection = result.detector.detect(test[SENSORS], level=threshold)
+    np.testing.assert_array_equal(np.asarray(out["score"], dtype=float), detection.scores)
+    np.testing.assert_array_equal(np.asarray(out["is_anomaly"]), detection.flags)
+    assert detection.flags.sum() > result.detector.detect(test[SENSORS]).flags.sum()  # the level moved them
 
 
 def test_pyfunc_refuses_bad_input_with_one_line(in_store):

@@ -138,9 +138,10 @@ def test_score_a_registered_model_from_the_server(server, workdir, fitted):
 
 def test_runs_lists_the_servers_runs(server, workdir, fitted):
     url, _ = server
-    run_id, _ = fitted
+    run_id, fit_output = fitted
+    model_uri = re.search(r"^model:\s+(models:/m-[0-9a-f]+)", fit_output, re.M).group(1)
     output = seqae(["runs"], workdir, url)
-    assert re.search(rf"^\s*{run_id} lstm-ae on train\.csv\s+FINISHED", output, re.M), output
+    assert re.search(rf"^{run_id[:8]} lstm-ae on train\.csv\s+FINISHED .* {model_uri}", output, re.M), output
     assert_no_local_store(workdir)
 
 
@@ -156,3 +157,46 @@ def test_a_pipeline_in_parallel_processes_logs_to_the_server(server, workdir):
     assert sorted(c.data.params["file"] for c in children) == ["test.csv", "train.csv"]
     assert {"summary.csv", "per_file.csv", "pipeline.toml"} <= {a.path for a in tracking.list_artifacts(parent_id)}
     assert_no_local_store(workdir)
+
+
+# ---- no credential in what seqae prints, logs or tags --------------------------------------------------------
+
+def with_credentials(url: str) -> str:
+    """The server's URL with a user and password in it (the server checks neither)."""
+    return url.replace("http://", "http://alice:s3cret@")
+
+
+def test_a_password_in_the_tracking_uri_is_never_shown_nor_logged(server, workdir):
+    url, root = server
+    secret_url = with_credentials(url)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = secret_url
+    done = subprocess.run([sys.executable, "-m", "seqae", "fit", "train.csv", "--model", "pca", "--window-size", "4",
+                           "--run-name", "with-password"], cwd=workdir, env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr
+    assert "s3cret" not in done.stdout + done.stderr
+    run_id = re.search(r"^run:\s+([0-9a-f]{32})", done.stdout, re.M).group(1)
+    view = url.replace("http://", "http://alice:***@")
+    assert re.search(rf"^view:   open {re.escape(view)}/#/experiments/\d+/runs/{run_id}\?", done.stdout, re.M), done.stdout
+    run = client(url).get_run(run_id)
+    logged = [*run.data.params.values(), *run.data.tags.values()]
+    assert not [value for value in logged if "s3cret" in value]
+    listed = subprocess.run([sys.executable, "-m", "seqae", "runs"], cwd=workdir, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert listed.returncode == 0 and "with-password" in listed.stdout
+    assert "s3cret" not in listed.stdout + listed.stderr
+    assert_no_local_store(workdir)
+
+
+def test_runs_with_the_server_down_is_one_line_without_the_password(workdir):
+    down = f"http://alice:s3cret@127.0.0.1:{free_port()}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    env["MLFLOW_TRACKING_URI"] = down
+    done = subprocess.run([sys.executable, "-m", "seqae", "runs"], cwd=workdir, env=env, capture_output=True,
+                          text=True, timeout=120)  # MLflow alone retries for minutes
+    assert done.returncode == 1
+    assert "s3cret" not in done.stdout + done.stderr and "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines == [f"Error: cannot reach the MLflow tracking server at {down.replace('s3cret', '***')} (connection "
+                     "refused); start it, or check MLFLOW_TRACKING_URI (unset, seqae keeps runs in ./mlruns)"], lines

@@ -4,6 +4,7 @@ fed malformed rows, following a growing file, and its monitoring run in a real M
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -16,10 +17,12 @@ import pandas as pd
 import pytest
 
 from seqae.data import read_sensor_csv
-from seqae.detectors import make_detector
+from seqae.detectors import BaseDetector, make_detector
+from seqae.streaming import LiveScorer, feed
+from seqae.streaming.state import resume
 from seqae.synthetic import make_sensor_data
 
-N_ROWS, N_TRAIN, WINDOW = 420, 250, 12
+N_ROWS, N_TRAIN, WINDOW = 650, 250, 12  # the alert's cooldown passes before the data ends
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -32,7 +35,7 @@ def files(tmp_path_factory):
     frame.to_csv(folder / "data.csv")
     detector = make_detector("knn-window", window_size=WINDOW, smoothing=2).fit(frame.iloc[:N_TRAIN])
     detector.save(folder / "model")
-    causal = detector.detect(read_sensor_csv(folder / "data.csv"), causal=True)
+    causal = detector.detect(read_sensor_csv(folder / "data.csv"))  # what a feed of the file decides
     alerts = detector.find_alerts(causal).table
     assert len(alerts) >= 1
     return folder, frame, causal, alerts
@@ -72,7 +75,8 @@ def test_row_by_row_through_a_pipe_equals_score_causal(files):
     scores = np.array([np.nan if a["score"] is None else a["score"] for a in answers])
     np.testing.assert_array_equal(scores, causal.scores)
     assert [a["is_anomaly"] for a in answers] == causal.flags.tolist()
-    assert sum(a["warming_up"] for a in answers) == WINDOW - 1
+    burn_in = BaseDetector.load(folder / "model").alert_rules_.burn_in  # the rows calibrating the feed's start
+    assert sum(a["warming_up"] for a in answers) == WINDOW - 1 + burn_in
     opened = [a["alert"] for a in answers if a["alert"] and a["alert"]["event"] == "open"]
     assert [(e["alert_id"], e["fired_at"]) for e in opened] == \
         [(i, t.isoformat()) for i, t in zip(alerts["alert_id"], alerts["fired_at"])]
@@ -92,8 +96,7 @@ def test_killed_and_restarted_from_its_state_file(files, tmp_path):
     first = feed_rows(process, rows[:cut])
     process.kill()  # no chance to write anything more
     process.wait(timeout=30)
-    saved = json.loads(state.read_text())
-    assert saved["scorer"]["n_rows"] == cut
+    assert resume(state, BaseDetector.load(folder / "model"), "-").scorer.n_rows == cut
     process = start(["model", "--no-track", "--state", str(state)], folder)
     process.stdin.write(header + "\n")
     second = feed_rows(process, rows[cut:])
@@ -109,6 +112,46 @@ def test_killed_and_restarted_from_its_state_file(files, tmp_path):
     process = start(["model", "--no-track", "--state", str(state)], folder)
     out, err = process.communicate(header + "\n" + rows[-1] + "\n", timeout=60)
     assert out == "" and "is not after the last row's" in err and process.returncode == 0
+
+
+@pytest.mark.parametrize("state_every", [1000, 7])
+def test_killed_right_after_an_alert_opens_on_a_growing_file_answers_each_row_once(files, tmp_path, state_every):
+    """kill -9 the moment an alert's `open` is read, on a followed file, between the state's whole
+    rewrites: the restart answers every row after the last one answered, once, and never opens
+    the alert again; the two runs' answers are one uninterrupted run's."""
+    folder, frame, causal, alerts = files
+    header, rows = lines_of(folder / "data.csv")
+    growing, state = tmp_path / "growing.csv", tmp_path / "state.json"
+    first_alert_row = int(np.flatnonzero(frame.index == alerts["fired_at"].iloc[0])[0])
+    growing.write_text(header + "\n" + "\n".join(rows[:first_alert_row - 3]) + "\n")
+    args = ["model", str(growing), "--from-start", "--no-track", "--state", str(state),
+            "--state-every", str(state_every)]
+    process = start(args, folder)
+    first = [json.loads(process.stdout.readline()) for _ in range(first_alert_row - 3)]
+    with open(growing, "a") as handle:
+        for row in rows[first_alert_row - 3:]:
+            handle.write(row + "\n")
+            handle.flush()
+            first.append(json.loads(process.stdout.readline()))
+            if first[-1]["alert"] and first[-1]["alert"]["event"] == "open":
+                process.kill()
+                break
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    with open(growing, "a") as handle:
+        handle.write("\n".join(rows[len(first):]) + "\n")
+    process = start(args, folder)
+    second = [json.loads(process.stdout.readline()) for _ in range(N_ROWS - len(first))]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0, process.stderr.read()
+    answers = first + second
+    assert [a["line"] for a in answers] == list(range(2, N_ROWS + 2))
+    uninterrupted = io.StringIO()
+    detector = BaseDetector.load(folder / "model")
+    source = feed.LineSource(str(growing), from_start=True)
+    feed.watch(LiveScorer(detector), source, uninterrupted, stop=lambda: source.line >= N_ROWS + 1)
+    assert answers == [json.loads(line) for line in uninterrupted.getvalue().splitlines()]
+    opened = [a["alert"]["alert_id"] for a in answers if a["alert"] and a["alert"]["event"] == "open"]
+    assert opened == alerts["alert_id"].tolist()
 
 
 def second_events(answers):
@@ -144,7 +187,7 @@ def test_sigterm_ends_it_cleanly_and_writes_the_state(files, tmp_path):
     feed_rows(process, rows[:20])
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=30) == 0
-    assert json.loads(state.read_text())["scorer"]["n_rows"] == 20
+    assert json.loads(state.read_text())["scorer"]["feed"]["n_rows"] == 20
     assert "20 rows scored" in process.stderr.read()
 
 

@@ -20,4 +20,5 @@ STUDIES = {
     "validation-curves": "validation_curves",
     "synthetic-set": "synthetic_set",
     "recurrent": "recurrent",
+    "decisions": "decisions",
 }

@@ -1,6 +1,6 @@
 """What causal scores cost: AP with each row scored from the rows up to it alone, against the default.
 
-Causal scores are what `detect(X, causal=True)`, `seqae score --causal` and `seqae watch` give; the
+Causal scores are what `anomaly_score(X, causal=True)`, `seqae score` and `seqae watch` decide on; the
 default scores average the windows covering a row, up to `window_size - 1` rows past it.
 
     python -m benchmarks.quality causal                        # SKAB and nab-dev, seed 0 (~15 min on 2 busy cores)
@@ -49,9 +49,9 @@ def run(sets, seed, limit, networks, verbose) -> pd.DataFrame:
                 detector = make_detector(candidate.model_type, **params).fit(file.train)
                 fit_seconds = time.perf_counter() - started
                 normal = file.labels == 0
+                flags = detector.detect(file.frame).flags[len(file.train):]  # the live decisions: causal
                 for mode in ("default", "causal"):
-                    detection = detector.detect(file.frame, causal=mode == "causal")
-                    scores, flags = detection.scores[len(file.train):], detection.flags[len(file.train):]
+                    scores = detector.anomaly_score(file.frame, causal=mode == "causal")[len(file.train):]
                     rows.append({"set": set_name, "file": file.name, "detector": candidate.model_type,
                                  "window": detector.window_size, "mode": mode,
                                  "ap": common.average_precision(file.labels, scores),

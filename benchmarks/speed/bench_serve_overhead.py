@@ -23,7 +23,7 @@ import torch
 from benchmarks.speed.bench_memory import fitted_model, rows
 from benchmarks.speed.common import interleaved, machine, median, save, table
 
-from seqae import serving, tracking
+from seqae import scoring_requests, serving, tracking
 
 
 class CheckedBefore:
@@ -49,7 +49,7 @@ async def without_stack_traces_before(request, call_next):
     if response.status_code < 400 or "json" not in response.headers.get("content-type", ""):
         return response
     body = b"".join([chunk async for chunk in response.body_iterator])
-    body = serving.cleaned_error(body, request.method, request.url.path)
+    body = scoring_requests.cleaned_error(body, request.method, request.url.path)
     return Response(content=body, status_code=response.status_code, media_type="application/json")
 
 

@@ -11,6 +11,9 @@ auto` keeps; window 80, as auto gives SKAB-sized files) and the LSTM-AE (window 
   answers are read; rows/s over the wall time from the next row written to the last answer read;
 - memory: the child's peak resident set (VmHWM) after the throughput run.
 
+`--state` runs each watch with `--state FILE` (a fresh file each; `--state-every` at its default):
+what keeping the state for a restart costs a row.
+
 `--baseline DIR` runs the same measurements with the seqae of another checkout (say, the commit
 before a change, `git worktree add DIR COMMIT`) on the same saved models, variant after variant
 in one run, so that the machine's load falls on both alike.
@@ -29,7 +32,7 @@ slope of a straight line through the samples after the first 10 % and through th
 `--long-seconds` stops writing rows once that long has passed.
 
     python -m benchmarks.speed.bench_watch [--rows 1000] [--throughput-rows 50000] [--models knn-window lstm-ae]
-        [--baseline DIR]
+        [--baseline DIR] [--state]
     python -m benchmarks.speed.bench_watch --stages --baseline DIR [--rounds 2] [--throughput-rows 20000]
     python -m benchmarks.speed.bench_watch --long-rows 10000000 [--long-seconds 600] [--sample-every 100000]
 
@@ -67,9 +70,16 @@ def make_rows(n_rows: int, n_sensors: int = 8, seed: int = 0):
     return frame
 
 
+STATE_ARGS: list[str] = []  # `--state FILE` for each watch, with --state (a fresh FILE each)
+
+
 def start(model_dir: Path, repo: Path = REPO) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(repo), SEQAE_THREADS="1", OMP_NUM_THREADS="1")
-    return subprocess.Popen([sys.executable, "-m", "seqae", "watch", str(model_dir), "-", "--no-track"],
+    state = []
+    if STATE_ARGS:
+        STATE_ARGS.append(f"{STATE_ARGS[0]}/state-{len(STATE_ARGS)}.json")
+        state = ["--state", STATE_ARGS[-1]]
+    return subprocess.Popen([sys.executable, "-m", "seqae", "watch", str(model_dir), "-", "--no-track", *state],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             bufsize=1, env=env, cwd=repo)  # `python -m` puts its folder first: repo's seqae
 
@@ -266,6 +276,7 @@ def main(argv=None) -> int:
     parser.add_argument("--long-seconds", type=float, help="stop writing rows after this many seconds")
     parser.add_argument("--stages", action="store_true", help="time the stages apart, in process")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--state", action="store_true", help="each watch with --state FILE")
     args = parser.parse_args(argv)
     import torch
 
@@ -314,6 +325,8 @@ def main(argv=None) -> int:
     header, rows = text[0], text[1 + n_fit:]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
+        if args.state:
+            STATE_ARGS[:] = [tmp]
         for name in args.models or list(MODELS):
             model_dir = Path(tmp) / name
             make_detector(name, random_state=0, **MODELS[name]).fit(frame.iloc[:n_fit]).save(model_dir)
@@ -321,7 +334,8 @@ def main(argv=None) -> int:
                 results[f"{name} ({variant})" if args.baseline else name] = {
                     "latency": latency(model_dir, header, rows[:args.rows + warm_up], warm_up, repo),
                     "throughput": throughput(model_dir, header, rows[:args.throughput_rows], repo)}
-    report("watch.json", {"results": results}, commit, load_before,
+    report("watch_state.json" if args.state else "watch.json", {"results": results, "state": args.state}, commit,
+           load_before,
            ["model", "p50 ms", "p95 ms", "p99 ms", "rows/s piped", "start-up s", "peak RSS MiB"],
            [[name, f"{r['latency']['p50_ms']:.2f}", f"{r['latency']['p95_ms']:.2f}", f"{r['latency']['p99_ms']:.2f}",
              f"{r['throughput']['rows_per_s']:,.0f}", f"{r['throughput']['start_up_s']:.1f}",

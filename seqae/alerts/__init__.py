@@ -1,55 +1,49 @@
-"""Flags -> alerts: the rules that turn a score series into intervals an operator can act on.
+"""Decisions an operator acts on: a model's raw scores -> calibrated scores -> flags -> alerts, as a
+live feed has them.
 
-An alert says "something is wrong here, from then to then, mostly these sensors". Points above a
-threshold are not alerts: on real data the flags of one anomaly come in pieces, and normal rows
-cross any threshold now and then. `AlertRules` sits between the threshold and the alert table:
+A raw score means nothing on its own (a distance of 3 or of 1e8, depending on the file and the
+model), and normal behaviour drifts away from the rows a model was fitted on. So every row is judged
+against a **normal reference** (`reference.py`): the scores of normal rows held out at fit, plus the
+feed's own recent rows judged normal. The rules, in the order a row meets them (counts in rows of
+the feed; `AlertTracker` runs them one row after another, each row from the rows before it alone):
 
-    scores ──threshold (open level)──> episodes ──hysteresis, gap, minimum length, cooldown──> alerts
-
-The rules, in the order a row meets them (all counts in rows; `AlertTracker` runs them row by row):
-
-- **open**: an episode opens at the first row whose score is above the threshold (`open_level_`).
-- **hysteresis**: once it has fired, an alert stays on while the score is at or above the lower
-  `close_level_` = centre + `hysteresis` × (threshold − centre), the centre being the median
-  calibration score; so a score dithering around the threshold is one alert, not many. Before it
-  fires, an episode is on only while above the threshold.
-- **gap**: after the score falls below the close level, a score above the threshold within
-  `min_gap` rows resumes the same episode (Merlion's `alm_window_minutes` merge); otherwise the
-  episode ends at its last row at or above the close level, decided `min_gap` + 1 rows later.
-- **minimum length**: an episode becomes an alert ("fires") at its `min_length`-th row above the
-  threshold (Merlion's `min_alm_in_window`: rows below it, in a gap or above the close level only,
-  are no evidence), or at once when a score reaches `extreme_level_` = centre + `extreme` × (threshold − centre) (telemanom's pruning keeps
-  short sequences only when their peak stands out). An episode that ends before firing is dropped.
-- **cooldown**: a new episode that opens within `cooldown` rows after an alert's end, with the same
-  top sensor (the largest contribution on its first row) as that alert's, joins that alert instead
-  of raising a new one (Merlion's `alm_suppress_minutes`, but the rows stay in the alert).
-
-The row where an alert fires (`fired_at`) is when it would have been raised live; its `start` is
-its first row above the threshold. Everything is causal: `AlertTracker.update` takes rows in chunks
-of any size (down to one) and `AlertRules.apply` runs one tracker over the whole series, so both
-give identical alerts; a row's alert id is settled once no later row can change it: at most
-max(min_length × (min_gap + 1), cooldown + 1) rows after it (220 rows with the defaults), the
-longest an episode can wait to fire or an ended alert can be rejoined.
-
-Defaults, chosen without labels (benchmarks/quality/alerts.py): see `AlertRules`.
+- **calibrated score**: (raw − the reference's median) / (threshold − median): 0 for a typical normal
+  row, 1.0 at the model's threshold, comparable across files, models and machines. The threshold
+  keeps its place among the reference's scores as they move (a 99 % quantile threshold stays the
+  99 % quantile of recent normal scores).
+- **burn-in**: the first `burn_in` rows scored of a feed teach the reference the feed's level and are
+  not judged (`warming_up`).
+- **flag**: a row whose calibrated score is above 1.0 (`is_anomaly`).
+- **episode**: flags closer than `min_gap` rows are one episode; it fires (an alert opens, `fired_at`)
+  on its `min_length`-th flag, or at once on a score `extreme` times the threshold. Once fired it
+  stays on while the score is at least `hysteresis` (a score dithering around the threshold is one
+  alert), and ends `min_gap` rows after its last row there.
+- **cooldown**: a new episode on the same top sensor within `cooldown` rows of an alert's end joins
+  that alert; its close is final (the `close` event of `seqae watch`) once the cooldown has passed.
+- **settle**: an alert still on `settle` rows after it fired is closed as a possible new normal
+  (`reason` "settled"), and an episode that never fired but lasts that long is taken as one; their
+  rows and the next `settle` rows join the reference, so a lasting change stops alerting.
+- **learning**: a row joins the reference `delay` rows after it was scored, when it was not flagged
+  and not part of an episode; at most `memory` recent rows are kept beside the calibration scores.
 
 The alert table (`find_alerts`, `Alerts.table`): one row per alert with start, end, duration,
-fired_at, peak time and score, the peak's conformal p-value and a severity (−log10 of the chance
-that a normal row scores that high, from the calibration scores: comparable across sensors and
-models), and the top sensors with their shares; `Alerts.alert_ids` gives each row its alert's id
-(−1: none), the `alert_id` column of scored and served rows.
+fired_at, peak time, its calibrated and raw peak score, the chance that a normal row scores that
+high (`p_value`, against the reference when it peaked, with an exponential tail beyond its largest
+scores) and its −log10 (`severity`), the top sensors with their shares, and whether and why it
+closed. `Alerts.alert_ids` gives each row its alert's id (−1: none).
 
-    rules.py   AlertRules and AlertTracker; table.py the alert table (find_alerts, alert_table);
-    budget.py  AlertBudgetThreshold, the `alerts` threshold kind (`seqae.threshold_registry`).
+    reference.py  the normal reference;  rules.py  AlertRules (parameters, calibration, saving);
+    tracker.py    AlertTracker, the rules row by row;  table.py  the alert table;
+    budget.py     AlertBudgetThreshold, the `alerts` threshold kind (`seqae.threshold_registry`).
 """
 
-from seqae.alerts.rules import N_TAIL_SCORES, Alert, AlertRules, AlertTracker
-from seqae.alerts.table import (ALERT_COLUMNS, Alerts, alert_records, alert_table, detection_alert_ids,
-                                detection_alerts, find_alerts, fitted_rules, idle_warm_up)
+from seqae.alerts.reference import NormalReference
+from seqae.alerts.rules import AlertRules
+from seqae.alerts.tracker import Alert, AlertTracker, Decisions, Step
+from seqae.alerts.table import ALERT_COLUMNS, Alerts, alert_records, alert_table, find_alerts
 from seqae.alerts.budget import MIN_EMPIRICAL_ALERTS, AlertBudgetThreshold, rows_per_day
 
 __all__ = [
-    "ALERT_COLUMNS", "MIN_EMPIRICAL_ALERTS", "N_TAIL_SCORES", "Alert", "AlertBudgetThreshold", "AlertRules",
-    "AlertTracker", "Alerts", "alert_records", "alert_table", "detection_alert_ids", "detection_alerts",
-    "find_alerts", "fitted_rules", "idle_warm_up", "rows_per_day",
+    "ALERT_COLUMNS", "MIN_EMPIRICAL_ALERTS", "Alert", "AlertBudgetThreshold", "AlertRules", "AlertTracker", "Alerts",
+    "Decisions", "NormalReference", "Step", "alert_records", "alert_table", "find_alerts", "rows_per_day",
 ]

@@ -51,12 +51,14 @@ class AlertBudgetThreshold(Threshold):
         "budget": Satisfies(lambda v, p: (p["per_1000_rows"] is None) != (p["per_day"] is None), "",
                             message="the alerts threshold takes exactly one budget: per_1000_rows=N (any "
                                     "data) or per_day=N (timestamped data), e.g. 'alerts:per_day=1'"),
-        **AlertRules.parameter_constraints,
+        **{name: AlertRules.parameter_constraints[name] for name in ("min_gap", "min_length", "hysteresis",
+                                                                      "extreme", "cooldown")},
     }
+    RULE_PARAMS = ("min_gap", "min_length", "hysteresis", "extreme", "cooldown")  # the rest: AlertRules' defaults
 
     def __init__(self, per_1000_rows: float | None = None, per_day: float | None = None,
                  rows_per_day: float | None = None, min_gap: int = 10, min_length: int = 20,
-                 hysteresis: float = 0.75, extreme: float = 5.0, cooldown: int = 120):
+                 hysteresis: float = 0.5, extreme: float = 3.0, cooldown: int = 120):
         self.per_1000_rows = per_1000_rows
         self.per_day = per_day
         self.rows_per_day = rows_per_day
@@ -82,16 +84,17 @@ class AlertBudgetThreshold(Threshold):
 
     def alert_rules(self) -> AlertRules:
         """The (unfitted) rules this threshold's parameters describe."""
-        return AlertRules(**{name: getattr(self, name) for name in AlertRules.PARAMS})
+        return AlertRules(**{name: getattr(self, name) for name in self.RULE_PARAMS})
 
     def _fit_value(self, scores: np.ndarray) -> float:
         rate = self.budget_per_row()
-        base = self.alert_rules().fit(scores, float(np.max(scores)))
+        # The rules as they judge the calibration rows themselves: a reference that does not move.
+        base = self.alert_rules().fit(scores, float(np.max(scores))).fixed()
         n = scores.size
-        candidates = np.unique(scores[scores >= base.center_])  # ascending
+        candidates = np.unique(scores[scores >= np.median(scores)])  # ascending
 
         def count(value: float) -> int:
-            return len(base.with_threshold(value).apply(scores)[0])
+            return len(base.with_threshold(value).apply(scores).alerts)
 
         def lowest_within(target: float) -> float:
             """The lowest candidate, coming down from the largest score, above which the count stays
@@ -119,9 +122,9 @@ class AlertBudgetThreshold(Threshold):
             value = lowest_within(target)
             self.method_ = "empirical"
         else:
-            value = self._extrapolate(scores, lambda level: base.with_threshold(level).apply(scores)[0], target)
+            value = self._extrapolate(scores, lambda level: base.with_threshold(level).apply(scores).alerts, target)
             self.method_ = "tail"
-        self.rules_ = base.with_threshold(value)
+        self.rules_ = self.alert_rules().fit(scores, value)
         self.calibration_alerts_ = count(value)
         return value
 
@@ -130,7 +133,7 @@ class AlertBudgetThreshold(Threshold):
 
         The share of normal rows above a level x beyond the calibration scores' 0.9 quantile u is
         taken as 0.1 exp(-(x - u) / sigma), sigma their mean excess over u (the rules' tail,
-        `AlertRules.exceedance`). Alerts per row above the level (theta) are measured at the highest
+        `NormalReference.severity`). Alerts per row above the level (theta) are measured at the highest
         of 40 levels from u to the largest score where the rules raise at least 3 alerts (1 when
         none does). The threshold is where theta times that share gives `target` alerts.
 
@@ -140,7 +143,7 @@ class AlertBudgetThreshold(Threshold):
         alerts, theta is 1 and the new rows raised none: an extrapolated budget is an upper bound.
         """
         n = scores.size
-        rules = self.alert_rules().fit(scores, float(np.max(scores)))
+        reference = self.alert_rules().fit(scores, float(np.max(scores))).reference()
         low = float(np.quantile(scores, 0.9 if n >= 100 else 0.5))
         levels = np.unique(np.quantile(scores[scores >= low], np.linspace(0.0, 1.0, 40)))
         theta = 1.0
@@ -151,9 +154,9 @@ class AlertBudgetThreshold(Threshold):
                 break
         self.alerts_per_exceedance_ = float(theta)
         needed = target / n / theta  # share of normal rows above the threshold
-        if needed >= rules.tail_share_:
+        if needed >= reference.tail_share:
             return float(np.quantile(scores, 1.0 - needed))
-        return rules.tail_start_ + rules.tail_scale_ * math.log(rules.tail_share_ / needed)
+        return reference.tail_start + reference.tail_scale * math.log(reference.tail_share / needed)
 
     def _fitted_state(self) -> dict:
         return {"rules": self.rules_.to_dict(), "method": self.method_,

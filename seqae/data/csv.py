@@ -3,12 +3,17 @@
 `read_sensor_csv` reads a whole file, `read_fleet_csv` a fleet export (a column names each row's
 asset), the chunked reader (`seqae.data.chunks`) a block of rows at a time, all by the same steps:
 
-    header line ──sniffed or --sep──> the separator
+    header line ──sniffed or --sep──> the separator (of the decompressed text for a .gz, .bz2, .xz, .zip)
     first rows ──ReadOptions.settle──> the format, decided once (`seqae.data.options`): the time
-                                       column (or a date and a time-of-day column), the decimal
-                                       mark, day-first dates, the unit of epoch numbers
+                                       column (or a date and a time-of-day column), a units row
+                                       under the header (skipped, with a warning), the decimal
+                                       mark, day-first dates, the unit of epoch numbers, the one
+                                       format of the times
     each block of rows ──parse_timestamps, parse_numbers (`seqae.data.rows`)──> time index, float readings
-                       ──fill_missing──> gaps filled, or a one-line error
+                       ──check_time_order──> in time order (or sorted, with --sort), or a one-line error
+                       ──fill_missing──> gaps filled (interpolated by time), or a one-line error
+                       ──RowShaper (`seqae.data.regular`)──> one row per time (--duplicates), on a
+                                                           regular grid (--resample)
 
 Timestamps follow `seqae.data.timestamps`' one convention (instants in UTC).
 
@@ -20,15 +25,20 @@ from __future__ import annotations
 
 import csv
 import os
+import re
+import warnings
+import zipfile
 from typing import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from seqae.data.options import ReadOptions, has_comma_numbers, sniff_separator
+from seqae.data.options import MISSING_TEXT, ReadOptions, has_comma_numbers
+from seqae.data.text import compression_of, open_text, sniff_separator
+from seqae.data.regular import RowShaper, first_step, time_keys, time_positions
 from seqae.data.rows import has_numbers, parse_numbers
-from seqae.data.timestamps import check_unique_times, parse_timestamps, warn_about_gaps
-from seqae.errors import DataError, name_list
+from seqae.data.timestamps import check_time_order, parse_timestamps, warn_about_gaps
+from seqae.errors import DataError, DataWarning, name_list
 
 
 def read_sensor_csv(
@@ -44,6 +54,10 @@ def read_sensor_csv(
     time_unit: str | None = None,
     timezone: str | None = None,
     dayfirst: bool | None = None,
+    skip_rows: int | None = None,
+    sort: bool | None = None,
+    duplicates: str | None = None,
+    resample: str | None = None,
     return_labels: bool = False,
 ) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Read a CSV of sensor readings into a float frame indexed by time.
@@ -60,14 +74,22 @@ def read_sensor_csv(
         label_columns: columns that hold labels (0/1), never used as sensors.
         sep: the separator; sniffed from the header (`,` or `;` or tab) when not given.
         fill: what to do with missing or infinite values: `error` (default), `ffill` (carry the
-            last reading forward, the first ones backward) or `interpolate` (linear between the
-            neighbouring rows); gaps are filled after the rows are sorted by time.
+            last reading forward, the first ones backward) or `interpolate` (linear in time between
+            the neighbouring readings).
         decimal: `.` or `,`; by default `,` when the separator is not `,` and readings look like `0,0063`.
         time_unit: numbers in the time column are epoch `s`, `ms`, `us`, `ns` or `step` (kept as
             numbers); by default told apart by their size.
         timezone: the zone (`Europe/Berlin`) of local times written without a UTC offset; they
             become instants in UTC.
         dayfirst: whether dates like `01/03/2026` are day-first; by default decided from the dates.
+        skip_rows: rows under the header that hold no readings; by default a units or description
+            row there (text over columns of numbers) is found and skipped with a warning.
+        sort: sort the rows by time; by default a row earlier than the row above it is refused.
+        duplicates: rows that repeat a time: `error` (default), or keep the `first`, the `last` or
+            their `mean`.
+        resample: a regular step (`1min`, `15s`; a number for a time column of numbers): each grid
+            time the mean of the readings within half a step of it, or interpolated in time where
+            none is that close (`seqae.data.regular`).
         return_labels: also return the label columns as a second frame on the same index.
 
     Returns:
@@ -76,10 +98,12 @@ def read_sensor_csv(
     """
     name = os.fspath(path)
     options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill, decimal=decimal,
-                                                 time_unit=time_unit, timezone=timezone, dayfirst=dayfirst)
-    raw = read_table(name, options.sep)
-    frame, labels, options = _parse_rows(name, raw, options, columns, list(label_columns), return_labels)
-    frame, labels = _series(name, frame, labels, options, np.arange(len(frame)) + 2)
+                                                 time_unit=time_unit, timezone=timezone, dayfirst=dayfirst,
+                                                 skip_rows=skip_rows, sort=sort, duplicates=duplicates,
+                                                 resample=resample)
+    raw, options = _settled_rows(name, read_table(name, options.sep), options, list(label_columns))
+    frame, labels = _parse_rows(name, raw, options, columns, list(label_columns), return_labels)
+    frame, labels = _series(name, frame, labels, options, np.arange(len(frame)) + _first_line(options))
     return (frame, labels) if return_labels else frame
 
 
@@ -102,30 +126,51 @@ def read_fleet_csv(path: str | os.PathLike, asset_column: str, options: ReadOpti
                         f"columns {name_list(raw.columns)}; check --asset-column")
     if columns is not None and asset_column in columns:
         raise DataError(f"{name}: column {asset_column!r} names the assets; it cannot be a sensor too")
+    raw, options = _settled_rows(name, raw, options, list(label_columns) + [asset_column])
+    first_line = _first_line(options)
     keys = raw[asset_column].astype(str).str.strip()
     if (keys == "").any():
-        row = int(np.flatnonzero((keys == "").to_numpy())[0]) + 2
+        row = int(np.flatnonzero((keys == "").to_numpy())[0]) + first_line
         raise DataError(f"{name}: column {asset_column!r} is empty at row {row}; every row needs its asset")
-    frame, labels, options = _parse_rows(name, raw, options, columns, list(label_columns), return_labels,
-                                         exclude=[asset_column])
+    frame, labels = _parse_rows(name, raw, options, columns, list(label_columns), return_labels,
+                                exclude=[asset_column])
     frames, all_labels = {}, {}
     for key in pd.unique(keys):
         rows = np.flatnonzero((keys == key).to_numpy())
         frames[key], all_labels[key] = _series(f"{name}, {asset_column} {key!r}", frame.iloc[rows],
-                                               labels.iloc[rows] if labels is not None else None, options, rows + 2)
+                                               labels.iloc[rows] if labels is not None else None, options,
+                                               rows + first_line)
     return (frames, all_labels) if return_labels else frames
 
 
-def _parse_rows(name: str, raw: pd.DataFrame, options: ReadOptions, columns, label_columns: list,
-                return_labels: bool, exclude: Sequence[str] = ()):
-    """Every row of `raw` parsed, in file order: (sensors, labels or None, the settled options)."""
-    for col in label_columns:
+def _settled_rows(name: str, raw: pd.DataFrame, options: ReadOptions, exclude: list) -> tuple[pd.DataFrame,
+                                                                                                ReadOptions]:
+    """The options settled on the file's rows (`ReadOptions.settle`), and its rows of readings: those
+    after the units rows under the header (`skip_rows`), the index of `raw` kept (row 0: line 2)."""
+    for col in exclude:
         if col not in raw.columns:
             raise DataError(
                 f"{name}: label column {col!r} not found; the file has columns {name_list(raw.columns)}"
             )
-    options = options.settle(name, raw, exclude=label_columns + list(exclude))
-    index = parse_timestamps(name, raw, options)
+    options = options.settle(name, raw, exclude=exclude)
+    if options.skip_rows:
+        raw = raw.iloc[options.skip_rows:]
+        if raw.empty:
+            raise DataError(f"{name}: has no rows of readings after the {options.skip_rows} rows under the header "
+                            "that --skip-rows skips")
+    return raw, options
+
+
+def _first_line(options: ReadOptions) -> int:
+    """The file line of the first row of readings: the header is line 1."""
+    return 2 + (options.skip_rows or 0)
+
+
+def _parse_rows(name: str, raw: pd.DataFrame, options: ReadOptions, columns, label_columns: list,
+                return_labels: bool, exclude: Sequence[str] = ()):
+    """Every row of readings of `raw` parsed by settled `options`, in file order: (sensors, labels or None)."""
+    first_line = _first_line(options)
+    index = parse_timestamps(name, raw, options, first_line=first_line)
 
     candidates = [c for c in raw.columns
                   if c not in options.time_column and c not in label_columns and c not in exclude]
@@ -146,54 +191,77 @@ def _parse_rows(name: str, raw: pd.DataFrame, options: ReadOptions, columns, lab
     else:
         # A column with no numeric value at all (an id, a status text) is not a sensor.
         sensors = [c for c in candidates if has_numbers(raw[c], options.decimal)]
+        _warn_about_empty_columns(name, raw, [c for c in candidates if c not in sensors])
         if not sensors:
             raise DataError(
                 f"{name}: no numeric sensor columns found among {name_list(candidates)}; the file needs at least "
                 f"one column of numbers besides the timestamp and labels{_no_numbers_hint(raw, candidates, options)}"
             )
 
-    frame = pd.DataFrame({str(col): parse_numbers(name, raw[col], col, options.decimal) for col in sensors},
-                         index=index)
+    frame = pd.DataFrame({str(col): parse_numbers(name, raw[col], col, options.decimal, first_line)
+                          for col in sensors}, index=index)
 
     labels = None
     if return_labels:
         labels = {}
         for col in label_columns:
-            values = parse_numbers(name, raw[col], col, options.decimal)
+            values = parse_numbers(name, raw[col], col, options.decimal, first_line)
             if np.isnan(values).any():
-                row = int(np.flatnonzero(np.isnan(values))[0]) + 2
+                row = int(np.flatnonzero(np.isnan(values))[0]) + first_line
                 raise DataError(f"{name}: label column {col!r} is empty at row {row}; labels must be 0 or 1")
             other = (values != 0) & (values != 1)
             if other.any():
                 row = int(np.flatnonzero(other)[0])
                 raise DataError(
                     f"{name}: label column {col!r} has {int(other.sum())} values other than 0 and 1 (first at "
-                    f"row {row + 2}: {raw[col].iloc[row].strip()!r}); labels must be 0 (normal) or 1 "
+                    f"row {row + first_line}: {raw[col].iloc[row].strip()!r}); labels must be 0 (normal) or 1 "
                     "(anomalous): is it the right column?"
                 )
             labels[col] = values.astype(np.int8)
         labels = pd.DataFrame(labels, index=index)
 
-    return frame, labels, options
+    return frame, labels
+
+
+def _warn_about_empty_columns(name: str, raw: pd.DataFrame, columns: Sequence[str]) -> None:
+    """One warning naming the columns left out of the sensors because every value in them is empty
+    or a spelling of missing (a sensor that logged nothing), not text (an id, a status)."""
+    empty = [c for c in columns if not re.fullmatch(r"Unnamed: \d+", c)  # no name: a trailing separator
+             and raw[c].str.strip().str.lower().isin(MISSING_TEXT).all()]
+    if empty:
+        are = "is" if len(empty) == 1 else "are"
+        warnings.warn(f"{name}: {'column' if len(empty) == 1 else 'columns'} {name_list(empty)} {are} left out: no "
+                      f"row has a reading in {'it' if len(empty) == 1 else 'them'}; name the sensors with --columns "
+                      "to check what is read", DataWarning, stacklevel=4)
 
 
 def _series(name: str, frame: pd.DataFrame, labels: pd.DataFrame | None, options: ReadOptions,
             file_rows: np.ndarray):
-    """The rows of one series (a file, or one asset's rows of it: `file_rows` their lines) sorted by
-    time, their times checked unique, gaps warned about and filled."""
-    # Sort by time before filling gaps: a gap is filled from its neighbours in time, not in the file.
-    order = np.arange(len(frame))
+    """The rows of one series (a file, or one asset's rows of it: `file_rows` their lines) in time
+    order (or sorted, with `options.sort`), gaps warned about and filled, one row per time and on
+    the grid as `options.duplicates` and `options.resample` say."""
     if options.time_column:
-        index = frame.index
-        keys = index.asi8 if isinstance(index, pd.DatetimeIndex) else index.to_numpy()  # not Timestamp objects
-        order = np.argsort(keys, kind="stable")
-        if not (order == np.arange(len(order))).all():
-            frame = frame.iloc[order]
-            labels = labels.iloc[order] if labels is not None else None
-        check_unique_times(name, frame.index, file_rows=file_rows[order])
+        if options.sort:
+            order = np.argsort(time_keys(frame.index), kind="stable")
+            if not (order == np.arange(len(order))).all():
+                frame, file_rows = frame.iloc[order], file_rows[order]
+                labels = labels.iloc[order] if labels is not None else None
+        check_time_order(name, frame.index, file_rows, repeats=options.duplicates != "error",
+                         values=frame.to_numpy())
         warn_about_gaps(name, frame.index)
-    frame = fill_missing(name, frame, options.fill, file_rows=file_rows[order])
-    return frame, labels
+    frame = fill_missing(name, frame, options.fill, file_rows=file_rows)
+    if not RowShaper.needed(options.duplicates, options.resample):
+        return frame, labels
+    n_labels = 0 if labels is None else labels.shape[1]
+    values = frame.to_numpy() if not n_labels else np.hstack([frame.to_numpy(), labels.to_numpy(np.float64)])
+    shaper = RowShaper(name, options.duplicates, options.resample, n_labels)
+    parts = [shaper.push(frame.index, values, file_rows), shaper.finish()]
+    index = parts[0][0].append(parts[1][0])
+    values = np.concatenate([parts[0][1], parts[1][1]])
+    shaped = pd.DataFrame(values[:, :frame.shape[1]], index=index, columns=frame.columns)
+    if n_labels:
+        labels = pd.DataFrame(values[:, frame.shape[1]:].astype(np.int8), index=index, columns=labels.columns)
+    return shaped, labels
 
 
 def read_table(path: str | os.PathLike, sep: str | None = None,
@@ -235,12 +303,18 @@ def _string_chunks(name: str, sep: str, chunk_rows: int | None):
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         first = str(exc).strip().splitlines()[0]
         raise DataError(f"{name}: not a readable CSV ({first}); check the separator (--sep)") from None
+    except (OSError, EOFError, zipfile.BadZipFile, ValueError) as exc:  # a damaged or odd compressed file
+        if compression_of(name) is None or isinstance(exc, DataError):
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise DataError(f"{name}: cannot be read as a {compression_of(name)} compressed CSV ({first}); "
+                        "decompress it and read the CSV") from None
 
 
 def _header_names(name: str, sep: str) -> list[str]:
     if len(sep) != 1:  # a regular expression: pandas' own reading of the header stands
         return []
-    with open(name, newline="", encoding="utf-8-sig", errors="replace") as fh:
+    with open_text(name) as fh:
         return [c.strip() for c in next(csv.reader(fh, delimiter=sep), [])]
 
 
@@ -251,7 +325,12 @@ def _no_numbers_hint(raw: pd.DataFrame, candidates: Sequence[str], options: Read
 
 
 def fill_missing(name: str, frame: pd.DataFrame, fill: str, file_rows: np.ndarray) -> pd.DataFrame:
-    """Apply the fill policy to non-finite values; `file_rows[i]` is the file line of frame row i."""
+    """Apply the fill policy to non-finite values; `file_rows[i]` is the file line of frame row i.
+
+    `interpolate` is linear in time between the readings around a gap (`time_positions`: by row for
+    a frame without a time column; the same as by row for regularly spaced times), the readings
+    before the first and after the last carried outward; `ffill` carries the last reading forward,
+    the first backward."""
     values = frame.to_numpy()
     bad = ~np.isfinite(values)
     if not bad.any():
@@ -272,10 +351,14 @@ def fill_missing(name: str, frame: pd.DataFrame, fill: str, file_rows: np.ndarra
         col = all_missing.index[all_missing.to_numpy()][0]
         raise DataError(f"{name}: column {col!r} has no finite value to fill from; leave it out with --columns")
     if fill == "ffill":
-        clean = clean.ffill().bfill()
-    else:
-        clean = clean.interpolate(method="linear", limit_direction="both")
-    return clean
+        return clean.ffill().bfill()
+    keys = time_keys(frame.index) if not isinstance(frame.index, pd.RangeIndex) else np.arange(len(frame))
+    positions = time_positions(keys, keys[0], first_step(keys))
+    values = clean.to_numpy(copy=True)
+    for col in np.flatnonzero(np.isnan(values).any(axis=0)):
+        known = ~np.isnan(values[:, col])
+        values[~known, col] = np.interp(positions[~known], positions[known], values[known, col])
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns)
 
 
 def read_header(path, sep: str | None = None) -> list[str] | None:

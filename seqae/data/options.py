@@ -2,10 +2,11 @@
 options left open.
 
     ReadOptions.settle   the format, decided once on the first rows: the separator (`sniff_separator`:
-                         the one the header holds most of), the time column or a date and a time-of-day
-                         column (`find_time_columns`: by name), the decimal mark (`has_comma_numbers`),
-                         the unit of epoch numbers (`epoch_unit`: by size), day-first dates
-                         (`guess_dayfirst`: from the dates themselves)
+                         the one the header holds most of, compressed files read decompressed), the time
+                         column or a date and a time-of-day column (`find_time_columns`: by name), a units
+                         row under the header (`units_rows`), the decimal mark (`has_comma_numbers`), the
+                         unit of epoch numbers (`epoch_unit`: by size), day-first dates (`guess_dayfirst`:
+                         from the dates themselves) and the one format of the times (`time_format_of`)
 
 The rows after are read by these decisions, whoever reads them (`seqae.data.rows`,
 `seqae.data.timestamps`): a file whole, in chunks, or a live feed's lines.
@@ -14,15 +15,16 @@ The rows after are read by these decisions, whoever reads them (`seqae.data.rows
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
+import warnings
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from seqae.errors import ConfigError, DataError, name_list
+from seqae.data.text import sniff_separator
+from seqae.errors import ConfigError, DataError, DataWarning, name_list
 
 
 FILL_POLICIES = ("error", "ffill", "interpolate")
@@ -31,7 +33,13 @@ FILL_POLICIES = ("error", "ffill", "interpolate")
 DECIMAL_MARKS = (".", ",")
 
 
-SEPARATORS = (";", ",", "\t")  # the separators a header is sniffed for
+DUPLICATE_POLICIES = ("error", "first", "last", "mean")  # rows that repeat a time: refused, or one row kept
+
+
+MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none", "-", "?"}  # how exports spell a missing reading
+
+
+UNITS_ROWS_LOOKED_AT = 5  # leading rows that may be a units or description row under the header
 
 
 # A reading with a decimal comma: 0,0063, -12,5, 1.234,5 (points group thousands).
@@ -89,7 +97,13 @@ class ReadOptions:
     time_unit: str | None = None  # numbers in the time column: s, ms, us, ns since 1970 UTC, or step; None: by size
     timezone: str | None = None  # where local times written without an offset were taken ('Europe/Berlin')
     dayfirst: bool | None = None  # 01/03/2026 is 1 March; None: decided from the dates (01.03.2026 is day-first)
-    fill: str = "error"  # missing or infinite readings: 'error', 'ffill' or 'interpolate'
+    fill: str = "error"  # missing or infinite readings: 'error', 'ffill' or 'interpolate' (by time)
+    skip_rows: int | None = None  # rows under the header that hold no readings (units); None: a units row is found
+    sort: bool = False  # sort the rows by time in memory; False: a row earlier than the one above it is refused
+    duplicates: str = "error"  # rows repeating a time: 'error', or one row kept: the 'first', the 'last', their 'mean'
+    resample: str | None = None  # a regular step ('1min', or a number for a time column of numbers): each step
+    # the time-weighted mean of the readings joined by straight lines; None: the rows as they are
+    time_format: str | None = None  # 'ISO8601', a strptime format or 'mixed' (none guessed); None: from the first time
 
     def __post_init__(self):
         if self.fill not in FILL_POLICIES:
@@ -113,6 +127,15 @@ class ReadOptions:
             object.__setattr__(self, "time_column", columns)
         if self.timezone is not None:
             check_timezone(self.timezone)
+        if self.skip_rows is not None and (isinstance(self.skip_rows, bool) or not isinstance(self.skip_rows, int)
+                                           or self.skip_rows < 0):
+            raise ConfigError(f"--skip-rows must be a whole number of rows (0 or more), got {self.skip_rows!r}")
+        if self.sort not in (True, False):
+            raise ConfigError(f"sort must be True or False, got {self.sort!r}")
+        if self.duplicates not in DUPLICATE_POLICIES:
+            raise ConfigError(f"--duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, got {self.duplicates!r}")
+        if self.resample is not None:
+            resample_step(self.resample)
 
     def replace(self, **changes) -> "ReadOptions":
         """These options with the fields given that are not None changed."""
@@ -120,21 +143,28 @@ class ReadOptions:
 
     @property
     def settled(self) -> bool:
-        return isinstance(self.time_column, tuple) and self.sep is not None and self.decimal is not None
+        return (isinstance(self.time_column, tuple) and self.sep is not None and self.decimal is not None
+                and self.skip_rows is not None)
 
-    def settle(self, name: str, raw: pd.DataFrame, exclude: Sequence[str] = ()) -> "ReadOptions":
+    def settle(self, name: str, raw: pd.DataFrame, exclude: Sequence[str] = (), at_top: bool = True) -> "ReadOptions":
         """The options with everything the file leaves open decided from `raw`, its first rows (as
-        strings): the separator, the time column(s) (`()` for none), the decimal mark, the unit of
-        numbers in the time column and whether dates are day-first. `exclude`: label columns,
-        never the time. Later rows are read by the same decisions."""
+        strings): the separator, the time column(s) (`()` for none), the units rows under the header
+        (`at_top`: `raw` starts with the file's first row), the decimal mark, the unit of numbers in
+        the time column, whether dates are day-first and the format of the times. `exclude`: label
+        columns, never the time. Later rows are read by the same decisions; the rows after
+        `skip_rows` are the readings."""
         sep = self.sep if self.sep is not None else sniff_separator(name)
         time_columns = find_time_columns(name, raw, self.time_column, exclude)
+        skip_rows = self.skip_rows
+        if skip_rows is None:
+            skip_rows = units_rows(name, raw, time_columns, exclude, sep) if at_top else 0
+        raw = raw.iloc[skip_rows:] if at_top else raw
         decimal = self.decimal
         if decimal is None:
             decimal = "," if sep != "," and has_comma_numbers(raw, [c for c in raw.columns if c not in time_columns]) \
                 else "."
-        time_unit, dayfirst = self.time_unit, self.dayfirst
-        if time_columns:
+        time_unit, dayfirst, time_format = self.time_unit, self.dayfirst, self.time_format
+        if time_columns and len(raw):
             where = columns_phrase(time_columns)
             text = time_text(raw, time_columns)
             text = text[text != ""]
@@ -148,21 +178,10 @@ class ReadOptions:
                                   "leave --timezone out")
             if time_unit is None and dayfirst is None:
                 dayfirst = guess_dayfirst(name, columns_phrase(time_columns[:1]), raw[time_columns[0]])
+            if time_unit is None and time_format is None and len(text):
+                time_format = time_format_of(first_time(text), dayfirst)
         return dataclasses.replace(self, sep=sep, decimal=decimal, time_column=time_columns, time_unit=time_unit,
-                                   dayfirst=dayfirst)
-
-
-def header_separator(header: str) -> str:
-    """`;`, `,` or tab, whichever the header line holds most of; `,` for a one-column header."""
-    counts = {s: header.count(s) for s in SEPARATORS}
-    best = max(counts, key=counts.get)
-    return best if counts[best] else ","
-
-
-def sniff_separator(path: str | os.PathLike) -> str:
-    """The separator of a CSV file: `header_separator` of its first line."""
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        return header_separator(fh.readline())
+                                   dayfirst=dayfirst, skip_rows=skip_rows, time_format=time_format)
 
 
 def find_time_columns(name: str, raw: pd.DataFrame, given, exclude: Sequence[str]) -> tuple[str, ...]:
@@ -195,6 +214,111 @@ def find_time_columns(name: str, raw: pd.DataFrame, given, exclude: Sequence[str
                 f"{name_list(raw.columns)}; check --time-column"
             )
     return parts
+
+
+def units_rows(name: str, raw: pd.DataFrame, time_columns: Sequence[str], exclude: Sequence[str], sep: str) -> int:
+    """How many rows under the header are a units or description row (`,(bar),(degC)`, `,bar,degC`,
+    `Unit;°C;bar`): text, no number, in columns whose rows below hold numbers, and no time in the time
+    column; each found is a one-line warning naming it (`--skip-rows` says so, and stops the warning)."""
+    readings = [c for c in raw.columns if c not in time_columns and c not in exclude]
+    found = 0
+    while found < min(UNITS_ROWS_LOOKED_AT, len(raw) - 1) and _is_units_row(raw, found, time_columns, readings):
+        found += 1
+    if found:
+        lines = "line 2" if found == 1 else f"lines 2-{found + 1}"
+        first = sep.join(str(v) for v in raw.iloc[0].tolist())
+        warnings.warn(f"{name}: {lines} ({first[:80]!r}{', ...' if found > 1 else ''}) hold no readings but text "
+                      f"over columns of numbers, a units or description row under the header: skipped (pass "
+                      f"--skip-rows {found} to say so)", DataWarning, stacklevel=4)
+    return found
+
+
+def _is_units_row(raw: pd.DataFrame, row: int, time_columns: Sequence[str], readings: Sequence[str]) -> bool:
+    """Whether row `row` of `raw` holds no time and no number, and text over a column of numbers."""
+    for col in time_columns:
+        text = raw[col].iloc[row].strip()
+        if any(ch.isdigit() for ch in text) and not pd.isna(time_alone(text)):
+            return False
+    below = raw.iloc[row + 1:row + 51]
+    over_numbers = False
+    for col in readings:
+        text = raw[col].iloc[row].strip()
+        if text.lower() in MISSING_TEXT:
+            continue
+        if is_number_text(text) or re.fullmatch(COMMA_NUMBER, text):
+            return False
+        column = below[col].str.strip()
+        numbers = pd.to_numeric(column.where(~column.str.fullmatch(COMMA_NUMBER), column.str.replace(",", ".")),
+                                errors="coerce")
+        over_numbers = over_numbers or bool(numbers.notna().any())
+    return over_numbers
+
+
+def time_alone(text: str):
+    """`text` read as a time by whatever format pandas finds for it alone (NaT if none)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return pd.to_datetime(text, format="mixed")
+        except (ValueError, TypeError, OverflowError):
+            return pd.NaT
+
+
+def time_format_of(text: str, dayfirst: bool | None) -> str:
+    """The one format a time column is read by, from its first time: `ISO8601` (its variants: with
+    `T` or a space, fractions of a second, offsets), else the strptime format pandas guesses
+    (`%d.%m.%Y %H:%M:%S`), else `mixed` (each time read alone, all written alike)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            pd.to_datetime(pd.Series([text]), format="ISO8601")
+            return "ISO8601"
+        except (ValueError, TypeError, OverflowError):
+            pass
+        guessed = pd.tseries.api.guess_datetime_format(text, dayfirst=bool(dayfirst))
+        clock = re.fullmatch(r"(.*\d)\s*([AaPp][Mm])", text.strip())
+        if guessed is None and clock:  # 02/28/2026 07:00:00 PM: pandas guesses the time without its AM/PM
+            hours = pd.tseries.api.guess_datetime_format(clock.group(1), dayfirst=bool(dayfirst))
+            if hours and "%H" in hours:
+                return hours.replace("%H", "%I") + text.strip()[len(clock.group(1)):-2] + "%p"
+        return guessed or "mixed"
+
+
+def first_time(text: pd.Series) -> str:
+    """The first of a column's times (as written) with a digit in it: what its format is read from."""
+    timed = text[text.str.contains(r"\d", regex=True)]
+    return timed.iloc[0] if len(timed) else text.iloc[0]
+
+
+def time_shape(text: str) -> str:
+    """How a time is written, without its digits: '2026-03-01 00:05:00' and '2026-12-31 23:59:59.5'
+    are '0-0-0 0:0:0' (a fraction of a second is no other format, nor a month or AM/PM written in
+    letters); '01.03.2026 00:05:00' is '0.0.0 0:0:0'."""
+    return re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "0", re.sub(r"(:\d\d)[.,]\d+", r"\1", text.strip())))
+
+
+def resample_step(rule: str) -> tuple[str, float | int]:
+    """`--resample RULE` as ('time', nanoseconds) for a fixed step such as `1min` or `15s`, or
+    ('number', step) for a number (a time column of plain numbers)."""
+    text = str(rule).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        number = None
+    if number is not None:
+        if not number > 0 or number == float("inf"):
+            raise ConfigError(f"--resample {rule!r} must be a positive step, such as 1min or 15s (or a number for "
+                              "a time column of plain numbers)")
+        return "number", number
+    try:
+        offset = pd.tseries.frequencies.to_offset(text)
+        nanos = int(offset.nanos)
+    except (ValueError, TypeError):
+        raise ConfigError(f"--resample {rule!r} is not a fixed step; give one like 1s, 10s, 1min, 15min or 1h "
+                          "(months and years have no fixed length)") from None
+    if nanos <= 0:
+        raise ConfigError(f"--resample {rule!r} must be a positive step, such as 1min or 15s")
+    return "time", nanos
 
 
 def columns_phrase(time_columns: Sequence[str]) -> str:
@@ -238,6 +362,7 @@ def guess_dayfirst(name: str, where: str, column: pd.Series) -> bool | None:
     """Whether dates like 01/03/2026 are day-first, from the dates themselves; None for dates that
     do not start with a day and a month (2026-03-01). Refused where nothing tells."""
     column = column.str.strip()
+    column = column[column != ""]
     if not len(column) or not re.match(DAY_MONTH, column.iloc[0]):
         return None  # 2026-03-01, 1 Mar 2026, ...: the order is written out
     if len(column) > DAYFIRST_SAMPLE:  # rows spread over the file, the last one too: every day is in it

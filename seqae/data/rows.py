@@ -22,16 +22,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from seqae.data.options import COMMA_NUMBER, ReadOptions, header_separator
+from seqae.data.options import COMMA_NUMBER, MISSING_TEXT, ReadOptions
+from seqae.data.text import header_separator
 from seqae.data.timestamps import parse_time_fields, time_from_state, time_state
 from seqae.errors import ConfigError, DataError, missing_columns_message
 
 
 # A reading with decimal commas whose points group thousands: 1.234,5.
 _POINT_GROUPED = r"[+-]?\d{1,3}(?:\.\d{3})+(?:,\d*)?(?:[eE][+-]?\d+)?"
-
-
-_MISSING_TEXT = {"", "nan", "na", "n/a", "null", "none", "-", "?"}
 
 
 def _number_text(text: pd.Series, decimal: str) -> pd.Series:
@@ -58,7 +56,7 @@ def parse_numbers(name: str, column: pd.Series, col: str, decimal: str = ".", fi
     text = column.str.strip()
     values = pd.to_numeric(_number_text(text, decimal), errors="coerce")
     # Text that is neither a number nor a usual spelling of "missing" is an error of its own.
-    missing_text = text.str.lower().isin(_MISSING_TEXT)
+    missing_text = text.str.lower().isin(MISSING_TEXT)
     bad = (values.isna() & ~missing_text).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
@@ -96,7 +94,7 @@ def parse_reading(text: str, decimal: str = ".") -> float | None:
             pass
         else:
             return value if value == value or text.lower() == "nan" else None
-    return float("nan") if text.lower() in _MISSING_TEXT else None
+    return float("nan") if text.lower() in MISSING_TEXT else None
 
 
 def plain_readings(texts: list[str]) -> np.ndarray | None:
@@ -125,14 +123,18 @@ class ParsedRows:
 
 class RowParser:
     """Lines of a sensor CSV parsed as `read_sensor_csv` parses a file: the header names the
-    columns, the format (separator, time column, decimal mark, dates) is settled on the first rows,
-    and each row's time must come after the last row's. `fill` 'ffill' carries a sensor's last
+    columns, the format (separator, time column, units rows under the header, decimal mark, dates)
+    is settled on the first rows, and each row's time must come after the last row's (or be the
+    same, where `duplicates` keeps one row per time). `fill` 'ffill' carries a sensor's last
     reading into a missing one; 'error' skips the row."""
 
     def __init__(self, name: str, header: str, columns: list[str], options: ReadOptions):
         if options.fill == "interpolate":
             raise ConfigError("--fill interpolate needs the reading after a gap, which a live feed does not have "
                               "yet; use --fill ffill or --fill error")
+        if options.sort:
+            raise ConfigError("--sort needs the whole file, and a live feed answers each row as it comes: feed the "
+                              "rows in time order and leave --sort out")
         sep = options.sep if options.sep is not None else header_separator(header)
         if len(sep) != 1:
             raise ConfigError(f"--sep {sep!r}: a live feed is split on one character; give , ; or tab")
@@ -142,6 +144,7 @@ class RowParser:
         if missing:
             raise DataError(missing_columns_message(missing, self.header, columns, name))
         self.options = options.replace(sep=sep)
+        self.repeats = options.duplicates != "error"  # a row may have the last row's time
         self.last_time = None  # the time of the last row handed on
         self.last_values = None  # its readings (for ffill)
         self.n_rows = 0  # rows handed on (the row number of a feed without a time column)
@@ -157,6 +160,8 @@ class RowParser:
         where one is not; only text those cannot settle is handed to pandas (`parse_numbers`)."""
         fields, numbers, errors = [], [], []
         sep, n_fields = self.sep, len(self.header)
+        if self.options.skip_rows and lines and lines[0][0] <= 1 + self.options.skip_rows:
+            lines = [(number, text) for number, text in lines if number > 1 + self.options.skip_rows]
         for number, text in lines:
             if '"' in text or "\r" in text or "\0" in text:
                 row = next(csv.reader([text], delimiter=sep), [])
@@ -173,9 +178,13 @@ class RowParser:
         if not self.options.settled:
             raw = pd.DataFrame([[value.strip() for value in row] for row in fields], columns=self.header)
             try:
-                self.options = self.options.settle(self.name, raw)
+                self.options = self.options.settle(self.name, raw, at_top=numbers[0] == 2)
             except DataError as exc:
                 raise DataError(f"{self.name}: the format cannot be read from line {numbers[0]}: {exc}") from None
+            skipped = sum(number <= 1 + self.options.skip_rows for number in numbers)
+            fields, numbers = fields[skipped:], numbers[skipped:]
+            if not fields:
+                return rows
         if not self._value_at:  # the fields to read, once the format is settled (here or by the caller)
             self._value_at = [self.header.index(c) for c in self.columns]
             self._time_at = [self.header.index(c) for c in self.options.time_column]
@@ -208,14 +217,15 @@ class RowParser:
         columns = [[row[j] for row in fields] for j in self._time_at]
         try:
             return list(range(len(fields))), parse_time_fields(self.name, columns, self.options,
-                                                               first_line=numbers[0])
+                                                               first_line=numbers[0], previous=self.last_time)
         except DataError:
             pass
         timed, pieces = [], []
         for k, number in enumerate(numbers):
             try:
                 pieces.append(parse_time_fields(self.name, [[column[k]] for column in columns], self.options,
-                                                first_line=number))
+                                                first_line=number,
+                                                previous=pieces[-1][0] if pieces else self.last_time))
             except DataError as exc:
                 errors.append((number, _without_name(str(exc), self.name)))
                 continue
@@ -254,12 +264,12 @@ class RowParser:
         if index is None or not len(index):
             return True
         keys = index.asi8 if isinstance(index, pd.DatetimeIndex) else index.to_numpy()
-        if len(keys) > 1 and not (np.diff(keys) > 0).all():
+        if len(keys) > 1 and not ((np.diff(keys) >= 0) if self.repeats else (np.diff(keys) > 0)).all():
             return False
         if self.last_time is None:
             return True
         try:
-            return bool(index[0] > self.last_time)
+            return bool(index[0] >= self.last_time if self.repeats else index[0] > self.last_time)
         except TypeError:
             return False
 
@@ -303,22 +313,46 @@ class RowParser:
                 return f"column {column!r} has no reading and no earlier one to carry forward"
         if time is not None and last_time is not None:
             try:
-                later = time > last_time
+                later = time >= last_time if self.repeats else time > last_time
             except TypeError:
                 return (f"time {time} cannot be compared with the last row's ({last_time}): times with "
                         "and without a UTC offset mixed")
             if not later:
+                if time == last_time:
+                    return (f"time {time} is not after the last row's ({last_time}): it repeats it; pass --duplicates "
+                            "first, last or mean to keep one row per time")
                 return f"time {time} is not after the last row's ({last_time}); rows must come in time order"
         return None
 
     def state(self) -> dict:
+        """The last row's time and readings, the rows read, and the format settled on the first rows
+        (a restart reads the rows after by the same decisions)."""
+        settled = {key: getattr(self.options, key) for key in SETTLED} if self.options.settled else None
         return {"sep": self.sep, "last_time": time_state(self.last_time), "n_rows": self.n_rows,
-                "last_values": None if self.last_values is None else [float(v) for v in self.last_values]}
+                "last_values": None if self.last_values is None else [float(v) for v in self.last_values],
+                "format": settled}
 
     def load_state(self, state: dict) -> None:
         self.last_time = time_from_state(state["last_time"])
         self.n_rows = int(state["n_rows"])
         self.last_values = None if state["last_values"] is None else np.asarray(state["last_values"], float)
+        settled = state.get("format")
+        if settled and set(settled) == set(SETTLED) and settled["sep"] == self.sep:
+            left_open = {key: value for key, value in settled.items() if getattr(self.options, key) is None}
+            self.options = self.options.replace(**left_open)
+
+    @staticmethod
+    def advanced(state: dict, index: pd.Index, values: np.ndarray) -> dict:
+        """`state()` of a parser that has parsed these rows too (a restart going over rows it had
+        answered): their last time and readings, one more row each."""
+        if not len(index):
+            return state
+        return {**state, "last_time": time_state(index[-1]), "n_rows": int(state["n_rows"]) + len(index),
+                "last_values": [float(v) for v in values[-1]]}
+
+
+# What `ReadOptions.settle` decides, kept in the state so that a restart reads by the same decisions.
+SETTLED = ("sep", "decimal", "time_column", "time_unit", "dayfirst", "time_format", "skip_rows")
 
 
 def _without_name(message: str, name: str) -> str:

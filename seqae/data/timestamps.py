@@ -7,8 +7,11 @@ time without an offset and without `timezone` stays as written (a naive index). 
 time column (below 1e9: a counter, seconds since the start) stay numbers.
 
     parse_timestamps    a block of rows' time text -> the index, with one-line errors, by settled
-                        `ReadOptions` (which column, which unit, day-first: `seqae.data.options`)
+                        `ReadOptions` (which column, which unit, day-first, the one format of the
+                        column: `seqae.data.options`); a row in another format is refused, never
+                        read by a format of its own
     parse_time_fields   the same for rows a reader split itself (the live feed)
+    check_time_order    rows in time order, each time once (or repeats allowed, for --duplicates)
     time_gaps, warn_about_gaps   jumps in the timestamps worth a warning
     time_state, time_from_state  a row's time as JSON and back (the state of a live feed, of its alerts)
 """
@@ -22,7 +25,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from seqae.data.options import DAY_MONTH, UNIT_NAMES, ReadOptions, columns_phrase, time_text
+from seqae.data.options import (DAY_MONTH, UNIT_NAMES, ReadOptions, columns_phrase, first_time, time_alone,
+                                 time_format_of, time_shape, time_text)
 from seqae.errors import ConfigError, DataError, DataWarning
 
 
@@ -38,25 +42,28 @@ def _verb(time_columns: Sequence[str], verb: str) -> str:
     return verb if len(time_columns) == 1 else {"has": "have", "mixes": "mix"}[verb]
 
 
-def parse_timestamps(name: str, raw: pd.DataFrame, options: ReadOptions, first_line: int = 2) -> pd.Index:
-    """The index of the rows of `raw` (strings, as `read_table` gives them), by settled `options`
-    (`ReadOptions.settle`; unsettled ones are settled on `raw`).
+def parse_timestamps(name: str, raw: pd.DataFrame, options: ReadOptions, first_line: int = 2,
+                     previous=None) -> pd.Index:
+    """The index of the rows of `raw` (strings, as `read_table` gives them, the rows after any units
+    row), by settled `options` (`ReadOptions.settle`; unsettled ones are settled on `raw`).
 
     Returns a DatetimeIndex (in UTC for times with an offset, epoch numbers and `timezone`; naive
     otherwise), an index of numbers (`time_unit='step'`) or, without a time column, the row
-    numbers counted from the first row of the file. `first_line`: the file line of `raw`'s first
-    row, for messages.
+    numbers counted from the first row of readings. `first_line`: the file line of `raw`'s first
+    row, for messages; `previous`: the time of the row before it (a local time that the autumn
+    clock change repeats is read as the first of its two instants not before it).
     """
     if not options.settled:
         options = options.settle(name, raw)
     columns = options.time_column
     if not columns:
-        return pd.RangeIndex(first_line - 2, first_line - 2 + len(raw), name="row")
-    return parse_time_fields(name, [raw[col] for col in columns], options, first_line)
+        start = first_line - 2 - (options.skip_rows or 0)
+        return pd.RangeIndex(start, start + len(raw), name="row")
+    return parse_time_fields(name, [raw[col] for col in columns], options, first_line, previous)
 
 
 def parse_time_fields(name: str, fields: Sequence[Sequence[str]], options: ReadOptions,
-                      first_line: int = 2) -> pd.Index:
+                      first_line: int = 2, previous=None) -> pd.Index:
     """`parse_timestamps` of rows already split: `fields[c]` holds the text of settled
     `options.time_column[c]` for each row (a Series or a list of strings). A reader that splits
     lines itself (the live feed) reads its times here, by the rules a whole file is read by."""
@@ -82,20 +89,32 @@ def parse_time_fields(name: str, fields: Sequence[Sequence[str]], options: ReadO
     if aware.all() and options.timezone is not None:
         raise ConfigError(f"--timezone {options.timezone} is for local times written without a UTC offset; the "
                           f"times in {where} of {name} carry their own ({text.iloc[0]!r}): leave --timezone out")
-    stamps = _to_datetime(text, options.dayfirst, utc=bool(aware.all()))
+    time_format = options.time_format or (time_format_of(first_time(text), options.dayfirst) if len(text)
+                                          else "ISO8601")
+    stamps = _to_datetime(text, time_format, options.dayfirst, utc=bool(aware.all()))
     bad = stamps.isna().to_numpy()
+    if time_format == "mixed" and not bad.all():  # each time read alone: all must be written as the first is
+        shapes = text.map(time_shape)
+        bad = bad | (shapes != shapes.iloc[int(np.flatnonzero(~bad)[0])]).to_numpy()
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
+        value = text.iloc[row]
         hint = "fix them or name another column with --time-column"
-        if options.dayfirst is not None and re.match(DAY_MONTH, text.iloc[row]):
+        if options.dayfirst is not None and re.match(DAY_MONTH, value):
             hint += f" (dates are read {'day' if options.dayfirst else 'month'}-first: is --dayfirst right?)"
+        elif any(ch.isdigit() for ch in value) and not pd.isna(time_alone(value)):
+            raise DataError(
+                f"{name}: {where} {_verb(columns, 'mixes')} time formats: row {row + first_line} ({value!r}) is not "
+                f"written as the column's first time is ({_described(time_format, first_time(text))}), so it is not "
+                "read by a format of its own; export the column with every time in one format"
+            )
         raise DataError(
             f"{name}: {where} {_verb(columns, 'has')} {int(bad.sum())} values that are not timestamps "
-            f"(first at row {row + first_line}: {text.iloc[row]!r}); {hint}"
+            f"(first at row {row + first_line}: {value!r}); {hint}"
         )
     index = pd.DatetimeIndex(stamps).as_unit("ns")
     if options.timezone is not None:
-        index = _localise(name, where, index, text, options.timezone, first_line)
+        index = _localise(name, where, index, text, options.timezone, first_line, previous)
     return index.rename(index_name)
 
 
@@ -110,22 +129,37 @@ def mixed_offsets_error(name: str, time_columns: Sequence[str], with_offset: tup
     )
 
 
-def _to_datetime(text: pd.Series, dayfirst: bool | None, utc: bool) -> pd.Series:
-    """Parse timestamps with the format of the first one (fast), else ISO 8601, else one by one;
-    values that are not timestamps become NaT."""
+def _to_datetime(text: pd.Series, time_format: str, dayfirst: bool | None, utc: bool) -> pd.Series:
+    """Timestamps read by the column's one format (`ReadOptions.time_format`): `ISO8601`, a strptime
+    format (a fraction of a second may come and go: `%S` and `%S.%f` are one format), or `mixed`
+    (each read alone); what the format does not read is NaT."""
     dayfirst = bool(dayfirst)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pandas' advice on formats: the attempts below are the answer
-        guessed = pd.tseries.api.guess_datetime_format(text.iloc[0], dayfirst=dayfirst) if len(text) else None
-        for fmt in ([guessed] if guessed else []) + ["ISO8601"]:
-            try:
-                return pd.to_datetime(text, format=fmt, utc=utc)
-            except (ValueError, TypeError, OverflowError):
-                pass
+        warnings.simplefilter("ignore")  # pandas' advice on formats: the column has one
         try:
-            return pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=dayfirst, utc=utc)
+            if time_format == "mixed":
+                return pd.to_datetime(text, errors="coerce", format="mixed", dayfirst=dayfirst, utc=utc)
+            stamps = pd.to_datetime(text, format=time_format, utc=utc, errors="coerce")
+            plain = time_format.replace("%S.%f", "%S").replace("%S,%f", "%S")
+            others = [f for f in (plain, plain.replace("%S", "%S.%f"), plain.replace("%S", "%S,%f"))
+                      if f != time_format] if "%S" in plain else []
+            for other in others:  # with or without a fraction of a second
+                bad = stamps.isna().to_numpy()
+                if not bad.any():
+                    break
+                stamps[bad] = pd.to_datetime(text[bad], format=other, utc=utc, errors="coerce")
+            return stamps
         except (ValueError, TypeError, OverflowError):
             return pd.Series(pd.NaT, index=text.index)
+
+
+def _described(time_format: str, first: str) -> str:
+    """The format of a time column, for a message: 'ISO 8601, like ...' or '%d.%m.%Y %H:%M:%S, like ...'."""
+    if time_format == "ISO8601":
+        return f"ISO 8601, like {first!r}"
+    if time_format == "mixed":
+        return f"like {first!r}"
+    return f"{time_format}, like {first!r}"
 
 
 def _epoch_index(name: str, where: str, text: pd.Series, unit: str, first_line: int) -> pd.Index:
@@ -148,40 +182,80 @@ def _epoch_index(name: str, where: str, text: pd.Series, unit: str, first_line: 
 
 
 def _localise(name: str, where: str, index: pd.DatetimeIndex, text: pd.Series, timezone: str,
-              first_line: int) -> pd.DatetimeIndex:
-    """Local times taken in `timezone`, as instants in UTC; a time that a daylight-saving change
-    skips or repeats is refused, with its row."""
+              first_line: int, previous=None) -> pd.DatetimeIndex:
+    """Local times taken in `timezone`, as instants in UTC.
+
+    A time the autumn clock change repeats (02:30 happens twice in Europe/Berlin) is read in file
+    order, as the logger wrote it: the first of its two instants (summer time) unless that comes
+    before the row above it (`previous` for the first row), so the hour written twice reads as two
+    hours. A time the spring change skips is refused, with its row."""
     local = index.tz_localize(timezone, ambiguous="NaT", nonexistent="NaT")
     bad = local.isna()
-    if bad.any():
-        pos = int(np.flatnonzero(bad)[0])
-        skipped = index[pos:pos + 1].tz_localize(timezone, ambiguous=True, nonexistent="NaT").isna()[0]
-        at = f"{text.iloc[pos]!r} at row {pos + first_line}"
+    if not bad.any():
+        return local.tz_convert("UTC")
+    summer = index.tz_localize(timezone, ambiguous=np.ones(len(index), dtype=bool), nonexistent="NaT")
+    skipped = summer.isna()
+    if skipped.any():
+        pos = int(np.flatnonzero(skipped)[0])
         has = "has" if where.startswith("time column ") else "have"
-        if skipped:
-            raise DataError(
-                f"{name}: {where} {has} {at}, a time that does not exist in {timezone} (the clocks skip it when "
-                f"daylight saving starts); is --timezone {timezone} the zone the logger kept? If it kept no daylight "
-                "saving, pass a fixed offset such as --timezone Etc/GMT-1 (UTC+1)"
-            )
         raise DataError(
-            f"{name}: {where} {has} {at}, a time that happens twice in {timezone} (the clocks go back over it), so "
-            "it does not say which instant it is; export the times in UTC or with their UTC offset, or, if the logger "
-            "kept no daylight saving, pass a fixed offset such as --timezone Etc/GMT-1 (UTC+1)"
+            f"{name}: {where} {has} {text.iloc[pos]!r} at row {pos + first_line}, a time that does not exist in "
+            f"{timezone} (the clocks skip it when daylight saving starts); is --timezone {timezone} the zone the "
+            "logger kept? If it kept no daylight saving, pass a fixed offset such as --timezone Etc/GMT-1 (UTC+1)"
         )
-    return local.tz_convert("UTC")
+    winter = index.tz_localize(timezone, ambiguous=np.zeros(len(index), dtype=bool), nonexistent="NaT")
+    chosen, first, second = local.asi8.copy(), summer.asi8, winter.asi8
+    before = None if previous is None else pd.Timestamp(previous).value
+    for pos in np.flatnonzero(bad):  # a few rows a year: the hour the clocks go back over
+        before = chosen[pos - 1] if pos else before
+        chosen[pos] = first[pos] if before is None or first[pos] >= before else second[pos]
+    return pd.DatetimeIndex(chosen.view("M8[ns]")).tz_localize("UTC")
 
 
-def check_unique_times(name: str, index: pd.Index, file_rows: np.ndarray) -> None:
+def check_unique_times(name: str, index: pd.Index, file_rows: np.ndarray, values: np.ndarray | None = None) -> None:
     """A one-line error at the first timestamp that repeats one before it; `file_rows[i]` is the
-    file line of `index[i]`."""
+    file line of `index[i]`, `values[i]` its readings (to say whether the row repeats exactly)."""
     dup = index.duplicated()
     if dup.any():
         pos = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero(index[:pos] == index[pos])[0])
+        same = values is not None and np.array_equal(values[first], values[pos], equal_nan=True)
+        what = "repeats it exactly" if same else "with other readings"
+        local = isinstance(index, pd.DatetimeIndex) and index.tz is None
         raise DataError(
-            f"{name}: timestamp {index[pos]} appears more than once (row {int(file_rows[pos])}); "
-            "each row needs its own timestamp: drop or aggregate the repeats"
+            f"{name}: timestamp {index[pos]} appears more than once (row {int(file_rows[pos])} {what}, after row "
+            f"{int(file_rows[first])}); pass --duplicates first, last or mean to keep one row per time"
+            + (" (local times repeat an hour when the clocks go back: pass --timezone ZONE to read them as instants)"
+               if local else "")
         )
+
+
+def check_time_order(name: str, index: pd.Index, file_rows: np.ndarray, repeats: bool = False,
+                     values: np.ndarray | None = None) -> None:
+    """A one-line error at the first row earlier than the row above it (naming --sort, and
+    --timezone for local times that step back as clocks do in autumn), or (unless `repeats`) at
+    the first time that repeats (`check_unique_times`). `file_rows[i]`: the file line of `index[i]`."""
+    if len(index) < 2:
+        return
+    keys = index.asi8 if isinstance(index, pd.DatetimeIndex) else index.to_numpy()
+    steps = keys[1:] - keys[:-1]
+    back = np.flatnonzero(steps < 0)
+    if len(back):
+        pos = int(back[0]) + 1
+        raise order_error(name, int(file_rows[pos]), index[pos], index[pos - 1])
+    if not repeats and not (steps > 0).all():
+        check_unique_times(name, index, file_rows, values)
+
+
+def order_error(name: str, row: int, time, before) -> DataError:
+    """The error for a row whose time `time` comes before `before`, the time of the row above it."""
+    hint = "sort the file by time, or pass --sort to sort it in memory"
+    if (isinstance(time, pd.Timestamp) and time.tz is None and time.floor("h") == before.floor("h")
+            and before - time >= pd.Timedelta("15min")):  # the clock hour written twice, as in autumn
+        hint = (f"local times that step back {_duration(before - time)} as clocks do when summer time ends: pass "
+                f"--timezone ZONE (the logger's, e.g. Europe/Berlin) to read them as instants, or {hint}")
+    return DataError(f"{name}: row {row} ({time}) is earlier than the row above it ({before}); rows must come in "
+                     f"time order: {hint}")
 
 
 def time_gaps(index: pd.Index) -> np.ndarray:

@@ -172,8 +172,11 @@ def read_training_data(path, *, columns=None, time_column=None, label_column=Non
         "sep": options.sep or "(sniffed)",
         "fill": options.fill,
         **{key: value for key, value in (("decimal", options.decimal), ("time_unit", options.time_unit),
-                                         ("timezone", options.timezone), ("dayfirst", options.dayfirst))
+                                         ("timezone", options.timezone), ("dayfirst", options.dayfirst),
+                                         ("skip_rows", options.skip_rows), ("resample", options.resample))
            if value is not None},
+        **({"sort": True} if options.sort else {}),
+        **({"duplicates": options.duplicates} if options.duplicates != "error" else {}),
         "train_rows": train_rows if train_rows is not None else "(all)",
         "train_until": train_until or "(none)",
         "n_rows_in_file": n_rows,

@@ -14,9 +14,10 @@
     ensemble.py    the mean of several detectors' normalised scores (ensemble)
 """
 
-from seqae.detectors.base import (NORMALIZATIONS, NORMALIZE_SOURCES, SCORE_PRECISIONS, SCORE_REDUCTIONS,
-                                  THRESHOLD_SOURCES, BaseDetector)
-from seqae.detectors.detection import Detection
+from seqae.detectors.base import BaseDetector
+from seqae.detectors.parameters import (NORMALIZATIONS, NORMALIZE_SOURCES, SCORE_PRECISIONS, SCORE_REDUCTIONS,
+                                        THRESHOLD_SOURCES)
+from seqae.detectors.detection import Detection, RawScores
 from seqae.detectors.registry import DETECTORS, make_detector, name_model_types
 from seqae.detectors.neural import (AutoencoderDetector, ConvAutoencoder, DenseAutoencoder, LSTMAutoencoder, LSTMVAE,
                                     NeuralDetector)
@@ -32,5 +33,5 @@ __all__ = [
     "DETECTORS", "NORMALIZATIONS", "NORMALIZE_SOURCES", "SCORE_PRECISIONS", "SCORE_REDUCTIONS", "THRESHOLD_SOURCES",
     "AutoencoderDetector", "BaseDetector", "ConvAutoencoder", "DenseAutoencoder", "Detection", "DeviationDetector",
     "EnsembleDetector", "IsolationForestDetector", "LSTMAutoencoder", "LSTMForecaster", "LSTMVAE",
-    "NearestWindowsDetector", "NeuralDetector", "PCADetector", "make_detector",
+    "NearestWindowsDetector", "NeuralDetector", "PCADetector", "RawScores", "make_detector",
 ]

@@ -1,22 +1,20 @@
-"""The estimator every detector is: fit on normal data, then score, flag, explain and save.
+"""The estimator every detector is: fit on normal data, then score, decide, explain and save.
 
 Every detector follows scikit-learn's estimator contract: `__init__` only stores its arguments,
 `fit` validates and sets attributes with a trailing underscore and returns `self`, and every method
 after `fit` checks that it was fitted. Higher score = more anomalous, everywhere.
 
-How a frame becomes scores (the flow in STYLE.md):
+How a frame becomes decisions (the flow in STYLE.md):
 
     frame (n_timepoints × n_features) --scaler_--> scaled --windows--> (n_windows, window, features)
       --model--> an element score per window step and sensor (squared error, or -log-likelihood)
-      --mean over the windows covering a row--> (n_timepoints, n_features)
-      --normalised by each sensor's spread (median, MAD) on the training rows' errors, or on the
-        held-out rows' with normalize_on="validation"--> per-sensor scores
-      --causal rolling mean over `smoothing` rows (1 = none)-->
-      --mean over sensors--> one score per time point --threshold_--> flags --alert_rules_--> alerts
+      --the window ending on each row--> (n_timepoints, n_features) --normalised by each sensor's
+        spread on normal data, smoothed over `smoothing` rows--> contributions --summed--> raw score
+      --alert_rules_ (seqae.alerts): calibrated against normal scores, flags, alerts--> Detection
 
-The per-sensor scores are each sensor's share of the point's score (they add up to it), which is
-what `sensor_scores` returns and what names the top sensors of an alert. The stages after the
-model are public functions of `seqae.detectors.scoring`; a `Detection` carries one pass's results;
+Every row is decided from the rows up to it, as a live feed would be: `detect` is what an operator
+acts on. `anomaly_score` gives the retrospective raw score for ranking (AUC-PR), each row from the
+windows covering it. The stages after the model are public functions of `seqae.detectors.scoring`;
 `seqae.detectors.persistence` writes and reads a fitted detector.
 
 Parameters are declared once, in the class that introduces them (`parameters`: name -> `Param`,
@@ -29,7 +27,6 @@ Every subclass with a `model_type` registers itself in `seqae.detectors.registry
 from __future__ import annotations
 
 import os
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,25 +35,20 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, clone
 
-from seqae.alerts import AlertRules, detection_alert_ids, detection_alerts, rows_per_day
+from seqae.alerts import AlertRules, Alerts, alert_table, rows_per_day
 from seqae.data import Scaler
+from seqae.data.roles import column_roles, modelled_columns
 from seqae.detectors import persistence, scoring
-from seqae.detectors.detection import Detection
-from seqae.detectors.inputs import check_table
+from seqae.detectors.detection import Detection, RawScores
+from seqae.detectors.inputs import check_table, held_out_rows
+from seqae.detectors.parameters import SCORE_PRECISIONS, SHARED_PARAMETERS
 from seqae.detectors.registry import DETECTORS
 from seqae.devices import on_compute_threads
 from seqae.errors import ConfigError, DataError, NotFittedError
-from seqae.params import (Integer, NoneOr, OneOf, Param, Real, Satisfies, check_params, declared_parameters,
-                          keyword_init)
+from seqae.params import check_params, declared_parameters, keyword_init
 from seqae.thresholds import QuantileThreshold, Threshold
 from seqae.windows import pad_batch
 
-NORMALIZATIONS = ("zscore", "robust", "none")
-SCORE_REDUCTIONS = ("mean", "last", "window")
-SCORE_PRECISIONS = ("float32", "bfloat16")
-THRESHOLD_SOURCES = ("validation", "all")
-NORMALIZE_SOURCES = ("train", "validation")
-MAX_SEED = 2**32 - 2  # random_state + 1 seeds the VAE's training draws; scikit-learn takes < 2**32
 
 
 class BaseDetector(BaseEstimator):
@@ -70,53 +62,7 @@ class BaseDetector(BaseEstimator):
     batch_quantum = 1  # windows per forward pass are a multiple of this (networks: see windows.pad_batch)
     min_format_version = 1  # the oldest save format this class's model still loads from
 
-    parameters = {
-        "window_size": Param(32, Integer(1), "rows per window."),
-        "validation_fraction": Param(
-            0.2, Real(0.0, 1.0, high_open=True),
-            "the last part of the training rows held out, in time order: it decides early stopping and, by "
-            "default, the threshold."),
-        "normalization": Param(
-            "robust", OneOf(NORMALIZATIONS),
-            "per-sensor normalisation of the element scores before summing: `robust` (by their median and MAD "
-            "on the rows `normalize_on` names: a few anomalous rows there do not mute a sensor), `zscore` "
-            "(mean and standard deviation) or `none`."),
-        "normalize_on": Param(
-            "validation", OneOf(NORMALIZE_SOURCES),
-            "the rows whose element scores the normalisation is fitted on: `validation` (the held-out rows: "
-            "out-of-sample scores, the size new normal data gives, where a model's errors on the rows it was "
-            "trained on are smaller; `train` when nothing is held out) or `train` (the rows the model was "
-            "fitted on)."),
-        "scaling": Param(
-            "standard", OneOf(Scaler.METHODS),
-            "the input scaler fitted on the training rows: `standard` (mean, standard deviation) or `robust` "
-            "(median, IQR / 1.349; an IQR of 0 falls back to the deviation)."),
-        "score_reduction": Param(
-            "mean", OneOf(SCORE_REDUCTIONS),
-            "`mean` of all windows covering a row, the `last` (the one ending there), or `window`: each "
-            "window's mean score over its steps, given to each of its rows, then the mean of the windows "
-            "covering a row (`window_scores`)."),
-        "smoothing": Param(
-            1, Integer(1, message="smoothing must be a whole number of rows >= 1 (1 = no smoothing), got {value!r}"),
-            "rows of the causal rolling mean applied to the score (and to each sensor's share of it); 1 = none. "
-            "It adds no look-ahead, but with `score_reduction=\"mean\"` a row's score already uses the rows up "
-            "to `window_size - 1` after it; `detect(X, causal=True)` scores each row from the rows up to it "
-            "alone. A one-row spike is diluted by it."),
-        "threshold_on": Param(
-            "validation", OneOf(THRESHOLD_SOURCES),
-            "fit the threshold on the held-out `validation` rows or `all` training rows (either way sliced "
-            "from the scores of all the training rows scored as one series)."),
-        "score_stride": Param(1, Integer(1, "window_size"),
-                              "rows between scored windows (1 = every window; larger is faster)."),
-        "threshold": Param(
-            None, NoneOr(Satisfies(lambda t, _: isinstance(t, Threshold), ""),
-                         message="threshold must be a seqae Threshold (e.g. QuantileThreshold(0.99)), got {value!r}"),
-            "a `Threshold` fitted on the scores of normal data (None: the 99th percentile)."),
-        "random_state": Param(
-            None, NoneOr(Integer(0, MAX_SEED), f"None or a whole number from 0 to {MAX_SEED}"),
-            "seed of every random draw (weights, shuffling, noise, samples): same seed, same model; "
-            "accepted and unused where nothing is random."),
-    }
+    parameters = SHARED_PARAMETERS
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -132,19 +78,27 @@ class BaseDetector(BaseEstimator):
         """Learn what normal looks like from `X` (a frame of sensors, or an array), all assumed normal.
 
         The last `validation_fraction` of the rows (in time order) is held out: it decides early
-        stopping and, by default, the threshold.
+        stopping, and its causal scores (each row's from the rows up to it, as a live feed scores
+        it) calibrate the threshold and the alert rules.
 
         `X` may also be a list of frames (or arrays): separate recordings of the same sensors, one
         model for all of them. No window spans two recordings, each holds out its own last
         `validation_fraction` of rows, and the scaler sees all their rows. The fitted scores
-        (`train_scores_`, `validation_scores_`, `training_detection_`) are the recordings' one
-        after the other.
+        (`train_scores_`, `validation_scores_`, `calibration_scores_`, `training_detection_`) are
+        the recordings' one after the other.
         """
         self.check_params()
         segments, feature_names = self.check_segments(X)
-        self.feature_names_in_ = np.asarray(feature_names, dtype=object)
-        self.n_features_in_ = len(feature_names)
-        n_vals = self._held_out_rows([len(values) for values, _ in segments])
+        # Readings are modelled; state and constant columns are listed with their role (seqae.data.roles).
+        self.roles_ = column_roles(np.concatenate([values for values, _ in segments]), feature_names, self.roles)
+        modelled = modelled_columns(self.roles_)
+        keep = [feature_names.index(name) for name in modelled]
+        segments = [(values[:, keep], index) for values, index in segments]
+        self.feature_names_in_ = np.asarray(modelled, dtype=object)
+        self.n_features_in_ = len(modelled)
+        readings = np.concatenate([values for values, _ in segments])
+        self.level_reference_ = readings.mean(axis=0)  # each sensor's level in the training rows
+        n_vals = held_out_rows([len(values) for values, _ in segments], self.validation_fraction, self.window_size)
         self.scaler_ = Scaler().fit(np.concatenate([values for values, _ in segments]), method=self.scaling)
         scaled = [self.scaler_.transform(values) for values, _ in segments]  # each (n_timepoints, n_features) float32
         n_trains = [len(part) - n_val for part, n_val in zip(scaled, n_vals)]
@@ -154,50 +108,49 @@ class BaseDetector(BaseEstimator):
         # Score each recording once and slice it: the held-out rows scored as a short series of
         # their own would have their first and last rows covered by few windows, and score high.
         elements = self._training_element_scores(scaled)
+        causal = self._training_causal_elements(scaled)  # before a memory takes in the held-out rows
         normalize_rows = [element[n:] if self.normalize_on == "validation" and any(n_vals) else element[:n]
                           for element, n in zip(self._normalizer_elements(scaled, elements), n_trains)]
         self.normalizer_ = scoring.fit_normalizer(np.concatenate(normalize_rows), self.normalization)
-        contributions = [scoring.causal_smooth(scoring.contributions(element, self.normalizer_), self.smoothing)
-                         for element in elements]
-        scores = [part.sum(axis=1) for part in contributions]
-        self.train_scores_ = np.concatenate([part[:n] for part, n in zip(scores, n_trains)])
-        self.validation_scores_ = (np.concatenate([part[n:] for part, n in zip(scores, n_trains)])
+        self.fit_contributions_ = {  # unsmoothed, normalised: what an ensemble of fitted detectors pools
+            "ranking": np.concatenate([scoring.contributions(e, self.normalizer_) for e in elements]),
+            "causal": np.concatenate([scoring.contributions(e, self.normalizer_) for e in causal])}
+        ranking = [scoring.causal_smooth(scoring.contributions(e, self.normalizer_), self.smoothing).sum(axis=1)
+                   for e in elements]
+        self.train_scores_ = np.concatenate([part[:n] for part, n in zip(ranking, n_trains)])
+        self.validation_scores_ = (np.concatenate([part[n:] for part, n in zip(ranking, n_trains)])
                                    if any(n_vals) else None)
+        raw = [self._smoothed_raw(e) for e in causal]
+        calibration = [(r.scores[n:] if any(n_vals) else r.scores[:n]) for r, n in zip(raw, n_trains)]
+        self.calibration_scores_ = np.concatenate(calibration)
+        self.calibration_scores_ = self.calibration_scores_[np.isfinite(self.calibration_scores_)]
+        if self.calibration_scores_.size == 0:
+            raise DataError(f"the training rows leave no row with a full window (window_size="
+                            f"{self.window_size}) to calibrate the threshold on; give more rows")
         index = segments[0][1] if len(segments) == 1 else segments[0][1].append([i for _, i in segments[1:]])
-        all_scores = np.concatenate(scores)
-        # What fit computed on its own rows, kept so that logging the fit does not score them again.
-        self.training_detection_ = Detection(index, list(self.feature_names_in_), all_scores,
-                                             np.concatenate(contributions), np.nan,
-                                             np.zeros(len(all_scores), dtype=np.int8))
+        raw_scores = np.concatenate([r.scores for r in raw])
+        self.training_raw_ = RawScores(index, raw_scores, np.concatenate([r.contributions for r in raw]),
+                                       ~np.isfinite(raw_scores))
+        self.training_ranking_ = np.concatenate(ranking)
         self._fit_threshold()
         if any(n_vals):
             self._absorb_held_out(scaled)
         return self
 
-    def _held_out_rows(self, lengths: list[int]) -> list[int]:
-        """Rows held out at the end of each recording: its last `validation_fraction`, or none for a
-        recording too short to leave a window on either side (with a warning)."""
-        n_vals = [int(n * self.validation_fraction) for n in lengths]
-        short = [k for k, (n, n_val) in enumerate(zip(lengths, n_vals))
-                 if n_val and (n_val < self.window_size or n - n_val < self.window_size)]
-        if short and len(lengths) == 1:
-            warnings.warn(
-                f"{lengths[0]} training rows are too few to hold out {self.validation_fraction:.0%} "
-                f"for validation with window_size={self.window_size}; training on all rows, "
-                "without early stopping, threshold fitted on training scores",
-                stacklevel=4,  # the caller of fit (past fit and on_compute_threads)
-            )
-        elif short:
-            n_vals = [0 if k in short else n_val for k, n_val in enumerate(n_vals)]
-            where = ", ".join(f"{k + 1} ({lengths[k]} rows)" for k in short[:5])
-            warnings.warn(
-                f"recordings {where} are too short to hold out {self.validation_fraction:.0%} for validation "
-                f"with window_size={self.window_size}; all their rows are training rows"
-                + ("" if any(n_vals) else "; no rows held out: no early stopping, threshold fitted on "
-                   "training scores"),
-                stacklevel=4,  # the caller of fit (past fit and on_compute_threads)
-            )
-        return [0 if k in short else n_val for k, n_val in enumerate(n_vals)]
+    def _training_causal_elements(self, scaled_parts: list[np.ndarray]) -> list[np.ndarray]:
+        """Each recording's causal element scores, a row of NaN for each row before its first full
+        window (`scoring.causal_element_scores`)."""
+        out = []
+        for part in scaled_parts:
+            scores = scoring.causal_element_scores(self.window_scores, part, self.window_size, self.score_reduction,
+                                                   self.score_batch_size())
+            out.append(np.concatenate([np.full((len(part) - len(scores), part.shape[1]), np.nan), scores]))
+        return out
+
+    def _smoothed_raw(self, elements: np.ndarray) -> RawScores:
+        """The causal raw scores of one series from its causal element scores (NaN rows warming up)."""
+        n_warming = int(np.argmax(np.isfinite(elements[:, 0]))) if np.isfinite(elements[:, 0]).any() else len(elements)
+        return self.causal_raw(elements[n_warming:], pd.RangeIndex(len(elements)))
 
     def set_threshold(self, threshold: Threshold | None) -> "BaseDetector":
         """Fit another `threshold` (None: the default) and the alert rules with it on the normal
@@ -212,50 +165,62 @@ class BaseDetector(BaseEstimator):
         return self
 
     def _fit_threshold(self) -> None:
-        """threshold_ and alert_rules_ from the held-out rows' scores (or those `threshold_on` names)."""
-        training = self.training_detection_
-        if self.threshold_on == "all":
-            threshold_scores = training.scores
-        elif self.validation_scores_ is not None:
-            threshold_scores = self.validation_scores_
-        else:
-            threshold_scores = self.train_scores_
+        """threshold_ and alert_rules_ from the held-out rows' causal scores (or every training row's,
+        with `threshold_on="all"`), and the decisions on the training rows (`training_detection_`)."""
+        training = self.training_raw_
+        scores = training.scores[np.isfinite(training.scores)] if self.threshold_on == "all" \
+            else self.calibration_scores_
         threshold = QuantileThreshold(0.99) if self.threshold is None else clone(self.threshold)
         if getattr(threshold, "per_day", None) is not None and threshold.rows_per_day is None:
             threshold.set_params(rows_per_day=rows_per_day(training.index))  # a budget per day: rows per day
-        self.threshold_ = threshold.fit(threshold_scores)
-        # The alert rules, fitted on the same normal scores: a budget threshold brings its own.
+        self.threshold_ = threshold.fit(scores)
+        # The alert rules, calibrated on the same normal scores: a budget threshold brings its own; a
+        # fixed threshold stays where it was put.
         rules = getattr(self.threshold_, "rules_", None)
-        self.alert_rules_ = rules if rules is not None else AlertRules().fit(threshold_scores, self.threshold_)
-        training.threshold, training.flags = self.threshold_.value_, self.threshold_.flag(training.scores)
+        if rules is None:
+            rules = AlertRules(**(self.alert_rules or {}))
+            if self.threshold_.kind == "fixed":
+                rules.set_params(memory=0)
+            rules.fit(scores, self.threshold_)
+        self.alert_rules_ = rules
+        # a feed follows each sensor's level over as many rows judged normal as it was fitted on (seqae.detectors.feed)
+        self.level_rows_ = int(min(len(training.scores), rules.memory))
+        self.training_detection_ = self.decide(training, ranking_scores=self.training_ranking_)
 
     @on_compute_threads
-    def detect(self, X, causal: bool = False) -> Detection:
-        """Score `X` once and return scores, per-sensor contributions and flags together.
+    def detect(self, X, level: float = 1.0, ranking: bool = False) -> Detection:
+        """Score `X` as a live feed would from its first row, and decide: calibrated scores, flags and
+        alerts (`seqae.alerts`), each row from the rows up to it alone (`seqae.streaming.LiveScorer`
+        gives the same numbers row by row).
 
-        `causal=True`: each row's score from the rows up to it alone, as a live feed would score
-        it (`seqae.streaming.LiveScorer` gives the same numbers row by row): the window ending on
-        the row (`scoring.causal_element_scores`), normalised and smoothed as usual. The first
-        `window_size - 1` rows have no full window yet: `warming_up` marks them, with a NaN score
-        and contributions and flag 0. Any number of rows is accepted. The default scores give a
-        row the windows covering it, which (with `score_reduction="mean"`) reach up to
-        `window_size - 1` rows past it; docs/benchmarks.md measures what causal scores cost.
+        A row's raw score is that of the window ending on it (`scoring.causal_element_scores`),
+        normalised and smoothed; the first `window_size - 1` rows have no full window yet and the
+        next `alert_rules_.burn_in` calibrate the reference: `warming_up` marks them (flag 0). Any
+        number of rows is accepted. `level`: the flag level in calibrated units (1.0: the fitted
+        threshold). `ranking`: also the retrospective scores for ranking (`anomaly_score`).
         """
-        self.check_fitted()
-        values, index = self.check_input(X, min_rows=1 if causal else None)
-        scaled = self.scaler_.transform(values)
-        if causal:
-            return self.causal_detection(scoring.causal_element_scores(
-                self.window_scores, scaled, self.window_size, self.score_reduction, self.score_batch_size()), index)
-        elements = self._element_scores(scaled)
-        contributions = scoring.causal_smooth(scoring.contributions(elements, self.normalizer_), self.smoothing)
-        scores = contributions.sum(axis=1)
-        return Detection(index, list(self.feature_names_in_), scores, contributions,
-                         self.threshold_.value_, self.threshold_.flag(scores))
+        from seqae.detectors.feed import Feed
 
-    def causal_detection(self, elements: np.ndarray, index: pd.Index,
-                         previous: np.ndarray | None = None) -> Detection:
-        """The causal `Detection` of rows `index` from the element scores of the windows ending on
+        self.check_fitted()
+        values, index = self.check_input(X, min_rows=1)
+        feed = Feed(self, level)
+        detection, settled = feed.score(values, index)
+        detection.alert_ids = np.concatenate([settled, feed.finish()])
+        detection.alerts = feed.tracker.alerts
+        if ranking:
+            detection.ranking_scores = self._ranking_scores(self.scaler_.transform(values))
+        return detection
+
+    def decide(self, raw: "RawScores", level: float = 1.0, ranking_scores: np.ndarray | None = None) -> Detection:
+        """The decisions of a fresh feed of `raw` scores (`causal_raw`): the model's alert rules run
+        from its first row."""
+        decisions = self.alert_rules_.apply(raw.scores, raw.contributions, raw.index, level=level)
+        warming = decisions.warming_up | raw.warming_up
+        return Detection(raw.index, list(self.feature_names_in_), decisions.scores, raw.contributions, float(level),
+                         decisions.flags, warming, raw.scores, decisions.alert_ids, decisions.alerts, ranking_scores)
+
+    def causal_raw(self, elements: np.ndarray, index: pd.Index, previous: np.ndarray | None = None) -> RawScores:
+        """The causal raw scores of rows `index` from the element scores of the windows ending on
         them (`scoring.causal_element_scores`), which are the last `len(elements)` rows; the rows
         before them are warming up. `previous`: the unsmoothed contributions of the scored rows
         just before these (at most `smoothing - 1`), for a series scored in pieces."""
@@ -264,11 +229,17 @@ class BaseDetector(BaseEstimator):
         contributions = np.full((n_rows, int(self.n_features_in_)), np.nan)
         contributions[n_warming:] = scoring.causal_smooth(scoring.contributions(elements, self.normalizer_),
                                                           self.smoothing, previous=previous)
-        scores = contributions.sum(axis=1)
         warming_up = np.zeros(n_rows, dtype=bool)
         warming_up[:n_warming] = True
-        return Detection(index, list(self.feature_names_in_), scores, contributions,
-                         self.threshold_.value_, self.threshold_.flag(scores), warming_up)
+        return RawScores(index, contributions.sum(axis=1), contributions, warming_up)
+
+    def _ranking_scores(self, scaled: np.ndarray) -> np.ndarray:
+        """The retrospective score of each row: the windows covering it, normalised and smoothed
+        (NaN for a series shorter than one window)."""
+        if len(scaled) < self.window_size:
+            return np.full(len(scaled), np.nan)
+        elements = self._element_scores(scaled)
+        return scoring.causal_smooth(scoring.contributions(elements, self.normalizer_), self.smoothing).sum(axis=1)
 
     @contextmanager
     def scoring_precision(self, precision: str = "float32"):
@@ -277,33 +248,37 @@ class BaseDetector(BaseEstimator):
         check_precision(precision, self.model_type)
         yield self
 
+    @on_compute_threads
     def anomaly_score(self, X, causal: bool = False) -> np.ndarray:
-        """One score per time point (row of `X`); higher = more anomalous. `causal`: as `detect`."""
-        return self.detect(X, causal=causal).scores
+        """The raw score of each row (higher = more anomalous), for ranking: retrospective (each row
+        from the windows covering it, which reach up to `window_size - 1` rows past it), or with
+        `causal` each row's as a live feed scores it from the rows up to it (`detect`'s raw scores:
+        NaN before the first full window)."""
+        if causal:
+            return self.detect(X).raw_scores
+        self.check_fitted()
+        values, _ = self.check_input(X)
+        return self._ranking_scores(self.scaler_.transform(values))
 
     def predict(self, X) -> np.ndarray:
-        """0/1 per time point: 1 where the score is above the fitted threshold."""
+        """0/1 per time point, as live monitoring flags it (`detect`)."""
         return self.detect(X).flags
 
     def sensor_scores(self, X) -> pd.DataFrame:
-        """Time point × sensor: each sensor's share of the score (each row sums to the score)."""
+        """Time point × sensor: each sensor's share of the raw score (each row sums to it)."""
         return self.detect(X).sensor_frame()
 
     def alerts(self, X, top: int = 3) -> pd.DataFrame:
-        """The alerts an operator acts on: flags turned into intervals by the fitted alert rules
-        (`alert_rules_`, `seqae.alerts`): start, end, duration, when it fired, peak time and score,
-        p-value and severity against normal scores, the top sensors with their shares."""
+        """The alerts an operator acts on, as a live feed of `X` raises them (`seqae.alerts`): start,
+        end, duration, when it fired, peak time and score, p-value and severity against normal
+        scores, the top sensors with their shares, whether and why it closed."""
         return self.find_alerts(self.detect(X), top=top).table
 
-    def find_alerts(self, detection: "Detection", top: int = 3):
+    def find_alerts(self, detection: Detection, top: int = 3) -> Alerts:
         """`seqae.alerts.Alerts` (the table and each row's alert id) of a detection of this model."""
         self.check_fitted()
-        return detection_alerts(detection, rules=self.alert_rules_, top=top)
-
-    def find_alert_ids(self, detection: "Detection") -> np.ndarray:
-        """Each row's alert id (-1: none), as `find_alerts(detection).alert_ids`, without the table."""
-        self.check_fitted()
-        return detection_alert_ids(detection, rules=self.alert_rules_)
+        return Alerts(alert_table(detection.alerts, detection.index, detection.feature_names, top=top),
+                      detection.alert_ids, self.alert_rules_, detection.alerts)
 
     def save(self, path: str | os.PathLike) -> Path:
         """Save to a directory: `config.json` (readable) and, for detectors with tensors, `weights.pt`;
@@ -339,7 +314,12 @@ class BaseDetector(BaseEstimator):
     def check_input(self, X, min_rows: int | None = None) -> tuple[np.ndarray, pd.Index]:
         """`X` as `(n_timepoints, n_features)` float64 in the fitted column order, and its index;
         a `DataError` naming what is wrong otherwise (`inputs.check_table`). `min_rows`: the fewest
-        rows accepted (default: one window)."""
+        rows accepted (default: one window). An array as wide as the fitted table (`roles_`, which
+        holds the columns left out of the model too) gives the modelled columns by position."""
+        roles = getattr(self, "roles_", None)
+        if (roles and not isinstance(X, pd.DataFrame) and np.ndim(X) == 2
+                and np.shape(X)[1] == len(roles) != int(self.n_features_in_)):
+            X = np.asarray(X)[:, [k for k, name in enumerate(roles) if name in set(self.feature_names_in_)]]
         values, index, _ = check_table(X, list(self.feature_names_in_), self.window_size, min_rows,
                                        owner=type(self).__name__)
         return values, index

@@ -116,10 +116,17 @@ class EnsembleDetector(BaseDetector):
                 raise DataError(f"member {k + 1} scaled the training rows differently from the ensemble")
 
     def _training_element_scores(self, scaled_parts: list[np.ndarray]) -> list[np.ndarray]:
-        # The members' normalised element scores of the training rows as each computed them in its
-        # fit: `contributions` are (element - centre) / spread / n_features, before any smoothing.
+        return self._pooled(scaled_parts, "ranking")
+
+    def _training_causal_elements(self, scaled_parts: list[np.ndarray]) -> list[np.ndarray]:
+        return self._pooled(scaled_parts, "causal")
+
+    def _pooled(self, scaled_parts: list[np.ndarray], kind: str) -> list[np.ndarray]:
+        """The members' normalised element scores of the training rows as each computed them in its
+        fit (`fit_contributions_`: (element - centre) / spread / n_features, before any smoothing),
+        averaged, one array per recording."""
         n_features = scaled_parts[0].shape[1]
-        pooled = np.mean([member.training_detection_.contributions * n_features for member in self.members_], axis=0)
+        pooled = np.mean([member.fit_contributions_[kind] * n_features for member in self.members_], axis=0)
         bounds = np.cumsum([0] + [len(part) for part in scaled_parts])
         return [pooled[first:last] for first, last in zip(bounds[:-1], bounds[1:])]
 

@@ -3,6 +3,8 @@ fitted order, and at least as many rows as the detector needs. Pure: they change
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -57,3 +59,28 @@ def check_table(X, names: list[str] | None, window_size: int, min_rows: int | No
         raise DataError(f"column {names[col]!r} has {int((~finite[:, col]).sum())} "
                         f"missing or infinite values (first at position {row}); fill or drop them first")
     return values, index, names
+
+
+def held_out_rows(lengths: list[int], fraction: float, window_size: int) -> list[int]:
+    """Rows held out at the end of each recording of `lengths` rows: its last `fraction`, or none for
+    a recording too short to leave a window on either side (with a warning)."""
+    n_vals = [int(n * fraction) for n in lengths]
+    short = [k for k, (n, n_val) in enumerate(zip(lengths, n_vals))
+             if n_val and (n_val < window_size or n - n_val < window_size)]
+    if short and len(lengths) == 1:
+        warnings.warn(
+            f"{lengths[0]} training rows are too few to hold out {fraction:.0%} for validation with "
+            f"window_size={window_size}; training on all rows, without early stopping, threshold fitted on "
+            "training scores",
+            stacklevel=5,  # the caller of fit (past held_out_rows, fit and on_compute_threads)
+        )
+    elif short:
+        n_vals = [0 if k in short else n_val for k, n_val in enumerate(n_vals)]
+        where = ", ".join(f"{k + 1} ({lengths[k]} rows)" for k in short[:5])
+        warnings.warn(
+            f"recordings {where} are too short to hold out {fraction:.0%} for validation with "
+            f"window_size={window_size}; all their rows are training rows"
+            + ("" if any(n_vals) else "; no rows held out: no early stopping, threshold fitted on training scores"),
+            stacklevel=5,
+        )
+    return [0 if k in short else n_val for k, n_val in enumerate(n_vals)]

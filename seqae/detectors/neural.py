@@ -326,9 +326,10 @@ class LSTMVAE(AutoencoderDetector):
         "score": Param("reconstruction_probability", OneOf(SCORES),
                        "`reconstruction_probability` (-log p(x | z), per step and sensor) or `elbo` (that plus "
                        "the window's KL spread evenly over its steps and sensors)."),
-        "n_samples": Param(0, Integer(0), "latent draws averaged when scoring, seeded by `random_state` so "
-                                          "that the same model gives the same scores; 0 decodes the mean "
-                                          "latent (one pass, deterministic)."),
+        "n_samples": Param(0, Integer(0), "latent draws averaged when scoring, seeded by `random_state` afresh "
+                                          "for each batch of windows: the same batches give the same scores, but "
+                                          "a feed scored in pieces batches its windows otherwise; 0 decodes the "
+                                          "mean latent (one pass, deterministic, the same in any pieces)."),
     }
     defaults = {"normalize_on": "train", "max_epoch_windows": 1024, "max_validation_windows": 256}
 

@@ -145,7 +145,7 @@ class FleetDetector:
         sensors = X.drop(columns=[self.asset_column])
         return {key: sensors[(keys == key).to_numpy()] for key in pd.unique(keys)}
 
-    def detect(self, X) -> dict[str, Detection]:
+    def detect(self, X, level: float = 1.0) -> dict[str, Detection]:
         """`{asset: Detection}`: each asset's rows of `X` (a frame with the asset column) scored by
         its detector (`detector_for`), every unseen asset checked before any is scored."""
         self.check_fitted()
@@ -154,24 +154,21 @@ class FleetDetector:
         out = {}
         for asset, rows in parts.items():
             try:
-                out[asset] = detectors[asset].detect(rows)
+                out[asset] = detectors[asset].detect(rows, level=level)
             except SeqaeError as exc:
                 raise type(exc)(f"{self._asset_label(asset)}: {exc}") from None
         return out
 
     def score_frame(self, X: pd.DataFrame, threshold: float | None = None) -> pd.DataFrame:
-        """One row per row of `X`, in its order and with its index: the asset column, `score`,
-        `is_anomaly`, `alert_id` (by each asset's alert rules, counted within the asset; -1: none)
-        and `contribution_<sensor>`. `threshold` replaces every detector's for this call."""
-        detections = self.detect(X)
+        """One row per row of `X`, in its order and with its index: the asset column, then each asset's
+        decisions (`BaseDetector.detect`: `score` calibrated so that 1.0 is the asset's threshold,
+        `raw_score`, `is_anomaly`, `alert_id` counted within the asset, -1: none, `warming_up`,
+        `contribution_<sensor>`). `threshold`: the flag level on the calibrated score for this call."""
+        detections = self.detect(X, level=1.0 if threshold is None else float(threshold))
         keys = X[self.asset_column].map(asset_key).to_numpy()
         parts = []
         for asset, detection in detections.items():
-            if threshold is not None:
-                detection.threshold = float(threshold)
-                detection.flags = (detection.scores > threshold).astype(np.int8)
-            alert_ids = self.detector_for(asset).find_alert_ids(detection)
-            part = detection.to_frame(alert_ids).reset_index(drop=True)
+            part = detection.to_frame().reset_index(drop=True)
             part.index = np.flatnonzero(keys == asset)
             parts.append(part)
         scores = pd.concat(parts).sort_index()

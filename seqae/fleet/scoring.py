@@ -32,12 +32,12 @@ from seqae.streaming import score_csv
 def score_fleet_csv(fleet: FleetDetector, in_path: str | os.PathLike, out_path: str | os.PathLike, *,
                     intervals_path: str | os.PathLike | None = None, chunk_rows: int = 100_000,
                     options: ReadOptions | None = None, quiet: bool = False, precision: str = "float32",
-                    reconstruction_path: str | os.PathLike | None = None, causal: bool = False) -> dict:
+                    reconstruction_path: str | os.PathLike | None = None, ranking: bool = False) -> dict:
     """Score every row of a fleet export: each asset's rows with its detector (`fleet.detector_for`).
 
     Args as `seqae.streaming.score_csv`; the file needs the fleet's asset column. The intervals
-    file has the asset column first, then the alert table of each asset. A fleet answers scores
-    of each asset's rows whole: `reconstruction_path` and `causal` are refused in one line.
+    file has the asset column first, then the alert table of each asset; each asset's rows are a
+    feed of their own. `reconstruction_path` is refused in one line (a fleet answers scores only).
 
     Returns `{"rows", "anomalies", "alerts", "assets", "seconds"}`. Outputs appear whole or not at all.
     """
@@ -45,9 +45,6 @@ def score_fleet_csv(fleet: FleetDetector, in_path: str | os.PathLike, out_path: 
     if reconstruction_path is not None:
         raise ConfigError("--reconstruction does not apply to a fleet model, which answers scores only; score one "
                           "machine's rows with a model fitted on it alone for its expected readings")
-    if causal:
-        raise ConfigError("--causal does not apply to a fleet model, which scores each machine's rows whole; for "
-                          "live scores watch one machine's feed with a model fitted on it alone")
     started = time.perf_counter()
     name = os.fspath(in_path)
     options = options or ReadOptions()
@@ -69,7 +66,7 @@ def score_fleet_csv(fleet: FleetDetector, in_path: str | os.PathLike, out_path: 
                 try:
                     result = score_csv(detectors[asset], asset_file, scores_file, chunk_rows=chunk_rows,
                                        intervals_path=alerts_file if intervals_path is not None else None,
-                                       options=options, quiet=quiet, precision=precision)
+                                       options=options, quiet=quiet, precision=precision, ranking=ranking)
                 except SeqaeError as exc:
                     raise type(exc)(_in_the_fleet_file(str(exc), asset_file, name, column, asset, options)) from None
                 for key in ("rows", "anomalies", "alerts"):

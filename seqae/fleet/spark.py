@@ -7,7 +7,7 @@ The optional extra `seqae[spark]` (pyspark 4).
                              model_type="knn-window", params={"window_size": 32})
     fitted.registered_uri                     # models:/pumps/1: ONE MLflow model, a detector per machine
     scores = fleet_spark.score(df_new, "models:/pumps/1", asset_column="machine", time_column="timestamp")
-    # a Spark DataFrame: machine, timestamp, score, is_anomaly, alert_id, contribution_<sensor>
+    # a Spark DataFrame: machine, timestamp, score, raw_score, is_anomaly, alert_id, warming_up, contribution_<sensor>
 
 Why not `mlflow.pyfunc.spark_udf`: it hands a model batches of rows cut wherever Spark's partitions
 and Arrow batches end, in no order; a windowed model needs a machine's rows whole and in time
@@ -64,9 +64,10 @@ def score(df, model_uri: str, *, asset_column: str, time_column: str, threshold:
     model: each machine by its own detector; a one-detector model: every machine by it).
 
     Returns a Spark DataFrame with one row per row of `df`: `asset_column` and `time_column` as they
-    were, then `score`, `is_anomaly`, `alert_id` (by the detector's alert rules, counted within the
-    machine; -1: none) and `contribution_<sensor>` for each sensor. `threshold` replaces the
-    detectors' own for this call."""
+    were, then each machine's decisions as a live feed of its rows would make them
+    (`BaseDetector.detect`): `score` (calibrated: 1.0 = the threshold), `raw_score`, `is_anomaly`,
+    `alert_id` (counted within the machine; -1: none), `warming_up` and `contribution_<sensor>` for
+    each sensor. `threshold`: the flag level on the calibrated score for this call."""
     from seqae import tracking
 
     model = tracking.load_model(model_uri).detector
@@ -140,13 +141,11 @@ def _score_rows(rows: pd.DataFrame, model: _ShippedModel, asset_column: str, tim
     detector = model.detector_for(asset)  # an unseen machine: its error names it
     try:
         rows = _in_time_order(rows, asset_column, time_column)
-        detection = detector.detect(rows[sensors].reset_index(drop=True).astype(np.float64))
+        detection = detector.detect(rows[sensors].reset_index(drop=True).astype(np.float64),
+                                    level=1.0 if threshold is None else threshold)
     except SeqaeError as exc:
         raise type(exc)(f"{asset_column} {asset_key(asset)!r}: {exc}") from None
-    if threshold is not None:
-        detection.threshold = threshold
-        detection.flags = (detection.scores > threshold).astype(np.int8)
-    answer = detection.to_frame(detector.find_alerts(detection).alert_ids).reset_index(drop=True)
+    answer = detection.to_frame().reset_index(drop=True)
     answer.insert(0, time_column, rows[time_column].to_numpy())
     answer.insert(0, asset_column, rows[asset_column].to_numpy())
     return answer
@@ -279,6 +278,7 @@ def _check_columns(df, asset_column: str, time_column: str, sensors: list, what:
 def _output_schema(fields: list, sensors: list):
     from pyspark.sql.types import DoubleType, IntegerType, LongType, StructField, StructType
 
-    return StructType([*fields, StructField("score", DoubleType()), StructField("is_anomaly", IntegerType()),
-                       StructField("alert_id", LongType())]
+    return StructType([*fields, StructField("score", DoubleType()), StructField("raw_score", DoubleType()),
+                       StructField("is_anomaly", IntegerType()), StructField("alert_id", LongType()),
+                       StructField("warming_up", IntegerType())]
                       + [StructField(f"contribution_{name}", DoubleType()) for name in sensors])

@@ -35,9 +35,12 @@ Pooling over files (SKAB's protocol): `pooled` sums TP/FP/TN/FN over the per-fil
 counts). Prefer it to concatenating files, which would join an anomaly at the end of one file to one
 at the start of the next and let VUS buffers reach across files.
 
+Alerts (`alert_counts`, `AlertCounts`) are counted where they fire, the normal time they cover
+counted against them, and NAB's score of their firing rows beside (`seqae.metrics.alerts`).
+
     points.py   each row counted on its own; ranges.py VUS and events; alerts.py alerts against
-    segments; summary.py `evaluate` (every metric of one file) and `pooled` (over files);
-    checks.py   the input checks they share.
+    segments; nab.py NAB's score; summary.py `evaluate` (every metric of one file) and `pooled`
+    (over files); checks.py the input checks they share.
 """
 
 from seqae.metrics.checks import check_binary, check_scores
@@ -47,12 +50,14 @@ from seqae.metrics.ranges import (VUS_MAX_BUFFER, VUS_N_THRESHOLDS, EventCounts,
                                   event_f1, vus_pr, vus_roc)
 from seqae.metrics.alerts import (ALERT_METRIC_KEYS, ALERT_TOLERANCE_ROWS, ALERT_TOLERANCE_SHARE, AlertCounts,
                                   alert_counts)
-from seqae.metrics.summary import METRIC_KEYS, POOLED_EVENT_KEYS, POOLED_KEYS, evaluate, pooled
+from seqae.metrics.nab import PROFILES as NAB_PROFILES, NabCounts, nab_counts
+from seqae.metrics.summary import METRIC_KEYS, POOLED_EVENT_KEYS, POOLED_KEYS, evaluate, evaluate_decisions, pooled
 
 __all__ = [
     "ALERT_METRIC_KEYS", "ALERT_TOLERANCE_ROWS", "ALERT_TOLERANCE_SHARE", "METRIC_KEYS", "POOLED_EVENT_KEYS",
-    "POOLED_KEYS", "VUS_MAX_BUFFER", "VUS_N_THRESHOLDS", "AlertCounts", "ConfusionCounts", "EventCounts",
+    "NAB_PROFILES", "POOLED_KEYS", "VUS_MAX_BUFFER", "VUS_N_THRESHOLDS", "AlertCounts", "ConfusionCounts",
+    "EventCounts", "NabCounts", "nab_counts",
     "alert_counts", "auc_pr", "auc_roc", "check_binary", "check_scores", "confusion_counts", "detection_delays",
-    "evaluate", "event_counts", "event_f1", "f1_score", "false_alarm_rate", "missed_alarm_rate", "pooled",
+    "evaluate", "evaluate_decisions", "event_counts", "event_f1", "f1_score", "false_alarm_rate", "missed_alarm_rate", "pooled",
     "precision", "recall", "vus_pr", "vus_roc",
 ]

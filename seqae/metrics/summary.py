@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping
 
+import numpy as np
 
 from seqae.errors import DataError
 from seqae.intervals import flags_to_intervals
@@ -51,6 +52,21 @@ def evaluate(y_true, scores, flags, *, max_buffer: int = VUS_MAX_BUFFER,
         result["auc_pr"] = auc_pr(y_true, scores)
         result["auc_roc"] = auc_roc(y_true, scores)
         result["vus_pr"] = vus_pr(y_true, scores, max_buffer=max_buffer, n_thresholds=n_thresholds)
+    return result
+
+
+def evaluate_decisions(y_true, ranking_scores, live_scores, flags, alert_spans, fired_at, index=None) -> dict:
+    """Every metric of a labelled file scored as live monitoring decides it: `evaluate` of the
+    retrospective `ranking_scores` (auc_pr, auc_roc, vus_pr: how well the rows are ranked after the
+    fact) and of the live `flags` (precision, recall, f1, far, events), `live_auc_pr` (the ranking of
+    the calibrated `live_scores`), and the alerts counted where they fired (`alert_counts` of
+    `alert_spans` and `fired_at`). A row without a score (NaN: warming up) ranks lowest."""
+    from seqae.metrics.alerts import alert_counts
+
+    lowest = (lambda s: np.nan_to_num(np.asarray(s, dtype=np.float64), nan=-1e300))
+    result = evaluate(y_true, lowest(ranking_scores), flags)
+    result["live_auc_pr"] = auc_pr(check_binary(y_true, "y_true"), lowest(live_scores))
+    result.update(alert_counts(y_true, alert_spans, fired_at=fired_at, index=index, flags=flags).to_dict())
     return result
 
 

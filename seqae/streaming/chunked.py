@@ -1,13 +1,15 @@
 """Score a CSV file of any length in chunks of rows, in memory that does not grow with the file.
 
     CSV --chunks of rows--> parsed by read_sensor_csv's rules --gaps filled--> scaled
-      --windows, in the batches detect() feeds the net--> per-row sums carried across chunk edges
-      --rows no later window can reach--> scores, flags, contributions --the model's alert rules-->
-      alert ids --> output CSV, appended; at the end the alert table
+      --the detector's feed (seqae.detectors.feed: the windows ending on each row, each sensor's level,
+      the model's alert rules, row after row)--> calibrated scores, flags, alert ids
+      --> output CSV, appended once a row's alert id is settled; at the end the alert table
 
 `score_csv(detector, "big.csv", "scores.csv")` writes, value for value, what
-`detector.detect(read_sensor_csv("big.csv", columns=...)).to_frame(alert_ids)` holds for the whole
-file, the alert ids those of `detector.find_alerts` of it:
+`detector.detect(read_sensor_csv("big.csv", columns=...)).to_frame()` holds for the whole file: the
+decisions a live feed of the file would make (`seqae watch` gives the same rows). With
+`ranking=True` it adds each row's retrospective score (`anomaly_score`: the windows covering it,
+which reach past it), for ranking only:
 
 - the file's format (separator, time column, decimal mark, day-first dates, epoch unit) is settled
   on the first chunk by `ReadOptions.settle`, and every chunk is parsed by `seqae.data.parse_timestamps`
@@ -21,10 +23,8 @@ file, the alert ids those of `detector.find_alerts` of it:
 - with `fill='ffill'` or `'interpolate'`, rows whose gap can only be filled from a later reading
   wait for it.
 
-With `causal=True` each row gets the score computable from the rows up to it alone, as
-`detector.detect(frame, causal=True)` gives them for the whole file (`seqae.streaming.live.CausalScorer`
-carries the last `window_size - 1` rows across chunk edges); the output then has a `warming_up`
-column and an empty score for the rows before the first full window.
+The rows before the first full window have no score, and the model's `burn_in` rows after them
+calibrate the reference: the `warming_up` column marks both.
 
 What a whole-file read allows and a chunked one does not: rows must already be in time order (a
 whole-file read sorts them); `score_csv` stops with a one-line error at the first row out of order.
@@ -44,12 +44,12 @@ import numpy as np
 import pandas as pd
 
 from seqae.data import ChunkReader, ReadOptions
-from seqae.detectors import BaseDetector, Detection, scoring
+from seqae.detectors import BaseDetector, Detection, RawScores, scoring
 from seqae.files import StagedFile, staged_files
 from seqae.progress import ProgressBar
 from seqae.errors import ConfigError, DataError
-from seqae.alerts import alert_table, idle_warm_up
-from seqae.streaming.live import CausalScorer
+from seqae.alerts import alert_table
+from seqae.detectors.feed import Feed
 from seqae.windows import WindowAccumulator, batched_windows
 
 
@@ -57,14 +57,15 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
               intervals_path: str | os.PathLike | None = None, chunk_rows: int = 100_000,
               options: ReadOptions | None = None, time_column: str | None = None, sep: str | None = None,
               fill: str | None = None, quiet: bool = False, precision: str = "float32",
-              reconstruction_path: str | os.PathLike | None = None, causal: bool = False) -> dict:
+              reconstruction_path: str | os.PathLike | None = None, ranking: bool = False) -> dict:
     """Score every row of a sensor CSV, reading and writing `chunk_rows` rows at a time.
 
     Args:
         detector: a fitted seqae detector; the file needs the sensor columns it was fitted on.
         in_path: the CSV to score, rows in time order.
-        out_path: the scores CSV: the time column (or `row`), `score`, `is_anomaly`, `alert_id` (-1:
-            none) and one `contribution_<sensor>` column per sensor, as `Detection.to_frame(alert_ids)`.
+        out_path: the scores CSV: the time column (or `row`), `score` (calibrated: 1.0 = the threshold),
+            `raw_score`, `is_anomaly`, `alert_id` (-1: none), `warming_up` and one `contribution_<sensor>`
+            column per sensor, as `Detection.to_frame()`.
         intervals_path: where to write the alert table (`seqae.alerts.ALERT_COLUMNS`: start, end,
             duration, when it fired, peak, p-value, severity, top sensors), or None.
         chunk_rows: rows read at a time.
@@ -75,9 +76,8 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
         reconstruction_path: where to write what the model expected each row to read (the time
             column, then one column per sensor in its own units), as `reconstruct` gives it for
             the whole file; neural detectors only.
-        causal: each row scored from the rows up to it alone (`BaseDetector.detect(..., causal=True)`),
-            as `seqae watch` scores a live feed; a `warming_up` column marks the rows before the
-            first full window (empty score).
+        ranking: add `ranking_score`, each row's retrospective score (`BaseDetector.anomaly_score`),
+            for ranking rows after the fact; the decisions never use it.
 
     Returns:
         `{"rows", "anomalies" (flagged rows), "alerts", "seconds"}`.
@@ -90,9 +90,6 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
         raise ConfigError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
     options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
     name = os.fspath(in_path)
-    if causal and reconstruction_path is not None:
-        raise ConfigError("the expected readings are those of the default scores (the windows covering a row); "
-                          "leave out --reconstruction with --causal")
     if reconstruction_path is not None and not hasattr(detector, "reconstruct"):
         raise ConfigError(f"model {detector.model_type!r} has no decoder to say what it expected; "
                           "--reconstruction needs a neural model (lstm-ae, lstm-vae, dense-ae, conv-ae)")
@@ -108,54 +105,97 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
 
     with detector.scoring_precision(precision):  # checked before anything is read or written
         return _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet,
-                          reconstruction_path is not None, causal)
+                          reconstruction_path is not None, ranking)
 
 
 def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet, reconstruct=False,
-               causal=False) -> dict:
+               ranking=False) -> dict:
     started = time.perf_counter()
     reader = ChunkReader(name, list(detector.feature_names_in_), options, int(chunk_rows))
-    scorer = _CausalChunks(detector, name) if causal else _ChunkScorer(detector, name, reconstruct=reconstruct)
-    alerts = _AlertCollector(detector)
+    decider = _Decider(detector)
+    retrospective = _ChunkScorer(detector, name, reconstruct=reconstruct) if ranking or reconstruct else None
     staged: list[StagedFile] = []
     progress = ProgressBar(_count_rows(name), os.path.basename(name), "rows", enabled=not quiet, unit_scale=True)
-    counts = {"rows": 0, "anomalies": 0}
+    counts = {"rows": 0, "anomalies": 0, "written": 0}
+    waiting: list[tuple[Detection, np.ndarray]] = []  # decided rows waiting for their retrospective scores
+    ranked: list[np.ndarray] = []  # retrospective scores waiting for their decided rows
 
-    def write(detection: Detection) -> None:
-        if reconstruct:
-            scorer.expected_rows.to_csv(staged[-1].handle, header=counts["rows"] == 0)
-        counts["rows"] += len(detection.scores)
-        counts["anomalies"] += int(detection.flags.sum())
-        write_scores(alerts.add(detection))
-
-    def write_scores(settled: list[tuple[Detection, np.ndarray]]) -> None:
-        # Rows are written once their alert id is settled: a later row can still join them to an alert.
-        for rows, alert_ids in settled:
-            rows.to_frame(alert_ids).to_csv(staged[0].handle, header=counts["written"] == 0)
+    def write(decided: list[tuple[Detection, np.ndarray]], ranks: list[np.ndarray]) -> None:
+        # A row is written once its alert id is settled (a later row can still join it to an alert)
+        # and, with `ranking`, once the windows after it that its retrospective score needs were read.
+        waiting.extend(decided)
+        if retrospective is None:
+            ready = waiting[:]
+            waiting.clear()
+        else:
+            ranked.extend(ranks)
+            ready = _pair(waiting, ranked, ranking)
+        for rows, alert_ids in ready:
+            frame = rows.to_frame(alert_ids)
+            frame.index = _time_text(frame.index)
+            frame.to_csv(staged[0].handle, header=counts["written"] == 0)
             counts["written"] += len(rows.scores)
 
-    counts["written"] = 0
+    def retrospective_rows(blocks) -> list[np.ndarray]:
+        out = []
+        for block in blocks:
+            if reconstruct:
+                retrospective.expected_rows.to_csv(staged[-1].handle, header=counts["expected"] == 0)
+                counts["expected"] += len(block.scores)
+            out.append(block.scores)
+        return out
+
+    counts["expected"] = 0
     try:
         with staged_files(outputs) as files:
             staged += files
             for index, values in reader:
                 progress.update(len(index))
-                for detection in scorer.push(index, values):
-                    write(detection)
-            for detection in scorer.finish():
-                write(detection)
-            settled, table = alerts.finish()
-            write_scores(settled)
+                if not len(index):
+                    continue
+                decided = decider.add(values, index)
+                counts["rows"] += len(index)
+                ranks = retrospective_rows(retrospective.push(index, values)) if retrospective else []
+                write(decided, ranks)
+            if decider.feed.n_rows < detector.window_size:
+                raise DataError(f"{name}: has {decider.feed.n_rows} rows, fewer than one window (window_size="
+                                f"{detector.window_size}); give at least {detector.window_size} rows")
+            ranks = retrospective_rows(retrospective.finish()) if retrospective else []
+            settled, table = decider.finish()
+            write(settled, ranks)
             if intervals_path is not None:
                 table.to_csv(staged[1].handle, index=False)
     finally:
         progress.close()
-    del counts["written"]
-    return {**counts, "alerts": len(table), "seconds": time.perf_counter() - started}
+    return {"rows": counts["rows"], "anomalies": decider.n_flagged, "alerts": len(table),
+            "seconds": time.perf_counter() - started}
+
+
+def _pair(decided: list[tuple[Detection, np.ndarray]], ranked: list[np.ndarray], keep: bool):
+    """The decided rows whose retrospective scores have come (set on them when `keep`), taken off both lists."""
+    out = []
+    while decided and ranked:
+        rows, alert_ids = decided[0]
+        scores = ranked[0]
+        n = min(len(rows.scores), len(scores))
+        part = rows.rows(0, n)
+        if keep:
+            part.ranking_scores = scores[:n]
+        out.append((part, alert_ids[:n]))
+        if n == len(rows.scores):
+            decided.pop(0)
+        else:
+            decided[0] = (rows.rows(n, len(rows.scores)), alert_ids[n:])
+        if n == len(scores):
+            ranked.pop(0)
+        else:
+            ranked[0] = scores[n:]
+    return out
 
 
 class _ChunkScorer:
-    """Rows in, `Detection`s of the rows no later window can reach out, as `detect` would score them."""
+    """Rows in, the retrospective scores of the rows no later window can reach out (`anomaly_score`),
+    and with `reconstruct` what the model expected them to read."""
 
     def __init__(self, detector: BaseDetector, name: str, reconstruct: bool = False):
         self.detector, self.name = detector, name
@@ -221,7 +261,7 @@ class _ChunkScorer:
             if self.expected is not None:
                 self.expected.add(self.detector.window_reconstructions(windows), starts + first)
 
-    def _hand_out(self, stop: int) -> Detection:
+    def _hand_out(self, stop: int) -> RawScores:
         n = stop - self.accumulator.first_row
         unsmoothed = scoring.contributions(self.accumulator.pop(n), self.detector.normalizer_)
         contributions = scoring.causal_smooth(unsmoothed, self.detector.smoothing, previous=self.unsmoothed_tail)
@@ -233,67 +273,57 @@ class _ChunkScorer:
         if self.expected is not None:
             self.expected_rows = pd.DataFrame(self.detector.scaler_.inverse_transform(self.expected.pop(n)),
                                               index=index, columns=list(self.detector.feature_names_in_))
-        threshold = self.detector.threshold_
-        return Detection(index, list(self.detector.feature_names_in_), scores, contributions,
-                         threshold.value_, threshold.flag(scores))
+        return RawScores(index, scores, contributions, np.zeros(len(scores), dtype=bool))
 
 
-class _CausalChunks:
-    """Rows in, their causal `Detection` out at once (`CausalScorer`): nothing waits for later rows."""
-
-    def __init__(self, detector: BaseDetector, name: str):
-        self.scorer, self.name = CausalScorer(detector), name
-
-    def push(self, index: pd.Index, values: np.ndarray):
-        if len(index):
-            yield self.scorer.score(values, index)
-
-    def finish(self):
-        if not self.scorer.n_rows:
-            raise DataError(f"{self.name}: has no rows of readings to score")
-        return iter(())
-
-
-class _AlertCollector:
-    """The model's alert rules over consecutive detections (`seqae.alerts.AlertTracker`): each row
-    handed back with its alert id once no later row can change it, and at the end the alert table,
-    the same as the whole file's (`BaseDetector.find_alerts`)."""
+class _Decider:
+    """The detector's feed over consecutive chunks (`seqae.detectors.feed.Feed`): each row handed back
+    decided, with its alert id once no later row can change it, and at the end the alert table: the
+    same as `detect` of the whole file."""
 
     def __init__(self, detector: BaseDetector):
-        self.rules = detector.alert_rules_
-        self.tracker = self.rules.tracker()
+        self.feed = Feed(detector)
         self.feature_names = list(detector.feature_names_in_)
-        self.pending: list[Detection] = []  # rows whose alert ids are not settled yet, in order
+        self.pending: list[Detection] = []  # decided rows whose alert ids are not settled yet, in order
+        self.n_flagged = 0
 
-    def add(self, detection: Detection) -> list[tuple[Detection, np.ndarray]]:
+    def add(self, values: np.ndarray, index: pd.Index) -> list[tuple[Detection, np.ndarray]]:
+        detection, settled = self.feed.score(values, index)
+        self.n_flagged += int(detection.flags.sum())
         self.pending.append(detection)
-        scores, contributions = idle_warm_up(detection.scores, detection.contributions, detection.warming_up)
-        return self._hand_out(self.tracker.update(scores, contributions, detection.index))
+        return self._hand_out(settled)
 
     def finish(self) -> tuple[list[tuple[Detection, np.ndarray]], pd.DataFrame]:
-        settled = self._hand_out(self.tracker.finish())
-        return settled, alert_table(self.tracker.alerts, None, self.feature_names, self.rules)
+        settled = self._hand_out(self.feed.finish())
+        return settled, alert_table(self.feed.tracker.alerts, None, self.feature_names)
 
     def _hand_out(self, alert_ids: np.ndarray) -> list[tuple[Detection, np.ndarray]]:
         out, done = [], 0
         while done < len(alert_ids):
             first = self.pending[0]
             n = min(len(first.scores), len(alert_ids) - done)
-            out.append((_rows(first, 0, n), alert_ids[done:done + n]))
+            out.append((first.rows(0, n), alert_ids[done:done + n]))
             if n == len(first.scores):
                 self.pending.pop(0)
             else:
-                self.pending[0] = _rows(first, n, len(first.scores))
+                self.pending[0] = first.rows(n, len(first.scores))
             done += n
         return out
 
 
-def _rows(detection: Detection, start: int, stop: int) -> Detection:
-    """The rows [start, stop) of a detection."""
-    warming_up = None if detection.warming_up is None else detection.warming_up[start:stop]
-    return Detection(detection.index[start:stop], detection.feature_names, detection.scores[start:stop],
-                     detection.contributions[start:stop], detection.threshold, detection.flags[start:stop],
-                     warming_up)
+def _time_text(index: pd.Index) -> pd.Index:
+    """A block's times as text, each from its own value: what `to_csv` writes for a whole file of
+    times with seconds, whatever rows share the block (pandas drops the time of day of a block whose
+    times all fall at midnight, which a block of one row can)."""
+    if not isinstance(index, pd.DatetimeIndex):
+        return index
+    text = index.strftime("%Y-%m-%d %H:%M:%S")
+    fraction = index.microsecond != 0
+    if fraction.any():
+        text = np.where(fraction, text + index.strftime(".%f"), text)
+    if index.tz is not None:
+        text = pd.Index(text) + index.strftime("%z").str.replace(r"(\d\d)$", r":\1", regex=True)
+    return pd.Index(text, name=index.name)
 
 
 def _count_rows(name: str) -> int | None:

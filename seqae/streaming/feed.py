@@ -5,14 +5,19 @@
       --RowParser (`seqae.data.rows`): split, times and readings parsed by read_sensor_csv's rules;
         a malformed row (wrong field count, text, a missing reading under --fill error, a time not
         after the last) reported with its line number and skipped-->
+      --RowShaper (`seqae.data.regular`), with --duplicates last/mean or --resample: a row (a grid
+        time) handed on once a later time has come-->
       --LiveScorer: causal scores, alerts opening and closing--> one JSON line (or CSV row) per row,
         flushed as soon as the rows that came together are scored
-      --every N rows and at the end: the state file (`seqae.streaming.state`)-->
+      --with --state, each block of rows appended to the state file before its answers are written,
+        and the whole state every N rows and at the end (`seqae.streaming.state`)-->
 
 `watch` ends cleanly at the end of a pipe, on SIGINT or SIGTERM (`stop()` turns true), or when
 the reader of its output goes away; it writes the state file then. A restart with the same state
-file goes on from the next row: the scorer's window and smoothing, the alert tracker (an open alert
-stays open, its id kept) and, for a followed file, the byte offset and line number it had reached.
+file, even after kill -9, goes on from the row after the last one answered, each row answered once:
+the scorer's window and smoothing, the alert tracker (an open alert stays open, its id kept, never
+opened again), rows waiting for a later time and, for a followed file, the byte offset and line
+number it had reached. Rows waiting at the end of a pipe stay in the state for the next watch.
 """
 
 from __future__ import annotations
@@ -30,11 +35,11 @@ from typing import Callable, TextIO
 import numpy as np
 import pandas as pd
 
-from seqae.data import ParsedRows, ReadOptions, RowParser
+from seqae.data import ParsedRows, ReadOptions, RowParser, RowShaper, compression_of
 from seqae.detectors import Detection
 from seqae.errors import ConfigError, DataError
 from seqae.streaming.live import AlertEvent, LiveScorer
-from seqae.streaming.state import write_state
+from seqae.streaming.state import StateFile
 
 POLL_SECONDS = 0.1  # how often a followed file is looked at, and a pipe's wait between stop checks
 READ_BYTES = 1 << 16
@@ -60,10 +65,14 @@ class LineSource:
         else:
             if not os.path.isfile(self.name):
                 raise DataError(f"{self.name}: no such file; check the path")
+            if compression_of(self.name):
+                raise DataError(f"{self.name}: a compressed file cannot be followed as it grows; pipe it in "
+                                f"decompressed (e.g. zcat {self.name} | seqae watch MODEL -)")
             self.handle = open(self.name, "rb")
             self.fd = None
         self.offset = 0  # bytes consumed up to the end of the last complete line handed out (a file)
         self.line = 0  # file line number of the last line handed out
+        self.block, self.block_offset, self.block_line = b"", 0, 0  # the last lines handed out, from where
         self._from_start, self._resume = from_start, (offset, line)
 
     def header(self) -> str:
@@ -74,6 +83,9 @@ class LineSource:
                 break
         if not self.buffer.strip():
             raise DataError(f"{self.name}: no header line; expected the sensors' column names first")
+        if self.buffer[:2] == b"\x1f\x8b":
+            raise DataError(f"{self.name}: the input is gzip-compressed; decompress it into the watch (e.g. zcat "
+                            "data.csv.gz | seqae watch MODEL -)")
         text, _, rest = self.buffer.partition(b"\n")
         self.offset, self.line, self.buffer = len(text) + 1, 1, rest
         if not self.pipe:
@@ -108,6 +120,7 @@ class LineSource:
         if not cut:
             return []
         block, self.buffer = self.buffer[:cut], self.buffer[cut:]
+        self.block, self.block_offset, self.block_line = block, self.offset, self.line
         self.offset += len(block)
         lines = []
         for raw in block.split(b"\n")[:-1]:
@@ -116,6 +129,15 @@ class LineSource:
             if text.strip():
                 lines.append((self.line, text))
         return lines
+
+    def position_after(self, line: int) -> tuple[int, int]:
+        """(byte offset, line) just after line `line` of the lines `read` last handed out."""
+        if line <= self.block_line:
+            return self.block_offset, self.block_line
+        cut = -1
+        for _ in range(min(line, self.line) - self.block_line):
+            cut = self.block.index(b"\n", cut + 1)
+        return self.block_offset + cut + 1, min(line, self.line)
 
     def _read_bytes(self, wait: bool) -> bytes | None:
         """Bytes that came within POLL_SECONDS (b"" if none), None at the end of a pipe."""
@@ -229,35 +251,48 @@ class WatchSummary:
 
 def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadOptions | None = None,
           fmt: str = "json", strict: bool = False, state_path: str | os.PathLike | None = None,
-          state_every: int = 1000, parser_state: dict | None = None, report: Callable | None = None,
-          stop: Callable[[], bool] = lambda: False, warn: Callable[[str], None] | None = None) -> WatchSummary:
+          state_every: int = 1000, parser_state: dict | None = None, shaper_state: dict | None = None,
+          report: Callable | None = None, stop: Callable[[], bool] = lambda: False,
+          warn: Callable[[str], None] | None = None) -> WatchSummary:
     """Score the rows of `source` as they come, writing one answer per row to `out`.
 
     Args:
         scorer: the model's `LiveScorer` (`seqae.streaming.state.resume` restores it on a restart).
         source: the lines, a followed file positioned where the state file says it stopped.
-        options: how the CSV is written (`ReadOptions`); fill 'error' or 'ffill'.
+        options: how the CSV is written (`ReadOptions`); fill 'error' or 'ffill'; `duplicates` and
+            `resample` hand a row (a grid time) on once a later time has come.
         fmt: `json` (one object per row) or `csv`.
         strict: stop with a `DataError` at the first malformed row instead of skipping it.
-        state_path: where the state is written every `state_every` rows and at the end.
+        state_path: the state file (`seqae.streaming.state`): each block of rows appended to it
+            before its answers, the whole state at the start, every `state_every` rows and at the end.
         parser_state: the row parser's state to go on from (`Resume.parser`): the last row's time.
+        shaper_state: the rows waiting for a later time to go on from (`Resume.shaper`).
         report: called with (detection, events) after each block of rows (the monitoring run).
         stop: polled between blocks; True ends the watch (the signal handlers set it).
         warn: where malformed rows are reported (stderr by default).
     """
     warn = warn or (lambda message: print(message, file=sys.stderr, flush=True))
+    options = options or ReadOptions()
     writer = RowWriter(out, fmt)
     columns = [str(c) for c in scorer.detector.feature_names_in_]
     summary = WatchSummary()
-    parser = None
+    parser = shaper = None
+    state_file = StateFile(state_path) if state_path is not None else None
     since_state = 0
     try:
         if stop():
             summary.stopped_by = "signal"
             return summary
-        parser = RowParser(source.name, source.header(), columns, options or ReadOptions())
+        parser = RowParser(source.name, source.header(), columns, options)
         if parser_state:
             parser.load_state(parser_state)
+        if RowShaper.needed(options.duplicates, options.resample):
+            shaper = RowShaper(source.name, options.duplicates, options.resample)
+            if shaper_state:
+                shaper.load_state(shaper_state)
+        answered = (source.offset, source.line)  # how far the rows are answered
+        if state_file is not None:  # the state as resumed, alone: the blocks answered from here follow it
+            state_file.snapshot(scorer, parser, shaper, source.name, *answered)
         writer.start()
         while True:
             if stop():
@@ -270,6 +305,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
                 continue
             before = (parser.last_time, parser.last_values, parser.n_rows)
             rows = parser.parse(lines)
+            reached = (source.offset, source.line)
             failure = None
             if strict and rows.errors:  # the rows before the first malformed one are still answered
                 number, message = rows.errors[0]
@@ -282,35 +318,40 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
                 if keep:
                     parser.last_time, parser.last_values = rows.index[-1], rows.values[-1].copy()
                     parser.n_rows += len(keep)
+                reached = source.position_after(number - 1)
             for number, message in rows.errors:
                 warn(f"{source.name}: line {number}: {message}; skipped")
             summary.skipped += len(rows.errors)
-            if not rows.lines:
-                if failure is not None:
-                    raise failure
-                continue
-            detection = scorer.score(rows.values, rows.index)
+            parsed = (rows.index, rows.values, rows.lines) if rows.lines else None
+            shaped = parsed if shaper is None or parsed is None else shaper.push(*parsed)
+            detection = scorer.score(shaped[1], shaped[0]) if shaped is not None and len(shaped[0]) else None
+            if state_file is not None:  # before the answers: a restart goes over this block, never answers it again
+                state_file.answered(parsed, *reached)
+            answered = reached
+            if detection is not None:
+                try:
+                    writer.write(detection, shaped[2] if isinstance(shaped[2], list) else shaped[2].tolist(),
+                                 scorer.events)
+                except BrokenPipeError:
+                    summary.stopped_by = "output closed"
+                    break
+                summary.rows += len(detection.scores)
+                summary.opened += sum(e.event == "open" for e in scorer.events)
+                summary.closed += sum(e.event == "close" for e in scorer.events)
+                if report is not None:
+                    report(detection, scorer.events)
             since_state += len(rows.lines)
-            if state_path is not None and since_state >= state_every:
-                # before the answers: a crash between the two loses answers, never scores a row twice
-                # or opens an alert twice after the restart
-                write_state(state_path, scorer, parser, source.name, source.offset, source.line)
+            if state_file is not None and since_state >= state_every:
+                state_file.snapshot(scorer, parser, shaper, source.name, *answered)
                 since_state = 0
-            try:
-                writer.write(detection, rows.lines, scorer.events)
-            except BrokenPipeError:
-                summary.stopped_by = "output closed"
-                break
-            summary.rows += len(rows.lines)
-            summary.opened += sum(e.event == "open" for e in scorer.events)
-            summary.closed += sum(e.event == "close" for e in scorer.events)
-            if report is not None:
-                report(detection, scorer.events)
             if failure is not None:
                 raise failure
     finally:
-        if state_path is not None and parser is not None:
-            write_state(state_path, scorer, parser, source.name, source.offset, source.line)
+        if state_file is not None and parser is not None:
+            try:
+                state_file.snapshot(scorer, parser, shaper, source.name, *answered)
+            finally:
+                state_file.close()
         source.close()
     return summary
 

@@ -1,12 +1,25 @@
-"""The state file of `seqae watch`: what a restarted watch needs to go on from the next row.
+"""The state file of `seqae watch`: what a restarted watch needs to answer each row exactly once.
 
-One JSON object, written whole or not at all (beside the file, then renamed over it):
+One JSON object per line. The first is a snapshot, written whole or not at all (beside the file,
+then renamed over it), when the watch starts, every `--state-every` rows and when it ends:
 
-    {"format": 1, "source": the file followed, or "<stdin>"; "offset", "line": how far it was read,
+    {"format": 2, "source": the file followed, or "<stdin>"; "offset", "line": how far it was answered,
      "scorer": `LiveScorer.state()` (the window, the smoothing, the alert tracker),
-     "parser": `RowParser.state()` (the last row's time and readings, the rows read)}
+     "parser": `RowParser.state()` (the last row's time and readings, the rows read, the format),
+     "shaper": `RowShaper.state()` (rows waiting for a later time: --duplicates last/mean, --resample)}
 
-`resume` reads it back into the scorer and the place to go on from; `write_state` writes it.
+Then one line per block of rows answered since, appended before the block's answers are written:
+
+    {"offset", "line": how far the block took the watch, "rows": the block's rows as parsed
+     (`seqae.data.regular.block_state`: times, readings and lines, bit for bit)}
+
+A watch killed at any point (kill -9) leaves in the file every block it answered. `resume` reads the
+snapshot and goes over the blocks after it again, without answering them (scoring is the same
+function of the same rows, so the scorer, its alerts, the parser and the rows waiting come out as
+they were), and the watch goes on from the line after the last of them: no row is answered twice
+and no alert opens twice. A kill between a block's line and its answers (one write apart) loses
+those answers; a power cut can lose what the system had not written to the disk yet (the snapshot
+is synced; the lines after it are not, which keeps a row's answer as fast as without --state).
 """
 
 from __future__ import annotations
@@ -15,70 +28,135 @@ import json
 import os
 from dataclasses import dataclass
 
-from seqae.data import RowParser
+from seqae.data import ReadOptions, RowParser, RowShaper
+from seqae.data.regular import block_from_state, block_state
 from seqae.detectors import BaseDetector
 from seqae.errors import DataError
 from seqae.files import StagedFile
 from seqae.streaming.live import LiveScorer
 
-STATE_FORMAT = 1
+STATE_FORMAT = 2
+READ_FORMATS = (1, 2)  # format 1: a snapshot alone
 
 
 @dataclass
 class Resume:
     """Where a watch goes on from: its scorer, the followed file's byte offset and line number (None:
-    the source's own start, the end of a followed file unless `--from-start`) and the row parser's
-    state (None: the first row may have any time)."""
+    the source's own start, the end of a followed file unless `--from-start`), the row parser's
+    state (None: the first row may have any time) and the rows waiting in the shaper (None: none)."""
 
     scorer: LiveScorer
     offset: int | None = None
     line: int | None = None
     parser: dict | None = None
+    shaper: dict | None = None
 
 
-def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | None) -> Resume:
+def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | None,
+           options: ReadOptions | None = None) -> Resume:
     """The scorer and the place a watch of `data` (a file, or "-" / None for stdin) goes on from.
 
     Without a state file at `path` (or without `path`): a new scorer. With one: its scorer (a
-    `DataError` if it was written for another model); a file's position where the same file was
-    followed; the last row's time (rows must come after it) for the same file or a pipe."""
+    `DataError` if it was written for another model), with the blocks answered after the snapshot
+    gone over again (`options`: the watch's --duplicates and --resample, which those blocks went
+    through); a file's position where the same file was followed; the last row's time (rows must
+    come after it) and the rows waiting for the same file or a pipe."""
     state = _read(path) if path is not None else None
     if state is None:
         return Resume(LiveScorer(detector))
-    scorer = LiveScorer.restore(detector, state["scorer"])
+    snapshot, blocks = state
+    scorer = LiveScorer.restore(detector, snapshot["scorer"])
     pipe = data in (None, "-")
-    same_file = not pipe and state.get("source") == data
-    return Resume(scorer, offset=state["offset"] if same_file else None, line=state["line"] if same_file else None,
-                  parser=state.get("parser") if same_file or pipe else None)
+    same_file = not pipe and snapshot.get("source") == data
+    parser = snapshot.get("parser") if same_file or pipe else None
+    offset, line = snapshot["offset"], snapshot["line"]
+    options = options or ReadOptions()
+    shaper = None
+    if RowShaper.needed(options.duplicates, options.resample):
+        shaper = RowShaper(str(data), options.duplicates, options.resample)
+        if snapshot.get("shaper"):
+            shaper.load_state(snapshot["shaper"])
+    for block in blocks:  # answered after the snapshot: gone over again, not answered again
+        offset, line = block["offset"], block["line"]
+        if block.get("rows") is None:
+            continue
+        index, values, lines = block_from_state(block["rows"])
+        if parser is not None:
+            parser = RowParser.advanced(parser, index, values)
+        if shaper is not None:
+            index, values, lines = shaper.push(index, values, lines)
+        if len(index):
+            scorer.score(values, index)
+    return Resume(scorer, offset=offset if same_file else None, line=line if same_file else None, parser=parser,
+                  shaper=shaper.state() if shaper is not None and (same_file or pipe) else None)
 
 
-def write_state(path: str | os.PathLike, scorer: LiveScorer, parser: RowParser | None, source: str,
-                offset: int, line: int) -> None:
-    """The state file, whole or not at all: the scorer, the row parser and how far `source` was read
-    (`offset` bytes, up to line `line`)."""
-    state = {"format": STATE_FORMAT, "source": source, "offset": offset, "line": line, "scorer": scorer.state(),
-             "parser": None if parser is None else parser.state()}
-    staged = StagedFile(path)
-    try:
-        staged.handle.write(json.dumps(state))
-        staged.handle.flush()
-        os.fsync(staged.handle.fileno())
-        staged.close()
-        staged.commit()
-    except BaseException:
-        staged.discard()
-        raise
+class StateFile:
+    """The state file of a running watch: `snapshot` writes it whole, `answered` appends a block."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = path
+        self.handle = None
+
+    def snapshot(self, scorer: LiveScorer, parser: RowParser | None, shaper: RowShaper | None, source: str,
+                 offset: int, line: int) -> None:
+        """The whole state, synced to the disk and renamed over the file: the scorer, the row
+        parser, the rows waiting in the shaper and how far `source` was answered (`offset` bytes,
+        up to line `line`)."""
+        state = {"format": STATE_FORMAT, "source": source, "offset": offset, "line": line, "scorer": scorer.state(),
+                 "parser": None if parser is None else parser.state(),
+                 "shaper": None if shaper is None else shaper.state()}
+        self.close()
+        staged = StagedFile(self.path)
+        try:
+            staged.handle.write(json.dumps(state) + "\n")
+            staged.handle.flush()
+            os.fsync(staged.handle.fileno())
+            staged.close()
+            staged.commit()
+        except BaseException:
+            staged.discard()
+            raise
+        self.handle = open(self.path, "a", encoding="utf-8")
+
+    def answered(self, rows, offset: int, line: int) -> None:
+        """Append a block of rows about to be answered (`rows`: (index, values, lines) as parsed, or
+        None for a block of malformed lines only) and how far it takes the watch."""
+        record = {"offset": offset, "line": line, "rows": None if rows is None else block_state(*rows)}
+        self.handle.write(json.dumps(record) + "\n")
+        self.handle.flush()  # in the system's hands before the answers: a kill of the watch loses nothing
+
+    def close(self) -> None:
+        if self.handle is not None:
+            self.handle.close()
+            self.handle = None
 
 
-def _read(path: str | os.PathLike) -> dict | None:
-    """The state file at `path`, or None when there is none yet."""
+def _read(path: str | os.PathLike) -> tuple[dict, list[dict]] | None:
+    """The state file at `path` (its snapshot, and the blocks answered after it), or None when there
+    is none yet. A last line cut short (a kill while it was written) is a block never answered."""
     if not os.path.exists(path):
         return None
     try:
-        state = json.loads(open(path, encoding="utf-8").read())
-    except (OSError, json.JSONDecodeError) as exc:
+        text = open(path, encoding="utf-8").read()
+    except OSError as exc:
         raise DataError(f"{path}: not a state file written by seqae watch ({exc}); remove it or give another "
                         "path") from None
-    if not isinstance(state, dict) or state.get("format") != STATE_FORMAT or "scorer" not in state:
+    first, _, rest = text.partition("\n")
+    try:
+        state = json.loads(first)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: not a state file written by seqae watch ({exc}); remove it or give another "
+                        "path") from None
+    if not isinstance(state, dict) or state.get("format") not in READ_FORMATS or "scorer" not in state:
         raise DataError(f"{path}: not a state file written by seqae watch; remove it or give another path")
-    return state
+    blocks = []
+    for text in rest.split("\n")[:-1]:  # complete lines only
+        try:
+            block = json.loads(text)
+        except json.JSONDecodeError:
+            break
+        if not isinstance(block, dict) or "offset" not in block or "line" not in block:
+            break
+        blocks.append(block)
+    return state, blocks

@@ -1,7 +1,9 @@
 """Everything that talks to MLflow (with `seqae.serving`'s servers); nothing else in seqae imports it.
 
     store.py          where runs live (MLFLOW_TRACKING_URI, or SQLite in ./mlruns), experiments, the
-                      UI's addresses, the runs table, logging helpers
+                      UI's addresses, a run as this process logs it, logging helpers
+    sqlite_store.py   a local SQLite store, created whole or not at all
+    runs.py           the runs table of `seqae runs`: child runs counted, dead runs marked
     fit.py            a fit as a run: params, losses, threshold, summaries, dataset, plots, the model
     models.py         the detector as an MLflow pyfunc model from code, and any model URI loaded back
     pyfunc_model.py   the served model (MLflow loads it from code)
@@ -19,7 +21,11 @@ _HOMES = {
     "DEFAULT_EXPERIMENT": "store", "STORE_DIR": "store", "UI_HOST": "store", "UI_PORT": "store",
     "Store": "store", "as_metrics": "store", "csv_dataset": "store", "experiment_id": "store",
     "flat_params": "store", "how_to_view": "store", "log_metrics": "store", "quiet_mlflow": "store",
-    "resolve_store": "store", "runs_table": "store", "ui_url": "store", "use_store": "store",
+    "resolve_store": "store", "ui_url": "store", "use_store": "store", "reach_store": "store",
+    "check_server": "store",
+    "process_tags": "store", "process_gone": "store", "storage_failure": "store", "tracked_run": "store",
+    "prepare_sqlite_store": "sqlite_store",
+    "runs_table": "runs", "format_runs": "runs", "mark_dead_runs": "runs",
     "MODEL_NAME": "models", "LoadedModel": "models", "check_alias": "models", "load_detector": "models",
     "load_model": "models", "load_pyfunc_model": "models", "log_detector_model": "models",
     "log_fleet_model": "models", "model_requirements": "models", "warn_environment_mismatches": "models",

@@ -13,25 +13,26 @@ from mlflow.tracking import MlflowClient
 from seqae import metrics
 from seqae.data import ReadOptions, read_for_detector
 from seqae.detectors import BaseDetector, Detection
-from seqae.errors import about_file
+from seqae.errors import about_file, hide_credentials
 from seqae.windows import window_mean_scores
 from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_readings
 from seqae.tracking.models import load_detector, run_exists
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, csv_dataset, experiment_id, flat_params, mlflow_warnings_off,
-                                  ui_url, use_store)
+                                  reach_store, tracked_run, ui_url)
 
 
 EVAL_PREFIX = "eval_"
 
 
 def score_detector(detector: BaseDetector, frame: pd.DataFrame, path) -> Detection:
+    """The live decisions on `frame`, with the retrospective scores for ranking beside them."""
     with about_file(path):
-        return detector.detect(frame)
+        return detector.detect(frame, ranking=True)
 
 
 @dataclass
 class EvaluationResult:
-    metrics: dict[str, float]  # seqae.metrics.evaluate's keys: precision, recall, f1, far (%), auc_pr, ...
+    metrics: dict[str, float]  # `labelled_metrics`' keys: auc_pr (ranking), precision, ..., anomaly_recall (live)
     run_id: str
     experiment_id: str
     new_run: bool  # True when the model had no run in this store and a new one was made
@@ -46,30 +47,29 @@ def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_colum
     """Score a labelled CSV, compute the metrics and log them (with the dataset and plots) to the
     model's run; a model without a run in this store gets a new run in `experiment`."""
     loaded = load_detector(model_uri)
-    store = use_store()
+    store = reach_store()
     detector = loaded.detector
     frame, labels = read_for_detector(detector, data_path, time_column=time_column, label_column=label_column,
                                       sep=sep, fill=fill, options=options)
     detection = score_detector(detector, frame, data_path)
     y = labels[label_column].to_numpy()
-    values = metrics.evaluate(y, detection.scores, detection.flags)
     alerts = detector.find_alerts(detection)
-    values.update(metrics.alert_counts(y, alerts.spans(), fired_at=alerts.fired_rows(), index=frame.index).to_dict())
+    values = labelled_metrics(y, detection, alerts)
 
     path = Path(data_path)
     existing = loaded.run_id if loaded.run_id and run_exists(loaded.run_id) else None
     if existing:
         exp_id = MlflowClient().get_run(existing).info.experiment_id
-        run_context = mlflow.start_run(run_id=existing)
+        run_context = tracked_run(run_id=existing)
     else:
         exp_id = experiment_id(experiment, store)
-        run_context = mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"evaluate {path.name}",
-                                       tags={"seqae.model_uri": str(model_uri),
-                                             "seqae.model_type": detector.model_type})
+        run_context = tracked_run(experiment_id=exp_id, run_name=run_name or f"evaluate {path.name}",
+                                  tags={"seqae.model_uri": hide_credentials(model_uri),
+                                        "seqae.model_type": detector.model_type})
     with run_context as run:
         if not existing:
             mlflow.log_params({**flat_params(detector), "model_type": detector.model_type,
-                               "model_uri": str(model_uri)})
+                               "model_uri": hide_credentials(model_uri)})
         dataset = csv_dataset(frame.assign(**{label_column: y}), path)
         with mlflow_warnings_off():
             mlflow.log_input(dataset, context="evaluation")
@@ -79,6 +79,12 @@ def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_colum
         _log_why_flagged(run.info.run_id, path, detector, frame, detection, alerts)
     return EvaluationResult(values, run.info.run_id, exp_id, not existing, ui_url(exp_id, run.info.run_id),
                             detection, y)
+
+
+def labelled_metrics(y: np.ndarray, detection: Detection, alerts) -> dict[str, float]:
+    """`seqae.metrics.evaluate_decisions` of a detection with its retrospective scores."""
+    return metrics.evaluate_decisions(y, detection.ranking_scores, detection.scores, detection.flags, alerts.spans(),
+                                      alerts.fired_rows(), index=detection.index)
 
 
 def _log_why_flagged(run_id: str, path: Path, detector: BaseDetector, frame: pd.DataFrame,
@@ -93,7 +99,7 @@ def _log_why_flagged(run_id: str, path: Path, detector: BaseDetector, frame: pd.
     log_expected_readings(run_id, detector, frame, detection, largest, folder, path.name)
     latent = detector.encode(frame)
     MlflowClient().log_figure(run_id, plots.latent_scatter(
-        latent, window_mean_scores(detection.scores, detector.window_size, detector.score_stride),
+        latent, window_mean_scores(detection.ranking_scores, detector.window_size, detector.score_stride),
         title=f"{path.name}: latent space of {len(latent)} windows (PCA of encode())",
         marked=latent_marks(detector, detection, largest)), f"{folder}/latent_space.png")
 

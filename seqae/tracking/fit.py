@@ -14,13 +14,14 @@ from mlflow.tracking import MlflowClient
 
 import seqae
 from seqae.data import TrainingData
+from seqae.data.roles import describe_roles
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import ConfigError, about_file
 from seqae.windows import window_mean_scores
 from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_readings
 from seqae.tracking.models import check_alias, log_detector_model, registered_uri
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, experiment_id, flat_params, log_metrics,
-                                  mlflow_warnings_off, now_ms, ui_url, use_store)
+                                  mlflow_warnings_off, now_ms, tracked_run, ui_url, use_store)
 
 
 @dataclass
@@ -58,7 +59,7 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
     client = MlflowClient()
     run_tags = {"seqae.model_type": detector.model_type, "seqae.version": seqae.__version__, **(tags or {})}
     run_name = run_name or f"{detector.model_type} on {data.name}"
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name, tags=run_tags) as run:
+    with tracked_run(experiment_id=exp_id, run_name=run_name, tags=run_tags) as run:
         run_id = run.info.run_id
         mlflow.log_params({**flat_params(detector), "model_type": detector.model_type, **data.options})
         log_training_inputs(data)
@@ -89,8 +90,7 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
     exp_id = experiment_id(experiment, store)
     client = MlflowClient()
     run_tags = {"seqae.model_type": "auto", "seqae.version": seqae.__version__, **(tags or {})}
-    with mlflow.start_run(experiment_id=exp_id, run_name=run_name or f"auto on {data.name}",
-                          tags=run_tags) as run:
+    with tracked_run(experiment_id=exp_id, run_name=run_name or f"auto on {data.name}", tags=run_tags) as run:
         run_id = run.info.run_id
         log_training_inputs(data)
         started = time.perf_counter()
@@ -151,6 +151,9 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
     _log_fit_plots(run_id, detector, data.frame, detection, alerts)
     mlflow.log_dict(_effective_config(detector, data.options), "config.json")
+    modelled = list(detector.feature_names_in_)
+    mlflow.log_dict({"roles": detector.roles_, "modelled": modelled}, "columns.json")
+    mlflow.set_tag("seqae.columns", describe_roles(detector.roles_, modelled))
     model_info = log_detector_model(detector, data.frame, registered_model_name=register)
     return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri(model_info, register, alias),
                      fit_seconds,
@@ -159,7 +162,7 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
 
 def _fit_summary(detector: BaseDetector, detection: Detection, fit_seconds: float) -> dict[str, float]:
     summary = {"threshold": float(detector.threshold_.value_), "fit_seconds": fit_seconds,
-               "train_flagged_fraction": float(np.mean(detector.threshold_.flag(detector.train_scores_))),
+               "train_flagged_fraction": float(np.mean(detection.flags)),
                "n_train_rows": float(len(detection.scores))}
     for name, scores in (("train", detector.train_scores_), ("validation", detector.validation_scores_)):
         if scores is None:
@@ -215,7 +218,7 @@ def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, det
     if hasattr(detector, "encode"):
         latent = detector.encode(frame)
         client.log_figure(run_id, plots.latent_scatter(
-            latent, window_mean_scores(detection.scores, detector.window_size, detector.score_stride),
+            latent, window_mean_scores(detection.ranking_scores, detector.window_size, detector.score_stride),
             title=f"Latent space: {len(latent)} training windows (PCA of encode())",
             marked=latent_marks(detector, detection, largest)),
             "plots/latent_space.png")

@@ -23,7 +23,7 @@ from mlflow.types import ColSpec, Schema
 from seqae.detectors import BaseDetector
 from seqae.errors import ConfigError
 from seqae.fleet import FleetDetector, asset_key
-from seqae.tracking.store import flat_params, mlflow_warnings_off, use_store
+from seqae.tracking.store import flat_params, mlflow_warnings_off, reach_store
 
 
 MODEL_NAME = "model"  # the logged model's name inside its run
@@ -211,7 +211,7 @@ def load_model(model_uri: str) -> LoadedModel:
             raise ConfigError(f"{path}: neither a seqae model directory (config.json or fleet.json) nor an MLflow "
                               "model directory (MLmodel)")
     elif ":/" in model_uri:
-        use_store()
+        reach_store()
         model = _load_pyfunc(model_uri)
     else:
         raise ConfigError(f"{model_uri}: no such model directory, and not a model URI; give "

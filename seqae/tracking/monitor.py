@@ -8,11 +8,15 @@ held-out normal scores above it, `expected_share`). The alert table is an artifa
 `monitoring/alerts.csv`, rewritten whenever an alert opens or closes: the alerts the live scorer
 keeps (its last `LiveScorer.alerts_kept`, 1,000), so a report costs the same after months.
 
-A stale model: when the share above the threshold stays far from the expected share (more than 3
-times it or under a third of it, and more than 4 binomial standard errors away) for `stale_after`
-reports in a row, the watch warns once ("the model looks stale: refit on recent normal data") and
-tags the run `seqae.stale=true`. An anomaly raises the share too; `stale_after` reports (5,000 rows
-by default) is longer than the alerts the rules were tuned for.
+The feed adapts to normal behaviour as it drifts (`seqae.detectors.feed`): each report also logs
+how far it has moved from what the model was fitted on (`threshold_ratio`: the threshold now over
+the fitted one; `level_shift`: the largest move of a sensor's level, in its spreads). A stale model:
+when for `stale_after` reports in a row the share above the threshold stays far from the expected
+share (more than 3 times it or under a third of it, and more than 4 binomial standard errors away),
+or the threshold has moved 3 times (or a third) from the fitted one, or a level by 3 spreads, the
+watch warns once ("the model looks stale: refit on recent normal data") and tags the run
+`seqae.stale=true`. An anomaly raises the share too; `stale_after` reports (5,000 rows by default)
+is longer than the alerts the rules were tuned for.
 """
 
 from __future__ import annotations
@@ -26,19 +30,22 @@ from mlflow.tracking import MlflowClient
 
 from seqae.detectors import BaseDetector, Detection
 from seqae.tracking.models import LoadedModel
-from seqae.tracking.store import DEFAULT_EXPERIMENT, experiment_id, mlflow_warnings_off, now_ms, use_store
+from seqae.errors import hide_credentials
+from seqae.tracking.store import (DEFAULT_EXPERIMENT, experiment_id, mlflow_warnings_off, now_ms, process_tags,
+                                  reach_store)
 
 STALE_RATIO = 3.0  # the share above the threshold this many times the expected one (or under 1/this)
 STALE_Z = 4.0  # and this many binomial standard errors away
+STALE_LEVEL = 3.0  # or a sensor's level moved this many spreads from the training rows' (the threshold: STALE_RATIO)
 STALE_MESSAGE = "the model looks stale: refit on recent normal data"
 ALERTS_ARTIFACT = "monitoring/alerts.csv"
 
 
 def expected_share(detector: BaseDetector) -> float:
     """The share of normal rows the calibration puts above the threshold (of the held-out scores the
-    alert rules were fitted on, the tail beyond the kept ones extrapolated)."""
+    alert rules were fitted on, an exponential tail beyond the largest of them)."""
     rules = detector.alert_rules_
-    return float(rules.exceedance([detector.threshold_.value_])[0])
+    return float(10.0 ** -rules.reference().severity(rules.threshold_value))
 
 
 class MonitoringRun:
@@ -46,8 +53,8 @@ class MonitoringRun:
 
     def __init__(self, loaded: LoadedModel, *, source: str, experiment: str = DEFAULT_EXPERIMENT,
                  report_every: int = 1000, stale_after: int = 5, warn: Callable[[str], None] = print,
-                 alert_table: Callable | None = None):
-        use_store()
+                 alert_table: Callable | None = None, drift: Callable[[], dict] | None = None):
+        reach_store()
         self.client = MlflowClient()
         detector = loaded.detector
         exp_id = None
@@ -58,7 +65,8 @@ class MonitoringRun:
                 exp_id = None
         if exp_id is None:
             exp_id = experiment_id(experiment)
-        tags = {"seqae.kind": "monitoring", "seqae.model_uri": loaded.uri, "seqae.source": source}
+        tags = {"seqae.kind": "monitoring", "seqae.model_uri": hide_credentials(loaded.uri), "seqae.source": source,
+                **process_tags()}
         if loaded.run_id:
             tags["seqae.model_run_id"] = loaded.run_id
         with mlflow_warnings_off():
@@ -69,7 +77,7 @@ class MonitoringRun:
         self.report_every, self.stale_after, self.warn = int(report_every), int(stale_after), warn
         self.alert_table = alert_table
         self.client.log_batch(self.run_id, params=[
-            Param("model_uri", loaded.uri), Param("model_type", detector.model_type),
+            Param("model_uri", hide_credentials(loaded.uri)), Param("model_type", detector.model_type),
             Param("threshold", f"{self.threshold:.6g}"), Param("expected_share", f"{self.expected:.6g}"),
             Param("report_every", str(self.report_every)), Param("source", source)])
         self.rows_seen = 0
@@ -77,7 +85,8 @@ class MonitoringRun:
         self.scores: list[np.ndarray] = []  # the scores since the last report (warming-up rows left out)
         self.pending = 0  # rows since the last report
         self.alerts_changed = False
-        self.strikes = 0  # reports in a row with the share far from the expected one
+        self.drift = drift
+        self.strikes = 0  # reports in a row with the share far from the expected one, or the feed far off
         self.stale = False
 
     def __call__(self, detection: Detection, events) -> None:
@@ -107,26 +116,32 @@ class MonitoringRun:
         values = {"rows_seen": self.rows_seen, "alerts_opened": self.opened, "alerts_closed": self.closed,
                   "expected_share": self.expected}
         if scores.size:
-            share = float(np.mean(scores > self.threshold))
+            share = float(np.mean(scores > 1.0))  # calibrated scores: 1.0 is the threshold
             values.update({"score_p50": float(np.quantile(scores, 0.5)), "score_p90": float(np.quantile(scores, 0.9)),
                            "score_p99": float(np.quantile(scores, 0.99)), "score_max": float(scores.max()),
                            "share_above_threshold": share})
-            self._check_stale(share, scores.size)
+            moved = self.drift() if self.drift is not None else {}
+            values.update(moved)
+            self._check_stale(share, scores.size, moved)
         self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), stamp, step) for k, v in values.items()])
         if self.alerts_changed and self.alert_table is not None:
             self.client.log_text(self.run_id, self.alert_table().to_csv(index=False), ALERTS_ARTIFACT)
             self.alerts_changed = False
         self.scores, self.pending = [], 0
 
-    def _check_stale(self, share: float, n: int) -> None:
+    def _check_stale(self, share: float, n: int, moved: dict) -> None:
         p = self.expected
         spread = math.sqrt(max(p * (1 - p), 1e-12) / n)
         far = (share > STALE_RATIO * p or share < p / STALE_RATIO) and abs(share - p) > STALE_Z * spread
-        self.strikes = self.strikes + 1 if far else 0
+        ratio, level = moved.get("threshold_ratio", 1.0), moved.get("level_shift", 0.0)
+        adapted = (not STALE_RATIO ** -1 <= ratio <= STALE_RATIO) or level > STALE_LEVEL
+        self.strikes = self.strikes + 1 if far or adapted else 0
         if self.strikes >= self.stale_after and not self.stale:
             self.stale = True
-            self.warn(f"Warning: {STALE_MESSAGE} ({100 * share:.2f} % of the last {n} rows above the threshold, "
-                      f"{self.stale_after} reports in a row; the calibration expects {100 * p:.2f} %)")
+            why = (f"the threshold is {ratio:.3g} times the fitted one, a sensor's level moved {level:.3g} spreads"
+                   if adapted else f"{100 * share:.2f} % of the last {n} rows above the threshold; the calibration "
+                   f"expects {100 * p:.2f} %")
+            self.warn(f"Warning: {STALE_MESSAGE} ({why}, {self.stale_after} reports in a row)")
             self.client.set_tag(self.run_id, "seqae.stale", "true")
             self.client.set_tag(self.run_id, "seqae.stale_at_row", str(self.rows_seen))
 

@@ -11,15 +11,20 @@ order, and `predict` scores each asset's rows with that asset's detector, answer
 column first, then the columns below, in the request's row order.
 
 `predict` takes a frame of sensor readings (rows in time order, the fitted sensor columns) and
-returns one row per input row: `score`, `is_anomaly` and `contribution_<sensor>` for each sensor.
-The `threshold` param overrides the fitted threshold for one call; the `reconstruction` param
+returns one row per input row, decided as a live feed of those rows would be (`BaseDetector.detect`):
+`score` (calibrated: 1.0 = the threshold), `raw_score`, `is_anomaly`, `alert_id`, `warming_up` and
+`contribution_<sensor>` for each sensor. The `threshold` param sets the flag level on the calibrated
+score for one call; the `reconstruction` param
 (true) adds `expected_<sensor>` for each sensor: what the model expected the row to read, in the
-sensor's units (`reconstruct`; neural detectors). Input that cannot be scored is
-refused before any work with an `InvalidModelInput` whose JSON body is one line, without the
-stack trace and the echo of the request that MLflow's scoring server adds to other errors.
+sensor's units (`reconstruct`; neural detectors). Input that cannot be scored, and a param the
+model does not take or of the wrong kind (`scoring_params`), is refused before any work with an
+`InvalidModelInput` whose JSON body is one line, without the stack trace and the echo of the
+request that MLflow's scoring server adds to other errors.
 """
 
 import json
+import math
+from dataclasses import dataclass
 
 import mlflow
 import numpy as np
@@ -40,6 +45,35 @@ class InvalidModelInput(MlflowException):
         body = json.loads(super().serialize_as_json())
         body["message"] = self.user_message
         return json.dumps(body)
+
+
+# The params a request may carry, and what each takes (for the message that refuses another).
+PARAMS = {"threshold": "a number", "reconstruction": "true or false", "context_rows": "a whole number >= 0"}
+
+
+@dataclass(frozen=True)
+class ScoringParams:
+    """A request's params, checked (`scoring_params`)."""
+
+    threshold: float | None = None  # None: the model's own
+    reconstruction: bool = False  # add expected_<sensor> to the answer
+    context_rows: int | None = None  # None: the default scores; k: causal scores of the rows after the first k
+
+
+def scoring_params(params: dict | None) -> ScoringParams:
+    """The `params` of a request (a dictionary of `PARAMS` names, or None), checked; `InvalidModelInput`
+    naming the first one that is unknown or of the wrong kind, and what the model takes."""
+    if params is None:
+        return ScoringParams()
+    taken = ", ".join(f"{name} ({kind})" for name, kind in PARAMS.items())
+    if not isinstance(params, dict):
+        raise InvalidModelInput(f"params must be a dictionary of names and values, got {type(params).__name__}; "
+                                f"the model takes {taken}")
+    unknown = [name for name in params if name not in PARAMS]
+    if unknown:
+        raise InvalidModelInput(f"unknown param {unknown[0]!r}; the model takes {taken}")
+    return ScoringParams(_threshold(params.get("threshold")), _wants_reconstruction(params.get("reconstruction")),
+                         _context_rows(params.get("context_rows")))
 
 
 class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
@@ -154,11 +188,11 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
         """Scores, flags, alert ids and contributions of the request's rows (taken as one series;
         for a fleet model, each asset's rows as its own series).
 
-        params: `threshold` (a number) replaces the model's; `reconstruction` (true) adds the
-        expected readings; `context_rows` (k >= 0) scores causally (`detect(..., causal=True)`, as
-        `seqae score --causal` and `seqae watch` do) and answers only the rows after the first k,
-        which are context: a client that slides a window over a feed, sending the last rows it
-        already had answered before the new ones, gets each new row's live score.
+        params: `threshold` (a number) the flag level on the calibrated score (1.0: the model's
+        threshold); `reconstruction` (true) adds the expected readings; `context_rows` (k >= 0)
+        answers only the rows after the first k, which are context: a client that slides a window
+        over a feed, sending the last rows it already had answered before the new ones (at least
+        `window_size - 1`, and the rules' `burn_in` more for decisions), gets the new rows' answers.
         """
         if self.fleet is not None:
             return self.predict_fleet(model_input, params)
@@ -177,31 +211,25 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
     def predict_fleet(self, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         """`predict` of a fleet model: each asset's rows to its detector, alert ids counted within the
         asset, in the request's order."""
-        if _context_rows((params or {}).get("context_rows")) is not None:
+        checked = scoring_params(params)
+        if checked.context_rows is not None:
             raise InvalidModelInput("param 'context_rows' is not offered by a fleet model; send the rows of "
                                     "one machine to a model fitted on it alone")
         frame = self.check_fleet_input(model_input)
-        threshold = _threshold(params)
-        if _wants_reconstruction((params or {}).get("reconstruction")):
+        if checked.reconstruction:
             raise InvalidModelInput("param 'reconstruction' is not offered by a fleet model; send the rows of "
                                     "one machine to a model fitted on it alone")
-        return self.fleet.score_frame(frame, threshold=threshold).reset_index(drop=True)
+        return self.fleet.score_frame(frame, threshold=checked.threshold).reset_index(drop=True)
 
     def answer_columns(self, model_input: pd.DataFrame, params: dict | None = None) -> dict[str, np.ndarray]:
         """The columns of a single detector's answer (`predict`), in order, one value per answered row."""
-        context_rows = _context_rows((params or {}).get("context_rows"))
+        checked = scoring_params(params)
+        context_rows, level = checked.context_rows, checked.threshold
         frame = self.check_input(model_input, None if context_rows is None else context_rows + 1)
-        threshold = _threshold(params)
-        detection = self.detector.detect(frame, causal=context_rows is not None)
-        if threshold is not None:
-            detection.threshold = threshold
-            detection.flags = (detection.scores > threshold).astype(np.int8)
-        # Each row's alert by the model's alert rules, the rows of the request taken as one series.
-        columns = detection.columns(self.detector.find_alert_ids(detection))
-        if _wants_reconstruction((params or {}).get("reconstruction")):
-            if context_rows is not None:
-                raise InvalidModelInput("param 'reconstruction' gives the expected readings of the default scores; "
-                                        "send it without 'context_rows'")
+        # The rows of the request are a feed of their own, decided from its first row by the model's rules.
+        detection = self.detector.detect(frame, level=1.0 if level is None else level)
+        columns = detection.columns()
+        if checked.reconstruction:
             expected = self.expected_readings(frame)
             columns.update({name: expected[name].to_numpy() for name in expected.columns})
         if context_rows is not None:
@@ -218,16 +246,19 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
         return expected.set_axis([f"expected_{name}" for name in expected.columns], axis=1)
 
 
-def _threshold(params: dict | None) -> float | None:
-    """The `threshold` param as a number, or None (the model's own: absent, or NaN, a fleet model's default)."""
-    threshold = (params or {}).get("threshold")
-    if threshold is None:
+def _threshold(value) -> float | None:
+    """The `threshold` param, the flag level on the calibrated score (1.0: the model's threshold),
+    as a finite number, or None: the model's own (absent, or the float NaN that MLflow fills in
+    from a fleet model's signature when a caller leaves it out)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     try:
-        threshold = float(threshold)
+        threshold = None if isinstance(value, (bool, np.bool_)) else float(value)
     except (TypeError, ValueError):
-        raise InvalidModelInput(f"param 'threshold' must be a number, got {threshold!r}") from None
-    return None if np.isnan(threshold) else threshold
+        threshold = None
+    if threshold is None or not math.isfinite(threshold):
+        raise InvalidModelInput(f"param 'threshold' must be a finite number, got {value!r}")
+    return threshold
 
 
 def _context_rows(value) -> int | None:

@@ -1,17 +1,25 @@
 """Where runs live: the MLflow store (`MLFLOW_TRACKING_URI`, or SQLite in ./mlruns), experiments,
-the UI's addresses, the runs table, and the small helpers every run logs through (metrics in
-batches, a detector's parameters, a CSV as a dataset)."""
+the UI's addresses, a run as this process logs it (`tracked_run`), and the small helpers every run
+logs through (metrics in batches, a detector's parameters, a CSV as a dataset).
+
+No password of a tracking URI (`http://user:password@host`) reaches what seqae prints, logs or tags:
+the UI's addresses and messages show it as `***` (`seqae.errors.hide_credentials`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import os
+import re
+import shutil
+import tempfile
 import time
+import urllib.parse
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 import mlflow
 import numpy as np
@@ -20,7 +28,10 @@ from mlflow.entities import Metric
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from seqae.errors import ConfigError
+from seqae import processes
+from seqae.errors import ConfigError, StorageError, StoreError, hide_credentials, storage_error
+from seqae.files import fullest
+from seqae.tracking.sqlite_store import prepare_sqlite_store
 
 if TYPE_CHECKING:  # the store needs no detector (nor torch) to list runs
     from seqae.detectors import BaseDetector
@@ -39,6 +50,12 @@ UI_PORT = 5000
 
 
 METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch call
+
+
+SERVER_TIMEOUT_S = 10  # how long a tracking server may take to accept a connection
+
+
+PROCESS_TAGS = ("seqae.pid", "seqae.host", "seqae.process_started")  # the process that logs a run
 
 
 @dataclass(frozen=True)
@@ -69,10 +86,12 @@ def resolve_store() -> Store:
 
 
 def use_store() -> Store:
-    """Point MLflow's tracking and registry at the store (creating `./mlruns/` if it is ours)."""
+    """Point MLflow's tracking and registry at the store: a local SQLite store is created whole
+    (`sqlite_store.prepare_sqlite_store`) if it does not exist yet. `reach_store` also checks that a
+    tracking server answers."""
     store = resolve_store()
     if store.artifact_location:
-        Path(store.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        prepare_sqlite_store(store.tracking_uri.removeprefix("sqlite:///"), store.artifact_location)
     # MLflow also exports the URIs as environment variables; put back what the user had, or the
     # next resolve_store would take seqae's own default for the user's choice.
     exported = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
@@ -86,23 +105,71 @@ def use_store() -> Store:
     return store
 
 
+def reach_store(store: Store | None = None) -> Store:
+    """`use_store` (unless `store` is given), then a one-line `StoreError` at once if the store is a
+    tracking server that does not accept a connection: MLflow would retry for minutes, then fail
+    with a traceback. Called before a command's first request to the store."""
+    store = store or use_store()
+    if store.tracking_uri.startswith(("http://", "https://")):
+        check_server(store.tracking_uri)
+    return store
+
+
+_reachable: set[str] = set()  # the tracking servers this process has reached
+
+
+def check_server(uri: str) -> None:
+    """A one-line `StoreError` unless the tracking server at `uri` accepts a connection (any HTTP
+    answer will do; what MLflow makes of it is MLflow's to say)."""
+    if uri in _reachable:
+        return
+    import requests
+
+    try:
+        requests.head(uri, timeout=SERVER_TIMEOUT_S, allow_redirects=False)
+    except requests.exceptions.SSLError:
+        pass  # it answered; MLflow reports the certificate with its own settings
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        found = re.search(r"\[Errno -?\d+\] ([^'\")]+)", str(exc))
+        reason = found.group(1).strip() if found else f"no answer within {SERVER_TIMEOUT_S} s"
+        raise StoreError(f"cannot reach the MLflow tracking server at {hide_credentials(uri)} ({reason.lower()}); "
+                         "start it, or check MLFLOW_TRACKING_URI (unset, seqae keeps runs in ./mlruns)") from None
+    _reachable.add(uri)
+
+
+class _HideCredentials(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = hide_credentials(message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
+
+
 def quiet_mlflow() -> None:
-    """For command-line use: no per-file download bars, no INFO chatter from MLflow, and no "View run
-    at ..." line on stdout for every run logged to a tracking server (seqae prints the run's URL once)."""
+    """For command-line use: no per-file download bars, no INFO chatter from MLflow, no "View run
+    at ..." line on stdout for every run logged to a tracking server (seqae prints the run's URL
+    once), and no tracking password in what MLflow logs."""
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logger = logging.getLogger("mlflow")
+    logger.setLevel(logging.WARNING)
+    # A database error is logged with its traceback before it is raised; seqae reports what is raised.
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
+    for handler in [*logger.handlers, *logging.getLogger().handlers, logging.lastResort]:
+        if handler is not None and not any(isinstance(f, _HideCredentials) for f in handler.filters):
+            handler.addFilter(_HideCredentials())
 
 
 def experiment_id(name: str, store: Store | None = None, create: bool = True) -> str:
     """The id of experiment `name`, created (with seqae's artifact location) if it does not exist."""
-    store = store or use_store()
+    store = reach_store(store)
     client = MlflowClient()
     found = client.get_experiment_by_name(name)
     if found is None:
         if not create:
             names = [e.name for e in client.search_experiments()]
-            raise ConfigError(f"no experiment named {name!r} in {store.tracking_uri}; "
+            raise ConfigError(f"no experiment named {name!r} in {hide_credentials(store.tracking_uri)}; "
                               f"it has {', '.join(repr(n) for n in names) or 'none'}")
         try:
             return client.create_experiment(name, artifact_location=store.artifact_location)
@@ -121,7 +188,7 @@ def ui_url(experiment: str | None = None, run_id: str | None = None,
     """The MLflow UI page of a run or experiment, in the training (not GenAI) view."""
     store = resolve_store()
     if base is None:
-        base = store.tracking_uri if store.is_server else f"http://{UI_HOST}:{UI_PORT}"
+        base = hide_credentials(store.tracking_uri) if store.is_server else f"http://{UI_HOST}:{UI_PORT}"
     page = "/#/experiments"
     if experiment is not None:
         page += f"/{experiment}"
@@ -178,30 +245,95 @@ def mlflow_warnings_off():
         yield
 
 
-RUN_COLUMNS = {  # search_runs column -> table header
-    "run_id": "run_id",
-    "tags.mlflow.runName": "name",
-    "status": "status",
-    "start_time": "started",
-    "params.model_type": "model",
-    "params.window_size": "window",
-    "params.epochs": "epochs",
-    "params.n_train_rows": "train_rows",
-    "metrics.best_validation_loss": "best_val_loss",
-    "metrics.threshold": "threshold",
-    "metrics.eval_f1": "eval_f1",
-    "metrics.eval_far": "eval_far_%",
-    "metrics.eval_auc_pr": "eval_auc_pr",
-}
+def process_tags() -> dict[str, str]:
+    """Tags naming the process that logs a run (pid, host, start time), by which `seqae runs` tells
+    a run whose process died (kill -9, a machine that stopped) from one still running."""
+    me = processes.this_process()
+    return dict(zip(PROCESS_TAGS, (str(me.pid), me.host, "" if me.started is None else f"{me.started:.2f}")))
 
 
-def runs_table(experiment: str = DEFAULT_EXPERIMENT, limit: int = 20) -> pd.DataFrame:
-    """The latest runs of `experiment`: id, name, status, start, model type, key params and metrics."""
-    store = use_store()
-    exp_id = experiment_id(experiment, store, create=False)
-    runs = mlflow.search_runs([exp_id], max_results=limit, order_by=["attributes.start_time DESC"])
-    if runs.empty:
-        return pd.DataFrame(columns=list(RUN_COLUMNS.values()))
-    table = runs[[c for c in RUN_COLUMNS if c in runs.columns]].rename(columns=RUN_COLUMNS)
-    table["started"] = pd.to_datetime(table["started"]).dt.strftime("%Y-%m-%d %H:%M:%S")
-    return table
+def process_gone(tags: dict[str, str]) -> bool:
+    """True when the run's tags name a process (`process_tags`) of this host that no longer runs."""
+    try:
+        pid, host, started = (tags.get(name) for name in PROCESS_TAGS)
+        return processes.is_running(int(pid), host, float(started) if started else None) is False
+    except (TypeError, ValueError):  # no such tags (a run logged by another program)
+        return False
+
+
+@contextlib.contextmanager
+def tracked_run(**start_run_args) -> Iterator[mlflow.ActiveRun]:
+    """`mlflow.start_run(**start_run_args)` for a run this process logs to, tagged with the process
+    (`process_tags`); the run ends FINISHED when the block does, KILLED when Ctrl-C or SIGTERM stops
+    it, FAILED on an error. A full disk under the store or the temporary folder is a one-line
+    `StorageError` naming it (`storage_failure`); what a new run had written to a local store's
+    artifacts is removed then (a half-copied model is of no use, and ending the run needs room)."""
+    try:  # the process's tags come with the run, so that a kill -9 a moment later leaves them
+        run = mlflow.start_run(**{**start_run_args, "tags": {**(start_run_args.get("tags") or {}), **process_tags()}})
+    except Exception as exc:
+        failure = storage_failure(exc)
+        if failure is None:
+            raise
+        raise failure from None
+    try:
+        yield run
+    except BaseException as exc:
+        status = "KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED"
+        failure = storage_failure(exc)
+        if failure is not None and "run_id" not in start_run_args:  # a resumed run keeps what it had
+            _discard_local_artifacts(run)
+        try:
+            _end_run(status)
+        except Exception:
+            if failure is None:
+                raise
+            raise StorageError(f"{failure}; run {run.info.run_id} could not be ended {status} (the store "
+                               "cannot be written): `seqae runs` marks it once it can") from None
+        if failure is not None:
+            raise failure from None
+        raise
+    _end_run("FINISHED")
+
+
+def _end_run(status: str, attempts: int = 5) -> None:
+    """`mlflow.end_run(status)`, tried again when another process holds a SQLite store's lock for a
+    moment (`seqae runs`, a second command on the same store): a run must not stay RUNNING for that."""
+    for attempt in range(attempts):
+        try:
+            mlflow.end_run(status)
+            return
+        except MlflowException as exc:
+            if "database is locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * 2 ** attempt)
+
+
+def _discard_local_artifacts(run: mlflow.ActiveRun) -> None:
+    """Remove the artifacts a run (and the models it logged) wrote to a local store, as far as the
+    store can still be read."""
+    folders = [run.info.artifact_uri]
+    with contextlib.suppress(MlflowException):
+        logged = MlflowClient().search_logged_models([run.info.experiment_id],
+                                                     filter_string=f"source_run_id = '{run.info.run_id}'")
+        folders += [model.artifact_location for model in logged]
+    for uri in folders:
+        if uri and uri.startswith("file://"):
+            # <...>/<run or model id>/artifacts: the id's folder holds nothing else
+            shutil.rmtree(Path(urllib.parse.unquote(urllib.parse.urlparse(uri).path)).parent, ignore_errors=True)
+
+
+def storage_failure(exc: BaseException, store: Store | None = None) -> StorageError | None:
+    """A one-line `StorageError` for `exc` when it comes from a full (over-quota, failing) disk: an
+    `OSError` naming the fullest of the store's folder, its file and the temporary folder, or the
+    SQLite store's "database or disk is full"; None for any other exception."""
+    if isinstance(exc, StorageError):
+        return exc
+    store = store or resolve_store()
+    database = Path(store.tracking_uri.removeprefix("sqlite:///")) if store.artifact_location else None
+    if isinstance(exc, MlflowException) and re.search(r"database or disk is full|disk I/O error", str(exc)):
+        return storage_error(OSError(28, "database or disk is full"), database or store.tracking_uri)
+    if isinstance(exc, OSError):
+        places = [p for p in (exc.filename, exc.filename2) if p] or [database and database.parent,
+                                                                     tempfile.gettempdir()]
+        return storage_error(exc, fullest(p for p in places if p is not None))
+    return None

@@ -1,0 +1,148 @@
+"""Decisions as live monitoring has them, on the dev sets: what an operator would have been told.
+
+    python -m benchmarks.quality decisions                                   # skab, nab-dev, telemetry-dev
+    python -m benchmarks.quality decisions --sets skab nab-dev --limit 5     # a quick run
+    python -m benchmarks.quality decisions --rules '{"settle": 200}'         # other alert rules (from the cache)
+    python -m benchmarks.quality decisions --grid '{"burn_in": [25, 50, 100], "extreme": [2, 3]}'
+
+For each file: `seqae fit`'s default (`autoconfig.auto_fit`, seed 0) fitted on its training rows
+(protocol.py), then its test rows scored as a feed of their own, as `seqae score test.csv` (and
+`seqae watch`) decide them: causal scores, calibrated against the normal reference, flags and
+alerts by the model's alert rules (`BaseDetector.detect`). Alerts are counted where they fire
+(`seqae.metrics.alert_counts`, the definitions of ../shared/tools/live_decisions.py): anomaly recall,
+alert precision, false alerts per 1,000 normal rows, the median delay, the normal rows inside
+alerts and the normal rows flagged; NAB's score of the firing rows beside them. Counts are pooled
+over each set's files.
+
+The fitted models are cached under benchmarks/out/decisions/ (`--refit` fits again): other alert
+rules (`--rules`, `--grid`: `seqae.alerts.AlertRules` parameters, calibrated on the model's own
+calibration scores) are measured by scoring the test rows again, without fitting. Writes
+benchmarks/results/<tag>.md and <tag>.per_file.csv.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.quality import common, protocol
+
+CACHE = protocol.REPO / "benchmarks" / "out" / "decisions"
+SETS = ("skab", "nab-dev", "telemetry-dev")
+TARGETS = {  # issue 25: recall, precision, false per 1,000 normal rows, normal rows in alerts, normal rows flagged
+    "skab": (0.9, 0.8, 1.0, 0.05, 0.05),
+    "nab-dev": (0.7, 0.6, 0.1, 0.05, 0.05),
+}
+
+
+def fitted_file(set_name: str, file: protocol.DevFile, seed: int, refit: bool, networks: bool = True):
+    """The default fitted on the file's training rows (cached: saved with `BaseDetector.save`)."""
+    from seqae import autoconfig
+    from seqae.detectors import BaseDetector
+
+    path = CACHE / set_name / f"{file.name.replace('/', '__')}.seed{seed}{'' if networks else '.baselines'}"
+    if path.exists() and not refit:
+        return BaseDetector.load(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        detector = autoconfig.auto_fit(file.train, random_state=seed, networks=networks).detector
+    if path.exists():
+        shutil.rmtree(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    detector.save(path)
+    return detector
+
+
+def decide(detector, file: protocol.DevFile, rules: dict):
+    """The alert counts of the file's test rows, a feed of their own, under alert rules `rules`
+    (AlertRules parameters beyond the defaults) calibrated as the model's own were."""
+    from seqae import metrics
+    from seqae.alerts import AlertRules
+
+    fitted = detector.alert_rules_
+    if rules:
+        params = {**fitted.get_params(), **rules}
+        detector.alert_rules_ = AlertRules(**params).fit(fitted.calibration_, detector.threshold_.value_)
+        detector.level_rows_ = min(detector.level_rows_ or params["memory"], params["memory"])
+    try:
+        detection = detector.detect(file.test)
+    finally:
+        detector.alert_rules_ = fitted
+    spans = [(a.start, a.end) for a in detection.alerts]
+    fired = [a.fired_at for a in detection.alerts]
+    return metrics.alert_counts(file.labels, spans, fired_at=fired, index=file.test.index, flags=detection.flags)
+
+
+def summary_line(set_name: str, counts) -> str:
+    target = TARGETS.get(set_name)
+    aim = "" if target is None else (f"  (targets >= {target[0]}, >= {target[1]}, <= {target[2]}, "
+                                     f"<= {100 * target[3]:.0f} %, <= {100 * target[4]:.0f} %)")
+    return (f"{set_name}: recall {counts.n_anomalies_found}/{counts.n_anomalies} = {counts.anomaly_recall:.2f}, "
+            f"precision {counts.n_true_alerts}/{counts.n_alerts} = {counts.alert_precision:.2f}, "
+            f"{counts.false_alerts_per_1000_rows:.2f} false per 1,000 normal rows, median delay "
+            f"{counts.median_alert_delay:.0f} rows, alerts cover {100 * counts.normal_rows_in_alerts:.1f} % of normal "
+            f"rows, flags on {100 * counts.normal_rows_flagged:.1f} %, NAB {counts.nab_score:.1f}{aim}")
+
+
+def run(sets, limit, seed, refit, variants: list[dict], verbose: bool, networks: bool = True):
+    rows, lines = [], []
+    for set_name in sets:
+        fitted = []
+        for file in protocol.load(set_name, limit):
+            fitted.append((file, fitted_file(set_name, file, seed, refit, networks)))
+            if verbose:
+                detector = fitted[-1][1]
+                print(f"{set_name} {file.name}: {detector.model_type} w={detector.window_size}", file=sys.stderr,
+                      flush=True)
+        for rules in variants:
+            total = None
+            for file, detector in fitted:
+                counts = decide(detector, file, rules)
+                total = counts if total is None else total + counts
+                rows.append({"set": set_name, "file": file.name, "rules": json.dumps(rules), **counts.to_dict()})
+            lines.append((json.dumps(rules), summary_line(set_name, total)))
+    return pd.DataFrame(rows), lines
+
+
+def variants_of(rules: str | None, grid: str | None) -> list[dict]:
+    base = json.loads(rules) if rules else {}
+    if not grid:
+        return [base]
+    axes = json.loads(grid)
+    return [{**base, **dict(zip(axes, values))} for values in itertools.product(*axes.values())]
+
+
+def main(argv=None) -> None:
+    parser = common.parser(__name__, __doc__)
+    common.dev_set_options(parser, SETS, seeds=None)
+    parser.add_argument("--seed", type=int, default=0, help="the model seed")
+    parser.add_argument("--rules", help="AlertRules parameters as JSON, e.g. '{\"settle\": 200}'")
+    parser.add_argument("--grid", help="AlertRules parameters to vary, as JSON lists, e.g. '{\"burn_in\": [25, 50]}'")
+    parser.add_argument("--refit", action="store_true", help="fit again instead of the cached scores")
+    parser.add_argument("--no-networks", action="store_true",
+                        help="auto-configuration without its network candidates (a quicker fit of the same choice "
+                             "where auto keeps a baseline)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="a line per file")
+    common.output_options(parser, "decisions")
+    args = parser.parse_args(argv)
+    common.one_torch_thread()
+    common.ignore_gap_warnings()
+    per_file, lines = run(args.sets, args.limit, args.seed, args.refit, variants_of(args.rules, args.grid),
+                          args.verbose, networks=not args.no_networks)
+    for rules, line in lines:
+        print(f"{rules} {line}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    per_file.to_csv(out / f"{args.tag}.per_file.csv", index=False)
+    (out / f"{args.tag}.md").write_text("\n".join(f"- `{rules}` {line}" for rules, line in lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,381 @@
+"""The alert rules run over a feed, one row after another: calibrated scores, flags and alerts.
+
+    raw score --the normal reference (seqae.alerts.reference)--> calibrated score c (1.0 = threshold)
+      --c > level--> flag --episodes: gap, minimum length, extreme, hysteresis, cooldown, settle--> alerts
+      rows judged normal --`delay` rows later--> the reference
+
+Each row is decided from the rows before it alone; `update` takes the rows of a feed in chunks of
+any size (down to one) and gives the same numbers whatever the chunks (`AlertRules.apply` runs one
+tracker over a whole series). A row's alert id is settled once no later row can change it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, NamedTuple
+
+import numpy as np
+
+from seqae.alerts.reference import REFRESH_ROWS
+from seqae.data.timestamps import time_from_state, time_state
+from seqae.errors import ConfigError, DataError
+
+
+@dataclass
+class Alert:
+    """One alert, in row positions of the feed the tracker saw (all inclusive)."""
+
+    alert_id: int  # -1 while its episode has not fired
+    start: int  # first flagged row
+    end: int  # last row at or above the close level
+    fired_at: int  # the row at which the rules raised it (live)
+    peak: int  # the row of its highest calibrated score
+    peak_score: float  # that calibrated score (1.0 = the threshold)
+    peak_raw: float  # the model's raw score there
+    peak_severity: float  # -log10 of the chance that a normal row scores that high (against the reference then)
+    n_flagged: int  # its rows above the flag level
+    shares: np.ndarray | None  # (n_features,) sum of the positive contributions over its rows
+    closed: bool = False  # its end is final (after the cooldown, or settled); False: it may still go on
+    reason: str = ""  # once closed: "ended" (the score fell back) or "settled" (a possible new normal)
+    # the times of those rows, when the tracker was given them (`update(..., index=...)`)
+    start_time: object = None
+    end_time: object = None
+    fired_time: object = None
+    peak_time: object = None
+
+    @property
+    def top(self) -> int | None:
+        return None if self.shares is None else int(np.argmax(self.shares))
+
+
+class Step(NamedTuple):
+    """What `update` decided about its rows, and the alert ids settled by it."""
+
+    scores: np.ndarray  # (n,) calibrated scores; NaN where the row had no raw score
+    flags: np.ndarray  # (n,) 0/1
+    warming_up: np.ndarray  # (n,) True: no raw score yet, or the feed's first rows calibrating the reference
+    alert_ids: np.ndarray  # the alert ids of the rows settled by this call, continuing from the last
+
+
+class Decisions(NamedTuple):
+    """`AlertRules.apply` of a whole series."""
+
+    scores: np.ndarray
+    flags: np.ndarray
+    warming_up: np.ndarray
+    alert_ids: np.ndarray  # one per row, -1: none
+    alerts: list[Alert]
+
+
+class AlertTracker:
+    """The rules as a state machine over a feed's rows (`seqae.alerts` says what each rule does)."""
+
+    def __init__(self, rules, level: float = 1.0):
+        rules.check_fitted()
+        if not np.isfinite(level) or level <= 0:
+            raise ConfigError(f"the flag level must be a positive number (1.0: the model's threshold), got {level!r}")
+        self.rules = rules
+        self.level = float(level)
+        self.close_level = rules.hysteresis * self.level
+        self.extreme_level = rules.extreme * self.level
+        self.reference = rules.reference()
+        self.alerts: list[Alert] = []  # the alerts raised (the last `keep` of them after `forget(keep)`)
+        self.n_alerts = 0  # alerts raised so far: the next one's id
+        self.n_rows = 0  # rows seen
+        self.n_scored = 0  # rows with a raw score
+        self.n_settled = 0  # rows whose alert id has been returned
+        self._episode: Alert | None = None  # the episode going on (fired or not)
+        self._on = False  # the episode's last row was at or above its level
+        self._quarantine: list[tuple[int, float]] = []  # the episode's rows: normal or not, decided when it ends
+        self._last_closed: Alert | None = None  # an alert that ended, within its cooldown
+        self._since = -1  # the row the episode began, or went on from within its cooldown
+        self._learn_until = -1  # rows before this one join the reference whatever they score
+        self._finished = False
+
+    # ---- the feed -----------------------------------------------------------------------------------
+
+    def update(self, scores, contributions=None, index=None, on_step: Callable[[int], None] | None = None) -> Step:
+        """Decide the next rows of the feed from their raw scores (NaN: no score yet).
+
+        `contributions` (n, n_features): each sensor's share, for the top sensors and the cooldown;
+        `index`: the rows' times, kept on each alert; `on_step(k)`: called after each row `k` of
+        these that could change an alert (an episode going on, a flag, an alert's close made final)."""
+        if self._finished:
+            raise ConfigError("this AlertTracker has finished; start a new one with AlertRules.tracker()")
+        raw = np.asarray(scores, dtype=np.float64).reshape(-1)
+        n = raw.size
+        if contributions is not None:
+            contributions = np.asarray(contributions, dtype=np.float64)
+            if contributions.ndim != 2 or len(contributions) != n:
+                raise DataError(f"contributions must be (n_timepoints, n_features) with {n} rows, "
+                                f"got shape {contributions.shape}")
+        calibrated = np.full(n, np.nan)
+        flags = np.zeros(n, dtype=np.int8)
+        warming = np.zeros(n, dtype=bool)
+        reference, burn_in = self.reference, self.rules.burn_in
+        first, k = self.n_rows, 0
+        while k < n:
+            t = first + k
+            if t % REFRESH_ROWS == 0:
+                reference.refresh(t)
+            # Idle rows up to the next refresh: calibrated at once; only flags and episodes need the rules.
+            stop = min(n, k + REFRESH_ROWS - t % REFRESH_ROWS)
+            block = raw[k:stop]
+            c = (block - reference.median) / reference.spread
+            calibrated[k:stop] = c
+            j = k
+            while j < stop:
+                x, t = raw[j], first + j
+                if not np.isfinite(x):
+                    warming[j] = True
+                    calibrated[j] = np.nan
+                    if self._finalize(t) and on_step is not None:
+                        on_step(j)
+                elif self.n_scored < burn_in:
+                    self.n_scored += 1
+                    warming[j] = True
+                    reference.admit(t, x, at_once=True)  # joins at the next refresh
+                else:
+                    self.n_scored += 1
+                    flag = calibrated[j] > self.level
+                    flags[j] = flag
+                    if self._step(t, x, calibrated[j], flag, None if contributions is None else contributions[j],
+                                  None if index is None else index[j]) and on_step is not None:
+                        on_step(j)
+                j += 1
+            k = stop
+        self.n_rows = first + n
+        return Step(calibrated, flags, warming, self._settle(self._pending_from()))
+
+    def finish(self) -> np.ndarray:
+        """End of the data: an alert still on stays open (`closed` False), an episode that never fired
+        is dropped, an ended alert's close is made final; the alert ids of the remaining rows."""
+        if not self._finished:
+            episode = self._episode
+            if episode is not None and episode.alert_id < 0:
+                self._episode = None
+            if self._last_closed is not None:
+                self._close(self._last_closed, "ended")
+            self._finished = True
+        return self._settle(self.n_rows)
+
+    def run(self, scores, contributions=None, index=None) -> Decisions:
+        """`update` of a whole series, then `finish`."""
+        step = self.update(scores, contributions, index)
+        return Decisions(step.scores, step.flags, step.warming_up, np.concatenate([step.alert_ids, self.finish()]),
+                         self.alerts)
+
+    def earliest_open_row(self) -> int:
+        """The first row a later row can still admit to the normal reference (an episode's rows wait for
+        it to end or settle); every row before it is decided."""
+        return self._episode.start if self._episode is not None else self.n_rows
+
+    @property
+    def idle(self) -> bool:
+        """No episode is going on and no ended alert waits for its close."""
+        return self._episode is None and self._last_closed is None
+
+    # ---- the rules, one row at a time -----------------------------------------------------------
+
+    def _step(self, row: int, score: float, c: float, flag: bool, contribution, time) -> bool:
+        rules, reference = self.rules, self.reference
+        changed = self._finalize(row)
+        episode = self._episode
+        if episode is not None:
+            fired = episode.alert_id >= 0
+            if self._on and (c >= self.close_level if fired else flag):
+                self._extend(row, score, c, flag, contribution, time)
+                return True
+            self._on = False
+            waited = row - episode.end - 1  # rows below the close level since its last row
+            if flag and waited <= rules.min_gap:
+                self._on = True
+                self._extend(row, score, c, flag, contribution, time)
+                return True
+            if waited < rules.min_gap:
+                self._quarantine.append((row, score))
+                return True
+            self._end_episode()
+            changed = True
+        if row < self._learn_until or not flag:
+            reference.admit(row, score)
+            return changed
+        previous = self._last_closed
+        if (previous is not None and contribution is not None and previous.shares is not None
+                and int(np.argmax(contribution)) == previous.top):
+            self._episode, self._last_closed = previous, None  # the same sensors again: the alert goes on
+            self._since = row
+        else:
+            shares = None if contribution is None else np.zeros(len(contribution))
+            self._episode = Alert(-1, row, row, -1, row, -np.inf, score, 0.0, 0, shares, start_time=time,
+                                  peak_time=time)
+            self._since = row
+        self._quarantine = []
+        self._on = True
+        self._extend(row, score, c, flag, contribution, time)
+        return True
+
+    def _extend(self, row: int, score: float, c: float, flag: bool, contribution, time) -> None:
+        episode = self._episode
+        episode.end, episode.end_time = row, time
+        self._quarantine.append((row, score))
+        episode.n_flagged += int(flag)
+        if c > episode.peak_score:
+            episode.peak, episode.peak_score, episode.peak_raw, episode.peak_time = row, float(c), float(score), time
+            episode.peak_severity = self.reference.severity(score)
+        if contribution is not None and episode.shares is not None:
+            episode.shares += np.clip(contribution, 0.0, None)
+        if episode.alert_id < 0 and (episode.n_flagged >= self.rules.min_length or c >= self.extreme_level):
+            episode.alert_id = self.n_alerts
+            self.n_alerts += 1
+            episode.fired_at, episode.fired_time = row, time
+            self.alerts.append(episode)
+        self._settle_if_lasting(row)
+
+    def _settle_if_lasting(self, row: int) -> None:
+        """An alert on for `settle` rows since it fired, or an episode `settle` rows old that never
+        fired, is a state that lasts: a possible new normal. Its rows join the reference, and so do
+        the next `settle` rows, whatever they score. An alert that went on after its cooldown counts
+        from the row it went on again: flags that came back are not a state that lasted."""
+        episode, settle = self._episode, self.rules.settle
+        if episode is None or not settle:
+            return
+        since = row - max(self._since, episode.fired_at if episode.alert_id >= 0 else episode.start)
+        if since < settle:
+            return
+        for earlier, score in self._quarantine:
+            self.reference.admit(earlier, score)
+        self._quarantine = []
+        self._learn_until = row + settle + 1
+        if episode.alert_id >= 0:
+            self._close(episode, "settled")
+        self._episode, self._on = None, False
+
+    def _end_episode(self) -> None:
+        """The episode ended. One that never fired was a normal excursion: all its rows join the
+        reference (leaving them out would cut its tail off at the threshold, and the threshold would
+        sink). An alert's rows up to its end were not normal; the gap rows after it were."""
+        episode = self._episode
+        self._episode, self._on = None, False
+        for row, score in self._quarantine:
+            if episode.alert_id < 0 or row > episode.end:
+                self.reference.admit(row, score)
+        self._quarantine = []
+        if episode.alert_id >= 0:
+            self._last_closed = episode
+            if not self.rules.cooldown:
+                self._close(episode, "ended")
+
+    def _finalize(self, row: int) -> bool:
+        """An ended alert whose cooldown has passed without a new episode joining it is closed for good."""
+        previous = self._last_closed
+        if previous is not None and row - previous.end - 1 > self.rules.cooldown:
+            self._close(previous, "ended")
+            return True
+        return False
+
+    def _close(self, alert: Alert, reason: str) -> None:
+        alert.closed, alert.reason = True, reason
+        if self._last_closed is alert:
+            self._last_closed = None
+
+    # ---- which rows are settled -----------------------------------------------------------------
+
+    def _pending_from(self) -> int:
+        """The first row whose alert id a later row may still change."""
+        pending = self.n_rows
+        episode = self._episode
+        if episode is not None:
+            pending = episode.end + 1 if episode.alert_id >= 0 else episode.start
+        if self._last_closed is not None:
+            pending = min(pending, self._last_closed.end + 1)
+        return max(pending, self.n_settled)
+
+    def _settle(self, upto: int) -> np.ndarray:
+        first = self.n_settled
+        ids = np.full(upto - first, -1, dtype=np.int64)
+        for alert in reversed(self.alerts):
+            if alert.end < first:
+                break
+            lo, hi = max(alert.start, first), min(alert.end, upto - 1)
+            if lo <= hi:
+                ids[lo - first:hi - first + 1] = alert.alert_id
+        self.n_settled = upto
+        return ids
+
+    def forget(self, keep: int) -> None:
+        """Keep only the last `keep` alerts in `alerts` (and in `state()`), so that a feed scored for
+        months holds a bounded list; ids go on counting (`n_alerts`). An alert that can still change
+        is never dropped: the one going on, one within its cooldown, and any with rows whose alert id
+        is not settled yet."""
+        drop = len(self.alerts) - max(int(keep), 0)
+        for k in range(max(drop, 0)):
+            alert = self.alerts[k]
+            if alert is self._episode or alert is self._last_closed or alert.end >= self.n_settled:
+                drop = k
+                break
+        if drop > 0:
+            del self.alerts[:drop]
+
+    # ---- saving (a live feed restarted where it stopped) ------------------------------------------
+
+    def state(self) -> dict:
+        """Everything the tracker holds, JSON-able (times as ISO text), for `from_state`."""
+        episode = self._episode
+        return {
+            "n_rows": self.n_rows, "n_scored": self.n_scored, "n_settled": self.n_settled, "on": self._on,
+            "since": self._since,
+            "finished": self._finished, "learn_until": self._learn_until, "level": self.level,
+            "alerts": [_alert_state(a) for a in self.alerts], "n_alerts": self.n_alerts,
+            # the episode and the alert within its cooldown: an alert's id, or (an episode not fired yet) itself
+            "episode": None if episode is None else (
+                episode.alert_id if episode.alert_id >= 0 else _alert_state(episode)),
+            "last_closed": None if self._last_closed is None else self._last_closed.alert_id,
+            "quarantine": [[row, score] for row, score in self._quarantine],
+            "reference": self.reference.state(),
+        }
+
+    @classmethod
+    def from_state(cls, rules, state: dict) -> "AlertTracker":
+        """A tracker of `rules` that goes on from `state()`, as if it had seen the same rows."""
+        try:
+            tracker = cls(rules, float(state.get("level", 1.0)))
+            tracker.alerts = [_alert_from_state(a) for a in state["alerts"]]
+            tracker.n_alerts = int(state["n_alerts"])
+            by_id = {alert.alert_id: alert for alert in tracker.alerts}
+            tracker.n_rows, tracker.n_settled = int(state["n_rows"]), int(state["n_settled"])
+            tracker.n_scored, tracker._learn_until = int(state["n_scored"]), int(state["learn_until"])
+            tracker._on, tracker._finished = bool(state["on"]), bool(state["finished"])
+            tracker._since = int(state["since"])
+            episode, last = state["episode"], state["last_closed"]
+            tracker._episode = (None if episode is None else by_id[episode] if isinstance(episode, int)
+                                else _alert_from_state(episode))
+            tracker._last_closed = None if last is None else by_id[last]
+            tracker._quarantine = [(int(row), float(score)) for row, score in state["quarantine"]]
+            tracker.reference.load_state(state["reference"])
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise DataError(f"not the state of an alert tracker ({type(exc).__name__}: {exc})") from None
+        return tracker
+
+
+_ALERT_TIMES = ("start_time", "end_time", "fired_time", "peak_time")
+_ALERT_FIELDS = ("alert_id", "start", "end", "fired_at", "peak", "peak_score", "peak_raw", "peak_severity", "n_flagged",
+                 "closed", "reason")
+
+
+def _alert_state(alert: Alert) -> dict:
+    state = {k: getattr(alert, k) for k in _ALERT_FIELDS}
+    for key in ("peak_score", "peak_raw", "peak_severity"):
+        state[key] = float(state[key])
+    state["shares"] = None if alert.shares is None else [float(v) for v in alert.shares]
+    for key in _ALERT_TIMES:
+        state[key] = time_state(getattr(alert, key))
+    return state
+
+
+def _alert_from_state(state: dict) -> Alert:
+    shares = None if state["shares"] is None else np.asarray(state["shares"], dtype=np.float64)
+    return Alert(int(state["alert_id"]), int(state["start"]), int(state["end"]), int(state["fired_at"]),
+                 int(state["peak"]), float(state["peak_score"]), float(state["peak_raw"]), float(state["peak_severity"]),
+                 int(state["n_flagged"]), shares, bool(state["closed"]), str(state["reason"]),
+                 *(time_from_state(state[key]) for key in _ALERT_TIMES))

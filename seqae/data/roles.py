@@ -1,0 +1,72 @@
+"""What each column of a sensor table is, from its training rows: a continuous reading, a state
+(a command, mode or valve position: a few whole-number values), or a constant.
+
+Wide telemetry exports carry dozens of 0/1 command and mode columns beside a few readings, many of
+them constant for the whole training stretch. Scored like readings, a state column that was 0 in
+all but a few training rows has a spread near zero, and its first toggle outweighs every reading by
+orders of magnitude (a score of 1e7 where the reading moved by 3). So a detector models the
+continuous columns, and the others are listed with their role rather than scored as readings.
+
+    continuous  more than `MAX_STATES` distinct values, or any value that is not a whole number
+    state       2 to `MAX_STATES` distinct whole-number values (0/1, on/off codes, mode numbers)
+    constant    one distinct value in the training rows
+
+How the rule was chosen: docs/benchmarks.md, "Wide sensor files".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from seqae.errors import ConfigError
+
+ROLES = ("continuous", "state", "constant")
+MAX_STATES = 16
+
+
+def column_roles(values: np.ndarray, names: list[str], given: dict | None = None) -> dict[str, str]:
+    """Each column's role (`ROLES`) from its training `values` `(n_rows, n_columns)` (finite); `given`
+    names the roles a user set for some columns, which replace the ones found."""
+    values = np.asarray(values, dtype=np.float64)
+    roles = {}
+    for j, name in enumerate(names):
+        distinct = np.unique(values[:, j])
+        if distinct.size <= 1:
+            roles[name] = "constant"
+        elif distinct.size <= MAX_STATES and np.all(distinct == np.round(distinct)):
+            roles[name] = "state"
+        else:
+            roles[name] = "continuous"
+    for name, role in (given or {}).items():
+        if name not in roles:
+            raise ConfigError(f"roles names column {name!r}, which the data does not have; it has "
+                              f"{', '.join(repr(n) for n in names[:10])}{' ...' if len(names) > 10 else ''}")
+        if role not in ROLES:
+            raise ConfigError(f"the role of {name!r} must be one of {', '.join(ROLES)}, got {role!r}")
+        roles[name] = role
+    return roles
+
+
+def modelled_columns(roles: dict[str, str]) -> list[str]:
+    """The columns a detector models: the continuous ones; where there are none, the state columns
+    (read as numbers: they are all the data says); a `ConfigError` when every column is constant."""
+    continuous = [name for name, role in roles.items() if role == "continuous"]
+    if continuous:
+        return continuous
+    states = [name for name, role in roles.items() if role == "state"]
+    if states:
+        return states
+    raise ConfigError(f"every sensor is constant in the training rows ({', '.join(list(roles)[:10])}); there is "
+                      "nothing to learn from them: fit on rows where the sensors move")
+
+
+def describe_roles(roles: dict[str, str], modelled: list[str]) -> str:
+    """One line: how many columns of each role, and which are left out of the model."""
+    counts = {role: [n for n, r in roles.items() if r == role] for role in ROLES}
+    left = [n for n in roles if n not in modelled]
+    parts = [f"{len(counts[role])} {role}" for role in ROLES if counts[role]]
+    text = f"{len(roles)} columns: " + ", ".join(parts)
+    if left:
+        shown = ", ".join(left[:6]) + (f" and {len(left) - 6} more" if len(left) > 6 else "")
+        text += f"; modelled: {len(modelled)}, left out: {shown}"
+    return text

@@ -1,0 +1,92 @@
+"""Which process this is, whether a process recorded earlier still runs, and SIGTERM as a clean exit.
+
+A run's tags and a temporary file's name record the process that writes them (`this_process`: pid,
+host, start time), so that a later command can tell a run or a file whose writer died (`kill -9`,
+a power cut) from one that is still being written (`is_running`). A pid alone is not enough: the
+kernel hands out pids again, so a pid that runs now is the recorded process only if it started when
+the recorded one did.
+
+`sigterm_exits` turns SIGTERM into `Terminated`, an exit that unwinds the stack, so that what a
+command cleans up on Ctrl-C (temporary files, an MLflow run ended as KILLED) it cleans up on
+`kill` too.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+START_TOLERANCE_S = 2.0  # the boot time /proc reports moves with clock adjustments
+
+
+@dataclass(frozen=True)
+class ProcessId:
+    pid: int
+    host: str
+    started: float | None  # seconds since the epoch; None where the system does not say
+
+
+def started_at(pid: int) -> float | None:
+    """When process `pid` started, in seconds since the epoch (Linux's /proc); None where unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat_file:
+            stat = stat_file.read()
+        with open("/proc/stat", "rb") as system_file:
+            boot = next(int(line.split()[1]) for line in system_file if line.startswith(b"btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses: the fields after it follow the last ')'.
+    ticks = int(stat[stat.rfind(b")") + 2:].split()[19])  # field 22: start time, clock ticks after boot
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
+
+
+def this_process() -> ProcessId:
+    return ProcessId(os.getpid(), socket.gethostname(), started_at(os.getpid()))
+
+
+def is_running(pid: int, host: str, started: float | None = None) -> bool | None:
+    """Whether the process recorded as (`pid`, `host`, `started`) still runs: False when `pid` has
+    ended or now belongs to a process that started at another time; None when this machine cannot
+    tell (the process ran on another host)."""
+    if host != socket.gethostname():
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: it exists
+        pass
+    if started is not None:
+        now = started_at(pid)
+        if now is not None and abs(now - started) > START_TOLERANCE_S:
+            return False
+    return True
+
+
+class Terminated(SystemExit):
+    """SIGTERM, raised where the process was, so that `finally` blocks and context managers run."""
+
+
+@contextmanager
+def sigterm_exits() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated` (exit status 143, 128 + SIGTERM's number) in
+    the main thread; a second SIGTERM during the clean-up ends the process at once. Elsewhere than
+    in the main thread (where Python cannot set signal handlers) the block runs unchanged."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Terminated(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
