@@ -126,6 +126,22 @@ def test_comparing_fits_every_candidate_and_keeps_the_default_all_the_same():
     assert f"validation AP {table['validation_ap'].iloc[0]:.2f}" in compared.reason
 
 
+def test_auto_reads_the_period_and_counts_the_sensors_of_the_modelled_columns_only(capsys):
+    # one reading and a wide table of commands: a 0/1 square wave of period 8 (whose ACF peaks higher
+    # than the reading's), rare toggles and constants, as a telemetry export has them
+    frame = periodic(n_rows=600, period=40, n_features=1)
+    t = np.arange(len(frame))
+    frame["cmd_square"] = (t % 8 < 4).astype(float)
+    frame["cmd_rare"] = (t % 150 == 0).astype(float)
+    for k in range(20):
+        frame[f"cmd_off_{k}"] = 0.0
+    result = auto_fit(frame, random_state=0, networks=False, progress=StageLog("auto"))
+    assert result.period == 40 and result.chosen == f"knn-window w={result.window_size}"  # one sensor
+    assert list(result.detector.feature_names_in_) == ["s0"] and len(result.detector.roles_) == 23
+    assert capsys.readouterr().err.startswith("auto: the period and window of 600 rows x 1 sensors (of 23 columns; "
+                                              "the others are states or constants): done in ")
+
+
 def test_auto_fit_is_reproducible():
     frame = periodic(n_rows=500, period=25)
     a = auto_fit(frame, random_state=3, networks=False)

@@ -1,8 +1,10 @@
 """`auto_fit`: what `seqae fit` does with no options, and the comparison `seqae fit --compare` adds.
 
-    training rows --ACF per sensor--> period --> window (as long as the held-out rows, cut to a
-      whole number of periods) --> the default at that window (`candidates.default_candidate`),
-      fitted once on the training rows (their last 20 % held out, as always) --> AutoFitResult
+    training rows --column roles--> the modelled columns (readings; state and constant columns
+      left out, `seqae.data.roles`) --ACF per sensor--> period --> window (as long as the held-out
+      rows, cut to a whole number of periods) --> the default at that window for that many sensors
+      (`candidates.default_candidate`), fitted once on the training rows (their last 20 % held
+      out, as always) --> AutoFitResult
 
 With `compare=True` the other candidates are fitted too, and every candidate is scored on 14
 copies of the training series, each with one synthetic anomaly injected into the held-out rows
@@ -30,7 +32,9 @@ from seqae.autoconfig.candidates import (DESCRIPTIONS, MEMBER_ROLES, Candidate, 
                                          default_candidates)
 from seqae.autoconfig.injections import injected_ap, recordings_suite
 from seqae.autoconfig.window import MIN_WINDOW, VALIDATION_FRACTION, choose_window, find_period
+from seqae.data.roles import column_roles, modelled_columns
 from seqae.detectors import BaseDetector, make_detector
+from seqae.detectors.inputs import check_table
 from seqae.errors import DataError
 from seqae.progress import StageLog
 
@@ -79,8 +83,8 @@ def auto_fit(frame, *, random_state: int | None = None, window_size: int | None 
     parts = list(frame) if isinstance(frame, (list, tuple)) else [frame]
     if not parts:
         raise DataError("auto-configuration got an empty list of recordings; give at least one")
-    part_values = [_values(part) for part in parts]
-    lengths = [len(v) for v in part_values]
+    all_values, names = _checked(parts)
+    lengths = [len(v) for v in all_values]
     n_heldouts = [int(n * VALIDATION_FRACTION) for n in lengths]
     longest = int(np.argmax(lengths))
     if n_heldouts[longest] < 2 * MIN_WINDOW:
@@ -88,8 +92,13 @@ def auto_fit(frame, *, random_state: int | None = None, window_size: int | None 
                         f"training rows (it holds out {VALIDATION_FRACTION:.0%} of them), got "
                         f"{lengths[longest]}" + (" in the longest recording" if len(parts) > 1 else "")
                         + "; give more rows or choose a model with --model")
-    n_features = part_values[0].shape[1]
-    with progress.stage(f"the period and window of {sum(lengths)} rows x {n_features} sensors"):
+    # The period and the members are the modelled columns' (seqae.data.roles): a state or constant
+    # column is left out of every detector's model, so it neither sets the period nor counts as a sensor.
+    modelled = [names.index(name) for name in modelled_columns(column_roles(np.concatenate(all_values), names))]
+    part_values = [values[:, modelled] for values in all_values]
+    n_features = len(modelled)
+    left_out = f" (of {len(names)} columns; the others are states or constants)" if n_features < len(names) else ""
+    with progress.stage(f"the period and window of {sum(lengths)} rows x {n_features} sensors{left_out}"):
         # The period of the longest recording; the window as long as the shortest one's held-out rows allow.
         period = find_period(part_values[longest])
         window = int(window_size) if window_size is not None else choose_window(min(lengths), period)
@@ -99,7 +108,7 @@ def auto_fit(frame, *, random_state: int | None = None, window_size: int | None 
                       else [default_candidate(window, n_features, networks=networks)])
     elif not compare:
         candidates = candidates[:1]
-    as_frame = [part if isinstance(part, pd.DataFrame) else pd.DataFrame(v) for part, v in zip(parts, part_values)]
+    as_frame = [part if isinstance(part, pd.DataFrame) else pd.DataFrame(v) for part, v in zip(parts, all_values)]
     as_frame = as_frame[0] if len(parts) == 1 and not isinstance(frame, (list, tuple)) else as_frame
 
     fitted, seconds = {}, {}
@@ -120,9 +129,19 @@ def auto_fit(frame, *, random_state: int | None = None, window_size: int | None 
                          candidates=table, injections=injected, fitted=fitted, injection_scores=scores)
 
 
-def _values(frame) -> np.ndarray:
-    values = frame.to_numpy(dtype=np.float64) if isinstance(frame, pd.DataFrame) else np.asarray(frame, float)
-    return values[:, None] if values.ndim == 1 else values
+def _checked(parts: list) -> tuple[list[np.ndarray], list[str]]:
+    """Each recording's values `(n_timepoints, n_columns)`, its columns in the first's order, and
+    the first's column names; one-line `DataError`s as a detector's fit gives them."""
+    values, names = [], None
+    for k, part in enumerate(parts):
+        try:
+            part_values, _, names = check_table(part, names, MIN_WINDOW, min_rows=1, owner="the first recording")
+        except DataError as exc:
+            if len(parts) == 1:
+                raise
+            raise DataError(f"recording {k + 1} of {len(parts)}: {exc}") from None
+        values.append(part_values)
+    return values, names
 
 
 def _fit(candidate: Candidate, frame, random_state: int | None, verbose: bool, device: str) -> BaseDetector:
