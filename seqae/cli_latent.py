@@ -43,7 +43,7 @@ def encode(model_uri, data, output, read, device):
               help="Windows CSV: window, window_end, step, then one column per sensor in the sensors' units.")
 @device_option
 def decode(model_uri, latent, output, device):
-    """Decode the latent vectors of LATENT.csv (as `seqae encode` writes it) back to windows of readings.
+    """Decode the latent vectors of LATENT.csv (as seqae encode writes it) back to windows of readings.
 
     Each vector becomes window_size rows (step 0 .. window_size - 1, the last step at window_end),
     in the sensors' own units; the LSTM-VAE gives its decoder's mean.

@@ -7,12 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
 
-from cli_store import SENSORS, fitted_store
+from cli_store import SENSORS, error_line, fitted_store, run
 
 from seqae import tracking
-from seqae.cli import cli
 from seqae.data import read_sensor_csv
 from seqae.latent import windows_table
 from seqae.windows import window_tensor
@@ -28,17 +26,6 @@ def in_store(fitted, monkeypatch):
     monkeypatch.chdir(fitted.root)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return fitted
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def error_line(result) -> str:
-    assert "Traceback" not in result.output and isinstance(result.exception, SystemExit), result.output
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 def test_encode_writes_the_models_latent_vector_of_every_window_with_its_end_time(in_store, tmp_path):

@@ -218,7 +218,7 @@ def _reason(kept: Candidate, detector: BaseDetector, period, window, table: pd.D
     else:
         head += roles[0]
     if table.empty:
-        return head + "; chosen across the dev sets, docs/benchmarks.md; --compare scores the alternatives here)"
+        return head + "; chosen across the dev sets, docs/benchmarks.md; seqae fit --compare scores the alternatives here)"
     ours = float(table.loc[0, "validation_ap"])
     others = table.iloc[1:]
     if others.empty:
