@@ -7,6 +7,7 @@
     seqae score MODEL DATA.csv -o scores.csv    decisions per time point, as live (+ --intervals)
     seqae watch MODEL [CSV|-]                   score a live feed row by row, alerts as they open and close
     seqae evaluate MODEL DATA.csv --label-column anomaly
+    seqae encode|decode|sample MODEL ...        an autoencoder's latent space as CSV files (cli_latent.py)
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
     seqae ui [--port 5000]                      the MLflow UI on seqae's store
     seqae runs [--experiment seqae]             the latest runs as a table
@@ -31,8 +32,9 @@ import click
 
 import seqae
 from seqae.errors import ConfigError, SeqaeError, Stopped, hide_credentials, shown, storage_error
-from seqae.processes import sigterm_exits
 
+from seqae.cli_commands import CleanExitCommand, SeqaeCommand
+from seqae.cli_latent import COMMANDS as LATENT_COMMANDS
 from seqae.cli_options import (EPOCHS_HELP, INPUT_FILE, MODEL_TYPES, OUTPUT_FILE, THRESHOLD_HELP, ThresholdType,
                                  device_option, experiment_option, parse_params, read_options, server_options,
                                  shown_experiment_option, split_columns)
@@ -49,29 +51,6 @@ class StoppedBySignal(click.ClickException):
     def __init__(self, stopped: Stopped):
         super().__init__(str(stopped))
         self.exit_code = 128 + stopped.signum
-
-
-class CleanExitCommand(click.Command):
-    """A command that SIGTERM stops as Ctrl-C does: its temporary files removed, its MLflow run
-    ended KILLED (`seqae.processes.sigterm_exits`). The servers (`serve`, `ui`) keep their own
-    handling of signals."""
-
-    def invoke(self, ctx):
-        if self.name in ("serve", "ui"):
-            return super().invoke(ctx)
-        with sigterm_exits():
-            return super().invoke(ctx)
-
-
-class SeqaeCommand(CleanExitCommand):
-    """A command whose work runs torch: `seqae --threads` is applied once the command's own
-    arguments have parsed, so that its --help and its usage errors do not import torch."""
-
-    def invoke(self, ctx):
-        from seqae import devices
-
-        devices.use_threads(ctx.find_root().params["threads"])
-        return super().invoke(ctx)
 
 
 class SeqaeGroup(click.Group):
@@ -125,9 +104,9 @@ def _report_bug(kind, value, trace):
 def cli(threads):
     """seqae: anomaly detection for multi-sensor time series, tracked in MLflow.
 
-    `seqae fit` chooses a window and a detector from the data (nearest-normal-window distance, with
-    the level baseline for several sensors), or fits the one --model names: LSTM autoencoders and
-    forecasters, PCA, isolation forest and others.
+    `seqae fit` chooses a window from the data and fits the default (the nearest-normal-window
+    distance, the level baseline for several sensors and an LSTM autoencoder, their scores
+    averaged), or fits the one --model names: LSTM autoencoders and forecasters, PCA and others.
 
     Every fit is an MLflow run (stored in ./mlruns/, or at MLFLOW_TRACKING_URI when it is set);
     every model can be scored from the command line, served over REST and reviewed in the MLflow UI.
@@ -159,7 +138,7 @@ def _tracking():
                    "usual level, the baseline with nothing to learn; knn-window: distance to the nearest normal "
                    "window; lstm-forecast: LSTM next-step forecaster; ensemble: the mean of its members' "
                    "normalised scores, knn-window and PCA on windows unless -p members=... names others (auto's "
-                   "knn-window+deviation is an ensemble of knn-window and deviation).")
+                   "default is an ensemble of knn-window, deviation and lstm-ae).")
 @click.option("--window-size", type=int, help="Rows per window.")
 @click.option("--epochs", type=int, help=EPOCHS_HELP)
 @click.option("--hidden-size", type=int, help="Hidden units (LSTM) or channels (conv).")
@@ -191,11 +170,15 @@ def _tracking():
 @click.option("--register", metavar="NAME", help="Register the model under NAME in the model registry.")
 @click.option("--alias", help="Alias for the registered version (e.g. champion), so that "
                                 "models:/NAME@ALIAS finds it; models:/NAME/latest is always the newest.")
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar; print only the model URI.")
+@click.option("--compare", is_flag=True,
+              help="With no --model: also fit the other candidates (the default's members alone, PCA, the "
+                   "networks) and score each on anomalies injected into the held-out rows; each is a child run. "
+                   "The default is kept all the same (docs/benchmarks.md).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar or stage lines; print only the model URI.")
 @device_option
 def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_size, learning_rate, noise_std,
         seed, threshold, extra_params, columns, label_column, train_rows, train_until, asset_column, fallback, jobs,
-        read, experiment, run_name, register, alias, quiet, device):
+        read, experiment, run_name, register, alias, compare, quiet, device):
     """Fit a detector on DATA.csv (rows assumed normal) and log it as an MLflow run.
 
     Several files (or a directory of .csv files) are recordings of the same sensors: one detector
@@ -220,6 +203,9 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
         if one_model:
             raise click.BadParameter(f"{one_model[0]} sets a parameter of one model, and --model auto chooses "
                                      "its own; name the model too (e.g. --model lstm-ae)", param_hint="--model")
+    if compare and (model_type != "auto" or asset_column is not None):
+        raise click.BadParameter("--compare compares auto's candidates on one data set; leave out "
+                                 + ("--model" if model_type != "auto" else "--asset-column"), param_hint="--compare")
     fallback = None if fallback == "none" else fallback
     if asset_column is not None:
         from seqae.fleet import fit_fleet_from_files
@@ -236,9 +222,12 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
     training = read_training_files(data, columns=columns, label_column=label_column, options=read,
                                    train_rows=train_rows, train_until=train_until)
     if model_type == "auto":
+        from seqae.progress import StageLog
+
         result = tracking.fit_auto_and_log(training, random_state=seed, window_size=window_size, threshold=threshold,
                                            experiment=experiment, run_name=run_name, register=register, alias=alias,
-                                           device=device)
+                                           device=device, compare=compare, verbose=not quiet,
+                                           progress=StageLog("auto", enabled=not quiet))
     else:
         if "verbose" in DETECTORS[model_type]().get_params():
             params.setdefault("verbose", not quiet)
@@ -428,6 +417,10 @@ def evaluate(model_uri, data, label_column, read, experiment, run_name):
     click.echo(format_metrics(result.metrics))
     where = "a new run" if result.new_run else "the model's run"
     click.echo(f"logged to {where} {result.run_id}; view: {tracking.how_to_view(result.run_url)}")
+
+
+for command in LATENT_COMMANDS:  # encode, decode, sample
+    cli.add_command(command)
 
 
 # ---- servers --------------------------------------------------------------------------------------------

@@ -27,32 +27,102 @@ def _lstm(input_size: int, hidden_size: int, num_layers: int, dropout: float) ->
     )
 
 
+DECODERS = ("repeat", "teacher_forcing")
+WINDOW_NORMS = ("none", "center", "standardize")
+WINDOW_STD_FLOOR = 0.1  # the smallest spread a window is divided by, in scaled units (a sensor's spread is ~1)
+
+
+class WindowNorm(nn.Module):
+    """Per-window normalisation: each window's mean per sensor taken out (`center`), and its
+    standard deviation too (`standardize`, floored at WINDOW_STD_FLOOR), before the net sees it; the
+    statistics travel with the code, so decoding restores the window's level (and spread).
+
+    The net then learns shapes alone; the level is left to the detectors that see levels."""
+
+    def __init__(self, mode: str, n_features: int):
+        super().__init__()
+        if mode not in WINDOW_NORMS:
+            raise ValueError(f"window_norm must be one of {', '.join(WINDOW_NORMS)}, got {mode!r}")
+        self.mode = mode
+        self.size = {"none": 0, "center": n_features, "standardize": 2 * n_features}[mode]  # values added to the code
+
+    def split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`(batch, window, n_features)` -> (normalised windows, statistics `(batch, size)`)."""
+        if self.mode == "none":
+            return x, x.new_zeros((len(x), 0))
+        mean = x.mean(dim=1)  # (batch, n_features)
+        if self.mode == "center":
+            return x - mean[:, None], mean
+        std = x.std(dim=1, unbiased=False).clamp_min(WINDOW_STD_FLOOR)
+        return (x - mean[:, None]) / std[:, None], torch.cat([mean, std.log()], dim=1)
+
+    def restore(self, x: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
+        """Normalised windows back to the scaled units, from the statistics `split` gave."""
+        if self.mode == "none":
+            return x
+        n_features = x.shape[2]
+        mean = stats[:, :n_features]
+        if self.mode == "center":
+            return x + mean[:, None]
+        return x * stats[:, n_features:].exp()[:, None] + mean[:, None]
+
+
 class LSTMSeq2Seq(nn.Module):
     """LSTM sequence-to-sequence autoencoder.
 
-    encoder LSTM -> last hidden state -> linear to `latent_dim` -> repeated over the window ->
-    decoder LSTM -> linear back to the sensors.
+    encoder LSTM -> last hidden state -> linear to `latent_dim` -> decoder LSTM -> linear back to
+    the sensors. The decoder reads the code at every step (`repeat`, the RepeatVector decoder), or
+    the code and the previous step's reading (`teacher_forcing`: the true previous reading in
+    training, its own previous output when scoring or decoding a code, one step at a time).
+    With `window_norm` other than `none` the net sees each window with its mean (and spread)
+    taken out (`WindowNorm`); the code is then the `latent_dim` values and those statistics
+    (`code_size`).
     """
 
     def __init__(self, n_features: int, hidden_size: int = 64, latent_dim: int = 16,
-                 num_layers: int = 1, dropout: float = 0.0):
+                 num_layers: int = 1, dropout: float = 0.0, decoder: str = "repeat", window_norm: str = "none"):
         super().__init__()
+        if decoder not in DECODERS:
+            raise ValueError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+        self.latent_dim, self.decoder_kind = latent_dim, decoder
+        self.norm = WindowNorm(window_norm, n_features)
+        self.code_size = latent_dim + self.norm.size
         self.encoder = _lstm(n_features, hidden_size, num_layers, dropout)
         self.to_latent = nn.Linear(hidden_size, latent_dim)
-        self.decoder = _lstm(latent_dim, hidden_size, num_layers, dropout)
+        feedback = n_features if decoder == "teacher_forcing" else 0
+        self.decoder = _lstm(latent_dim + feedback, hidden_size, num_layers, dropout)
         self.output = nn.Linear(hidden_size, n_features)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
+        x, stats = self.norm.split(x)
         _, (h, _) = self.encoder(x)  # h: (num_layers, batch, hidden)
-        return self.to_latent(h[-1])  # (batch, latent_dim)
+        return torch.cat([self.to_latent(h[-1]), stats], dim=1)  # (batch, code_size)
 
-    def decode(self, z: torch.Tensor, window_size: int) -> torch.Tensor:
-        repeated = z.unsqueeze(1).expand(-1, window_size, -1)  # (batch, window, latent_dim)
-        out, _ = self.decoder(repeated)  # (batch, window, hidden)
-        return self.output(out)  # (batch, window, n_features)
+    def decode(self, z: torch.Tensor, window_size: int, teacher: torch.Tensor | None = None) -> torch.Tensor:
+        """Windows `(batch, window, n_features)` from codes `(batch, code_size)`; `teacher`: the
+        normalised windows whose previous steps a teacher-forcing decoder reads (training)."""
+        code, stats = z[:, :self.latent_dim], z[:, self.latent_dim:]
+        repeated = code.unsqueeze(1).expand(-1, window_size, -1)  # (batch, window, latent_dim)
+        if self.decoder_kind == "repeat":
+            out, _ = self.decoder(repeated)  # (batch, window, hidden)
+            return self.norm.restore(self.output(out), stats)  # (batch, window, n_features)
+        n_features = self.output.out_features
+        if teacher is not None:
+            previous = torch.cat([teacher.new_zeros(len(z), 1, n_features), teacher[:, :-1]], dim=1)
+            out, _ = self.decoder(torch.cat([repeated, previous], dim=2))
+            return self.norm.restore(self.output(out), stats)
+        step = z.new_zeros(len(z), 1, n_features)
+        state, steps = None, []
+        for t in range(window_size):  # free-running: each step reads the one before
+            out, state = self.decoder(torch.cat([repeated[:, t:t + 1], step], dim=2), state)
+            step = self.output(out)  # (batch, 1, n_features)
+            steps.append(step)
+        return self.norm.restore(torch.cat(steps, dim=1), stats)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decode(self.encode(x), x.shape[1])
+        z = self.encode(x)
+        teacher = self.norm.split(x)[0] if self.training and self.decoder_kind == "teacher_forcing" else None
+        return self.decode(z, x.shape[1], teacher)
 
 
 class LSTMVAENet(nn.Module):

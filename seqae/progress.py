@@ -1,9 +1,12 @@
-"""The progress bars of long work (training epochs, rows scored): tqdm on stderr, drawn only on a
-terminal, so that a log file or a pipe never gets a bar's control characters."""
+"""Progress of long work on stderr: bars (training epochs, rows scored; tqdm, drawn only on a
+terminal, so that a log file or a pipe never gets a bar's control characters) and stage lines
+(`StageLog`: one plain line per stage wherever stderr goes)."""
 
 from __future__ import annotations
 
 import sys
+import time
+from contextlib import contextmanager
 
 
 class ProgressBar:
@@ -28,3 +31,48 @@ class ProgressBar:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class StageLog:
+    """What long work is doing, stage by stage (auto-configuration: the window, each detector
+    fitted, the comparison), on stderr: on a terminal a line when a stage starts and one when it
+    ends (the epoch bars of a network between them); elsewhere (a log file, a CI job, a cron
+    mail) one plain line per finished stage, flushed at once, so the log shows how far it got.
+
+    >>> import io
+    >>> log = StageLog("auto", stream=io.StringIO())
+    >>> with log.stage("fitting knn-window"):
+    ...     pass
+    >>> log.stream.getvalue().startswith("auto: fitting knn-window: done in ")
+    True
+    """
+
+    def __init__(self, title: str, enabled: bool = True, stream=None):
+        self.title, self.enabled = title, enabled
+        self.stream = sys.stderr if stream is None else stream
+        self.terminal = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    @contextmanager
+    def stage(self, what: str):
+        """A stage: its start on a terminal, its end (with its seconds, or that it failed) always."""
+        if not self.enabled:
+            yield
+            return
+        if self.terminal:
+            self._write(f"{self.title}: {what} ...")
+        started = time.perf_counter()
+        try:
+            yield
+        except BaseException:
+            self._write(f"{self.title}: {what}: failed after {time.perf_counter() - started:.1f} s")
+            raise
+        self._write(f"{self.title}: {what}: done in {time.perf_counter() - started:.1f} s")
+
+    def note(self, text: str) -> None:
+        """One line of its own (what a stage found)."""
+        if self.enabled:
+            self._write(f"{self.title}: {text}")
+
+    def _write(self, line: str) -> None:
+        self.stream.write(line + "\n")
+        self.stream.flush()

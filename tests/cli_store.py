@@ -76,6 +76,20 @@ def fitted_store(tmp_path_factory) -> FittedStore:
     return _fitted
 
 
+def run(*args):
+    """`seqae ARGS...` through click's runner, in this process."""
+    return CliRunner().invoke(cli, [str(a) for a in args])
+
+
+def error_line(result) -> str:
+    """The one `Error: ...` line of a failed command; nothing that looks like a traceback."""
+    assert "Traceback" not in result.output
+    assert isinstance(result.exception, SystemExit), result.exception
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1, result.output
+    return errors[0]
+
+
 @contextlib.contextmanager
 def chdir(path):
     previous = os.getcwd()

@@ -1,9 +1,10 @@
 """`seqae fit` with no model named: auto-configuration through the real CLI and a real MLflow store.
 
-One fit on generated periodic sensors (400 training rows): the console names what was chosen and
-why, the parent run holds the winner (its parameters, `auto.*` choices, the reason as a tag, the
-model), every candidate is a finished child run with its validation AP, exactly one is marked
-chosen, and the logged model scores a file like any other.
+Two fits of the same generated sensors (400 training rows, seed 0): the default alone, and with
+--compare. The console names the default, its members and why; stderr shows one line per stage;
+the plain fit is one run with no child runs; the compared fit has every candidate as a finished
+child run with its validation AP, exactly one marked chosen, and keeps the same model (its scores
+equal the plain fit's); the logged model scores a file like any other.
 """
 
 from __future__ import annotations
@@ -18,39 +19,69 @@ from seqae.cli import cli
 from seqae.synthetic import make_sensor_data
 
 
-@pytest.fixture(scope="module")
-def auto_fit_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("auto")
-    frame, _, _ = make_sensor_data(700, 3, normal_rows=400, anomalies=("level_shift",), random_state=2)
-    frame.iloc[:400].to_csv(root / "train.csv", index_label="timestamp")
-    frame.to_csv(root / "all.csv", index_label="timestamp")
+def _fit(root, *extra):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         patch.delenv("MLFLOW_TRACKING_URI", raising=False)
-        result = CliRunner().invoke(cli, ["fit", "train.csv", "--seed", "0"])
+        result = CliRunner().invoke(cli, ["fit", "train.csv", "--seed", "0", *extra])
         assert result.exit_code == 0, result.output
         client = MlflowClient(tracking_uri=f"sqlite:///{root}/mlruns/mlflow.db")
         experiment = client.get_experiment_by_name("seqae")
         runs = client.search_runs([experiment.experiment_id])
         parent = next(r for r in runs if "mlflow.parentRunId" not in r.data.tags)
         artifacts = {a.path for a in client.list_artifacts(parent.info.run_id, "auto")}
-        score = CliRunner().invoke(cli, ["score", _model_uri(result.output), "all.csv", "-o", "scores.csv"])
+        score = CliRunner().invoke(cli, ["score", _model_uri(result.stdout), "all.csv", "-o", "scores.csv"])
         scores = pd.read_csv(root / "scores.csv") if score.exit_code == 0 else None
     return result, runs, score, scores, artifacts
+
+
+@pytest.fixture(scope="module")
+def fits(tmp_path_factory):
+    frame, _, _ = make_sensor_data(700, 3, normal_rows=400, anomalies=("level_shift",), random_state=2)
+    out = {}
+    for name, extra in (("plain", []), ("compared", ["--compare"])):
+        root = tmp_path_factory.mktemp(name)
+        frame.iloc[:400].to_csv(root / "train.csv", index_label="timestamp")
+        frame.to_csv(root / "all.csv", index_label="timestamp")
+        out[name] = _fit(root, *extra)
+    return out
 
 
 def _model_uri(output: str) -> str:
     return next(line.split()[1] for line in output.splitlines() if line.startswith("model:"))
 
 
-def test_the_console_says_what_was_chosen_and_why(auto_fit_run):
-    result = auto_fit_run[0]
-    first = result.output.splitlines()[0]
-    assert first.startswith("auto: ") and "validation AP" in first and "window" in first
+def test_the_console_names_the_default_its_members_and_why(fits):
+    result = fits["plain"][0]
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("auto: knn-window+deviation+lstm-ae w=") and "window" in first
+    assert "the LSTM autoencoder for the shape through time" in first
+    assert "validation AP" not in first and "--compare scores the alternatives" in first
+    compared = fits["compared"][0].stdout.splitlines()[0]
+    assert compared.startswith(first.split(" (")[0]) and "validation AP" in compared
 
 
-def test_every_candidate_is_a_child_run_and_one_is_chosen(auto_fit_run):
-    _, runs, _, _, artifacts = auto_fit_run
+def test_stderr_has_one_line_per_stage(fits):
+    lines = fits["plain"][0].stderr.splitlines()
+    stages = [line for line in lines if line.startswith("auto: ")]
+    assert stages[0].startswith("auto: the period and window of 400 rows x 3 sensors: done in ")
+    assert stages[-1].startswith("auto: fitting knn-window+deviation+lstm-ae w=") and " done in " in stages[-1]
+    assert not any("\r" in line for line in lines)  # no bar: stderr is not a terminal here
+    compared = [line for line in fits["compared"][0].stderr.splitlines() if line.startswith("auto: ")]
+    assert any(line.startswith("auto: fitting candidate 2 of ") for line in compared)
+    assert compared[-1].startswith("auto: scoring ")
+
+
+def test_the_plain_fit_is_one_run_without_children(fits):
+    _, runs, _, _, artifacts = fits["plain"]
+    assert len(runs) == 1 and runs[0].data.params["auto.candidates"] == "0"
+    assert runs[0].data.params["model_type"] == "ensemble"
+    assert runs[0].data.tags["seqae.auto.reason"].startswith("auto: knn-window+deviation+lstm-ae")
+    assert "auto/candidates.csv" not in artifacts
+
+
+def test_every_compared_candidate_is_a_child_run_and_the_default_is_chosen(fits):
+    _, runs, _, _, artifacts = fits["compared"]
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert len(parents) == 1
     parent = parents[0]
@@ -66,13 +97,34 @@ def test_every_candidate_is_a_child_run_and_one_is_chosen(auto_fit_run):
     assert "auto/candidates.csv" in artifacts
 
 
-def test_the_chosen_model_scores_a_file(auto_fit_run):
-    _, _, score, scores, _ = auto_fit_run
+def test_comparing_keeps_the_same_model(fits):
+    plain, compared = fits["plain"][3], fits["compared"][3]
+    assert plain is not None and compared is not None
+    assert np.array_equal(plain["score"].to_numpy(), compared["score"].to_numpy(), equal_nan=True)
+
+
+def test_the_chosen_model_scores_a_file(fits):
+    _, _, score, scores, _ = fits["plain"]
     assert score.exit_code == 0, score.output
     assert len(scores) == 700
     warming = scores["warming_up"].astype(bool)
     assert np.isfinite(scores.loc[scores["raw_score"].notna(), "score"]).all() and not scores.loc[warming, "is_anomaly"].any()
     assert scores["score"].notna().sum() > 600  # every row after the first window has its score
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--model", "pca"], "--compare compares auto's candidates on one data set; leave out --model"),
+    (["--asset-column", "machine"], "leave out --asset-column"),
+])
+def test_compare_needs_auto_on_one_data_set(tmp_path, monkeypatch, extra, message):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    rows = np.random.default_rng(0).normal(size=(300, 2))
+    pd.DataFrame(rows, columns=["a", "b"]).assign(machine="m1").to_csv("train.csv", index_label="step")
+    result = CliRunner().invoke(cli, ["fit", "train.csv", "--compare", *extra])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "mlruns").exists()
 
 
 def test_options_of_one_model_need_the_model_named(tmp_path, monkeypatch):

@@ -1,5 +1,6 @@
-"""Auto-configuration: the period, the window, the injected anomalies, the choice and its reason;
-the two detector families it adds (nearest normal windows, the LSTM forecaster)."""
+"""Auto-configuration: the period, the window, the injected anomalies, the default and its reason,
+the comparison that changes nothing; the two detector families it adds (nearest normal windows,
+the LSTM forecaster)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import pytest
 
 from seqae import metrics
 from seqae.autoconfig import (INJECTION_KINDS, AutoFitResult, Candidate, auto_fit, causal_mean, choose_window,
-                              default_candidates, find_period, inject, injection_suite, select)
+                              default_candidate, default_candidates, find_period, inject, injection_suite)
+from seqae.progress import StageLog
 from seqae.detectors import BaseDetector, make_detector
 from seqae.errors import ConfigError, DataError
 from seqae.detectors import LSTMForecaster, NearestWindowsDetector
@@ -86,15 +88,58 @@ def test_causal_mean_matches_the_detectors_smoothing():
     assert np.allclose(smoothed.anomaly_score(frame), causal_mean(plain.anomaly_score(frame), 5))
 
 
-def test_auto_fit_returns_a_fitted_detector_and_one_line():
+def test_auto_fit_fits_the_default_alone_and_says_what_its_members_are():
     frame = periodic(n_rows=600, period=40)
     result = auto_fit(frame, random_state=0, networks=False)
     assert isinstance(result, AutoFitResult) and isinstance(result.detector, BaseDetector)
-    assert result.chosen in set(result.candidates["name"])
-    assert result.candidates["chosen"].sum() == 1
-    assert {"name", "model_type", "params", "validation_ap", "fit_seconds"} <= set(result.candidates.columns)
-    assert "\n" not in result.reason and result.chosen in result.reason
+    assert list(result.fitted) == [result.chosen] and result.candidates.empty and result.injections.empty
+    assert result.chosen == f"knn-window+deviation w={result.window_size}"
+    assert "\n" not in result.reason and result.reason.startswith(f"auto: {result.chosen} (period 40 rows")
+    assert "the nearest normal window" in result.reason and "the level baseline" in result.reason
+    assert "--compare scores the alternatives" in result.reason
     assert len(result.detector.anomaly_score(frame)) == len(frame)
+
+
+@pytest.mark.parametrize("n_features, members", [(1, ["knn-window", "lstm-ae"]),
+                                                 (3, ["knn-window", "deviation", "lstm-ae"])])
+def test_the_default_holds_the_lstm_autoencoder(n_features, members):
+    candidate = default_candidate(80, n_features)
+    assert candidate.model_type == "ensemble" and candidate.params["window_size"] == 80
+    assert [model_type for model_type, _ in candidate.params["members"]] == members
+    assert candidate.name == "+".join(members) + " w=80"
+    without = default_candidate(80, n_features, networks=False)
+    assert [m for m, _ in without.params.get("members", [["knn-window", {}]])] == members[:-1]
+
+
+def test_comparing_fits_every_candidate_and_keeps_the_default_all_the_same():
+    frame = periodic(n_rows=500, period=25)
+    plain = auto_fit(frame, random_state=3, networks=False)
+    compared = auto_fit(frame, random_state=3, networks=False, compare=True)
+    assert compared.chosen == plain.chosen
+    assert np.array_equal(compared.detector.anomaly_score(frame), plain.detector.anomaly_score(frame))
+    table = compared.candidates
+    assert list(table["name"]) == [c.name for c in default_candidates(plain.window_size, 2, networks=False)]
+    assert list(compared.fitted) == list(table["name"]) and table["chosen"].tolist() == [True] + [False] * (len(table) - 1)
+    assert {"model_type", "params", "validation_ap", "fit_seconds", "ap_spike", "ap_phase"} <= set(table.columns)
+    assert table["validation_ap"].between(0, 1).all()
+    assert len(compared.injections) == 2 * len(INJECTION_KINDS)
+    assert f"validation AP {table['validation_ap'].iloc[0]:.2f}" in compared.reason
+
+
+def test_auto_reads_the_period_and_counts_the_sensors_of_the_modelled_columns_only(capsys):
+    # one reading and a wide table of commands: a 0/1 square wave of period 8 (whose ACF peaks higher
+    # than the reading's), rare toggles and constants, as a telemetry export has them
+    frame = periodic(n_rows=600, period=40, n_features=1)
+    t = np.arange(len(frame))
+    frame["cmd_square"] = (t % 8 < 4).astype(float)
+    frame["cmd_rare"] = (t % 150 == 0).astype(float)
+    for k in range(20):
+        frame[f"cmd_off_{k}"] = 0.0
+    result = auto_fit(frame, random_state=0, networks=False, progress=StageLog("auto"))
+    assert result.period == 40 and result.chosen == f"knn-window w={result.window_size}"  # one sensor
+    assert list(result.detector.feature_names_in_) == ["s0"] and len(result.detector.roles_) == 23
+    assert capsys.readouterr().err.startswith("auto: the period and window of 600 rows x 1 sensors (of 23 columns; "
+                                              "the others are states or constants): done in ")
 
 
 def test_auto_fit_is_reproducible():
@@ -104,40 +149,26 @@ def test_auto_fit_is_reproducible():
     assert a.chosen == b.chosen and np.array_equal(a.detector.anomaly_score(frame), b.detector.anomaly_score(frame))
 
 
-def test_auto_keeps_a_baseline_when_the_data_has_only_level_shifts():
-    # Piecewise-constant readings plus noise: nothing for a network to learn but each sensor's level.
-    rng = np.random.default_rng(0)
-    levels = np.repeat(rng.normal(size=(8, 2)), 50, axis=0)
-    frame = pd.DataFrame(levels * 0.1 + rng.normal(size=levels.shape), columns=["a", "b"])
-    tiny = {"hidden_size": 8, "epochs": 3, "learning_rate": 0.01}
-    candidates = [Candidate("deviation", "deviation", {}),
-                  Candidate("lstm-ae w=16", "lstm-ae", {"window_size": 16, "latent_dim": 4, **tiny}),
-                  Candidate("lstm-forecast w=16", "lstm-forecast", {"window_size": 16, **tiny})]
-    result = auto_fit(frame, random_state=0, candidates=candidates, switch_z=2.0)  # switching allowed
-    assert result.chosen == "deviation"
-    assert "did not beat the level baseline" in result.reason
+def test_auto_fit_with_the_lstm_member_is_reproducible():
+    frame = periodic(n_rows=400, period=20, n_features=1)
+    a = auto_fit(frame, random_state=1, window_size=20)
+    b = auto_fit(frame, random_state=1, window_size=20)
+    assert a.chosen == "knn-window+lstm-ae w=20"
+    lstm = a.detector.members_[1]
+    assert lstm.model_type == "lstm-ae" and lstm.random_state == 1 and lstm.window_size == 20
+    assert np.array_equal(a.detector.anomaly_score(frame), b.detector.anomaly_score(frame))
 
 
-@pytest.mark.parametrize("incumbent, challenger, z, expected", [
-    ([0.5, 0.5, 0.5, 0.5], [0.9, 0.8, 0.9, 0.8], 2.0, 1),              # clearly better: switch
-    ([0.5, 0.5, 0.5, 0.5], [1.0, 0.1, 1.0, 0.2], 2.0, 0),              # better on average, within the noise
-    ([0.5, 0.5, 0.5, 0.5], [0.9, 0.8, 0.9, 0.8], float("inf"), 0),     # the default: never switch
-    ([0.9, 0.9, 0.9, 0.9], [0.5, 0.6, 0.5, 0.6], 0.0, 0),              # worse: keep
-])
-def test_select_switches_only_on_clear_evidence(incumbent, challenger, z, expected):
-    table = pd.DataFrame({"validation_ap": [np.mean(incumbent), 0.1, np.mean(challenger)],
-                          "injection_aps": [np.array(incumbent), np.full(4, 0.1), np.array(challenger)]})
-    assert select(table, z) == (2 if expected else 0)
-
-
-@pytest.mark.parametrize("n_features, chosen", [(1, "knn-window w="), (2, "knn-window+deviation w=")])
-def test_auto_keeps_the_incumbent_by_default_and_says_why(n_features, chosen):
-    # one sensor: the nearest-normal-window distance; several: it with the level baseline
-    result = auto_fit(periodic(n_rows=600, period=40, n_features=n_features), random_state=0, networks=False)
-    assert result.chosen.startswith(chosen) and result.smoothing == 1
-    assert result.reason.startswith(f"auto: {chosen}")
-    assert "is kept" in result.reason or "did not beat" in result.reason
-    assert result.candidates["name"].str.startswith("knn-window w=").any()  # the distance alone is reported
+def test_stage_lines_tell_a_log_how_far_auto_got(capsys):
+    frame = periodic(n_rows=500, period=25)
+    auto_fit(frame, random_state=0, networks=False, compare=True, progress=StageLog("auto"))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("auto: the period and window of 500 rows x 2 sensors: done in ")
+    assert lines[1] == "auto: period 25 rows, window 100"
+    assert lines[2].startswith("auto: fitting knn-window+deviation w=100: done in ")
+    assert lines[3].startswith("auto: fitting candidate 2 of 4: knn-window w=100: done in ")
+    assert lines[-1].startswith("auto: scoring 4 candidates on 14 copies with injected anomalies: done in ")
+    assert len(lines) == 7 and not any("\r" in line or line.endswith("...") for line in lines)
 
 
 def test_with_several_sensors_auto_keeps_the_level_member_that_sees_a_level_shift():
@@ -150,7 +181,7 @@ def test_with_several_sensors_auto_keeps_the_level_member_that_sees_a_level_shif
     new.iloc[150:250, 1] += 1.0
     labels = np.zeros(len(new), dtype=np.int8)
     labels[150:250] = 1
-    result = auto_fit(train, random_state=0, networks=False)
+    result = auto_fit(train, random_state=0, networks=False, compare=True)
     assert result.detector.model_type == "ensemble"
     assert ["deviation", {"score_reduction": "window"}] in result.detector.members
     whole = pd.concat([train, new])
@@ -166,13 +197,13 @@ def test_auto_fit_needs_enough_rows():
         auto_fit(np.zeros((40, 1)))
 
 
-def test_default_candidates_cap_the_networks_window():
-    names = {c.model_type: c for c in default_candidates(200)}
-    assert names["knn-window"].params["window_size"] == 200
-    assert names["lstm-ae"].params["window_size"] == 64
-    assert {c.model_type for c in default_candidates(50, networks=False)} == {"deviation", "pca", "knn-window"}
+def test_default_candidates_put_the_default_first_and_cap_the_networks_window():
+    names = {c.name.split(" w=")[0]: c for c in default_candidates(200)}
+    assert list(names)[0] == "knn-window+lstm-ae" and names["knn-window"].params["window_size"] == 200
+    assert names["lstm-ae"].params["window_size"] == names["lstm-vae"].params["window_size"] == 64
+    assert [c.model_type for c in default_candidates(50, networks=False)] == ["knn-window", "deviation", "pca"]
     several = default_candidates(50, n_features=3, networks=False)
-    assert [c.model_type for c in several[:2]] == ["ensemble", "knn-window"]
+    assert [c.name for c in several[:2]] == ["knn-window+deviation w=50", "knn-window w=50"]
     assert several[0].params["window_size"] == 50
 
 

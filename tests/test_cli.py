@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
-from cli_store import FIT_ARGS, N_TEST, SENSORS, fitted_store
+from cli_store import FIT_ARGS, N_TEST, SENSORS, error_line, fitted_store, run
 
 from seqae import devices, tracking
 from seqae.alerts import ALERT_COLUMNS
@@ -34,19 +33,6 @@ def in_store(fitted, monkeypatch):
     monkeypatch.chdir(fitted.root)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     return fitted
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
-
-
-def error_line(result) -> str:
-    """The one `Error: ...` line of a failed command; nothing that looks like a traceback."""
-    assert "Traceback" not in result.output
-    assert isinstance(result.exception, SystemExit), result.exception
-    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
-    assert len(errors) == 1, result.output
-    return errors[0]
 
 
 # ---- the group ---------------------------------------------------------------------------------------

@@ -602,3 +602,15 @@ def test_deviation_window_reduction_gives_each_row_the_level_of_its_windows():
     # the spike's row leads the plain baseline; the windowed one spreads it over its windows
     assert np.argmax(plain.anomaly_score(spiky)) == 100
     assert windowed.anomaly_score(spiky)[95:106].min() > np.median(windowed.anomaly_score(spiky))
+
+
+def test_the_lstm_autoencoders_decoder_and_window_norm_survive_save_and_load(make_tiny, train_frame, frame,
+                                                                             tmp_path):
+    detector = make_tiny("lstm-ae", decoder="teacher_forcing", window_norm="center").fit(train_frame)
+    loaded = BaseDetector.load(detector.save(tmp_path / "model"))
+    assert (loaded.decoder, loaded.window_norm) == ("teacher_forcing", "center")
+    assert np.array_equal(loaded.anomaly_score(frame), detector.anomaly_score(frame))
+    # the code carries each window's mean per sensor after the latent values
+    names = loaded.code_names()
+    assert names == [f"z{k}" for k in range(loaded.latent_dim)] + [f"level_{c}" for c in frame.columns]
+    assert loaded.encode(frame).shape[1] == len(names) == loaded.code_size()

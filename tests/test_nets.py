@@ -46,6 +46,45 @@ def test_lstm_seq2seq_latent_is_latent_dim(windows):
     assert net.decode(z, 20).shape == (BATCH, 20, N_FEATURES)  # any length can be decoded
 
 
+@pytest.mark.parametrize("decoder", nets.DECODERS)
+@pytest.mark.parametrize("window_norm", nets.WINDOW_NORMS)
+def test_lstm_seq2seq_decoders_and_window_norms_round_trip_through_the_code(windows, decoder, window_norm):
+    torch.manual_seed(0)
+    net = nets.LSTMSeq2Seq(N_FEATURES, hidden_size=16, latent_dim=4, decoder=decoder, window_norm=window_norm).eval()
+    z = net.encode(windows)
+    extra = {"none": 0, "center": N_FEATURES, "standardize": 2 * N_FEATURES}[window_norm]
+    assert z.shape == (BATCH, net.code_size) and net.code_size == 4 + extra
+    out = net(windows)
+    assert out.shape == windows.shape and torch.equal(net.decode(z, windows.shape[1]), out)
+    if window_norm != "none":  # the window's level travels in the code: decoding puts it back
+        assert torch.allclose(z[:, 4:4 + N_FEATURES], windows.mean(dim=1))
+        shifted = net(windows + 5.0)
+        assert torch.allclose(shifted, out + 5.0, atol=1e-4)
+
+
+def test_teacher_forcing_reads_the_true_previous_step_in_training_and_its_own_when_scoring(windows):
+    torch.manual_seed(0)
+    net = nets.LSTMSeq2Seq(N_FEATURES, hidden_size=16, latent_dim=4, decoder="teacher_forcing")
+    z = net.encode(windows)
+    forced = net.decode(z, windows.shape[1], teacher=windows)
+    assert torch.equal(net.train()(windows), forced)
+    free = net.eval()(windows)
+    assert torch.equal(free, net.decode(z, windows.shape[1])) and not torch.allclose(free, forced)
+    # the first step reads no previous reading either way; a later one differs with what it reads
+    assert torch.allclose(free[:, 0], forced[:, 0])
+    altered = windows.clone()
+    altered[:, 3] += 1.0
+    again = net.decode(z, windows.shape[1], teacher=altered)
+    assert torch.equal(again[:, :4], forced[:, :4]) and not torch.allclose(again[:, 4], forced[:, 4])
+
+
+def test_window_norm_and_decoder_are_checked():
+    with pytest.raises(ValueError, match="decoder must be one of repeat, teacher_forcing"):
+        nets.LSTMSeq2Seq(N_FEATURES, decoder="attention")
+    with pytest.raises(ValueError, match="window_norm must be one of none, center, standardize"):
+        nets.LSTMSeq2Seq(N_FEATURES, window_norm="minmax")
+
+
 def test_lstm_vae_shapes_and_deterministic_mean_path(windows):
     net = nets.LSTMVAENet(N_FEATURES, hidden_size=16, latent_dim=4).eval()
     x_mean, x_logvar, z_mean, z_logvar = net(windows, sample=False)

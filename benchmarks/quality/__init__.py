@@ -19,5 +19,6 @@ STUDIES = {
     "fit-budget": "fit_budget",
     "validation-curves": "validation_curves",
     "synthetic-set": "synthetic_set",
+    "recurrent": "recurrent",
     "decisions": "decisions",
 }

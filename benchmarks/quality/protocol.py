@@ -133,8 +133,27 @@ def synthetic_files(random_state: int = 0) -> list[DevFile]:
         return [_skab_file(Path(tmp) / name, name) for name in table["file"]]
 
 
-def load(name: str, limit: int | None = None) -> list[DevFile]:
-    """The files of dev set `name` (one of SETS), the first `limit` of them when given."""
+def continuous_columns(frame: pd.DataFrame) -> list[str]:
+    """The telemetry value and every column with more than 16 distinct values or a value that is not
+    a whole number: what a detector sees of a telemetry-dev channel while the command channels (0/1,
+    mode numbers) are left out of the model."""
+    keep = []
+    for column in frame.columns:
+        values = frame[column].to_numpy(dtype=np.float64)
+        if column == "value" or len(np.unique(values)) > 16 or not np.allclose(values, np.round(values)):
+            keep.append(column)
+    return keep
+
+
+def load(name: str, limit: int | None = None, continuous: bool = False) -> list[DevFile]:
+    """The files of dev set `name` (one of SETS), the first `limit` of them when given; with
+    `continuous`, telemetry-dev's channels reduced to their `continuous_columns` (of the training rows)."""
+    if name == "telemetry-dev" and continuous:
+        files = telemetry_files(limit)
+        for file in files:
+            keep = continuous_columns(file.train)
+            file.train, file.test = file.train[keep], file.test[keep]
+        return files
     if name == "skab":
         return skab_files(limit)
     if name == "nab-dev":

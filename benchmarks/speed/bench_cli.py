@@ -64,7 +64,7 @@ STAGES = [
     ("import torch._dynamo (torch.optim's first use)", "torch/_dynamo/__init__.py", "<module>"),
     ("read the CSV", "seqae/data/training_rows.py", "read_training_data"),
     ("fit", "seqae/detectors/base.py", "fit"),
-    ("auto_fit", "seqae/autoconfig.py", "auto_fit"),
+    ("auto_fit", "seqae/autoconfig/auto.py", "auto_fit"),
     ("log the dataset", "mlflow/tracking/fluent.py", "log_input"),
     ("figures", "seqae/tracking/fit.py", "_log_fit_plots"),
     ("log the model", "seqae/tracking/models.py", "log_detector_model"),

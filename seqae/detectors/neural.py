@@ -196,8 +196,26 @@ class AutoencoderDetector(NeuralDetector):
 
     # ---- the encoder/decoder split: latent vectors and what the model expected --------------------
 
+    def code_size(self) -> int:
+        """Values per latent vector: `latent_dim`, and with the LSTM-AE's `window_norm` each
+        window's mean (and log spread) per sensor after them."""
+        self.check_fitted()
+        return int(getattr(self.net_, "code_size", self.net_args_["latent_dim"]))
+
+    def code_names(self) -> list[str]:
+        """A name per value of a latent vector: `z0` .. for the code, then with `window_norm` each
+        sensor's window mean (`level_<sensor>`) and log spread (`log_spread_<sensor>`)."""
+        latent_dim = int(self.net_args_["latent_dim"])
+        names = [f"z{k}" for k in range(latent_dim)]
+        stats = self.code_size() - latent_dim
+        if stats:
+            names += [f"level_{name}" for name in self.feature_names_in_]
+        if stats > self.n_features_in_:
+            names += [f"log_spread_{name}" for name in self.feature_names_in_]
+        return names
+
     def encode(self, X) -> np.ndarray:
-        """The latent vector of each window of `X`, `(n_windows, latent_dim)`: windows every
+        """The latent vector of each window of `X`, `(n_windows, code_size())`: windows every
         `score_stride` rows (as scored), the VAE's mean latent."""
         self.check_fitted()
         values, _ = self.check_input(X)
@@ -213,9 +231,9 @@ class AutoencoderDetector(NeuralDetector):
         The LSTM-VAE decodes to its decoder's mean."""
         self.check_fitted()
         z = np.asarray(z, dtype=np.float32)
-        latent_dim = int(self.net_args_["latent_dim"])
-        if z.ndim != 2 or z.shape[1] != latent_dim:
-            raise DataError(f"expected latent vectors of shape (n_windows, {latent_dim}), got an array of "
+        code_size = self.code_size()
+        if z.ndim != 2 or z.shape[1] != code_size:
+            raise DataError(f"expected latent vectors of shape (n_windows, {code_size}), got an array of "
                             f"shape {z.shape}; pass what encode() returns")
         batch = self.score_batch_size()
         out = [self.decode_latent(torch.from_numpy(z[first:first + batch]))
@@ -267,13 +285,29 @@ class LSTMAutoencoder(AutoencoderDetector):
 
     model_type = "lstm-ae"
     net_class = nets.LSTMSeq2Seq
-    parameters = STACKED_LSTM
+    parameters = {
+        **STACKED_LSTM,
+        "decoder": Param("repeat", OneOf(nets.DECODERS),
+                         "`repeat`: the decoder reads the code at every step (RepeatVector); `teacher_forcing`: "
+                         "the code and the previous reading (the true one in training, its own output when "
+                         "scoring), one step at a time."),
+        "window_norm": Param("none", OneOf(nets.WINDOW_NORMS),
+                             "`center`: each window's mean per sensor is taken out before the network and put "
+                             "back after it (the network learns shapes, not levels); `standardize`: its spread "
+                             "too; `none`. The code then carries those statistics (`code_size`)."),
+    }
     # The caps leave training sets of up to ~1,300 rows whole (benchmarks/README.md, Fit).
     defaults = {"rise_patience": 3, "max_epoch_windows": 1024, "max_validation_windows": 256}
 
     def _net_args(self, n_features):
-        return {"n_features": n_features, "hidden_size": self.hidden_size, "latent_dim": self.latent_dim,
+        args = {"n_features": n_features, "hidden_size": self.hidden_size, "latent_dim": self.latent_dim,
                 "num_layers": self.num_layers, "dropout": self.dropout}
+        # only the choices away from the network's defaults are saved with its arguments
+        if self.decoder != "repeat":
+            args["decoder"] = self.decoder
+        if self.window_norm != "none":
+            args["window_norm"] = self.window_norm
+        return args
 
 
 class LSTMVAE(AutoencoderDetector):

@@ -74,12 +74,12 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
 def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, window_size: int | None = None,
                      threshold=None, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None, register: str | None = None,
                      alias: str | None = None, tags: dict | None = None, verbose: bool = False,
-                     device: str = "auto") -> FitResult:
+                     device: str = "auto", compare: bool = False, progress=None) -> FitResult:
     """`seqae fit` with no model named: auto-configuration (`seqae.autoconfig.auto_fit`) inside
-    one MLflow run. Every candidate it tried is a child run with its settings, its validation AP
-    on the injected anomalies (overall and per kind) and its fit time, so the UI shows why the
-    winner won; the winner is logged on the parent run like any fit (and registered on request),
-    with what auto chose as `auto.*` parameters and its one-line reason as a tag."""
+    one MLflow run. The default is logged on the run like any fit (and registered on request), with
+    what auto chose as `auto.*` parameters and its one-line reason as a tag. With `compare`, every
+    candidate is also a child run with its settings, its validation AP on the injected anomalies
+    (overall and per kind) and its fit time. `progress`: a `seqae.progress.StageLog`."""
     from seqae.autoconfig import auto_fit
 
     if alias is not None:
@@ -96,19 +96,20 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
         started = time.perf_counter()
         with about_file(data.path):
             auto = auto_fit(data.fit_input, random_state=random_state, window_size=window_size, verbose=verbose,
-                            device=device)
+                            device=device, compare=compare, progress=progress)
         detector = auto.detector
         if threshold is not None:
             detector.set_threshold(threshold)
         fit_seconds = time.perf_counter() - started
         mlflow.log_params({**flat_params(detector), "model_type": detector.model_type, "auto.chosen": auto.chosen,
                            "auto.period": auto.period if auto.period else "(none)",
-                           "auto.window_size": auto.window_size, "auto.smoothing": auto.smoothing,
-                           "auto.candidates": len(auto.candidates), **data.options})
+                           "auto.window_size": auto.window_size, "auto.candidates": len(auto.candidates),
+                           **data.options})
         mlflow.set_tags({"seqae.model_type": detector.model_type, "seqae.auto.reason": auto.reason})
-        _log_candidates(client, exp_id, run_id, auto.candidates, data.name)
-        mlflow.log_text(auto.candidates.drop(columns=["injection_aps"], errors="ignore").to_csv(index=False),
-                        "auto/candidates.csv")
+        if len(auto.candidates):
+            _log_candidates(client, exp_id, run_id, auto.candidates, data.name)
+            mlflow.log_text(auto.candidates.drop(columns=["injection_aps"], errors="ignore").to_csv(index=False),
+                            "auto/candidates.csv")
         if len(auto.injections):
             mlflow.log_text(auto.injections.to_csv(index=False), "auto/injections.csv")
         result = _log_fitted(client, exp_id, run_id, detector, data, fit_seconds, register, alias)

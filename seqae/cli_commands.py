@@ -1,0 +1,35 @@
+"""The click command classes seqae's commands are made with: what every command does around its
+own work (a SIGTERM stops it as Ctrl-C does; `seqae --threads` applied before torch runs).
+
+Kept apart from the commands so that the command modules (`seqae.cli`, `seqae.cli_latent`) share
+them without importing one another; nothing here imports torch or MLflow.
+"""
+
+from __future__ import annotations
+
+import click
+
+from seqae.processes import sigterm_exits
+
+
+class CleanExitCommand(click.Command):
+    """A command that SIGTERM stops as Ctrl-C does: its temporary files removed, its MLflow run
+    ended KILLED (`seqae.processes.sigterm_exits`). The servers (`serve`, `ui`) keep their own
+    handling of signals."""
+
+    def invoke(self, ctx):
+        if self.name in ("serve", "ui"):
+            return super().invoke(ctx)
+        with sigterm_exits():
+            return super().invoke(ctx)
+
+
+class SeqaeCommand(CleanExitCommand):
+    """A command whose work runs torch: `seqae --threads` is applied once the command's own
+    arguments have parsed, so that its --help and its usage errors do not import torch."""
+
+    def invoke(self, ctx):
+        from seqae import devices
+
+        devices.use_threads(ctx.find_root().params["threads"])
+        return super().invoke(ctx)
