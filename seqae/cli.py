@@ -7,6 +7,7 @@
     seqae score MODEL DATA.csv -o scores.csv    decisions per time point, as live (+ --intervals)
     seqae watch MODEL [CSV|-]                   score a live feed row by row, alerts as they open and close
     seqae evaluate MODEL DATA.csv --label-column anomaly
+    seqae feedback MODEL --alert ID --normal    an operator's verdict learnt: the next version (cli_feedback.py)
     seqae encode|decode|sample MODEL ...        an autoencoder's latent space as CSV files (cli_latent.py)
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
     seqae ui [--port 5000]                      the MLflow UI on seqae's store
@@ -34,6 +35,7 @@ import seqae
 from seqae.errors import ConfigError, SeqaeError, Stopped, hide_credentials, shown, storage_error
 
 from seqae.cli_commands import CleanExitCommand, SeqaeCommand
+from seqae.cli_feedback import feedback as FEEDBACK_COMMAND
 from seqae.cli_latent import COMMANDS as LATENT_COMMANDS
 from seqae.cli_options import (EPOCHS_HELP, INPUT_FILE, MODEL_TYPES, OUTPUT_FILE, THRESHOLD_HELP, ThresholdType,
                                  device_option, experiment_option, parse_params, read_options, server_options,
@@ -289,9 +291,13 @@ def _echo_fitted(result, summary: str, where: str, quiet: bool) -> None:
                    "window_size - 1 rows past it; for ranking rows after the fact (AUC-PR), never for decisions.")
 @click.option("--causal", is_flag=True, hidden=True,
               help="Every score is causal: each row from the rows up to it alone, as `seqae watch` has it.")
+@click.option("--no-track", is_flag=True,
+              help="Keep no scoring run: by default, a model logged in MLflow that raised alerts keeps their table "
+                   "and rows in a small run beside its own, where `seqae feedback` finds them.")
 @read_options
 @device_option
-def score(model_uri, data, output, intervals, reconstruction, precision, retrospective, causal, read, device):
+def score(model_uri, data, output, intervals, reconstruction, precision, retrospective, causal, no_track, read,
+          device):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
@@ -306,7 +312,8 @@ def score(model_uri, data, output, intervals, reconstruction, precision, retrosp
     from seqae.fleet import FleetDetector
     from seqae.streaming import score_csv
 
-    detector = _tracking().load_model(model_uri).detector
+    loaded = _tracking().load_model(model_uri)
+    detector = loaded.detector
     written = ", ".join(path for path in (output, intervals, reconstruction) if path)
     if isinstance(detector, FleetDetector):  # each machine's rows to its own detector
         from seqae.fleet import score_fleet_csv
@@ -322,6 +329,11 @@ def score(model_uri, data, output, intervals, reconstruction, precision, retrosp
                        reconstruction_path=reconstruction, ranking=retrospective)
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
                f"(score 1.0 = the threshold, {detector.threshold_.value_:.4g} raw at the start) -> {written}")
+    if not no_track and result["alerts"] and loaded.run_id:  # for `seqae feedback` on these alerts
+        from seqae.tracking.scoring_runs import log_scored_alerts
+
+        run_id = log_scored_alerts(loaded, data, result["alert_table"], options=read)
+        click.echo(f"alerts kept for feedback in run {run_id}")
 
 
 def _check_distinct_outputs(outputs: dict) -> None:
@@ -421,6 +433,7 @@ def evaluate(model_uri, data, label_column, read, experiment, run_name):
 
 for command in LATENT_COMMANDS:  # encode, decode, sample
     cli.add_command(command)
+cli.add_command(FEEDBACK_COMMAND)
 
 
 # ---- servers --------------------------------------------------------------------------------------------
