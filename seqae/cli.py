@@ -199,7 +199,9 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
     params = {name: value for name, value in given.items() if value is not None}
     params.update(extra_params)
     if model_type == "auto":
-        one_model = sorted(set(params) - {"window_size", "random_state", "threshold"})
+        from seqae.autoconfig import AUTO_PARAMS
+
+        one_model = sorted(set(params) - set(AUTO_PARAMS))
         if one_model:
             raise click.BadParameter(f"{one_model[0]} sets a parameter of one model, and --model auto chooses "
                                      "its own; name the model too (e.g. --model lstm-ae)", param_hint="--model")
@@ -224,10 +226,12 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
     if model_type == "auto":
         from seqae.progress import StageLog
 
-        result = tracking.fit_auto_and_log(training, random_state=seed, window_size=window_size, threshold=threshold,
-                                           experiment=experiment, run_name=run_name, register=register, alias=alias,
-                                           device=device, compare=compare, verbose=not quiet,
-                                           progress=StageLog("auto", enabled=not quiet))
+        given = {k: v for k, v in params.items() if k not in ("window_size", "random_state", "threshold")}
+        result = tracking.fit_auto_and_log(training, random_state=params.get("random_state"),
+                                           window_size=params.get("window_size"), threshold=threshold,
+                                           given=given, experiment=experiment, run_name=run_name,
+                                           register=register, alias=alias, device=device, compare=compare,
+                                           verbose=not quiet, progress=StageLog("auto", enabled=not quiet))
     else:
         if "verbose" in DETECTORS[model_type]().get_params():
             params.setdefault("verbose", not quiet)

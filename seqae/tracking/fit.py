@@ -74,9 +74,9 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
 def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, window_size: int | None = None,
                      threshold=None, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None, register: str | None = None,
                      alias: str | None = None, tags: dict | None = None, verbose: bool = False,
-                     device: str = "auto", compare: bool = False, progress=None) -> FitResult:
+                     device: str = "auto", compare: bool = False, progress=None, given: dict | None = None) -> FitResult:
     """`seqae fit` with no model named: auto-configuration (`seqae.autoconfig.auto_fit`) inside
-    one MLflow run. The default is logged on the run like any fit (and registered on request), with
+    one MLflow run; `given`: its other parameters (`networks`, `alert_rules`, `roles`). The default is logged on the run like any fit (and registered on request), with
     what auto chose as `auto.*` parameters and its one-line reason as a tag. With `compare`, every
     candidate is also a child run with its settings, its validation AP on the injected anomalies
     (overall and per kind) and its fit time. `progress`: a `seqae.progress.StageLog`."""
@@ -96,7 +96,7 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
         started = time.perf_counter()
         with about_file(data.path):
             auto = auto_fit(data.fit_input, random_state=random_state, window_size=window_size, verbose=verbose,
-                            device=device, compare=compare, progress=progress)
+                            device=device, compare=compare, progress=progress, **(given or {}))
         detector = auto.detector
         if threshold is not None:
             detector.set_threshold(threshold)
