@@ -74,6 +74,20 @@ READ_OPTION_NAMES = ("time_column", "sep", "decimal", "time_unit", "timezone", "
                      "duplicates", "resample")
 
 
+def split_seeds(ctx, param, value):
+    """`--seeds 0,1,2`: whole numbers, at least one."""
+    if value is None:
+        return None
+    try:
+        seeds = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of whole numbers (e.g. 0,1,2)",
+                                 ctx, param) from None
+    if not seeds:
+        raise click.BadParameter("give at least one seed (e.g. 0,1,2)", ctx, param)
+    return seeds
+
+
 def read_options(command):
     """How a sensor CSV is written: --time-column, --sep, --decimal, --time-unit, --timezone,
     --dayfirst, --fill, --skip-rows, --sort, --duplicates, --resample, handed to the command as one
