@@ -17,7 +17,7 @@ from seqae.errors import ConfigError
 INPUT_FILE = click.Path(exists=True, dir_okay=False, readable=True)
 OUTPUT_FILE = click.Path(dir_okay=False, writable=True)
 # The names of the choices, so that --help and a mistyped option answer without importing torch,
-# pandas or MLflow (tests/test_cli.py checks them against seqae.tracking, seqae.detectors and seqae.data).
+# pandas or MLflow (tests/cli/test_cli.py checks them against seqae.tracking, seqae.detectors and seqae.data).
 DEFAULT_EXPERIMENT = "seqae"  # tracking.DEFAULT_EXPERIMENT
 MODEL_TYPES = ("lstm-ae", "lstm-vae", "dense-ae", "conv-ae", "pca", "deviation", "iforest", "knn-window",
                "lstm-forecast", "ensemble")  # detectors.DETECTORS
