@@ -58,7 +58,7 @@ class StoppedBySignal(click.ClickException):
 class SeqaeGroup(click.Group):
     """Runs a command; turns seqae's errors into one-line messages and warnings into one line each."""
 
-    command_class = SeqaeCommand  # `ui` and `runs`, which run no torch, are plain commands
+    command_class = SeqaeCommand  # for a command made with @cli.command; the modules name their own class
 
     def invoke(self, ctx):
         with warnings.catch_warnings():
