@@ -35,7 +35,7 @@ from seqae.autoconfig.window import MIN_WINDOW, VALIDATION_FRACTION, choose_wind
 from seqae.data.roles import column_roles, modelled_columns
 from seqae.detectors import BaseDetector, make_detector
 from seqae.detectors.inputs import check_table
-from seqae.errors import DataError
+from seqae.errors import ConfigError, DataError
 from seqae.progress import StageLog
 
 
@@ -59,6 +59,14 @@ class AutoFitResult:
 # and `roles` are handed to the detector it fits (they decide, and say what the columns are; they
 # choose no model), `threshold` is set on it after the fit.
 AUTO_PARAMS = ("window_size", "random_state", "threshold", "networks", "alert_rules", "roles")
+
+
+def check_auto_params(params) -> None:
+    """Raise a one-line `ConfigError` for a parameter auto-configuration does not take (one model's)."""
+    other = sorted(set(params) - set(AUTO_PARAMS))
+    if other:
+        raise ConfigError(f"{other[0]} sets a parameter of one model, and --model auto chooses its own; name the "
+                          "model too (e.g. --model lstm-ae)")
 
 
 def auto_fit(frame, *, random_state: int | None = None, window_size: int | None = None, networks: bool = True,

@@ -17,8 +17,7 @@ import numpy as np
 import pandas as pd
 
 from seqae.detectors import BaseDetector, make_detector
-from seqae.autoconfig import AUTO_PARAMS, auto_fit
-from seqae.errors import ConfigError
+from seqae.autoconfig import auto_fit, check_auto_params
 from seqae.threshold_registry import threshold_from_dict
 
 SHARED = "(shared)"  # the name of a fleet's shared fallback detector, beside its assets
@@ -42,10 +41,7 @@ class FitSpec:
     def check(self) -> "FitSpec":
         """Raise a one-line `ConfigError` for a model type or parameter that cannot be fitted."""
         if self.model_type == "auto":
-            other = sorted(set(self.params) - set(AUTO_PARAMS))
-            if other:
-                raise ConfigError(f"{other[0]} sets a parameter of one model, and auto-configuration chooses its "
-                                  "own; name the model too (e.g. --model lstm-ae)")
+            check_auto_params(self.params)
         else:
             make_detector(self.model_type, **self.params).check_params()
         return self

@@ -35,6 +35,22 @@ class FitResult:
     metrics: dict[str, float]
     run_url: str
     auto: object | None = None  # seqae.autoconfig.AutoFitResult, when auto-configuration chose the detector
+    data: TrainingData | None = None  # what it was fitted on
+
+    def summary(self) -> str:
+        """What the fit was, in a few lines: auto's reason, the rows, sensors and files it took, its
+        time, best epoch and threshold, and the columns left out of the model."""
+        m, frame = self.metrics, self.data.frame
+        epochs = f", best epoch {int(m['best_epoch'])} of {int(m['epochs_run'])}" if "best_epoch" in m else ""
+        files = f" of {len(self.data.recordings)} files" if self.data.recordings else ""
+        lines = [f"Fitted {self.detector.model_type} on {len(frame)} rows{files} x {frame.shape[1]} sensors in "
+                 f"{self.fit_seconds:.1f} s{epochs}; threshold {m['threshold']:.4g}"]
+        if self.auto is not None:
+            lines.insert(0, self.auto.reason)
+        roles = self.detector.roles_
+        if len(roles) > self.detector.n_features_in_:  # state or constant columns left out of the model
+            lines.append(f"columns: {describe_roles(roles, list(self.detector.feature_names_in_))}")
+        return "\n".join(lines)
 
 
 def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str = DEFAULT_EXPERIMENT,
@@ -156,8 +172,7 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     mlflow.set_tag("seqae.columns", describe_roles(detector.roles_, modelled))
     model_info = log_detector_model(detector, data.frame, registered_model_name=register)
     return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri(model_info, register, alias),
-                     fit_seconds,
-                     summary, ui_url(exp_id, run_id))
+                     fit_seconds, summary, ui_url(exp_id, run_id), data=data)
 
 
 def _fit_summary(detector: BaseDetector, detection: Detection, fit_seconds: float) -> dict[str, float]:
