@@ -1,8 +1,10 @@
 """The click command classes seqae's commands are made with: what every command does around its
-own work (a SIGTERM stops it as Ctrl-C does; `seqae --threads` applied before torch runs).
+own work (a SIGTERM stops it as Ctrl-C does; `seqae --threads` applied before torch runs), and
+`quiet_tracking`, the store a command imports once it runs.
 
-Kept apart from the commands so that the command modules (`seqae.cli`, `seqae.cli_latent`) share
-them without importing one another; nothing here imports torch or MLflow.
+Kept apart from the commands so that the command modules (`seqae.cli_fit`, `seqae.cli_scoring`,
+`seqae.cli_latent`, `seqae.cli_runs`) share them without importing one another; nothing here imports
+torch or MLflow until a command runs.
 """
 
 from __future__ import annotations
@@ -33,3 +35,12 @@ class SeqaeCommand(CleanExitCommand):
 
         devices.use_threads(ctx.find_root().params["threads"])
         return super().invoke(ctx)
+
+
+def quiet_tracking():
+    """`seqae.tracking`, imported when a command runs (so that `seqae --help` answers quickly), with
+    MLflow's own logging quieted."""
+    from seqae import tracking
+
+    tracking.quiet_mlflow()
+    return tracking

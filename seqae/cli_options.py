@@ -17,7 +17,7 @@ from seqae.errors import ConfigError
 INPUT_FILE = click.Path(exists=True, dir_okay=False, readable=True)
 OUTPUT_FILE = click.Path(dir_okay=False, writable=True)
 # The names of the choices, so that --help and a mistyped option answer without importing torch,
-# pandas or MLflow (tests/test_cli.py checks them against seqae.tracking, seqae.detectors and seqae.data).
+# pandas or MLflow (tests/cli/test_cli.py checks them against seqae.tracking, seqae.detectors and seqae.data).
 DEFAULT_EXPERIMENT = "seqae"  # tracking.DEFAULT_EXPERIMENT
 MODEL_TYPES = ("lstm-ae", "lstm-vae", "dense-ae", "conv-ae", "pca", "deviation", "iforest", "knn-window",
                "lstm-forecast", "ensemble")  # detectors.DETECTORS
@@ -72,6 +72,20 @@ def separator(ctx, param, value):
 
 READ_OPTION_NAMES = ("time_column", "sep", "decimal", "time_unit", "timezone", "dayfirst", "fill", "skip_rows", "sort",
                      "duplicates", "resample")
+
+
+def split_seeds(ctx, param, value):
+    """`--seeds 0,1,2`: whole numbers, at least one."""
+    if value is None:
+        return None
+    try:
+        seeds = [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a comma-separated list of whole numbers (e.g. 0,1,2)",
+                                 ctx, param) from None
+    if not seeds:
+        raise click.BadParameter("give at least one seed (e.g. 0,1,2)", ctx, param)
+    return seeds
 
 
 def read_options(command):

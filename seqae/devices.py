@@ -6,8 +6,8 @@
 
 On the CPU, seqae's networks run on one thread unless `SEQAE_THREADS` or `use_threads` (`seqae
 --threads`) says otherwise; each worker process of `seqae.workers` runs on one. seqae's LSTMs are
-small, and with the passive OpenMP waiting that `import seqae` sets, two threads were 0.75x of one
-alone and 0.84x beside a busy process (benchmarks/README.md, the thread table). A fit from Python
+small, and with the passive OpenMP waiting that `import seqae` sets, two threads are slower than
+one, alone or beside a busy process (benchmarks/README.md, the thread table). A fit from Python
 therefore takes the one-thread time, whatever torch's own default (one thread per core) is; the
 caller's setting is restored after.
 Scores do not depend on the thread count (networks score padded batches, `windows.pad_batch`).

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from seqae import processes
-from seqae.errors import storage_error
+from seqae.errors import ConfigError, storage_error
 
 PART_SUFFIX = ".part"
 
@@ -77,6 +77,20 @@ def sweep_stale_parts(path: str | os.PathLike) -> list[Path]:
                     os.unlink(entry.path)
             removed.append(Path(entry.path))
     return removed
+
+
+def check_distinct_outputs(outputs: dict) -> None:
+    """Refuse two outputs (option name -> path, or None) that name the same file: the second would
+    replace the first (a one-line `ConfigError`)."""
+    seen = {}
+    for option, path in outputs.items():
+        if path is None:
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise ConfigError(f"{seen[key]} and {option} both name {path}: the second would replace the first; "
+                              "give each output a file of its own")
+        seen[key] = option
 
 
 def fullest(paths: Iterable[str | os.PathLike]) -> Path:

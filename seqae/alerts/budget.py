@@ -33,7 +33,7 @@ class AlertBudgetThreshold(Threshold):
 
     Tolerance (empirical budgets): on new normal data like the calibration rows and as long, the
     count is within 3 sqrt(N) + N / 4 of the budgeted N (Poisson noise, plus the threshold's own
-    sampling error: it was fitted on one sample); tests/test_alerts.py checks it on generated
+    sampling error: it was fitted on one sample); tests/alerts/test_alerts.py checks it on generated
     normal scores.
     The rules' own parameters (`min_gap`, ...) are parameters of this threshold too, with the same
     defaults as `AlertRules`; the cooldown needs contributions, which a threshold never sees, so the

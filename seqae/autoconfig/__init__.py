@@ -9,7 +9,7 @@
 `seqae fit --compare`.
 """
 
-from seqae.autoconfig.auto import AutoFitResult, auto_fit, compare_candidates
+from seqae.autoconfig.auto import AUTO_PARAMS, AutoFitResult, auto_fit, check_auto_params, compare_candidates
 from seqae.autoconfig.candidates import (DESCRIPTIONS, NETWORK_MAX_WINDOW, Candidate, default_candidate,
                                          default_candidates, default_members)
 from seqae.autoconfig.injections import (INJECTION_KINDS, INJECTIONS_PER_KIND, causal_mean, inject, injected_ap,
@@ -17,7 +17,8 @@ from seqae.autoconfig.injections import (INJECTION_KINDS, INJECTIONS_PER_KIND, c
 from seqae.autoconfig.window import (MAX_WINDOW, MIN_WINDOW, VALIDATION_FRACTION, autocorrelation, choose_window,
                                      find_period)
 
-__all__ = ["AutoFitResult", "Candidate", "DESCRIPTIONS", "INJECTIONS_PER_KIND", "INJECTION_KINDS", "MAX_WINDOW",
-           "MIN_WINDOW", "NETWORK_MAX_WINDOW", "VALIDATION_FRACTION", "auto_fit", "autocorrelation", "causal_mean",
+__all__ = ["AUTO_PARAMS", "AutoFitResult", "Candidate", "DESCRIPTIONS", "INJECTIONS_PER_KIND", "INJECTION_KINDS",
+           "MAX_WINDOW", "MIN_WINDOW", "NETWORK_MAX_WINDOW", "VALIDATION_FRACTION", "auto_fit", "autocorrelation",
+           "causal_mean", "check_auto_params",
            "choose_window", "compare_candidates", "default_candidate", "default_candidates", "default_members",
            "find_period", "inject", "injected_ap", "injection_suite", "recordings_suite"]

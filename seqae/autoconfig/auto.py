@@ -35,7 +35,7 @@ from seqae.autoconfig.window import MIN_WINDOW, VALIDATION_FRACTION, choose_wind
 from seqae.data.roles import column_roles, modelled_columns
 from seqae.detectors import BaseDetector, make_detector
 from seqae.detectors.inputs import check_table
-from seqae.errors import DataError
+from seqae.errors import ConfigError, DataError
 from seqae.progress import StageLog
 
 
@@ -55,7 +55,22 @@ class AutoFitResult:
     injection_scores: dict = field(default_factory=dict)  # with compare: each candidate's scores of each copy
 
 
+# What auto-configuration takes: the rest of a detector's parameters are its own choice. `alert_rules`
+# and `roles` are handed to the detector it fits (they decide, and say what the columns are; they
+# choose no model), `threshold` is set on it after the fit.
+AUTO_PARAMS = ("window_size", "random_state", "threshold", "networks", "alert_rules", "roles")
+
+
+def check_auto_params(params) -> None:
+    """Raise a one-line `ConfigError` for a parameter auto-configuration does not take (one model's)."""
+    other = sorted(set(params) - set(AUTO_PARAMS))
+    if other:
+        raise ConfigError(f"{other[0]} sets a parameter of one model, and --model auto chooses its own; name the "
+                          "model too (e.g. --model lstm-ae)")
+
+
 def auto_fit(frame, *, random_state: int | None = None, window_size: int | None = None, networks: bool = True,
+             alert_rules: dict | None = None, roles: dict | None = None,
              compare: bool = False, candidates: list[Candidate] | None = None, progress: StageLog | None = None,
              verbose: bool = False, device: str = "auto") -> AutoFitResult:
     """Fit the default detector on `frame` (all rows assumed normal) at the window the data
@@ -78,6 +93,9 @@ def auto_fit(frame, *, random_state: int | None = None, window_size: int | None 
         progress: stage lines on stderr (`seqae.progress.StageLog`); None: silent.
         verbose: epoch bars of the networks (drawn on a terminal only).
         device: where the networks train and score (`seqae.devices`).
+        alert_rules: `AlertRules` parameters the fitted detectors decide with (`seqae.alerts`).
+        roles: column -> role where the one found in the training rows is not wanted
+            (`seqae.data.roles`): the period, the window and the members follow them.
     """
     progress = progress or StageLog("auto", enabled=False)
     parts = list(frame) if isinstance(frame, (list, tuple)) else [frame]
@@ -94,7 +112,8 @@ def auto_fit(frame, *, random_state: int | None = None, window_size: int | None 
                         + "; give more rows or choose a model with --model")
     # The period and the members are the modelled columns' (seqae.data.roles): a state or constant
     # column is left out of every detector's model, so it neither sets the period nor counts as a sensor.
-    modelled = [names.index(name) for name in modelled_columns(column_roles(np.concatenate(all_values), names))]
+    modelled = [names.index(name)
+                for name in modelled_columns(column_roles(np.concatenate(all_values), names, roles))]
     part_values = [values[:, modelled] for values in all_values]
     n_features = len(modelled)
     left_out = f" (of {len(names)} columns; the others are states or constants)" if n_features < len(names) else ""
@@ -116,7 +135,8 @@ def auto_fit(frame, *, random_state: int | None = None, window_size: int | None 
         what = "fitting" if k == 0 else f"fitting candidate {k + 1} of {len(candidates)}:"
         with progress.stage(f"{what} {candidate.name}"):
             started = time.perf_counter()
-            fitted[candidate.name] = _fit(candidate, as_frame, random_state, verbose, device)
+            decided = {"alert_rules": alert_rules, "roles": roles}
+            fitted[candidate.name] = _fit(candidate, as_frame, random_state, verbose, device, decided)
             seconds[candidate.name] = time.perf_counter() - started
     chosen = candidates[0].name
     table, injected, scores = pd.DataFrame(), pd.DataFrame(), {}
@@ -144,11 +164,12 @@ def _checked(parts: list) -> tuple[list[np.ndarray], list[str]]:
     return values, names
 
 
-def _fit(candidate: Candidate, frame, random_state: int | None, verbose: bool, device: str) -> BaseDetector:
+def _fit(candidate: Candidate, frame, random_state: int | None, verbose: bool, device: str,
+         decided: dict) -> BaseDetector:
     """`candidate` fitted on `frame`, with the seed, the device and the epoch bars set where it has them
     (an ensemble hands its seed to its members; its networks get the device and bars through their own
-    parameters)."""
-    params = dict(candidate.params)
+    parameters), and the parameters in `decided` that are not None (the alert rules, the roles)."""
+    params = {**candidate.params, **{k: v for k, v in decided.items() if v is not None}}
     accepted = make_detector(candidate.model_type).get_params()
     if "random_state" in accepted:
         params["random_state"] = random_state

@@ -11,7 +11,7 @@ each is there (docs/benchmarks.md, "The recurrent members" has the figures):
                    match any remembered window but follow the learnt dynamics
 
 The level member is for several sensors only: over one sensor, the nearest window already pins
-its level, and the level member lowered nab-dev's AP.
+its level, and adding the level member lowered the AP.
 """
 
 from __future__ import annotations

@@ -74,9 +74,8 @@ class DeviationDetector(BaseDetector):
     With `window_size=W` and `score_reduction="window"` a row's score is the mean over the windows
     covering it of each window's mean squared reading, as the nearest-window detector gives a
     window's distance to its rows: the level over about a window, not one reading's. At the window
-    `seqae fit` chooses that lifted the baseline from 0.176 to 0.460 on nab-dev and from 0.860 to
-    0.910 on SKAB (docs/benchmarks.md, "Auto-configuration"); it is the level member of the default
-    for several sensors.
+    `seqae fit` chooses it is the level member of the default for several sensors (docs/benchmarks.md,
+    "Auto-configuration", has the evidence).
 
     Parameters as every detector's (`BaseDetector`; `random_state` unused: nothing is random), with
     `window_size=1` (each reading alone; the reduction then changes nothing) and `scaling="robust"`
@@ -99,8 +98,7 @@ class DeviationDetector(BaseDetector):
     def _normalizer_elements(self, scaled_parts, elements):
         # Each sensor in units of the spread of its single readings' squares, whatever the window:
         # the spread of its window means over the held-out rows is small for a steady sensor, and
-        # would give it a weight that the first drift turns into false alarms (SKAB: 0.846 against
-        # 0.910 at auto's window; docs/benchmarks.md, "Auto-configuration").
+        # would give it a weight that the first drift turns into false alarms.
         return [np.square(part).astype(np.float64) for part in scaled_parts]
 
     def _window_scores(self, windows):

@@ -40,7 +40,8 @@ from seqae.params import Param, Satisfies
 # held-out rows. (`seqae fit` with several sensors keeps another pair: autoconfig.SHAPE_AND_LEVEL.)
 # (Lists, as config.json gives them back, so that a loaded ensemble's get_params equals the fitted one's.)
 DEFAULT_MEMBERS = [["knn-window", {}], ["pca", {"score_reduction": "window", "normalize_on": "validation"}]]
-SHARED = ("window_size", "scaling", "validation_fraction", "random_state")  # the ensemble's, given to each member
+# the ensemble's, given to each member (`roles`: every member models the same columns)
+SHARED = ("window_size", "scaling", "validation_fraction", "random_state", "roles")
 
 
 def _valid_members(members) -> bool:
@@ -67,7 +68,7 @@ class EnsembleDetector(BaseDetector):
                               "[['knn-window', {{}}], ['pca', {{}}]], got {value!r}"),
             "(model type, parameters) pairs, e.g. `[[\"knn-window\", {}], [\"pca\", {\"n_components\": 0.9}]]`. "
             "A member may not set `smoothing` (the ensemble smooths) or the shared parameters (`window_size`, "
-            "`scaling`, `validation_fraction`, `random_state`: the ensemble's own), and its `score_reduction` "
+            "`scaling`, `validation_fraction`, `random_state`, `roles`: the ensemble's own), and its `score_reduction` "
             "must be `mean` or `window` (a row takes the mean of the windows covering it)."),
     }
     defaults = {"normalization": "none", "scaling": "robust"}

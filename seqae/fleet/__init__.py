@@ -51,7 +51,7 @@ the FleetDetector of a logged or registered fleet model (`seqae.tracking.load_de
 (`from_detectors` checks it). Nothing here imports MLflow: the runs go through `seqae.tracking`.
 """
 
-from seqae.fleet.spec import (AUTO_PARAMS, FitSpec, FittedAsset, asset_key, detector_bytes, detector_from_bytes,
+from seqae.fleet.spec import (FitSpec, FittedAsset, asset_key, detector_bytes, detector_from_bytes,
                               fit_asset)
 from seqae.fleet.fitting import fit_assets
 from seqae.fleet.detector import FLEET_FILE, FleetDetector
@@ -59,7 +59,7 @@ from seqae.fleet.scoring import score_fleet_csv
 from seqae.fleet.runs import FleetFitResult, fit_fleet_and_log, fit_fleet_from_files, log_fitted_fleet, refuse_fleet_options
 
 __all__ = [
-    "AUTO_PARAMS", "FLEET_FILE", "FitSpec", "FittedAsset", "FleetDetector", "FleetFitResult", "asset_key",
+    "FLEET_FILE", "FitSpec", "FittedAsset", "FleetDetector", "FleetFitResult", "asset_key",
     "detector_bytes", "detector_from_bytes", "fit_asset", "fit_assets", "fit_fleet_and_log", "fit_fleet_from_files",
     "log_fitted_fleet", "refuse_fleet_options", "score_fleet_csv",
 ]

@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 
 from seqae.detectors import BaseDetector, make_detector
-from seqae.errors import ConfigError
+from seqae.autoconfig import auto_fit, check_auto_params
 from seqae.threshold_registry import threshold_from_dict
 
-AUTO_PARAMS = ("window_size", "random_state", "threshold", "networks")  # what auto-configuration takes
 SHARED = "(shared)"  # the name of a fleet's shared fallback detector, beside its assets
 
 
@@ -32,8 +31,8 @@ class FitSpec:
         model_type: "auto" (`seqae.autoconfig.auto_fit`: the window and the detector chosen from
             the asset's own rows) or a detector's model type (`seqae.detectors.DETECTORS`).
         params: the detector's parameters (a `threshold` is a `seqae.thresholds.Threshold`); for
-            "auto" only `window_size`, `random_state`, `threshold` and `networks` (False: the
-            baselines only, without the LSTM candidates).
+            "auto" only `seqae.autoconfig.AUTO_PARAMS` (`networks` False: the baselines only,
+            without the LSTM autoencoder).
     """
 
     model_type: str = "auto"
@@ -42,10 +41,7 @@ class FitSpec:
     def check(self) -> "FitSpec":
         """Raise a one-line `ConfigError` for a model type or parameter that cannot be fitted."""
         if self.model_type == "auto":
-            other = sorted(set(self.params) - set(AUTO_PARAMS))
-            if other:
-                raise ConfigError(f"{other[0]} sets a parameter of one model, and auto-configuration chooses its "
-                                  "own; name the model too (e.g. --model lstm-ae)")
+            check_auto_params(self.params)
         else:
             make_detector(self.model_type, **self.params).check_params()
         return self
@@ -91,10 +87,10 @@ def fit_asset(spec: FitSpec, data) -> FittedAsset:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if spec.model_type == "auto":
-            from seqae.autoconfig import auto_fit
-
-            auto = auto_fit(data, random_state=spec.params.get("random_state"),
-                            window_size=spec.params.get("window_size"), networks=spec.params.get("networks", True))
+            given = spec.params
+            auto = auto_fit(data, random_state=given.get("random_state"), window_size=given.get("window_size"),
+                            networks=given.get("networks", True), alert_rules=given.get("alert_rules"),
+                            roles=given.get("roles"))
             detector = auto.detector
             if spec.params.get("threshold") is not None:
                 detector.set_threshold(spec.params["threshold"])

@@ -5,12 +5,15 @@
     sqlite_store.py   a local SQLite store, created whole or not at all
     runs.py           the runs table of `seqae runs`: child runs counted, dead runs marked
     fit.py            a fit as a run: params, losses, threshold, summaries, dataset, plots, the model
+    fit_files.py      `seqae fit`: files read and fitted as one run (or a fleet), the options' rules
+    score_files.py    `seqae score`: any model URI loaded and a file scored with it
     models.py         the detector as an MLflow pyfunc model from code, and any model URI loaded back
     pyfunc_model.py   the served model (MLflow loads it from code)
     evaluate.py       scoring labelled data as an evaluation run
     pipeline_runs.py  `seqae run`: a parent run and a child run per file and seed
     parent_runs.py    a parent run with finished child runs, for runs logged from outside (a fleet's)
     monitor.py        `seqae watch`: a monitoring run per watch, linked to the model's run
+    watch.py          `seqae watch`: the model loaded, its state read back, the feed followed and monitored
 """
 
 import importlib
@@ -29,7 +32,8 @@ _HOMES = {
     "MODEL_NAME": "models", "LoadedModel": "models", "check_alias": "models", "load_detector": "models",
     "load_model": "models", "load_pyfunc_model": "models", "log_detector_model": "models",
     "log_fleet_model": "models", "model_requirements": "models", "warn_environment_mismatches": "models",
-    "FitResult": "fit", "fit_and_log": "fit", "fit_auto_and_log": "fit",
+    "FitResult": "fit", "fit_and_log": "fit", "fit_auto_and_log": "fit", "fit_files_and_log": "fit_files",
+    "score_model_csv": "score_files", "watch_model": "watch",
     "ParentRun": "parent_runs", "parent_run": "parent_runs",
     "EvaluationResult": "evaluate", "evaluate_and_log": "evaluate", "score_detector": "evaluate",
     "PipelineRunLogger": "pipeline_runs", "start_pipeline_run": "pipeline_runs",

@@ -35,6 +35,22 @@ class FitResult:
     metrics: dict[str, float]
     run_url: str
     auto: object | None = None  # seqae.autoconfig.AutoFitResult, when auto-configuration chose the detector
+    data: TrainingData | None = None  # what it was fitted on
+
+    def summary(self) -> str:
+        """What the fit was, in a few lines: auto's reason, the rows, sensors and files it took, its
+        time, best epoch and threshold, and the columns left out of the model."""
+        m, frame = self.metrics, self.data.frame
+        epochs = f", best epoch {int(m['best_epoch'])} of {int(m['epochs_run'])}" if "best_epoch" in m else ""
+        files = f" of {len(self.data.recordings)} files" if self.data.recordings else ""
+        lines = [f"Fitted {self.detector.model_type} on {len(frame)} rows{files} x {frame.shape[1]} sensors in "
+                 f"{self.fit_seconds:.1f} s{epochs}; threshold {m['threshold']:.4g}"]
+        if self.auto is not None:
+            lines.insert(0, self.auto.reason)
+        roles = self.detector.roles_
+        if len(roles) > self.detector.n_features_in_:  # state or constant columns left out of the model
+            lines.append(f"columns: {describe_roles(roles, list(self.detector.feature_names_in_))}")
+        return "\n".join(lines)
 
 
 def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str = DEFAULT_EXPERIMENT,
@@ -74,9 +90,9 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
 def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, window_size: int | None = None,
                      threshold=None, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None, register: str | None = None,
                      alias: str | None = None, tags: dict | None = None, verbose: bool = False,
-                     device: str = "auto", compare: bool = False, progress=None) -> FitResult:
+                     device: str = "auto", compare: bool = False, progress=None, given: dict | None = None) -> FitResult:
     """`seqae fit` with no model named: auto-configuration (`seqae.autoconfig.auto_fit`) inside
-    one MLflow run. The default is logged on the run like any fit (and registered on request), with
+    one MLflow run; `given`: its other parameters (`networks`, `alert_rules`, `roles`). The default is logged on the run like any fit (and registered on request), with
     what auto chose as `auto.*` parameters and its one-line reason as a tag. With `compare`, every
     candidate is also a child run with its settings, its validation AP on the injected anomalies
     (overall and per kind) and its fit time. `progress`: a `seqae.progress.StageLog`."""
@@ -96,7 +112,7 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
         started = time.perf_counter()
         with about_file(data.path):
             auto = auto_fit(data.fit_input, random_state=random_state, window_size=window_size, verbose=verbose,
-                            device=device, compare=compare, progress=progress)
+                            device=device, compare=compare, progress=progress, **(given or {}))
         detector = auto.detector
         if threshold is not None:
             detector.set_threshold(threshold)
@@ -156,8 +172,7 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     mlflow.set_tag("seqae.columns", describe_roles(detector.roles_, modelled))
     model_info = log_detector_model(detector, data.frame, registered_model_name=register)
     return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri(model_info, register, alias),
-                     fit_seconds,
-                     summary, ui_url(exp_id, run_id))
+                     fit_seconds, summary, ui_url(exp_id, run_id), data=data)
 
 
 def _fit_summary(detector: BaseDetector, detection: Detection, fit_seconds: float) -> dict[str, float]:

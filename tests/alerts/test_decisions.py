@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from seqae.cli import cli
 from seqae.detectors import make_detector
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 N_TRAIN, N_TEST, SHIFT_AT, WINDOW = 600, 600, 420, 24
 
 

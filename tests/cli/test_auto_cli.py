@@ -136,3 +136,23 @@ def test_options_of_one_model_need_the_model_named(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert "epochs sets a parameter of one model, and --model auto chooses its own" in result.output
     assert not (tmp_path / "mlruns").exists() or not any((tmp_path / "mlruns").rglob("*.png"))
+
+
+def test_the_alert_rules_and_column_roles_pass_through_auto(tmp_path, monkeypatch):
+    """What decides and what the columns are is the user's to set on the default too; the model is auto's."""
+    from seqae.tracking import load_detector
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"a": rng.normal(size=300), "b": rng.normal(size=300), "c": rng.normal(size=300)},
+                         index=pd.date_range("2026-01-01", periods=300, freq="min"))
+    frame.to_csv("train.csv", index_label="timestamp")
+    result = CliRunner().invoke(cli, ["fit", "train.csv", "-q", "--param", "networks=false",
+                                      "--param", 'alert_rules={"settle": 60, "burn_in": 10}',
+                                      "--param", 'roles={"c": "state"}'])
+    assert result.exit_code == 0, result.output
+    detector = load_detector(result.stdout.strip().splitlines()[-1]).detector
+    assert detector.alert_rules_.settle == 60 and detector.alert_rules_.burn_in == 10
+    assert detector.roles_ == {"a": "continuous", "b": "continuous", "c": "state"}
+    assert list(detector.feature_names_in_) == ["a", "b"]  # the state column is not modelled

@@ -25,7 +25,7 @@ from seqae.cli import cli
 from seqae.data import read_sensor_csv
 from seqae.detectors import DeviationDetector
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 BERLIN = "Europe/Berlin"
 
 

@@ -23,7 +23,7 @@ from seqae.streaming.state import resume
 from seqae.synthetic import make_sensor_data
 
 N_ROWS, N_TRAIN, WINDOW = 650, 250, 12  # the alert's cooldown passes before the data ends
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
