@@ -9,6 +9,7 @@ over `seqae.tracking`, `seqae.serving`, `seqae.pipeline` and `seqae.demo`.
     seqae score MODEL DATA.csv -o scores.csv    decisions per time point, as live (+ --intervals)
     seqae watch MODEL [CSV|-]                   score a live feed row by row, alerts as they open and close
     seqae evaluate MODEL DATA.csv --label-column anomaly
+    seqae feedback MODEL --alert ID --normal    an operator's verdict learnt: the next version (cli_feedback.py)
     seqae encode|decode|sample MODEL ...        an autoencoder's latent space as CSV files (cli_latent.py)
     seqae serve MODEL [--port 5001]             MLflow's REST scoring server for the model
     seqae ui [--port 5000]                      the MLflow UI on seqae's store
@@ -35,6 +36,7 @@ import seqae
 from seqae.errors import ConfigError, SeqaeError, Stopped, hide_credentials, shown, storage_error
 
 from seqae.cli_commands import SeqaeCommand
+from seqae.cli_feedback import feedback as FEEDBACK_COMMAND
 from seqae.cli_fit import COMMANDS as FIT_COMMANDS
 from seqae.cli_latent import COMMANDS as LATENT_COMMANDS
 from seqae.cli_runs import COMMANDS as RUNS_COMMANDS
@@ -130,3 +132,4 @@ for command in LATENT_COMMANDS:  # encode, decode, sample
     cli.add_command(command)
 for command in RUNS_COMMANDS:  # serve, ui, runs, run, demo
     cli.add_command(command)
+cli.add_command(FEEDBACK_COMMAND)

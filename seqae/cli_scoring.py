@@ -36,9 +36,13 @@ from seqae.cli_options import INPUT_FILE, OUTPUT_FILE, device_option, experiment
                    "window_size - 1 rows past it; for ranking rows after the fact (AUC-PR), never for decisions.")
 @click.option("--causal", is_flag=True, hidden=True,
               help="Every score is causal: each row from the rows up to it alone, as `seqae watch` has it.")
+@click.option("--no-track", is_flag=True,
+              help="Keep no scoring run: by default, a model logged in MLflow that raised alerts keeps their table "
+                   "and rows in a small run beside its own, where `seqae feedback` finds them.")
 @read_options
 @device_option
-def score(model_uri, data, output, intervals, reconstruction, precision, retrospective, causal, read, device):
+def score(model_uri, data, output, intervals, reconstruction, precision, retrospective, causal, no_track, read,
+          device):
     """Score DATA.csv with a fitted model; write one row per time point.
 
     MODEL_URI: runs:/<run_id>/model, models:/<name>@<alias>, models:/m-<id>, a downloaded MLflow
@@ -59,6 +63,11 @@ def score(model_uri, data, output, intervals, reconstruction, precision, retrosp
         return
     click.echo(f"Scored {result['rows']} rows: {result['anomalies']} flagged, {result['alerts']} alerts "
                f"(score 1.0 = the threshold, {loaded.detector.threshold_.value_:.4g} raw at the start) -> {written}")
+    if not no_track and result["alerts"] and loaded.run_id:  # for `seqae feedback` on these alerts
+        from seqae.tracking.scoring_runs import log_scored_alerts
+
+        run_id = log_scored_alerts(loaded, data, result["alert_table"], options=read)
+        click.echo(f"alerts kept for feedback in run {run_id}")
 
 
 @click.command(cls=SeqaeCommand)

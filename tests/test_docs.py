@@ -74,7 +74,7 @@ def cli_sections(site: Path) -> dict[str, str]:
 
 def test_the_site_builds_strictly_with_every_page(site):
     for page in ("", "getting-started", "guides/csv-formats", "guides/models", "guides/thresholds-and-alerts",
-                 "guides/live-monitoring", "guides/fleets-and-spark", "guides/mlflow-and-serving",
+                 "guides/live-monitoring", "guides/feedback", "guides/fleets-and-spark", "guides/mlflow-and-serving",
                  "guides/reproducibility", "examples/skab", "reference/cli", "reference/api", "benchmarks",
                  "speed", "development"):
         assert (site / page / "index.html").is_file(), page

@@ -280,6 +280,25 @@ class BaseDetector(BaseEstimator):
         return Alerts(alert_table(detection.alerts, detection.index, detection.feature_names, top=top),
                       detection.alert_ids, self.alert_rules_, detection.alerts)
 
+    def learn_normal(self, X, force: bool = False, where: str = "the verdict rows"):
+        """An operator's verdict that rows `X` (an alert's rows, with the window_size - 1 before them)
+        are normal: a window memory takes their windows, the threshold rises over them where it must
+        (at most the alert rules' `extreme` times unless `force`); returns `seqae.feedback.NormalVerdict`."""
+        from seqae import feedback
+
+        self.check_fitted()
+        values, index = self.check_input(X)
+        return feedback.learn_normal(self, values, index, force=force, where=where)
+
+    def learn_fault(self, X, note: str = "") -> dict:
+        """An operator's verdict that rows `X` are a fault: kept with the model as a labelled example
+        (`faults_`: times, note, top sensors), saved with it; returns the record."""
+        from seqae import feedback
+
+        self.check_fitted()
+        values, index = self.check_input(X)
+        return feedback.learn_fault(self, values, index, note=str(note))
+
     def save(self, path: str | os.PathLike) -> Path:
         """Save to a directory: `config.json` (readable) and, for detectors with tensors, `weights.pt`;
         written whole or not at all (`seqae.detectors.persistence`)."""

@@ -123,3 +123,13 @@ class NearestWindowsDetector(BaseDetector):
                             "a NearestWindowsDetector needs them")
         self.memory_ = tensors["memory"].numpy().astype(np.float32)
 
+
+    def remember(self, values) -> int:
+        """Add the windows of rows `values` (readings in the fitted column order, at least one
+        window) to the memory: windows like them then score as low as the training windows. Returns
+        how many windows joined (one per row from the `window_size`-th)."""
+        self.check_fitted()
+        values, _ = self.check_input(values)
+        windows = window_tensor([self.scaler_.transform(values)], self.window_size).numpy().astype(np.float32)
+        self.memory_ = np.concatenate([self.memory_, windows])
+        return len(windows)

@@ -50,6 +50,8 @@ def save(detector, path: str | os.PathLike) -> Path:
         "threshold_param": None if detector.threshold is None else detector.threshold.to_dict(),
         "model": config,
     }
+    if getattr(detector, "faults_", None):  # an operator's labelled faults (seqae.feedback)
+        state["faults"] = list(detector.faults_)
     with staged_directory(target) as staging:
         (staging / "config.json").write_text(json.dumps(state, indent=2, default=_jsonable))
         if tensors:
@@ -168,6 +170,8 @@ def _build(detector_cls, state: dict, directory: Path):
     detector.normalizer_ = (np.asarray(state["normalizer"]["center"]), np.asarray(state["normalizer"]["scale"]))
     detector.threshold_ = threshold_from_dict(state["threshold"])
     detector.alert_rules_ = AlertRules.from_dict(state["alert_rules"])
+    if state.get("faults"):
+        detector.faults_ = list(state["faults"])
     tensors = {}
     if (directory / "weights.pt").exists():
         tensors = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)

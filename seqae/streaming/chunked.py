@@ -80,7 +80,7 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
             for ranking rows after the fact; the decisions never use it.
 
     Returns:
-        `{"rows", "anomalies" (flagged rows), "alerts", "seconds"}`.
+        `{"rows", "anomalies" (flagged rows), "alerts", "seconds", "alert_table"}`.
 
     Output files appear whole or not at all: each is written to a temporary file beside it and
     renamed over it at the end, and removed if anything fails.
@@ -168,7 +168,7 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
     finally:
         progress.close()
     return {"rows": counts["rows"], "anomalies": decider.n_flagged, "alerts": len(table),
-            "seconds": time.perf_counter() - started}
+            "seconds": time.perf_counter() - started, "alert_table": table}
 
 
 def _pair(decided: list[tuple[Detection, np.ndarray]], ranked: list[np.ndarray], keep: bool):

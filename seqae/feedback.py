@@ -1,0 +1,131 @@
+"""An operator's verdict on an alert, learnt by the model it was raised by.
+
+    alert rows (with window_size - 1 rows before them) --verdict "normal"-->
+      the window memory of every nearest-window detector (knn-window, alone or in an ensemble)
+        takes their windows: the same shape scores as near as a window it was fitted on
+      --the rows scored again--> where they still reach the threshold, the alert rules'
+        calibration takes their scores, so the threshold sits above them
+    alert rows --verdict "fault"--> a labelled example kept with the model (its times, note, top sensors)
+
+A network member is left as it was fitted: the memory and the calibration make the pattern stop
+alerting on their own (docs/benchmarks.md, "Operator feedback"). A verdict may not make a model
+blind: the threshold rises at most `extreme` times (the alert rules') unless `force`; beyond that,
+a model with a window memory learns the windows alone (`held_back`), and one without refuses.
+`BaseDetector.learn_normal` and `BaseDetector.learn_fault` check their input and call these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from seqae.errors import DataError
+
+FAULTS_KEPT = 100  # labelled faults kept with a model (the oldest leave first)
+MARGIN = 1.05  # a verdict's rows end this far under the threshold where the threshold has to move
+
+
+@dataclass
+class NormalVerdict:
+    """What a `normal` verdict changed: the verdict rows' calibrated peak before and after, the
+    threshold (raw units) before and after, and the windows the memory took."""
+
+    rows: int
+    peak_before: float
+    peak_after: float
+    threshold_before: float
+    threshold_after: float
+    windows_learnt: int
+    calibration_added: int
+    forced: bool
+    held_back: bool  # still beyond `extreme` after the memory took them: the threshold was left alone
+
+    @property
+    def threshold_ratio(self) -> float:
+        return self.threshold_after / self.threshold_before if self.threshold_before else float("nan")
+
+    def as_dict(self) -> dict:
+        return {"rows": self.rows, "peak_before": self.peak_before, "peak_after": self.peak_after,
+                "threshold_before": self.threshold_before, "threshold_after": self.threshold_after,
+                "threshold_ratio": self.threshold_ratio, "windows_learnt": self.windows_learnt,
+                "calibration_added": self.calibration_added, "forced": self.forced,
+                "held_back": self.held_back}
+
+
+def calibrated_peak(detector, values: np.ndarray, index) -> tuple[float, np.ndarray]:
+    """The largest calibrated score (1.0 = the threshold, against the fitted reference) of rows
+    `values` scored as a fresh feed, and their raw scores (NaN before the first full window)."""
+    raw = detector.detect(values).raw_scores
+    finite = raw[np.isfinite(raw)]
+    if finite.size == 0:
+        return float("nan"), raw
+    return float(detector.alert_rules_.reference().calibrate(finite).max()), raw
+
+
+def learn_normal(detector, values: np.ndarray, index, force: bool = False,
+                 where: str = "the verdict rows") -> NormalVerdict:
+    """Teach `detector` (fitted; changed in place) that rows `values` (checked, in its column order,
+    at least one window) are normal; see the module docstring."""
+    rules = detector.alert_rules_
+    peak_before, _ = calibrated_peak(detector, values, index)
+    if not np.isfinite(peak_before):
+        raise DataError(f"{where}: no row with a full window (window_size={detector.window_size}); "
+                        "give the alert's rows with the window_size - 1 rows before them")
+    memories = memory_detectors(detector)
+    if peak_before > rules.extreme and not memories and not force:
+        raise DataError(f"{where}: peak at {peak_before:.3g} times the threshold, beyond the alert rules' extreme "
+                        f"({rules.extreme:g}), and a {detector.model_type} model has no window memory to learn "
+                        "them alone: the threshold would rise as far and hide anomalies as large; check the "
+                        "alert, or pass --force")
+    threshold_before = rules.threshold_value
+    windows = sum(member.remember(values) for member in memories)
+    peak_after, raw = calibrated_peak(detector, values, index)
+    added, held_back = 0, False
+    if peak_after > 1.0 / MARGIN:
+        if peak_after > rules.extreme and not force:
+            held_back = True  # the memory took them; the threshold does not rise past `extreme` unasked
+        else:
+            # The calibration takes the verdict rows' scores, and the threshold moves to sit above them.
+            scores = raw[np.isfinite(raw)]
+            value = max(threshold_before, float(scores.max()) * MARGIN)
+            _refit_rules(detector, np.concatenate([rules.calibration_, scores]), value)
+            added = int(scores.size)
+            peak_after, _ = calibrated_peak(detector, values, index)
+    return NormalVerdict(len(values), peak_before, peak_after, threshold_before, detector.alert_rules_.threshold_value,
+                         windows, added, bool(force and peak_before > rules.extreme), held_back)
+
+
+def _refit_rules(detector, calibration: np.ndarray, value: float) -> None:
+    """The alert rules calibrated again on `calibration`, with the threshold at raw `value`."""
+    detector.alert_rules_.fit(calibration, value)
+    detector.threshold_.value_ = float(value)
+
+
+def memory_detectors(detector) -> list:
+    """The detectors whose model is a memory of normal windows: `detector` itself, or its members."""
+    found = [detector] if hasattr(detector, "remember") else []
+    for member in getattr(detector, "members_", []):
+        found += memory_detectors(member)
+    return found
+
+
+def fault_record(detector, values: np.ndarray, index, note: str = "") -> dict:
+    """A labelled fault: its first and last time, the note, and its top sensors by their share of the
+    rows' positive contributions."""
+    detection = detector.detect(values)
+    contributions = np.nan_to_num(np.asarray(detection.contributions, dtype=np.float64), nan=0.0).clip(min=0)
+    shares = contributions.sum(axis=0)
+    total = shares.sum()
+    order = np.argsort(-shares)[:3]
+    top = [[str(detector.feature_names_in_[k]), float(shares[k] / total) if total > 0 else 0.0] for k in order]
+    return {"start": str(index[0]), "end": str(index[-1]), "rows": int(len(values)), "note": str(note),
+            "top_sensors": top, "peak_score": float(np.nanmax(detection.scores)) if np.isfinite(
+                detection.scores).any() else None}
+
+
+def learn_fault(detector, values: np.ndarray, index, note: str = "") -> dict:
+    """Keep rows `values` as a labelled fault of `detector` (`faults_`, the latest `FAULTS_KEPT`)."""
+    record = fault_record(detector, values, index, note)
+    detector.faults_ = (list(getattr(detector, "faults_", [])) + [record])[-FAULTS_KEPT:]
+    return record

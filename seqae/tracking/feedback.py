@@ -1,0 +1,143 @@
+"""`seqae feedback`: operators' verdicts learnt by a model, as a new version of it in MLflow.
+
+    model (models:/NAME/1) + verdicts --each alert's rows: the latest scoring run of the model that
+      raised it (`scoring_runs`), or --data FILE--> BaseDetector.learn_normal / learn_fault
+      --> a feedback run: the new model, registered as the next version of NAME; the verdicts as a
+          dataset input and an artifact; what each verdict moved; tags naming the parent model's
+          URI, run id and model id (`seqae.parent_*`)
+
+Every verdict is found and learnt in memory before the run opens: a verdict that cannot be used is
+a one-line error, and nothing is logged or registered.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+import seqae
+from seqae.errors import ConfigError, DataError, hide_credentials
+from seqae.tracking.models import check_alias, load_detector, log_detector_model, registered_uri
+from seqae.tracking.scoring_runs import find_scored_alert, model_experiment
+from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, flat_params, log_metrics,
+                                  mlflow_warnings_off, tracked_run, ui_url, use_store)
+from seqae.verdicts import Verdict, alert_rows, check_rows
+
+
+@dataclass
+class FeedbackResult:
+    run_id: str
+    model_uri: str  # models:/m-<id>
+    registered_uri: str  # models:/NAME/VERSION (or @ALIAS)
+    version: str
+    effects: pd.DataFrame  # one row per verdict: what it changed
+    run_url: str
+    notes: list[str] = field(default_factory=list)  # what the verdicts could not do
+
+
+def registered_name(model_uri: str, register: str | None) -> str:
+    """The registered model a feedback version joins: `register`, else the NAME of models:/NAME/..."""
+    if register:
+        return register
+    match = re.fullmatch(r"models:/([^/@]+)(?:/[^/]+|@[^/]+)", model_uri.strip())
+    if match is None or match.group(1).startswith("m-"):
+        raise ConfigError(f"{model_uri} is not a registered model's version; name the registered model the new "
+                          "version joins with --register NAME")
+    return match.group(1)
+
+
+def feedback_and_log(model_uri: str, verdicts: list[Verdict], *, verdicts_path: str | None = None,
+                     data: str | None = None, options=None, register: str | None = None, alias: str | None = None,
+                     force: bool = False, experiment: str = DEFAULT_EXPERIMENT) -> FeedbackResult:
+    """Learn `verdicts` into the model of `model_uri` and log the result as a new registered version."""
+    if alias is not None:
+        check_alias(alias)
+    name = registered_name(model_uri, register)
+    use_store()
+    loaded = load_detector(model_uri)
+    detector = loaded.detector
+    where = verdicts_path or "--alert"
+    found = [_rows_of(loaded, verdict, data, options, where) for verdict in verdicts]
+    effects, notes, faults = [], [], []
+    for verdict, (alert, rows, source) in zip(verdicts, found):
+        label = f"{where}, line {verdict.line}" if verdict.line else where
+        if verdict.verdict == "normal":
+            effect = detector.learn_normal(rows, force=force, where=f"{label} ({verdict.names()})")
+            if effect.held_back:
+                notes.append(f"{verdict.names()}: still {effect.peak_after:.3g} times the threshold after the "
+                             f"window memory took it; the threshold was left where it was (beyond the alert "
+                             f"rules' extreme); pass --force to raise it that far")
+            effects.append({"alert_id": alert.get("alert_id"), "start": alert.get("start"), "end": alert.get("end"),
+                            "verdict": "normal", "note": verdict.note, "source": source, **effect.as_dict()})
+        else:
+            record = detector.learn_fault(rows, note=verdict.note)
+            faults.append(record)
+            effects.append({"alert_id": alert.get("alert_id"), "start": alert.get("start"), "end": alert.get("end"),
+                            "verdict": "fault", "note": verdict.note, "source": source, "rows": record["rows"]})
+    effects = pd.DataFrame(effects)
+    example = found[0][1]
+    client = MlflowClient()
+    tags = {"seqae.kind": "feedback", "seqae.model_type": detector.model_type, "seqae.version": seqae.__version__,
+            "seqae.parent_model_uri": hide_credentials(model_uri)}
+    if loaded.run_id:
+        tags["seqae.parent_run_id"] = loaded.run_id
+    if loaded.model_id:
+        tags["seqae.parent_model_id"] = str(loaded.model_id)
+    with tracked_run(experiment_id=model_experiment(client, loaded, experiment),
+                     run_name=f"feedback on {hide_credentials(model_uri)}", tags=tags) as run:
+        run_id = run.info.run_id
+        mlflow.log_params({**flat_params(detector), "model_type": detector.model_type,
+                           "parent_model_uri": hide_credentials(model_uri), "parent_run_id": loaded.run_id or "",
+                           "n_verdicts": len(verdicts), "force": force})
+        metrics = []
+        for step, row in enumerate(effects.to_dict("records")):
+            if row["verdict"] == "normal":
+                metrics += as_metrics({k: row[k] for k in ("peak_before", "peak_after", "threshold_before",
+                                                          "threshold_after", "threshold_ratio", "windows_learnt")},
+                                      step=step)
+        log_metrics(client, run_id, metrics)
+        table = pd.DataFrame([{"alert_id": v.alert_id, "start": v.start, "end": v.end, "verdict": v.verdict,
+                               "note": v.note} for v in verdicts])
+        with mlflow_warnings_off():
+            mlflow.log_input(csv_dataset(table, Path(verdicts_path or "verdicts.csv"), name="verdicts"),
+                             context="verdicts")
+        mlflow.log_text(table.to_csv(index=False), "feedback/verdicts.csv")
+        mlflow.log_text(effects.to_csv(index=False), "feedback/effects.csv")
+        if faults:
+            mlflow.log_text(json.dumps(getattr(detector, "faults_", []), indent=2), "feedback/faults.json")
+        info = log_detector_model(detector, example, registered_model_name=name)
+        exp_id = run.info.experiment_id
+    return FeedbackResult(run_id, info.model_uri, registered_uri(info, name, alias), str(info.registered_model_version),
+                          effects, ui_url(exp_id, run_id), notes)
+
+
+def _rows_of(loaded, verdict: Verdict, data: str | None, options, where: str):
+    """(the alert's row of its table as a dict, its rows as a frame, where they came from) for `verdict`."""
+    detector = loaded.detector
+    label = f"{where}, line {verdict.line}" if verdict.line else where
+    found = find_scored_alert(loaded, verdict)
+    if found is None and (data is None or verdict.alert_id is not None):
+        how = ("give its start and end with --data FILE" if verdict.alert_id is not None
+               else "score the file with `seqae score MODEL FILE -o scores.csv` first, or give it with --data FILE")
+        raise DataError(f"{label}: {verdict.names()} is in no scoring run of {hide_credentials(loaded.uri)}; {how}")
+    if found is not None:
+        alert, rows, source = dict(found[0]), found[1], f"scoring run {found[2]}"
+    else:
+        alert, rows, source = {"alert_id": -1, "start": verdict.start, "end": verdict.end}, None, data
+    if data is not None:
+        table = pd.DataFrame([{"alert_id": 0, "start": alert["start"], "end": alert["end"]}])
+        rows = alert_rows(data, table, list(detector.feature_names_in_), detector.window_size, options).get(0)
+        source = data
+    rows = check_rows(rows, verdict, detector.window_size, label)[list(detector.feature_names_in_)]
+    try:
+        rows.index = pd.DatetimeIndex(pd.to_datetime(rows.index.astype(str)))
+    except (ValueError, TypeError):
+        rows = rows.reset_index(drop=True)
+    return alert, rows, source
