@@ -56,7 +56,7 @@ class AlertRules(BaseEstimator):
     }
     PARAMS = tuple(parameter_constraints)
 
-    def __init__(self, min_gap: int = 5, min_length: int = 20, hysteresis: float = 0.7, extreme: float = 3.0,
+    def __init__(self, min_gap: int = 5, min_length: int = 15, hysteresis: float = 0.7, extreme: float = 3.0,
                  cooldown: int = 30, settle: int = 45, burn_in: int = 75, delay: int = 10, memory: int = 2000):
         self.min_gap = min_gap
         self.min_length = min_length

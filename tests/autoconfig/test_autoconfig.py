@@ -100,15 +100,16 @@ def test_auto_fit_fits_the_default_alone_and_says_what_its_members_are():
     assert len(result.detector.anomaly_score(frame)) == len(frame)
 
 
-@pytest.mark.parametrize("n_features, members", [(1, ["knn-window", "lstm-ae"]),
-                                                 (3, ["knn-window", "deviation", "lstm-ae"])])
-def test_the_default_holds_the_lstm_autoencoder(n_features, members):
-    candidate = default_candidate(80, n_features)
+def test_the_default_holds_the_lstm_autoencoder_for_several_sensors():
+    members = ["knn-window", "deviation", "lstm-ae"]
+    candidate = default_candidate(80, 3)
     assert candidate.model_type == "ensemble" and candidate.params["window_size"] == 80
     assert [model_type for model_type, _ in candidate.params["members"]] == members
     assert candidate.name == "+".join(members) + " w=80"
-    without = default_candidate(80, n_features, networks=False)
-    assert [m for m, _ in without.params.get("members", [["knn-window", {}]])] == members[:-1]
+    without = default_candidate(80, 3, networks=False)
+    assert [m for m, _ in without.params["members"]] == members[:-1]
+    one = default_candidate(80, 1)  # one sensor: the nearest normal window alone
+    assert (one.model_type, one.name, one.params) == ("knn-window", "knn-window w=80", {"window_size": 80})
 
 
 def test_comparing_fits_every_candidate_and_keeps_the_default_all_the_same():
@@ -150,11 +151,12 @@ def test_auto_fit_is_reproducible():
 
 
 def test_auto_fit_with_the_lstm_member_is_reproducible():
-    frame = periodic(n_rows=400, period=20, n_features=1)
+    frame = periodic(n_rows=400, period=20, n_features=2)
     a = auto_fit(frame, random_state=1, window_size=20)
     b = auto_fit(frame, random_state=1, window_size=20)
-    assert a.chosen == "knn-window+lstm-ae w=20"
-    lstm = a.detector.members_[1]
+    assert a.chosen == "knn-window+deviation+lstm-ae w=20"
+    assert auto_fit(frame[["s0"]], random_state=1, window_size=20).chosen == "knn-window w=20"  # one sensor
+    lstm = a.detector.members_[2]
     assert lstm.model_type == "lstm-ae" and lstm.random_state == 1 and lstm.window_size == 20
     assert np.array_equal(a.detector.anomaly_score(frame), b.detector.anomaly_score(frame))
 
@@ -199,7 +201,7 @@ def test_auto_fit_needs_enough_rows():
 
 def test_default_candidates_put_the_default_first_and_cap_the_networks_window():
     names = {c.name.split(" w=")[0]: c for c in default_candidates(200)}
-    assert list(names)[0] == "knn-window+lstm-ae" and names["knn-window"].params["window_size"] == 200
+    assert list(names)[0] == "knn-window" and names["knn-window"].params["window_size"] == 200  # one sensor
     assert names["lstm-ae"].params["window_size"] == names["lstm-vae"].params["window_size"] == 64
     assert [c.model_type for c in default_candidates(50, networks=False)] == ["knn-window", "deviation", "pca"]
     several = default_candidates(50, n_features=3, networks=False)
