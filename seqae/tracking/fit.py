@@ -43,7 +43,8 @@ class FitResult:
         m, frame = self.metrics, self.data.frame
         epochs = f", best epoch {int(m['best_epoch'])} of {int(m['epochs_run'])}" if "best_epoch" in m else ""
         files = f" of {len(self.data.recordings)} files" if self.data.recordings else ""
-        lines = [f"Fitted {self.detector.model_type} on {len(frame)} rows{files} x {frame.shape[1]} sensors in "
+        n = int(self.detector.n_features_in_)  # the modelled sensors; `columns:` below names the others
+        lines = [f"Fitted {self.detector.model_type} on {len(frame)} rows{files} x {n} sensor{'s' * (n != 1)} in "
                  f"{self.fit_seconds:.1f} s{epochs}; threshold {m['threshold']:.4g}"]
         if self.auto is not None:
             lines.insert(0, self.auto.reason)
