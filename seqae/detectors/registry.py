@@ -8,17 +8,14 @@ docstring.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from seqae.errors import ConfigError
 
-if TYPE_CHECKING:
-    from seqae.detectors.base import BaseDetector
+# model_type -> `seqae.detectors.base.BaseDetector` subclass, filled as the classes are defined (the
+# registry names no class itself: the base class registers into it)
+DETECTORS: dict[str, type] = {}
 
-DETECTORS: dict[str, type[BaseDetector]] = {}  # model_type -> class, filled as the classes are defined
 
-
-def make_detector(model_type: str, **params) -> BaseDetector:
+def make_detector(model_type: str, **params):
     """Build a detector by its model type with `params` (the class's keyword arguments); a one-line
     `ConfigError` names an unknown type or parameter.
 
