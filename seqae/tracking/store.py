@@ -270,8 +270,12 @@ def tracked_run(**start_run_args) -> Iterator[mlflow.ActiveRun]:
     artifacts is removed then (a half-copied model is of no use, and ending the run needs room)."""
     try:  # the process's tags come with the run, so that a kill -9 a moment later leaves them
         run = mlflow.start_run(**{**start_run_args, "tags": {**(start_run_args.get("tags") or {}), **process_tags()}})
-    except Exception as exc:
-        failure = storage_failure(exc)
+    except BaseException as exc:
+        stop = _stop_in(exc)
+        if stop is not None:  # Ctrl-C or SIGTERM while the run was being created (inside the store's commit)
+            _kill_new_runs(start_run_args.get("experiment_id"))
+            raise stop from None
+        failure = storage_failure(exc) if isinstance(exc, Exception) else None
         if failure is None:
             raise
         raise failure from None
@@ -293,6 +297,33 @@ def tracked_run(**start_run_args) -> Iterator[mlflow.ActiveRun]:
             raise failure from None
         raise
     _end_run("FINISHED")
+
+
+def _stop_in(exc: BaseException) -> BaseException | None:
+    """The Ctrl-C or SIGTERM (`processes.Terminated`) that `exc` is, or that a library wrapped into it."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            return exc
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _kill_new_runs(experiment_id: str | None) -> None:
+    """End KILLED the runs of `experiment_id` this process left RUNNING (a run created just before a
+    stop, that `mlflow.start_run` did not get to hand back)."""
+    if experiment_id is None:
+        return
+    tags = process_tags()
+    mine = " and ".join(f"tags.`{name}` = '{tags[name]}'" for name in PROCESS_TAGS[:2])  # pid, host
+    client = MlflowClient()
+    try:
+        for found in client.search_runs([experiment_id], mine):
+            if found.info.status == "RUNNING":
+                client.set_terminated(found.info.run_id, "KILLED")
+    except Exception:  # the store is busy or gone: `seqae runs` marks the run dead from its process tags
+        pass
 
 
 def _end_run(status: str, attempts: int = 5) -> None:
