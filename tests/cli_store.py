@@ -76,6 +76,15 @@ def fitted_store(tmp_path_factory) -> FittedStore:
     return _fitted
 
 
+def in_fitted_store(tmp_path_factory, monkeypatch) -> FittedStore:
+    """The session's fitted store, with the test run in its directory on its ./mlruns (no
+    MLFLOW_TRACKING_URI): what an `in_store` fixture gives a test."""
+    store = fitted_store(tmp_path_factory)
+    monkeypatch.chdir(store.root)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return store
+
+
 def run(*args):
     """`seqae ARGS...` through click's runner, in this process."""
     return CliRunner().invoke(cli, [str(a) for a in args])

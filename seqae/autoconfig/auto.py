@@ -131,11 +131,11 @@ def auto_fit(frame, *, random_state: int | None = None, window_size: int | None 
     as_frame = as_frame[0] if len(parts) == 1 and not isinstance(frame, (list, tuple)) else as_frame
 
     fitted, seconds = {}, {}
+    decided = {"alert_rules": alert_rules, "roles": roles}  # every candidate decides and reads the columns alike
     for k, candidate in enumerate(candidates):
         what = "fitting" if k == 0 else f"fitting candidate {k + 1} of {len(candidates)}:"
         with progress.stage(f"{what} {candidate.name}"):
             started = time.perf_counter()
-            decided = {"alert_rules": alert_rules, "roles": roles}
             fitted[candidate.name] = _fit(candidate, as_frame, random_state, verbose, device, decided)
             seconds[candidate.name] = time.perf_counter() - started
     chosen = candidates[0].name

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import torch
 from mlflow.tracking import MlflowClient
-from cli_store import FIT_ARGS, N_TEST, SENSORS, error_line, fitted_store, run
+from cli_store import FIT_ARGS, N_TEST, SENSORS, error_line, fitted_store, in_fitted_store, run
 
 from seqae import devices, tracking
 from seqae.alerts import ALERT_COLUMNS
@@ -28,11 +28,9 @@ def fitted(tmp_path_factory):
 
 
 @pytest.fixture
-def in_store(fitted, monkeypatch):
+def in_store(tmp_path_factory, monkeypatch):
     """Run in the store's directory, on its ./mlruns (no MLFLOW_TRACKING_URI)."""
-    monkeypatch.chdir(fitted.root)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return fitted
+    return in_fitted_store(tmp_path_factory, monkeypatch)
 
 
 # ---- the group ---------------------------------------------------------------------------------------

@@ -18,10 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from cli_store import fitted_store
+from cli_store import in_fitted_store, run
 
-from seqae.cli import cli
 from seqae.data import read_sensor_csv
 from seqae.detectors import DeviationDetector
 
@@ -31,14 +29,7 @@ BERLIN = "Europe/Berlin"
 
 @pytest.fixture
 def in_store(tmp_path_factory, monkeypatch):
-    store = fitted_store(tmp_path_factory)
-    monkeypatch.chdir(store.root)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return store
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+    return in_fitted_store(tmp_path_factory, monkeypatch)
 
 
 def fit(path, *options) -> str:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cli_store import SENSORS, error_line, fitted_store, run
+from cli_store import SENSORS, error_line, in_fitted_store, run
 
 from seqae import tracking
 from seqae.data import read_sensor_csv
@@ -16,16 +16,9 @@ from seqae.latent import windows_table
 from seqae.windows import window_tensor
 
 
-@pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    return fitted_store(tmp_path_factory)
-
-
 @pytest.fixture
-def in_store(fitted, monkeypatch):
-    monkeypatch.chdir(fitted.root)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return fitted
+def in_store(tmp_path_factory, monkeypatch):
+    return in_fitted_store(tmp_path_factory, monkeypatch)
 
 
 def test_encode_writes_the_models_latent_vector_of_every_window_with_its_end_time(in_store, tmp_path):

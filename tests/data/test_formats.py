@@ -14,10 +14,8 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-from cli_store import fitted_store
+from cli_store import in_fitted_store, run
 
-from seqae.cli import cli
 from seqae.data import ReadOptions, RowParser, parse_timestamps, read_sensor_csv, read_table, read_training_data
 from seqae.detectors import DeviationDetector
 from seqae.errors import ConfigError, DataError, DataWarning
@@ -330,14 +328,7 @@ def test_chunked_scoring_refuses_a_change_from_utc_to_local_times_in_a_later_chu
 
 @pytest.fixture
 def in_store(tmp_path_factory, monkeypatch):
-    store = fitted_store(tmp_path_factory)
-    monkeypatch.chdir(store.root)
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    return store
-
-
-def run(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args])
+    return in_fitted_store(tmp_path_factory, monkeypatch)
 
 
 @pytest.mark.parametrize("name, options", [
