@@ -9,21 +9,31 @@ torch or MLflow until a command runs.
 
 from __future__ import annotations
 
+import sys
+
 import click
 
-from seqae.processes import sigterm_exits
+from seqae.errors import Stopped
+from seqae.processes import Terminated, sigterm_exits
 
 
 class CleanExitCommand(click.Command):
-    """A command that SIGTERM stops as Ctrl-C does: its temporary files removed, its MLflow run
-    ended KILLED (`seqae.processes.sigterm_exits`). The servers (`serve`, `ui`) keep their own
-    handling of signals."""
+    """A command that SIGTERM stops as Ctrl-C does: its temporary files removed, its MLflow runs
+    ended KILLED (`seqae.processes.sigterm_exits`), wherever the signal landed: inside the store's
+    commit of a new run, or before MLflow handed the run back. The servers (`serve`, `ui`) keep
+    their own handling of signals."""
 
     def invoke(self, ctx):
         if self.name in ("serve", "ui"):
             return super().invoke(ctx)
         with sigterm_exits():
-            return super().invoke(ctx)
+            try:
+                return super().invoke(ctx)
+            except (KeyboardInterrupt, Terminated, Stopped):
+                store = sys.modules.get("seqae.tracking.store")  # not loaded: no run was started
+                if store is not None:
+                    store.end_runs_left_running()
+                raise
 
 
 class SeqaeCommand(CleanExitCommand):

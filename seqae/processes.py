@@ -8,7 +8,9 @@ the recorded one did.
 
 `sigterm_exits` turns SIGTERM into `Terminated`, an exit that unwinds the stack, so that what a
 command cleans up on Ctrl-C (temporary files, an MLflow run ended as KILLED) it cleans up on
-`kill` too.
+`kill` too. Python drops an exception raised while the garbage collector runs an object's
+`__del__`, so a SIGTERM landing there is also recorded, and `exit_if_stopped` raises it again at the
+next place that asks (each training epoch, the end of a tracked run).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sys
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,6 +75,16 @@ class Terminated(SystemExit):
     """SIGTERM, raised where the process was, so that `finally` blocks and context managers run."""
 
 
+_stopped_by: int | None = None  # the signal `sigterm_exits` received, until its block ends
+
+
+def exit_if_stopped() -> None:
+    """Raise `Terminated` when a SIGTERM arrived and its exception was lost (Python ignores one raised
+    inside a `__del__` that the garbage collector ran)."""
+    if _stopped_by is not None:
+        raise Terminated(128 + _stopped_by)
+
+
 @contextmanager
 def sigterm_exits() -> Iterator[None]:
     """While the block runs, SIGTERM raises `Terminated` (exit status 143, 128 + SIGTERM's number) in
@@ -82,11 +95,21 @@ def sigterm_exits() -> Iterator[None]:
         return
 
     def terminate(signum, frame):
+        global _stopped_by
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _stopped_by = signum
         raise Terminated(128 + signum)
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    def drop_quietly(unraisable):  # the Terminated Python dropped is raised again, not a bug to show
+        if not isinstance(unraisable.exc_value, Terminated):
+            unraisable_hook(unraisable)
+
+    global _stopped_by
+    previous, unraisable_hook = signal.signal(signal.SIGTERM, terminate), sys.unraisablehook
+    sys.unraisablehook = drop_quietly
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        sys.unraisablehook = unraisable_hook
+        _stopped_by = None

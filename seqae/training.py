@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.optim.adam import adam as adam_update
 
+from seqae import processes
 from seqae.errors import TrainingError
 from seqae.progress import ProgressBar
 
@@ -86,6 +87,7 @@ def train(net: nn.Module, loss_fn: LossFn, train_windows: torch.Tensor,
     n_windows = min(len(train_windows), config.max_epoch_windows or len(train_windows))
     progress = ProgressBar(config.epochs, "epochs", "epoch", enabled=config.verbose)
     for epoch in range(config.epochs):
+        processes.exit_if_stopped()
         net.train()
         order = torch.randperm(len(train_windows), generator=generator)[:n_windows]
         total = 0.0

@@ -271,9 +271,9 @@ def tracked_run(**start_run_args) -> Iterator[mlflow.ActiveRun]:
     try:  # the process's tags come with the run, so that a kill -9 a moment later leaves them
         run = mlflow.start_run(**{**start_run_args, "tags": {**(start_run_args.get("tags") or {}), **process_tags()}})
     except BaseException as exc:
-        stop = _stop_in(exc)
+        stop = stop_in(exc)
         if stop is not None:  # Ctrl-C or SIGTERM while the run was being created (inside the store's commit)
-            _kill_new_runs(start_run_args.get("experiment_id"))
+            end_runs_left_running()
             raise stop from None
         failure = storage_failure(exc) if isinstance(exc, Exception) else None
         if failure is None:
@@ -281,8 +281,9 @@ def tracked_run(**start_run_args) -> Iterator[mlflow.ActiveRun]:
         raise failure from None
     try:
         yield run
+        processes.exit_if_stopped()  # a SIGTERM whose exception Python dropped (`processes.exit_if_stopped`)
     except BaseException as exc:
-        status = "KILLED" if isinstance(exc, (KeyboardInterrupt, SystemExit)) else "FAILED"
+        status = "FAILED" if stop_in(exc) is None else "KILLED"
         failure = storage_failure(exc)
         if failure is not None and "run_id" not in start_run_args:  # a resumed run keeps what it had
             _discard_local_artifacts(run)
@@ -299,7 +300,7 @@ def tracked_run(**start_run_args) -> Iterator[mlflow.ActiveRun]:
     _end_run("FINISHED")
 
 
-def _stop_in(exc: BaseException) -> BaseException | None:
+def stop_in(exc: BaseException) -> BaseException | None:
     """The Ctrl-C or SIGTERM (`processes.Terminated`) that `exc` is, or that a library wrapped into it."""
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -310,20 +311,21 @@ def _stop_in(exc: BaseException) -> BaseException | None:
     return None
 
 
-def _kill_new_runs(experiment_id: str | None) -> None:
-    """End KILLED the runs of `experiment_id` this process left RUNNING (a run created just before a
-    stop, that `mlflow.start_run` did not get to hand back)."""
-    if experiment_id is None:
-        return
-    tags = process_tags()
-    mine = " and ".join(f"tags.`{name}` = '{tags[name]}'" for name in PROCESS_TAGS[:2])  # pid, host
+def end_runs_left_running() -> None:
+    """End KILLED every run this process left RUNNING: those MLflow still holds as active, and those
+    of the store that carry this process's tags (a run created just before a stop, that
+    `mlflow.start_run` did not get to hand back). Called on the way out of a command that Ctrl-C or
+    SIGTERM stopped, wherever the signal landed; a store that cannot be reached is left to
+    `seqae runs`, which marks such runs dead from their process tags."""
+    with contextlib.suppress(Exception):
+        while mlflow.active_run() is not None:  # else MLflow's exit hook would end them FINISHED
+            _end_run("KILLED")
+    query = " and ".join(f"tags.`{name}` = '{value}'" for name, value in process_tags().items() if value)
     client = MlflowClient()
-    try:
-        for found in client.search_runs([experiment_id], mine):
-            if found.info.status == "RUNNING":
-                client.set_terminated(found.info.run_id, "KILLED")
-    except Exception:  # the store is busy or gone: `seqae runs` marks the run dead from its process tags
-        pass
+    with contextlib.suppress(Exception):
+        experiments = [found.experiment_id for found in client.search_experiments()]
+        for found in client.search_runs(experiments, f"{query} and attributes.status = 'RUNNING'"):
+            client.set_terminated(found.info.run_id, "KILLED")
 
 
 def _end_run(status: str, attempts: int = 5) -> None:

@@ -5,20 +5,26 @@ runs` then shows), a fit on a full disk, and `seqae runs` within 120 columns.
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import mlflow
 import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
 from cli_store import chdir, write_csvs
 from fault_helpers import fill, one_error_line, parts, seqae, small_disk, start, start_together, wait_until
+from seqae import processes
 from seqae.cli import cli
+from seqae.processes import Terminated
+from seqae.tracking import store
 
 FAST_FIT = ["--model", "pca", "--window-size", "4"]
 # A fit that trains until it is stopped: no early stopping, thousands of epochs.
@@ -144,6 +150,53 @@ def test_a_fit_stopped_by_sigterm_ends_its_run_killed(tmp_path, csvs):
     assert fit.returncode == 128 + signal.SIGTERM, err
     assert "Traceback" not in err
     assert statuses(tmp_path) == ["KILLED"]
+
+
+class DropsASigterm:
+    """An object whose `__del__` receives a SIGTERM: Python drops the exception raised there."""
+
+    def __del__(self):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.01)  # the handler runs here, inside __del__
+
+
+def run_statuses() -> list[str]:
+    return [found.info.status for found in MlflowClient().search_runs(
+        [exp.experiment_id for exp in MlflowClient().search_experiments()])]
+
+
+def test_a_sigterm_that_python_dropped_still_ends_the_run_killed(tmp_path, monkeypatch):
+    shown = []
+    monkeypatch.setattr(sys, "unraisablehook", shown.append)  # what Python would print as "Exception ignored"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    store.use_store()
+    with pytest.raises(Terminated) as stopped:
+        with processes.sigterm_exits(), store.tracked_run(experiment_id=store.experiment_id("faults")):
+            DropsASigterm()  # collected at once; the Terminated raised in its __del__ is lost
+            assert processes._stopped_by == signal.SIGTERM  # noqa: SLF001 (what the test is about)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert run_statuses() == ["KILLED"]
+    assert shown == []
+
+
+def test_a_stop_before_mlflow_hands_the_new_run_back_ends_that_run_killed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    store.use_store()
+    created = MlflowClient.create_run
+
+    def create_then_stop(self, *args, **kwargs):  # the signal lands once the store has committed the run
+        created(self, *args, **kwargs)
+        raise Terminated(128 + signal.SIGTERM)
+
+    monkeypatch.setattr(MlflowClient, "create_run", create_then_stop)
+    with pytest.raises(Terminated):
+        with store.tracked_run(experiment_id=store.experiment_id("faults")):
+            pass
+    monkeypatch.undo()
+    assert mlflow.active_run() is None
+    assert run_statuses() == ["KILLED"]
 
 
 def test_a_fit_killed_with_9_is_marked_dead_by_seqae_runs(tmp_path, csvs):
