@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 
 import click
 
@@ -119,16 +120,30 @@ def evaluate(model_uri, data, label_column, read, experiment, run_name):
 
     Prints precision, recall, F1, false-alarm rate, AUC-PR, VUS-PR, event F1, detection delay and
     the alert metrics, and logs them to the model's run (a new run in --experiment if the model has
-    none in this store).
+    none in this store). A fleet model (seqae fit --asset-column) evaluates each machine's rows
+    (DATA.csv has the same machine column) with its own detector: a line per machine, then the
+    figures pooled over the machines (rows and alerts of all counted together; the rankings their
+    mean), logged with the per-machine table. A machine the fleet has no detector for (and no
+    --fallback shared) is an error naming it.
     """
     tracking = quiet_tracking()
     result = tracking.evaluate_and_log(model_uri, data, label_column=label_column, options=read,
                                        experiment=experiment, run_name=run_name)
-    from seqae.metrics.report import format_metrics
+    from seqae.metrics import MEAN_KEYS
+    from seqae.metrics.report import format_metrics, format_per_asset
 
-    click.echo(format_metrics(result.metrics))
-    where = "a new run" if result.new_run else "the model's run"
-    click.echo(f"logged to {where} {result.run_id}; view: {tracking.how_to_view(result.run_url)}")
+    where = ("a new run " if result.new_run else "the model's run ") + result.run_id
+    if isinstance(result, tracking.FleetEvaluationResult):
+        column, n_assets = result.asset_column, len(result.per_asset)
+        click.echo(f"Per {column} (ranking, retrospective | live decisions, as `seqae watch` makes them):")
+        click.echo(format_per_asset(result.per_asset, column))
+        click.echo(f"\nPooled over {n_assets} {column}s (their rows, anomalies and alerts counted together; "
+                   f"rankings: the mean over {column}s):")
+        click.echo(format_metrics(result.metrics, means=MEAN_KEYS))
+        where += f" with the per-{column} table evaluation/{Path(data).stem}/per_{column}.csv"
+    else:
+        click.echo(format_metrics(result.metrics))
+    click.echo(f"logged to {where}; view: {tracking.how_to_view(result.run_url)}")
 
 
 COMMANDS = [score, watch, evaluate]

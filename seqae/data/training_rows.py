@@ -5,6 +5,7 @@
     read_training_files  several recordings (files, or directories of them) for one model
     read_fleet_training  a fleet export's training rows, split by the asset column
     read_for_detector    the sensors a fitted detector needs (other columns ignored), and the labels
+    read_fleet_for_detector  the same for a fleet model: each asset's rows, split by its asset column
 """
 
 from __future__ import annotations
@@ -225,3 +226,19 @@ def read_for_detector(detector, path, *, time_column=None, label_column=None,
             raise DataError(missing_columns_message(missing, header, needed, str(path)))
     labels = [label_column] if label_column else []
     return read_sensor_csv(path, options, columns=needed, label_columns=labels, return_labels=bool(label_column))
+
+
+def read_fleet_for_detector(fleet, path, *, label_column=None, options: ReadOptions | None = None):
+    """`read_for_detector` for a fleet model (`seqae.fleet.FleetDetector`): the sensors it was
+    fitted on, each asset's rows as a file of their own (`read_fleet_csv`): `{asset: frame}`, and
+    with `label_column`, `({asset: frame}, {asset: labels})`."""
+    options = options or ReadOptions()
+    needed = [str(name) for name in fleet.feature_names_in_]
+    header = read_header(path, options.sep)
+    if header is not None:
+        missing = [name for name in needed if name not in header]
+        if missing:
+            raise DataError(missing_columns_message(missing, header, needed, str(path)))
+    labels = [label_column] if label_column else []
+    return read_fleet_csv(path, fleet.asset_column, options, columns=needed, label_columns=labels,
+                          return_labels=bool(label_column))

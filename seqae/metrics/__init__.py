@@ -40,7 +40,7 @@ counted against them, and NAB's score of their firing rows beside (`seqae.metric
 
     points.py   each row counted on its own; ranges.py VUS and events; alerts.py alerts against
     segments; nab.py NAB's score; summary.py `evaluate` (every metric of one file) and `pooled`
-    (over files); checks.py the input checks they share.
+    (over files; `pooled_decisions` with the alerts); checks.py the input checks they share.
 """
 
 from seqae.metrics.checks import check_binary, check_scores
@@ -51,13 +51,15 @@ from seqae.metrics.ranges import (VUS_MAX_BUFFER, VUS_N_THRESHOLDS, EventCounts,
 from seqae.metrics.alerts import (ALERT_METRIC_KEYS, ALERT_TOLERANCE_ROWS, ALERT_TOLERANCE_SHARE, AlertCounts,
                                   alert_counts)
 from seqae.metrics.nab import PROFILES as NAB_PROFILES, NabCounts, nab_counts
-from seqae.metrics.summary import METRIC_KEYS, POOLED_EVENT_KEYS, POOLED_KEYS, evaluate, evaluate_decisions, pooled
+from seqae.metrics.summary import (MEAN_KEYS, METRIC_KEYS, POOLED_EVENT_KEYS, POOLED_KEYS, evaluate, evaluate_decisions,
+                                   pooled, pooled_decisions)
 
 __all__ = [
-    "ALERT_METRIC_KEYS", "ALERT_TOLERANCE_ROWS", "ALERT_TOLERANCE_SHARE", "METRIC_KEYS", "POOLED_EVENT_KEYS",
+    "ALERT_METRIC_KEYS", "ALERT_TOLERANCE_ROWS", "ALERT_TOLERANCE_SHARE", "MEAN_KEYS", "METRIC_KEYS", "POOLED_EVENT_KEYS",
     "NAB_PROFILES", "POOLED_KEYS", "VUS_MAX_BUFFER", "VUS_N_THRESHOLDS", "AlertCounts", "ConfusionCounts",
     "EventCounts", "NabCounts", "nab_counts",
     "alert_counts", "auc_pr", "auc_roc", "check_binary", "check_scores", "confusion_counts", "detection_delays",
     "evaluate", "evaluate_decisions", "event_counts", "event_f1", "f1_score", "false_alarm_rate", "missed_alarm_rate", "pooled",
+    "pooled_decisions",
     "precision", "recall", "vus_pr", "vus_roc",
 ]

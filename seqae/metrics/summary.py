@@ -1,4 +1,5 @@
-"""Every metric of one scored file in one dict (`evaluate`), and SKAB's pooling over files (`pooled`)."""
+"""Every metric of one scored file in one dict (`evaluate`, `evaluate_decisions`), and SKAB's pooling
+over files (`pooled`; `pooled_decisions` for `evaluate_decisions`' results with their alerts)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from seqae.errors import DataError
 from seqae.intervals import flags_to_intervals
+from seqae.metrics.alerts import AlertCounts, alert_counts
 from seqae.metrics.checks import check_binary, check_scores, is_nan
 from seqae.metrics.points import ConfusionCounts, auc_pr, auc_roc, confusion_counts
 from seqae.metrics.ranges import EventCounts, VUS_MAX_BUFFER, VUS_N_THRESHOLDS, event_counts, vus_pr
@@ -25,6 +27,9 @@ POOLED_KEYS = ("tp", "fp", "tn", "fn", "precision", "recall", "f1", "far", "mar"
 
 POOLED_EVENT_KEYS = ("event_f1", "event_precision", "event_recall", "mean_detection_delay",
                      "n_events", "n_detected_events")
+
+
+MEAN_KEYS = ("auc_pr", "auc_roc", "vus_pr", "live_auc_pr")  # rankings: no counts to pool, averaged over files
 
 
 def evaluate(y_true, scores, flags, *, max_buffer: int = VUS_MAX_BUFFER,
@@ -55,19 +60,43 @@ def evaluate(y_true, scores, flags, *, max_buffer: int = VUS_MAX_BUFFER,
     return result
 
 
-def evaluate_decisions(y_true, ranking_scores, live_scores, flags, alert_spans, fired_at, index=None) -> dict:
+def evaluate_decisions(y_true, ranking_scores, live_scores, flags, alert_spans, fired_at, index=None, *,
+                       return_alert_counts: bool = False) -> dict | tuple[dict, AlertCounts]:
     """Every metric of a labelled file scored as live monitoring decides it: `evaluate` of the
     retrospective `ranking_scores` (auc_pr, auc_roc, vus_pr: how well the rows are ranked after the
     fact) and of the live `flags` (precision, recall, f1, far, events), `live_auc_pr` (the ranking of
     the calibrated `live_scores`), and the alerts counted where they fired (`alert_counts` of
-    `alert_spans` and `fired_at`). A row without a score (NaN: warming up) ranks lowest."""
-    from seqae.metrics.alerts import alert_counts
-
+    `alert_spans` and `fired_at`). A row without a score (NaN: warming up) ranks lowest. With
+    `return_alert_counts`, also the `AlertCounts` (what `pooled_decisions` adds up over files)."""
     lowest = (lambda s: np.nan_to_num(np.asarray(s, dtype=np.float64), nan=-1e300))
     result = evaluate(y_true, lowest(ranking_scores), flags)
     result["live_auc_pr"] = auc_pr(check_binary(y_true, "y_true"), lowest(live_scores))
-    result.update(alert_counts(y_true, alert_spans, fired_at=fired_at, index=index, flags=flags).to_dict())
-    return result
+    counts = alert_counts(y_true, alert_spans, fired_at=fired_at, index=index, flags=flags)
+    result.update(counts.to_dict())
+    return (result, counts) if return_alert_counts else result
+
+
+def pooled_decisions(results: Iterable[Mapping], alerts: Iterable[AlertCounts]) -> dict:
+    """`evaluate_decisions` over several files (or machines) at once: rows, segments and alerts of
+    every file counted together (`pooled` of `results`; the `AlertCounts` in `alerts`, one per
+    result, added up: alert precision is true alerts of all files / alerts of all files, not a mean
+    of ratios), and the ranking metrics (`MEAN_KEYS`) the mean over the files where they are defined.
+
+    >>> counts = AlertCounts(2, 1, 2, 1, 100, 10, 5)
+    >>> pooled_decisions([{"tp": 3, "fp": 1, "tn": 5, "fn": 1, "auc_pr": 0.5},
+    ...                   {"tp": 0, "fp": 1, "tn": 3, "fn": 2, "auc_pr": 1.0}], [counts, counts])["alert_precision"]
+    0.5
+    """
+    results, alerts = list(results), list(alerts)
+    if len(alerts) != len(results):
+        raise DataError(f"pooled_decisions() got {len(results)} results and {len(alerts)} alert counts; "
+                        "give one AlertCounts per result")
+    summary = pooled(results)
+    summary.update(sum(alerts[1:], alerts[0]).to_dict())
+    for key in MEAN_KEYS:
+        values = [float(result[key]) for result in results if key in result and not is_nan(result[key])]
+        summary[key] = float(np.mean(values)) if values else math.nan
+    return summary
 
 
 def pooled(results: Iterable[Mapping]) -> dict:

@@ -10,6 +10,8 @@
     models.py         the detector as an MLflow pyfunc model from code, and any model URI loaded back
     pyfunc_model.py   the served model (MLflow loads it from code)
     evaluate.py       scoring labelled data as an evaluation run
+    evaluate_fleet.py the same for a fleet model: per machine, and pooled over the machines
+    labelled.py       what both share: a detection's metrics on labelled rows, the evaluation run
     pipeline_runs.py  `seqae run`: a parent run and a child run per file and seed
     parent_runs.py    a parent run with finished child runs, for runs logged from outside (a fleet's)
     monitor.py        `seqae watch`: a monitoring run per watch, linked to the model's run
@@ -35,7 +37,8 @@ _HOMES = {
     "FitResult": "fit", "fit_and_log": "fit", "fit_auto_and_log": "fit", "fit_files_and_log": "fit_files",
     "score_model_csv": "score_files", "watch_model": "watch",
     "ParentRun": "parent_runs", "parent_run": "parent_runs",
-    "EvaluationResult": "evaluate", "evaluate_and_log": "evaluate", "score_detector": "evaluate",
+    "EvaluationResult": "evaluate", "evaluate_and_log": "evaluate", "score_detector": "labelled",
+    "FleetEvaluationResult": "evaluate_fleet", "evaluate_fleet": "evaluate_fleet",
     "PipelineRunLogger": "pipeline_runs", "start_pipeline_run": "pipeline_runs",
     "MonitoringRun": "monitor", "expected_share": "monitor",
 }

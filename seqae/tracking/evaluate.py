@@ -1,33 +1,24 @@
-"""Scoring labelled data with a logged model, as an evaluation run beside the model's own."""
+"""Scoring labelled data with a logged model, as an evaluation run beside the model's own; a fleet
+model machine by machine and pooled (`seqae.tracking.evaluate_fleet`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.tracking import MlflowClient
 
-from seqae import metrics
 from seqae.data import ReadOptions, read_for_detector
 from seqae.detectors import BaseDetector, Detection
-from seqae.errors import about_file, hide_credentials
+from seqae.fleet import FleetDetector
 from seqae.windows import window_mean_scores
+from seqae.tracking.evaluate_fleet import FleetEvaluationResult, evaluate_fleet_and_log
 from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_readings
-from seqae.tracking.models import load_detector, run_exists
-from seqae.tracking.store import (DEFAULT_EXPERIMENT, csv_dataset, experiment_id, flat_params, mlflow_warnings_off,
-                                  reach_store, tracked_run, ui_url)
-
-
-EVAL_PREFIX = "eval_"
-
-
-def score_detector(detector: BaseDetector, frame: pd.DataFrame, path) -> Detection:
-    """The live decisions on `frame`, with the retrospective scores for ranking beside them."""
-    with about_file(path):
-        return detector.detect(frame, ranking=True)
+from seqae.tracking.labelled import evaluation_run, labelled_metrics, log_evaluation_metrics, score_detector
+from seqae.tracking.models import load_model
+from seqae.tracking.store import DEFAULT_EXPERIMENT, flat_params, reach_store, ui_url
 
 
 @dataclass
@@ -43,48 +34,31 @@ class EvaluationResult:
 
 def evaluate_and_log(model_uri: str, data_path, *, label_column: str, time_column=None, sep=None,
                      fill=None, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None,
-                     options: ReadOptions | None = None) -> EvaluationResult:
+                     options: ReadOptions | None = None) -> EvaluationResult | FleetEvaluationResult:
     """Score a labelled CSV, compute the metrics and log them (with the dataset and plots) to the
-    model's run; a model without a run in this store gets a new run in `experiment`."""
-    loaded = load_detector(model_uri)
+    model's run; a model without a run in this store gets a new run in `experiment`. A fleet model
+    evaluates each machine's rows with its own detector (`evaluate_fleet_and_log`)."""
+    loaded = load_model(model_uri)
+    options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
+    if isinstance(loaded.detector, FleetDetector):
+        return evaluate_fleet_and_log(loaded, model_uri, data_path, label_column=label_column, options=options,
+                                      experiment=experiment, run_name=run_name)
     store = reach_store()
     detector = loaded.detector
-    frame, labels = read_for_detector(detector, data_path, time_column=time_column, label_column=label_column,
-                                      sep=sep, fill=fill, options=options)
+    frame, labels = read_for_detector(detector, data_path, label_column=label_column, options=options)
     detection = score_detector(detector, frame, data_path)
     y = labels[label_column].to_numpy()
     alerts = detector.find_alerts(detection)
     values = labelled_metrics(y, detection, alerts)
 
     path = Path(data_path)
-    existing = loaded.run_id if loaded.run_id and run_exists(loaded.run_id) else None
-    if existing:
-        exp_id = MlflowClient().get_run(existing).info.experiment_id
-        run_context = tracked_run(run_id=existing)
-    else:
-        exp_id = experiment_id(experiment, store)
-        run_context = tracked_run(experiment_id=exp_id, run_name=run_name or f"evaluate {path.name}",
-                                  tags={"seqae.model_uri": hide_credentials(model_uri),
-                                        "seqae.model_type": detector.model_type})
-    with run_context as run:
-        if not existing:
-            mlflow.log_params({**flat_params(detector), "model_type": detector.model_type,
-                               "model_uri": hide_credentials(model_uri)})
-        dataset = csv_dataset(frame.assign(**{label_column: y}), path)
-        with mlflow_warnings_off():
-            mlflow.log_input(dataset, context="evaluation")
-        finite = {EVAL_PREFIX + k: float(v) for k, v in values.items() if np.isfinite(v)}
-        mlflow.log_metrics(finite, dataset=dataset, model_id=loaded.model_id if existing else None)
-        _log_evaluation_plots(run.info.run_id, path, detection, y, alerts)
-        _log_why_flagged(run.info.run_id, path, detector, frame, detection, alerts)
-    return EvaluationResult(values, run.info.run_id, exp_id, not existing, ui_url(exp_id, run.info.run_id),
+    with evaluation_run(loaded, model_uri, path, store=store, experiment=experiment, run_name=run_name,
+                        model_type=detector.model_type, params=flat_params(detector)) as run:
+        log_evaluation_metrics(values, frame.assign(**{label_column: y}), path, run.model_id)
+        _log_evaluation_plots(run.run_id, path, detection, y, alerts)
+        _log_why_flagged(run.run_id, path, detector, frame, detection, alerts)
+    return EvaluationResult(values, run.run_id, run.experiment_id, run.new_run, ui_url(run.experiment_id, run.run_id),
                             detection, y)
-
-
-def labelled_metrics(y: np.ndarray, detection: Detection, alerts) -> dict[str, float]:
-    """`seqae.metrics.evaluate_decisions` of a detection with its retrospective scores."""
-    return metrics.evaluate_decisions(y, detection.ranking_scores, detection.scores, detection.flags, alerts.spans(),
-                                      alerts.fired_rows(), index=detection.index)
 
 
 def _log_why_flagged(run_id: str, path: Path, detector: BaseDetector, frame: pd.DataFrame,

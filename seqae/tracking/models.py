@@ -192,7 +192,7 @@ def load_detector(model_uri: str) -> LoadedModel:
     loaded = load_model(model_uri)
     if isinstance(loaded.detector, FleetDetector):
         raise ConfigError(f"{model_uri}: a fleet model (one detector per {loaded.detector.asset_column}); this "
-                          "command takes a model of one detector; `seqae score` and `seqae serve` take a fleet")
+                          "command takes a model of one detector; `seqae score`, `seqae evaluate` and `seqae serve` take a fleet")
     return loaded
 
 

@@ -13,8 +13,8 @@ from sklearn.metrics import precision_score, recall_score
 import seqae.metrics
 from seqae.errors import DataError
 from seqae.metrics import (METRIC_KEYS, ConfusionCounts, auc_pr, auc_roc, confusion_counts, detection_delays,
-                           evaluate, event_counts, event_f1, f1_score, false_alarm_rate, missed_alarm_rate,
-                           pooled, precision, recall, vus_pr, vus_roc)
+                           evaluate, evaluate_decisions, event_counts, event_f1, f1_score, false_alarm_rate,
+                           missed_alarm_rate, pooled, pooled_decisions, precision, recall, vus_pr, vus_roc)
 from seqae.intervals import flags_to_intervals
 
 nan = math.nan
@@ -456,3 +456,17 @@ def test_pooled_equals_the_counts_of_all_points_together(files):
 def test_pooled_bad_input(results, match):
     with pytest.raises(DataError, match=match):
         pooled(results)
+
+
+def test_pooled_decisions_adds_up_each_files_counts_and_averages_the_rankings():
+    files = [([0, 0, 1, 1, 1, 0, 0, 0], [0.1, 0.2, 0.9, 0.8, 0.7, 0.3, 0.2, 0.1], [(2, 3), (6, 7)], [2, 6]),
+             ([0, 0, 0, 1, 1, 0], [0.5, 0.1, 0.2, 0.3, 0.9, 0.4], [(0, 0)], [0])]
+    results, counts = zip(*(evaluate_decisions(y, scores, scores, [int(s > 0.45) for s in scores], spans, fired,
+                                               return_alert_counts=True) for y, scores, spans, fired in files))
+    summary = pooled_decisions(results, counts)
+    assert (summary["n_alerts"], summary["n_true_alerts"]) == (3, 2)  # the second file's fired before its anomaly
+    assert summary["alert_precision"] == pytest.approx(2 / 3)  # not the mean of 2/2 and 0/1
+    assert summary["tp"] == results[0]["tp"] + results[1]["tp"] and summary["fp"] == results[0]["fp"] + results[1]["fp"]
+    assert summary["auc_pr"] == pytest.approx((results[0]["auc_pr"] + results[1]["auc_pr"]) / 2)
+    with pytest.raises(DataError, match="2 results and 1 alert counts"):
+        pooled_decisions(results, counts[:1])
