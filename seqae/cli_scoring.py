@@ -123,8 +123,8 @@ def evaluate(model_uri, data, label_column, read, experiment, run_name):
     none in this store). A fleet model (seqae fit --asset-column) evaluates each machine's rows
     (DATA.csv has the same machine column) with its own detector: a line per machine, then the
     figures pooled over the machines (rows and alerts of all counted together; the rankings their
-    mean), logged with the per-machine table. A machine the fleet has no detector for (and no
-    --fallback shared) is an error naming it.
+    mean), logged with the per-machine table. A machine the fleet has no detector for is an error
+    naming it, unless the fleet has a shared detector for such machines (seqae fit --fallback shared).
     """
     tracking = quiet_tracking()
     result = tracking.evaluate_and_log(model_uri, data, label_column=label_column, options=read,

@@ -218,12 +218,7 @@ def read_for_detector(detector, path, *, time_column=None, label_column=None,
     `label_column`, also the labels: `(frame, labels)`. `options`: how the file is written;
     `time_column`, `sep` and `fill`, when given, replace its fields."""
     options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
-    needed = [str(name) for name in detector.feature_names_in_]
-    header = read_header(path, options.sep)
-    if header is not None:
-        missing = [name for name in needed if name not in header]
-        if missing:
-            raise DataError(missing_columns_message(missing, header, needed, str(path)))
+    needed = _sensors_in_header(detector, path, options)
     labels = [label_column] if label_column else []
     return read_sensor_csv(path, options, columns=needed, label_columns=labels, return_labels=bool(label_column))
 
@@ -233,12 +228,18 @@ def read_fleet_for_detector(fleet, path, *, label_column=None, options: ReadOpti
     fitted on, each asset's rows as a file of their own (`read_fleet_csv`): `{asset: frame}`, and
     with `label_column`, `({asset: frame}, {asset: labels})`."""
     options = options or ReadOptions()
-    needed = [str(name) for name in fleet.feature_names_in_]
+    needed = _sensors_in_header(fleet, path, options)
+    labels = [label_column] if label_column else []
+    return read_fleet_csv(path, fleet.asset_column, options, columns=needed, label_columns=labels,
+                          return_labels=bool(label_column))
+
+
+def _sensors_in_header(detector, path, options: ReadOptions) -> list[str]:
+    """The sensors `detector` was fitted on, after a one-line error naming those the file's header lacks."""
+    needed = [str(name) for name in detector.feature_names_in_]
     header = read_header(path, options.sep)
     if header is not None:
         missing = [name for name in needed if name not in header]
         if missing:
             raise DataError(missing_columns_message(missing, header, needed, str(path)))
-    labels = [label_column] if label_column else []
-    return read_fleet_csv(path, fleet.asset_column, options, columns=needed, label_columns=labels,
-                          return_labels=bool(label_column))
+    return needed

@@ -64,8 +64,8 @@ def evaluate_fleet(fleet: FleetDetector, data_path, *, label_column: str,
         known = fleet.assets_
         raise DataError(f"{data_path}: {column} {name_list(unknown)} {'has' if len(unknown) == 1 else 'have'} no "
                         f"detector in this model (it has {len(known)}: {name_list(known)}); drop their rows from "
-                        f"the file, or fit the fleet on them too (a fleet fitted with --fallback shared evaluates "
-                        f"them with its shared detector)")
+                        f"the file, or fit the fleet on them too (a fleet fitted with `seqae fit --fallback shared` "
+                        f"evaluates them with its shared detector)")
     table, results, counts, rows = [], [], [], []
     for asset, frame in frames.items():
         detector = fleet.detector_for(asset)
