@@ -13,29 +13,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import time
 from typing import Callable, TextIO
 
 from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
 from seqae.data import ReadOptions
 from seqae.errors import ConfigError, DataError
 from seqae.streaming import LiveScorer, feed
 from seqae.streaming.state import resume, saved_model
 from seqae.streaming.switch import RecentRows, switched
-from seqae.tracking.models import LoadedModel, load_detector
+from seqae.tracking.models import LoadedModel, alias_of, alias_version, load_detector
 from seqae.tracking.monitor import MonitoringRun
 from seqae.tracking.store import DEFAULT_EXPERIMENT, reach_store
 
 CHECK_EVERY = 30.0  # seconds between two looks at the alias
-
-
-def alias_of(model_uri: str) -> tuple[str, str] | None:
-    """(NAME, ALIAS) of `models:/NAME@ALIAS`, None for any other model URI or path."""
-    match = re.fullmatch(r"models:/([^/@]+)@([^/@]+)", model_uri.strip())
-    return None if match is None else (match.group(1), match.group(2))
 
 
 class AliasFollower:
@@ -51,19 +43,10 @@ class AliasFollower:
         self.refused: str | None = None  # a version that could not take over (not tried again)
         self.last_check = float("-inf")
         self.monitor: MonitoringRun | None = None
-        self.client = MlflowClient()
-
-    def pointed_at(self) -> str:
-        """The version the alias points at now; a `ConfigError` when there is no such alias."""
-        try:
-            return str(self.client.get_model_version_by_alias(self.name, self.alias).version)
-        except MlflowException as exc:
-            raise ConfigError(f"{self.uri}: no version of {self.name!r} has the alias {self.alias!r} ({exc.message}); "
-                              "list them with `seqae runs`") from None
 
     def load(self, version: str | None = None) -> LoadedModel:
         """Version `version` (default: the one the alias points at now), loaded to answer the watch."""
-        version = version or self.pointed_at()
+        version = version or alias_version(self.name, self.alias)
         loaded = load_detector(f"models:/{self.name}/{version}")
         if "device" in loaded.detector.get_params():
             loaded.detector.set_params(device=self.device)
@@ -82,7 +65,7 @@ class AliasFollower:
             return None
         self.last_check = now
         try:
-            version = self.pointed_at()
+            version = alias_version(self.name, self.alias)
         except (ConfigError, MlflowException, OSError) as exc:  # the store is away for a while: keep answering
             self.warn(f"Warning: {self.uri}: cannot look at the alias ({exc}); version {self.version} goes on")
             return None
