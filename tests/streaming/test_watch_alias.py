@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from mlflow.tracking import MlflowClient
 
 from cli_store import chdir, run
@@ -91,13 +90,14 @@ def test_a_watch_of_an_alias_switches_to_the_new_version_at_the_next_row_and_ans
         assert result.exit_code == 0, result.output
         assert str(MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db").get_model_version_by_alias(
             "m", "champion").version) == "2"
-        written = before
+        written, last = before, BUMPS[1] - 30  # the second bump comes once the watch has switched
         with open(live, "a") as handle:  # a few rows at a time until the watch has switched, then the rest
-            while written < N_TEST and not SWITCH.search(err.read_text()):
+            while written < last and not SWITCH.search(err.read_text()):
                 handle.write("".join(rows[written:written + 2]))
                 handle.flush()
                 written += 2
                 time.sleep(0.05)
+            _wait_for(lambda: SWITCH.search(err.read_text()) or process.poll() is not None, what="the switch")
             handle.write("".join(rows[written:]))
         _wait_for(lambda: len(_answers(out)) >= N_TEST or process.poll() is not None, what="every row")
     finally:
@@ -110,7 +110,7 @@ def test_a_watch_of_an_alias_switches_to_the_new_version_at_the_next_row_and_ans
     switches = SWITCH.findall(err.read_text())
     assert len(switches) == 1, err.read_text()
     row = int(switches[0])  # the first row version 2 answers, 1 the feed's first
-    assert before < row <= N_TEST
+    assert before < row <= BUMPS[1] - 30 + 1
     assert [a["model_version"] for a in answers] == ["1"] * (row - 1) + ["2"] * (N_TEST - row + 1)
     assert not any(a["warming_up"] for a in answers[row - 1:])  # warmed on the rows before the switch
     # the first bump's alert (version 1) opened once, and version 2, taught it is normal, raises none
@@ -125,6 +125,26 @@ def test_a_watch_of_an_alias_switches_to_the_new_version_at_the_next_row_and_ans
     tags = watch_runs[0].data.tags
     assert tags["seqae.switch.1"] == f"version 1 -> 2 at row {row}" and tags["seqae.model_version"] == "2"
     assert saved_model(tmp_path / "state.json")["version"] == "2"
+
+    # a restart goes on with version 2, which wrote the state, then finds the alias back on 1 and switches at once
+    client.set_registered_model_alias("m", "champion", "1")
+    more = _frame(_series(20, N_TRAIN + N_TEST, 2), N_TRAIN + N_TEST)
+    with open(live, "a") as handle:
+        handle.write(more.to_csv(header=False))
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "seqae", "watch", "models:/m@champion", "live.csv",
+                                    "--check-every", "1", "--state", "state.json", "--no-track"],
+                                   cwd=tmp_path, env=env, stdout=stdout, stderr=stderr)
+    try:
+        _wait_for(lambda: len(_answers(out)) >= len(more) or process.poll() is not None, what="the rows added")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 0, err.read_text()
+    again = _answers(out)
+    assert [a["line"] for a in again] == list(range(N_TEST + 2, N_TEST + 22))
+    assert f"model m version 2 -> 1 at row {N_TEST + 1}" in err.read_text()
+    assert {a["model_version"] for a in again} == {"1"}
 
 
 def test_switched_scorer_goes_on_from_the_same_row_with_the_open_alert(frame):
