@@ -22,8 +22,13 @@ from seqae.cli_options import (EPOCHS_HELP, INPUT_FILE, device_option, experimen
               help="Largest request body in MB; a larger one is refused (413) without being held in memory. "
                    "The default holds a day of 1-second readings (86,400 rows) of SKAB's 8 sensors 2.7 times "
                    "over: 24 MB as dataframe_records, 13 MB as dataframe_split.")
+@click.option("--follow-alias/--no-follow-alias", default=True, show_default=True,
+              help="For models:/NAME@ALIAS: when the alias moves to another version, load it and answer with it "
+                   "from the next request on (each answer names its version in the X-Seqae-Model-Version header).")
+@click.option("--check-every", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="SECONDS",
+              help="With --follow-alias: how often to ask the registry where the alias points.")
 @device_option
-def serve(model_uri, host, port, workers, max_request_mb, device):
+def serve(model_uri, host, port, workers, max_request_mb, follow_alias, check_every, device):
     """Serve a model over REST with MLflow's scoring server.
 
     POST /invocations with {"dataframe_split": {"columns": [...], "data": [[...], ...]}} (or
@@ -35,7 +40,8 @@ def serve(model_uri, host, port, workers, max_request_mb, device):
     from seqae import serving
 
     serving.serve_model(model_uri, host=host, port=port, workers=workers, device=device,
-                        max_request_mb=max_request_mb, announce=click.echo)
+                        max_request_mb=max_request_mb, follow_alias=follow_alias, check_every=check_every,
+                        announce=click.echo)
 
 
 @click.command(cls=click.Command)

@@ -87,22 +87,30 @@ def score(model_uri, data, output, intervals, reconstruction, precision, retrosp
 @click.option("--report-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
               help="Log monitoring metrics to the MLflow run every N rows.")
 @click.option("--no-track", is_flag=True, help="No MLflow monitoring run.")
+@click.option("--follow-alias/--no-follow-alias", default=True, show_default=True,
+              help="For models:/NAME@ALIAS: when the alias moves to another version, answer from the next row on "
+                   "with it (each row answered once, open alerts kept); no effect on any other model.")
+@click.option("--check-every", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="SECONDS",
+              help="With --follow-alias: how often to ask the registry where the alias points.")
 @read_options
 @experiment_option
 @device_option
-def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, report_every, no_track, read,
-          experiment, device):
+def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, report_every, no_track, follow_alias,
+          check_every, read, experiment, device):
     """Score a live feed row by row: CSV lines from stdin (- or no CSV) or from a file that keeps growing.
 
     The first line is the header; each row is answered at once on stdout (flushed) with its score
     (equal to `seqae score`'s), its flag, and an alert event when the model's alert rules
     open or close an alert. Malformed rows are reported on stderr with their line number and skipped.
     SIGINT/SIGTERM end the watch cleanly. Each watch is an MLflow run beside the model's run.
+    A watch of models:/NAME@ALIAS switches to the version the alias moves to between two rows,
+    says so on stderr ("model NAME version 1 -> 2 at row R") and names the version on each row.
     """
     summary, monitoring_run = quiet_tracking().watch_model(
         model_uri, data, sys.stdout, fmt=fmt, from_start=from_start, strict=strict, state_path=state_path,
         state_every=state_every, report_every=report_every, track=not no_track, options=read,
-        experiment=experiment, device=device, warn=functools.partial(click.echo, err=True))
+        experiment=experiment, device=device, follow_alias=follow_alias, check_every=check_every,
+        warn=functools.partial(click.echo, err=True))
     click.echo(f"watch: {summary.rows} rows scored, {summary.skipped} skipped, {summary.opened} alerts opened, "
                f"{summary.closed} closed ({summary.stopped_by})"
                + (f"; monitoring run {monitoring_run}" if monitoring_run is not None else ""), err=True)

@@ -14,6 +14,11 @@ uvicorn, with four changes:
 - every error answer is one line of JSON without a stack trace, which goes to the server's log,
   and the connection stays open (`OneLineErrors`).
 
+A served `models:/NAME@ALIAS` follows its alias (`ServedModel.follow`): a thread looks every
+`check_every` seconds at the version the alias points at, loads a new one beside the one serving,
+then swaps them in one assignment between requests: each request is answered whole by one version,
+named in the answer's `X-Seqae-Model-Version` header; none fails or waits for the load.
+
 With several workers, each worker process stops when the `seqae serve` that started it dies, even
 by kill -9, so that none keeps the port.
 
@@ -30,6 +35,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -51,25 +57,29 @@ _logger = logging.getLogger("seqae.serving")
 
 # ---- the scoring server --------------------------------------------------------------------------
 
-def scoring_app(model_uri: str, device: str = "auto", max_request_mb: int = DEFAULT_MAX_REQUEST_MB):
+VERSION_HEADER = "X-Seqae-Model-Version"  # the registered version that answered, for a served alias
+CHECK_EVERY = 30.0  # seconds between two looks at a served alias
+
+
+def scoring_app(model_uri: str, device: str = "auto", max_request_mb: int = DEFAULT_MAX_REQUEST_MB,
+                follow_alias: bool = True, check_every: float = CHECK_EVERY):
     """MLflow's scoring app (a FastAPI app) for the model, with seqae's request parsing and input
     check first; a network scores on `device` (`seqae.devices`); a body over `max_request_mb` MB
-    is refused."""
+    is refused. With `follow_alias`, a `models:/NAME@ALIAS` model follows its alias (`ServedModel`)."""
     from mlflow.pyfunc import scoring_server
 
-    model = tracking.load_pyfunc_model(model_uri)
-    detector = model.unwrap_python_model().detector  # None for a fleet model: its networks stay on auto
-    if detector is not None and "device" in detector.get_params():
-        detector.set_params(device=device)
-    served = checked_model(model)
+    alias = tracking.alias_of(model_uri) if follow_alias else None
+    served = ServedModel(model_uri, device, alias)
     app = scoring_server.init(served)
-    _answer_invocations(app, served, model.metadata)
+    _answer_invocations(app, served)
+    if alias is not None:
+        served.follow(check_every)
     app.add_middleware(OneLineErrors)
     app.add_middleware(BodyLimit, max_bytes=max_request_mb * 2**20)  # outermost: its 413 goes out at once
     return app
 
 
-def _answer_invocations(app, served, metadata) -> None:
+def _answer_invocations(app, served) -> None:
     """/invocations parses a JSON request itself (`json_request`, which refuses a param that the
     model's signature does not declare, whichever seqae fitted the model) and answers a
     `dataframe_split` of columns and rows (with or without `params`) itself: the frame built once,
@@ -83,17 +93,21 @@ def _answer_invocations(app, served, metadata) -> None:
     from mlflow.exceptions import MlflowException
     from mlflow.pyfunc import scoring_server
 
-    input_schema, params_schema = metadata.get_input_schema(), metadata.get_params_schema()
-    param_names = None if params_schema is None else [param.name for param in params_schema.params]
-
     def answer(data: bytes, content_type: str | None):
+        model = served.current  # this request's model, whatever a swap does meanwhile
+        response = answer_with(model, data, content_type)
+        if model.version is not None:
+            response.headers[VERSION_HEADER] = model.version
+        return response
+
+    def answer_with(model, data: bytes, content_type: str | None):
         try:
             if is_json(content_type):
                 # MLflow's handler takes the parsed dictionary as it takes the bytes.
-                data = json_request(data, param_names)
+                data = json_request(data, model.param_names)
                 if "dataframe_split" in data:
                     frame = split_frame(data["dataframe_split"])
-                    body = json.dumps({"predictions": served.predict_records(frame, params=data.get("params"))})
+                    body = json.dumps({"predictions": model.predict_records(frame, params=data.get("params"))})
                     return Response(content=body, status_code=200, media_type="application/json")
         except RequestError as exc:
             return Response(content=error_body(exc.status, str(exc)), status_code=exc.status,
@@ -104,7 +118,7 @@ def _answer_invocations(app, served, metadata) -> None:
         except Exception:  # anything else is answered (and logged) by MLflow's handler
             pass
         try:
-            result = scoring_server.invocations(data, content_type, served, input_schema)
+            result = scoring_server.invocations(data, content_type, model, model.input_schema)
         except MlflowException as exc:
             return Response(content=exc.serialize_as_json(), status_code=exc.get_http_status_code(),
                             media_type="application/json")
@@ -120,9 +134,11 @@ def _answer_invocations(app, served, metadata) -> None:
 
 
 def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT, workers: int = 1,
-                device: str = "auto", max_request_mb: int = DEFAULT_MAX_REQUEST_MB, announce=print) -> None:
+                device: str = "auto", max_request_mb: int = DEFAULT_MAX_REQUEST_MB, follow_alias: bool = True,
+                check_every: float = CHECK_EVERY, announce=print) -> None:
     """Serve the model until interrupted; `announce` gets one line saying where. A request body over
-    `max_request_mb` MB is refused with 413.
+    `max_request_mb` MB is refused with 413. With `follow_alias`, a `models:/NAME@ALIAS` model
+    follows its alias, looked at every `check_every` seconds (`ServedModel`; each worker on its own).
 
     With `workers` > 1, uvicorn starts that many processes on the same port, each loading the model
     (and using as many torch threads as this process), and restarts one that dies; the model is
@@ -136,8 +152,11 @@ def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT,
         raise ConfigError(f"workers must be at least 1, got {workers}")
     if max_request_mb <= 0:
         raise ConfigError(f"max_request_mb must be positive, got {max_request_mb}")
+    if check_every <= 0:
+        raise ConfigError(f"check_every must be a positive number of seconds, got {check_every}")
     check_port_free(host, port)
-    app = scoring_app(model_uri, device, max_request_mb)
+    app = scoring_app(model_uri, device, max_request_mb, follow_alias=follow_alias and workers == 1,
+                      check_every=check_every)
     announce(f"Serving {model_uri} at http://{host}:{port}/invocations (health: /ping) with "
              f"{workers} worker process{'es' if workers > 1 else ''}; Ctrl-C to stop")
     if workers == 1:
@@ -148,6 +167,7 @@ def serve_model(model_uri: str, host: str = "127.0.0.1", port: int = SERVE_PORT,
     # the process they must not outlive from the environment.
     os.environ.update({_WORKER_MODEL_ENV: model_uri, _WORKER_DEVICE_ENV: device,
                        _WORKER_LIMIT_ENV: str(max_request_mb), _WORKER_PARENT_ENV: str(os.getpid()),
+                       _WORKER_FOLLOW_ENV: str(check_every) if follow_alias else "",
                        "SEQAE_THREADS": str(torch.get_num_threads())})
     # Loading the model put its bundled copy of seqae (the version it was fitted with) first on
     # sys.path, which the workers start with: they must import the seqae that runs here.
@@ -159,6 +179,7 @@ _WORKER_MODEL_ENV = "SEQAE_SERVE_MODEL_URI"
 _WORKER_DEVICE_ENV = "SEQAE_SERVE_DEVICE"
 _WORKER_LIMIT_ENV = "SEQAE_SERVE_MAX_REQUEST_MB"
 _WORKER_PARENT_ENV = "SEQAE_SERVE_PARENT_PID"
+_WORKER_FOLLOW_ENV = "SEQAE_SERVE_CHECK_EVERY"  # seconds between looks at the alias; empty: not followed
 
 
 def worker_app():
@@ -169,13 +190,70 @@ def worker_app():
         die_with_parent(int(os.environ[_WORKER_PARENT_ENV]), signal.SIGTERM)
     devices.use_threads()  # SEQAE_THREADS, which serve_model set to its own count
     tracking.quiet_mlflow()
+    check_every = os.environ.get(_WORKER_FOLLOW_ENV, "")
     return scoring_app(os.environ[_WORKER_MODEL_ENV], os.environ.get(_WORKER_DEVICE_ENV, "auto"),
-                       int(os.environ.get(_WORKER_LIMIT_ENV, DEFAULT_MAX_REQUEST_MB)))
+                       int(os.environ.get(_WORKER_LIMIT_ENV, DEFAULT_MAX_REQUEST_MB)), follow_alias=bool(check_every),
+                       check_every=float(check_every or CHECK_EVERY))
 
 
-def checked_model(model):
+def checked_model(model, version: str | None = None):
     """What the scoring server calls for a loaded pyfunc `model`: seqae's model's own `predict`."""
-    return _CheckedModel(model)
+    return _CheckedModel(model, version)
+
+
+class ServedModel:
+    """The model the server answers with: `current`, one checked pyfunc model (`checked_model`), read
+    once per request. For `alias` (NAME, ALIAS), the version it points at, and after `follow`, the
+    version it moves to: loaded beside the one serving, then `current` is swapped in one assignment."""
+
+    def __init__(self, model_uri: str, device: str = "auto", alias: tuple[str, str] | None = None):
+        self.uri, self.device, self.alias = model_uri, device, alias
+        self.refused: str | None = None  # a version that failed to load (not tried again)
+        if alias is not None:
+            tracking.reach_store()
+        self.current = self._load(tracking.alias_version(*alias) if alias is not None else None)
+
+    def _load(self, version: str | None):
+        uri = self.uri if version is None else f"models:/{self.alias[0]}/{version}"
+        model = tracking.load_pyfunc_model(uri)
+        detector = model.unwrap_python_model().detector  # None for a fleet model: its networks stay on auto
+        if detector is not None and "device" in detector.get_params():
+            detector.set_params(device=self.device)
+        return checked_model(model, version)
+
+    def follow(self, check_every: float = CHECK_EVERY) -> threading.Thread:
+        """Look at the alias every `check_every` seconds in a background thread, for as long as the server runs."""
+        thread = threading.Thread(target=self._follow, args=(float(check_every),), name="seqae-follow-alias",
+                                  daemon=True)
+        thread.start()
+        return thread
+
+    def _follow(self, check_every: float) -> None:
+        name, alias = self.alias
+        while True:
+            time.sleep(check_every)
+            # Any failure keeps the version serving, and is logged: a thread's exception would end
+            # the following unseen.
+            try:
+                version = tracking.alias_version(name, alias)
+            except Exception as exc:  # the store away for a while
+                _logger.warning("%s: cannot look at the alias (%s); version %s goes on", self.uri, exc,
+                                self.current.version)
+                continue
+            if version in (self.current.version, self.refused):
+                continue
+            try:
+                loaded = self._load(version)
+            except Exception as exc:
+                self.refused = version
+                _logger.warning("%s: version %s does not load (%s); version %s goes on", self.uri, version, exc,
+                                self.current.version)
+                continue
+            previous, self.current = self.current.version, loaded
+            print(f"model {name} version {previous} -> {version}", file=sys.stderr, flush=True)
+
+    def __getattr__(self, name):  # what MLflow's app asks of its model (/ping, /version)
+        return getattr(self.current, name)
 
 
 class _CheckedModel:
@@ -184,10 +262,14 @@ class _CheckedModel:
     for MLflow's schema enforcement, which would convert the frame again (and, after it, the model
     checked its input once more): 2.5 ms of a 200-row request (benchmarks/README.md, Serving)."""
 
-    def __init__(self, model):
+    def __init__(self, model, version: str | None = None):
         self._model = model
         self._python_model = model.unwrap_python_model()
         self.metadata = model.metadata
+        self.version = version  # the registered version, for a served alias
+        self.input_schema = model.metadata.get_input_schema()
+        params = model.metadata.get_params_schema()
+        self.param_names = None if params is None else [param.name for param in params.params]
 
     def predict(self, data, params=None):
         if isinstance(data, (dict, list)):

@@ -6,6 +6,7 @@
     feed.py     a feed of CSV lines (a pipe, or a file that keeps growing) read line by line, and
                 `watch`, the loop behind `seqae watch`
     state.py    the watch's state file: written whole, read back into the scorer and the place to go on from
+    switch.py   a feed handed from one model to another between two rows (a watch following a model alias)
 """
 
 from seqae.streaming.live import AlertEvent, LiveScorer

@@ -40,6 +40,7 @@ from seqae.detectors import Detection
 from seqae.errors import ConfigError, DataError
 from seqae.streaming.live import AlertEvent, LiveScorer
 from seqae.streaming.state import StateFile
+from seqae.streaming.switch import RecentRows
 
 POLL_SECONDS = 0.1  # how often a followed file is looked at, and a pipe's wait between stop checks
 READ_BYTES = 1 << 16
@@ -199,17 +200,18 @@ CSV_COLUMNS = ["timestamp", "line", "score", "is_anomaly", "warming_up", "alert_
 class RowWriter:
     """One JSON line (`json`) or CSV row (`csv`) per scored row on `out`, flushed per block."""
 
-    def __init__(self, out: TextIO, fmt: str = "json"):
+    def __init__(self, out: TextIO, fmt: str = "json", version: str | None = None):
         if fmt not in ("json", "csv"):
             raise ConfigError(f"format must be json or csv, got {fmt!r}")
         self.out, self.fmt = out, fmt
         self.csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
         self.header_written = False
+        self.version = version  # the model version answering, named on each row (a watch following an alias)
 
     def start(self) -> None:
         """The CSV header, once, flushed (a reader waiting on a followed file gets it at once)."""
         if self.csv is not None and not self.header_written:
-            self.csv.writerow(CSV_COLUMNS)
+            self.csv.writerow(CSV_COLUMNS + (["model_version"] if self.version is not None else []))
             self.out.flush()
             self.header_written = True
 
@@ -218,6 +220,8 @@ class RowWriter:
         for event in events:
             by_row.setdefault(event.position, []).append(event_record(event))
         self.start()
+        version = [] if self.version is None else [self.version]
+        named = {} if self.version is None else {"model_version": self.version}
         # the rows' values as Python objects once (an index or array looked up row by row is slow)
         for k, (timestamp, score, flag, warming) in enumerate(zip(json_times(detection.index),
                                                                   detection.scores.tolist(),
@@ -230,11 +234,11 @@ class RowWriter:
                 last = alerts[-1] if alerts else None
                 self.csv.writerow([timestamp, lines[k], "" if score is None else repr(score),
                                    int(flag), int(warming), "" if last is None else last["event"],
-                                   "" if last is None else last["alert_id"]])
+                                   "" if last is None else last["alert_id"]] + version)
             else:
                 self.out.write(json.dumps({"timestamp": timestamp, "line": lines[k], "score": score,
                                            "is_anomaly": int(flag), "warming_up": bool(warming),
-                                           "alert": alert}) + "\n")
+                                           "alert": alert, **named}) + "\n")
         self.out.flush()
 
 
@@ -253,7 +257,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
           fmt: str = "json", strict: bool = False, state_path: str | os.PathLike | None = None,
           state_every: int = 1000, parser_state: dict | None = None, shaper_state: dict | None = None,
           report: Callable | None = None, stop: Callable[[], bool] = lambda: False,
-          warn: Callable[[str], None] | None = None) -> WatchSummary:
+          warn: Callable[[str], None] | None = None, follow=None, recent: RecentRows | None = None) -> WatchSummary:
     """Score the rows of `source` as they come, writing one answer per row to `out`.
 
     Args:
@@ -270,10 +274,16 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
         report: called with (detection, events) after each block of rows (the monitoring run).
         stop: polled between blocks; True ends the watch (the signal handlers set it).
         warn: where malformed rows are reported (stderr by default).
+        follow: polled between blocks (`check(scorer, recent)`): a new scorer to answer from the next
+            row on (`seqae.streaming.switch.switched`), or None; its `version` names the model on each
+            row and its `state()` goes into the state file (`seqae.tracking.watch.AliasFollower`).
+        recent: the feed's last rows scored (`Resume.recent`), kept for the next model to warm up on.
     """
     warn = warn or (lambda message: print(message, file=sys.stderr, flush=True))
     options = options or ReadOptions()
-    writer = RowWriter(out, fmt)
+    writer = RowWriter(out, fmt, None if follow is None else follow.version)
+    if follow is not None and recent is None:
+        recent = RecentRows.for_detector(scorer.detector)
     columns = [str(c) for c in scorer.detector.feature_names_in_]
     summary = WatchSummary()
     parser = shaper = None
@@ -292,12 +302,20 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
                 shaper.load_state(shaper_state)
         answered = (source.offset, source.line)  # how far the rows are answered
         if state_file is not None:  # the state as resumed, alone: the blocks answered from here follow it
-            state_file.snapshot(scorer, parser, shaper, source.name, *answered)
+            state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,
+                                    model=None if follow is None else follow.state())
         writer.start()
         while True:
             if stop():
                 summary.stopped_by = "signal"
                 break
+            new = follow.check(scorer, recent) if follow is not None else None
+            if new is not None:  # the next row is the new model's: so are the blocks the state file adds from here
+                scorer, writer.version = new, follow.version
+                if state_file is not None:
+                    state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,
+                                        model=follow.state())
+                    since_state = 0
             lines = source.read()
             if lines is None:
                 break
@@ -329,6 +347,8 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
                 state_file.answered(parsed, *reached)
             answered = reached
             if detection is not None:
+                if recent is not None:
+                    recent.add(*shaped)
                 try:
                     writer.write(detection, shaped[2] if isinstance(shaped[2], list) else shaped[2].tolist(),
                                  scorer.events)
@@ -342,14 +362,16 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
                     report(detection, scorer.events)
             since_state += len(rows.lines)
             if state_file is not None and since_state >= state_every:
-                state_file.snapshot(scorer, parser, shaper, source.name, *answered)
+                state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,
+                                    model=None if follow is None else follow.state())
                 since_state = 0
             if failure is not None:
                 raise failure
     finally:
         if state_file is not None and parser is not None:
             try:
-                state_file.snapshot(scorer, parser, shaper, source.name, *answered)
+                state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,
+                                    model=None if follow is None else follow.state())
             finally:
                 state_file.close()
         source.close()

@@ -6,7 +6,9 @@ then renamed over it), when the watch starts, every `--state-every` rows and whe
     {"format": 2, "source": the file followed, or "<stdin>"; "offset", "line": how far it was answered,
      "scorer": `LiveScorer.state()` (the window, the smoothing, the alert tracker),
      "parser": `RowParser.state()` (the last row's time and readings, the rows read, the format),
-     "shaper": `RowShaper.state()` (rows waiting for a later time: --duplicates last/mean, --resample)}
+     "shaper": `RowShaper.state()` (rows waiting for a later time: --duplicates last/mean, --resample),
+     and, for a watch following a model alias: "model": the registered model's name and the version
+     answering, "recent": the last rows scored (`seqae.streaming.switch.RecentRows`)}
 
 Then one line per block of rows answered since, appended before the block's answers are written:
 
@@ -34,6 +36,7 @@ from seqae.detectors import BaseDetector
 from seqae.errors import DataError
 from seqae.files import StagedFile
 from seqae.streaming.live import LiveScorer
+from seqae.streaming.switch import RecentRows
 
 STATE_FORMAT = 2
 READ_FORMATS = (1, 2)  # format 1: a snapshot alone
@@ -43,13 +46,15 @@ READ_FORMATS = (1, 2)  # format 1: a snapshot alone
 class Resume:
     """Where a watch goes on from: its scorer, the followed file's byte offset and line number (None:
     the source's own start, the end of a followed file unless `--from-start`), the row parser's
-    state (None: the first row may have any time) and the rows waiting in the shaper (None: none)."""
+    state (None: the first row may have any time), the rows waiting in the shaper (None: none) and
+    the last rows scored (`RecentRows`, kept for a watch following a model alias)."""
 
     scorer: LiveScorer
     offset: int | None = None
     line: int | None = None
     parser: dict | None = None
     shaper: dict | None = None
+    recent: RecentRows | None = None
 
 
 def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | None,
@@ -62,10 +67,12 @@ def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | N
     through); a file's position where the same file was followed; the last row's time (rows must
     come after it) and the rows waiting for the same file or a pipe."""
     state = _read(path) if path is not None else None
+    recent = RecentRows.for_detector(detector)
     if state is None:
-        return Resume(LiveScorer(detector))
+        return Resume(LiveScorer(detector), recent=recent)
     snapshot, blocks = state
     scorer = LiveScorer.restore(detector, snapshot["scorer"])
+    recent.load_state(snapshot.get("recent"))
     pipe = data in (None, "-")
     same_file = not pipe and snapshot.get("source") == data
     parser = snapshot.get("parser") if same_file or pipe else None
@@ -87,8 +94,17 @@ def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | N
             index, values, lines = shaper.push(index, values, lines)
         if len(index):
             scorer.score(values, index)
+            recent.add(index, values, lines)
     return Resume(scorer, offset=offset if same_file else None, line=line if same_file else None, parser=parser,
-                  shaper=shaper.state() if shaper is not None and (same_file or pipe) else None)
+                  shaper=shaper.state() if shaper is not None and (same_file or pipe) else None, recent=recent)
+
+
+def saved_model(path: str | os.PathLike | None) -> dict | None:
+    """The model a watch following an alias last answered with, as its state file at `path` says
+    (`{"name", "version"}`), or None (no file, or written by a watch of a fixed model)."""
+    state = _read(path) if path is not None else None
+    model = state[0].get("model") if state is not None else None
+    return model if isinstance(model, dict) and {"name", "version"} <= set(model) else None
 
 
 class StateFile:
@@ -99,13 +115,17 @@ class StateFile:
         self.handle = None
 
     def snapshot(self, scorer: LiveScorer, parser: RowParser | None, shaper: RowShaper | None, source: str,
-                 offset: int, line: int) -> None:
+                 offset: int, line: int, recent: RecentRows | None = None, model: dict | None = None) -> None:
         """The whole state, synced to the disk and renamed over the file: the scorer, the row
         parser, the rows waiting in the shaper and how far `source` was answered (`offset` bytes,
-        up to line `line`)."""
+        up to line `line`); for a watch following an alias, the `model` answering and the `recent` rows."""
         state = {"format": STATE_FORMAT, "source": source, "offset": offset, "line": line, "scorer": scorer.state(),
                  "parser": None if parser is None else parser.state(),
                  "shaper": None if shaper is None else shaper.state()}
+        if model is not None:
+            state["model"] = model
+        if recent is not None:
+            state["recent"] = recent.state()
         self.close()
         staged = StagedFile(self.path)
         try:

@@ -48,6 +48,23 @@ def check_alias(alias: str) -> None:
                           "newest version, models:/NAME/3 version 3); choose another, e.g. champion")
 
 
+def alias_of(model_uri: str) -> tuple[str, str] | None:
+    """(NAME, ALIAS) of `models:/NAME@ALIAS`, None for any other model URI or path."""
+    match = re.fullmatch(r"models:/([^/@]+)@([^/@]+)", model_uri.strip())
+    return None if match is None else (match.group(1), match.group(2))
+
+
+def alias_version(name: str, alias: str) -> str:
+    """The version of registered model `name` that `alias` points at now, in the store `use_store`
+    chose; a one-line `ConfigError` when there is none."""
+    try:
+        return str(MlflowClient().get_model_version_by_alias(name, alias).version)
+    except MlflowException as exc:
+        raise ConfigError(f"models:/{name}@{alias}: no version of {name!r} has the alias {alias!r} "
+                          f"({str(exc.message).splitlines()[0] if str(exc.message) else type(exc).__name__}); "
+                          "list the models with `seqae runs`") from None
+
+
 def registered_uri(model_info, register: str | None, alias: str | None) -> str | None:
     """Where a logged model was registered (`register`): `models:/NAME@ALIAS` once `alias` is set to
     its version, else `models:/NAME/VERSION`; None when it was not registered."""

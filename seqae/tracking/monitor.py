@@ -17,6 +17,9 @@ or the threshold has moved 3 times (or a third) from the fitted one, or a level 
 watch warns once ("the model looks stale: refit on recent normal data") and tags the run
 `seqae.stale=true`. An anomaly raises the share too; `stale_after` reports (5,000 rows by default)
 is longer than the alerts the rules were tuned for.
+
+A watch that follows a model alias names the version answering (tag `seqae.model_version`, updated
+at each switch) and records each switch as a tag `seqae.switch.<k>`: "version A -> B at row R".
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import math
 from typing import Callable
 
 import numpy as np
-from mlflow.entities import Metric, Param
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from seqae.detectors import BaseDetector, Detection
@@ -53,7 +56,8 @@ class MonitoringRun:
 
     def __init__(self, loaded: LoadedModel, *, source: str, experiment: str = DEFAULT_EXPERIMENT,
                  report_every: int = 1000, stale_after: int = 5, warn: Callable[[str], None] = print,
-                 alert_table: Callable | None = None, drift: Callable[[], dict] | None = None):
+                 alert_table: Callable | None = None, drift: Callable[[], dict] | None = None,
+                 version: str | None = None):
         reach_store()
         self.client = MlflowClient()
         detector = loaded.detector
@@ -69,6 +73,8 @@ class MonitoringRun:
                 **process_tags()}
         if loaded.run_id:
             tags["seqae.model_run_id"] = loaded.run_id
+        if version is not None:
+            tags["seqae.model_version"] = str(version)
         with mlflow_warnings_off():
             run = self.client.create_run(exp_id, run_name=f"watch {source}", tags=tags)
         self.run_id, self.experiment_id = run.info.run_id, exp_id
@@ -88,6 +94,7 @@ class MonitoringRun:
         self.drift = drift
         self.strikes = 0  # reports in a row with the share far from the expected one, or the feed far off
         self.stale = False
+        self.switches = 0
 
     def __call__(self, detection: Detection, events) -> None:
         """Count a block of scored rows (and the alert events on them); report every `report_every` rows,
@@ -144,6 +151,17 @@ class MonitoringRun:
             self.warn(f"Warning: {STALE_MESSAGE} ({why}, {self.stale_after} reports in a row)")
             self.client.set_tag(self.run_id, "seqae.stale", "true")
             self.client.set_tag(self.run_id, "seqae.stale_at_row", str(self.rows_seen))
+
+    def switched(self, previous: str, version: str, row: int, detector: BaseDetector, *,
+                 alert_table: Callable | None = None, drift: Callable[[], dict] | None = None) -> None:
+        """Version `version` answers from row `row` on (1 the feed's first): one batch of tags, and the
+        new model's expected share, alert table and drift for the reports after it."""
+        self.switches += 1
+        self.client.log_batch(self.run_id, tags=[
+            RunTag(f"seqae.switch.{self.switches}", f"version {previous} -> {version} at row {row}"),
+            RunTag("seqae.model_version", str(version))])
+        self.threshold, self.expected = float(detector.threshold_.value_), expected_share(detector)
+        self.alert_table, self.drift = alert_table or self.alert_table, drift or self.drift
 
     def close(self, status: str = "FINISHED") -> None:
         """Report the rows left, the final alert table, and end the run."""

@@ -1,0 +1,171 @@
+"""`seqae watch models:/NAME@ALIAS` follows its alias: a real watch subprocess on a growing file and a
+real MLflow store (./mlruns), the alias moved by a real `seqae feedback --alias` while it runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from mlflow.tracking import MlflowClient
+
+from cli_store import chdir, run
+from seqae.detectors import make_detector
+from seqae.streaming import LiveScorer
+from seqae.streaming.state import saved_model
+from seqae.streaming.switch import RecentRows, rows_to_warm, switched
+
+REPO = Path(__file__).resolve().parents[2]
+N_TRAIN, N_TEST = 400, 500
+BUMPS = (150, 350)  # the same harmless bump twice in the test file
+SWITCH = re.compile(r"model m version 1 -> 2 at row (\d+)")
+
+
+def _series(n: int, first: int, seed: int) -> np.ndarray:
+    t = np.arange(first, first + n)
+    rng = np.random.default_rng(seed)
+    return np.column_stack([np.sin(2 * np.pi * t / 50), np.cos(2 * np.pi * t / 50)]) + 0.02 * rng.normal(size=(n, 2))
+
+
+def _frame(values: np.ndarray, first: int) -> pd.DataFrame:
+    times = pd.date_range("2026-03-02", periods=len(values) + first, freq="s")[first:]
+    return pd.DataFrame(values, columns=["a", "b"], index=pd.Index(times, name="timestamp"))
+
+
+def _test_values() -> np.ndarray:
+    test = _series(N_TEST, N_TRAIN, 1)
+    for at in BUMPS:
+        test[at:at + 30, 0] += 1.5 * np.hanning(30)
+    return test
+
+
+def _answers(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def _wait_for(condition, timeout: float = 90.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+def test_a_watch_of_an_alias_switches_to_the_new_version_at_the_next_row_and_answers_each_row_once(
+        tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _frame(_series(N_TRAIN, 0, 0), 0).to_csv(tmp_path / "train.csv")
+    test = _frame(_test_values(), N_TRAIN)
+    test.to_csv(tmp_path / "test.csv")
+    with chdir(tmp_path):
+        result = run("fit", "train.csv", "--model", "knn-window", "--window-size", "10", "--register", "m",
+                     "--alias", "champion", "-q")
+        assert result.exit_code == 0, result.output
+        assert run("score", "models:/m/1", "test.csv", "-o", "s1.csv").exit_code == 0  # alert 0: the first bump
+
+    before = 250  # rows in the file before version 2 exists: the first bump and its alert are behind
+    text = (tmp_path / "test.csv").read_text().splitlines(keepends=True)
+    header, rows = text[0], text[1:]
+    live = tmp_path / "live.csv"
+    live.write_text(header + "".join(rows[:before]))
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.txt"
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("MLFLOW_TRACKING_URI", None)
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "seqae", "watch", "models:/m@champion", "live.csv",
+                                    "--from-start", "--check-every", "1", "--state", "state.json"],
+                                   cwd=tmp_path, env=env, stdout=stdout, stderr=stderr)
+    try:
+        _wait_for(lambda: len(_answers(out)) == before or process.poll() is not None, what="the first rows")
+        assert process.poll() is None, err.read_text()
+        with chdir(tmp_path):
+            result = run("feedback", "models:/m/1", "--alert", "0", "--normal", "--alias", "champion")
+        assert result.exit_code == 0, result.output
+        assert str(MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db").get_model_version_by_alias(
+            "m", "champion").version) == "2"
+        written, last = before, BUMPS[1] - 30  # the second bump comes once the watch has switched
+        with open(live, "a") as handle:  # a few rows at a time until the watch has switched, then the rest
+            while written < last and not SWITCH.search(err.read_text()):
+                handle.write("".join(rows[written:written + 2]))
+                handle.flush()
+                written += 2
+                time.sleep(0.05)
+            _wait_for(lambda: SWITCH.search(err.read_text()) or process.poll() is not None, what="the switch")
+            handle.write("".join(rows[written:]))
+        _wait_for(lambda: len(_answers(out)) >= N_TEST or process.poll() is not None, what="every row")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 0, err.read_text()
+
+    answers = _answers(out)
+    assert [a["line"] for a in answers] == list(range(2, N_TEST + 2))  # each row answered, once
+    switches = SWITCH.findall(err.read_text())
+    assert len(switches) == 1, err.read_text()
+    row = int(switches[0])  # the first row version 2 answers, 1 the feed's first
+    assert before < row <= BUMPS[1] - 30 + 1
+    assert [a["model_version"] for a in answers] == ["1"] * (row - 1) + ["2"] * (N_TEST - row + 1)
+    assert not any(a["warming_up"] for a in answers[row - 1:])  # warmed on the rows before the switch
+    # the first bump's alert (version 1) opened once, and version 2, taught it is normal, raises none
+    opened = [a["alert"] for a in answers if a["alert"] and a["alert"]["event"] == "open"]
+    assert [o["alert_id"] for o in opened if pd.Timestamp(o["start"]) < test.index[before]] == [0]
+    assert not [o for o in opened if pd.Timestamp(o["start"]) >= test.index[BUMPS[1] - 5]], opened
+    # the switch is in the watch's run and in its state file, for a restart to go on with version 2
+    client = MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db")
+    watch_runs = [r for r in client.search_runs([client.get_experiment_by_name("seqae").experiment_id])
+                  if r.data.tags.get("seqae.kind") == "monitoring"]
+    assert len(watch_runs) == 1
+    tags = watch_runs[0].data.tags
+    assert tags["seqae.switch.1"] == f"version 1 -> 2 at row {row}" and tags["seqae.model_version"] == "2"
+    assert saved_model(tmp_path / "state.json")["version"] == "2"
+
+    # a restart goes on with version 2, which wrote the state, then finds the alias back on 1 and switches at once
+    client.set_registered_model_alias("m", "champion", "1")
+    more = _frame(_series(20, N_TRAIN + N_TEST, 2), N_TRAIN + N_TEST)
+    with open(live, "a") as handle:
+        handle.write(more.to_csv(header=False))
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "seqae", "watch", "models:/m@champion", "live.csv",
+                                    "--check-every", "1", "--state", "state.json", "--no-track"],
+                                   cwd=tmp_path, env=env, stdout=stdout, stderr=stderr)
+    try:
+        _wait_for(lambda: len(_answers(out)) >= len(more) or process.poll() is not None, what="the rows added")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 0, err.read_text()
+    again = _answers(out)
+    assert [a["line"] for a in again] == list(range(N_TEST + 2, N_TEST + 22))
+    assert f"model m version 2 -> 1 at row {N_TEST + 1}" in err.read_text()
+    assert {a["model_version"] for a in again} == {"1"}
+
+
+def test_switched_scorer_goes_on_from_the_same_row_with_the_open_alert(frame):
+    """In memory: a scorer handed to another model mid-alert keeps the alert open (same id, no second
+    open) and its rows' positions; the new model's warm-up is done on the rows kept."""
+    first = make_detector("knn-window", window_size=12).fit(frame.iloc[:600])
+    second = make_detector("knn-window", window_size=12, n_neighbors=3).fit(frame.iloc[:600])
+    scorer, recent = LiveScorer(first), RecentRows.for_detector(first)
+    opened_at = None
+    for k in range(len(frame)):
+        rows = frame.iloc[k:k + 1]
+        scorer.update(rows)
+        recent.add(rows.index, rows.to_numpy(), [k])
+        if any(e.event == "open" for e in scorer.events):
+            opened_at = k
+            break
+    assert opened_at is not None
+    new = switched(scorer, second, recent)
+    assert new.n_rows == scorer.n_rows == opened_at + 1 and new.detector is second
+    assert new.tracker.n_alerts == scorer.tracker.n_alerts and not new.tracker.idle
+    detection = new.update(frame.iloc[opened_at + 1:])
+    assert len(recent) >= rows_to_warm(second) and not detection.warming_up.any()
+    events = [(e.event, e.alert["alert_id"]) for e in new.events]
+    assert ("open", 0) not in events and ("close", 0) in events
