@@ -42,8 +42,9 @@ from seqae.cli_options import INPUT_FILE, experiment_option, read_options
 def feedback(model_uri, alert_id, verdict, note, verdicts_path, data, register, alias, force, read, experiment):
     """Teach a model an operator's verdicts on its alerts; log the result as its next version.
 
-    A normal verdict: the window memory of the model (knn-window, alone or in the default
-    ensemble) takes the alert's windows, and the threshold rises over its rows where it must. A
+    A normal verdict: the model (knn-window, alone or in the default ensemble) keeps the
+    alert's windows as judged normal, and a window like them opens no alert later; the scores
+    stay as they were, and the threshold rises over the rows only where that is not enough. A
     fault verdict: the alert's times, note and top sensors are kept with the model. The alert's
     rows come from the latest `seqae score` of MODEL_URI that raised it, or from --data FILE.
     Each feedback is an MLflow run with the verdicts as its input, tags naming the parent

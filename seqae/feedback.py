@@ -1,17 +1,21 @@
 """An operator's verdict on an alert, learnt by the model it was raised by.
 
     alert rows (with window_size - 1 rows before them) --verdict "normal"-->
-      the window memory of every nearest-window detector (knn-window, alone or in an ensemble)
-        takes their windows: the same shape scores as near as a window it was fitted on
-      --the rows scored again--> where they still reach the threshold, the alert rules'
-        calibration takes their scores, so the threshold sits above them
+      every nearest-window detector (knn-window, alone or in an ensemble) keeps their windows as
+        windows judged normal: a feed asks, before an alert opens, whether the window ending on a
+        row is like one of them (`BaseDetector.verdict_gate`), and such a row opens none
+      --the rows not like them scored again--> where they still reach the threshold, the alert
+        rules' calibration takes their scores, so the threshold sits above them
     alert rows --verdict "fault"--> a labelled example kept with the model (its times, note, top sensors)
 
-A network member is left as it was fitted: the memory and the calibration make the pattern stop
-alerting on their own (docs/benchmarks.md, "Operator feedback"). A verdict may not make a model
-blind: the threshold rises at most `extreme` times (the alert rules') unless `force`; beyond that,
-a model with a window memory learns the windows alone (`held_back`), and one without refuses.
-`BaseDetector.learn_normal` and `BaseDetector.learn_fault` check their input and call these.
+The scores stay the model's: the verdict's windows are kept beside the window memory, not in it. In
+it, they would lower the scores of every window near them, the live normal reference would follow
+the lower scores down, and other small departures would then reach the threshold (on nab-dev, more
+false alerts after a verdict than before; docs/benchmarks.md, "Operator feedback"). A network member
+is left as it was fitted. A verdict may not make a model blind: the threshold rises at most
+`extreme` times (the alert rules') unless `force`; beyond that, a model with a window memory keeps
+the windows alone (`held_back`), and one without refuses. `BaseDetector.learn_normal` and
+`BaseDetector.learn_fault` check their input and call these.
 """
 
 from __future__ import annotations
@@ -55,12 +59,19 @@ class NormalVerdict:
 
 def calibrated_peak(detector, values: np.ndarray, index) -> tuple[float, np.ndarray]:
     """The largest calibrated score (1.0 = the threshold, against the fitted reference) of rows
-    `values` scored as a fresh feed, and their raw scores (NaN before the first full window)."""
-    raw = detector.detect(values).raw_scores
+    `values` scored as a fresh feed, a row like a window judged normal (`like_verdicts`) counting as
+    0 (it cannot alert), and the raw scores of the rows that can (NaN before the first full window
+    and for the rows like a verdict)."""
+    from seqae.detectors.feed import like_verdicts
+
+    raw = detector.detect(values).raw_scores.copy()
+    known = like_verdicts(detector, values) & np.isfinite(raw)
+    raw[known] = np.nan
     finite = raw[np.isfinite(raw)]
     if finite.size == 0:
-        return float("nan"), raw
-    return float(detector.alert_rules_.reference().calibrate(finite).max()), raw
+        return (0.0 if known.any() else float("nan")), raw
+    peak = float(detector.alert_rules_.reference().calibrate(finite).max())
+    return (max(peak, 0.0) if known.any() else peak), raw
 
 
 def learn_normal(detector, values: np.ndarray, index, force: bool = False,
@@ -68,7 +79,7 @@ def learn_normal(detector, values: np.ndarray, index, force: bool = False,
     """Teach `detector` (fitted; changed in place) that rows `values` (checked, in its column order,
     at least one window) are normal; see the module docstring."""
     rules = detector.alert_rules_
-    peak_before, _ = calibrated_peak(detector, values, index)
+    peak_before, raw = calibrated_peak(detector, values, index)
     if not np.isfinite(peak_before):
         raise DataError(f"{where}: no row with a full window (window_size={detector.window_size}); "
                         "give the alert's rows with the window_size - 1 rows before them")
@@ -79,7 +90,13 @@ def learn_normal(detector, values: np.ndarray, index, force: bool = False,
                         "them alone: the threshold would rise as far and hide anomalies as large; check the "
                         "alert, or pass --force")
     threshold_before = rules.threshold_value
-    windows = sum(member.remember(values) for member in memories)
+    # The pattern is the verdict rows that reach the flag level (or, where the live reference had
+    # moved, the hysteresis share of their peak): the normal rows around it are no part of it, and
+    # kept, they would make every near-normal window (an anomaly's first rows) "like" it.
+    flagged = np.zeros(len(values), dtype=bool)
+    finite = np.isfinite(raw)
+    flagged[finite] = rules.reference().calibrate(raw[finite]) >= min(1.0, rules.hysteresis * peak_before)
+    windows = sum(member.keep_verdict(values, rows=flagged) for member in memories)
     peak_after, raw = calibrated_peak(detector, values, index)
     added, held_back = 0, False
     if peak_after > 1.0 / MARGIN:
@@ -104,7 +121,7 @@ def _refit_rules(detector, calibration: np.ndarray, value: float) -> None:
 
 def memory_detectors(detector) -> list:
     """The detectors whose model is a memory of normal windows: `detector` itself, or its members."""
-    found = [detector] if hasattr(detector, "remember") else []
+    found = [detector] if hasattr(detector, "keep_verdict") else []
     for member in getattr(detector, "members_", []):
         found += memory_detectors(member)
     return found

@@ -21,4 +21,5 @@ STUDIES = {
     "synthetic-set": "synthetic_set",
     "recurrent": "recurrent",
     "decisions": "decisions",
+    "feedback": "feedback",
 }

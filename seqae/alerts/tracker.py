@@ -100,12 +100,18 @@ class AlertTracker:
 
     # ---- the feed -----------------------------------------------------------------------------------
 
-    def update(self, scores, contributions=None, index=None, on_step: Callable[[int], None] | None = None) -> Step:
+    def update(self, scores, contributions=None, index=None, on_step: Callable[[int], None] | None = None,
+               known=None) -> Step:
         """Decide the next rows of the feed from their raw scores (NaN: no score yet).
 
         `contributions` (n, n_features): each sensor's share, for the top sensors and the cooldown;
         `index`: the rows' times, kept on each alert; `on_step(k)`: called after each row `k` of
-        these that could change an alert (an episode going on, a flag, an alert's close made final)."""
+        these that could change an alert (an episode going on, a flag, an alert's close made final).
+        `known` (n,) bool: the rows whose window is like one operators judged normal
+        (`BaseDetector.verdict_gate`). Such a row above the flag level neither opens nor feeds an
+        episode that has not fired, and it does not join the normal reference (the reference keeps
+        describing what the model scores, so the rest of the feed is judged as without the verdict).
+        An alert that has fired goes on by its own scores."""
         if self._finished:
             raise ConfigError("this AlertTracker has finished; start a new one with AlertRules.tracker()")
         raw = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -115,6 +121,10 @@ class AlertTracker:
             if contributions.ndim != 2 or len(contributions) != n:
                 raise DataError(f"contributions must be (n_timepoints, n_features) with {n} rows, "
                                 f"got shape {contributions.shape}")
+        if known is not None:
+            known = np.asarray(known, dtype=bool).reshape(-1)
+            if known.size != n:
+                raise DataError(f"known must hold one value per row ({n}), got {known.size}")
         calibrated = np.full(n, np.nan)
         flags = np.zeros(n, dtype=np.int8)
         warming = np.zeros(n, dtype=bool)
@@ -143,9 +153,11 @@ class AlertTracker:
                     reference.admit(t, x, at_once=True)  # joins at the next refresh
                 else:
                     self.n_scored += 1
-                    if self._step(t, x, calibrated[j], calibrated[j] > self.level,
+                    above = calibrated[j] > self.level
+                    judged_normal = above and known is not None and known[j]
+                    if self._step(t, x, calibrated[j], above and not judged_normal,
                                   None if contributions is None else contributions[j],
-                                  None if index is None else index[j]) and on_step is not None:
+                                  None if index is None else index[j], admit=not judged_normal) and on_step is not None:
                         on_step(j)
                     flags[j] = self._alarm_row == t
                 j += 1
@@ -183,7 +195,9 @@ class AlertTracker:
 
     # ---- the rules, one row at a time -----------------------------------------------------------
 
-    def _step(self, row: int, score: float, c: float, above: bool, contribution, time) -> bool:
+    def _step(self, row: int, score: float, c: float, above: bool, contribution, time, admit: bool = True) -> bool:
+        """One scored row; `admit` False: a row like a pattern judged normal, kept out of the reference
+        (`update`'s `known`)."""
         rules, reference = self.rules, self.reference
         changed = self._finalize(row)
         episode = self._episode
@@ -199,12 +213,14 @@ class AlertTracker:
                 self._extend(row, score, c, above, contribution, time)
                 return True
             if waited < rules.min_gap:
-                self._quarantine.append((row, score))
+                if admit:
+                    self._quarantine.append((row, score))
                 return True
             self._end_episode()
             changed = True
         if row < self._learn_until or not above:
-            reference.admit(row, score)
+            if admit:
+                reference.admit(row, score)
             return changed
         previous = self._last_closed
         if (previous is not None and contribution is not None and previous.shares is not None

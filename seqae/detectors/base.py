@@ -241,6 +241,12 @@ class BaseDetector(BaseEstimator):
         elements = self._element_scores(scaled)
         return scoring.causal_smooth(scoring.contributions(elements, self.normalizer_), self.smoothing).sum(axis=1)
 
+    def verdict_gate(self):
+        """A function of scaled windows `(batch, window, features)` giving, for each, whether it is like
+        a window operators judged normal (`seqae.feedback`); None when the model keeps none. A feed
+        consults it before an alert opens (`AlertTracker.update`'s `known`); the scores stay the model's."""
+        return None
+
     @contextmanager
     def scoring_precision(self, precision: str = "float32"):
         """Score in `precision` inside the `with` block. A detector without a network scores in

@@ -140,6 +140,12 @@ class EnsembleDetector(BaseDetector):
         # row are then exact, so the scores do not depend on how windows are batched
         return np.mean(parts, axis=0).astype(np.float32)  # (batch, window, features)
 
+    def verdict_gate(self):
+        gates = [gate for gate in (member.verdict_gate() for member in self.members_) if gate is not None]
+        if not gates:
+            return None
+        return lambda windows: np.logical_or.reduce([gate(windows) for gate in gates])
+
     def model_state(self):
         files = {}
         with tempfile.TemporaryDirectory() as tmp:

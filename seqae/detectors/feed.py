@@ -6,6 +6,8 @@ restart needs. What `BaseDetector.detect`, chunked scoring (`seqae score`), the 
       --the windows ending on them (scoring.causal_element_scores)--> normalised, smoothed --> raw scores
       --the alert rules' tracker (seqae.alerts)--> calibrated scores, flags, alerts
       rows the rules judged normal --`delay` rows later--> the normal reference, and each sensor's level
+    the same windows --like one operators judged normal? (`BaseDetector.verdict_gate`)--> `known`:
+      such a row opens no alert and stays out of the reference (`AlertTracker.update`)
 
 Normal behaviour drifts (a temperature creeps up, a machine ages): each sensor's level is the
 median of its last `level_rows_` readings judged normal (`BaseDetector.fit` sets it to the training
@@ -26,6 +28,7 @@ from seqae.alerts.reference import REFRESH_ROWS
 from seqae.detectors import scoring
 from seqae.detectors.detection import Detection
 from seqae.errors import DataError
+from seqae.windows import batched_windows
 
 
 class Feed:
@@ -38,6 +41,7 @@ class Feed:
         n_features = int(detector.n_features_in_)
         self.recent = np.empty((0, n_features), dtype=np.float32)  # the last window_size - 1 scaled rows
         self.unsmoothed = np.empty((0, n_features))  # the last smoothing - 1 scored rows' contributions
+        self.gate = detector.verdict_gate()  # None: no verdict judged a pattern normal
         self.n_rows = 0
         self.readings: deque[tuple[int, np.ndarray]] = deque()  # recent rows' readings, for the rows admitted late
         self.waiting: deque[tuple[int, np.ndarray]] = deque()  # admitted readings, joining the level after `delay`
@@ -86,7 +90,9 @@ class Feed:
         self.recent = series[max(len(series) - (window - 1), 0):] if window > 1 else series[:0]
         first = self.n_rows
         self.readings.extend((first + k, row) for k, row in enumerate(np.asarray(values, dtype=np.float64)))
-        step = self.tracker.update(raw.scores, raw.contributions, list(index), on_step=on_step)
+        known = None if self.gate is None else _known(self.gate, series, window, len(values),
+                                                      detector.score_batch_size())
+        step = self.tracker.update(raw.scores, raw.contributions, list(index), on_step=on_step, known=known)
         self.n_rows += len(values)
         self._take_admitted()
         return Detection(index, self.feature_names, step.scores, raw.contributions, self.tracker.level, step.flags,
@@ -167,6 +173,28 @@ class Feed:
         n = len(self.feature_names)
         return Detection(index, self.feature_names, np.empty(0), np.empty((0, n)), self.tracker.level,
                          np.empty(0, dtype=np.int8), np.empty(0, dtype=bool), np.empty(0))
+
+
+def like_verdicts(detector, values: np.ndarray) -> np.ndarray:
+    """For each row of `values` (checked readings, a fresh feed), whether the window ending on it is
+    like one operators judged normal (`BaseDetector.verdict_gate`; False for every row when the
+    model keeps none, and for the rows before the first full window)."""
+    gate = detector.verdict_gate()
+    if gate is None:
+        return np.zeros(len(values), dtype=bool)
+    scaled = detector.scaler_.transform(values).astype(np.float32)
+    return _known(gate, scaled, detector.window_size, len(values), detector.score_batch_size())
+
+
+def _known(gate, series: np.ndarray, window: int, n_rows: int, batch_size: int) -> np.ndarray:
+    """`gate` of the window ending on each of the last `n_rows` rows of the scaled `series`."""
+    known = np.zeros(n_rows, dtype=bool)
+    n_windows = len(series) - window + 1
+    if n_windows <= 0:
+        return known
+    for windows, starts in batched_windows(series, window, 1, batch_size):
+        known[starts + n_rows - n_windows] = gate(windows)
+    return known
 
 
 def _joined(parts: list[Detection], feature_names: list[str], level: float) -> Detection:

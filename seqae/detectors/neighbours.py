@@ -29,6 +29,14 @@ from seqae.params import Integer, OneOf, Param
 from seqae.windows import window_tensor
 
 MEMORY_BATCH_VALUES = 1 << 22  # distance-matrix entries per block when scoring: ~16 MiB of float32
+# A window is like one an operator judged normal (`verdict_gate`) within the larger of two reaches:
+# VERDICT_TOLERANCE times the median distance of a normal window to its nearest normal window (a
+# departure as small as a normal window's own), and VERDICT_SHARE of that verdict window's own
+# distance from the normal windows (a repeat of a large pattern, with its own noise). Chosen on the
+# dev sets' replayed verdicts (docs/benchmarks.md, "Operator feedback"): a wider absolute reach took
+# labelled anomalies with the false alerts.
+VERDICT_TOLERANCE = 2.0
+VERDICT_SHARE = 0.25
 
 
 class NearestWindowsDetector(BaseDetector):
@@ -75,36 +83,8 @@ class NearestWindowsDetector(BaseDetector):
 
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
         x = windows.numpy().astype(np.float32)  # (batch, window, features)
-        batch, window, n_features = x.shape
-        flat = x.reshape(batch, -1)
-        memory = self.memory_.reshape(len(self.memory_), -1)  # (n_memory, window * features)
-        norms = self._memory_norms()  # (n_memory,) squared length of each memory window
-        k = min(self.n_neighbors, len(memory))
-        best_d = np.full((batch, k), np.inf, dtype=np.float64)
-        best_i = np.zeros((batch, k), dtype=np.int64)
-        rows = np.arange(batch)
-        block = max(1, MEMORY_BATCH_VALUES // max(batch, 1))
-        x_sq = (flat.astype(np.float64) ** 2).sum(axis=1)[:, None]
-        for first in range(0, len(memory), block):
-            part = memory[first:first + block]
-            d = x_sq - 2.0 * (flat @ part.T)  # (batch, part)
-            d += norms[first:first + len(part)][None]
-            if k == 1:  # the nearest: the first of equal distances, the earlier block's on a tie
-                nearest = np.argmin(d, axis=1)
-                closer = d[rows, nearest] < best_d[:, 0]
-                best_d[closer, 0] = d[rows, nearest][closer]
-                best_i[closer, 0] = first + nearest[closer]
-                continue
-            d = np.concatenate([best_d, d], axis=1)
-            order = np.argpartition(d, k - 1, axis=1)[:, :k] if d.shape[1] > k else np.argsort(d, axis=1)[:, :k]
-            best_d = np.take_along_axis(d, order, axis=1)
-            # positions below k are the kept best, the others this block's windows
-            best_i = np.where(order < k, np.take_along_axis(best_i, np.minimum(order, k - 1), axis=1),
-                              first + order - k)
-        neighbours = self.memory_[best_i]  # (batch, k, window, features)
-        squared = ((x[:, None] - neighbours) ** 2).mean(axis=1)  # (batch, window, features)
-        per_sensor = squared.mean(axis=1, keepdims=True)  # the window's distance, per sensor
-        return np.broadcast_to(per_sensor, x.shape).astype(np.float32)
+        per_sensor, _ = _nearest_distances(x, self.memory_, self._memory_norms(), self.n_neighbors)
+        return np.broadcast_to(per_sensor[:, None], x.shape).astype(np.float32)
 
     def _memory_norms(self) -> np.ndarray:
         """The squared length of each memory window in float64, worked out once per memory."""
@@ -115,21 +95,95 @@ class NearestWindowsDetector(BaseDetector):
         return self._norms_of[1]
 
     def model_state(self):
-        return {"n_memory": int(len(self.memory_))}, {"memory": torch.from_numpy(self.memory_)}
+        tensors = {"memory": torch.from_numpy(self.memory_)}
+        verdicts = self.verdicts()
+        if len(verdicts):
+            tensors["verdicts"] = torch.from_numpy(verdicts)
+            tensors["verdict_reach"] = torch.from_numpy(self.verdict_reach_)
+        return {"n_memory": int(len(self.memory_)), "n_verdicts": int(len(verdicts))}, tensors
 
     def load_model_state(self, config, tensors):
         if "memory" not in tensors:
             raise DataError("no weights.pt with the training windows beside config.json; "
                             "a NearestWindowsDetector needs them")
         self.memory_ = tensors["memory"].numpy().astype(np.float32)
+        if "verdicts" in tensors:
+            self.verdicts_ = tensors["verdicts"].numpy().astype(np.float32)
+            self.verdict_reach_ = tensors["verdict_reach"].numpy().astype(np.float64)
 
+    # ---- operators' verdicts (seqae.feedback) ------------------------------------------------------
 
-    def remember(self, values) -> int:
-        """Add the windows of rows `values` (readings in the fitted column order, at least one
-        window) to the memory: windows like them then score as low as the training windows. Returns
-        how many windows joined (one per row from the `window_size`-th)."""
+    def verdicts(self) -> np.ndarray:
+        """The windows operators judged normal, `(n, window, features)` scaled (none at first)."""
+        verdicts = getattr(self, "verdicts_", None)
+        if verdicts is None:
+            return np.empty((0, *self.memory_.shape[1:]), dtype=np.float32)
+        return verdicts
+
+    def keep_verdict(self, values, rows=None) -> int:
+        """Keep the windows of rows `values` (readings in the fitted column order, at least one window)
+        as windows judged normal (`verdict_gate`); the scores do not change. `rows` (bool, one per
+        row): keep only the windows ending on these. Returns how many windows were kept."""
         self.check_fitted()
         values, _ = self.check_input(values)
         windows = window_tensor([self.scaler_.transform(values)], self.window_size).numpy().astype(np.float32)
-        self.memory_ = np.concatenate([self.memory_, windows])
+        if rows is not None:
+            windows = windows[np.asarray(rows, dtype=bool)[self.window_size - 1:]]
+        reach, _ = _nearest_distances(windows, self.memory_, self._memory_norms(), 1)
+        self.verdict_reach_ = np.concatenate([getattr(self, "verdict_reach_", np.empty(0)), reach.sum(axis=1)])
+        self.verdicts_ = np.concatenate([self.verdicts(), windows])
         return len(windows)
+
+    def verdict_gate(self):
+        """A window is like one judged normal when its distance to the nearest of them is within the
+        larger of `VERDICT_TOLERANCE` times the median distance of a held-out normal window to its
+        nearest training window (the normaliser's centre, summed over the sensors) and
+        `VERDICT_SHARE` of that verdict window's own distance from the training windows."""
+        verdicts = self.verdicts()
+        if not len(verdicts):
+            return None
+        flat = verdicts.reshape(len(verdicts), -1)
+        norms = (flat.astype(np.float64) ** 2).sum(axis=1)
+        reach = np.maximum(VERDICT_TOLERANCE * float(np.sum(self.normalizer_[0])), VERDICT_SHARE * self.verdict_reach_)
+
+        def gate(windows: torch.Tensor) -> np.ndarray:
+            distances, nearest = _nearest_distances(windows.numpy().astype(np.float32), verdicts, norms, 1)
+            return distances.sum(axis=1) <= reach[nearest[:, 0]]
+
+        return gate
+
+
+def _nearest_distances(x: np.ndarray, memory: np.ndarray, norms: np.ndarray,
+                       n_neighbors: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per sensor, the mean squared difference over the steps between each window of `x` `(batch,
+    window, features)` and its nearest windows of `memory` (the mean over `n_neighbors` of them), by
+    blocks of `MEMORY_BATCH_VALUES`, `(batch, features)`; and the nearest windows' positions in
+    `memory`, `(batch, n_neighbors)`. `norms`: each memory window's squared length in float64."""
+    batch = len(x)
+    flat = x.reshape(batch, -1)
+    memory_flat = memory.reshape(len(memory), -1)  # (n_memory, window * features)
+    k = min(n_neighbors, len(memory_flat))
+    best_d = np.full((batch, k), np.inf, dtype=np.float64)
+    best_i = np.zeros((batch, k), dtype=np.int64)
+    rows = np.arange(batch)
+    block = max(1, MEMORY_BATCH_VALUES // max(batch, 1))
+    x_sq = (flat.astype(np.float64) ** 2).sum(axis=1)[:, None]
+    for first in range(0, len(memory_flat), block):
+        part = memory_flat[first:first + block]
+        d = x_sq - 2.0 * (flat @ part.T)  # (batch, part)
+        d += norms[first:first + len(part)][None]
+        if k == 1:  # the nearest: the first of equal distances, the earlier block's on a tie
+            nearest = np.argmin(d, axis=1)
+            closer = d[rows, nearest] < best_d[:, 0]
+            best_d[closer, 0] = d[rows, nearest][closer]
+            best_i[closer, 0] = first + nearest[closer]
+            continue
+        d = np.concatenate([best_d, d], axis=1)
+        order = np.argpartition(d, k - 1, axis=1)[:, :k] if d.shape[1] > k else np.argsort(d, axis=1)[:, :k]
+        best_d = np.take_along_axis(d, order, axis=1)
+        # positions below k are the kept best, the others this block's windows
+        best_i = np.where(order < k, np.take_along_axis(best_i, np.minimum(order, k - 1), axis=1),
+                          first + order - k)
+    neighbours = memory[best_i]  # (batch, k, window, features)
+    squared = ((x[:, None] - neighbours) ** 2).mean(axis=1)  # (batch, window, features)
+    return squared.mean(axis=1), best_i  # the window's distance, per sensor

@@ -72,7 +72,7 @@ def feedback_and_log(model_uri: str, verdicts: list[Verdict], *, verdicts_path: 
             effect = detector.learn_normal(rows, force=force, where=f"{label} ({verdict.names()})")
             if effect.held_back:
                 notes.append(f"{verdict.names()}: still {effect.peak_after:.3g} times the threshold after the "
-                             f"window memory took it; the threshold was left where it was (beyond the alert "
+                             f"windows were kept as judged normal; the threshold was left where it was (beyond the alert "
                              f"rules' extreme); pass --force to raise it that far")
             effects.append({"alert_id": alert.get("alert_id"), "start": alert.get("start"), "end": alert.get("end"),
                             "verdict": "normal", "note": verdict.note, "source": source, **effect.as_dict()})

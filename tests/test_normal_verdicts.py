@@ -1,0 +1,109 @@
+"""A normal verdict in process (`BaseDetector.learn_normal`): windows judged normal are consulted before an
+alert opens; the scores, the normal reference and every other decision stay the model's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from seqae.alerts import AlertRules
+from seqae.detectors import BaseDetector, make_detector
+
+WINDOW = 10
+BUMPS = (150, 350)  # the same harmless bump, twice
+SHIFT = 420  # a level shift of the first sensor from this row on: an anomaly no verdict was given on
+
+
+def series(n: int, first: int, seed: int) -> pd.DataFrame:
+    t = np.arange(first, first + n)
+    rng = np.random.default_rng(seed)
+    values = np.column_stack([np.sin(2 * np.pi * t / 50), np.cos(2 * np.pi * t / 50)]) + 0.02 * rng.normal(size=(n, 2))
+    return pd.DataFrame(values, columns=["a", "b"], index=pd.date_range("2026-03-02", periods=n, freq="s"))
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    """An ensemble with a window memory (knn-window and deviation) fitted on a clean sine, and a test
+    series with the bump twice and a level shift at its end."""
+    detector = make_detector("ensemble", window_size=WINDOW, members=[["knn-window", {}], ["deviation", {}]])
+    detector.fit(series(400, 0, 0))
+    test = series(500, 400, 1)
+    bump = 1.5 * np.hanning(30)
+    for at in BUMPS:
+        test.iloc[at:at + 30, 0] += bump
+    test.iloc[SHIFT:, 0] += 3.0
+    return detector, test
+
+
+def alert_rows(detection) -> list[int]:
+    return [alert.fired_at for alert in detection.alerts]
+
+
+def near(rows: list[int], at: int) -> bool:
+    return any(at <= row <= at + 40 for row in rows)
+
+
+@pytest.fixture
+def judged(fitted, tmp_path):
+    """A copy of the fitted model that judged the first bump's alert normal, and the scores before it."""
+    detector, test = fitted
+    before = detector.detect(test)
+    assert near(alert_rows(before), BUMPS[0]) and near(alert_rows(before), BUMPS[1]) and near(alert_rows(before), SHIFT)
+    first = before.alerts[0]
+    copy = BaseDetector.load(detector.save(tmp_path / "fitted"))
+    copy.learn_normal(test.iloc[first.start - WINDOW + 1:first.end + 1])
+    return copy, test, before
+
+
+def test_a_normal_verdict_stops_the_pattern_not_the_anomaly_and_leaves_the_scores(judged):
+    detector, test, before = judged
+    after = detector.detect(test)
+    rows = alert_rows(after)
+    assert not near(rows, BUMPS[0]) and not near(rows, BUMPS[1]), rows  # the pattern, and its repeat
+    assert near(rows, SHIFT), rows  # an anomaly no verdict covers still fires
+    np.testing.assert_array_equal(after.raw_scores, before.raw_scores)  # the model's scores are its own
+    shift = next(a for a in after.alerts if a.fired_at >= SHIFT)
+    assert shift.fired_at == next(a for a in before.alerts if a.fired_at >= SHIFT).fired_at
+
+
+def test_windows_judged_normal_are_saved_with_the_model(judged, tmp_path):
+    detector, test, _ = judged
+    loaded = BaseDetector.load(detector.save(tmp_path / "m"))
+    knn = loaded.members_[0]
+    assert len(knn.verdicts()) == len(detector.members_[0].verdicts()) > 0
+    assert alert_rows(loaded.detect(test)) == alert_rows(detector.detect(test))
+
+
+def test_a_feed_in_pieces_and_restarted_from_its_state_decides_as_one_pass(judged):
+    from seqae.detectors.feed import Feed
+
+    detector, test, _ = judged
+    whole = detector.detect(test)
+    values, index = detector.check_input(test)
+    feed, flags = Feed(detector), []
+    for first in range(0, len(values), 37):
+        if first == 185:  # a restart from the saved state, inside the repeated bump
+            feed = Feed.from_state(detector, feed.state())
+        detection, _ = feed.score(values[first:first + 37], index[first:first + 37])
+        flags.append(detection.flags)
+    feed.finish()
+    np.testing.assert_array_equal(np.concatenate(flags), whole.flags)
+    assert [a.fired_at for a in feed.tracker.alerts] == alert_rows(whole)
+
+
+def test_a_row_judged_normal_opens_no_alert_and_stays_out_of_the_reference():
+    rules = AlertRules(min_length=2, burn_in=0, delay=0, memory=100).fit(np.linspace(0.0, 1.0, 200), 1.0)
+    scores = np.r_[np.full(20, 0.5), np.full(10, 5.0), np.full(20, 0.5)]
+    known = scores > 1.0  # the bump's windows are like those an operator judged normal
+
+    plain, gated = rules.tracker(), rules.tracker()
+    plain.update(scores)
+    step = gated.update(scores, known=known)
+    assert len(plain.alerts) == 1 and gated.alerts == []
+    assert step.flags.sum() == 0
+    state = gated.reference.state()
+    kept = state["joined"] + [value for _, value in state["waiting"]]
+    assert len(kept) == 40 and 5.0 not in kept  # the bump's rows judged normal stay out of the reference
+    with pytest.raises(Exception, match="known must hold one value per row"):
+        rules.tracker().update(scores, known=known[:5])
