@@ -70,8 +70,9 @@ def evaluate_and_log(model_uri: str, data_path, *, label_column: str | None = No
             raise DataError(f"{data_path}: none of the {len(log)} verdicts of {model_uri} falls within its rows "
                             f"({frame.index[0]} .. {frame.index[-1]}); evaluate the file the verdicts were given on")
         if n_without:
+            n_faults = int((log["verdict"] == "fault").sum())
             notes.append(f"{n_without} of {len(frame)} rows have no verdict and count as normal (label 0); "
-                         f"{int(y.sum())} rows are within the {int((log["verdict"] == "fault").sum())} fault verdicts")
+                         f"{int(y.sum())} rows are within the {n_faults} fault verdicts")
         label_column = VERDICT_LABEL
     else:
         frame, labels = read_for_detector(detector, data_path, label_column=label_column, options=options)
