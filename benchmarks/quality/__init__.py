@@ -21,4 +21,5 @@ STUDIES = {
     "synthetic-set": "synthetic_set",
     "recurrent": "recurrent",
     "decisions": "decisions",
+    "fault-match": "fault_match",
 }

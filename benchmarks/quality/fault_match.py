@@ -8,18 +8,17 @@ other files of the same sub-folder (valve1, valve2, other: the same kind of expe
 with it (`seqae.alerts.faults`). Printed: at each cut-off, the share of true and of false alerts
 that match the fault, over all (fault, other file) pairs.
 
-    python -m benchmarks.quality.fault_match [--model knn-window] [--skab-dir DIR]
+    python -m benchmarks.quality fault-match [--model knn-window] [--skab-dir DIR]
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from benchmarks.quality import protocol
+from benchmarks.quality import common, protocol
 from seqae.alerts.faults import alert_profile, fault_profile, similarity
 from seqae.detectors import make_detector
 from seqae.feedback import fault_record
@@ -49,11 +48,11 @@ def file_alerts(path: Path, model: str):
     return fault, judged, list(detector.feature_names_in_)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default="knn-window")
-    parser.add_argument("--skab-dir", type=Path, default=protocol.SKAB_DIR)
-    args = parser.parse_args()
+def main(argv=None) -> None:
+    parser = common.parser(__name__, __doc__)
+    parser.add_argument("--model", default="knn-window", help="the model type fitted on each file")
+    parser.add_argument("--skab-dir", type=Path, default=protocol.SKAB_DIR, help="SKAB's folder")
+    args = parser.parse_args(argv)
     pairs = []  # (similarity, true alert?) of another file's alert against a file's fault
     for sub in ("valve1", "valve2", "other"):
         found = [file_alerts(path, args.model) for path in sorted((args.skab_dir / sub).glob("*.csv"))]
