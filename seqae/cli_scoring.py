@@ -119,11 +119,14 @@ def watch(model_uri, data, fmt, from_start, strict, state_path, state_every, rep
 @click.command(cls=SeqaeCommand)
 @click.argument("model_uri", metavar="MODEL_URI")
 @click.argument("data", type=INPUT_FILE)
-@click.option("--label-column", required=True, metavar="NAME", help="The 0/1 column: 1 = anomalous row.")
+@click.option("--label-column", metavar="NAME", help="The 0/1 column: 1 = anomalous row.")
+@click.option("--labels-from-verdicts", is_flag=True,
+              help="Instead of a label column: the operators' verdicts on the registered model's versions "
+                   "(`seqae feedback`): a fault's rows are anomalous, every other row normal.")
 @read_options
 @experiment_option
 @click.option("--run-name", help="Name of the new run, when the model has no run in this store.")
-def evaluate(model_uri, data, label_column, read, experiment, run_name):
+def evaluate(model_uri, data, label_column, labels_from_verdicts, read, experiment, run_name):
     """Score labelled DATA.csv and log its metrics to the model's MLflow run.
 
     Prints precision, recall, F1, false-alarm rate, AUC-PR, VUS-PR, event F1, detection delay and
@@ -133,10 +136,18 @@ def evaluate(model_uri, data, label_column, read, experiment, run_name):
     figures pooled over the machines (rows and alerts of all counted together; the rankings their
     mean), logged with the per-machine table. A machine the fleet has no detector for is an error
     naming it, unless the fleet has a shared detector for such machines (seqae fit --fallback shared).
+    With --labels-from-verdicts, the labels are the verdicts given on the registered model's
+    versions (`seqae feedback`): the rows of each fault 1, every other row 0 (a warning says how
+    many rows no verdict covered).
     """
+    if (label_column is None) == (not labels_from_verdicts):
+        raise click.UsageError("give the labels one way: --label-column NAME or --labels-from-verdicts")
     tracking = quiet_tracking()
-    result = tracking.evaluate_and_log(model_uri, data, label_column=label_column, options=read,
+    result = tracking.evaluate_and_log(model_uri, data, label_column=label_column,
+                                       labels_from_verdicts=labels_from_verdicts, options=read,
                                        experiment=experiment, run_name=run_name)
+    for note in getattr(result, "notes", []):
+        click.echo(f"Warning: {note}", err=True)
     from seqae.metrics import MEAN_KEYS
     from seqae.metrics.report import format_metrics, format_per_asset
 

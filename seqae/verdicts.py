@@ -4,6 +4,8 @@
       note) --read_verdicts--> [Verdict]
     the scored CSV + its alert table --alert_rows--> each alert's rows, with the window_size - 1 rows
       before it (what its first window saw), at most MAX_ALERT_ROWS of its own
+    a verdict log (each verdict's start, end, verdict) + rows' times --verdict_labels--> 0/1 labels
+      (`seqae evaluate --labels-from-verdicts`)
 
 `seqae score` keeps each alert's rows beside its alert table, so that a verdict given later finds
 them without the scored file (`seqae.tracking.scoring_runs`); `seqae feedback --data FILE` reads
@@ -143,6 +145,29 @@ def alert_rows(path: str | os.PathLike, table: pd.DataFrame, columns: list[str],
             own[alert_id] += stop - first
         tail = rows.iloc[len(rows) - min(context, len(rows)):] if context else None
     return {alert_id: pd.concat(parts) for alert_id, parts in kept.items() if parts}
+
+
+def verdict_labels(index: pd.Index, log: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """0/1 labels of rows `index` (times, or row numbers) from a verdict log (`start`, `end`, `verdict`
+    as the alert table and the verdicts file write them): 1 for a row within a fault's span, 0
+    elsewhere (a normal verdict's rows and rows no verdict covers alike; a row both a fault and a
+    normal verdict cover is a fault); and how many rows no verdict covers."""
+    keys = _keys(index)
+    if keys is None:
+        raise DataError(f"the rows are indexed by {index.dtype} values, neither times nor row numbers; read the "
+                        "file with its time column (--time-column NAME)")
+    labels = np.zeros(len(index), dtype=np.int8)
+    covered = np.zeros(len(index), dtype=bool)
+    for start, end, verdict in zip(log["start"], log["end"], log["verdict"]):
+        start, end = _as_key(start), _as_key(end)
+        if not _comparable(keys, start) or not _comparable(keys, end):
+            continue
+        first = int(np.searchsorted(keys, _key_value(start), side="left"))
+        stop = int(np.searchsorted(keys, _key_value(end), side="right"))
+        covered[first:stop] = True
+        if str(verdict).strip().lower() == "fault":
+            labels[first:stop] = 1
+    return labels, int(np.count_nonzero(~covered))
 
 
 def _keys(index: pd.Index):

@@ -22,4 +22,5 @@ STUDIES = {
     "recurrent": "recurrent",
     "decisions": "decisions",
     "feedback": "feedback",
+    "fault-match": "fault_match",
 }

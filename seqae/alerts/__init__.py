@@ -32,20 +32,24 @@ The alert table (`find_alerts`, `Alerts.table`): one row per alert with start, e
 fired_at, peak time, its calibrated and raw peak score, the chance that a normal row scores that
 high (`p_value`, against the reference when it peaked, with an exponential tail beyond its largest
 scores) and its −log10 (`severity`), the top sensors with their shares, and whether and why it
-closed. `Alerts.alert_ids` gives each row its alert's id (−1: none).
+closed, and the labelled fault it is like (`like_fault`, `faults.py`). `Alerts.alert_ids` gives
+each row its alert's id (−1: none).
 
     reference.py  the normal reference;  rules.py  AlertRules (parameters, calibration, saving);
     tracker.py    AlertTracker, the rules row by row;  table.py  the alert table;
+    faults.py     an alert compared with the faults an operator labelled (MATCH_SIMILARITY);
     budget.py     AlertBudgetThreshold, the `alerts` threshold kind (`seqae.threshold_registry`).
 """
 
 from seqae.alerts.reference import NormalReference
 from seqae.alerts.rules import AlertRules
 from seqae.alerts.tracker import Alert, AlertTracker, Decisions, Step
+from seqae.alerts.faults import MATCH_SIMILARITY, like_fault, match_fault
 from seqae.alerts.table import ALERT_COLUMNS, Alerts, alert_records, alert_table, find_alerts
 from seqae.alerts.budget import MIN_EMPIRICAL_ALERTS, AlertBudgetThreshold, rows_per_day
 
 __all__ = [
-    "ALERT_COLUMNS", "MIN_EMPIRICAL_ALERTS", "Alert", "AlertBudgetThreshold", "AlertRules", "AlertTracker", "Alerts",
-    "Decisions", "NormalReference", "Step", "alert_records", "alert_table", "find_alerts", "rows_per_day",
+    "ALERT_COLUMNS", "MATCH_SIMILARITY", "MIN_EMPIRICAL_ALERTS", "Alert", "AlertBudgetThreshold", "AlertRules",
+    "AlertTracker", "Alerts", "Decisions", "NormalReference", "Step", "alert_records", "alert_table", "find_alerts",
+    "like_fault", "match_fault", "rows_per_day",
 ]

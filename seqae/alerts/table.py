@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from seqae.alerts.faults import like_fault
 from seqae.alerts.rules import AlertRules
 from seqae.alerts.tracker import Alert
 from seqae.errors import DataError
@@ -15,7 +16,7 @@ from seqae.thresholds import Threshold
 
 ALERT_COLUMNS = ["alert_id", "start", "end", "duration", "n_rows", "n_flagged", "fired_at", "peak_time",
                  "peak_score", "peak_raw_score", "p_value", "severity", "top_sensor", "top_sensors", "closed",
-                 "reason"]
+                 "reason", "like_fault"]
 
 
 @dataclass
@@ -43,7 +44,7 @@ class Alerts:
 
 
 def find_alerts(index, scores, contributions, rules: AlertRules, feature_names=None, *, threshold=None,
-                level: float = 1.0, top: int = 3) -> Alerts:
+                level: float = 1.0, top: int = 3, faults=None) -> Alerts:
     """The alerts of one series of raw scores fed from its first row, as a live feed would raise them.
 
     Args:
@@ -55,6 +56,7 @@ def find_alerts(index, scores, contributions, rules: AlertRules, feature_names=N
         threshold: another threshold (raw units, or a fitted `Threshold`) for the same calibration.
         level: the flag level in calibrated units (1.0: the threshold).
         top: how many sensors the table names per alert.
+        faults: the model's labelled faults (`detector.faults_`), for `like_fault`.
     """
     scores = np.asarray(scores, dtype=np.float64).reshape(-1)
     index = pd.Index(index) if not isinstance(index, pd.Index) else index
@@ -66,23 +68,25 @@ def find_alerts(index, scores, contributions, rules: AlertRules, feature_names=N
     n_features = None if contributions is None else np.asarray(contributions).shape[1]
     names = list(feature_names) if feature_names is not None else (
         [f"x{j}" for j in range(n_features)] if n_features else [])
-    return Alerts(alert_table(decisions.alerts, index, names, top=top), decisions.alert_ids, rules,
+    return Alerts(alert_table(decisions.alerts, index, names, top=top, faults=faults), decisions.alert_ids, rules,
                   decisions.alerts)
 
 
-def alert_table(found: list[Alert], index, feature_names: list[str], top: int = 3) -> pd.DataFrame:
+def alert_table(found: list[Alert], index, feature_names: list[str], top: int = 3, faults=None) -> pd.DataFrame:
     """One row per alert (`ALERT_COLUMNS`): times from `index` (the series' index, by row position),
     or, with `index=None`, the times the tracker kept (`AlertTracker.update(..., index=chunk_index)`)
     or else row positions; duration as a time span when the times are timestamps (else in rows);
     `peak_score` in calibrated units (1.0 = the threshold), `p_value` the chance that a normal row
     scores as high as the peak (against the normal reference when it peaked) and `severity` its
-    -log10."""
-    return pd.DataFrame(alert_records(found, index, feature_names, top=top), columns=ALERT_COLUMNS)
+    -log10; `like_fault` the labelled fault of `faults` (a model's `faults_`) the alert's sensor
+    shares are like (`seqae.alerts.faults`), "" when none."""
+    return pd.DataFrame(alert_records(found, index, feature_names, top=top, faults=faults), columns=ALERT_COLUMNS)
 
 
-def alert_records(found: list[Alert], index, feature_names: list[str], top: int = 3) -> list[dict]:
+def alert_records(found: list[Alert], index, feature_names: list[str], top: int = 3, faults=None) -> list[dict]:
     """The rows of `alert_table` as dicts (`ALERT_COLUMNS`), without building a frame: a live feed
-    reports one alert at a time."""
+    reports one alert at a time (an alert that just fired is compared with `faults` on its shares
+    so far)."""
     def time(alert: Alert, what: str):
         position = getattr(alert, "fired_at" if what == "fired" else what)
         if index is not None:
@@ -117,5 +121,6 @@ def alert_records(found: list[Alert], index, feature_names: list[str], top: int 
             "top_sensors": ", ".join(f"{name} ({100 * s:.0f}%)" for name, s in named),
             "closed": alert.closed,
             "reason": alert.reason,
+            "like_fault": like_fault(alert.shares, feature_names, faults) if faults else "",
         })
     return rows

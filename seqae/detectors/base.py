@@ -277,13 +277,15 @@ class BaseDetector(BaseEstimator):
     def alerts(self, X, top: int = 3) -> pd.DataFrame:
         """The alerts an operator acts on, as a live feed of `X` raises them (`seqae.alerts`): start,
         end, duration, when it fired, peak time and score, p-value and severity against normal
-        scores, the top sensors with their shares, whether and why it closed."""
+        scores, the top sensors with their shares, whether and why it closed, and the labelled fault
+        (`learn_fault`) it is like (`like_fault`)."""
         return self.find_alerts(self.detect(X), top=top).table
 
     def find_alerts(self, detection: Detection, top: int = 3) -> Alerts:
         """`seqae.alerts.Alerts` (the table and each row's alert id) of a detection of this model."""
         self.check_fitted()
-        return Alerts(alert_table(detection.alerts, detection.index, detection.feature_names, top=top),
+        return Alerts(alert_table(detection.alerts, detection.index, detection.feature_names, top=top,
+                                  faults=getattr(self, "faults_", None)),
                       detection.alert_ids, self.alert_rules_, detection.alerts)
 
     def learn_normal(self, X, force: bool = False, where: str = "the verdict rows"):

@@ -284,6 +284,7 @@ class _Decider:
     def __init__(self, detector: BaseDetector):
         self.feed = Feed(detector)
         self.feature_names = list(detector.feature_names_in_)
+        self.faults = getattr(detector, "faults_", None)  # labelled faults an alert may be like
         self.pending: list[Detection] = []  # decided rows whose alert ids are not settled yet, in order
         self.n_flagged = 0
 
@@ -295,7 +296,7 @@ class _Decider:
 
     def finish(self) -> tuple[list[tuple[Detection, np.ndarray]], pd.DataFrame]:
         settled = self._hand_out(self.feed.finish())
-        return settled, alert_table(self.feed.tracker.alerts, None, self.feature_names)
+        return settled, alert_table(self.feed.tracker.alerts, None, self.feature_names, faults=self.faults)
 
     def _hand_out(self, alert_ids: np.ndarray) -> list[tuple[Detection, np.ndarray]]:
         out, done = [], 0

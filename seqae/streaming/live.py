@@ -52,6 +52,7 @@ class LiveScorer:
         self.feed = Feed(detector, level)
         self.events: list[AlertEvent] = []  # the last update's
         self.feature_names = [str(name) for name in detector.feature_names_in_]
+        self.faults = getattr(detector, "faults_", None)  # labelled faults an alert may be like
 
     @property
     def n_rows(self) -> int:
@@ -93,7 +94,7 @@ class LiveScorer:
         return detection
 
     def _event(self, position: int, kind: str, alert) -> AlertEvent:
-        row = alert_records([alert], None, self.feature_names)[0]
+        row = alert_records([alert], None, self.feature_names, faults=self.faults)[0]
         if kind != "close":  # its end is not known yet
             row["end"] = row["duration"] = None
         return AlertEvent(position, kind, row)
@@ -105,7 +106,7 @@ class LiveScorer:
     def alert_table(self) -> pd.DataFrame:
         """The alerts raised so far, the last `alerts_kept` of them (the last may still be open:
         `closed` False)."""
-        return alert_table(self.tracker.alerts, None, self.feature_names)
+        return alert_table(self.tracker.alerts, None, self.feature_names, faults=self.faults)
 
     # ---- restarts ---------------------------------------------------------------------------------
 

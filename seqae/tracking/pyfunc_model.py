@@ -13,8 +13,9 @@ column first, then the columns below, in the request's row order.
 `predict` takes a frame of sensor readings (rows in time order, the fitted sensor columns) and
 returns one row per input row, decided as a live feed of those rows would be (`BaseDetector.detect`):
 `score` (calibrated: 1.0 = the threshold), `raw_score`, `is_anomaly`, `alert_id`, `warming_up` and
-`contribution_<sensor>` for each sensor. The `threshold` param sets the flag level on the calibrated
-score for one call; the `reconstruction` param
+`contribution_<sensor>` for each sensor, and for a model that keeps labelled faults (`seqae feedback
+--fault`) `like_fault`: the fault the row's alert is like (`seqae.alerts.faults`), "" for none. The
+`threshold` param sets the flag level on the calibrated score for one call; the `reconstruction` param
 (true) adds `expected_<sensor>` for each sensor: what the model expected the row to read, in the
 sensor's units (`reconstruct`; neural detectors). Input that cannot be scored, and a param the
 model does not take or of the wrong kind (`scoring_params`), is refused before any work with an
@@ -229,6 +230,12 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
         # The rows of the request are a feed of their own, decided from its first row by the model's rules.
         detection = self.detector.detect(frame, level=1.0 if level is None else level)
         columns = detection.columns()
+        faults = getattr(self.detector, "faults_", None)
+        if faults:  # a model that keeps labelled faults names the one each row's alert is like
+            from seqae.alerts.faults import like_fault_rows
+
+            columns["like_fault"] = like_fault_rows(detection.alert_ids, detection.alerts, detection.feature_names,
+                                                    faults)
         if checked.reconstruction:
             expected = self.expected_readings(frame)
             columns.update({name: expected[name].to_numpy() for name in expected.columns})
