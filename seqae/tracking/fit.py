@@ -186,6 +186,7 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     summary = {**_fit_summary(detector, detection, fit_seconds),
                **{f"train_{k}": float(v) for k, v in alerts.counts().items()}}
     log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
+    mlflow.log_param("threshold_rule", threshold_rule(detector))
     client.log_text(run_id, alerts.table.to_csv(index=False), "alerts/training_alerts.csv")
     if plots != "none":
         _log_fit_plots(run_id, detector, data.frame, detection, alerts, every=plots == "all")
@@ -196,6 +197,17 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     model_info = log_detector_model(detector, data.frame, registered_model_name=register)
     return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri(model_info, register, alias),
                      fit_seconds, summary, ui_url(exp_id, run_id), data=data)
+
+
+def threshold_rule(detector: BaseDetector) -> str:
+    """The rule that made a fitted detector's threshold and the scores it was fitted on, in words:
+    e.g. "quantile 0.99 of the 80 held-out rows' scores"."""
+    threshold = detector.threshold_
+    if threshold.kind == "fixed":
+        return threshold.rule()
+    rows = "held-out" if detector.threshold_on == "validation" else "training"
+    n = getattr(threshold, "n_fit_scores_", None)
+    return f"{threshold.rule()} of the {f'{n} ' if n else ''}{rows} rows' scores"
 
 
 def _fit_summary(detector: BaseDetector, detection: Detection, fit_seconds: float) -> dict[str, float]:

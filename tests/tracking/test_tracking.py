@@ -124,6 +124,13 @@ def test_run_has_threshold_and_summary_metrics(in_store):
     assert metrics["fit_seconds"] > 0
 
 
+def test_run_names_the_rule_that_made_its_threshold(in_store):
+    _, _, result = in_store
+    params = mlflow.MlflowClient().get_run(result.run_id).data.params
+    n = len(result.detector.calibration_scores_)
+    assert params["threshold_rule"] == f"quantile 0.995 of the {n} held-out rows' scores"
+
+
 def test_run_has_plots_config_and_dataset(in_store):
     store, data, result = in_store
     client = mlflow.MlflowClient()
