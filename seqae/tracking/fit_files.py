@@ -14,7 +14,7 @@ from seqae.detectors import make_detector
 from seqae.errors import ConfigError
 from seqae.fleet import FleetFitResult, fit_fleet_from_files, refuse_fleet_options
 from seqae.progress import StageLog
-from seqae.tracking.fit import FitResult, fit_and_log, fit_auto_and_log
+from seqae.tracking.fit import FitResult, check_plots, fit_and_log, fit_auto_and_log
 from seqae.tracking.store import DEFAULT_EXPERIMENT
 
 RUN_PARAMS = ("window_size", "random_state", "threshold")  # auto's parameters fit_auto_and_log takes by name
@@ -41,6 +41,7 @@ def fit_files_and_log(paths, *, model_type: str = "auto", params: dict | None = 
             runs draw none.
     """
     params = dict(params or {})
+    check_plots(plots)
     if model_type == "auto":
         check_auto_params(params)
     if compare and (model_type != "auto" or asset_column is not None):

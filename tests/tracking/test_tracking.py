@@ -252,6 +252,11 @@ def test_registering_without_register_name_is_refused_before_fitting(in_store):
     assert not hasattr(detector, "threshold_")
 
 
+def test_an_unknown_figure_set_is_refused_before_the_files_are_read(in_store, tmp_path):
+    with pytest.raises(ConfigError, match="plots must be one of default, all, none, not 'every'"):
+        tracking.fit_files_and_log([tmp_path / "not-read.csv"], model_type="pca", plots="every")
+
+
 @pytest.mark.parametrize("model_type", ["lstm-vae", "dense-ae", "conv-ae", "iforest"])
 def test_every_model_type_logs_a_run_with_its_plots_and_a_loadable_model(in_store, model_type):
     from seqae.detectors import DETECTORS, make_detector
