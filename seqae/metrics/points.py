@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+
 from seqae.metrics.checks import check_binary, check_scores, one_class, ratio
 
 
