@@ -57,11 +57,15 @@ from seqae.cli_options import (EPOCHS_HELP, MODEL_TYPES, THRESHOLD_HELP, Thresho
               help="With no --model: also fit the other candidates (the default's members alone, PCA, the "
                    "networks) and score each on anomalies injected into the held-out rows; each is a child run. "
                    "The default is kept all the same (docs/benchmarks.md).")
+@click.option("--plots", type=click.Choice(["default", "all", "none"]), default="default", show_default=True,
+              help="Figures logged with the run: default the loss curves and the scores over time; all also the "
+                   "per-sensor contributions, the latent space and the expected readings of the largest alerts; "
+                   "none no figure (the quickest fit).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar or stage lines; print only the model URI.")
 @device_option
 def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_size, learning_rate, noise_std,
         seed, threshold, extra_params, columns, label_column, train_rows, train_until, asset_column, fallback, jobs,
-        read, experiment, run_name, register, alias, compare, quiet, device):
+        read, experiment, run_name, register, alias, compare, plots, quiet, device):
     """Fit a detector on DATA.csv (rows assumed normal) and log it as an MLflow run.
 
     Several files (or a directory of .csv files) are recordings of the same sensors: one detector
@@ -69,8 +73,9 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
     dataset of the run. With --asset-column, DATA.csv is a fleet export: one detector per machine.
 
     The run gets the parameters, the loss per epoch, the threshold and score quantiles, the CSV as
-    its training dataset, plots (losses, scores, per-sensor contributions, latent space), the
-    effective config and the model, which `seqae score`, `seqae serve` and MLflow can load.
+    its training dataset, plots (losses and scores; with --plots all also per-sensor contributions,
+    latent space and expected readings), the effective config and the model, which `seqae score`,
+    `seqae serve` and MLflow can load.
     """
     tracking = quiet_tracking()
     given = {"window_size": window_size, "epochs": epochs, "hidden_size": hidden_size,
@@ -82,7 +87,7 @@ def fit(data, model_type, window_size, epochs, hidden_size, latent_dim, batch_si
         data, model_type=model_type, params=params, compare=compare, asset_column=asset_column,
         fallback=None if fallback == "none" else fallback, jobs=jobs, columns=columns, label_column=label_column,
         train_rows=train_rows, train_until=train_until, options=read, experiment=experiment, run_name=run_name,
-        register=register, alias=alias, device=device, verbose=not quiet)
+        register=register, alias=alias, device=device, verbose=not quiet, plots=plots)
     if quiet:
         click.echo(result.registered_uri or result.model_uri)
         return

@@ -11,6 +11,7 @@ that a long file draws as fast as a short one and its spikes stay visible.
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 import numpy as np
@@ -28,6 +29,8 @@ MAX_SCATTER_POINTS = 4000  # latent points drawn; more are subsampled evenly
 MARK_COLORS = ("tab:red", "tab:orange", "tab:purple", "tab:brown", "tab:pink")
 EXPECTED_COLOR = "tab:green"
 PAD_INCHES = 0.12  # blank space between a label and the figure's edge, and between neighbours
+ALERT_STRIP = 0.06  # the alerts' strip along the bottom of the scores, a fraction of the axes' height
+MAX_DECADES = 6  # powers of ten labelled above a symlog axis' threshold
 
 
 def loss_curves(train_loss, validation_loss=(), best_epoch: int | None = None, title: str = "") -> Figure:
@@ -58,15 +61,17 @@ def score_timeline(index: pd.Index, scores: np.ndarray, threshold: float, flags:
                    labels: np.ndarray | None = None, split_at: int | None = None,
                    title: str = "", alert_ids: np.ndarray | None = None) -> Figure:
     """Anomaly score over time with the threshold, flagged intervals shaded red, the alerts (rows
-    of `alert_ids` >= 0) shaded purple and, when given, the labelled anomalies shaded orange
-    beneath. `split_at`: first row held out for validation."""
+    of `alert_ids` >= 0) as a purple strip along the bottom and, when given, the labelled anomalies
+    shaded orange beneath. `split_at`: first row held out for validation. Where the largest score
+    is over 10 times the threshold, the axis is linear up to the threshold and logarithmic above,
+    its ticks 0, the threshold and powers of ten apart enough for their labels (`symlog_ticks`)."""
     x = _axis(index)
     figure, ax = _figure((12, 4))
     if labels is not None:
         _shade(ax, x, labels, LABEL_COLOR, 0.25, "labelled anomaly")
-    if alert_ids is not None:
-        _shade(ax, x, np.asarray(alert_ids) >= 0, ALERT_COLOR, 0.15, "alert")
     _shade(ax, x, flags, FLAG_COLOR, 0.18, "flagged")
+    if alert_ids is not None:  # a strip along the bottom: the flagged rows' shading would hide a band
+        _shade(ax, x, np.asarray(alert_ids) >= 0, ALERT_COLOR, 0.75, "alert", height=ALERT_STRIP)
     ax.plot(*decimate(x, scores, _pixel_columns(figure)), color="tab:blue", linewidth=0.8, label="score")
     ax.axhline(threshold, color=FLAG_COLOR, linestyle="--", linewidth=1, label=f"threshold {threshold:.3g}")
     if split_at is not None and 0 < split_at < len(x):
@@ -79,6 +84,10 @@ def score_timeline(index: pd.Index, scores: np.ndarray, threshold: float, flags:
         # One large peak would flatten everything else: linear up to the threshold, log above.
         ax.set_yscale("symlog", linthresh=threshold)
         ax.set_ylim(bottom=min(float(np.min(finite)), 0.0) - 0.05 * threshold)
+        low, high = ax.get_ylim()
+        ticks = symlog_ticks(threshold, low, high)
+        ax.set_yticks(ticks, [_tick_text(t, threshold) for t in ticks])
+        ax.minorticks_off()
         ax.set_ylabel("anomaly score (log above the threshold)")
     flagged = int(np.sum(flags))
     ax.set_title(title or f"Score per time point ({flagged} of {len(scores)} flagged)")
@@ -181,6 +190,28 @@ def expected_readings(index: pd.Index, actual: np.ndarray, expected: np.ndarray,
     return figure
 
 
+def symlog_ticks(threshold: float, low: float, high: float, max_decades: int = MAX_DECADES) -> list[float]:
+    """Ticks in [`low`, `high`] for an axis linear within ±`threshold` and logarithmic beyond: 0,
+    ±`threshold`, and the powers of ten beyond it at least half a decade from it (nearer, their
+    labels would meet the threshold's), every k-th of them where more than `max_decades` would crowd."""
+    ticks = [0.0, threshold, -threshold]
+    for sign, end in ((1.0, high), (-1.0, -low)):
+        if end <= threshold:
+            continue
+        decades = list(range(math.ceil(math.log10(threshold) + 0.5), math.floor(math.log10(end)) + 1))
+        step = max(1, -(-len(decades) // max_decades))  # ceiling
+        ticks += [sign * 10.0**k for k in decades[::-1][::step]]  # the largest kept: the top stays labelled
+    return sorted(t for t in ticks if low <= t <= high)
+
+
+def _tick_text(value: float, threshold: float) -> str:
+    if value != 0 and abs(value) != threshold:
+        exponent = round(math.log10(abs(value)))
+        if 10.0**exponent == abs(value):
+            return f"{'-' * (value < 0)}$10^{{{exponent}}}$"
+    return f"{value:.3g}"
+
+
 def decimate(x: np.ndarray, y: np.ndarray, n_columns: int) -> tuple[np.ndarray, np.ndarray]:
     """`x`, `y` cut to at most `2 * n_columns` points for a line `n_columns` pixels wide: the rows
     split into `n_columns` runs of consecutive rows, each run drawn as its lowest and its highest
@@ -211,10 +242,27 @@ def _pixel_columns(figure: Figure) -> int:
 
 def _lay_out(figure: Figure, axes: list, colorbar=None) -> None:
     """Margins sized once from the figure's labels: the widest y tick label and the y label on the
-    left, the x tick labels and the x label below, the title (wrapped to the figure's width) above,
-    on the right half the widest x tick label, or the colorbar's ticks and label. One measure of
-    each label, and no layout engine that measures them all again at each draw."""
+    left, the x tick labels and the x label below, the title (wrapped to fit) above, on the right
+    half the widest x tick label, or the colorbar's ticks and label. One measure of each label, and
+    no layout engine that measures them all again at each draw.
+
+    A title is centred on its axes, which a colorbar or a wide y label moves off the figure's
+    centre: one wider than the room about that centre is wrapped again and the margins sized anew."""
     renderer = FigureCanvasAgg(figure).get_renderer()
+    width = figure.get_figwidth()
+    for ax in axes:
+        _wrap_title(ax, renderer, width - 2 * PAD_INCHES)
+    _adjust_margins(figure, axes, colorbar, renderer)
+    rewrapped = False
+    for ax in axes:
+        box = ax.get_position()
+        centre = (box.x0 + box.x1) / 2 * width
+        rewrapped |= _wrap_title(ax, renderer, 2 * (min(centre, width - centre) - PAD_INCHES))
+    if rewrapped:
+        _adjust_margins(figure, axes, colorbar, renderer)
+
+
+def _adjust_margins(figure: Figure, axes: list, colorbar, renderer) -> None:
     width, height = figure.get_size_inches()
     dpi = figure.dpi
 
@@ -222,8 +270,6 @@ def _lay_out(figure: Figure, axes: list, colorbar=None) -> None:
         return max((getattr(t.get_window_extent(renderer), dimension) / dpi for t in texts if t.get_text()),
                    default=0.0)
 
-    for ax in axes:
-        _wrap_title(ax, renderer, width - 2 * PAD_INCHES)
     left = max(inches(ax.get_yticklabels(), "width") + inches([ax.yaxis.label], "width") for ax in axes)
     x_ticks = axes[-1].get_xticklabels()
     bottom = inches(x_ticks, "height") + inches([axes[-1].xaxis.label], "height") + 0.15
@@ -239,17 +285,18 @@ def _lay_out(figure: Figure, axes: list, colorbar=None) -> None:
                            bottom=bottom, top=top, hspace=gap / max(panel, 0.1))
 
 
-def _wrap_title(ax, renderer, width_inches: float) -> None:
-    """Break a title wider than `width_inches` into lines that fit, at spaces."""
+def _wrap_title(ax, renderer, width_inches: float) -> bool:
+    """Break a title wider than `width_inches` into lines that fit, at spaces; whether it did."""
     title = ax.title
     text = title.get_text()
     if not text:
-        return
+        return False
     measured = title.get_window_extent(renderer).width / ax.figure.dpi
     if measured <= width_inches:
-        return
-    chars_per_line = max(int(len(text) * width_inches / measured * 0.95), 10)
-    title.set_text("\n".join(textwrap.wrap(text, chars_per_line, break_on_hyphens=False)))
+        return False
+    chars_per_line = max(int(max(len(line) for line in text.splitlines()) * width_inches / measured * 0.95), 10)
+    title.set_text("\n".join(textwrap.wrap(" ".join(text.split()), chars_per_line, break_on_hyphens=False)))
+    return True
 
 
 def _axis(index: pd.Index) -> np.ndarray:
@@ -258,7 +305,8 @@ def _axis(index: pd.Index) -> np.ndarray:
     return np.asarray(index)
 
 
-def _shade(ax, x: np.ndarray, flags: np.ndarray, color: str, alpha: float, label: str) -> None:
+def _shade(ax, x: np.ndarray, flags: np.ndarray, color: str, alpha: float, label: str, height: float = 1.0) -> None:
+    """The runs of `flags` shaded from the bottom of `ax` up to `height` (a fraction of its height)."""
     for i, (first, last) in enumerate(flags_to_intervals(flags)):
         right = x[last + 1] if last + 1 < len(x) else x[last]
-        ax.axvspan(x[first], right, color=color, alpha=alpha, linewidth=0, label=None if i else label)
+        ax.axvspan(x[first], right, ymax=height, color=color, alpha=alpha, linewidth=0, label=None if i else label)

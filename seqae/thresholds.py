@@ -48,6 +48,10 @@ class Threshold(BaseEstimator):
                 state["fitted"] = fitted
         return state
 
+    def rule(self) -> str:
+        """How the value is chosen from the normal scores, in words (for a run's `threshold_rule`)."""
+        return f"{self.kind} {', '.join(f'{k}={v}' for k, v in self.get_params().items())}"
+
     def _fit_value(self, scores: np.ndarray) -> float:
         """The threshold value from the normal scores; may also set other fitted attributes."""
         raise NotImplementedError
@@ -76,6 +80,9 @@ class QuantileThreshold(Threshold):
     def __init__(self, q: float = 0.99):
         self.q = q
 
+    def rule(self) -> str:
+        return f"quantile {self.q:g}"
+
     def _fit_value(self, scores: np.ndarray) -> float:
         return np.quantile(scores, self.q)
 
@@ -97,6 +104,9 @@ class UpperControlLimit(Threshold):
         self.q = q
         self.factor = factor
 
+    def rule(self) -> str:
+        return f"{self.factor:g} x quantile {self.q:g} (SKAB's upper control limit)"
+
     def _fit_value(self, scores: np.ndarray) -> float:
         return np.quantile(scores, self.q) * self.factor
 
@@ -111,6 +121,9 @@ class FixedThreshold(Threshold):
 
     def __init__(self, value: float = 0.0):
         self.value = value
+
+    def rule(self) -> str:
+        return f"fixed at {self.value:g}, whatever the scores"
 
     def _fit_value(self, scores: np.ndarray) -> float:
         return float(self.value)
@@ -152,6 +165,9 @@ class FalseAlarmRateThreshold(Threshold):
 
     def __init__(self, target: float = 0.01):
         self.target = target
+
+    def rule(self) -> str:
+        return f"false-alarm rate at most {self.target:g} (split-conformal order statistic)"
 
     def _fit_value(self, scores: np.ndarray) -> float:
         calibration = np.sort(scores)
@@ -226,6 +242,10 @@ class PeaksOverThreshold(Threshold):
         self.risk = risk
         self.initial_quantile = initial_quantile
         self.min_peaks = min_peaks
+
+    def rule(self) -> str:
+        return (f"peaks over threshold: exceeded with probability {self.risk:g} by a generalised Pareto tail "
+                f"above quantile {self.initial_quantile:g}")
 
     def _fit_value(self, scores: np.ndarray) -> float:
         n = scores.size

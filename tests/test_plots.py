@@ -1,4 +1,5 @@
-"""The figures' drawing shortcuts: decimation keeps every pixel column's extremes; labels fit the figure."""
+"""The figures' drawing shortcuts: decimation keeps every pixel column's extremes; labels fit the figure and
+meet no other label; the alerts show above the flagged rows."""
 
 import io
 
@@ -41,14 +42,63 @@ def test_long_titles_and_sensor_names_stay_inside_the_figure():
                                 title="training data: alert 0: " + "a long description of the alert " * 6),
         plots.contribution_heatmap(index, np.abs(values), names),
         plots.score_timeline(index, np.abs(values[:, 0]) * 1e6, 2e6, np.zeros(300, dtype=np.int8)),
+        plots.latent_scatter(values, np.abs(values[:, 0]), title="valve1-anomalies-of-march.csv: latent space "
+                             "of 300 windows (PCA of encode())", marked={"alert 1: a long label": np.arange(300) > 280}),
     ]
     for figure in figures:
         figure.savefig(io.BytesIO(), format="png")
         renderer = FigureCanvasAgg(figure).get_renderer()
         box = figure.bbox
         for ax in figure.axes:
-            for text in [ax.title, ax.xaxis.label, ax.yaxis.label, *ax.get_yticklabels(), *ax.get_xticklabels()]:
+            for text in [ax.title, ax.xaxis.label, ax.yaxis.label, *drawn_ticks(ax.yaxis), *drawn_ticks(ax.xaxis)]:
                 if text.get_text() and text.get_visible():
                     extent = text.get_window_extent(renderer)
                     assert box.x0 <= extent.x0 and extent.x1 <= box.x1 + 0.5, text.get_text()
                     assert box.y0 <= extent.y0 and extent.y1 <= box.y1 + 0.5, text.get_text()
+
+
+def drawn_ticks(axis):
+    """The tick labels matplotlib draws: those of ticks within the axis' view (its locator lists more)."""
+    low, high = sorted(axis.get_view_interval())
+    return [label for tick, label in zip(axis.get_majorticklocs(), axis.get_majorticklabels())
+            if low <= tick <= high]
+
+
+def peaked_scores(n: int = 400):
+    """Scores with one peak 100 times the threshold (6e7): the axis turns symlog."""
+    scores = np.abs(np.random.default_rng(0).normal(size=n)) * 2e7
+    scores[300:330] = np.linspace(1e8, 6e9, 30)
+    return scores, 6e7
+
+
+def test_symlog_tick_labels_do_not_meet():
+    scores, threshold = peaked_scores()
+    figure = plots.score_timeline(pd.RangeIndex(len(scores)), scores, threshold, scores > threshold)
+    figure.savefig(io.BytesIO(), format="png")
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    labels = [t for t in figure.axes[0].get_yticklabels() if t.get_text()]
+    assert [t.get_text() for t in labels] == ["0", "6e+07", "$10^{9}$"]
+    extents = sorted((t.get_window_extent(renderer) for t in labels), key=lambda box: box.y0)
+    assert all(lower.y1 < upper.y0 for lower, upper in zip(extents, extents[1:]))
+
+
+def test_symlog_ticks_keep_the_threshold_and_space_the_decades():
+    assert plots.symlog_ticks(6e7, -3e6, 6e9) == [0.0, 6e7, 1e9]  # 1e8 is a quarter decade from 6e7
+    assert plots.symlog_ticks(1.0, -5.0, 1e3) == [-1.0, 0.0, 1.0, 10.0, 100.0, 1000.0]
+    many = plots.symlog_ticks(1.0, 0.0, 1e20)
+    assert len(many) <= 2 + plots.MAX_DECADES and many[-1] == 1e20
+
+
+def test_the_alerts_strip_shows_above_the_flagged_rows():
+    scores, threshold = peaked_scores()
+    alert_ids = np.where(scores > threshold, 1, -1)
+    figure = plots.score_timeline(pd.RangeIndex(len(scores)), scores, threshold, scores > threshold,
+                                  alert_ids=alert_ids)
+    canvas = FigureCanvasAgg(figure)
+    canvas.draw()
+    pixels = np.asarray(canvas.buffer_rgba())
+    ax = figure.axes[0]
+    x, _ = ax.transData.transform((315, 0))
+    _, y = ax.transAxes.transform((0, plots.ALERT_STRIP / 2))
+    red, green, blue, _ = pixels[int(pixels.shape[0] - y), int(x)].astype(int)
+    assert blue > red > green  # purple (tab:purple is 148, 103, 189), not the flagged rows' pink

@@ -1,4 +1,4 @@
-"""The basic thresholds (quantile, upper control limit, fixed) and flags -> intervals."""
+"""The basic thresholds (quantile, upper control limit, fixed) and flags -> intervals; each kind's rule in words."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sklearn.base import clone
 
 from seqae.errors import ConfigError, DataError, NotFittedError
 from seqae.intervals import flags_to_intervals
-from seqae.threshold_registry import make_threshold, threshold_from_dict
+from seqae.threshold_registry import make_threshold, parse_threshold, threshold_from_dict
 from seqae.thresholds import FixedThreshold, QuantileThreshold, Threshold, UpperControlLimit
 
 NORMAL = np.arange(1, 101, dtype=float)  # 1..100
@@ -116,3 +116,15 @@ def test_make_threshold_rejects_unknown_kinds_and_parameters():
         make_threshold("percentile")
     with pytest.raises(ConfigError, match="threshold 'quantile' takes no parameter 'factor'; it takes q"):
         make_threshold("quantile", factor=2.0)
+
+
+@pytest.mark.parametrize("spec, rule", [
+    ("quantile:q=0.99", "quantile 0.99"),
+    ("ucl:q=0.95,factor=2", "2 x quantile 0.95 (SKAB's upper control limit)"),
+    ("fixed:value=6e7", "fixed at 6e+07, whatever the scores"),
+    ("far:target=0.001", "false-alarm rate at most 0.001 (split-conformal order statistic)"),
+    ("pot", "peaks over threshold: exceeded with probability 0.001 by a generalised Pareto tail above quantile 0.98"),
+    ("alerts:per_day=1", "the lowest at which the alert rules raise at most 1 per day"),
+])
+def test_each_kind_says_its_rule_in_words(spec, rule):
+    assert parse_threshold(spec).rule() == rule

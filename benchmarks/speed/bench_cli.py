@@ -18,10 +18,12 @@ fit / (imports + fit in process) and score / imports; each figure is the median 
 `--before DIR` also runs, in each round, `seqae fit --model lstm-ae` and its fit in process from another
 checkout of seqae (DIR, with its own MLflow store), so that a change's effect on the wait is
 measured in one run: the ratio before / now of each.
+`--lstm-ae-only` runs only what the LSTM-AE fit's ratio needs (imports, its fit in process, `seqae fit
+--model lstm-ae`), for a quicker run on a busy machine.
 `--profile` also runs each CLI command once under cProfile and prints where its time goes (shares
 of the profiled run: the profiler slows Python code more than C code, so read them as shares).
 
-    python -m benchmarks.speed.bench_cli [--rounds 3] [--file valve1/0.csv] [--profile] [--before DIR]
+    python -m benchmarks.speed.bench_cli [--rounds 3] [--file valve1/0.csv] [--profile] [--before DIR] [--lstm-ae-only]
 """
 
 from __future__ import annotations
@@ -110,6 +112,8 @@ def main(argv=None) -> int:
     parser.add_argument("--file", default="valve1/0.csv", help="a SKAB file, relative to the SKAB folder")
     parser.add_argument("--profile", action="store_true", help="also profile each CLI command once")
     parser.add_argument("--before", type=Path, help="another checkout of seqae whose lstm-ae fit runs each round too")
+    parser.add_argument("--lstm-ae-only", action="store_true",
+                        help="only the imports, the LSTM-AE's fit in process and `seqae fit --model lstm-ae`")
     args = parser.parse_args(argv)
 
     py = sys.executable
@@ -134,6 +138,8 @@ def main(argv=None) -> int:
         seconds = {name: [] for name in ("click", "help", "imports", "fit in process (lstm-ae)",
                                          "fit in process (auto)", "seqae fit --model lstm-ae", "seqae fit (auto)",
                                          "seqae score")}
+        if args.lstm_ae_only:
+            seconds = {name: [] for name in ("imports", "fit in process (lstm-ae)", "seqae fit --model lstm-ae")}
         if args.before:
             env_before = {**env, "PYTHONPATH": str(args.before.resolve()) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                           "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'before.db'}"}
@@ -165,12 +171,14 @@ def main(argv=None) -> int:
                     seconds[name].append(timed(commands[name], env, folder)[0])
             print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in seconds.items()), flush=True)
         m = {name: median(values) for name, values in seconds.items()}
-        ratios = {
-            "help / import click": m["help"] / m["click"],
-            "fit lstm-ae / (imports + fit in process)": m["seqae fit --model lstm-ae"] / (m["imports"] + m["fit in process (lstm-ae)"]),
-            "fit auto / (imports + fit in process)": m["seqae fit (auto)"] / (m["imports"] + m["fit in process (auto)"]),
-            "score / imports": m["seqae score"] / m["imports"],
-        }
+        ratios = {"fit lstm-ae / (imports + fit in process)":
+                  m["seqae fit --model lstm-ae"] / (m["imports"] + m["fit in process (lstm-ae)"])}
+        if not args.lstm_ae_only:
+            ratios.update({
+                "help / import click": m["help"] / m["click"],
+                "fit auto / (imports + fit in process)": m["seqae fit (auto)"] / (m["imports"] + m["fit in process (auto)"]),
+                "score / imports": m["seqae score"] / m["imports"],
+            })
         if args.before:
             ratios["fit lstm-ae, before / now"] = m["seqae fit --model lstm-ae, before"] / m["seqae fit --model lstm-ae"]
             ratios["fit in process (lstm-ae), before / now"] = (m["fit in process (lstm-ae), before"]
@@ -182,10 +190,10 @@ def main(argv=None) -> int:
 
         if args.profile:
             profiles = {}
-            for name, command in (
-                    ("seqae fit --model lstm-ae", ["fit", str(train), "--label-column", "anomaly", "--model", "lstm-ae", "-q"]),
-                    ("seqae fit (auto)", ["fit", str(train), "--label-column", "anomaly", "-q"]),
-                    ("seqae score", ["score", model["uri"], str(rest), "-o", str(folder / "scores.csv")])):
+            profiled = [("seqae fit --model lstm-ae", fit_lstm_command[3:]),
+                        ("seqae fit (auto)", ["fit", str(train), "--label-column", "anomaly", "-q"]),
+                        ("seqae score", ["score", model["uri"], str(rest), "-o", str(folder / "scores.csv")])]
+            for name, command in profiled[:1] if args.lstm_ae_only else profiled:
                 profile = folder / "run.prof"
                 timed([py, "-m", "cProfile", "-o", str(profile), "-m", "seqae", *command], env, folder)
                 profiles[name] = stages(profile)

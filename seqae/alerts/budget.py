@@ -72,6 +72,11 @@ class AlertBudgetThreshold(Threshold):
         params = self.get_params(deep=False)
         check_params({**params, "budget": None}, self.parameter_constraints)
 
+    def rule(self) -> str:
+        budget = (f"{self.per_1000_rows:g} per 1000 rows" if self.per_1000_rows is not None
+                  else f"{self.per_day:g} per day")
+        return f"the lowest at which the alert rules raise at most {budget}"
+
     def budget_per_row(self) -> float:
         """The budget as alerts per row."""
         if self.per_1000_rows is not None:

@@ -7,7 +7,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
 
 from seqae.metrics.checks import check_binary, check_scores, one_class, ratio
 
@@ -105,6 +104,8 @@ def auc_pr(y_true, scores) -> float:
     scores = check_scores(scores, length=y_true.size)
     if one_class(y_true):
         return math.nan
+    from sklearn.metrics import average_precision_score  # sklearn.metrics loads in ~0.8 s: only where scored
+
     return float(average_precision_score(y_true, scores))
 
 
@@ -118,4 +119,6 @@ def auc_roc(y_true, scores) -> float:
     scores = check_scores(scores, length=y_true.size)
     if one_class(y_true):
         return math.nan
+    from sklearn.metrics import roc_auc_score  # loaded only where scored, as in auc_pr
+
     return float(roc_auc_score(y_true, scores))

@@ -1,8 +1,16 @@
 """A fit as an MLflow run: parameters, losses per epoch, threshold and score summaries, the
-dataset, plots, the effective config and the model (registered on request)."""
+dataset, plots, the effective config and the model (registered on request).
+
+Which figures a run draws is its `plots` setting: "all" (the loss curves, the scores over time, the
+per-sensor contributions, the latent space and the expected readings of the largest alerts),
+"default" (the loss curves and the scores, what a reviewer reads first, at a fraction of the
+drawing time) or "none" (matplotlib is not imported).
+"""
 
 from __future__ import annotations
 
+import importlib
+import threading
 import time
 from dataclasses import dataclass
 
@@ -22,6 +30,16 @@ from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_r
 from seqae.tracking.models import check_alias, log_detector_model, registered_uri
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, experiment_id, flat_params, log_metrics,
                                   mlflow_warnings_off, now_ms, tracked_run, ui_url, use_store)
+
+PLOT_SETS = ("default", "all", "none")  # the figures a fit run draws: the loss curves and scores, every one, none
+
+
+def check_plots(plots: str) -> str:
+    """`plots` if it names one of `PLOT_SETS`; a one-line `ConfigError` otherwise."""
+    if plots not in PLOT_SETS:
+        raise ConfigError(f"plots must be one of {', '.join(PLOT_SETS)}, not {plots!r}: "
+                          "default draws the loss curves and the scores, all every figure, none no figure")
+    return plots
 
 
 @dataclass
@@ -56,13 +74,14 @@ class FitResult:
 
 def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str = DEFAULT_EXPERIMENT,
                 run_name: str | None = None, register: str | None = None, alias: str | None = None,
-                tags: dict | None = None) -> FitResult:
+                tags: dict | None = None, plots: str = "all") -> FitResult:
     """Fit `detector` on `data` inside a new MLflow run and log everything a reviewer needs.
 
     With `register`, the model becomes a new version of that registered model, and `alias` (if
     given) points at it: `models:/<register>@<alias>`; `models:/<register>/latest` is always the
-    newest version.
+    newest version. `plots`: which figures are drawn (`PLOT_SETS`).
     """
+    check_plots(plots)
     if alias is not None:
         if not register:
             raise ConfigError("--alias names a registered version: give --register NAME too")
@@ -81,24 +100,28 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
         mlflow.log_params({**flat_params(detector), "model_type": detector.model_type, **data.options})
         log_training_inputs(data)
 
+        _import_plots_meanwhile(plots)
         started = time.perf_counter()
         with about_file(data.path):
             detector.fit(data.fit_input)
         fit_seconds = time.perf_counter() - started
-        return _log_fitted(client, exp_id, run_id, detector, data, fit_seconds, register, alias)
+        return _log_fitted(client, exp_id, run_id, detector, data, fit_seconds, register, alias, plots)
 
 
 def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, window_size: int | None = None,
                      threshold=None, experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None, register: str | None = None,
                      alias: str | None = None, tags: dict | None = None, verbose: bool = False,
-                     device: str = "auto", compare: bool = False, progress=None, given: dict | None = None) -> FitResult:
+                     device: str = "auto", compare: bool = False, progress=None, given: dict | None = None,
+                     plots: str = "all") -> FitResult:
     """`seqae fit` with no model named: auto-configuration (`seqae.autoconfig.auto_fit`) inside
     one MLflow run; `given`: its other parameters (`networks`, `alert_rules`, `roles`). The default is logged on the run like any fit (and registered on request), with
     what auto chose as `auto.*` parameters and its one-line reason as a tag. With `compare`, every
     candidate is also a child run with its settings, its validation AP on the injected anomalies
-    (overall and per kind) and its fit time. `progress`: a `seqae.progress.StageLog`."""
+    (overall and per kind) and its fit time. `progress`: a `seqae.progress.StageLog`; `plots`: which
+    figures are drawn (`PLOT_SETS`)."""
     from seqae.autoconfig import auto_fit
 
+    check_plots(plots)
     if alias is not None:
         if not register:
             raise ConfigError("--alias names a registered version: give --register NAME too")
@@ -110,6 +133,7 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
     with tracked_run(experiment_id=exp_id, run_name=run_name or f"auto on {data.name}", tags=run_tags) as run:
         run_id = run.info.run_id
         log_training_inputs(data)
+        _import_plots_meanwhile(plots)
         started = time.perf_counter()
         with about_file(data.path):
             auto = auto_fit(data.fit_input, random_state=random_state, window_size=window_size, verbose=verbose,
@@ -129,9 +153,17 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
                             "auto/candidates.csv")
         if len(auto.injections):
             mlflow.log_text(auto.injections.to_csv(index=False), "auto/injections.csv")
-        result = _log_fitted(client, exp_id, run_id, detector, data, fit_seconds, register, alias)
+        result = _log_fitted(client, exp_id, run_id, detector, data, fit_seconds, register, alias, plots)
     result.auto = auto
     return result
+
+
+def _import_plots_meanwhile(plots: str) -> None:
+    """Import matplotlib (`seqae.plots`) on another thread while the model fits, where figures will be
+    drawn: torch's kernels release the GIL, so with a core to spare the import is off the command's path."""
+    if plots != "none":
+        threading.Thread(target=importlib.import_module, args=("seqae.plots",), name="seqae-import-plots",
+                         daemon=True).start()
 
 
 def log_training_inputs(data: TrainingData) -> None:
@@ -159,14 +191,17 @@ def _log_candidates(client: MlflowClient, exp_id: str, parent_run_id: str, candi
 
 
 def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDetector, data: TrainingData,
-                fit_seconds: float, register: str | None, alias: str | None) -> FitResult:
+                fit_seconds: float, register: str | None, alias: str | None, plots: str) -> FitResult:
     """What every fit run logs once its detector is fitted: losses, summaries, plots, config, model."""
     detection = detector.training_detection_  # the training rows as fit scored them, not scored again
     alerts = detector.find_alerts(detection)
     summary = {**_fit_summary(detector, detection, fit_seconds),
                **{f"train_{k}": float(v) for k, v in alerts.counts().items()}}
     log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
-    _log_fit_plots(run_id, detector, data.frame, detection, alerts)
+    mlflow.log_param("threshold_rule", threshold_rule(detector))
+    client.log_text(run_id, alerts.table.to_csv(index=False), "alerts/training_alerts.csv")
+    if plots != "none":
+        _log_fit_plots(run_id, detector, data.frame, detection, alerts, every=plots == "all")
     mlflow.log_dict(_effective_config(detector, data.options), "config.json")
     modelled = list(detector.feature_names_in_)
     mlflow.log_dict({"roles": detector.roles_, "modelled": modelled}, "columns.json")
@@ -174,6 +209,17 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     model_info = log_detector_model(detector, data.frame, registered_model_name=register)
     return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri(model_info, register, alias),
                      fit_seconds, summary, ui_url(exp_id, run_id), data=data)
+
+
+def threshold_rule(detector: BaseDetector) -> str:
+    """The rule that made a fitted detector's threshold and the scores it was fitted on, in words:
+    e.g. "quantile 0.99 of the 80 held-out rows' scores"."""
+    threshold = detector.threshold_
+    if threshold.kind == "fixed":
+        return threshold.rule()
+    rows = "held-out" if detector.threshold_on == "validation" else "training"
+    n = getattr(threshold, "n_fit_scores_", None)
+    return f"{threshold.rule()} of the {f'{n} ' if n else ''}{rows} rows' scores"
 
 
 def _fit_summary(detector: BaseDetector, detection: Detection, fit_seconds: float) -> dict[str, float]:
@@ -208,7 +254,8 @@ def _history_metrics(detector: BaseDetector) -> list[Metric]:
 
 
 def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, detection: Detection,
-                   alerts) -> None:
+                   alerts, every: bool) -> None:
+    """The loss curves and the scores; with `every`, the contributions, latent space and expected readings too."""
     from seqae import plots  # matplotlib loads only where a figure is drawn: not for score or serve
 
     client = MlflowClient()
@@ -226,7 +273,8 @@ def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, det
               f"({int(detection.above_level.sum())} of {len(detection.scores)} above the threshold, "
               f"{len(alerts.table)} alerts)"),
         "plots/scores.png")
-    client.log_text(run_id, alerts.table.to_csv(index=False), "alerts/training_alerts.csv")
+    if not every:
+        return
     client.log_figure(run_id, plots.contribution_heatmap(detection.index, detection.contributions,
                                                          detection.feature_names),
                       "plots/sensor_contributions.png")

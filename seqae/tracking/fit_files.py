@@ -14,7 +14,7 @@ from seqae.detectors import make_detector
 from seqae.errors import ConfigError
 from seqae.fleet import FleetFitResult, fit_fleet_from_files, refuse_fleet_options
 from seqae.progress import StageLog
-from seqae.tracking.fit import FitResult, fit_and_log, fit_auto_and_log
+from seqae.tracking.fit import FitResult, check_plots, fit_and_log, fit_auto_and_log
 from seqae.tracking.store import DEFAULT_EXPERIMENT
 
 RUN_PARAMS = ("window_size", "random_state", "threshold")  # auto's parameters fit_auto_and_log takes by name
@@ -25,7 +25,7 @@ def fit_files_and_log(paths, *, model_type: str = "auto", params: dict | None = 
                       columns=None, label_column: str | None = None, train_rows: int | None = None,
                       train_until: str | None = None, options: ReadOptions | None = None,
                       experiment: str = DEFAULT_EXPERIMENT, run_name: str | None = None, register: str | None = None,
-                      alias: str | None = None, device: str = "auto", verbose: bool = True
+                      alias: str | None = None, device: str = "auto", verbose: bool = True, plots: str = "all"
                       ) -> FitResult | FleetFitResult:
     """Fit a detector on the training rows of `paths` (files, or a directory of .csv files) as one run.
 
@@ -37,8 +37,11 @@ def fit_files_and_log(paths, *, model_type: str = "auto", params: dict | None = 
         asset_column, fallback, jobs: a fleet export, one detector per asset (`seqae.fleet`).
         columns, label_column, train_rows, train_until, options: what is read (`read_training_files`).
         experiment, run_name, register, alias: where the run goes and what the model is registered as.
+        plots: the figures a run of one detector draws (`seqae.tracking.fit.PLOT_SETS`); a fleet's
+            runs draw none.
     """
     params = dict(params or {})
+    check_plots(plots)
     if model_type == "auto":
         check_auto_params(params)
     if compare and (model_type != "auto" or asset_column is not None):
@@ -58,9 +61,10 @@ def fit_files_and_log(paths, *, model_type: str = "auto", params: dict | None = 
                                 window_size=params.get("window_size"), threshold=params.get("threshold"),
                                 given=given, experiment=experiment, run_name=run_name, register=register, alias=alias,
                                 device=device, compare=compare, verbose=verbose,
-                                progress=StageLog("auto", enabled=verbose))
+                                progress=StageLog("auto", enabled=verbose), plots=plots)
     detector = make_detector(model_type, **params)
     defaults = {"verbose": verbose, "device": device}
     detector.set_params(**{name: value for name, value in defaults.items()
                            if name in detector.get_params() and name not in params})
-    return fit_and_log(detector, training, experiment=experiment, run_name=run_name, register=register, alias=alias)
+    return fit_and_log(detector, training, experiment=experiment, run_name=run_name, register=register, alias=alias,
+                       plots=plots)

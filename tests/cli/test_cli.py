@@ -126,8 +126,10 @@ def test_the_choices_the_cli_names_without_importing_are_the_packages_own():
     from seqae.data import DUPLICATE_POLICIES as duplicate_policies, FILL_POLICIES as fill_policies
     from seqae.data import TIME_UNITS as time_units
     from seqae.detectors import DETECTORS
+    from seqae.tracking.fit import PLOT_SETS
 
     assert MODEL_TYPES == tuple(DETECTORS)
+    assert tuple(next(p for p in cli.commands["fit"].params if p.name == "plots").type.choices) == PLOT_SETS
     assert (FILL_POLICIES, TIME_UNITS) == (tuple(fill_policies), tuple(time_units))
     assert DUPLICATE_POLICIES == tuple(duplicate_policies)
     assert DEFAULT_EXPERIMENT == tracking.DEFAULT_EXPERIMENT
@@ -173,6 +175,19 @@ def test_fit_with_threshold_params_and_train_until_quiet(in_store):
     # test.csv starts at 00:06:40; up to 00:08:20 inclusive is 101 rows
     assert run_data.params["n_train_rows"] == "101"
     assert run_data.params["threshold"] == "ucl" and run_data.params["threshold_factor"] == "2"
+
+
+def test_fit_draws_the_loss_curves_and_scores_by_default_and_every_figure_or_none_on_request(in_store):
+    client = MlflowClient()
+    assert {a.path for a in client.list_artifacts(in_store.run_id, "plots")} == {"plots/loss_curves.png",
+                                                                                 "plots/scores.png"}
+    for plots, expected in (("none", set()), ("all", {"plots/scores.png", "plots/sensor_contributions.png"})):
+        result = run("fit", in_store.train_csv, "--label-column", "anomaly", "--model", "pca", "--window-size", "4",
+                     "--plots", plots, "--run-name", f"plots-{plots}")
+        assert result.exit_code == 0, result.output
+        run_id = re.search(r"^run:\s+([0-9a-f]{32})", result.stdout, re.M).group(1)
+        assert {a.path for a in client.list_artifacts(run_id, "plots")} == expected
+        assert {a.path for a in client.list_artifacts(run_id, "alerts")} == {"alerts/training_alerts.csv"}
 
 
 def test_fit_logs_to_mlflow_tracking_uri_when_set(tmp_path, monkeypatch, fitted):

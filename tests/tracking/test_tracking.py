@@ -124,6 +124,13 @@ def test_run_has_threshold_and_summary_metrics(in_store):
     assert metrics["fit_seconds"] > 0
 
 
+def test_run_names_the_rule_that_made_its_threshold(in_store):
+    _, _, result = in_store
+    params = mlflow.MlflowClient().get_run(result.run_id).data.params
+    n = len(result.detector.calibration_scores_)
+    assert params["threshold_rule"] == f"quantile 0.995 of the {n} held-out rows' scores"
+
+
 def test_run_has_plots_config_and_dataset(in_store):
     store, data, result = in_store
     client = mlflow.MlflowClient()
@@ -243,6 +250,11 @@ def test_registering_without_register_name_is_refused_before_fitting(in_store):
     with pytest.raises(ConfigError, match=r"--alias names a registered version: give --register NAME too"):
         tracking.fit_and_log(detector, data, alias="champion")
     assert not hasattr(detector, "threshold_")
+
+
+def test_an_unknown_figure_set_is_refused_before_the_files_are_read(in_store, tmp_path):
+    with pytest.raises(ConfigError, match="plots must be one of default, all, none, not 'every'"):
+        tracking.fit_files_and_log([tmp_path / "not-read.csv"], model_type="pca", plots="every")
 
 
 @pytest.mark.parametrize("model_type", ["lstm-vae", "dense-ae", "conv-ae", "iforest"])
