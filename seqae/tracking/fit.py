@@ -9,8 +9,6 @@ drawing time) or "none" (matplotlib is not imported).
 
 from __future__ import annotations
 
-import importlib
-import threading
 import time
 from dataclasses import dataclass
 
@@ -100,7 +98,6 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
         mlflow.log_params({**flat_params(detector), "model_type": detector.model_type, **data.options})
         log_training_inputs(data)
 
-        _import_plots_meanwhile(plots)
         started = time.perf_counter()
         with about_file(data.path):
             detector.fit(data.fit_input)
@@ -133,7 +130,6 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
     with tracked_run(experiment_id=exp_id, run_name=run_name or f"auto on {data.name}", tags=run_tags) as run:
         run_id = run.info.run_id
         log_training_inputs(data)
-        _import_plots_meanwhile(plots)
         started = time.perf_counter()
         with about_file(data.path):
             auto = auto_fit(data.fit_input, random_state=random_state, window_size=window_size, verbose=verbose,
@@ -156,14 +152,6 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
         result = _log_fitted(client, exp_id, run_id, detector, data, fit_seconds, register, alias, plots)
     result.auto = auto
     return result
-
-
-def _import_plots_meanwhile(plots: str) -> None:
-    """Import matplotlib (`seqae.plots`) on another thread while the model fits, where figures will be
-    drawn: torch's kernels release the GIL, so with a core to spare the import is off the command's path."""
-    if plots != "none":
-        threading.Thread(target=importlib.import_module, args=("seqae.plots",), name="seqae-import-plots",
-                         daemon=True).start()
 
 
 def log_training_inputs(data: TrainingData) -> None:
