@@ -140,6 +140,12 @@ def test_killed_right_after_an_alert_opens_on_a_growing_file_answers_each_row_on
     assert process.wait(timeout=30) == -signal.SIGKILL
     with open(growing, "a") as handle:
         handle.write("\n".join(rows[len(first):]) + "\n")
+    restart_answers_the_rest_as_one_run(args, folder, first, growing, alerts)
+
+
+def restart_answers_the_rest_as_one_run(args, folder: Path, first: list[dict], growing: Path, alerts) -> None:
+    """Restart the watch of `growing` with `args` and stop it once it answered the rows after `first`:
+    the two runs' answers are one uninterrupted run's, every row answered once, each alert opened once."""
     process = start(args, folder)
     second = [json.loads(process.stdout.readline()) for _ in range(N_ROWS - len(first))]
     process.send_signal(signal.SIGTERM)
@@ -147,20 +153,12 @@ def test_killed_right_after_an_alert_opens_on_a_growing_file_answers_each_row_on
     answers = first + second
     assert [a["line"] for a in answers] == list(range(2, N_ROWS + 2))
     uninterrupted = io.StringIO()
-    detector = BaseDetector.load(folder / "model")
     source = feed.LineSource(str(growing), from_start=True)
-    feed.watch(LiveScorer(detector), source, uninterrupted, stop=lambda: source.line >= N_ROWS + 1)
+    feed.watch(LiveScorer(BaseDetector.load(folder / "model")), source, uninterrupted,
+               stop=lambda: source.line >= N_ROWS + 1)
     assert answers == [json.loads(line) for line in uninterrupted.getvalue().splitlines()]
     opened = [a["alert"]["alert_id"] for a in answers if a["alert"] and a["alert"]["event"] == "open"]
     assert opened == alerts["alert_id"].tolist()
-
-
-def uninterrupted_answers(folder: Path, data: Path) -> list[dict]:
-    """What one watch of the whole file, never stopped, answers."""
-    out = io.StringIO()
-    source = feed.LineSource(str(data), from_start=True)
-    feed.watch(LiveScorer(BaseDetector.load(folder / "model")), source, out, stop=lambda: source.line >= N_ROWS + 1)
-    return [json.loads(line) for line in out.getvalue().splitlines()]
 
 
 def test_a_full_disk_under_the_state_file_is_one_line_and_the_restart_answers_each_row_once(files, tmp_path):
@@ -195,15 +193,7 @@ def test_a_full_disk_under_the_state_file_is_one_line_and_the_restart_answers_ea
         (disk / "filler").unlink()
         with open(growing, "a") as handle:
             handle.write("\n".join(rows[len(first) + 1:]) + "\n")
-        process = start(args, folder)
-        second = [json.loads(process.stdout.readline()) for _ in range(N_ROWS - len(first))]
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0, process.stderr.read()
-    answers = first + second
-    assert [a["line"] for a in answers] == list(range(2, N_ROWS + 2))
-    assert answers == uninterrupted_answers(folder, growing)
-    opened = [a["alert"]["alert_id"] for a in answers if a["alert"] and a["alert"]["event"] == "open"]
-    assert opened == alerts["alert_id"].tolist()
+        restart_answers_the_rest_as_one_run(args, folder, first, growing, alerts)
 
 
 def second_events(answers):
