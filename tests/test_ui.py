@@ -11,20 +11,31 @@ import signal
 import socket
 import sys
 import time
-from pathlib import Path
 import urllib.request
+from pathlib import Path
 
 import pytest
 from cli_store import fitted_store, free_port, start_seqae, stop, wait_for
 
 
-def test_ui_serves_the_store_and_stops_cleanly(tmp_path_factory):
+def start_ui(tmp_path_factory):
+    """`seqae ui` on a free port of the fitted store, once it answers /health: the store, the
+    process, the port and its log."""
     store = fitted_store(tmp_path_factory)
     port = free_port()
     log = tmp_path_factory.mktemp("ui") / "ui.log"
     process = start_seqae(["ui", "--port", str(port)], cwd=store.root, log=log)
     try:
         wait_for(f"http://127.0.0.1:{port}/health", process, log)
+    except BaseException:
+        stop(process)
+        raise
+    return store, process, port, log
+
+
+def test_ui_serves_the_store_and_stops_cleanly(tmp_path_factory):
+    store, process, port, log = start_ui(tmp_path_factory)
+    try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/get-by-name"
                                     "?experiment_name=seqae", timeout=30) as answer:
             experiment = json.loads(answer.read())["experiment"]
@@ -66,14 +77,10 @@ def _serving_on(port: int) -> list[int]:
     return found
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds the server's processes in /proc")
 def test_after_kill_9_of_seqae_ui_its_mlflow_server_stops_and_frees_the_port(tmp_path_factory):
-    store = fitted_store(tmp_path_factory)
-    port = free_port()
-    log = tmp_path_factory.mktemp("ui-killed") / "ui.log"
-    process = start_seqae(["ui", "--port", str(port)], cwd=store.root, log=log)
+    _, process, port, log = start_ui(tmp_path_factory)
     try:
-        wait_for(f"http://127.0.0.1:{port}/health", process, log)
         started = [pid for pid in _serving_on(port) if pid != process.pid]
         assert len(started) == 2, started  # the MLflow server and its uvicorn
         os.kill(process.pid, signal.SIGKILL)
