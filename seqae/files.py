@@ -4,7 +4,8 @@ Outputs are written under a temporary name beside their target (`.NAME-PID-RANDO
 writing process) and renamed onto it at the end, so that an interrupted command (an error, Ctrl-C,
 SIGTERM, kill -9) never leaves a half-written scores file or model directory where a finished one is
 expected. What a command killed with -9 could not remove, the next write to the same path does:
-`sweep_stale_parts` removes the temporary siblings whose writer no longer runs.
+`sweep_stale_parts` removes the temporary siblings whose writer no longer runs. A command's scratch
+files in the temporary folder (`scratch_directory`) are swept the same way.
 
 A full disk (a quota, a failing disk) is one line, a `seqae.errors.StorageError` naming the output,
 and nothing of the output is left: a temporary file is removed even when closing it fails for the
@@ -202,3 +203,14 @@ def staged_directory(target: str | os.PathLike) -> Iterator[Path]:
         if error is None:
             raise
         raise error from None
+
+
+@contextmanager
+def scratch_directory(name: str) -> Iterator[Path]:
+    """Yield a private directory for a command's intermediate files in the system's temporary folder
+    (`.NAME-PID-RANDOM.part`), removed when the block ends. What a command killed with -9 left there,
+    the next `scratch_directory` of the same name removes (`sweep_stale_parts`)."""
+    anchor = Path(tempfile.gettempdir()) / name
+    sweep_stale_parts(anchor)
+    with tempfile.TemporaryDirectory(prefix=part_prefix(anchor), suffix=PART_SUFFIX) as folder:
+        yield Path(folder)

@@ -23,7 +23,8 @@ With several workers, each worker process stops when the `seqae serve` that star
 by kill -9, so that none keeps the port.
 
 `run_ui` starts `mlflow server` on seqae's store (one worker, MLflow's job runner off) and stops it,
-with everything it started, when interrupted or terminated.
+with everything it started, when interrupted or terminated, and when `seqae ui` is killed with -9
+(a guard process stops the server's group then).
 """
 
 from __future__ import annotations
@@ -328,8 +329,11 @@ def run_ui(host: str = tracking.UI_HOST, port: int = tracking.UI_PORT,
     base = f"http://{host}:{port}"
     # Its own process group: stopping the server stops the workers it started too.
     server = subprocess.Popen(command, env=env, start_new_session=True)
+    guard = None
     previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
+        if os.name == "posix":
+            guard = _guard(server, env)
         _wait_until_healthy(server, f"{base}/health", port)
         announce(tracking.ui_url(exp_id, base=base))
         return server.wait()
@@ -338,6 +342,28 @@ def run_ui(host: str = tracking.UI_HOST, port: int = tracking.UI_PORT,
     finally:
         signal.signal(signal.SIGTERM, previous)
         _stop(server)
+        if guard is not None:  # the server is stopped: the guard has nothing left to do
+            guard.kill()
+            guard.wait()
+            guard.stdin.close()
+
+
+UI_GUARD = """
+import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for `seqae ui`, which stops the server itself
+sys.stdin.buffer.read()  # the end of the pipe: `seqae ui` is gone, however it ended
+try:
+    os.killpg(int(sys.argv[1]), signal.SIGTERM)
+except ProcessLookupError:
+    pass
+"""
+
+
+def _guard(server: subprocess.Popen, env: dict) -> subprocess.Popen:
+    """A small process that stops the MLflow server's process group (the server and its uvicorn)
+    when this process is gone, kill -9 included: it waits for the end of a pipe that only this
+    process holds open, which the system closes however this process ends."""
+    return subprocess.Popen([sys.executable, "-c", UI_GUARD, str(server.pid)], env=env, stdin=subprocess.PIPE)
 
 
 def _exit_on_sigterm(signum, frame):

@@ -38,7 +38,7 @@ from seqae.data.text import compression_of, open_text, sniff_separator
 from seqae.data.regular import RowShaper, first_step, time_keys, time_positions
 from seqae.data.rows import has_numbers, parse_numbers
 from seqae.data.timestamps import check_time_order, parse_timestamps, warn_about_gaps
-from seqae.errors import DataError, DataWarning, name_list
+from seqae.errors import DataError, DataWarning, name_list, shorten
 
 
 def read_sensor_csv(
@@ -214,7 +214,7 @@ def _parse_rows(name: str, raw: pd.DataFrame, options: ReadOptions, columns, lab
                 row = int(np.flatnonzero(other)[0])
                 raise DataError(
                     f"{name}: label column {col!r} has {int(other.sum())} values other than 0 and 1 (first at "
-                    f"row {row + first_line}: {raw[col].iloc[row].strip()!r}); labels must be 0 (normal) or 1 "
+                    f"row {row + first_line}: {shorten(raw[col].iloc[row].strip())}); labels must be 0 (normal) or 1 "
                     "(anomalous): is it the right column?"
                 )
             labels[col] = values.astype(np.int8)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from seqae.data.text import sniff_separator
-from seqae.errors import ConfigError, DataError, DataWarning, name_list
+from seqae.errors import ConfigError, DataError, DataWarning, name_list, shorten
 
 
 FILL_POLICIES = ("error", "ffill", "interpolate")
@@ -382,7 +382,7 @@ def guess_dayfirst(name: str, where: str, column: pd.Series) -> bool | None:
     row = int(np.flatnonzero(found)[int(np.flatnonzero(first != second)[0])])
     text = column.iloc[row]
     raise DataError(
-        f"{name}: {where} has dates like {text!r} (row {int(column.index[row]) + 2}) that read as day-first or "
+        f"{name}: {where} has dates like {shorten(text)} (row {int(column.index[row]) + 2}) that read as day-first or "
         "month-first, and no date in the file tells which; pass --dayfirst or --no-dayfirst"
     )
 

@@ -25,7 +25,7 @@ import pandas as pd
 from seqae.data.options import COMMA_NUMBER, MISSING_TEXT, ReadOptions
 from seqae.data.text import header_separator
 from seqae.data.timestamps import parse_time_fields, time_from_state, time_state
-from seqae.errors import ConfigError, DataError, missing_columns_message
+from seqae.errors import ConfigError, DataError, missing_columns_message, shorten
 
 
 # A reading with decimal commas whose points group thousands: 1.234,5.
@@ -63,13 +63,13 @@ def parse_numbers(name: str, column: pd.Series, col: str, decimal: str = ".", fi
         value = text.iloc[row]
         hint = "clean them or leave the column out with --columns"
         if decimal == "." and re.fullmatch(COMMA_NUMBER, value):
-            hint = f"{value!r} has a decimal comma: pass --decimal , to read decimal commas"
+            hint = f"{shorten(value)} has a decimal comma: pass --decimal , to read decimal commas"
         elif decimal == "," and pd.notna(pd.to_numeric(value, errors="coerce")):
-            hint = (f"the file is read with decimal commas, and {value!r} has a point: write every number one way, "
-                    "or pass --decimal . if points are its decimals")
+            hint = (f"the file is read with decimal commas, and {shorten(value)} has a point: write every number "
+                    "one way, or pass --decimal . if points are its decimals")
         raise DataError(
             f"{name}: column {col!r} has {int(bad.sum())} non-numeric values (first at row "
-            f"{row + first_line}: {column.iloc[row]!r}); {hint}"
+            f"{row + first_line}: {shorten(column.iloc[row])}); {hint}"
         )
     return values.to_numpy(dtype=np.float64)
 

@@ -27,7 +27,7 @@ import pandas as pd
 
 from seqae.data.options import (DAY_MONTH, UNIT_NAMES, ReadOptions, columns_phrase, first_time, time_alone,
                                  time_format_of, time_shape, time_text)
-from seqae.errors import ConfigError, DataError, DataWarning
+from seqae.errors import ConfigError, DataError, DataWarning, shorten
 
 
 GAP_FACTOR = 10  # a step this many times the median step between timestamps is a gap worth a warning
@@ -88,7 +88,7 @@ def parse_time_fields(name: str, fields: Sequence[Sequence[str]], options: ReadO
                                   (without + first_line, text.iloc[without]))
     if aware.all() and options.timezone is not None:
         raise ConfigError(f"--timezone {options.timezone} is for local times written without a UTC offset; the "
-                          f"times in {where} of {name} carry their own ({text.iloc[0]!r}): leave --timezone out")
+                          f"times in {where} of {name} carry their own ({shorten(text.iloc[0])}): leave --timezone out")
     time_format = options.time_format or (time_format_of(first_time(text), options.dayfirst) if len(text)
                                           else "ISO8601")
     stamps = _to_datetime(text, time_format, options.dayfirst, utc=bool(aware.all()))
@@ -104,13 +104,13 @@ def parse_time_fields(name: str, fields: Sequence[Sequence[str]], options: ReadO
             hint += f" (dates are read {'day' if options.dayfirst else 'month'}-first: is --dayfirst right?)"
         elif any(ch.isdigit() for ch in value) and not pd.isna(time_alone(value)):
             raise DataError(
-                f"{name}: {where} {_verb(columns, 'mixes')} time formats: row {row + first_line} ({value!r}) is not "
-                f"written as the column's first time is ({_described(time_format, first_time(text))}), so it is not "
+                f"{name}: {where} {_verb(columns, 'mixes')} time formats: row {row + first_line} ({shorten(value)}) "
+                f"is not written as the column's first time is ({_described(time_format, first_time(text))}), so it is not "
                 "read by a format of its own; export the column with every time in one format"
             )
         raise DataError(
             f"{name}: {where} {_verb(columns, 'has')} {int(bad.sum())} values that are not timestamps "
-            f"(first at row {row + first_line}: {value!r}); {hint}"
+            f"(first at row {row + first_line}: {shorten(value)}); {hint}"
         )
     index = pd.DatetimeIndex(stamps).as_unit("ns")
     if options.timezone is not None:

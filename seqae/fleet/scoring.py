@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import time
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import pandas as pd
 
 from seqae.data import ReadOptions, read_table, sniff_separator
 from seqae.errors import ConfigError, DataError, SeqaeError
-from seqae.files import staged_files
+from seqae.files import scratch_directory, staged_files
 from seqae.fleet.detector import FleetDetector
 from seqae.fleet.spec import asset_key
 from seqae.streaming import score_csv
@@ -53,7 +52,7 @@ def score_fleet_csv(fleet: FleetDetector, in_path: str | os.PathLike, out_path: 
         if os.path.exists(name) and path.exists() and os.path.samefile(name, path):
             raise ConfigError(f"{path}: is the input file; write the scores to another path")
     column = fleet.asset_column
-    with tempfile.TemporaryDirectory(prefix="seqae-fleet-") as tmp:
+    with scratch_directory("seqae-fleet") as tmp:
         files = _split_by_asset(name, column, options, int(chunk_rows), Path(tmp))
         try:
             detectors = {asset: fleet.detector_for(asset) for asset in files}  # every asset known before scoring

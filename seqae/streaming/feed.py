@@ -368,7 +368,8 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             if failure is not None:
                 raise failure
     finally:
-        if state_file is not None and parser is not None:
+        # a state file that could not be written keeps what a restart goes on from: nothing more is added
+        if state_file is not None and parser is not None and not state_file.failed:
             try:
                 state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,
                                     model=None if follow is None else follow.state())

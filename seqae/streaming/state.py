@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import suppress
 from dataclasses import dataclass
 
 from seqae.data import ReadOptions, RowParser, RowShaper
 from seqae.data.regular import block_from_state, block_state
 from seqae.detectors import BaseDetector
-from seqae.errors import DataError
+from seqae.errors import DataError, storage_error
 from seqae.files import StagedFile
 from seqae.streaming.live import LiveScorer
 from seqae.streaming.switch import RecentRows
@@ -108,11 +109,16 @@ def saved_model(path: str | os.PathLike | None) -> dict | None:
 
 
 class StateFile:
-    """The state file of a running watch: `snapshot` writes it whole, `answered` appends a block."""
+    """The state file of a running watch: `snapshot` writes it whole, `answered` appends a block.
+
+    A write that fails (a full disk) is a one-line `seqae.errors.StorageError` naming the file, and
+    the file is written no more (`failed`): a block cut short is cut off again, so the file keeps the
+    last snapshot and the blocks answered after it, whole, which is where a restart goes on from."""
 
     def __init__(self, path: str | os.PathLike):
         self.path = path
         self.handle = None
+        self.failed = False
 
     def snapshot(self, scorer: LiveScorer, parser: RowParser | None, shaper: RowShaper | None, source: str,
                  offset: int, line: int, recent: RecentRows | None = None, model: dict | None = None) -> None:
@@ -127,29 +133,45 @@ class StateFile:
         if recent is not None:
             state["recent"] = recent.state()
         self.close()
-        staged = StagedFile(self.path)
         try:
-            staged.handle.write(json.dumps(state) + "\n")
-            staged.handle.flush()
-            os.fsync(staged.handle.fileno())
-            staged.close()
-            staged.commit()
-        except BaseException:
-            staged.discard()
-            raise
-        self.handle = open(self.path, "a", encoding="utf-8")
+            staged = StagedFile(self.path)
+            try:
+                staged.handle.write(json.dumps(state) + "\n")
+                staged.handle.flush()
+                os.fsync(staged.handle.fileno())
+                staged.close()
+                staged.commit()
+            except BaseException:
+                staged.discard()
+                raise
+            self.handle = open(self.path, "ab", buffering=0)  # unbuffered: a failed append is cut off whole
+        except OSError as exc:
+            raise self._failure(exc) from None
 
     def answered(self, rows, offset: int, line: int) -> None:
         """Append a block of rows about to be answered (`rows`: (index, values, lines) as parsed, or
         None for a block of malformed lines only) and how far it takes the watch."""
         record = {"offset": offset, "line": line, "rows": None if rows is None else block_state(*rows)}
-        self.handle.write(json.dumps(record) + "\n")
-        self.handle.flush()  # in the system's hands before the answers: a kill of the watch loses nothing
+        data = memoryview((json.dumps(record) + "\n").encode())
+        size = os.fstat(self.handle.fileno()).st_size
+        try:
+            while data:  # in the system's hands before the answers: a kill of the watch loses nothing
+                data = data[self.handle.write(data):]
+        except OSError as exc:
+            with suppress(OSError):
+                os.ftruncate(self.handle.fileno(), size)
+            raise self._failure(exc) from None
 
     def close(self) -> None:
         if self.handle is not None:
             self.handle.close()
             self.handle = None
+
+    def _failure(self, exc: OSError) -> OSError:
+        """A write that failed: a full disk as a `StorageError` naming the file; no write follows."""
+        self.failed = True
+        self.close()
+        return storage_error(exc, self.path) or exc
 
 
 def _read(path: str | os.PathLike) -> tuple[dict, list[dict]] | None:

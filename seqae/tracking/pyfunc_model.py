@@ -167,9 +167,11 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
             column = pd.to_numeric(frame[name], errors="coerce")
             bad = column.isna() & frame[name].notna()
             if bad.any():
+                from seqae.errors import shorten
+
                 row = int(np.flatnonzero(bad.to_numpy())[0])
                 raise InvalidModelInput(f"column {name!r} has {int(bad.sum())} non-numeric values "
-                                        f"(first at row {row}: {frame[name].iloc[row]!r}); send numbers")
+                                        f"(first at row {row}: {shorten(frame[name].iloc[row])}); send numbers")
             if not np.isfinite(column.to_numpy(dtype=np.float64)).all():
                 row = int(np.flatnonzero(~np.isfinite(column.to_numpy(dtype=np.float64)))[0])
                 raise InvalidModelInput(f"column {name!r} has missing or infinite values (first at row {row}); "

@@ -89,6 +89,7 @@ def use_store() -> Store:
     """Point MLflow's tracking and registry at the store: a local SQLite store is created whole
     (`sqlite_store.prepare_sqlite_store`) if it does not exist yet. `reach_store` also checks that a
     tracking server answers."""
+    global _in_use
     store = resolve_store()
     if store.artifact_location:
         prepare_sqlite_store(store.tracking_uri.removeprefix("sqlite:///"), store.artifact_location)
@@ -102,7 +103,11 @@ def use_store() -> Store:
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+    _in_use = store
     return store
+
+
+_in_use: Store | None = None  # the store this process pointed MLflow at (`use_store`), if any
 
 
 def reach_store(store: Store | None = None) -> Store:
@@ -320,6 +325,8 @@ def end_runs_left_running() -> None:
     with contextlib.suppress(Exception):
         while mlflow.active_run() is not None:  # else MLflow's exit hook would end them FINISHED
             _end_run("KILLED")
+    if _in_use is None:  # no store was used: no run to end, and MLflow's default would create ./mlflow.db
+        return
     query = " and ".join(f"tags.`{name}` = '{value}'" for name, value in process_tags().items() if value)
     client = MlflowClient()
     with contextlib.suppress(Exception):

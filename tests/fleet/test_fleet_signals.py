@@ -2,7 +2,8 @@
 stopped by SIGTERM or SIGKILL while its two workers fit, leaves no forkserver, worker or resource
 tracker behind. Every process the command started is found in /proc by a mark in its environment
 (inherited by everything it starts, whoever its parent is after the command died) and by its
-parent chain, read while the command still runs."""
+parent chain, read while the command still runs. A fleet score stopped the same ways leaves no
+scratch files in the temporary folder once the next one has run."""
 
 from __future__ import annotations
 
@@ -141,3 +142,55 @@ def test_a_stopped_fleet_fit_leaves_no_process_behind(fleet_dir, stop):
         assert [run.info.status for run in runs] == ["FAILED"]  # the parent run; no child was logged
     else:
         assert process.returncode == -signal.SIGKILL
+
+
+# ---- a fleet score's scratch files ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fleet_scoring(tmp_path_factory):
+    """A saved PCA fleet of 3 machines and a fleet export long enough that splitting it by machine
+    takes a few seconds."""
+    from seqae.fleet import FitSpec, FleetDetector
+
+    root = tmp_path_factory.mktemp("fleet-scoring")
+    frame, _ = make_fleet_data(3, 100_000, 3, random_state=1)
+    frame.to_csv(root / "big.csv", index_label="timestamp")
+    frame.iloc[:600].to_csv(root / "small.csv", index_label="timestamp")
+    FleetDetector(FitSpec("pca", {"window_size": 4}), asset_column="machine").fit(frame.iloc[:3000]).save(root / "fleet")
+    return root
+
+
+def score_fleet(root: Path, data: str, folder: Path, scratch: Path) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["TMPDIR"] = str(scratch)
+    return subprocess.Popen([sys.executable, "-m", "seqae", "score", str(root / "fleet"), str(root / data), "-o",
+                             str(folder / f"{data}.scores.csv")], cwd=folder, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_stopped_fleet_score_leaves_no_scratch_files_after_the_next_one(fleet_scoring, tmp_path, stop):
+    """The machines' rows copied to $TMPDIR while a fleet score runs: a SIGTERM removes them; what a
+    kill -9 left, the next fleet score removes (before: `$TMPDIR/seqae-fleet-*`, as large as the
+    input, for good)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    process = score_fleet(fleet_scoring, "big.csv", tmp_path, scratch)
+    deadline = time.monotonic() + 300
+    while not any(p.stat().st_size > 0 for p in scratch.rglob("*.csv")):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(stop)
+    _, err = process.communicate(timeout=120)
+    if stop == signal.SIGTERM:
+        assert process.returncode == 128 + signal.SIGTERM and "Traceback" not in err, err
+        assert list(scratch.iterdir()) == []
+        assert [p.name for p in tmp_path.iterdir()] == ["tmp"]  # no scores, no part file, no store
+    else:
+        left = [p.name for p in scratch.iterdir()]
+        assert len(left) == 1 and left[0].startswith(f".seqae-fleet-{process.pid}-"), left
+    after = score_fleet(fleet_scoring, "small.csv", tmp_path, scratch)
+    out, err = after.communicate(timeout=300)
+    assert after.returncode == 0, err
+    assert out.startswith("Scored 600 rows of 3 machines")
+    assert list(scratch.iterdir()) == []

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from fault_helpers import fill, one_error_line, parts, small_disk
 from seqae.data import read_sensor_csv
 from seqae.detectors import BaseDetector, make_detector
 from seqae.streaming import LiveScorer, feed
@@ -139,6 +140,12 @@ def test_killed_right_after_an_alert_opens_on_a_growing_file_answers_each_row_on
     assert process.wait(timeout=30) == -signal.SIGKILL
     with open(growing, "a") as handle:
         handle.write("\n".join(rows[len(first):]) + "\n")
+    restart_answers_the_rest_as_one_run(args, folder, first, growing, alerts)
+
+
+def restart_answers_the_rest_as_one_run(args, folder: Path, first: list[dict], growing: Path, alerts) -> None:
+    """Restart the watch of `growing` with `args` and stop it once it answered the rows after `first`:
+    the two runs' answers are one uninterrupted run's, every row answered once, each alert opened once."""
     process = start(args, folder)
     second = [json.loads(process.stdout.readline()) for _ in range(N_ROWS - len(first))]
     process.send_signal(signal.SIGTERM)
@@ -146,12 +153,47 @@ def test_killed_right_after_an_alert_opens_on_a_growing_file_answers_each_row_on
     answers = first + second
     assert [a["line"] for a in answers] == list(range(2, N_ROWS + 2))
     uninterrupted = io.StringIO()
-    detector = BaseDetector.load(folder / "model")
     source = feed.LineSource(str(growing), from_start=True)
-    feed.watch(LiveScorer(detector), source, uninterrupted, stop=lambda: source.line >= N_ROWS + 1)
+    feed.watch(LiveScorer(BaseDetector.load(folder / "model")), source, uninterrupted,
+               stop=lambda: source.line >= N_ROWS + 1)
     assert answers == [json.loads(line) for line in uninterrupted.getvalue().splitlines()]
     opened = [a["alert"]["alert_id"] for a in answers if a["alert"] and a["alert"]["event"] == "open"]
     assert opened == alerts["alert_id"].tolist()
+
+
+def test_a_full_disk_under_the_state_file_is_one_line_and_the_restart_answers_each_row_once(files, tmp_path):
+    """The state file on a disk with room for its snapshot and a few rows' blocks, a growing file
+    fed row by row: the watch stops with one line naming the state file, no temporary file left;
+    once there is room, the restart answers every row after the last one answered, once, and the
+    two runs' answers are one uninterrupted run's (before: a traceback, 0 rows answered)."""
+    folder, frame, causal, alerts = files
+    header, rows = lines_of(folder / "data.csv")
+    growing = tmp_path / "growing.csv"
+    growing.write_text(header + "\n")
+    with small_disk(tmp_path / "disk", 1024) as disk:
+        state = disk / "state.json"
+        args = ["model", str(growing), "--from-start", "--no-track", "--state", str(state), "--state-every", "100000"]
+        fill(disk, leave_kb=16)
+        process = start(args, folder)
+        first = []
+        with open(growing, "a") as handle:
+            for row in rows:
+                handle.write(row + "\n")
+                handle.flush()
+                answer = process.stdout.readline()
+                if not answer:  # the watch stopped
+                    break
+                first.append(json.loads(answer))
+        assert process.wait(timeout=30) == 1
+        assert one_error_line(process.stderr.read()) == (f"Error: {state}: cannot write: no space left on device; "
+                                                         "free some space (or write elsewhere) and run the command "
+                                                         "again")
+        assert 0 < len(first) < N_ROWS - 1
+        assert parts(disk) == [] and sorted(p.name for p in disk.iterdir()) == ["filler", "state.json"]
+        (disk / "filler").unlink()
+        with open(growing, "a") as handle:
+            handle.write("\n".join(rows[len(first) + 1:]) + "\n")
+        restart_answers_the_rest_as_one_run(args, folder, first, growing, alerts)
 
 
 def second_events(answers):

@@ -68,12 +68,15 @@ def building(folder) -> bool:
     return False
 
 
-@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGKILL], ids=["ctrl-c", "kill-9"])
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL], ids=["ctrl-c", "kill", "kill-9"])
 def test_the_first_command_interrupted_while_the_store_is_built_breaks_nothing(tmp_path, stop):
     process = start(["runs"], tmp_path)
     wait_until(lambda: building(tmp_path), process)
     process.send_signal(stop)
-    process.communicate(timeout=120)
+    _, err = process.communicate(timeout=120)
+    assert "Traceback" not in err, err[-3000:]
+    if stop == signal.SIGTERM:
+        assert process.returncode == 128 + signal.SIGTERM, err[-3000:]
     later = seqae(["runs"], tmp_path)
     assert later.returncode == 0, later.stderr
     assert "Traceback" not in later.stderr
