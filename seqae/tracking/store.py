@@ -327,12 +327,21 @@ def end_runs_left_running() -> None:
             _end_run("KILLED")
     if _in_use is None:  # no store was used: no run to end, and MLflow's default would create ./mlflow.db
         return
-    query = " and ".join(f"tags.`{name}` = '{value}'" for name, value in process_tags().items() if value)
+    # By pid and host: the start time, read again now, may have moved by a second with the clock
+    # (`processes.START_TOLERANCE_S`), and a RUNNING run of an earlier process with this pid is dead.
+    tags = process_tags()
+    query = " and ".join(f"tags.`{name}` = '{tags[name]}'" for name in PROCESS_TAGS[:2])
     client = MlflowClient()
-    with contextlib.suppress(Exception):
-        experiments = [found.experiment_id for found in client.search_experiments()]
-        for found in client.search_runs(experiments, f"{query} and attributes.status = 'RUNNING'"):
-            client.set_terminated(found.info.run_id, "KILLED")
+    for attempt in range(5):  # another command may hold a SQLite store's lock for a moment
+        try:
+            experiments = [found.experiment_id for found in client.search_experiments()]
+            for found in client.search_runs(experiments, f"{query} and attributes.status = 'RUNNING'"):
+                client.set_terminated(found.info.run_id, "KILLED")
+            return
+        except Exception as exc:
+            if "database is locked" not in str(exc):
+                return
+            time.sleep(0.5 * 2 ** attempt)
 
 
 def _end_run(status: str, attempts: int = 5) -> None:

@@ -183,14 +183,17 @@ def test_a_sigterm_that_python_dropped_still_ends_the_run_killed(tmp_path, monke
     assert shown == []
 
 
-def test_a_stop_before_mlflow_hands_the_new_run_back_ends_that_run_killed(tmp_path, monkeypatch):
+@pytest.mark.parametrize("clock_moved", [False, True], ids=["", "clock-moved"])
+def test_a_stop_before_mlflow_hands_the_new_run_back_ends_that_run_killed(tmp_path, monkeypatch, clock_moved):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     store.use_store()
-    created = MlflowClient.create_run
+    created, started_at = MlflowClient.create_run, processes.started_at
 
     def create_then_stop(self, *args, **kwargs):  # the signal lands once the store has committed the run
         created(self, *args, **kwargs)
+        if clock_moved:  # the boot time /proc reports moved with the clock: the start time reads 1 s later
+            monkeypatch.setattr(processes, "started_at", lambda pid: started_at(pid) + 1.0)
         raise Terminated(128 + signal.SIGTERM)
 
     monkeypatch.setattr(MlflowClient, "create_run", create_then_stop)
