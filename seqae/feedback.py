@@ -59,13 +59,11 @@ class NormalVerdict:
 
 def calibrated_peak(detector, values: np.ndarray, index) -> tuple[float, np.ndarray]:
     """The largest calibrated score (1.0 = the threshold, against the fitted reference) of rows
-    `values` scored as a fresh feed, a row like a window judged normal (`like_verdicts`) counting as
-    0 (it cannot alert), and the raw scores of the rows that can (NaN before the first full window
-    and for the rows like a verdict)."""
-    from seqae.detectors.feed import like_verdicts
-
+    `values` scored as a fresh feed, a row like a window judged normal
+    (`BaseDetector.like_verdicts`) counting as 0 (it cannot alert), and the raw scores of the rows
+    that can (NaN before the first full window and for the rows like a verdict)."""
     raw = detector.detect(values).raw_scores.copy()
-    known = like_verdicts(detector, values) & np.isfinite(raw)
+    known = detector.like_verdicts(values) & np.isfinite(raw)
     raw[known] = np.nan
     finite = raw[np.isfinite(raw)]
     if finite.size == 0:

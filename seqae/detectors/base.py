@@ -241,6 +241,13 @@ class BaseDetector(BaseEstimator):
         elements = self._element_scores(scaled)
         return scoring.causal_smooth(scoring.contributions(elements, self.normalizer_), self.smoothing).sum(axis=1)
 
+    def like_verdicts(self, values: np.ndarray) -> np.ndarray:
+        """For each row of the checked readings `values` (a fresh feed), whether the window ending on
+        it is like one operators judged normal (`verdict_gate`; False where there is none)."""
+        from seqae.detectors.feed import like_verdicts
+
+        return like_verdicts(self, values)
+
     def verdict_gate(self):
         """A function of scaled windows `(batch, window, features)` giving, for each, whether it is like
         a window operators judged normal (`seqae.feedback`); None when the model keeps none. A feed
