@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqae.data import ChunkReader, ReadOptions
+from seqae.data import ChunkReader, ReadOptions, read_header
 from seqae.detectors import BaseDetector, Detection, RawScores, scoring
 from seqae.files import StagedFile, staged_files
 from seqae.progress import ProgressBar
@@ -111,8 +111,10 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
 def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet, reconstruct=False,
                ranking=False) -> dict:
     started = time.perf_counter()
-    reader = ChunkReader(name, list(detector.feature_names_in_), options, int(chunk_rows))
+    modelled = list(detector.feature_names_in_)
     decider = _Decider(detector)
+    reader = ChunkReader(name, modelled, options, int(chunk_rows),
+                         optional=decider.watched(read_header(name, options.sep)))
     retrospective = _ChunkScorer(detector, name, reconstruct=reconstruct) if ranking or reconstruct else None
     staged: list[StagedFile] = []
     progress = ProgressBar(_count_rows(name), os.path.basename(name), "rows", enabled=not quiet, unit_scale=True)
@@ -153,7 +155,9 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
                 progress.update(len(index))
                 if not len(index):
                     continue
-                decided = decider.add(values, index)
+                states = decider.states_of(values, reader.columns)
+                values = values[:, :len(modelled)]
+                decided = decider.add(values, index, states)
                 counts["rows"] += len(index)
                 ranks = retrospective_rows(retrospective.push(index, values)) if retrospective else []
                 write(decided, ranks)
@@ -288,8 +292,19 @@ class _Decider:
         self.pending: list[Detection] = []  # decided rows whose alert ids are not settled yet, in order
         self.n_flagged = 0
 
-    def add(self, values: np.ndarray, index: pd.Index) -> list[tuple[Detection, np.ndarray]]:
-        detection, settled = self.feed.score(values, index)
+    def watched(self, header: list[str] | None) -> list[str]:
+        """The state and constant columns the model watches that a file with columns `header` holds."""
+        book = self.feed.states
+        return [] if book is None or header is None else [name for name in book.columns if name in header]
+
+    def states_of(self, values: np.ndarray, columns: list[str]) -> pd.DataFrame | None:
+        """The watched columns of a block read as `columns` (`ChunkReader.columns`), or None."""
+        names = self.watched(columns)
+        return pd.DataFrame(values[:, [columns.index(n) for n in names]], columns=names) if names else None
+
+    def add(self, values: np.ndarray, index: pd.Index, states: pd.DataFrame | None = None):
+        """Rows in (`Feed.score`), the rows whose alert ids are settled out."""
+        detection, settled = self.feed.score(values, index, states=states)
         self.n_flagged += int(detection.flags.sum())
         self.pending.append(detection)
         return self._hand_out(settled)
