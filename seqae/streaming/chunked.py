@@ -48,7 +48,7 @@ from seqae.detectors import BaseDetector, Detection, RawScores, scoring
 from seqae.files import StagedFile, staged_files
 from seqae.progress import ProgressBar
 from seqae.errors import ConfigError, DataError
-from seqae.alerts import alert_table
+from seqae.alerts import alert_state_events, alert_table
 from seqae.detectors.feed import Feed
 from seqae.windows import WindowAccumulator, batched_windows
 
@@ -290,6 +290,7 @@ class _Decider:
         self.feature_names = list(detector.feature_names_in_)
         self.faults = getattr(detector, "faults_", None)  # labelled faults an alert may be like
         self.pending: list[Detection] = []  # decided rows whose alert ids are not settled yet, in order
+        self.events: dict[int, str] = {}  # row position -> its state events (seqae.data.states), for the alert table
         self.n_flagged = 0
 
     def watched(self, header: list[str] | None) -> list[str]:
@@ -304,14 +305,21 @@ class _Decider:
 
     def add(self, values: np.ndarray, index: pd.Index, states: pd.DataFrame | None = None):
         """Rows in (`Feed.score`), the rows whose alert ids are settled out."""
+        first = self.feed.n_rows
         detection, settled = self.feed.score(values, index, states=states)
+        if detection.state_events is not None:
+            self.events.update((first + k, text) for k, text in enumerate(detection.state_events) if text)
         self.n_flagged += int(detection.flags.sum())
         self.pending.append(detection)
         return self._hand_out(settled)
 
     def finish(self) -> tuple[list[tuple[Detection, np.ndarray]], pd.DataFrame]:
         settled = self._hand_out(self.feed.finish())
-        return settled, alert_table(self.feed.tracker.alerts, None, self.feature_names, faults=self.faults)
+        alerts = self.feed.tracker.alerts
+        table = alert_table(alerts, None, self.feature_names, faults=self.faults)
+        if self.feed.states is not None:  # what the state and constant columns did within each alert
+            table["state_events"] = alert_state_events(alerts, self.events)
+        return settled, table
 
     def _hand_out(self, alert_ids: np.ndarray) -> list[tuple[Detection, np.ndarray]]:
         out, done = [], 0
