@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from seqae.data.roles import modelled_columns
 from seqae.errors import DataError
 
 WATCHED_ROLES = ("state", "constant")
@@ -43,9 +44,12 @@ class StateBook:
 
     def fit(self, frames, roles: dict[str, str]) -> "StateBook":
         """Record the state and constant columns (`roles`) of the training `frames` (one frame, or a
-        list of them: separate recordings, between which no transition is counted)."""
+        list of them: separate recordings, between which no transition is counted). The state
+        columns a detector models (`modelled_columns`: where no column is continuous) are left out:
+        the model scores them."""
         frames = frames if isinstance(frames, (list, tuple)) else [frames]
-        watched = [name for name, role in roles.items() if role in WATCHED_ROLES]
+        scored = set(modelled_columns(roles))
+        watched = [name for name, role in roles.items() if role in WATCHED_ROLES and name not in scored]
         for frame in frames:
             missing = [name for name in watched if name not in frame.columns]
             if missing:

@@ -123,3 +123,18 @@ def test_the_book_is_saved_with_the_model_and_read_back(tmp_path):
     plain.save(tmp_path / "plain")
     assert "states" not in json.loads((tmp_path / "plain" / "config.json").read_text())
     assert "state_events" not in plain.detect(read_sensor_csv(path)).to_frame().columns
+
+
+def test_state_columns_the_model_scores_are_not_watched_too():
+    """Where no column is continuous the detector models the state columns (`modelled_columns`):
+    they are scored, so the book leaves them out and watches the constants alone."""
+    frame = plant(400, seed=0)[["valve_cmd", "pump_id"]]
+    frame["mode"] = np.arange(400) % 3
+    detector = DeviationDetector(smoothing=1).fit(frame)
+    assert list(detector.feature_names_in_) == ["valve_cmd", "mode"]
+    assert detector.states_.roles_ == {"pump_id": "constant"}
+    moved = frame.copy()
+    moved.iloc[50, moved.columns.get_loc("mode")] = 7  # a value the model scores: no state event
+    moved.iloc[60:, moved.columns.get_loc("pump_id")] = 4
+    events = {k: text for k, text in enumerate(detector.detect(moved).state_events) if text}
+    assert events == {60: "pump_id (constant 3 in training) changed to 4"}
