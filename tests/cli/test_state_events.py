@@ -138,3 +138,50 @@ def test_state_columns_the_model_scores_are_not_watched_too():
     moved.iloc[60:, moved.columns.get_loc("pump_id")] = 4
     events = {k: text for k, text in enumerate(detector.detect(moved).state_events) if text}
     assert events == {60: "pump_id (constant 3 in training) changed to 4"}
+
+
+def test_watch_of_a_growing_file_killed_and_restarted_gives_the_events_of_score(tmp_path):
+    """A real `seqae watch` following a growing file, killed with -9 midway and restarted from its state
+    file: each row's state_events are those of `seqae score` of the whole file (a gap in the valve
+    column included: no reading, the row still scored)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    detector = DeviationDetector(smoothing=1).fit(plant(400, seed=0))
+    detector.save(tmp_path / "model")
+    frame, path = scored_file(tmp_path)
+    frame["valve_cmd"] = frame["valve_cmd"].astype(float)
+    frame.iloc[150, frame.columns.get_loc("valve_cmd")] = np.nan
+    frame.to_csv(path, index_label="timestamp")
+    scored = tmp_path / "scores.csv"
+    score_csv(detector, path, scored, quiet=True)
+    expected = pd.read_csv(scored, keep_default_na=False)
+
+    header, *rows = path.read_text().splitlines()
+    growing, state = tmp_path / "growing.csv", tmp_path / "state.json"
+    growing.write_text("\n".join([header] + rows[:120]) + "\n")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    args = [sys.executable, "-m", "seqae", "watch", str(tmp_path / "model"), str(growing), "--from-start",
+            "--no-track", "--state", str(state)]
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answers = [json.loads(process.stdout.readline()) for _ in range(120)]
+    with open(growing, "a") as handle:
+        for row in rows[120:160]:
+            handle.write(row + "\n")
+            handle.flush()
+            answers.append(json.loads(process.stdout.readline()))
+    process.kill()
+    assert process.wait(timeout=30) == -signal.SIGKILL
+    with open(growing, "a") as handle:
+        handle.write("\n".join(rows[160:]) + "\n")
+    process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    answers += [json.loads(process.stdout.readline()) for _ in range(len(rows) - 160)]
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=30) == 0, process.stderr.read()
+    assert [a["line"] for a in answers] == list(range(2, len(rows) + 2))
+    assert [a["state_events"] for a in answers] == list(expected["state_events"])
+    assert [a["is_anomaly"] for a in answers] == list(expected["is_anomaly"])
+    assert sum(bool(a["state_events"]) for a in answers) == 3
