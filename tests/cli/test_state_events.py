@@ -64,6 +64,14 @@ def test_fit_names_the_watched_columns_and_score_names_each_event(in_store, tmp_
                       131: "valve_cmd went 2 -> 0, never seen in training",
                       200: "pump_id (constant 3 in training) changed to 4"}
     assert "state_events" in pd.read_csv(alerts).columns
+    # the served model answers the same events, with the same context rows left out
+    from seqae import tracking
+
+    request = pd.read_csv(path, index_col="timestamp")
+    served = tracking.load_pyfunc_model(uri).predict(request)
+    assert list(served["state_events"]) == list(scores["state_events"])
+    later = tracking.load_pyfunc_model(uri).predict(request, params={"context_rows": 100})
+    assert {k + 100: text for k, text in enumerate(later["state_events"]) if text} == events
 
     # the same rows without the state columns: every score, flag and alert id the same
     narrow_path, narrow = tmp_path / "narrow.csv", tmp_path / "narrow-scores.csv"
