@@ -353,7 +353,8 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             detection = None
             if shaped is not None and len(shaped[0]):  # the watched state columns split off the readings
                 readings, states = split_watched(shaped[1], len(columns), parser.optional)
-                detection = scorer.score(readings, shaped[0], states=states)
+                detection = scorer.score(readings, shaped[0]) if states is None else \
+                    scorer.score(readings, shaped[0], states=states)
             if state_file is not None:  # before the answers: a restart goes over this block, never answers it again
                 state_file.answered(parsed, *reached)
             answered = reached

@@ -97,7 +97,7 @@ def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | N
             index, values, lines = shaper.push(index, values, lines)
         if len(index):
             readings, states = split_watched(values, len(detector.feature_names_in_), watched)
-            scorer.score(readings, index, states=states)
+            scorer.score(readings, index) if states is None else scorer.score(readings, index, states=states)
             recent.add(index, readings, lines)
     return Resume(scorer, offset=offset if same_file else None, line=line if same_file else None, parser=parser,
                   shaper=shaper.state() if shaper is not None and (same_file or pipe) else None, recent=recent)
