@@ -99,8 +99,8 @@ class StateBook:
 
     def _event(self, name: str, before: float | None, value: float) -> str:
         seen = self.values_[name]
-        if self.roles_[name] == "constant":
-            if seen and value != seen[0]:
+        if self.roles_[name] == "constant":  # reported where it leaves its value, not at each later move
+            if seen and value != seen[0] and (before is None or before == seen[0]):
                 return f"{name} (constant {_text(seen[0])} in training) changed to {_text(value)}"
             return ""
         if value not in seen:
