@@ -124,3 +124,10 @@ def alert_records(found: list[Alert], index, feature_names: list[str], top: int 
             "like_fault": like_fault(alert.shares, feature_names, faults) if faults else "",
         })
     return rows
+
+
+def alert_state_events(found: list[Alert], events: dict[int, str]) -> list[str]:
+    """For each alert of `found` (`alert_table`'s rows), the state events (`seqae.data.states`) of its
+    rows, start to end, `"; "`-joined; `events`: row position -> that row's events (rows with none left out)."""
+    return ["; ".join(text for row, text in sorted(events.items()) if alert.start <= row <= alert.end)
+            for alert in found]

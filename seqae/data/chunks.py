@@ -25,10 +25,14 @@ class ChunkReader:
     """(index, values) of the rows of a sensor CSV, a chunk at a time, gaps filled.
 
     values: `(n_rows, n_features)` float64 in the order of `columns`. The format is settled on the
-    first chunk and holds for the whole file.
+    first chunk and holds for the whole file. `optional`: columns read after `columns`, whose gaps
+    a fill policy of 'error' leaves as NaN (a model's state columns, which no score reads).
     """
 
-    def __init__(self, name: str, columns: list[str], options: ReadOptions, chunk_rows: int):
+    def __init__(self, name: str, columns: list[str], options: ReadOptions, chunk_rows: int,
+                 optional: list[str] = ()):
+        self.required = list(columns)
+        columns = self.required + [c for c in optional if c not in self.required]
         self.name, self.columns, self.options, self.chunk_rows = name, columns, options, chunk_rows
         self.filler = None if options.fill == "error" else GapFiller(name, columns, options.fill)
         self.shaper = RowShaper(name, options.duplicates, options.resample) \
@@ -45,9 +49,9 @@ class ChunkReader:
         for number, raw in enumerate(read_table(self.name, options.sep, self.chunk_rows)):
             if number == 0:
                 options = options.settle(self.name, raw)
-                missing = [c for c in self.columns if c not in raw.columns]
+                missing = [c for c in self.required if c not in raw.columns]
                 if missing:
-                    raise DataError(missing_columns_message(missing, raw.columns, self.columns, self.name))
+                    raise DataError(missing_columns_message(missing, raw.columns, self.required, self.name))
                 skip = options.skip_rows
             if skip:  # the rows under the header that hold no readings
                 cut = min(skip, len(raw))
@@ -59,7 +63,7 @@ class ChunkReader:
                                       for c in self.columns])
             lines = np.arange(line, line + len(raw))
             if self.filler is None:
-                frame = pd.DataFrame(values, columns=self.columns)
+                frame = pd.DataFrame(values[:, :len(self.required)], columns=self.required)
                 fill_missing(self.name, frame, "error", file_rows=lines)  # raises at a gap
                 yield from self._shaped(index, values, lines)
             else:

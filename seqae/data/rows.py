@@ -126,9 +126,12 @@ class RowParser:
     columns, the format (separator, time column, units rows under the header, decimal mark, dates)
     is settled on the first rows, and each row's time must come after the last row's (or be the
     same, where `duplicates` keeps one row per time). `fill` 'ffill' carries a sensor's last
-    reading into a missing one; 'error' skips the row."""
+    reading into a missing one; 'error' skips the row. `optional`: columns the header holds, read
+    after `columns`, whose missing reading refuses no row (a model's state columns, which no score
+    reads: a gap is left NaN, no reading, where the last one stands)."""
 
-    def __init__(self, name: str, header: str, columns: list[str], options: ReadOptions):
+    def __init__(self, name: str, header: str, columns: list[str], options: ReadOptions,
+                 optional: list[str] = ()):
         if options.fill == "interpolate":
             raise ConfigError("--fill interpolate needs the reading after a gap, which a live feed does not have "
                               "yet; use --fill ffill or --fill error")
@@ -138,11 +141,14 @@ class RowParser:
         sep = options.sep if options.sep is not None else header_separator(header)
         if len(sep) != 1:
             raise ConfigError(f"--sep {sep!r}: a live feed is split on one character; give , ; or tab")
-        self.name, self.sep, self.columns = name, sep, columns
         self.header = [c.strip() for c in next(csv.reader([header], delimiter=sep))]
         missing = [c for c in columns if c not in self.header]
         if missing:
             raise DataError(missing_columns_message(missing, self.header, columns, name))
+        self.n_required = len(columns)
+        columns = list(columns) + [c for c in optional if c in self.header and c not in columns]
+        self.name, self.sep, self.columns = name, sep, columns
+        self.optional = columns[self.n_required:]
         self.options = options.replace(sep=sep)
         self.repeats = options.duplicates != "error"  # a row may have the last row's time
         self.last_time = None  # the time of the last row handed on
@@ -190,7 +196,7 @@ class RowParser:
             self._time_at = [self.header.index(c) for c in self.options.time_column]
         timed, index = self._times(fields, numbers, errors)  # the rows with a time, and their times
         values, read = self._values([fields[k] for k in timed], [numbers[k] for k in timed], errors)
-        finite = np.isfinite(values).all(axis=1)
+        finite = np.isfinite(values[:, :self.n_required]).all(axis=1)
         if read.all() and finite.all() and self._in_order(index):  # the usual block: every row kept
             keep = list(range(len(timed)))
         else:
@@ -304,12 +310,12 @@ class RowParser:
         """Why a parsed row is refused (None: it is not): a missing reading, or a time not after the
         last row's (`last_time`, `last_values`: the row kept before it)."""
         if not finite:
-            bad = ~np.isfinite(values)
+            bad = ~np.isfinite(values[:self.n_required])
             column = self.columns[int(np.flatnonzero(bad)[0])]
             if self.options.fill == "error":
                 return (f"column {column!r} has no reading (missing or infinite); fill it at the source or "
                         "pass --fill ffill")
-            if last_values is None or not np.isfinite(last_values[bad]).all():
+            if last_values is None or not np.isfinite(last_values[:self.n_required][bad]).all():
                 return f"column {column!r} has no reading and no earlier one to carry forward"
         if time is not None and last_time is not None:
             try:
@@ -328,14 +334,20 @@ class RowParser:
         """The last row's time and readings, the rows read, and the format settled on the first rows
         (a restart reads the rows after by the same decisions)."""
         settled = {key: getattr(self.options, key) for key in SETTLED} if self.options.settled else None
-        return {"sep": self.sep, "last_time": time_state(self.last_time), "n_rows": self.n_rows,
-                "last_values": None if self.last_values is None else [float(v) for v in self.last_values],
-                "format": settled}
+        state = {"sep": self.sep, "last_time": time_state(self.last_time), "n_rows": self.n_rows,
+                 "last_values": None if self.last_values is None else [float(v) for v in self.last_values],
+                 "format": settled}
+        if self.optional:  # the columns read after the model's (the rows of a state file hold them too)
+            state["optional"] = list(self.optional)
+        return state
 
     def load_state(self, state: dict) -> None:
         self.last_time = time_from_state(state["last_time"])
         self.n_rows = int(state["n_rows"])
         self.last_values = None if state["last_values"] is None else np.asarray(state["last_values"], float)
+        if self.last_values is not None and len(self.last_values) != len(self.columns):  # other optional columns
+            self.last_values = np.concatenate([self.last_values[:self.n_required],
+                                               np.full(len(self.columns) - self.n_required, np.nan)])
         settled = state.get("format")
         if settled and set(settled) == set(SETTLED) and settled["sep"] == self.sep:
             left_open = {key: value for key, value in settled.items() if getattr(self.options, key) is None}

@@ -38,6 +38,7 @@ from sklearn.base import BaseEstimator, clone
 from seqae.alerts import AlertRules, Alerts, alert_table, rows_per_day
 from seqae.data import Scaler
 from seqae.data.roles import column_roles, modelled_columns
+from seqae.data.states import StateBook
 from seqae.detectors import persistence, scoring
 from seqae.detectors.detection import Detection, RawScores
 from seqae.detectors.inputs import check_table, held_out_rows
@@ -92,6 +93,7 @@ class BaseDetector(BaseEstimator):
         # Readings are modelled; state and constant columns are listed with their role (seqae.data.roles).
         self.roles_ = column_roles(np.concatenate([values for values, _ in segments]), feature_names, self.roles)
         modelled = modelled_columns(self.roles_)
+        self.states_ = StateBook().fit([pd.DataFrame(v, columns=feature_names) for v, _ in segments], self.roles_)
         keep = [feature_names.index(name) for name in modelled]
         segments = [(values[:, keep], index) for values, index in segments]
         self.feature_names_in_ = np.asarray(modelled, dtype=object)
@@ -204,7 +206,7 @@ class BaseDetector(BaseEstimator):
         self.check_fitted()
         values, index = self.check_input(X, min_rows=1)
         feed = Feed(self, level)
-        detection, settled = feed.score(values, index)
+        detection, settled = feed.score(values, index, states=self.states_.given(X) if feed.states else None)
         detection.alert_ids = np.concatenate([settled, feed.finish()])
         detection.alerts = feed.tracker.alerts
         if ranking:

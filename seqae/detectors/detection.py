@@ -36,6 +36,9 @@ class Detection:
     # retrospective, for ranking (AUC-PR) and plots only: each row from the windows covering it,
     # which reach up to window_size - 1 rows past it; None unless asked for
     ranking_scores: np.ndarray | None = None
+    # (n_timepoints,) text: what the state and constant columns did that training never saw
+    # (`seqae.data.states`; "" for none); None when the model watches no such column
+    state_events: np.ndarray | None = None
 
     @property
     def above_level(self) -> np.ndarray:
@@ -48,7 +51,8 @@ class Detection:
 
     def to_frame(self, alert_ids: np.ndarray | None = None) -> pd.DataFrame:
         """One row per time point: `score`, `raw_score`, `ranking_score` (when computed),
-        `is_anomaly`, `alert_id`, `warming_up` (0/1) and one contribution column per sensor."""
+        `is_anomaly`, `alert_id`, `warming_up` (0/1), one contribution column per sensor and, for a
+        model with state or constant columns, `state_events`."""
         return pd.DataFrame(self.columns(alert_ids), index=self.index)
 
     def columns(self, alert_ids: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -68,6 +72,8 @@ class Detection:
             columns["warming_up"] = self.warming_up.astype(np.int8)
         for j, name in enumerate(self.feature_names):
             columns[f"contribution_{name}"] = self.contributions[:, j]
+        if self.state_events is not None:
+            columns["state_events"] = self.state_events
         return columns
 
     def rows(self, start: int, stop: int) -> "Detection":
@@ -76,4 +82,4 @@ class Detection:
         part = (lambda a: None if a is None else a[cut])
         return Detection(self.index[cut], self.feature_names, self.scores[cut], self.contributions[cut],
                          self.threshold, self.flags[cut], part(self.warming_up), part(self.raw_scores),
-                         part(self.alert_ids), self.alerts, part(self.ranking_scores))
+                         part(self.alert_ids), self.alerts, part(self.ranking_scores), part(self.state_events))

@@ -48,13 +48,27 @@ class Feed:
         self.normal: deque[np.ndarray] = deque()  # the last level_rows_ readings judged normal
         self.offset = np.zeros(n_features)  # each sensor's level, less the training rows' median
         self.feature_names = [str(name) for name in detector.feature_names_in_]
+        book = getattr(detector, "states_", None)
+        self.states = book if book is not None and book.columns else None  # seqae.data.states.StateBook
+        self.last_states: dict[str, float] = {}  # each watched column's last reading
 
-    def score(self, values: np.ndarray, index: pd.Index, on_step=None) -> tuple[Detection, np.ndarray]:
+    def score(self, values: np.ndarray, index: pd.Index, on_step=None,
+              states: pd.DataFrame | None = None) -> tuple[Detection, np.ndarray]:
         """The decisions of the next rows: `values` `(n_rows, n_features)` finite, in the detector's
         column order (`BaseDetector.check_input`), and their `index`; and the alert ids this call
         settled, which continue from the last call's (`AlertTracker.update`: a row's id is settled
         once no later row can change it). `on_step(k)`: called after each row `k` of these that could
-        change an alert (`AlertTracker.update`)."""
+        change an alert (`AlertTracker.update`). `states`: the same rows' state and constant columns
+        (any of them; None: none), whose events (`StateBook.events`) the detection's `state_events`
+        holds when the model watches such columns; they change no score or decision."""
+        detection, settled = self._decided(values, index, on_step)
+        if self.states is not None:
+            events, self.last_states = self.states.events(pd.DataFrame(index=range(len(index))) if states is None
+                                                          else states, self.last_states)
+            detection.state_events = np.asarray(events, dtype=object)
+        return detection, settled
+
+    def _decided(self, values: np.ndarray, index: pd.Index, on_step=None) -> tuple[Detection, np.ndarray]:
         parts, settled = [], []
         first = 0
         while first < len(values):
@@ -137,11 +151,14 @@ class Feed:
 
     def state(self) -> dict:
         """Everything the feed holds, JSON-able (`from_state`)."""
-        return {"n_rows": self.n_rows, "recent": self.recent.tolist(), "unsmoothed": self.unsmoothed.tolist(),
-                "readings": [[row, reading.tolist()] for row, reading in self.readings],
-                "waiting": [[row, reading.tolist()] for row, reading in self.waiting],
-                "normal": [reading.tolist() for reading in self.normal], "offset": self.offset.tolist(),
-                "tracker": self.tracker.state()}
+        state = {"n_rows": self.n_rows, "recent": self.recent.tolist(), "unsmoothed": self.unsmoothed.tolist(),
+                 "readings": [[row, reading.tolist()] for row, reading in self.readings],
+                 "waiting": [[row, reading.tolist()] for row, reading in self.waiting],
+                 "normal": [reading.tolist() for reading in self.normal], "offset": self.offset.tolist(),
+                 "tracker": self.tracker.state()}
+        if self.states is not None:  # the watched columns' last readings, which the next row compares with
+            state["last_states"] = dict(self.last_states)
+        return state
 
     @classmethod
     def from_state(cls, detector, state: dict) -> "Feed":
@@ -160,6 +177,7 @@ class Feed:
             feed.readings, feed.waiting = rows(state["readings"]), rows(state["waiting"])
             feed.normal = deque(np.asarray(v, dtype=np.float64).reshape(n_features) for v in state["normal"])
             feed.offset = np.asarray(state["offset"], dtype=np.float64).reshape(n_features)
+            feed.last_states = {str(name): float(value) for name, value in state.get("last_states", {}).items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"the state's rows cannot be read ({type(exc).__name__}: {exc}); start without it") \
                 from None

@@ -17,6 +17,7 @@ import torch
 
 from seqae.alerts import AlertRules
 from seqae.data import Scaler
+from seqae.data.states import StateBook
 from seqae.detectors.registry import DETECTORS
 from seqae.errors import ConfigError, DataError, shorten
 from seqae.files import staged_directory
@@ -50,6 +51,8 @@ def save(detector, path: str | os.PathLike) -> Path:
         "threshold_param": None if detector.threshold is None else detector.threshold.to_dict(),
         "model": config,
     }
+    if getattr(detector, "states_", None) is not None and detector.states_.columns:
+        state["states"] = detector.states_.to_dict()  # what the state and constant columns did in training
     if getattr(detector, "faults_", None):  # an operator's labelled faults (seqae.feedback)
         state["faults"] = list(detector.faults_)
     with staged_directory(target) as staging:
@@ -160,6 +163,7 @@ def _build(detector_cls, state: dict, directory: Path):
     if not isinstance(roles, dict) or not set(state["feature_names"]) <= set(roles):
         raise DataError(f"{directory}: 'roles' must give the role of every column the model reads; fit the model again")
     detector.roles_ = {str(name): str(role) for name, role in roles.items()}
+    detector.states_ = StateBook.from_dict(state.get("states", {}))  # none recorded: no events
     level = state.get("level")
     if not isinstance(level, dict) or len(level.get("reference", ())) != len(state["feature_names"]):
         raise DataError(f"{directory}: 'level' must give the training level of every column the model reads; "

@@ -43,12 +43,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqae.data import ChunkReader, ReadOptions
+from seqae.data import ChunkReader, ReadOptions, read_header
 from seqae.detectors import BaseDetector, Detection, RawScores, scoring
 from seqae.files import StagedFile, staged_files
 from seqae.progress import ProgressBar
 from seqae.errors import ConfigError, DataError
-from seqae.alerts import alert_table
+from seqae.alerts import alert_state_events, alert_table
 from seqae.detectors.feed import Feed
 from seqae.windows import WindowAccumulator, batched_windows
 
@@ -111,8 +111,10 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
 def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, quiet, reconstruct=False,
                ranking=False) -> dict:
     started = time.perf_counter()
-    reader = ChunkReader(name, list(detector.feature_names_in_), options, int(chunk_rows))
+    modelled = list(detector.feature_names_in_)
     decider = _Decider(detector)
+    reader = ChunkReader(name, modelled, options, int(chunk_rows),
+                         optional=decider.watched(read_header(name, options.sep)))
     retrospective = _ChunkScorer(detector, name, reconstruct=reconstruct) if ranking or reconstruct else None
     staged: list[StagedFile] = []
     progress = ProgressBar(_count_rows(name), os.path.basename(name), "rows", enabled=not quiet, unit_scale=True)
@@ -153,7 +155,9 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
                 progress.update(len(index))
                 if not len(index):
                     continue
-                decided = decider.add(values, index)
+                states = decider.states_of(values, reader.columns)
+                values = values[:, :len(modelled)]
+                decided = decider.add(values, index, states)
                 counts["rows"] += len(index)
                 ranks = retrospective_rows(retrospective.push(index, values)) if retrospective else []
                 write(decided, ranks)
@@ -286,17 +290,36 @@ class _Decider:
         self.feature_names = list(detector.feature_names_in_)
         self.faults = getattr(detector, "faults_", None)  # labelled faults an alert may be like
         self.pending: list[Detection] = []  # decided rows whose alert ids are not settled yet, in order
+        self.events: dict[int, str] = {}  # row position -> its state events (seqae.data.states), for the alert table
         self.n_flagged = 0
 
-    def add(self, values: np.ndarray, index: pd.Index) -> list[tuple[Detection, np.ndarray]]:
-        detection, settled = self.feed.score(values, index)
+    def watched(self, header: list[str] | None) -> list[str]:
+        """The state and constant columns the model watches that a file with columns `header` holds."""
+        book = self.feed.states
+        return [] if book is None or header is None else [name for name in book.columns if name in header]
+
+    def states_of(self, values: np.ndarray, columns: list[str]) -> pd.DataFrame | None:
+        """The watched columns of a block read as `columns` (`ChunkReader.columns`), or None."""
+        names = self.watched(columns)
+        return pd.DataFrame(values[:, [columns.index(n) for n in names]], columns=names) if names else None
+
+    def add(self, values: np.ndarray, index: pd.Index, states: pd.DataFrame | None = None):
+        """Rows in (`Feed.score`), the rows whose alert ids are settled out."""
+        first = self.feed.n_rows
+        detection, settled = self.feed.score(values, index, states=states)
+        if detection.state_events is not None:
+            self.events.update((first + k, text) for k, text in enumerate(detection.state_events) if text)
         self.n_flagged += int(detection.flags.sum())
         self.pending.append(detection)
         return self._hand_out(settled)
 
     def finish(self) -> tuple[list[tuple[Detection, np.ndarray]], pd.DataFrame]:
         settled = self._hand_out(self.feed.finish())
-        return settled, alert_table(self.feed.tracker.alerts, None, self.feature_names, faults=self.faults)
+        alerts = self.feed.tracker.alerts
+        table = alert_table(alerts, None, self.feature_names, faults=self.faults)
+        if self.feed.states is not None:  # what the state and constant columns did within each alert
+            table["state_events"] = alert_state_events(alerts, self.events)
+        return settled, table
 
     def _hand_out(self, alert_ids: np.ndarray) -> list[tuple[Detection, np.ndarray]]:
         out, done = [], 0

@@ -38,7 +38,7 @@ import pandas as pd
 from seqae.data import ParsedRows, ReadOptions, RowParser, RowShaper, compression_of
 from seqae.detectors import Detection
 from seqae.errors import ConfigError, DataError
-from seqae.streaming.live import AlertEvent, LiveScorer
+from seqae.streaming.live import AlertEvent, LiveScorer, split_watched
 from seqae.streaming.state import StateFile
 from seqae.streaming.switch import RecentRows
 
@@ -198,20 +198,23 @@ CSV_COLUMNS = ["timestamp", "line", "score", "is_anomaly", "warming_up", "alert_
 
 
 class RowWriter:
-    """One JSON line (`json`) or CSV row (`csv`) per scored row on `out`, flushed per block."""
+    """One JSON line (`json`) or CSV row (`csv`) per scored row on `out`, flushed per block; with
+    `states` (a model that watches state columns) each row's `state_events` too."""
 
-    def __init__(self, out: TextIO, fmt: str = "json", version: str | None = None):
+    def __init__(self, out: TextIO, fmt: str = "json", version: str | None = None, states: bool = False):
         if fmt not in ("json", "csv"):
             raise ConfigError(f"format must be json or csv, got {fmt!r}")
         self.out, self.fmt = out, fmt
         self.csv = csv.writer(out, lineterminator="\n") if fmt == "csv" else None
         self.header_written = False
         self.version = version  # the model version answering, named on each row (a watch following an alias)
+        self.states = states
 
     def start(self) -> None:
         """The CSV header, once, flushed (a reader waiting on a followed file gets it at once)."""
         if self.csv is not None and not self.header_written:
-            self.csv.writerow(CSV_COLUMNS + (["model_version"] if self.version is not None else []))
+            self.csv.writerow(CSV_COLUMNS + (["state_events"] if self.states else [])
+                              + (["model_version"] if self.version is not None else []))
             self.out.flush()
             self.header_written = True
 
@@ -222,6 +225,9 @@ class RowWriter:
         self.start()
         version = [] if self.version is None else [self.version]
         named = {} if self.version is None else {"model_version": self.version}
+        events = detection.state_events if self.states else None
+        if self.states and events is None:  # a model taking over the watch that watches none
+            events = [""] * len(detection.scores)
         # the rows' values as Python objects once (an index or array looked up row by row is slow)
         for k, (timestamp, score, flag, warming) in enumerate(zip(json_times(detection.index),
                                                                   detection.scores.tolist(),
@@ -234,11 +240,13 @@ class RowWriter:
                 last = alerts[-1] if alerts else None
                 self.csv.writerow([timestamp, lines[k], "" if score is None else repr(score),
                                    int(flag), int(warming), "" if last is None else last["event"],
-                                   "" if last is None else last["alert_id"]] + version)
+                                   "" if last is None else last["alert_id"]]
+                                  + ([] if events is None else [events[k]]) + version)
             else:
+                states = {} if events is None else {"state_events": events[k]}
                 self.out.write(json.dumps({"timestamp": timestamp, "line": lines[k], "score": score,
                                            "is_anomaly": int(flag), "warming_up": bool(warming),
-                                           "alert": alert, **named}) + "\n")
+                                           "alert": alert, **states, **named}) + "\n")
         self.out.flush()
 
 
@@ -281,7 +289,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
     """
     warn = warn or (lambda message: print(message, file=sys.stderr, flush=True))
     options = options or ReadOptions()
-    writer = RowWriter(out, fmt, None if follow is None else follow.version)
+    writer = RowWriter(out, fmt, None if follow is None else follow.version, states=bool(scorer.watched))
     if follow is not None and recent is None:
         recent = RecentRows.for_detector(scorer.detector)
     columns = [str(c) for c in scorer.detector.feature_names_in_]
@@ -293,7 +301,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
         if stop():
             summary.stopped_by = "signal"
             return summary
-        parser = RowParser(source.name, source.header(), columns, options)
+        parser = RowParser(source.name, source.header(), columns, options, optional=scorer.watched)
         if parser_state:
             parser.load_state(parser_state)
         if RowShaper.needed(options.duplicates, options.resample):
@@ -342,13 +350,17 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             summary.skipped += len(rows.errors)
             parsed = (rows.index, rows.values, rows.lines) if rows.lines else None
             shaped = parsed if shaper is None or parsed is None else shaper.push(*parsed)
-            detection = scorer.score(shaped[1], shaped[0]) if shaped is not None and len(shaped[0]) else None
+            detection = None
+            if shaped is not None and len(shaped[0]):  # the watched state columns split off the readings
+                readings, states = split_watched(shaped[1], len(columns), parser.optional)
+                detection = scorer.score(readings, shaped[0]) if states is None else \
+                    scorer.score(readings, shaped[0], states=states)
             if state_file is not None:  # before the answers: a restart goes over this block, never answers it again
                 state_file.answered(parsed, *reached)
             answered = reached
             if detection is not None:
                 if recent is not None:
-                    recent.add(*shaped)
+                    recent.add(shaped[0], readings, shaped[2])
                 try:
                     writer.write(detection, shaped[2] if isinstance(shaped[2], list) else shaped[2].tolist(),
                                  scorer.events)

@@ -62,17 +62,24 @@ class LiveScorer:
     def tracker(self):
         return self.feed.tracker
 
+    @property
+    def watched(self) -> list[str]:
+        """The state and constant columns the model watches (`seqae.data.states`; [] for none)."""
+        return [] if self.feed.states is None else self.feed.states.columns
+
     def update(self, rows) -> Detection:
         """Score the next rows of the feed (a frame with the model's sensor columns, its index the
         rows' times, or an array `(n_rows, n_features)`); the rows before the first full window and the
-        rules' burn-in are `warming_up`. `events` lists the alerts that opened or closed on them."""
+        rules' burn-in are `warming_up`. `events` lists the alerts that opened or closed on them; a
+        frame's watched columns give the detection's `state_events`."""
         values, index = self.detector.check_input(rows, min_rows=1)
         if not isinstance(rows, pd.DataFrame):
             index = pd.RangeIndex(self.n_rows, self.n_rows + len(values), name="row")
-        return self.score(values, index)
+        return self.score(values, index, states=self.feed.states.given(rows) if self.watched else None)
 
-    def score(self, values: np.ndarray, index: pd.Index) -> Detection:
-        """`update` of rows already checked: `values` `(n_rows, n_features)` finite, in the model's order."""
+    def score(self, values: np.ndarray, index: pd.Index, states: pd.DataFrame | None = None) -> Detection:
+        """`update` of rows already checked: `values` `(n_rows, n_features)` finite, in the model's order;
+        `states`: the same rows' watched columns, any of them (`Feed.score`)."""
         tracker, events = self.tracker, []
         reported = [tracker.n_alerts]  # alerts whose open was reported
         pending = [alert for alert in tracker.alerts if not alert.closed]  # open, or ended within the cooldown
@@ -88,7 +95,7 @@ class LiveScorer:
                 events.append(self._event(position, "close", alert))
                 pending.remove(alert)
 
-        detection, _ = self.feed.score(values, index, on_step=on_step)
+        detection, _ = self.feed.score(values, index, on_step=on_step, states=states)
         self.events = events
         tracker.forget(self.alerts_kept)
         return detection
@@ -133,6 +140,14 @@ class LiveScorer:
             raise DataError("the state holds no feed; start without it")
         scorer.feed = Feed.from_state(detector, state["feed"])
         return scorer
+
+
+def split_watched(values: np.ndarray, n_features: int, names: list[str]) -> tuple[np.ndarray, pd.DataFrame | None]:
+    """Rows read with the watched columns `names` after the model's `n_features` columns
+    (`RowParser`'s `optional`): the model's readings, and the watched columns (None without any)."""
+    if not names:
+        return values, None
+    return values[:, :n_features], pd.DataFrame(values[:, n_features:n_features + len(names)], columns=names)
 
 
 def _model_identity(detector: BaseDetector) -> dict:

@@ -36,7 +36,7 @@ from seqae.data.regular import block_from_state, block_state
 from seqae.detectors import BaseDetector
 from seqae.errors import DataError, storage_error
 from seqae.files import StagedFile
-from seqae.streaming.live import LiveScorer
+from seqae.streaming.live import LiveScorer, split_watched
 from seqae.streaming.switch import RecentRows
 
 STATE_FORMAT = 2
@@ -84,6 +84,8 @@ def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | N
         shaper = RowShaper(str(data), options.duplicates, options.resample)
         if snapshot.get("shaper"):
             shaper.load_state(snapshot["shaper"])
+    # the blocks hold the watched state columns read after the model's (`RowParser`'s optional): split alike
+    watched = list((snapshot.get("parser") or {}).get("optional") or [])
     for block in blocks:  # answered after the snapshot: gone over again, not answered again
         offset, line = block["offset"], block["line"]
         if block.get("rows") is None:
@@ -94,8 +96,9 @@ def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | N
         if shaper is not None:
             index, values, lines = shaper.push(index, values, lines)
         if len(index):
-            scorer.score(values, index)
-            recent.add(index, values, lines)
+            readings, states = split_watched(values, len(detector.feature_names_in_), watched)
+            scorer.score(readings, index) if states is None else scorer.score(readings, index, states=states)
+            recent.add(index, readings, lines)
     return Resume(scorer, offset=offset if same_file else None, line=line if same_file else None, parser=parser,
                   shaper=shaper.state() if shaper is not None and (same_file or pipe) else None, recent=recent)
 

@@ -60,7 +60,8 @@ class RecentRows:
         return len(self.lines)
 
     def add(self, index: pd.Index, values: np.ndarray, lines) -> None:
-        """The rows just scored (in the feed's order)."""
+        """The rows just scored (in the feed's order): their readings in the model's columns alone
+        (the watched state columns split off, `seqae.streaming.live.split_watched`)."""
         if not len(index):
             return
         values = np.asarray(values, dtype=np.float64)

@@ -67,6 +67,9 @@ class FitResult:
         roles = self.detector.roles_
         if len(roles) > self.detector.n_features_in_:  # state or constant columns left out of the model
             lines.append(f"columns: {describe_roles(roles, list(self.detector.feature_names_in_))}")
+            watched = getattr(self.detector, "states_", None)
+            if watched is not None and watched.describe():  # seqae.data.states: reported in state_events
+                lines.append(f"watched: {watched.describe()} (scores.csv's state_events)")
         return "\n".join(lines)
 
 

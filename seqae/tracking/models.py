@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import ModelSignature, infer_signature
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
+from mlflow.types.schema import AnyType
 
 from seqae.detectors import BaseDetector
 from seqae.errors import ConfigError
@@ -190,7 +191,12 @@ def _signature(detector: BaseDetector, example: pd.DataFrame):
     inferred = infer_signature(example, params={"threshold": 1.0, "reconstruction": False, "context_rows": -1})
     outputs = [ColSpec("double", "score"), ColSpec("integer", "is_anomaly"), ColSpec("long", "alert_id")]
     outputs += [ColSpec("double", f"contribution_{name}") for name in detector.feature_names_in_]
-    return ModelSignature(inputs=inferred.inputs, outputs=Schema(outputs), params=inferred.params)
+    inputs = inferred.inputs
+    book = getattr(detector, "states_", None)
+    if book is not None and book.columns:  # the watched state columns: optional, whole numbers or not
+        inputs = Schema(inputs.inputs + [ColSpec(AnyType(), name, required=False) for name in book.columns])
+        outputs.append(ColSpec("string", "state_events"))
+    return ModelSignature(inputs=inputs, outputs=Schema(outputs), params=inferred.params)
 
 
 @dataclass

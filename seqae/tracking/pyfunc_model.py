@@ -13,7 +13,9 @@ column first, then the columns below, in the request's row order.
 `predict` takes a frame of sensor readings (rows in time order, the fitted sensor columns) and
 returns one row per input row, decided as a live feed of those rows would be (`BaseDetector.detect`):
 `score` (calibrated: 1.0 = the threshold), `raw_score`, `is_anomaly`, `alert_id`, `warming_up` and
-`contribution_<sensor>` for each sensor, and for a model that keeps labelled faults (`seqae feedback
+`contribution_<sensor>` for each sensor, for a model that watches state and constant columns
+`state_events` (`seqae.data.states`: what the request's rows of them did that training never saw),
+and for a model that keeps labelled faults (`seqae feedback
 --fault`) `like_fault`: the fault the row's alert is like (`seqae.alerts.faults`), "" for none. The
 `threshold` param sets the flag level on the calibrated score for one call; the `reconstruction` param
 (true) adds `expected_<sensor>` for each sensor: what the model expected the row to read, in the
@@ -229,6 +231,10 @@ class SeqaeDetectorModel(mlflow.pyfunc.PythonModel):
         checked = scoring_params(params)
         context_rows, level = checked.context_rows, checked.threshold
         frame = self.check_input(model_input, None if context_rows is None else context_rows + 1)
+        book = getattr(self.detector, "states_", None)
+        states = book.given(model_input) if book is not None and book.columns else None
+        if states is not None:  # the watched state columns the request holds: its rows' state_events
+            frame = frame.assign(**{name: states[name].to_numpy() for name in states.columns})
         # The rows of the request are a feed of their own, decided from its first row by the model's rules.
         detection = self.detector.detect(frame, level=1.0 if level is None else level)
         columns = detection.columns()
