@@ -129,13 +129,14 @@ def demo(out_dir, experiment, epochs, quiet):
     from seqae.metrics.report import format_metrics
 
     click.echo(format_metrics(evaluation.metrics))
-    base, found = result.baseline, result.baseline_injected
+    base, found, own = result.baseline, result.baseline_injected, result.injected
     missed = ", ".join(found.loc[~found["detected"], "kind"]) or "none"
     click.echo(f"\nWhat the network adds: the deviation baseline (each reading's distance from its sensor's "
                f"usual level, nothing learned) gets AUC-PR {base['auc_pr']:.3f}, F1 {base['f1']:.3f} on the same "
                f"rows, against the LSTM autoencoder's {evaluation.metrics['auc_pr']:.3f} and "
-               f"{evaluation.metrics['f1']:.3f}.\nIt flags {int(found['detected'].sum())} of {len(found)} injected "
-               f"anomalies (missed: {missed}). On your own data, fit `--model deviation` too and compare.")
+               f"{evaluation.metrics['f1']:.3f}.\nThe baseline's alerts cover {int(found['detected'].sum())} of "
+               f"{len(found)} injected anomalies (missed: {missed}), the LSTM autoencoder's "
+               f"{int(own['detected'].sum())}. On your own data, fit `--model deviation` too and compare.")
     click.echo(f"\nSee the run (losses, plots, model): seqae ui, then open {fit_result.run_url}")
     click.echo(f"Serve the model: seqae serve {fit_result.model_uri}")
 

@@ -362,6 +362,12 @@ def test_demo_fits_scores_evaluates_and_logs_one_run(tmp_path, monkeypatch):
     assert baseline, out
     assert logged.data.metrics["baseline_deviation_eval_auc_pr"] == pytest.approx(float(baseline.group(1)), abs=5e-4)
     assert 0 < logged.data.metrics["baseline_deviation_eval_auc_pr"] < 1
+    # which figure is whose: the baseline's injected anomalies named as the baseline's, the model's beside them
+    covered = re.search(r"The baseline's alerts cover (\d) of 4 injected anomalies \(missed: [^)]*\), the LSTM "
+                        r"autoencoder's (\d)\.", out)
+    assert covered, out
+    model_rows = re.findall(r"^\s*(?:spike|level_shift|noise|frequency)\s+sensor_\d.*\s(True|False)\s", out, re.M)
+    assert len(model_rows) == 4 and int(covered.group(2)) == model_rows.count("True"), out
 
 
 # ---- bad input -----------------------------------------------------------------------------------------
