@@ -121,3 +121,24 @@ def test_a_fleet_export_without_what_the_model_needs_is_a_one_line_error(in_stor
     result = evaluate(in_store[2], tmp_path / "bad.csv")
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: ") and result.output.count("\n") == 1 and re.search(message, result.output)
+
+
+def test_a_fleet_with_a_shared_detector_evaluates_a_new_machine_with_it(fleet_files, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    fitted = CliRunner().invoke(cli, ["fit", str(fleet_files[0] / "fleet.csv"), "--asset-column", "machine",
+                                      "--model", "pca", "--window-size", "16", "--train-rows", str(N_TRAIN),
+                                      "--label-column", "anomaly", "--jobs", "1", "--fallback", "shared"])
+    assert fitted.exit_code == 0, fitted.output
+    run_id = re.search(r"^run:\s+([0-9a-f]{32})", fitted.output, re.M).group(1)
+    model_uri = re.search(r"^model:\s+(\S+)", fitted.output, re.M).group(1)
+    rows = pd.read_csv(fleet_files[0] / "fleet.csv")
+    rows["machine"] = rows["machine"].replace({"m02": "m09"})
+    rows.to_csv(tmp_path / "new.csv", index=False)
+
+    result = evaluate(model_uri, tmp_path / "new.csv")
+    assert result.exit_code == 0, result.output
+    assert re.search(rf"^m09 \(shared\) +{N_ROWS} ", result.stdout, re.M), result.stdout
+    per_machine = pd.read_csv(mlflow.artifacts.download_artifacts(
+        f"runs:/{run_id}/evaluation/new/per_machine.csv", dst_path=str(tmp_path)), dtype={"machine": str})
+    assert dict(zip(per_machine["machine"], per_machine["detector"])) == {"m00": "own", "m01": "own", "m09": "shared"}
