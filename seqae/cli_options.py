@@ -157,6 +157,22 @@ def device_option(command):
                              "docs/benchmarks.md states.")(command)
 
 
+def follow_alias_options(answers: str, kept: str = ""):
+    """--follow-alias/--no-follow-alias and --check-every for a command that answers `answers`
+    ("request", "row") with a model that may be models:/NAME@ALIAS; `kept`: what the switch keeps."""
+
+    def decorate(command):
+        command = click.option("--check-every", type=click.FloatRange(0.1), default=30.0, show_default=True,
+                               metavar="SECONDS",
+                               help="With --follow-alias: how often to ask the registry where the alias points.")(command)
+        return click.option("--follow-alias/--no-follow-alias", default=True, show_default=True,
+                            help=f"For models:/NAME@ALIAS: when the alias moves to another version, load it and "
+                                 f"answer with it from the next {answers} on{kept}; no effect on any other "
+                                 "model.")(command)
+
+    return decorate
+
+
 def experiment_option(command):
     """--experiment for a command that logs runs."""
     return click.option("--experiment", default=DEFAULT_EXPERIMENT, show_default=True,

@@ -9,8 +9,8 @@ from __future__ import annotations
 import click
 
 from seqae.cli_commands import CleanExitCommand, SeqaeCommand, quiet_tracking
-from seqae.cli_options import (EPOCHS_HELP, INPUT_FILE, device_option, experiment_option, server_options,
-                                 shown_experiment_option, split_seeds)
+from seqae.cli_options import (EPOCHS_HELP, INPUT_FILE, device_option, experiment_option, follow_alias_options,
+                                 server_options, shown_experiment_option, split_seeds)
 
 
 @click.command(cls=SeqaeCommand)
@@ -22,11 +22,7 @@ from seqae.cli_options import (EPOCHS_HELP, INPUT_FILE, device_option, experimen
               help="Largest request body in MB; a larger one is refused (413) without being held in memory. "
                    "The default holds a day of 1-second readings (86,400 rows) of SKAB's 8 sensors 2.7 times "
                    "over: 24 MB as dataframe_records, 13 MB as dataframe_split.")
-@click.option("--follow-alias/--no-follow-alias", default=True, show_default=True,
-              help="For models:/NAME@ALIAS: when the alias moves to another version, load it and answer with it "
-                   "from the next request on (each answer names its version in the X-Seqae-Model-Version header).")
-@click.option("--check-every", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="SECONDS",
-              help="With --follow-alias: how often to ask the registry where the alias points.")
+@follow_alias_options("request", " (each answer names its version in the X-Seqae-Model-Version header)")
 @device_option
 def serve(model_uri, host, port, workers, max_request_mb, follow_alias, check_every, device):
     """Serve a model over REST with MLflow's scoring server.

@@ -13,7 +13,8 @@ from pathlib import Path
 import click
 
 from seqae.cli_commands import SeqaeCommand, quiet_tracking
-from seqae.cli_options import INPUT_FILE, OUTPUT_FILE, device_option, experiment_option, read_options
+from seqae.cli_options import (INPUT_FILE, OUTPUT_FILE, device_option, experiment_option, follow_alias_options,
+                                 read_options)
 
 
 @click.command(cls=SeqaeCommand)
@@ -87,11 +88,7 @@ def score(model_uri, data, output, intervals, reconstruction, precision, retrosp
 @click.option("--report-every", type=click.IntRange(1), default=1000, show_default=True, metavar="N",
               help="Log monitoring metrics to the MLflow run every N rows.")
 @click.option("--no-track", is_flag=True, help="No MLflow monitoring run.")
-@click.option("--follow-alias/--no-follow-alias", default=True, show_default=True,
-              help="For models:/NAME@ALIAS: when the alias moves to another version, answer from the next row on "
-                   "with it (each row answered once, open alerts kept); no effect on any other model.")
-@click.option("--check-every", type=click.FloatRange(0.1), default=30.0, show_default=True, metavar="SECONDS",
-              help="With --follow-alias: how often to ask the registry where the alias points.")
+@follow_alias_options("row", " (each row answered once, open alerts kept)")
 @read_options
 @experiment_option
 @device_option

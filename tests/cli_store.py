@@ -99,6 +99,15 @@ def error_line(result) -> str:
     return errors[0]
 
 
+def enter_store(folder, monkeypatch) -> None:
+    """The test runs in `folder` on its ./mlruns (no MLFLOW_TRACKING_URI), the store in use."""
+    from seqae import tracking
+
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    tracking.use_store()
+
+
 @contextlib.contextmanager
 def chdir(path):
     previous = os.getcwd()

@@ -6,8 +6,8 @@
 For each file: the cached default of the decisions study (`decisions.fitted_file`: `seqae fit`'s
 default, seed 0, on the file's training rows) scores the test rows as a feed of their own
 (`BaseDetector.detect`, as `seqae score` and `seqae watch` decide them). The first alert that fires
-outside every labelled segment and its tolerance (max(30 rows, 10 % of the segment), as
-../shared/tools/feedback_replay.py judges) is given a `normal` verdict: `learn_normal` on the alert's
+outside every labelled segment and its tolerance (`seqae.metrics`' max(30 rows, 10 % of the
+segment), as ../shared/tools/feedback_replay.py judges) is given a `normal` verdict: `learn_normal` on the alert's
 rows with the `window_size - 1` rows before them, as `seqae feedback --alert ID --normal` does. The
 test rows are then scored again from their first row. Reported over the files with a false alert:
 the false alerts that fire after the verdict's last row, before and after it, and the labelled
@@ -24,6 +24,7 @@ import pandas as pd
 
 from benchmarks.quality import common, protocol
 from benchmarks.quality.decisions import fitted_file
+from seqae.metrics import ALERT_TOLERANCE_ROWS, ALERT_TOLERANCE_SHARE
 
 SETS = ("skab", "nab-dev")
 
@@ -32,7 +33,8 @@ def judged(detection, labels: np.ndarray) -> tuple[list[int], list[bool], list[t
     """The rows where the alerts fired, whether each is true (inside a segment or its tolerance),
     and the segments with their tolerance."""
     edges = np.flatnonzero(np.diff(np.r_[0, labels, 0]))
-    segments = [(start, end - 1, max(30, int(0.1 * (end - start)))) for start, end in zip(edges[::2], edges[1::2])]
+    segments = [(start, end - 1, max(ALERT_TOLERANCE_ROWS, int(ALERT_TOLERANCE_SHARE * (end - start))))
+                for start, end in zip(edges[::2], edges[1::2])]
     fired = [alert.fired_at for alert in detection.alerts]
     true = [any(s <= f <= e + t for s, e, t in segments) for f in fired]
     return fired, true, segments

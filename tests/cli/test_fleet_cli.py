@@ -11,7 +11,7 @@ import urllib.request
 import numpy as np
 import pandas as pd
 import pytest
-from cli_store import chdir, free_port, start_seqae, stop, wait_for
+from cli_store import chdir, enter_store, free_port, start_seqae, stop, wait_for
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
@@ -52,9 +52,7 @@ def fleet_store(tmp_path_factory):
 
 @pytest.fixture
 def in_store(fleet_store, monkeypatch):
-    monkeypatch.chdir(fleet_store[0])
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    tracking.use_store()
+    enter_store(fleet_store[0], monkeypatch)
     return fleet_store
 
 

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 from mlflow.tracking import MlflowClient
 
+from cli_store import enter_store
 from seqae import tracking
 from seqae.cli import cli
 from seqae.synthetic import make_fleet_data
@@ -42,9 +43,7 @@ def fleet_files(tmp_path_factory):
 
 @pytest.fixture
 def in_store(fleet_files, monkeypatch):
-    monkeypatch.chdir(fleet_files[0])
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    tracking.use_store()
+    enter_store(fleet_files[0], monkeypatch)
     return fleet_files
 
 
