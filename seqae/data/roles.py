@@ -22,6 +22,7 @@ from seqae.errors import ConfigError
 
 ROLES = ("continuous", "state", "constant")
 MAX_STATES = 16
+HELD_ROLES = ("state", "constant")  # columns that hold their last reading: a value between two states is none
 
 
 def column_roles(values: np.ndarray, names: list[str], given: dict | None = None) -> dict[str, str]:
@@ -45,6 +46,26 @@ def column_roles(values: np.ndarray, names: list[str], given: dict | None = None
             raise ConfigError(f"the role of {name!r} must be one of {', '.join(ROLES)}, got {role!r}")
         roles[name] = role
     return roles
+
+
+def held_columns(roles: dict[str, str]) -> tuple[str, ...]:
+    """The columns (`HELD_ROLES`) that take their last reading where `--fill interpolate` fills a gap or
+    `--resample` makes a grid time, as a valve holds its position: 0.5 between 0 and 1 is no state."""
+    return tuple(name for name, role in roles.items() if role in HELD_ROLES)
+
+
+def held_by_readings(values: np.ndarray, names: list[str]) -> tuple[str, ...]:
+    """`held_columns` of rows whose roles are not known yet (a training file as it is read): the
+    columns whose finite readings in `values` `(n_rows, n_columns)` are at most `MAX_STATES` distinct
+    whole numbers, the state and constant columns `column_roles` finds in them."""
+    values = np.asarray(values, dtype=np.float64)
+    held = []
+    for j, name in enumerate(names):
+        readings = values[:, j][np.isfinite(values[:, j])]
+        distinct = np.unique(readings)
+        if 0 < distinct.size <= MAX_STATES and np.all(distinct == np.round(distinct)):
+            held.append(name)
+    return tuple(held)
 
 
 def modelled_columns(roles: dict[str, str]) -> list[str]:
