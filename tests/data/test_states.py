@@ -52,3 +52,16 @@ def test_resample_and_repeats_hold_a_state_column_at_its_last_reading(tmp_path):
                   "pressure": [1.5, 2.5, 3.5], "valve": [0, 1, 1]}).to_csv(repeated, index=False)
     merged = read_sensor_csv(repeated, ReadOptions(duplicates="mean", hold="states"))
     assert list(merged["pressure"]) == [2.0, 3.5] and list(merged["valve"]) == [1, 1]
+
+
+def test_the_state_columns_a_model_scores_are_read_as_numbers():
+    """Where no column is a reading the detector models the state columns (`modelled_columns`): they
+    are interpolated and averaged as readings are, and only the constants hold."""
+    import numpy as np
+
+    from seqae.data.roles import held_by_readings, held_columns
+
+    values = np.array([[0.0, 3.0, 0.25], [1.0, 3.0, np.nan], [np.nan, 3.0, 7.5]])
+    assert held_by_readings(values, ["valve", "pump_id", "flow"]) == ("valve", "pump_id")
+    assert held_by_readings(values[:, :2], ["valve", "pump_id"]) == ("pump_id",)
+    assert held_columns({"valve": "state", "mode": "state"}) == ()
