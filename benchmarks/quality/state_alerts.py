@@ -55,7 +55,8 @@ def found_segments(labels: np.ndarray, fired: list[int]) -> np.ndarray:
     fired = np.asarray(fired, dtype=np.int64)
     found = np.zeros(len(segments), dtype=bool)
     for k, (first, last) in enumerate(segments):
-        reach = last + max(metrics.ALERT_TOLERANCE_ROWS, int(np.ceil(metrics.ALERT_TOLERANCE_SHARE * (last - first + 1))))
+        tolerance = max(metrics.ALERT_TOLERANCE_ROWS, int(np.ceil(metrics.ALERT_TOLERANCE_SHARE * (last - first + 1))))
+        reach = last + tolerance
         found[k] = bool(((fired >= first) & (fired <= reach)).any())
     return found
 

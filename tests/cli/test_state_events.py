@@ -222,9 +222,32 @@ def test_fill_interpolate_holds_a_state_column_and_interpolates_the_readings(in_
     assert list(read["valve_cmd"].iloc[57:64]) == [0, 0, 0, 0, 0, 0, 1]
     assert list(read["valve_cmd"].iloc[257:263]) == [0, 0, 0, 0, 0, 1]
     pressure = frame["Pressure"].to_numpy()
-    np.testing.assert_allclose(read["Pressure"].iloc[20:23], pressure[19] + (pressure[23] - pressure[19]) * np.arange(1, 4) / 4)
+    np.testing.assert_allclose(read["Pressure"].iloc[20:23],
+                               pressure[19] + (pressure[23] - pressure[19]) * np.arange(1, 4) / 4)
 
     narrow_path, narrow = tmp_path / "narrow.csv", tmp_path / "narrow-scores.csv"
     frame[["Pressure", "Temperature"]].to_csv(narrow_path, index_label="timestamp")
     assert run("score", uri, narrow_path, "-o", narrow, "--fill", "interpolate").exit_code == 0
     pd.testing.assert_frame_equal(scores[DECISIONS], pd.read_csv(narrow, keep_default_na=False)[DECISIONS])
+
+
+def test_watch_resample_holds_the_valve_at_its_last_reading(tmp_path):
+    """A real `seqae watch --resample 2min` of readings every minute, every other one 20 s late: a grid
+    time's span holds the valve's 0 and its 1 around each change, whose mean (0.5) would be a state
+    training never held; the valve takes its last reading, so no event is reported."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    DeviationDetector(smoothing=1).fit(plant(400, seed=0)).save(tmp_path / "model")
+    frame = plant(300, seed=1)
+    frame.index = frame.index + pd.to_timedelta(np.where(np.arange(300) % 2, 20, 0), unit="s")
+    frame.to_csv(tmp_path / "in.csv", index_label="timestamp")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    with open(tmp_path / "in.csv") as stdin:
+        result = subprocess.run([sys.executable, "-m", "seqae", "watch", str(tmp_path / "model"), "-", "--resample",
+                                 "2min", "--no-track"], stdin=stdin, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert len(answers) == 150 and {a["state_events"] for a in answers} == {""}
