@@ -23,4 +23,5 @@ STUDIES = {
     "decisions": "decisions",
     "feedback": "feedback",
     "fault-match": "fault_match",
+    "state-alerts": "state_alerts",
 }

@@ -21,7 +21,8 @@ from seqae.data.csv import fill_missing, read_fleet_csv, read_header, read_senso
 from seqae.data.chunks import ChunkReader
 from seqae.data.scaler import Scaler
 from seqae.data.training_rows import (FleetTrainingData, TrainingData, collect_csv_files, read_fleet_for_detector,
-                                      read_fleet_training, read_for_detector, read_training_data, read_training_files)
+                                      options_for_detector, read_fleet_training, read_for_detector,
+                                      read_training_data, read_training_files)
 
 __all__ = [
     "DECIMAL_MARKS", "DUPLICATE_POLICIES", "FILL_POLICIES", "GAP_FACTOR", "TIME_UNITS", "ChunkReader", "ParsedRows",
@@ -29,6 +30,6 @@ __all__ = [
     "check_unique_times", "collect_csv_files", "compression_of", "open_text",
     "read_fleet_training", "read_training_files", "fill_missing", "mixed_offsets_error", "parse_numbers",
     "parse_reading", "parse_time_fields", "parse_timestamps", "read_fleet_csv", "read_fleet_for_detector",
-    "read_for_detector", "read_header",
+    "options_for_detector", "read_for_detector", "read_header",
     "read_sensor_csv", "read_table", "read_training_data", "sniff_separator", "time_gaps", "time_text",
 ]

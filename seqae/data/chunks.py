@@ -1,11 +1,11 @@
 """A sensor CSV read a block of rows at a time, the same way `read_sensor_csv` reads it whole.
 
 `ChunkReader` yields (index, values) blocks with gaps filled by the file's fill policy
-(`GapFiller` carries a gap across block edges), one row per time and on the grid as the options
-say (`seqae.data.regular.RowShaper`, which carries the rows a later block may still change), so
-that a file of any length is read in bounded memory: chunked scoring (`seqae.streaming`) and the
-benchmarks read through it. With `sort`, the file is read whole by `read_sensor_csv` (it must fit
-in memory) and handed on in blocks.
+(`GapFiller` carries a gap across block edges; state columns hold their last reading), one row
+per time and on the grid as the options say (`seqae.data.regular.RowShaper`, which carries the
+rows a later block may still change), so that a file of any length is read in bounded memory:
+chunked scoring (`seqae.streaming`) and the benchmarks read through it. With `sort`, the file is
+read whole by `read_sensor_csv` (it must fit in memory) and handed on in blocks.
 """
 
 from __future__ import annotations
@@ -34,9 +34,7 @@ class ChunkReader:
         self.required = list(columns)
         columns = self.required + [c for c in optional if c not in self.required]
         self.name, self.columns, self.options, self.chunk_rows = name, columns, options, chunk_rows
-        self.filler = None if options.fill == "error" else GapFiller(name, columns, options.fill)
-        self.shaper = RowShaper(name, options.duplicates, options.resample) \
-            if RowShaper.needed(options.duplicates, options.resample) else None
+        self.filler = self.shaper = None  # made on the first chunk, which tells the held columns (`_start`)
         self.last_stamp = None  # the previous chunk's last time value, to check the order across edges
         self.last_text = None  # and that time as written
 
@@ -45,7 +43,7 @@ class ChunkReader:
             yield from self._sorted()
             return
         line = 2  # file line of the chunk's first row: the header is line 1
-        options, skip = self.options, 0
+        options, skip, started = self.options, 0, False
         for number, raw in enumerate(read_table(self.name, options.sep, self.chunk_rows)):
             if number == 0:
                 options = options.settle(self.name, raw)
@@ -62,6 +60,9 @@ class ChunkReader:
             values = np.column_stack([parse_numbers(self.name, raw[c], c, options.decimal, first_line=line)
                                       for c in self.columns])
             lines = np.arange(line, line + len(raw))
+            if not started:
+                self._start(values)
+                started = True
             if self.filler is None:
                 frame = pd.DataFrame(values[:, :len(self.required)], columns=self.required)
                 fill_missing(self.name, frame, "error", file_rows=lines)  # raises at a gap
@@ -75,6 +76,16 @@ class ChunkReader:
                 yield from self._shaped(*filled)
         if self.shaper is not None:
             yield from self._ready(self.shaper.finish())
+
+    def _start(self, values: np.ndarray) -> None:
+        """The gap filler and the row shaper, holding the columns `options.hold` names ('states': those
+        whose readings in the first chunk are few whole numbers)."""
+        options = self.options
+        held = options.held(self.columns, values)
+        hold = [c in held for c in self.columns]
+        self.filler = None if options.fill == "error" else GapFiller(self.name, self.columns, options.fill, hold)
+        self.shaper = RowShaper(self.name, options.duplicates, options.resample, hold=hold) \
+            if RowShaper.needed(options.duplicates, options.resample) else None
 
     def _sorted(self):
         """The file read whole (`read_sensor_csv`, rows sorted by time) and handed on in chunks."""
@@ -127,8 +138,9 @@ class GapFiller:
     it can be filled; until then it waits, with the rows after it. (index, values, lines) in and out.
     """
 
-    def __init__(self, name: str, columns: list[str], fill: str):
+    def __init__(self, name: str, columns: list[str], fill: str, hold=()):
         self.name, self.columns, self.fill = name, columns, fill
+        self.held = np.asarray(hold, dtype=bool) if len(hold) else np.zeros(len(columns), dtype=bool)  # carried forward
         n_features = len(columns)
         self.anchor_key = [None] * n_features  # the key of the last reading handed on, per sensor
         self.anchor_value = np.full(n_features, np.nan)
@@ -170,7 +182,7 @@ class GapFiller:
                         fill_missing(self.name, frame, self.fill, file_rows=self.lines)
                     n_ready = 0
                     continue
-                if self.fill == "ffill":
+                if self.fill == "ffill" or self.held[c]:
                     before = np.searchsorted(xk, keys[gaps], side="right") - 1
                     values[gaps, c] = fp[np.maximum(before, 0)]
                 else:

@@ -249,12 +249,13 @@ def _series(name: str, frame: pd.DataFrame, labels: pd.DataFrame | None, options
         check_time_order(name, frame.index, file_rows, repeats=options.duplicates != "error",
                          values=frame.to_numpy())
         warn_about_gaps(name, frame.index)
-    frame = fill_missing(name, frame, options.fill, file_rows=file_rows)
+    held = options.held(frame.columns, frame.to_numpy())
+    frame = fill_missing(name, frame, options.fill, file_rows=file_rows, hold=held)
     if not RowShaper.needed(options.duplicates, options.resample):
         return frame, labels
     n_labels = 0 if labels is None else labels.shape[1]
     values = frame.to_numpy() if not n_labels else np.hstack([frame.to_numpy(), labels.to_numpy(np.float64)])
-    shaper = RowShaper(name, options.duplicates, options.resample, n_labels)
+    shaper = RowShaper(name, options.duplicates, options.resample, n_labels, hold=[c in held for c in frame.columns])
     parts = [shaper.push(frame.index, values, file_rows), shaper.finish()]
     index = parts[0][0].append(parts[1][0])
     values = np.concatenate([parts[0][1], parts[1][1]])
@@ -324,13 +325,15 @@ def _no_numbers_hint(raw: pd.DataFrame, candidates: Sequence[str], options: Read
     return f"; check the separator (the columns were split at {options.sep!r}: --sep)"
 
 
-def fill_missing(name: str, frame: pd.DataFrame, fill: str, file_rows: np.ndarray) -> pd.DataFrame:
+def fill_missing(name: str, frame: pd.DataFrame, fill: str, file_rows: np.ndarray,
+                 hold=()) -> pd.DataFrame:
     """Apply the fill policy to non-finite values; `file_rows[i]` is the file line of frame row i.
 
     `interpolate` is linear in time between the readings around a gap (`time_positions`: by row for
     a frame without a time column; the same as by row for regularly spaced times), the readings
     before the first and after the last carried outward; `ffill` carries the last reading forward,
-    the first backward."""
+    the first backward, and so does `interpolate` in the columns `hold` names (state columns:
+    `seqae.data.roles.held_columns`)."""
     values = frame.to_numpy()
     bad = ~np.isfinite(values)
     if not bad.any():
@@ -355,7 +358,12 @@ def fill_missing(name: str, frame: pd.DataFrame, fill: str, file_rows: np.ndarra
     keys = time_keys(frame.index) if not isinstance(frame.index, pd.RangeIndex) else np.arange(len(frame))
     positions = time_positions(keys, keys[0], first_step(keys))
     values = clean.to_numpy(copy=True)
+    held = set(hold)
+    held = [str(c) in held for c in frame.columns]
     for col in np.flatnonzero(np.isnan(values).any(axis=0)):
+        if held[col]:
+            values[:, col] = clean.iloc[:, col].ffill().bfill().to_numpy()
+            continue
         known = ~np.isnan(values[:, col])
         values[~known, col] = np.interp(positions[~known], positions[known], values[known, col])
     return pd.DataFrame(values, index=frame.index, columns=frame.columns)

@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from seqae.data.roles import held_by_readings
 from seqae.data.text import sniff_separator
 from seqae.errors import ConfigError, DataError, DataWarning, name_list, shorten
 
@@ -31,6 +32,9 @@ FILL_POLICIES = ("error", "ffill", "interpolate")
 
 
 DECIMAL_MARKS = (".", ",")
+
+
+HOLD_STATES = "states"  # ReadOptions.hold: the columns whose readings look like states hold their last reading
 
 
 DUPLICATE_POLICIES = ("error", "first", "last", "mean")  # rows that repeat a time: refused, or one row kept
@@ -104,6 +108,9 @@ class ReadOptions:
     resample: str | None = None  # a regular step ('1min', or a number for a time column of numbers): each step
     # the time-weighted mean of the readings joined by straight lines; None: the rows as they are
     time_format: str | None = None  # 'ISO8601', a strptime format or 'mixed' (none guessed); None: from the first time
+    hold: tuple[str, ...] | str | None = None  # columns that take their last reading in a gap and at a grid time,
+    # never a value between two (a model's state and constant columns); 'states': those whose readings are few
+    # whole numbers (`seqae.data.roles.held_by_readings`, for training rows); None: none
 
     def __post_init__(self):
         if self.fill not in FILL_POLICIES:
@@ -136,6 +143,16 @@ class ReadOptions:
             raise ConfigError(f"--duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, got {self.duplicates!r}")
         if self.resample is not None:
             resample_step(self.resample)
+        if self.hold is not None and self.hold != HOLD_STATES:
+            if isinstance(self.hold, str) or not all(isinstance(c, str) for c in self.hold):
+                raise ConfigError(f"hold must name columns (a list of names) or be {HOLD_STATES!r}, got {self.hold!r}")
+            object.__setattr__(self, "hold", tuple(self.hold))
+
+    def held(self, names, values: np.ndarray) -> tuple[str, ...]:
+        """The columns of `names` that hold their last reading (`hold`), `values` the rows read (for 'states')."""
+        if self.hold == HOLD_STATES:
+            return held_by_readings(values, list(names))
+        return tuple(self.hold or ())
 
     def replace(self, **changes) -> "ReadOptions":
         """These options with the fields given that are not None changed."""

@@ -18,6 +18,9 @@ One `RowShaper` serves a file read whole (`read_sensor_csv`: every row pushed at
   come (its line is that reading's), so a live feed answers it then; at the end of a file the
   last grid times with readings are handed on too. Labels: the largest of the readings the value
   is made from.
+- Held columns (`hold`: state and constant columns, `seqae.data.roles.held_columns`) are never
+  averaged or interpolated, as a valve holds its position: a grid time takes the last reading at
+  or before it, `--duplicates mean` the last of the repeats.
 """
 
 from __future__ import annotations
@@ -59,10 +62,13 @@ def first_step(keys: np.ndarray):
 class RowShaper:
     """Rows (index, values, lines) in time order to rows with one row per time, on the grid of
     `resample` if given. `n_labels`: the last columns of `values` are 0/1 labels (their largest
-    value is kept). `push` returns the rows that are ready; `finish` the rest."""
+    value is kept); `hold`: which of the first columns are held (True: the last reading, never a
+    mean or a line). `push` returns the rows that are ready; `finish` the rest."""
 
-    def __init__(self, name: str, duplicates: str = "error", resample: str | None = None, n_labels: int = 0):
+    def __init__(self, name: str, duplicates: str = "error", resample: str | None = None, n_labels: int = 0,
+                 hold=()):
         self.name, self.duplicates, self.rule, self.n_labels = name, duplicates, resample, n_labels
+        self.holding = np.flatnonzero(np.asarray(hold, dtype=bool))  # the held columns' positions
         self.step = None  # the grid step in index keys (ns or a number), once the index is known
         self.kind = None  # the index: (class, tz, name), once known
         self.last_key = None  # `first`: the time of the last row handed on
@@ -126,6 +132,7 @@ class RowShaper:
         else:
             counts = (ends - starts + 1)[:, None]
             merged = np.add.reduceat(values, starts, axis=0) / counts
+            merged[:, self.holding] = values[ends][:, self.holding]
         if self.n_labels:
             merged[:, -self.n_labels:] = np.maximum.reduceat(values[:, -self.n_labels:], starts, axis=0)
         return keys[starts], merged, lines[ends]
@@ -170,6 +177,9 @@ class RowShaper:
             after = np.minimum(after, len(keys) - 1)
             weight = _fraction(keys[before], keys[after], grid[empty])
             out[empty] = values[before] + weight[:, None] * (values[after] - values[before])
+        if len(self.holding):  # the last reading at or before the grid time
+            at = np.maximum(np.searchsorted(keys, grid, side="right") - 1, 0)
+            out[:, self.holding] = values[at][:, self.holding]
         if self.n_labels:
             low = np.where(full, starts, starts - 1)
             high = np.where(full, stops - 1, np.minimum(stops, len(keys) - 1))

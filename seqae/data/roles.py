@@ -22,6 +22,7 @@ from seqae.errors import ConfigError
 
 ROLES = ("continuous", "state", "constant")
 MAX_STATES = 16
+HELD_ROLES = ("state", "constant")  # columns that hold their last reading: a value between two states is none
 
 
 def column_roles(values: np.ndarray, names: list[str], given: dict | None = None) -> dict[str, str]:
@@ -45,6 +46,28 @@ def column_roles(values: np.ndarray, names: list[str], given: dict | None = None
             raise ConfigError(f"the role of {name!r} must be one of {', '.join(ROLES)}, got {role!r}")
         roles[name] = role
     return roles
+
+
+def held_columns(roles: dict[str, str]) -> tuple[str, ...]:
+    """The columns that take their last reading where `--fill interpolate` fills a gap or `--resample`
+    makes a grid time, as a valve holds its position (0.5 between 0 and 1 is no state): the state and
+    constant columns (`HELD_ROLES`) a detector leaves out of its model (`modelled_columns`)."""
+    held = [name for name, role in roles.items() if role in HELD_ROLES]
+    if len(held) == len(roles):  # no reading: the states are modelled, read as numbers
+        held = [name for name in held if roles[name] == "constant"]
+    return tuple(held)
+
+
+def held_by_readings(values: np.ndarray, names: list[str]) -> tuple[str, ...]:
+    """`held_columns` of rows whose roles are not known yet (a training file as it is read), by
+    `column_roles`' rule over each column's finite readings in `values` `(n_rows, n_columns)`."""
+    values = np.asarray(values, dtype=np.float64)
+    roles = {}
+    for j, name in enumerate(names):
+        distinct = np.unique(values[:, j][np.isfinite(values[:, j])])
+        whole = 0 < distinct.size <= MAX_STATES and np.all(distinct == np.round(distinct))
+        roles[name] = ("constant" if distinct.size == 1 else "state") if whole else "continuous"
+    return held_columns(roles)
 
 
 def modelled_columns(roles: dict[str, str]) -> list[str]:

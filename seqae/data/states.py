@@ -14,8 +14,9 @@ An event is reported on the row where the column changes (the first row of a fee
 before it, counts as a change), so a column that stays on an unseen value is reported once. A
 missing value (NaN) is no reading: the column's last reading stands. Each row's events depend on
 the rows up to it alone, and the last reading of each column (`events`' `previous`) carries them
-across pieces of a feed. How often these events fall inside labelled anomalies and on normal rows:
-docs/benchmarks.md, "Wide sensor files".
+across pieces of a feed. Events are context (an alert lists those within it) and raise no alert
+of their own; how often they fall inside labelled anomalies and on normal rows, and what alerts
+from them would cost: docs/benchmarks.md, "Wide sensor files".
 """
 
 from __future__ import annotations

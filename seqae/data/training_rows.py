@@ -6,6 +6,7 @@
     read_fleet_training  a fleet export's training rows, split by the asset column
     read_for_detector    the sensors a fitted detector needs (other columns ignored), and the labels
     read_fleet_for_detector  the same for a fleet model: each asset's rows, split by its asset column
+    options_for_detector the read options that hold a fitted detector's state and constant columns
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from pathlib import Path
 import pandas as pd
 
 from seqae.data.csv import read_fleet_csv, read_header, read_sensor_csv
-from seqae.data.options import ReadOptions
+from seqae.data.options import HOLD_STATES, ReadOptions
+from seqae.data.roles import held_columns
 from seqae.errors import ConfigError, DataError, missing_columns_message
 
 
@@ -147,11 +149,15 @@ def read_training_data(path, *, columns=None, time_column=None, label_column=Non
                        options: ReadOptions | None = None) -> TrainingData:
     """Read a sensor CSV and keep the training rows: the first `train_rows`, or those up to and
     including the time `train_until`, or all. The label column, if named, is never a sensor.
-    `options`: how the file is written; `time_column`, `sep` and `fill`, when given, replace its fields."""
+    `options`: how the file is written; `time_column`, `sep` and `fill`, when given, replace its fields.
+    Unless `options.hold` says otherwise, the columns whose readings are few whole numbers (the state
+    and constant columns of `seqae.data.roles`) hold their last reading through a gap and on a grid."""
     if train_rows is not None and train_until is not None:
         raise ConfigError("give either --train-rows or --train-until, not both")
     path = Path(path)
     options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
+    if options.hold is None:  # the state columns hold their last reading, as the model will read them
+        options = options.replace(hold=HOLD_STATES)
     frame = read_sensor_csv(path, options, columns=columns, label_columns=[label_column] if label_column else [])
     n_rows = len(frame)
     if train_rows is not None:
@@ -217,10 +223,18 @@ def read_for_detector(detector, path, *, time_column=None, label_column=None,
     """Read the sensors `detector` was fitted on from a CSV (other columns are ignored); with
     `label_column`, also the labels: `(frame, labels)`. `options`: how the file is written;
     `time_column`, `sep` and `fill`, when given, replace its fields."""
-    options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
+    options = options_for_detector(detector, (options or ReadOptions()).replace(time_column=time_column, sep=sep,
+                                                                                fill=fill))
     needed = _sensors_in_header(detector, path, options)
     labels = [label_column] if label_column else []
     return read_sensor_csv(path, options, columns=needed, label_columns=labels, return_labels=bool(label_column))
+
+
+def options_for_detector(detector, options: ReadOptions | None = None) -> ReadOptions:
+    """`options` holding the state and constant columns of `detector`'s fitted table (`roles_`,
+    `seqae.data.roles.held_columns`) through a filled gap and at a grid time, as its training rows
+    held them; a model saved without roles holds none."""
+    return (options or ReadOptions()).replace(hold=held_columns(getattr(detector, "roles_", None) or {}))
 
 
 def read_fleet_for_detector(fleet, path, *, label_column=None, options: ReadOptions | None = None):

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seqae.data import ChunkReader, ReadOptions, read_header
+from seqae.data import ChunkReader, ReadOptions, options_for_detector, read_header
 from seqae.detectors import BaseDetector, Detection, RawScores, scoring
 from seqae.files import StagedFile, staged_files
 from seqae.progress import ProgressBar
@@ -113,7 +113,7 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
     started = time.perf_counter()
     modelled = list(detector.feature_names_in_)
     decider = _Decider(detector)
-    reader = ChunkReader(name, modelled, options, int(chunk_rows),
+    reader = ChunkReader(name, modelled, options_for_detector(detector, options), int(chunk_rows),
                          optional=decider.watched(read_header(name, options.sep)))
     retrospective = _ChunkScorer(detector, name, reconstruct=reconstruct) if ranking or reconstruct else None
     staged: list[StagedFile] = []

@@ -31,7 +31,7 @@ import os
 from contextlib import suppress
 from dataclasses import dataclass
 
-from seqae.data import ReadOptions, RowParser, RowShaper
+from seqae.data import ReadOptions, RowParser, RowShaper, options_for_detector
 from seqae.data.regular import block_from_state, block_state
 from seqae.detectors import BaseDetector
 from seqae.errors import DataError, storage_error
@@ -80,12 +80,14 @@ def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | N
     offset, line = snapshot["offset"], snapshot["line"]
     options = options or ReadOptions()
     shaper = None
-    if RowShaper.needed(options.duplicates, options.resample):
-        shaper = RowShaper(str(data), options.duplicates, options.resample)
-        if snapshot.get("shaper"):
-            shaper.load_state(snapshot["shaper"])
     # the blocks hold the watched state columns read after the model's (`RowParser`'s optional): split alike
     watched = list((snapshot.get("parser") or {}).get("optional") or [])
+    if RowShaper.needed(options.duplicates, options.resample):  # state columns hold their last reading
+        held = options_for_detector(detector).hold
+        shaper = RowShaper(str(data), options.duplicates, options.resample,
+                           hold=[str(c) in held for c in list(detector.feature_names_in_) + watched])
+        if snapshot.get("shaper"):
+            shaper.load_state(snapshot["shaper"])
     for block in blocks:  # answered after the snapshot: gone over again, not answered again
         offset, line = block["offset"], block["line"]
         if block.get("rows") is None:

@@ -14,6 +14,9 @@ with it. What the new scorer holds:
   they carry over, so an open alert stays open, with its id, until the new model's scores close it;
   no alert opens twice. The rows of an episode still going on are not learnt by the new reference
   when it ends (their raw scores were the old model's).
+- **the state columns' last readings**: each column both models watch (`seqae.data.states`) keeps
+  the feed's last reading, so the first reading after the switch is compared with it (a transition
+  across the switch is reported, a constant that moved before it is not reported again).
 
 Row positions go on from the old scorer's: the first row after the switch is row `n_rows` of the
 feed for both, so alert rows and the every-`REFRESH_ROWS` refreshes keep their places.
@@ -98,7 +101,8 @@ class RecentRows:
 
 def switched(scorer: LiveScorer, detector: BaseDetector, recent: RecentRows) -> LiveScorer:
     """A scorer of `detector` that goes on from the next row of `scorer`'s feed: warmed on the last
-    `rows_to_warm(detector)` rows of `recent`, with `scorer`'s alerts (see the module docstring).
+    `rows_to_warm(detector)` rows of `recent`, with `scorer`'s alerts and the last readings of the
+    state columns both watch (see the module docstring).
     A `ConfigError` when `detector` reads other sensors than the feed's."""
     expected, found = list(scorer.feature_names), [str(n) for n in detector.feature_names_in_]
     if found != expected:
@@ -113,5 +117,6 @@ def switched(scorer: LiveScorer, detector: BaseDetector, recent: RecentRows) -> 
     carried, own = scorer.tracker.state(), new.tracker.state()
     merged = {**own, **{key: carried[key] for key in FEED_ALERT_KEYS if key in carried}, "quarantine": []}
     new.feed.tracker = AlertTracker.from_state(detector.alert_rules_, merged)
+    new.feed.last_states = {name: value for name, value in scorer.feed.last_states.items() if name in new.watched}
     new.events = []
     return new

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from cli_store import in_fitted_store, run
 
-from seqae.data import read_sensor_csv
+from seqae.data import ReadOptions, read_sensor_csv
 from seqae.data.states import StateBook
 from seqae.detectors import BaseDetector, DeviationDetector
 from seqae.streaming import score_csv
@@ -193,3 +193,61 @@ def test_watch_of_a_growing_file_killed_and_restarted_gives_the_events_of_score(
     assert [a["state_events"] for a in answers] == list(expected["state_events"])
     assert [a["is_anomaly"] for a in answers] == list(expected["is_anomaly"])
     assert sum(bool(a["state_events"]) for a in answers) == 3
+
+
+def test_fill_interpolate_holds_a_state_column_and_interpolates_the_readings(in_store, tmp_path):
+    """`--fill interpolate` over a gap in the valve column around its 0 -> 1 change: the valve holds its
+    last reading (0.5 would be a state training never held), in fit and in score, and the readings are
+    interpolated in time as before, so the scores are those of the same rows without the state columns."""
+    train_frame = plant(400, seed=0).astype({"valve_cmd": float})
+    train_frame.iloc[158:163, train_frame.columns.get_loc("valve_cmd")] = np.nan  # the 0 -> 1 at row 160
+    train_frame.iloc[10:13, train_frame.columns.get_loc("Pressure")] = np.nan
+    train = tmp_path / "train.csv"
+    train_frame.to_csv(train, index_label="timestamp")
+    result = run("fit", train, "--model", "deviation", "--fill", "interpolate")
+    assert result.exit_code == 0, result.output
+    assert "watched: 1 state column watched" in result.output  # not read as a continuous 0, 1/6, ... 1
+    uri = re.search(r"^model: +(\S+)", result.output, re.M).group(1)
+
+    frame = plant(300, seed=1).astype({"valve_cmd": float})
+    frame.iloc[58:63, frame.columns.get_loc("valve_cmd")] = np.nan  # the 0 -> 1 at row 60
+    frame.iloc[258:262, frame.columns.get_loc("valve_cmd")] = np.nan  # and at row 260
+    frame.iloc[20:23, frame.columns.get_loc("Pressure")] = np.nan
+    path, wide = tmp_path / "gaps.csv", tmp_path / "wide.csv"
+    frame.to_csv(path, index_label="timestamp")
+    assert run("score", uri, path, "-o", wide, "--fill", "interpolate").exit_code == 0
+    scores = pd.read_csv(wide, keep_default_na=False)
+    assert set(scores["state_events"]) == {""}  # 0 -> 1 was seen in training; no 0.5 in between
+    read = read_sensor_csv(path, ReadOptions(fill="interpolate", hold=("valve_cmd", "pump_id")))  # as the model does
+    assert list(read["valve_cmd"].iloc[57:64]) == [0, 0, 0, 0, 0, 0, 1]
+    assert list(read["valve_cmd"].iloc[257:263]) == [0, 0, 0, 0, 0, 1]
+    pressure = frame["Pressure"].to_numpy()
+    np.testing.assert_allclose(read["Pressure"].iloc[20:23],
+                               pressure[19] + (pressure[23] - pressure[19]) * np.arange(1, 4) / 4)
+
+    narrow_path, narrow = tmp_path / "narrow.csv", tmp_path / "narrow-scores.csv"
+    frame[["Pressure", "Temperature"]].to_csv(narrow_path, index_label="timestamp")
+    assert run("score", uri, narrow_path, "-o", narrow, "--fill", "interpolate").exit_code == 0
+    pd.testing.assert_frame_equal(scores[DECISIONS], pd.read_csv(narrow, keep_default_na=False)[DECISIONS])
+
+
+def test_watch_resample_holds_the_valve_at_its_last_reading(tmp_path):
+    """A real `seqae watch --resample 2min` of readings every minute, every other one 20 s late: a grid
+    time's span holds the valve's 0 and its 1 around each change, whose mean (0.5) would be a state
+    training never held; the valve takes its last reading, so no event is reported."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    DeviationDetector(smoothing=1).fit(plant(400, seed=0)).save(tmp_path / "model")
+    frame = plant(300, seed=1)
+    frame.index = frame.index + pd.to_timedelta(np.where(np.arange(300) % 2, 20, 0), unit="s")
+    frame.to_csv(tmp_path / "in.csv", index_label="timestamp")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    with open(tmp_path / "in.csv") as stdin:
+        result = subprocess.run([sys.executable, "-m", "seqae", "watch", str(tmp_path / "model"), "-", "--resample",
+                                 "2min", "--no-track"], stdin=stdin, capture_output=True, text=True, env=env, timeout=120)
+    assert result.returncode == 0, result.stderr
+    answers = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
+    assert len(answers) == 150 and {a["state_events"] for a in answers} == {""}

@@ -169,3 +169,31 @@ def test_switched_scorer_goes_on_from_the_same_row_with_the_open_alert(frame):
     assert len(recent) >= rows_to_warm(second) and not detection.warming_up.any()
     events = [(e.event, e.alert["alert_id"]) for e in new.events]
     assert ("open", 0) not in events and ("close", 0) in events
+
+
+def test_switched_scorer_keeps_the_last_readings_of_the_state_columns(tmp_path):
+    """Two versions saved and loaded, both watching a mode and a constant pump id: the first row after
+    the switch is compared with the feed's last readings, so the mode's 2 -> 1 across the switch is
+    reported, the pump id that moved before it is not reported again, and the events are those of a
+    feed that never switched."""
+    from seqae.detectors import BaseDetector, DeviationDetector
+
+    rng = np.random.default_rng(0)
+    times = pd.date_range("2026-03-01", periods=460, freq="min")
+    train = pd.DataFrame({"flow": rng.normal(size=400), "mode": np.repeat([0, 1, 2] * 34, 4)[:400],
+                          "pump_id": 3}, index=times[:400])  # the mode goes 0 -> 1 -> 2 -> 0, never 2 -> 1
+    DeviationDetector(smoothing=1).fit(train).save(tmp_path / "v1")
+    DeviationDetector(smoothing=3).fit(train.iloc[100:]).save(tmp_path / "v2")
+    first, second = BaseDetector.load(tmp_path / "v1"), BaseDetector.load(tmp_path / "v2")
+    mode = [0] * 5 + [1] * 5 + [2] * 5 + [0] * 5 + [1] * 5 + [2] * 5 + [1] * 10 + [2] * 10 + [0] * 10
+    test = pd.DataFrame({"flow": rng.normal(size=60), "mode": mode, "pump_id": [3] * 10 + [4] * 50},
+                        index=times[400:])
+
+    scorer, recent = LiveScorer(first), RecentRows.for_detector(first)
+    before = scorer.update(test.iloc[:30])
+    recent.add(test.index[:30], test[["flow"]].to_numpy()[:30], np.arange(30))
+    after = switched(scorer, second, recent).update(test.iloc[30:])
+    events = {k: text for k, text in enumerate(list(before.state_events) + list(after.state_events)) if text}
+    assert events == {10: "pump_id (constant 3 in training) changed to 4",
+                      30: "mode went 2 -> 1, never seen in training"}
+    assert list(LiveScorer(first).update(test).state_events) == list(before.state_events) + list(after.state_events)
