@@ -107,3 +107,29 @@ def test_a_row_judged_normal_opens_no_alert_and_stays_out_of_the_reference():
     assert len(kept) == 40 and 5.0 not in kept  # the bump's rows judged normal stay out of the reference
     with pytest.raises(Exception, match="known must hold one value per row"):
         rules.tracker().update(scores, known=known[:5])
+
+
+def test_the_gate_is_asked_of_the_rows_above_the_flag_level_alone_and_decides_as_on_every_row(judged):
+    """A tracker given the rows' verdicts up front, and one asking them of the rows above the flag
+    level only (as a feed does), make the same decisions."""
+    detector, test, _ = judged
+    detection = detector.detect(test)
+    values, _ = detector.check_input(test)
+    known = detector.like_verdicts(values)
+    assert known.any()
+    asked = []
+
+    def ask(rows):
+        asked.extend(rows.tolist())
+        return known[rows]
+
+    every, above = detector.alert_rules_.tracker(), detector.alert_rules_.tracker()
+    step = every.update(detection.raw_scores, detection.contributions, known=known)
+    lazy = above.update(detection.raw_scores, detection.contributions, known=ask)
+    np.testing.assert_array_equal(lazy.flags, step.flags)
+    np.testing.assert_array_equal(np.concatenate([lazy.alert_ids, above.finish()]),
+                                  np.concatenate([step.alert_ids, every.finish()]))
+    assert [(a.start, a.end, a.fired_at) for a in above.alerts] == [(a.start, a.end, a.fired_at) for a in every.alerts]
+    above_level = (np.nan_to_num(step.scores, nan=-np.inf) > every.level) & ~step.warming_up
+    assert asked == np.flatnonzero(above_level).tolist()
+    assert 0 < len(asked) < len(test) // 3  # the bumps and the shift

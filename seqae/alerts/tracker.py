@@ -111,7 +111,9 @@ class AlertTracker:
         (`BaseDetector.verdict_gate`). Such a row above the flag level neither opens nor feeds an
         episode that has not fired, and it does not join the normal reference (the reference keeps
         describing what the model scores, so the rest of the feed is judged as without the verdict).
-        An alert that has fired goes on by its own scores."""
+        An alert that has fired goes on by its own scores. `known` may also be a function of row
+        positions among these (an int array) giving theirs: it is asked, once per refresh block, of
+        the block's scored rows past burn-in above the flag level alone, the only rows it decides."""
         if self._finished:
             raise ConfigError("this AlertTracker has finished; start a new one with AlertRules.tracker()")
         raw = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -121,10 +123,13 @@ class AlertTracker:
             if contributions.ndim != 2 or len(contributions) != n:
                 raise DataError(f"contributions must be (n_timepoints, n_features) with {n} rows, "
                                 f"got shape {contributions.shape}")
-        if known is not None:
+        ask = known if callable(known) else None
+        if known is not None and ask is None:
             known = np.asarray(known, dtype=bool).reshape(-1)
             if known.size != n:
                 raise DataError(f"known must hold one value per row ({n}), got {known.size}")
+        elif ask is not None:
+            known = np.zeros(n, dtype=bool)
         calibrated = np.full(n, np.nan)
         flags = np.zeros(n, dtype=np.int8)
         warming = np.zeros(n, dtype=bool)
@@ -139,6 +144,12 @@ class AlertTracker:
             block = raw[k:stop]
             c = (block - reference.median) / reference.spread
             calibrated[k:stop] = c
+            if ask is not None:  # the calibration is fixed for the block: ask of its rows that it decides
+                scored = np.isfinite(block)
+                past_burn_in = self.n_scored + np.cumsum(scored) - scored >= burn_in
+                rows = k + np.flatnonzero((c > self.level) & past_burn_in)
+                if rows.size:
+                    known[rows] = np.asarray(ask(rows), dtype=bool).reshape(-1)
             j = k
             while j < stop:
                 x, t = raw[j], first + j
