@@ -47,6 +47,9 @@ class Alert:
     end_time: object = None
     fired_time: object = None
     peak_time: object = None
+    # each sensor's followed level (readings) when the feed raised it (`seqae.detectors.feed.Feed`): what a
+    # verdict on its rows compares like with like (`BaseDetector.learn_normal`); None: not known
+    followed_level: np.ndarray | None = None
 
     @property
     def top(self) -> int | None:
@@ -405,6 +408,8 @@ def _alert_state(alert: Alert) -> dict:
     state["shares"] = None if alert.shares is None else [float(v) for v in alert.shares]
     for key in _ALERT_TIMES:
         state[key] = time_state(getattr(alert, key))
+    if alert.followed_level is not None:
+        state["followed_level"] = [float(v) for v in alert.followed_level]
     return state
 
 
@@ -413,4 +418,5 @@ def _alert_from_state(state: dict) -> Alert:
     return Alert(int(state["alert_id"]), int(state["start"]), int(state["end"]), int(state["fired_at"]),
                  int(state["peak"]), float(state["peak_score"]), float(state["peak_raw"]), float(state["peak_severity"]),
                  int(state["n_flagged"]), shares, bool(state["closed"]), str(state["reason"]),
-                 *(time_from_state(state[key]) for key in _ALERT_TIMES))
+                 *(time_from_state(state[key]) for key in _ALERT_TIMES),
+                 None if state.get("followed_level") is None else np.asarray(state["followed_level"], dtype=np.float64))

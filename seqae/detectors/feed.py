@@ -8,7 +8,7 @@ restart needs. What `BaseDetector.detect`, chunked scoring (`seqae score`), the 
       rows the rules judged normal --`delay` rows later--> the normal reference, and each sensor's level
     the windows of the rows scored above the flag level --like one operators judged normal?
       (`BaseDetector.verdict_gate`)--> `known`: such a row opens no alert and stays out of the
-      reference (`AlertTracker.update`)
+      reference (`AlertTracker.update`); an alert that fires keeps the level it was raised at
 
 Normal behaviour drifts (a temperature creeps up, a machine ages): each sensor's level is the
 median of its last `level_rows_` readings judged normal (`BaseDetector.fit` sets it to the training
@@ -109,12 +109,26 @@ class Feed:
         # asked by the tracker of the rows above the flag level alone: elsewhere a verdict decides nothing
         known = None if self.gate is None else (lambda rows: _known_at(self.gate, series, window, len(values), rows))
         step = self.tracker.update(raw.scores, raw.contributions, list(index), on_step=on_step, known=known)
+        self._mark_level(first)
         self.n_rows += len(values)
         self._take_admitted()
         return Detection(index, self.feature_names, step.scores, raw.contributions, self.tracker.level, step.flags,
                          step.warming_up | raw.warming_up, raw.scores), step.alert_ids
 
     # ---- each sensor's level --------------------------------------------------------------------------
+
+    @property
+    def followed_level(self) -> np.ndarray:
+        """Each sensor's followed level now, in readings: the rows are scaled less it (`offset`)."""
+        return self.detector.level_reference_ + self.offset
+
+    def _mark_level(self, first: int) -> None:
+        """The alerts that fired from row `first` on (this block) keep the level its rows were scaled
+        less (`Alert.followed_level`)."""
+        for alert in reversed(self.tracker.alerts):
+            if alert.fired_at < first:
+                break
+            alert.followed_level = self.followed_level.copy()
 
     def _take_admitted(self) -> None:
         """The rows the rules admitted to the normal reference since the last call: their readings wait
