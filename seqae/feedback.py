@@ -77,8 +77,9 @@ def learn_normal(detector, values: np.ndarray, index, force: bool = False,
                  where: str = "the verdict rows", followed_level=None) -> NormalVerdict:
     """Teach `detector` (fitted; changed in place) that rows `values` (checked, in its column order,
     at least one window) are normal; see the module docstring. `followed_level`: each sensor's
-    followed level when a feed raised them (`Alert.followed_level`); the rows are taken less its move from the training
-    rows' level, as that feed scaled them, so a repeat on any later level is compared like for like."""
+    followed level when a feed raised them (`Alert.followed_level`); the rows are taken less its
+    move from the training rows' level, as that feed scaled them, so a repeat on any later level
+    is compared like for like."""
     if followed_level is not None:
         level = np.asarray(followed_level, dtype=np.float64).reshape(-1)
         if level.size != detector.n_features_in_ or not np.isfinite(level).all():

@@ -70,7 +70,8 @@ def feedback_and_log(model_uri: str, verdicts: list[Verdict], *, verdicts_path: 
     for verdict, (alert, rows, source, level) in zip(verdicts, found):
         label = f"{where}, line {verdict.line}" if verdict.line else where
         if verdict.verdict == "normal":
-            effect = detector.learn_normal(rows, force=force, where=f"{label} ({verdict.names()})", followed_level=level)
+            effect = detector.learn_normal(rows, force=force, where=f"{label} ({verdict.names()})",
+                                           followed_level=level)
             if effect.held_back:
                 notes.append(f"{verdict.names()}: still {effect.peak_after:.3g} times the threshold after the "
                              f"windows were kept as judged normal; the threshold was left where it was (beyond the alert "

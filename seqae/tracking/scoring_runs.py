@@ -4,7 +4,8 @@ A scoring pass that raised alerts is one small run in the experiment of the mode
 `seqae.kind=scoring`, `seqae.model_run_id`, `seqae.model_uri`): its alert table
 (`alerts/alerts.csv`) and each alert's rows with the `window_size - 1` rows before it
 (`alerts/rows/<alert_id>.csv`, `seqae.verdicts.alert_rows`), and the level each sensor's readings
-were followed at when it fired (`alerts/followed_levels.json`, `Alert.followed_level`), logged in one batch of artifacts.
+were followed at when it fired (`alerts/followed_levels.json`, `Alert.followed_level`), logged in
+one batch of artifacts.
 `seqae feedback` finds an alert in the latest such run of its model (`find_scored_alert`).
 """
 
