@@ -68,7 +68,8 @@ def score(model_uri, data, output, intervals, reconstruction, precision, retrosp
     if not no_track and result["alerts"] and loaded.run_id:  # for `seqae feedback` on these alerts
         from seqae.tracking.scoring_runs import log_scored_alerts
 
-        run_id = log_scored_alerts(loaded, data, result["alert_table"], options=read)
+        run_id = log_scored_alerts(loaded, data, result["alert_table"], options=read,
+                                   followed_levels=result.get("followed_levels"))
         click.echo(f"alerts kept for feedback in run {run_id}")
 
 

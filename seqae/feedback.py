@@ -1,6 +1,7 @@
 """An operator's verdict on an alert, learnt by the model it was raised by.
 
-    alert rows (with window_size - 1 rows before them) --verdict "normal"-->
+    alert rows (with window_size - 1 rows before them), less the move of the level their feed
+      followed when it raised the alert (`Alert.followed_level`) --verdict "normal"-->
       every nearest-window detector (knn-window, alone or in an ensemble) keeps their windows as
         windows judged normal: a feed asks, before an alert opens, whether the window ending on a
         row is like one of them (`BaseDetector.verdict_gate`), and such a row opens none
@@ -73,9 +74,19 @@ def calibrated_peak(detector, values: np.ndarray, index) -> tuple[float, np.ndar
 
 
 def learn_normal(detector, values: np.ndarray, index, force: bool = False,
-                 where: str = "the verdict rows") -> NormalVerdict:
+                 where: str = "the verdict rows", followed_level=None) -> NormalVerdict:
     """Teach `detector` (fitted; changed in place) that rows `values` (checked, in its column order,
-    at least one window) are normal; see the module docstring."""
+    at least one window) are normal; see the module docstring. `followed_level`: each sensor's
+    followed level when a feed raised them (`Alert.followed_level`); the rows are taken less its
+    move from the training rows' level, as that feed scaled them, so a repeat on any later level
+    is compared like for like."""
+    if followed_level is not None:
+        level = np.asarray(followed_level, dtype=np.float64).reshape(-1)
+        if level.size != detector.n_features_in_ or not np.isfinite(level).all():
+            raise DataError(f"{where}: the followed level must hold one finite reading per sensor "
+                            f"({detector.n_features_in_}), got {level.size}; pass that of the feed that raised the "
+                            "alert (`Alert.followed_level`)")
+        values = values - (level - detector.level_reference_)
     rules = detector.alert_rules_
     peak_before, raw = calibrated_peak(detector, values, index)
     if not np.isfinite(peak_before):

@@ -90,6 +90,8 @@ def test_a_feed_in_pieces_and_restarted_from_its_state_decides_as_one_pass(judge
     feed.finish()
     np.testing.assert_array_equal(np.concatenate(flags), whole.flags)
     assert [a.fired_at for a in feed.tracker.alerts] == alert_rows(whole)
+    for alert, kept in zip(feed.tracker.alerts, whole.alerts):  # the level each was raised at, across the restart
+        np.testing.assert_array_equal(alert.followed_level, kept.followed_level)
 
 
 def test_a_row_judged_normal_opens_no_alert_and_stays_out_of_the_reference():
@@ -107,3 +109,60 @@ def test_a_row_judged_normal_opens_no_alert_and_stays_out_of_the_reference():
     assert len(kept) == 40 and 5.0 not in kept  # the bump's rows judged normal stay out of the reference
     with pytest.raises(Exception, match="known must hold one value per row"):
         rules.tracker().update(scores, known=known[:5])
+
+
+def test_a_verdict_raised_on_a_moved_level_stops_its_repeat_on_the_next_level(tmp_path):
+    """The first sensor's level creeps up by 2 (the feed follows it), the bump fires and is judged
+    normal, the level creeps up by 2 more, the bump recurs: it opens no alert; a bump on the other
+    sensor still fires at the row it fired at without the verdict."""
+    detector = make_detector("ensemble", window_size=WINDOW, members=[["knn-window", {}], ["deviation", {}]])
+    detector.fit(series(400, 0, 0))
+    ramp, first_bump = 2000, 2800
+    second_bump = first_bump + 200 + ramp + 500
+    other = second_bump + 150
+    test = series(other + 200, 400, 1)
+    t = np.arange(len(test))
+    test.iloc[:, 0] += 2.0 * (np.clip((t - 300) / ramp, 0, 1) + np.clip((t - first_bump - 200) / ramp, 0, 1))
+    for at in (first_bump, second_bump):
+        test.iloc[at:at + 30, 0] += np.hanning(30)
+    test.iloc[other:other + 30, 1] += 2.0 * np.hanning(30)
+
+    before = detector.detect(test)
+    rows = alert_rows(before)
+    assert near(rows, first_bump) and near(rows, second_bump) and near(rows, other), rows
+    judged = next(a for a in before.alerts if first_bump <= a.fired_at <= first_bump + 40)
+    np.testing.assert_allclose(judged.followed_level[0] - detector.level_reference_[0], 2.0, atol=0.1)  # the level followed
+    detector.learn_normal(test.iloc[judged.start - WINDOW + 1:judged.end + 1], followed_level=judged.followed_level)
+    detector = BaseDetector.load(detector.save(tmp_path / "judged"))
+
+    after = detector.detect(test)
+    rows = alert_rows(after)
+    assert not near(rows, first_bump) and not near(rows, second_bump), rows
+    fired = lambda detection: next(a.fired_at for a in detection.alerts if a.fired_at >= other)
+    assert fired(after) == fired(before)
+
+
+def test_the_gate_is_asked_of_the_rows_above_the_flag_level_alone_and_decides_as_on_every_row(judged):
+    """A tracker given the rows' verdicts up front, and one asking them of the rows above the flag
+    level only (as a feed does), make the same decisions."""
+    detector, test, _ = judged
+    detection = detector.detect(test)
+    values, _ = detector.check_input(test)
+    known = detector.like_verdicts(values)
+    assert known.any()
+    asked = []
+
+    def ask(rows):
+        asked.extend(rows.tolist())
+        return known[rows]
+
+    every, above = detector.alert_rules_.tracker(), detector.alert_rules_.tracker()
+    step = every.update(detection.raw_scores, detection.contributions, known=known)
+    lazy = above.update(detection.raw_scores, detection.contributions, known=ask)
+    np.testing.assert_array_equal(lazy.flags, step.flags)
+    np.testing.assert_array_equal(np.concatenate([lazy.alert_ids, above.finish()]),
+                                  np.concatenate([step.alert_ids, every.finish()]))
+    assert [(a.start, a.end, a.fired_at) for a in above.alerts] == [(a.start, a.end, a.fired_at) for a in every.alerts]
+    above_level = (np.nan_to_num(step.scores, nan=-np.inf) > every.level) & ~step.warming_up
+    assert asked == np.flatnonzero(above_level).tolist()
+    assert 0 < len(asked) < len(test) // 3  # the bumps and the shift

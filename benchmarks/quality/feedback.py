@@ -8,7 +8,7 @@ default, seed 0, on the file's training rows) scores the test rows as a feed of 
 (`BaseDetector.detect`, as `seqae score` and `seqae watch` decide them). The first alert that fires
 outside every labelled segment and its tolerance (`seqae.metrics`' max(30 rows, 10 % of the
 segment), as ../shared/tools/feedback_replay.py judges) is given a `normal` verdict: `learn_normal` on the alert's
-rows with the `window_size - 1` rows before them, as `seqae feedback --alert ID --normal` does. The
+rows with the `window_size - 1` rows before them, at the level the feed followed when it raised it (`Alert.followed_level`). The
 test rows are then scored again from their first row. Reported over the files with a false alert:
 the false alerts that fire after the verdict's last row, before and after it, and the labelled
 segments found, before and after (the issue's targets: the later false alerts fall by at least
@@ -53,7 +53,7 @@ def replay(detector, file: protocol.DevFile) -> dict | None:
         return None
     alert = before.alerts[first]
     rows = file.test.iloc[max(alert.start - detector.window_size + 1, 0):alert.end + 1]
-    effect = detector.learn_normal(rows)
+    effect = detector.learn_normal(rows, followed_level=alert.followed_level)
     after = detector.detect(file.test)
     fired_after, true_after, _ = judged(after, file.labels)
     late = lambda fired_rows, truth: sum(1 for f, ok in zip(fired_rows, truth) if not ok and f > alert.end)

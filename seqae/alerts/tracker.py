@@ -47,6 +47,9 @@ class Alert:
     end_time: object = None
     fired_time: object = None
     peak_time: object = None
+    # each sensor's followed level (readings) when the feed raised it (`seqae.detectors.feed.Feed`): what a
+    # verdict on its rows compares like with like (`BaseDetector.learn_normal`); None: not known
+    followed_level: np.ndarray | None = None
 
     @property
     def top(self) -> int | None:
@@ -111,7 +114,9 @@ class AlertTracker:
         (`BaseDetector.verdict_gate`). Such a row above the flag level neither opens nor feeds an
         episode that has not fired, and it does not join the normal reference (the reference keeps
         describing what the model scores, so the rest of the feed is judged as without the verdict).
-        An alert that has fired goes on by its own scores."""
+        An alert that has fired goes on by its own scores. `known` may also be a function of row
+        positions among these (an int array) giving theirs: it is asked, once per refresh block, of
+        the block's scored rows past burn-in above the flag level alone, the only rows it decides."""
         if self._finished:
             raise ConfigError("this AlertTracker has finished; start a new one with AlertRules.tracker()")
         raw = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -121,10 +126,13 @@ class AlertTracker:
             if contributions.ndim != 2 or len(contributions) != n:
                 raise DataError(f"contributions must be (n_timepoints, n_features) with {n} rows, "
                                 f"got shape {contributions.shape}")
-        if known is not None:
+        ask = known if callable(known) else None
+        if known is not None and ask is None:
             known = np.asarray(known, dtype=bool).reshape(-1)
             if known.size != n:
                 raise DataError(f"known must hold one value per row ({n}), got {known.size}")
+        elif ask is not None:
+            known = np.zeros(n, dtype=bool)
         calibrated = np.full(n, np.nan)
         flags = np.zeros(n, dtype=np.int8)
         warming = np.zeros(n, dtype=bool)
@@ -139,6 +147,12 @@ class AlertTracker:
             block = raw[k:stop]
             c = (block - reference.median) / reference.spread
             calibrated[k:stop] = c
+            if ask is not None:  # the calibration is fixed for the block: ask of its rows that it decides
+                scored = np.isfinite(block)
+                past_burn_in = self.n_scored + np.cumsum(scored) - scored >= burn_in
+                rows = k + np.flatnonzero((c > self.level) & past_burn_in)
+                if rows.size:
+                    known[rows] = np.asarray(ask(rows), dtype=bool).reshape(-1)
             j = k
             while j < stop:
                 x, t = raw[j], first + j
@@ -394,6 +408,8 @@ def _alert_state(alert: Alert) -> dict:
     state["shares"] = None if alert.shares is None else [float(v) for v in alert.shares]
     for key in _ALERT_TIMES:
         state[key] = time_state(getattr(alert, key))
+    if alert.followed_level is not None:
+        state["followed_level"] = [float(v) for v in alert.followed_level]
     return state
 
 
@@ -402,4 +418,5 @@ def _alert_from_state(state: dict) -> Alert:
     return Alert(int(state["alert_id"]), int(state["start"]), int(state["end"]), int(state["fired_at"]),
                  int(state["peak"]), float(state["peak_score"]), float(state["peak_raw"]), float(state["peak_severity"]),
                  int(state["n_flagged"]), shares, bool(state["closed"]), str(state["reason"]),
-                 *(time_from_state(state[key]) for key in _ALERT_TIMES))
+                 *(time_from_state(state[key]) for key in _ALERT_TIMES),
+                 None if state.get("followed_level") is None else np.asarray(state["followed_level"], dtype=np.float64))

@@ -297,15 +297,16 @@ class BaseDetector(BaseEstimator):
                                   faults=getattr(self, "faults_", None)),
                       detection.alert_ids, self.alert_rules_, detection.alerts)
 
-    def learn_normal(self, X, force: bool = False, where: str = "the verdict rows"):
+    def learn_normal(self, X, force: bool = False, where: str = "the verdict rows", followed_level=None):
         """An operator's verdict that rows `X` (an alert's rows, with the window_size - 1 before them)
         are normal: a window memory takes their windows, the threshold rises over them where it must
-        (at most the alert rules' `extreme` times unless `force`); returns `seqae.feedback.NormalVerdict`."""
+        (at most the alert rules' `extreme` times unless `force`); returns `seqae.feedback.NormalVerdict`.
+        `followed_level`: each sensor's, when a feed raised them (`Alert.followed_level`); None: the training rows'."""
         from seqae import feedback
 
         self.check_fitted()
         values, index = self.check_input(X)
-        return feedback.learn_normal(self, values, index, force=force, where=where)
+        return feedback.learn_normal(self, values, index, force=force, where=where, followed_level=followed_level)
 
     def learn_fault(self, X, note: str = "") -> dict:
         """An operator's verdict that rows `X` are a fault: kept with the model as a labelled example

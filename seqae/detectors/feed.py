@@ -6,8 +6,9 @@ restart needs. What `BaseDetector.detect`, chunked scoring (`seqae score`), the 
       --the windows ending on them (scoring.causal_element_scores)--> normalised, smoothed --> raw scores
       --the alert rules' tracker (seqae.alerts)--> calibrated scores, flags, alerts
       rows the rules judged normal --`delay` rows later--> the normal reference, and each sensor's level
-    the same windows --like one operators judged normal? (`BaseDetector.verdict_gate`)--> `known`:
-      such a row opens no alert and stays out of the reference (`AlertTracker.update`)
+    the windows of the rows scored above the flag level --like one operators judged normal?
+      (`BaseDetector.verdict_gate`)--> `known`: such a row opens no alert and stays out of the
+      reference (`AlertTracker.update`); an alert that fires keeps the level it was raised at
 
 Normal behaviour drifts (a temperature creeps up, a machine ages): each sensor's level is the
 median of its last `level_rows_` readings judged normal (`BaseDetector.fit` sets it to the training
@@ -23,6 +24,7 @@ from collections import deque
 
 import numpy as np
 import pandas as pd
+import torch
 
 from seqae.alerts.reference import REFRESH_ROWS
 from seqae.detectors import scoring
@@ -104,15 +106,29 @@ class Feed:
         self.recent = series[max(len(series) - (window - 1), 0):] if window > 1 else series[:0]
         first = self.n_rows
         self.readings.extend((first + k, row) for k, row in enumerate(np.asarray(values, dtype=np.float64)))
-        known = None if self.gate is None else _known(self.gate, series, window, len(values),
-                                                      detector.score_batch_size())
+        # asked by the tracker of the rows above the flag level alone: elsewhere a verdict decides nothing
+        known = None if self.gate is None else (lambda rows: _known_at(self.gate, series, window, len(values), rows))
         step = self.tracker.update(raw.scores, raw.contributions, list(index), on_step=on_step, known=known)
+        self._mark_level(first)
         self.n_rows += len(values)
         self._take_admitted()
         return Detection(index, self.feature_names, step.scores, raw.contributions, self.tracker.level, step.flags,
                          step.warming_up | raw.warming_up, raw.scores), step.alert_ids
 
     # ---- each sensor's level --------------------------------------------------------------------------
+
+    @property
+    def followed_level(self) -> np.ndarray:
+        """Each sensor's followed level now, in readings: the rows are scaled less it (`offset`)."""
+        return self.detector.level_reference_ + self.offset
+
+    def _mark_level(self, first: int) -> None:
+        """The alerts that fired from row `first` on (this block) keep the level its rows were scaled
+        less (`Alert.followed_level`)."""
+        for alert in reversed(self.tracker.alerts):
+            if alert.fired_at < first:
+                break
+            alert.followed_level = self.followed_level.copy()
 
     def _take_admitted(self) -> None:
         """The rows the rules admitted to the normal reference since the last call: their readings wait
@@ -202,6 +218,14 @@ def like_verdicts(detector, values: np.ndarray) -> np.ndarray:
         return np.zeros(len(values), dtype=bool)
     scaled = detector.scaler_.transform(values).astype(np.float32)
     return _known(gate, scaled, detector.window_size, len(values), detector.score_batch_size())
+
+
+def _known_at(gate, series: np.ndarray, window: int, n_rows: int, rows: np.ndarray) -> np.ndarray:
+    """`gate` of the windows ending on rows `rows` (positions among the last `n_rows` rows of the
+    scaled `series`, each with a full window), in one batch."""
+    ends = np.asarray(rows, dtype=np.int64) + len(series) - n_rows  # each window's last row in `series`
+    windows = np.stack([series[end - window + 1:end + 1] for end in ends])  # (batch, window, features)
+    return gate(torch.from_numpy(windows))
 
 
 def _known(gate, series: np.ndarray, window: int, n_rows: int, batch_size: int) -> np.ndarray:

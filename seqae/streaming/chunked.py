@@ -80,7 +80,8 @@ def score_csv(detector: BaseDetector, in_path: str | os.PathLike, out_path: str 
             for ranking rows after the fact; the decisions never use it.
 
     Returns:
-        `{"rows", "anomalies" (flagged rows), "alerts", "seconds", "alert_table"}`.
+        `{"rows", "anomalies" (flagged rows), "alerts", "seconds", "alert_table", "followed_levels"}`;
+        `followed_levels`: alert id -> each sensor's followed level when it fired (`Alert.followed_level`).
 
     Output files appear whole or not at all: each is written to a temporary file beside it and
     renamed over it at the end, and removed if anything fails.
@@ -172,7 +173,9 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
     finally:
         progress.close()
     return {"rows": counts["rows"], "anomalies": decider.n_flagged, "alerts": len(table),
-            "seconds": time.perf_counter() - started, "alert_table": table}
+            "seconds": time.perf_counter() - started, "alert_table": table,
+            "followed_levels": {alert.alert_id: [float(v) for v in alert.followed_level]
+                                for alert in decider.feed.tracker.alerts if alert.followed_level is not None}}
 
 
 def _pair(decided: list[tuple[Detection, np.ndarray]], ranked: list[np.ndarray], keep: bool):

@@ -1,7 +1,8 @@
 """`seqae feedback`: operators' verdicts learnt by a model, as a new version of it in MLflow.
 
-    model (models:/NAME/1) + verdicts --each alert's rows: the latest scoring run of the model that
-      raised it (`scoring_runs`), or --data FILE--> BaseDetector.learn_normal / learn_fault
+    model (models:/NAME/1) + verdicts --each alert's rows (and the level its feed followed): the
+      latest scoring run of the model that raised it (`scoring_runs`), or --data FILE (the training
+      level)--> BaseDetector.learn_normal / learn_fault
       --> a feedback run: the new model, registered as the next version of NAME; the verdicts as a
           dataset input and an artifact; what each verdict moved; tags naming the parent model's
           URI, run id and model id (`seqae.parent_*`)
@@ -66,10 +67,11 @@ def feedback_and_log(model_uri: str, verdicts: list[Verdict], *, verdicts_path: 
     where = verdicts_path or "--alert"
     found = [_rows_of(loaded, verdict, data, options, where) for verdict in verdicts]
     effects, notes, faults = [], [], []
-    for verdict, (alert, rows, source) in zip(verdicts, found):
+    for verdict, (alert, rows, source, level) in zip(verdicts, found):
         label = f"{where}, line {verdict.line}" if verdict.line else where
         if verdict.verdict == "normal":
-            effect = detector.learn_normal(rows, force=force, where=f"{label} ({verdict.names()})")
+            effect = detector.learn_normal(rows, force=force, where=f"{label} ({verdict.names()})",
+                                           followed_level=level)
             if effect.held_back:
                 notes.append(f"{verdict.names()}: still {effect.peak_after:.3g} times the threshold after the "
                              f"windows were kept as judged normal; the threshold was left where it was (beyond the alert "
@@ -119,7 +121,8 @@ def feedback_and_log(model_uri: str, verdicts: list[Verdict], *, verdicts_path: 
 
 
 def _rows_of(loaded, verdict: Verdict, data: str | None, options, where: str):
-    """(the alert's row of its table as a dict, its rows as a frame, where they came from) for `verdict`."""
+    """(the alert's row of its table as a dict, its rows as a frame, where they came from, each
+    sensor's followed level when it fired or None) for `verdict`."""
     detector = loaded.detector
     label = f"{where}, line {verdict.line}" if verdict.line else where
     found = find_scored_alert(loaded, verdict)
@@ -128,9 +131,9 @@ def _rows_of(loaded, verdict: Verdict, data: str | None, options, where: str):
                else "score the file with `seqae score MODEL FILE -o scores.csv` first, or give it with --data FILE")
         raise DataError(f"{label}: {verdict.names()} is in no scoring run of {hide_credentials(loaded.uri)}; {how}")
     if found is not None:
-        alert, rows, source = dict(found[0]), found[1], f"scoring run {found[2]}"
+        alert, rows, source, level = dict(found[0]), found[1], f"scoring run {found[2]}", found[3]
     else:
-        alert, rows, source = {"alert_id": -1, "start": verdict.start, "end": verdict.end}, None, data
+        alert, rows, source, level = {"alert_id": -1, "start": verdict.start, "end": verdict.end}, None, data, None
     if data is not None:
         table = pd.DataFrame([{"alert_id": 0, "start": alert["start"], "end": alert["end"]}])
         rows = alert_rows(data, table, list(detector.feature_names_in_), detector.window_size, options).get(0)
@@ -140,4 +143,4 @@ def _rows_of(loaded, verdict: Verdict, data: str | None, options, where: str):
         rows.index = pd.DatetimeIndex(pd.to_datetime(rows.index.astype(str)))
     except (ValueError, TypeError):
         rows = rows.reset_index(drop=True)
-    return alert, rows, source
+    return alert, rows, source, level

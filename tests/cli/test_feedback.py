@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -58,6 +59,10 @@ def test_a_normal_verdict_makes_version_2_with_its_lineage_and_the_pattern_stops
     assert result.exit_code == 0, result.output
     assert "alerts kept for feedback" in result.output
     before = _alerts("a1.csv")
+    scoring_run = re.search(r"alerts kept for feedback in run (\w+)", result.output).group(1)
+    with open(MlflowClient().download_artifacts(scoring_run, "alerts/followed_levels.json", str(store))) as handle:
+        levels = json.load(handle)  # the level each alert was raised at, for its verdict's windows
+    assert sorted(levels) == sorted(str(a) for a in before["alert_id"]) and all(len(v) == 2 for v in levels.values())
     starts = pd.to_datetime(before["start"])
     second_bump = pd.Timestamp("2026-03-02") + pd.Timedelta(seconds=N_TRAIN + BUMPS[1])
     assert len(before) >= 2 and (abs(starts - second_bump) < pd.Timedelta(seconds=40)).any()
