@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from cli_store import FIT_ARGS, N_TEST, SENSORS, error_line, fitted_store, in_fitted_store, run
 
@@ -332,6 +334,22 @@ def test_runs_lists_the_session_fit(in_store):
     wide = run("runs", "--wide")
     assert wide.stdout.splitlines()[0].split()[:2] == ["run_id", "name"]
     assert any(row.startswith(in_store.run_id) for row in wide.stdout.splitlines())
+
+
+def test_runs_shows_the_flat_metric_names_of_older_runs(in_store):
+    client = MlflowClient()
+    older = client.create_run(tracking.experiment_id("flat-names"), run_name="flat-names")
+    now = int(time.time() * 1000)
+    flat = {"eval_auc_pr": 0.6125, "threshold": 3.25, "eval_f1": 0.4375, "best_validation_loss": 0.0625,
+            "eval_far": 1.5}
+    client.log_batch(older.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in flat.items()])
+    client.set_terminated(older.info.run_id)
+    result = run("runs", "--experiment", "flat-names", "--wide")
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.splitlines()[:2]
+    shown = dict(zip(header.split()[-8:], row.split()[-8:]))  # the metric and param columns: no spaces in them
+    assert shown == {"eval_auc_pr": "0.6125", "threshold": "3.25", "eval_f1": "0.4375", "window": "-", "epochs": "-",
+                     "train_rows": "-", "best_val_loss": "0.0625", "eval_far_%": "1.5"}, result.stdout
 
 
 def test_runs_of_an_empty_experiment(in_store):
