@@ -14,11 +14,11 @@ from mlflow.tracking import MlflowClient
 from seqae import metrics
 from seqae.data import read_for_detector, read_training_data
 from seqae.detectors import Detection
+from seqae.tracking.metric_names import baseline_name, named
 from seqae.tracking import (DEFAULT_EXPERIMENT, EvaluationResult, FitResult, as_metrics, evaluate_and_log,
                             fit_and_log, load_detector, log_metrics)
 
 
-BASELINE_PREFIX = "baseline_deviation_eval_"  # the demo's no-network baseline, on the same evaluation rows
 
 
 DEMO_ROWS = 3000  # one per second
@@ -86,7 +86,7 @@ def run_demo(out_dir="seqae-demo", *, experiment: str = DEFAULT_EXPERIMENT, epoc
                                                   detection.flags, alerts.spans(), alerts.fired_rows(),
                                                   index=detection.index)
     log_metrics(MlflowClient(), fit.run_id,
-                 as_metrics({BASELINE_PREFIX + k: v for k, v in baseline_metrics.items()}))
+                as_metrics(named(baseline_metrics, baseline_name)))
     return DemoResult(fit, evaluation, scored, train_path, test_path, scores_path, intervals_path,
                       found_injected(injected, evaluation.detection), baseline_metrics,
                       found_injected(injected, detection))

@@ -112,18 +112,22 @@ def test_tiny_pipeline_end_to_end_with_parent_and_child_runs(pipeline_file, stor
     assert parent.info.status == "FINISHED"
     assert parent.data.params["model_type"] == "lstm-ae" and parent.data.params["train_rows"] == "200"
     assert parent.data.params["model.smoothing"] == "3"
-    for key in ("f1", "far", "auc_pr", "vus_pr", "event_f1"):
-        assert parent.data.metrics[key] == pytest.approx(result.summary.loc["mean", key])
-        assert parent.data.metrics[f"{key}_std"] == pytest.approx(result.summary.loc["std", key])
-        assert parent.data.metrics[f"seed1_{key}"] == pytest.approx(result.summary.loc[1, key])
+    for key, name in (("f1", "evaluation details/f1"), ("far", "evaluation details/far"), ("auc_pr", "Evaluation/auc_pr"),
+                      ("vus_pr", "Evaluation/vus_pr"), ("event_f1", "evaluation details/event_f1")):
+        assert parent.data.metrics[name] == pytest.approx(result.summary.loc["mean", key])
+        assert parent.data.metrics[f"seed std/{key}"] == pytest.approx(result.summary.loc["std", key])
+        assert parent.data.metrics[f"seed 1/{key}"] == pytest.approx(result.summary.loc[1, key])
     children = client.search_runs([parent.info.experiment_id],
                                   filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'")
     assert sorted((c.data.params["file"], c.data.params["seed"]) for c in children) == sorted(
         (name, str(seed)) for seed in (0, 1) for name in ("a/0.csv", "a/1.csv", "b.csv"))
     child = next(c for c in children if c.data.params == {"file": "b.csv", "seed": "1"})
     row = per_file[(per_file.seed == 1) & (per_file.file == "b.csv")].iloc[0]
-    for key in ("tp", "fp", "f1", "auc_pr", "fit_seconds", "threshold"):
-        assert child.data.metrics[key] == pytest.approx(row[key])
+    for key, name in (("tp", "evaluation details/tp"), ("fp", "evaluation details/fp"), ("f1", "evaluation details/f1"),
+                      ("auc_pr", "Evaluation/auc_pr"), ("fit_seconds", "training/seconds"),
+                      ("threshold", "scores/threshold")):
+        assert child.data.metrics[name] == pytest.approx(row[key])
+    assert all("/" in name for run in (parent, *children) for name in run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(result.run_id)}
     assert {"summary.csv", "per_file.csv", "tiny.toml"} <= artifacts
     logged = pd.read_csv(mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="per_file.csv",

@@ -30,6 +30,7 @@ from seqae.data import FleetTrainingData, ReadOptions, read_fleet_training
 from seqae.errors import ConfigError, about_file
 from seqae.fleet.detector import FleetDetector
 from seqae.fleet.spec import SHARED, FitSpec, FittedAsset
+from seqae.tracking.metric_names import named
 from seqae.workers import available_cpus
 
 SCORE_QUANTILES = (50, 90, 99)  # the percentiles of each asset's training scores its child run gets
@@ -151,8 +152,8 @@ def _log_outcome(run, fleet: FleetDetector, table: pd.DataFrame, children: dict[
     and the assets' own added up), the per-asset table (fleet/assets.csv) and the fleet as ONE model
     (`example`: rows of its input, for the signature), registered as `register` with `alias`."""
     asset_seconds = float(table["fit_seconds"].sum())
-    run.log_metrics({"fit_seconds": fit_seconds, "asset_fit_seconds_total": asset_seconds,
-                     "n_assets": len(fleet.detectors_), "n_train_rows": float(table["n_rows"].sum())})
+    run.log_metrics(named({"fit_seconds": fit_seconds, "asset_fit_seconds_total": asset_seconds,
+                           "n_assets": len(fleet.detectors_), "n_train_rows": float(table["n_rows"].sum())}))
     run.log_table(table, "fleet/assets.csv")
     model_uri, registered = run.log_fleet_model(fleet, example, register=register, alias=alias)
     return FleetFitResult(fleet, run.run_id, run.experiment_id, model_uri, registered, fit_seconds, asset_seconds,
@@ -193,7 +194,7 @@ def log_asset_run(run, name: str, fitted: FittedAsset, asset_column: str) -> str
     for part, scores in (("train", detector.train_scores_), ("validation", detector.validation_scores_)):
         if scores is not None:
             values.update({f"{part}_score_p{q}": float(np.percentile(scores, q)) for q in SCORE_QUANTILES})
-    return run.log_child(f"{detector.model_type} on {label}", tags=tags, params=params, metrics=values)
+    return run.log_child(f"{detector.model_type} on {label}", tags=tags, params=params, metrics=named(values))
 
 
 def _log_fitted_asset_run(run, fleet: FleetDetector, row: dict) -> str:
@@ -206,7 +207,7 @@ def _log_fitted_asset_run(run, fleet: FleetDetector, row: dict) -> str:
               "n_train_rows": float(row["n_rows"]), **{k: float(v) for k, v in row.items() if k.startswith("train_score_p")}}
     return run.log_child(f"{detector.model_type} on {fleet.asset_column} {asset}",
                          tags={"seqae.model_type": detector.model_type, "seqae.asset": asset},
-                         params=params, metrics=values)
+                         params=params, metrics=named(values))
 
 
 def _example_rows(fleet: FleetDetector) -> pd.DataFrame:

@@ -4,6 +4,7 @@
                       UI's addresses, a run as this process logs it, logging helpers
     sqlite_store.py   a local SQLite store, created whole or not at all
     runs.py           the runs table of `seqae runs`: child runs counted, dead runs marked
+    metric_names.py   the metrics' names, `<section>/<key>`, in the order the MLflow run page shows them
     fit.py            a fit as a run: params, losses, threshold, summaries, dataset, plots, the model
     fit_files.py      `seqae fit`: files read and fitted as one run (or a fleet), the options' rules
     score_files.py    `seqae score`: any model URI loaded and a file scored with it

@@ -8,7 +8,7 @@ and measured as `seqae evaluate` measures a file of those rows alone, then poole
         machine counted together; AUC-PR, VUS-PR and live AUC-PR the mean over the machines
 
 Logged to the fleet's run (a new run when this store has none): the pooled figures as its
-`eval_<key>` metrics in one batch, the per-machine table as `evaluation/<file>/per_<machine column>.csv`.
+`Evaluation/<key>` and `evaluation details/<key>` metrics in one batch, the per-machine table as `evaluation/<file>/per_<machine column>.csv`.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from mlflow.tracking import MlflowClient
 
 import seqae
 from seqae.errors import ConfigError, DataError, hide_credentials
+from seqae.tracking.metric_names import feedback_name
 from seqae.tracking.models import check_alias, load_detector, log_detector_model, registered_uri
 from seqae.tracking.scoring_runs import find_scored_alert, model_experiment
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, flat_params, log_metrics,
@@ -101,9 +102,9 @@ def feedback_and_log(model_uri: str, verdicts: list[Verdict], *, verdicts_path: 
         metrics = []
         for step, row in enumerate(effects.to_dict("records")):
             if row["verdict"] == "normal":
-                metrics += as_metrics({k: row[k] for k in ("peak_before", "peak_after", "threshold_before",
-                                                          "threshold_after", "threshold_ratio", "windows_learnt")},
-                                      step=step)
+                metrics += as_metrics({feedback_name(k): row[k] for k in (
+                    "peak_before", "peak_after", "threshold_before", "threshold_after", "threshold_ratio",
+                    "windows_learnt")}, step=step)
         log_metrics(client, run_id, metrics)
         table = pd.DataFrame([{"alert_id": v.alert_id, "start": v.start, "end": v.end, "verdict": v.verdict,
                                "note": v.note} for v in verdicts])

@@ -1,5 +1,6 @@
 """A fit as an MLflow run: parameters, losses per epoch, threshold and score summaries, the
-dataset, plots, the effective config and the model (registered on request).
+dataset, plots, the effective config and the model (registered on request). The metrics are named
+by `seqae.tracking.metric_names` (`Loss/train`, `scores/threshold`, ...).
 
 Which figures a run draws is its `plots` setting: "all" (the loss curves, the scores over time, the
 per-sensor contributions, the latent space and the expected readings of the largest alerts),
@@ -25,6 +26,7 @@ from seqae.detectors import BaseDetector, Detection
 from seqae.errors import ConfigError, about_file
 from seqae.windows import window_mean_scores
 from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_readings
+from seqae.tracking.metric_names import LOSS_TRAIN, LOSS_VALIDATION, metric_name, named
 from seqae.tracking.models import check_alias, log_detector_model, registered_uri
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, experiment_id, flat_params, log_metrics,
                                   mlflow_warnings_off, now_ms, tracked_run, ui_url, use_store)
@@ -176,7 +178,7 @@ def _log_candidates(client: MlflowClient, exp_id: str, parent_run_id: str, candi
                   if (k == "validation_ap" or k.startswith("ap_") or k == "fit_seconds")
                   and isinstance(v, (int, float, np.floating)) and np.isfinite(v)}
         now = now_ms()
-        client.log_batch(child.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in values.items()],
+        client.log_batch(child.info.run_id, metrics=[Metric(metric_name(k), v, now, 0) for k, v in values.items()],
                          params=[Param(k, str(v)[:6000]) for k, v in params.items()])
         client.set_terminated(child.info.run_id)
 
@@ -188,7 +190,7 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     alerts = detector.find_alerts(detection)
     summary = {**_fit_summary(detector, detection, fit_seconds),
                **{f"train_{k}": float(v) for k, v in alerts.counts().items()}}
-    log_metrics(client, run_id, _history_metrics(detector) + as_metrics(summary))
+    log_metrics(client, run_id, _history_metrics(detector) + as_metrics(named(summary)))
     mlflow.log_param("threshold_rule", threshold_rule(detector))
     client.log_text(run_id, alerts.table.to_csv(index=False), "alerts/training_alerts.csv")
     if plots != "none":
@@ -234,13 +236,13 @@ def _fit_summary(detector: BaseDetector, detection: Detection, fit_seconds: floa
 
 
 def _history_metrics(detector: BaseDetector) -> list[Metric]:
-    """train_loss / validation_loss at step = epoch (from 1)."""
+    """`Loss/train` and `Loss/validation` at step = epoch (from 1)."""
     history = getattr(detector, "history_", None)
     if history is None:
         return []
     now = now_ms()
-    out = [Metric("train_loss", float(v), now, epoch) for epoch, v in enumerate(history.train_loss, 1)]
-    out += [Metric("validation_loss", float(v), now, epoch) for epoch, v in enumerate(history.validation_loss, 1)]
+    out = [Metric(LOSS_TRAIN, float(v), now, epoch) for epoch, v in enumerate(history.train_loss, 1)]
+    out += [Metric(LOSS_VALIDATION, float(v), now, epoch) for epoch, v in enumerate(history.validation_loss, 1)]
     return out
 
 

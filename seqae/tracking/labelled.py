@@ -4,7 +4,7 @@ of a model of one detector (`evaluate.py`) and of a fleet, machine by machine (`
     score_detector          the live decisions, with the retrospective ranking scores beside them
     labelled_metrics        `seqae.metrics.evaluate_decisions` of them against the labels
     evaluation_run          the model's own run when this store has it, else a new run
-    log_evaluation_metrics  the labelled rows as the run's evaluation dataset, the metrics (eval_<key>) in one batch
+    log_evaluation_metrics  the labelled rows as the run's evaluation dataset, the metrics in one batch
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ from mlflow.tracking import MlflowClient
 from seqae import metrics
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import about_file, hide_credentials
+from seqae.tracking.metric_names import evaluation_name
 from seqae.tracking.models import LoadedModel, run_exists
 from seqae.tracking.store import Store, csv_dataset, experiment_id, mlflow_warnings_off, tracked_run
-
-EVAL_PREFIX = "eval_"
 
 
 def score_detector(detector: BaseDetector, frame: pd.DataFrame, path) -> Detection:
@@ -72,9 +71,10 @@ def evaluation_run(loaded: LoadedModel, model_uri: str, data_path, *, store: Sto
 
 def log_evaluation_metrics(values: dict, rows: pd.DataFrame, data_path, model_id: str | None) -> None:
     """`rows` (the labelled rows read) as the active run's evaluation dataset, and the finite
-    `values` as its `eval_<key>` metrics, in one batch linked to that dataset and `model_id`."""
+    `values` as its metrics (`metric_names.evaluation_name`: `Evaluation/auc_pr`, `evaluation
+    details/f1`), in one batch linked to that dataset and `model_id`."""
     dataset = csv_dataset(rows, Path(data_path))
     with mlflow_warnings_off():
         mlflow.log_input(dataset, context="evaluation")
-    finite = {EVAL_PREFIX + k: float(v) for k, v in values.items() if np.isfinite(v)}
+    finite = {evaluation_name(k): float(v) for k, v in values.items() if np.isfinite(v)}
     mlflow.log_metrics(finite, dataset=dataset, model_id=model_id)

@@ -1,8 +1,9 @@
 """A watch as an MLflow run: what a live feed's scores look like, next to what the model expects.
 
 Each `seqae watch` is a run in the experiment of the model's run (tag `seqae.model_run_id` links
-them; a model without a run logs to `--experiment`). Every `report_every` rows it logs, in one batch:
-the rows seen, alerts opened and closed so far, the score quantiles (p50, p90, p99, max) and the
+them; a model without a run logs to `--experiment`). Every `report_every` rows it logs, in one batch
+(step: the rows seen; names from `metric_names.watch_name`, `Live/...` first on the run page): the
+rows seen, alerts opened and closed so far, the score quantiles (p50, p90, p99, max) and the
 share of those rows above the threshold, beside the share the calibration predicts (the share of
 held-out normal scores above it, `expected_share`). The alert table is an artifact,
 `monitoring/alerts.csv`, rewritten whenever an alert opens or closes: the alerts the live scorer
@@ -32,6 +33,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from seqae.detectors import BaseDetector, Detection
+from seqae.tracking.metric_names import watch_name
 from seqae.tracking.models import LoadedModel
 from seqae.errors import hide_credentials
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, experiment_id, mlflow_warnings_off, now_ms, process_tags,
@@ -130,7 +132,8 @@ class MonitoringRun:
             moved = self.drift() if self.drift is not None else {}
             values.update(moved)
             self._check_stale(share, scores.size, moved)
-        self.client.log_batch(self.run_id, metrics=[Metric(k, float(v), stamp, step) for k, v in values.items()])
+        self.client.log_batch(self.run_id, metrics=[Metric(watch_name(k), float(v), stamp, step)
+                                                    for k, v in values.items()])
         if self.alerts_changed and self.alert_table is not None:
             self.client.log_text(self.run_id, self.alert_table().to_csv(index=False), ALERTS_ARTIFACT)
             self.alerts_changed = False

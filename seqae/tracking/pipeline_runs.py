@@ -9,6 +9,7 @@ from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 
 import seqae
+from seqae.tracking.metric_names import metric_name, named, seed_name, seed_std_name
 from seqae.tracking.store import as_metrics, experiment_id, log_metrics, ui_url, use_store
 
 
@@ -36,18 +37,20 @@ class PipelineRunLogger:
         run_id = child.info.run_id
         finite = {k: float(v) for k, v in values.items() if _is_number(v) and np.isfinite(v)}
         self.client.log_batch(run_id, params=[Param("file", file), Param("seed", str(seed))])
-        log_metrics(self.client, run_id, as_metrics(finite))
+        log_metrics(self.client, run_id, as_metrics(named(finite)))
         self.client.set_terminated(run_id, "FINISHED")
         return run_id
 
     def finish(self, summary: pd.DataFrame, per_file: pd.DataFrame, report) -> tuple[str, str]:
-        """Pooled metrics and the tables on the parent run, then close it; returns (run id, UI URL)."""
+        """Pooled metrics and the tables on the parent run, then close it; returns (run id, UI URL).
+        The mean over the seeds has the figure's own name (`Evaluation/auc_pr`), the standard
+        deviation `seed std/<key>`, each seed's figure `seed <seed>/<key>`."""
         values = {}
         for key in summary.columns:
-            for row, suffix in (("mean", ""), ("std", "_std")):
-                values[f"{key}{suffix}"] = summary.loc[row, key]
+            values[metric_name(key)] = summary.loc["mean", key]
+            values[seed_std_name(key)] = summary.loc["std", key]
             for seed in summary.index[:-2]:
-                values[f"seed{seed}_{key}"] = summary.loc[seed, key]
+                values[seed_name(seed, key)] = summary.loc[seed, key]
         finite = {k: float(v) for k, v in values.items() if np.isfinite(v)}
         log_metrics(self.client, self.run_id, as_metrics(finite))
         self.client.log_text(self.run_id, summary.to_csv(), "summary.csv")

@@ -16,6 +16,7 @@ from mlflow.entities import Run
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from seqae.tracking.metric_names import flat_name
 from seqae.tracking.store import DEFAULT_EXPERIMENT, experiment_id, process_gone, reach_store
 
 RUN_COLUMNS = {  # what a column shows -> its header (the run's own fields, then its params and metrics)
@@ -25,14 +26,14 @@ RUN_COLUMNS = {  # what a column shows -> its header (the run's own fields, then
     "started": "started",
     "params.model_type": "model",
     "model_uri": "model_uri",
-    "metrics.eval_auc_pr": "eval_auc_pr",
-    "metrics.threshold": "threshold",
-    "metrics.eval_f1": "eval_f1",
+    "metrics.Evaluation/auc_pr": "eval_auc_pr",
+    "metrics.scores/threshold": "threshold",
+    "metrics.evaluation details/f1": "eval_f1",
     "params.window_size": "window",
     "params.epochs": "epochs",
     "params.n_train_rows": "train_rows",
-    "metrics.best_validation_loss": "best_val_loss",
-    "metrics.eval_far": "eval_far_%",
+    "metrics.training/best_validation_loss": "best_val_loss",
+    "metrics.evaluation details/far": "eval_far_%",
 }
 
 NARROW_COLUMNS = ("run_id", "name", "status", "started", "model", "model_uri")  # kept however narrow
@@ -116,7 +117,8 @@ def _row(run: Run, dead: set[str], parent: str | None, n_children: int) -> list:
         if kind == "params":
             values[key] = data.params.get(name)
         elif kind == "metrics":
-            values[key] = data.metrics.get(name)
+            # the runs of an older store have the metric under its flat name (`eval_auc_pr`)
+            values[key] = data.metrics.get(name, data.metrics.get(flat_name(name)))
     return [values.get(key) for key in RUN_COLUMNS] + [parent, n_children]
 
 

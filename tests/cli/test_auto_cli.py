@@ -87,13 +87,13 @@ def test_every_compared_candidate_is_a_child_run_and_the_default_is_chosen(fits)
     parent = parents[0]
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     assert int(parent.data.params["auto.candidates"]) == len(children) >= 3
-    assert all(c.info.status == "FINISHED" and 0.0 <= c.data.metrics["validation_ap"] <= 1.0 for c in children)
+    assert all(c.info.status == "FINISHED" and 0.0 <= c.data.metrics["Validation/ap"] <= 1.0 for c in children)
     chosen = [c for c in children if c.data.tags["seqae.auto.chosen"] == "true"]
     assert len(chosen) == 1
     assert chosen[0].data.params["model_type"] == parent.data.params["model_type"] == \
         parent.data.tags["seqae.model_type"]
     assert parent.data.tags["seqae.auto.reason"].startswith("auto: ")
-    assert "threshold" in parent.data.metrics
+    assert "scores/threshold" in parent.data.metrics
     assert "auto/candidates.csv" in artifacts
 
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 from cli_store import FIT_ARGS, N_TEST, SENSORS, error_line, fitted_store, in_fitted_store, run
 
@@ -301,11 +303,12 @@ def test_evaluate_prints_the_table_and_logs_to_the_models_run(in_store):
         assert re.search(rf"^  {re.escape(label)}\s+(-?\d+\.\d+%?|n/a)  \S", result.stdout, re.M), label
     assert f"logged to the model's run {in_store.run_id}" in result.stdout
     run_info = MlflowClient().get_run(in_store.run_id)
-    for key in ("eval_precision", "eval_recall", "eval_f1", "eval_far", "eval_auc_pr", "eval_live_auc_pr",
-                "eval_alert_time_precision"):
+    for key in ("evaluation details/precision", "evaluation details/recall", "evaluation details/f1",
+                "evaluation details/far", "Evaluation/auc_pr", "Evaluation/live_auc_pr",
+                "evaluation details/alert_time_precision"):
         assert key in run_info.data.metrics
     auc_pr = float(re.search(r"^  AUC-PR\s+(\S+)  ", result.stdout, re.M).group(1))
-    assert run_info.data.metrics["eval_auc_pr"] == pytest.approx(auc_pr, abs=5e-4)
+    assert run_info.data.metrics["Evaluation/auc_pr"] == pytest.approx(auc_pr, abs=5e-4)
     contexts = {d.dataset.name: [t.value for t in d.tags if t.key == "mlflow.data.context"]
                 for d in run_info.inputs.dataset_inputs}
     assert contexts["test.csv"] == ["evaluation"] and contexts["train.csv"] == ["training"]
@@ -318,7 +321,7 @@ def test_evaluate_a_model_without_a_run_makes_a_new_run(in_store, tmp_path):
     result = run("evaluate", saved, in_store.test_csv, "--label-column", "anomaly", "--experiment", "offline")
     assert result.exit_code == 0, result.output
     run_id = re.search(r"logged to a new run ([0-9a-f]{32})", result.stdout).group(1)
-    assert "eval_f1" in MlflowClient().get_run(run_id).data.metrics
+    assert "evaluation details/f1" in MlflowClient().get_run(run_id).data.metrics
 
 
 def test_runs_lists_the_session_fit(in_store):
@@ -331,6 +334,22 @@ def test_runs_lists_the_session_fit(in_store):
     wide = run("runs", "--wide")
     assert wide.stdout.splitlines()[0].split()[:2] == ["run_id", "name"]
     assert any(row.startswith(in_store.run_id) for row in wide.stdout.splitlines())
+
+
+def test_runs_shows_the_flat_metric_names_of_older_runs(in_store):
+    client = MlflowClient()
+    older = client.create_run(tracking.experiment_id("flat-names"), run_name="flat-names")
+    now = int(time.time() * 1000)
+    flat = {"eval_auc_pr": 0.6125, "threshold": 3.25, "eval_f1": 0.4375, "best_validation_loss": 0.0625,
+            "eval_far": 1.5}
+    client.log_batch(older.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in flat.items()])
+    client.set_terminated(older.info.run_id)
+    result = run("runs", "--experiment", "flat-names", "--wide")
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.splitlines()[:2]
+    shown = dict(zip(header.split()[-8:], row.split()[-8:]))  # the metric and param columns: no spaces in them
+    assert shown == {"eval_auc_pr": "0.6125", "threshold": "3.25", "eval_f1": "0.4375", "window": "-", "epochs": "-",
+                     "train_rows": "-", "best_val_loss": "0.0625", "eval_far_%": "1.5"}, result.stdout
 
 
 def test_runs_of_an_empty_experiment(in_store):
@@ -355,13 +374,13 @@ def test_demo_fits_scores_evaluates_and_logs_one_run(tmp_path, monkeypatch):
     run_id = re.search(r"run ([0-9a-f]{32}), model models:/m-", out).group(1)
     logged = MlflowClient().get_run(run_id)
     assert logged.info.run_name == "demo-lstm-ae"
-    assert {"train_loss", "threshold", "eval_f1", "eval_auc_pr"} <= set(logged.data.metrics)
+    assert {"Loss/train", "scores/threshold", "evaluation details/f1", "Evaluation/auc_pr"} <= set(logged.data.metrics)
     assert "?workflowType=machine_learning" in out
     # the no-network baseline on the same rows, printed and logged beside the network's figures
     baseline = re.search(r"deviation baseline .* gets AUC-PR ([\d.]+), F1 ([\d.]+) on the same rows", out)
     assert baseline, out
-    assert logged.data.metrics["baseline_deviation_eval_auc_pr"] == pytest.approx(float(baseline.group(1)), abs=5e-4)
-    assert 0 < logged.data.metrics["baseline_deviation_eval_auc_pr"] < 1
+    assert logged.data.metrics["baseline/auc_pr"] == pytest.approx(float(baseline.group(1)), abs=5e-4)
+    assert 0 < logged.data.metrics["baseline/auc_pr"] < 1
     # which figure is whose: the baseline's injected anomalies named as the baseline's, the model's beside them
     covered = re.search(r"The baseline's alerts cover (\d) of 4 injected anomalies \(missed: [^)]*\), the LSTM "
                         r"autoencoder's (\d)\.", out)

@@ -79,6 +79,8 @@ def test_a_normal_verdict_makes_version_2_with_its_lineage_and_the_pattern_stops
     assert tags["seqae.parent_run_id"] == v1.run_id and tags["seqae.parent_model_uri"] == "models:/m/1"
     inputs = client.get_run(v2.run_id).inputs.dataset_inputs
     assert any(d.dataset.name == "verdicts" for d in inputs)
+    logged = client.get_run(v2.run_id).data.metrics  # the verdict's effect, its key figures first on the run page
+    assert logged["Feedback/threshold_ratio"] >= 1 and {"Feedback/peak_before", "feedback details/windows_learnt"} <= set(logged)
     assert client.get_registered_model("m").aliases == {}  # no --alias: no alias moves
 
     result = run("score", "models:/m/2", "test.csv", "-o", "s2.csv", "--intervals", "a2.csv", "--no-track")

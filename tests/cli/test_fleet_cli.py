@@ -94,11 +94,11 @@ def test_a_fleet_fit_is_a_parent_run_with_a_child_per_machine_and_one_registered
     assert "with 2 processes" in output and "models:/pumps@champion" in output
     client = MlflowClient()
     parent = client.get_run(run_id_of(output))
-    assert parent.data.tags["seqae.asset_column"] == "machine" and parent.data.metrics["n_assets"] == 3
+    assert parent.data.tags["seqae.asset_column"] == "machine" and parent.data.metrics["training/assets"] == 3
     children = client.search_runs([parent.info.experiment_id],
                                   f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
     assert sorted(c.data.tags["seqae.asset"] for c in children) == ["(shared)", "m00", "m01", "m02"]
-    assert all("threshold" in c.data.metrics and c.data.params["model_type"] == "knn-window" for c in children)
+    assert all("scores/threshold" in c.data.metrics and c.data.params["model_type"] == "knn-window" for c in children)
     assert "fleet/assets.csv" in [a.path for a in client.list_artifacts(parent.info.run_id, "fleet")]
     version = client.get_model_version_by_alias("pumps", "champion")
     assert version.run_id == parent.info.run_id  # the whole fleet is one version of one model

@@ -77,15 +77,15 @@ def test_each_machine_as_evaluate_of_its_own_detector_and_the_fleet_pooled_from_
         alone = evaluate(saved, tmp_path / f"{machine}.csv", "--experiment", "per-machine")
         assert alone.exit_code == 0, alone.output
         single_run = re.search(r"logged to a new run ([0-9a-f]{32})", alone.stdout).group(1)
-        logged = {key[len("eval_"):]: value for key, value in MlflowClient().get_run(single_run).data.metrics.items()}
+        logged = {key.partition("/")[2]: value for key, value in MlflowClient().get_run(single_run).data.metrics.items()}
         finite = {key: float(row[key]) for key in logged}
         assert logged == finite, machine
         assert sorted(key for key in per_machine.columns[3:] if np.isfinite(row[key])) == sorted(logged)
         assert re.search(rf"^{machine} +{N_ROWS} +{logged['auc_pr']:.3f} +{logged['vus_pr']:.3f} +\| ",
                          result.stdout, re.M)
 
-    pooled = {key[len("eval_"):]: value for key, value in MlflowClient().get_run(run_id).data.metrics.items()
-              if key.startswith("eval_")}
+    pooled = {key.partition("/")[2]: value for key, value in MlflowClient().get_run(run_id).data.metrics.items()
+              if key.partition("/")[0] in ("Evaluation", "evaluation details")}
     for key in ("tp", "fp", "tn", "fn", "n_alerts", "n_true_alerts", "n_anomalies", "n_anomalies_found",
                 "n_events", "n_detected_events", "n_normal_rows"):
         assert pooled[key] == per_machine[key].sum(), key

@@ -101,11 +101,11 @@ def test_fit_logs_every_machine_as_one_registered_model(spark_fit, store):
     assert result.registered_uri == "models:/spark-fleet@champion"
     client = mlflow.MlflowClient()
     parent = client.get_run(result.run_id)
-    assert parent.data.params["model_type"] == "fleet:lstm-ae" and parent.data.metrics["n_assets"] == N_MACHINES
+    assert parent.data.params["model_type"] == "fleet:lstm-ae" and parent.data.metrics["training/assets"] == N_MACHINES
     children = client.search_runs([parent.info.experiment_id],
                                   filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'")
     assert sorted(c.data.params["machine"] for c in children) == ["m00", "m01", "m02"]
-    assert all(c.data.metrics["n_train_rows"] == N_NORMAL and "train_score_p99" in c.data.metrics for c in children)
+    assert all(c.data.metrics["training/rows"] == N_NORMAL and "scores/train_p99" in c.data.metrics for c in children)
     loaded = tracking.load_model(result.registered_uri).detector
     assert isinstance(loaded, FleetDetector) and loaded.assets_ == ["m00", "m01", "m02"]
     assert list(result.table["n_rows"]) == [N_NORMAL] * N_MACHINES

@@ -275,13 +275,13 @@ def test_monitoring_run_in_mlflow(files, tmp_path):
     experiment = client.get_experiment_by_name("watch-tests")
     run = client.search_runs([experiment.experiment_id])[0]
     assert run.data.tags["seqae.kind"] == "monitoring" and run.data.tags["seqae.stale"] == "true"
-    assert run.data.metrics["rows_seen"] == 2 * N_ROWS
-    history = client.get_metric_history(run.info.run_id, "rows_seen")
+    assert run.data.metrics["Live/rows_seen"] == 2 * N_ROWS
+    history = client.get_metric_history(run.info.run_id, "Live/rows_seen")
     assert [m.value for m in history][:3] == [50, 100, 150]
-    assert run.data.metrics["alerts_opened"] >= len(alerts)
-    assert 0 < run.data.metrics["expected_share"] < 0.05
+    assert run.data.metrics["Live/alerts_opened"] >= len(alerts)
+    assert 0 < run.data.metrics["Live/expected_share"] < 0.05
     table = pd.read_csv(client.download_artifacts(run.info.run_id, "monitoring/alerts.csv", str(tmp_path)))
-    assert len(table) == run.data.metrics["alerts_opened"]
+    assert len(table) == run.data.metrics["Live/alerts_opened"]
     assert run.info.status == "FINISHED"
 
 

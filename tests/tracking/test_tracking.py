@@ -106,7 +106,7 @@ def test_run_has_the_loss_of_every_epoch(in_store):
     _, _, result = in_store
     client = mlflow.MlflowClient()
     history = result.detector.history_
-    for key, values in (("train_loss", history.train_loss), ("validation_loss", history.validation_loss)):
+    for key, values in (("Loss/train", history.train_loss), ("Loss/validation", history.validation_loss)):
         logged = sorted(client.get_metric_history(result.run_id, key), key=lambda m: m.step)
         assert [m.step for m in logged] == list(range(1, len(values) + 1))
         assert [m.value for m in logged] == pytest.approx(values, rel=1e-12)
@@ -117,11 +117,11 @@ def test_run_has_threshold_and_summary_metrics(in_store):
     _, _, result = in_store
     metrics = mlflow.MlflowClient().get_run(result.run_id).data.metrics
     detector = result.detector
-    assert metrics["threshold"] == pytest.approx(detector.threshold_.value_, rel=1e-12)
-    assert metrics["validation_score_p99"] == pytest.approx(np.percentile(detector.validation_scores_, 99))
-    assert metrics["train_score_max"] == pytest.approx(detector.train_scores_.max())
-    assert metrics["best_epoch"] == detector.history_.best_epoch + 1
-    assert metrics["fit_seconds"] > 0
+    assert metrics["scores/threshold"] == pytest.approx(detector.threshold_.value_, rel=1e-12)
+    assert metrics["scores/validation_p99"] == pytest.approx(np.percentile(detector.validation_scores_, 99))
+    assert metrics["scores/train_max"] == pytest.approx(detector.train_scores_.max())
+    assert metrics["training/best_epoch"] == detector.history_.best_epoch + 1
+    assert metrics["training/seconds"] > 0
 
 
 def test_run_names_the_rule_that_made_its_threshold(in_store):
@@ -139,7 +139,7 @@ def test_run_has_plots_config_and_dataset(in_store):
             "plots/latent_space.png"} <= plots
     alerts = pd.read_csv(client.download_artifacts(result.run_id, "alerts/training_alerts.csv"))
     assert list(alerts.columns) == ALERT_COLUMNS
-    assert client.get_run(result.run_id).data.metrics["train_n_alerts"] == len(alerts)
+    assert client.get_run(result.run_id).data.metrics["alerts/train_n_alerts"] == len(alerts)
     local = Path(client.download_artifacts(result.run_id, "plots/scores.png"))
     assert local.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and local.stat().st_size > 10_000
     config = json.loads(Path(client.download_artifacts(result.run_id, "config.json")).read_text())
@@ -274,7 +274,7 @@ def test_every_model_type_logs_a_run_with_its_plots_and_a_loadable_model(in_stor
     assert ("plots/loss_curves.png" in plots) == neural
     assert ("plots/latent_space.png" in plots) == hasattr(result.detector, "encode")
     assert {"plots/scores.png", "plots/sensor_contributions.png"} <= plots
-    assert ("train_loss" in run.data.metrics) == neural
+    assert ("Loss/train" in run.data.metrics) == neural
     reloaded = tracking.load_detector(result.model_uri).detector
     np.testing.assert_array_equal(reloaded.detect(data.frame).scores, result.detector.detect(data.frame).scores)
 

@@ -112,7 +112,7 @@ def test_fit_and_register_log_to_the_server_and_its_artifact_store(server, workd
     run_id, output = fitted
     run = client(url).get_run(run_id)
     assert run.info.status == "FINISHED"
-    assert run.data.params["model_type"] == "lstm-ae" and "threshold" in run.data.metrics
+    assert run.data.params["model_type"] == "lstm-ae" and "scores/threshold" in run.data.metrics
     # Artifacts go through the server, which writes them under its own --artifacts-destination.
     assert run.info.artifact_uri.startswith("mlflow-artifacts:/"), run.info.artifact_uri
     assert {"plots", "config.json"} <= {a.path for a in client(url).list_artifacts(run_id)}
@@ -151,7 +151,7 @@ def test_a_pipeline_in_parallel_processes_logs_to_the_server(server, workdir):
     parent_id = re.search(r"run ([0-9a-f]{32}): " + re.escape(url), output).group(1)
     tracking = client(url)
     parent = tracking.get_run(parent_id)
-    assert parent.info.status == "FINISHED" and "auc_pr" in parent.data.metrics
+    assert parent.info.status == "FINISHED" and "Evaluation/auc_pr" in parent.data.metrics
     children = tracking.search_runs([parent.info.experiment_id],
                                     filter_string=f"tags.mlflow.parentRunId = '{parent_id}'")
     assert sorted(c.data.params["file"] for c in children) == ["test.csv", "train.csv"]
