@@ -10,7 +10,8 @@ processes (the same interpreter, this checkout's seqae first on the path):
     imports          python -c "import torch, pandas, mlflow, sklearn"
     fit in process   import seqae's modules, read DATA.csv, then time `fit` alone (one torch thread):
                      the LSTM-AE (`--model lstm-ae`) and `autoconfig.auto_fit` (`--model auto`)
-    seqae fit        seqae fit DATA.csv --model lstm-ae -q, and seqae fit DATA.csv -q (auto)
+    seqae fit        seqae fit DATA.csv --model lstm-ae -q (also with --plots none: what the figures add),
+                     and seqae fit DATA.csv -q (auto); each with --seed (default 0), as its fit in process
     seqae score      seqae score MODEL REST.csv -o scores.csv (MODEL: the LSTM-AE the last fit logged)
 
 in a fresh MLflow store (a SQLite file in a temporary folder). The ratios asked of the CLI are
@@ -19,7 +20,9 @@ fit / (imports + fit in process) and score / imports; each figure is the median 
 checkout of seqae (DIR, with its own MLflow store), so that a change's effect on the wait is
 measured in one run: the ratio before / now of each.
 `--lstm-ae-only` runs only what the LSTM-AE fit's ratio needs (imports, its fit in process, `seqae fit
---model lstm-ae`), for a quicker run on a busy machine.
+--model lstm-ae` with and without figures), for a quicker run on a busy machine.
+The command and its fit in process take the same seed, so both train the same epochs: an unseeded
+fit stops at another epoch each time, and its spread (0.4-2.3 s) would swamp the ratio's.
 `--profile` also runs each CLI command once under cProfile and prints where its time goes (shares
 of the profiled run: the profiler slows Python code more than C code, so read them as shares).
 
@@ -51,9 +54,9 @@ torch.set_num_threads(1)
 training = read_training_data(sys.argv[1], label_column="anomaly")
 started = time.perf_counter()
 if sys.argv[2] == "auto":
-    auto_fit(training.frame)
+    auto_fit(training.frame, random_state=int(sys.argv[3]))
 else:
-    make_detector(sys.argv[2], verbose=False).fit(training.frame)
+    make_detector(sys.argv[2], verbose=False, random_state=int(sys.argv[3])).fit(training.frame)
 print(time.perf_counter() - started)
 """
 
@@ -111,6 +114,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--file", default="valve1/0.csv", help="a SKAB file, relative to the SKAB folder")
     parser.add_argument("--profile", action="store_true", help="also profile each CLI command once")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the LSTM-AE's seed, in the command and in process alike, so both fit the same epochs")
     parser.add_argument("--before", type=Path, help="another checkout of seqae whose lstm-ae fit runs each round too")
     parser.add_argument("--lstm-ae-only", action="store_true",
                         help="only the imports, the LSTM-AE's fit in process and `seqae fit --model lstm-ae`")
@@ -128,7 +133,8 @@ def main(argv=None) -> int:
         seqae = [py, "-m", "seqae"]
         model = {"uri": None}
 
-        fit_lstm_command = seqae + ["fit", str(train), "--label-column", "anomaly", "--model", "lstm-ae", "-q"]
+        fit_lstm_command = seqae + ["fit", str(train), "--label-column", "anomaly", "--model", "lstm-ae",
+                                    "--seed", str(args.seed), "-q"]
 
         def fit_lstm():
             _, out = timed(fit_lstm_command, env, folder)
@@ -136,10 +142,12 @@ def main(argv=None) -> int:
 
         fit_lstm()  # a model to score in the first round, and a warm file cache
         seconds = {name: [] for name in ("click", "help", "imports", "fit in process (lstm-ae)",
-                                         "fit in process (auto)", "seqae fit --model lstm-ae", "seqae fit (auto)",
+                                         "fit in process (auto)", "seqae fit --model lstm-ae",
+                                         "seqae fit --model lstm-ae --plots none", "seqae fit (auto)",
                                          "seqae score")}
         if args.lstm_ae_only:
-            seconds = {name: [] for name in ("imports", "fit in process (lstm-ae)", "seqae fit --model lstm-ae")}
+            seconds = {name: [] for name in ("imports", "fit in process (lstm-ae)", "seqae fit --model lstm-ae",
+                                             "seqae fit --model lstm-ae --plots none")}
         if args.before:
             env_before = {**env, "PYTHONPATH": str(args.before.resolve()) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                           "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'before.db'}"}
@@ -149,13 +157,14 @@ def main(argv=None) -> int:
             "click": [py, "-c", "import click"],
             "help": seqae + ["--help"],
             "imports": [py, "-c", "import torch, pandas, mlflow, sklearn"],
-            "seqae fit (auto)": seqae + ["fit", str(train), "--label-column", "anomaly", "-q"],
+            "seqae fit (auto)": seqae + ["fit", str(train), "--label-column", "anomaly", "--seed", str(args.seed), "-q"],
+            "seqae fit --model lstm-ae --plots none": fit_lstm_command + ["--plots", "none"],
         }
         for round_ in range(args.rounds):
             for name in seconds:
                 if name.startswith("fit in process"):
                     kind = "auto" if "auto" in name else "lstm-ae"
-                    _, out = timed([py, "-c", IN_PROCESS, str(train), kind],
+                    _, out = timed([py, "-c", IN_PROCESS, str(train), kind, str(args.seed)],
                                    env_before if name.endswith("before") else env, folder)
                     seconds[name].append(float(out.splitlines()[-1]))
                 elif name == "seqae fit --model lstm-ae, before":
@@ -173,6 +182,9 @@ def main(argv=None) -> int:
         m = {name: median(values) for name, values in seconds.items()}
         ratios = {"fit lstm-ae / (imports + fit in process)":
                   m["seqae fit --model lstm-ae"] / (m["imports"] + m["fit in process (lstm-ae)"])}
+        if "seqae fit --model lstm-ae --plots none" in m:
+            ratios["fit lstm-ae --plots none / (imports + fit in process)"] = (
+                m["seqae fit --model lstm-ae --plots none"] / (m["imports"] + m["fit in process (lstm-ae)"]))
         if not args.lstm_ae_only:
             ratios.update({
                 "help / import click": m["help"] / m["click"],
@@ -191,7 +203,7 @@ def main(argv=None) -> int:
         if args.profile:
             profiles = {}
             profiled = [("seqae fit --model lstm-ae", fit_lstm_command[3:]),
-                        ("seqae fit (auto)", ["fit", str(train), "--label-column", "anomaly", "-q"]),
+                        ("seqae fit (auto)", ["fit", str(train), "--label-column", "anomaly", "--seed", str(args.seed), "-q"]),
                         ("seqae score", ["score", model["uri"], str(rest), "-o", str(folder / "scores.csv")])]
             for name, command in profiled[:1] if args.lstm_ae_only else profiled:
                 profile = folder / "run.prof"
