@@ -153,8 +153,9 @@ def latent_scatter(latent: np.ndarray, window_scores: np.ndarray, title: str = "
     for k, (label, mask) in enumerate(marked.items()):
         ax.scatter(projected[mask, 0], projected[mask, 1], s=40, facecolors="none", linewidths=1.2,
                    edgecolors=MARK_COLORS[k % len(MARK_COLORS)], label=f"{label} ({int(mask.sum())} windows)")
-    if marked:
-        ax.legend(loc="best", fontsize="small")
+    if marked:  # below the axes, across the figure, each label wrapped to fit (`_lay_out`)
+        figure.legend(*ax.get_legend_handles_labels(), loc="lower left", fontsize="small", frameon=False,
+                      bbox_to_anchor=(PAD_INCHES / figure.get_figwidth(), PAD_INCHES / figure.get_figheight()))
     ax.set_xlabel(f"PC 1 ({100 * variance[0]:.0f}% of variance)")
     ax.set_ylabel(f"PC 2 ({100 * variance[1]:.0f}% of variance)" if n_axes > 1 else "PC 2 (none)")
     ax.set_title(title or f"Latent space of {len(latent)} windows")
@@ -252,6 +253,8 @@ def _lay_out(figure: Figure, axes: list, colorbar=None) -> None:
     width = figure.get_figwidth()
     for ax in axes:
         _wrap_title(ax, renderer, width - 2 * PAD_INCHES)
+    for legend in figure.legends:
+        _wrap_legend(legend, renderer, width - 2 * PAD_INCHES)
     _adjust_margins(figure, axes, colorbar, renderer)
     rewrapped = False
     for ax in axes:
@@ -273,6 +276,7 @@ def _adjust_margins(figure: Figure, axes: list, colorbar, renderer) -> None:
     left = max(inches(ax.get_yticklabels(), "width") + inches([ax.yaxis.label], "width") for ax in axes)
     x_ticks = axes[-1].get_xticklabels()
     bottom = inches(x_ticks, "height") + inches([axes[-1].xaxis.label], "height") + 0.15
+    bottom += sum(legend.get_window_extent(renderer).height / dpi + PAD_INCHES for legend in figure.legends)
     top = inches([axes[0].title], "height")
     right = PAD_INCHES + inches(x_ticks, "width") / 2  # the last tick label is centred on the right edge
     if colorbar is not None:  # the colorbar is on the right edge
@@ -297,6 +301,18 @@ def _wrap_title(ax, renderer, width_inches: float) -> bool:
     chars_per_line = max(int(max(len(line) for line in text.splitlines()) * width_inches / measured * 0.95), 10)
     title.set_text("\n".join(textwrap.wrap(" ".join(text.split()), chars_per_line, break_on_hyphens=False)))
     return True
+
+
+def _wrap_legend(legend, renderer, width_inches: float) -> None:
+    """Break the labels of a legend wider than `width_inches` into lines that fit, at spaces."""
+    measured = legend.get_window_extent(renderer).width / legend.figure.dpi
+    if measured <= width_inches:
+        return
+    texts = legend.get_texts()
+    longest = max(len(text.get_text()) for text in texts)
+    chars_per_line = max(int(longest * width_inches / measured * 0.9), 10)
+    for text in texts:
+        text.set_text("\n".join(textwrap.wrap(text.get_text(), chars_per_line, break_on_hyphens=False)))
 
 
 def _axis(index: pd.Index) -> np.ndarray:

@@ -57,6 +57,21 @@ def test_long_titles_and_sensor_names_stay_inside_the_figure():
                     assert box.y0 <= extent.y0 and extent.y1 <= box.y1 + 0.5, text.get_text()
 
 
+def test_the_latent_legend_stays_inside_the_figure_and_off_the_points():
+    values = np.random.default_rng(2).normal(size=(300, 4))
+    long_label = ("flagged 2020-03-09 10:15:38+01:00 .. 2020-03-09 10:15:39+01:00, sensors "
+                  + ", ".join(f"Accelerometer{k}RMS" for k in range(6)))
+    figure = plots.latent_scatter(values, np.abs(values[:, 0]),
+                                  marked={long_label: np.arange(300) > 280, "flagged 2020-03-09": np.arange(300) < 20})
+    figure.savefig(io.BytesIO(), format="png")
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    (legend,) = figure.legends
+    extent, box, ax = legend.get_window_extent(renderer), figure.bbox, figure.axes[0]
+    assert box.x0 <= extent.x0 and extent.x1 <= box.x1 and box.y0 <= extent.y0, extent
+    assert extent.y1 <= ax.xaxis.label.get_window_extent(renderer).y0  # below the axes and their label
+    assert "\n" in legend.get_texts()[0].get_text()  # wrapped to the figure's width
+
+
 def drawn_ticks(axis):
     """The tick labels matplotlib draws: those of ticks within the axis' view (its locator lists more)."""
     low, high = sorted(axis.get_view_interval())
