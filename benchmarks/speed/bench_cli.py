@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import pstats
+import resource
 import subprocess
 import sys
 import tempfile
@@ -52,12 +53,12 @@ from seqae.autoconfig import auto_fit
 import seqae.tracking
 torch.set_num_threads(1)
 training = read_training_data(sys.argv[1], label_column="anomaly")
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 if sys.argv[2] == "auto":
     auto_fit(training.frame, random_state=int(sys.argv[3]))
 else:
     make_detector(sys.argv[2], verbose=False, random_state=int(sys.argv[3])).fit(training.frame)
-print(time.perf_counter() - started)
+print(time.perf_counter() - started, time.process_time() - cpu)
 """
 
 # Stages of a profiled CLI run: (label, file, function) whose cumulative time the stage is.
@@ -88,13 +89,17 @@ def split_file(source: Path, folder: Path) -> tuple[Path, Path]:
     return train, rest
 
 
-def timed(command: list[str], env: dict, cwd: Path) -> tuple[float, str]:
+def timed(command: list[str], env: dict, cwd: Path) -> tuple[float, float, str]:
+    """The command's wall seconds, its CPU seconds (user + system, its own and its children's) and its output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return seconds, done.stdout.strip()
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, done.stdout.strip()
 
 
 def stages(profile: Path) -> dict[str, float]:
@@ -136,9 +141,10 @@ def main(argv=None) -> int:
         fit_lstm_command = seqae + ["fit", str(train), "--label-column", "anomaly", "--model", "lstm-ae",
                                     "--seed", str(args.seed), "-q"]
 
-        def fit_lstm():
-            _, out = timed(fit_lstm_command, env, folder)
+        def fit_lstm() -> tuple[float, float]:
+            seconds, cpu, out = timed(fit_lstm_command, env, folder)
             model["uri"] = out.splitlines()[-1]
+            return seconds, cpu
 
         fit_lstm()  # a model to score in the first round, and a warm file cache
         seconds = {name: [] for name in ("click", "help", "imports", "fit in process (lstm-ae)",
@@ -160,31 +166,35 @@ def main(argv=None) -> int:
             "seqae fit (auto)": seqae + ["fit", str(train), "--label-column", "anomaly", "--seed", str(args.seed), "-q"],
             "seqae fit --model lstm-ae --plots none": fit_lstm_command + ["--plots", "none"],
         }
+        cpu = {name: [] for name in seconds}
         for round_ in range(args.rounds):
             for name in seconds:
                 if name.startswith("fit in process"):
                     kind = "auto" if "auto" in name else "lstm-ae"
-                    _, out = timed([py, "-c", IN_PROCESS, str(train), kind, str(args.seed)],
-                                   env_before if name.endswith("before") else env, folder)
-                    seconds[name].append(float(out.splitlines()[-1]))
+                    _, _, out = timed([py, "-c", IN_PROCESS, str(train), kind, str(args.seed)],
+                                      env_before if name.endswith("before") else env, folder)
+                    wall, used = (float(v) for v in out.splitlines()[-1].split())
                 elif name == "seqae fit --model lstm-ae, before":
-                    seconds[name].append(timed(fit_lstm_command, env_before, folder)[0])
+                    wall, used, _ = timed(fit_lstm_command, env_before, folder)
                 elif name == "seqae fit --model lstm-ae":
-                    started = time.perf_counter()
-                    fit_lstm()
-                    seconds[name].append(time.perf_counter() - started)
+                    wall, used = fit_lstm()
                 elif name == "seqae score":
-                    seconds[name].append(timed(seqae + ["score", model["uri"], str(rest), "-o",
-                                                        str(folder / "scores.csv")], env, folder)[0])
+                    wall, used, _ = timed(seqae + ["score", model["uri"], str(rest), "-o", str(folder / "scores.csv")],
+                                          env, folder)
                 else:
-                    seconds[name].append(timed(commands[name], env, folder)[0])
+                    wall, used, _ = timed(commands[name], env, folder)
+                seconds[name].append(wall)
+                cpu[name].append(used)
             print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in seconds.items()), flush=True)
         m = {name: median(values) for name, values in seconds.items()}
-        ratios = {"fit lstm-ae / (imports + fit in process)":
-                  m["seqae fit --model lstm-ae"] / (m["imports"] + m["fit in process (lstm-ae)"])}
-        if "seqae fit --model lstm-ae --plots none" in m:
-            ratios["fit lstm-ae --plots none / (imports + fit in process)"] = (
-                m["seqae fit --model lstm-ae --plots none"] / (m["imports"] + m["fit in process (lstm-ae)"]))
+        c = {name: median(values) for name, values in cpu.items()}
+        ratios = {}
+        for command in ("seqae fit --model lstm-ae", "seqae fit --model lstm-ae --plots none"):
+            if command in m:
+                what = command.replace("seqae fit --model ", "fit ")
+                ratios[f"{what} / (imports + fit in process)"] = m[command] / (m["imports"] + m["fit in process (lstm-ae)"])
+                ratios[f"{what} / (imports + fit in process), CPU seconds"] = (
+                    c[command] / (c["imports"] + c["fit in process (lstm-ae)"]))
         if not args.lstm_ae_only:
             ratios.update({
                 "help / import click": m["help"] / m["click"],
@@ -196,8 +206,9 @@ def main(argv=None) -> int:
             ratios["fit in process (lstm-ae), before / now"] = (m["fit in process (lstm-ae), before"]
                                                                  / m["fit in process (lstm-ae)"])
             result["before"] = str(args.before)
-        result.update(seconds=seconds, medians=m, ratios=ratios)
-        print(table([{"what": k, "median s": v} for k, v in m.items()], ["what", "median s"]))
+        result.update(seconds=seconds, cpu_seconds=cpu, medians=m, cpu_medians=c, ratios=ratios)
+        print(table([{"what": k, "median s": v, "median CPU s": c[k]} for k, v in m.items()],
+                    ["what", "median s", "median CPU s"]))
         print(table([{"ratio": k, "value": v} for k, v in ratios.items()], ["ratio", "value"]))
 
         if args.profile:
