@@ -11,6 +11,7 @@ that a long file draws as fast as a short one and its spikes stay visible.
 
 from __future__ import annotations
 
+import datetime
 import math
 import textwrap
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from seqae.intervals import flags_to_intervals
@@ -322,7 +324,15 @@ def _axis(index: pd.Index) -> np.ndarray:
 
 
 def _shade(ax, x: np.ndarray, flags: np.ndarray, color: str, alpha: float, label: str, height: float = 1.0) -> None:
-    """The runs of `flags` shaded from the bottom of `ax` up to `height` (a fraction of its height)."""
-    for i, (first, last) in enumerate(flags_to_intervals(flags)):
-        right = x[last + 1] if last + 1 < len(x) else x[last]
-        ax.axvspan(x[first], right, ymax=height, color=color, alpha=alpha, linewidth=0, label=None if i else label)
+    """The runs of `flags` shaded from the bottom of `ax` up to `height` (a fraction of its height),
+    as one artist however many runs there are (a span each took a file of thousands of runs seconds)."""
+    runs = flags_to_intervals(flags)
+    if not len(runs):
+        return
+    position = mdates.date2num(x) if len(x) and isinstance(x[0], datetime.datetime) else np.asarray(x, dtype=np.float64)
+    boxes = []
+    for first, last in runs:
+        left, right = position[first], position[last + 1] if last + 1 < len(position) else position[last]
+        boxes.append([(left, 0.0), (left, height), (right, height), (right, 0.0)])
+    ax.add_collection(PolyCollection(boxes, transform=ax.get_xaxis_transform(), facecolors=color, alpha=alpha,
+                                     linewidths=0, label=label), autolim=False)

@@ -1,10 +1,12 @@
 """The figures' drawing shortcuts: decimation keeps every pixel column's extremes; labels fit the figure and
-meet no other label; the alerts show above the flagged rows."""
+meet no other label; the alerts show above the flagged rows; flagged runs are one artist."""
 
 import io
 
 import numpy as np
 import pandas as pd
+import pytest
+from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from seqae import plots
@@ -117,3 +119,15 @@ def test_the_alerts_strip_shows_above_the_flagged_rows():
     _, y = ax.transAxes.transform((0, plots.ALERT_STRIP / 2))
     red, green, blue, _ = pixels[int(pixels.shape[0] - y), int(x)].astype(int)
     assert blue > red > green  # purple (tab:purple is 148, 103, 189), not the flagged rows' pink
+
+
+def test_flagged_runs_are_shaded_by_one_artist_however_many_there_are():
+    flags = np.arange(4000) % 4 == 0  # 1,000 runs of one row
+    index = pd.date_range("2024-03-31 00:00", periods=4000, freq="min", tz="Europe/Paris")
+    figure = plots.score_timeline(index, flags * 2.0, 1.0, flags, alert_ids=np.where(flags, 0, -1))
+    (ax,) = figure.axes
+    assert len(ax.patches) == 0 and len(ax.collections) == 2  # the flagged rows, the alerts' strip
+    shaded = ax.collections[0].get_paths()
+    assert len(shaded) == 1000
+    first = shaded[0].vertices[:, 0]  # the first run: from its row to the next row's time
+    assert first.min() == pytest.approx(mdates.date2num(index[0])) and first.max() == pytest.approx(mdates.date2num(index[1]))
