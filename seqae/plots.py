@@ -11,6 +11,7 @@ that a long file draws as fast as a short one and its spikes stay visible.
 
 from __future__ import annotations
 
+import datetime
 import math
 import textwrap
 
@@ -18,6 +19,7 @@ import numpy as np
 import pandas as pd
 from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 
 from seqae.intervals import flags_to_intervals
@@ -153,8 +155,9 @@ def latent_scatter(latent: np.ndarray, window_scores: np.ndarray, title: str = "
     for k, (label, mask) in enumerate(marked.items()):
         ax.scatter(projected[mask, 0], projected[mask, 1], s=40, facecolors="none", linewidths=1.2,
                    edgecolors=MARK_COLORS[k % len(MARK_COLORS)], label=f"{label} ({int(mask.sum())} windows)")
-    if marked:
-        ax.legend(loc="best", fontsize="small")
+    if marked:  # below the axes, across the figure, each label wrapped to fit (`_lay_out`)
+        figure.legend(*ax.get_legend_handles_labels(), loc="lower left", fontsize="small", frameon=False,
+                      bbox_to_anchor=(PAD_INCHES / figure.get_figwidth(), PAD_INCHES / figure.get_figheight()))
     ax.set_xlabel(f"PC 1 ({100 * variance[0]:.0f}% of variance)")
     ax.set_ylabel(f"PC 2 ({100 * variance[1]:.0f}% of variance)" if n_axes > 1 else "PC 2 (none)")
     ax.set_title(title or f"Latent space of {len(latent)} windows")
@@ -252,6 +255,8 @@ def _lay_out(figure: Figure, axes: list, colorbar=None) -> None:
     width = figure.get_figwidth()
     for ax in axes:
         _wrap_title(ax, renderer, width - 2 * PAD_INCHES)
+    for legend in figure.legends:
+        _wrap_legend(legend, renderer, width - 2 * PAD_INCHES)
     _adjust_margins(figure, axes, colorbar, renderer)
     rewrapped = False
     for ax in axes:
@@ -273,6 +278,7 @@ def _adjust_margins(figure: Figure, axes: list, colorbar, renderer) -> None:
     left = max(inches(ax.get_yticklabels(), "width") + inches([ax.yaxis.label], "width") for ax in axes)
     x_ticks = axes[-1].get_xticklabels()
     bottom = inches(x_ticks, "height") + inches([axes[-1].xaxis.label], "height") + 0.15
+    bottom += sum(legend.get_window_extent(renderer).height / dpi + PAD_INCHES for legend in figure.legends)
     top = inches([axes[0].title], "height")
     right = PAD_INCHES + inches(x_ticks, "width") / 2  # the last tick label is centred on the right edge
     if colorbar is not None:  # the colorbar is on the right edge
@@ -299,6 +305,18 @@ def _wrap_title(ax, renderer, width_inches: float) -> bool:
     return True
 
 
+def _wrap_legend(legend, renderer, width_inches: float) -> None:
+    """Break the labels of a legend wider than `width_inches` into lines that fit, at spaces."""
+    measured = legend.get_window_extent(renderer).width / legend.figure.dpi
+    if measured <= width_inches:
+        return
+    texts = legend.get_texts()
+    longest = max(len(text.get_text()) for text in texts)
+    chars_per_line = max(int(longest * width_inches / measured * 0.9), 10)
+    for text in texts:
+        text.set_text("\n".join(textwrap.wrap(text.get_text(), chars_per_line, break_on_hyphens=False)))
+
+
 def _axis(index: pd.Index) -> np.ndarray:
     if isinstance(index, pd.DatetimeIndex):
         return np.asarray(index.to_pydatetime())
@@ -306,7 +324,15 @@ def _axis(index: pd.Index) -> np.ndarray:
 
 
 def _shade(ax, x: np.ndarray, flags: np.ndarray, color: str, alpha: float, label: str, height: float = 1.0) -> None:
-    """The runs of `flags` shaded from the bottom of `ax` up to `height` (a fraction of its height)."""
-    for i, (first, last) in enumerate(flags_to_intervals(flags)):
-        right = x[last + 1] if last + 1 < len(x) else x[last]
-        ax.axvspan(x[first], right, ymax=height, color=color, alpha=alpha, linewidth=0, label=None if i else label)
+    """The runs of `flags` shaded from the bottom of `ax` up to `height` (a fraction of its height),
+    as one artist however many runs there are (a span each took a file of thousands of runs seconds)."""
+    runs = flags_to_intervals(flags)
+    if not len(runs):
+        return
+    position = mdates.date2num(x) if len(x) and isinstance(x[0], datetime.datetime) else np.asarray(x, dtype=np.float64)
+    boxes = []
+    for first, last in runs:
+        left, right = position[first], position[last + 1] if last + 1 < len(position) else position[last]
+        boxes.append([(left, 0.0), (left, height), (right, height), (right, 0.0)])
+    ax.add_collection(PolyCollection(boxes, transform=ax.get_xaxis_transform(), facecolors=color, alpha=alpha,
+                                     linewidths=0, label=label), autolim=False)

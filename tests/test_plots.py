@@ -1,10 +1,12 @@
 """The figures' drawing shortcuts: decimation keeps every pixel column's extremes; labels fit the figure and
-meet no other label; the alerts show above the flagged rows."""
+meet no other label; the alerts show above the flagged rows; flagged runs are one artist."""
 
 import io
 
 import numpy as np
 import pandas as pd
+import pytest
+from matplotlib import dates as mdates
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from seqae import plots
@@ -57,6 +59,21 @@ def test_long_titles_and_sensor_names_stay_inside_the_figure():
                     assert box.y0 <= extent.y0 and extent.y1 <= box.y1 + 0.5, text.get_text()
 
 
+def test_the_latent_legend_stays_inside_the_figure_and_off_the_points():
+    values = np.random.default_rng(2).normal(size=(300, 4))
+    long_label = ("flagged 2020-03-09 10:15:38+01:00 .. 2020-03-09 10:15:39+01:00, sensors "
+                  + ", ".join(f"Accelerometer{k}RMS" for k in range(6)))
+    figure = plots.latent_scatter(values, np.abs(values[:, 0]),
+                                  marked={long_label: np.arange(300) > 280, "flagged 2020-03-09": np.arange(300) < 20})
+    figure.savefig(io.BytesIO(), format="png")
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    (legend,) = figure.legends
+    extent, box, ax = legend.get_window_extent(renderer), figure.bbox, figure.axes[0]
+    assert box.x0 <= extent.x0 and extent.x1 <= box.x1 and box.y0 <= extent.y0, extent
+    assert extent.y1 <= ax.xaxis.label.get_window_extent(renderer).y0  # below the axes and their label
+    assert "\n" in legend.get_texts()[0].get_text()  # wrapped to the figure's width
+
+
 def drawn_ticks(axis):
     """The tick labels matplotlib draws: those of ticks within the axis' view (its locator lists more)."""
     low, high = sorted(axis.get_view_interval())
@@ -102,3 +119,15 @@ def test_the_alerts_strip_shows_above_the_flagged_rows():
     _, y = ax.transAxes.transform((0, plots.ALERT_STRIP / 2))
     red, green, blue, _ = pixels[int(pixels.shape[0] - y), int(x)].astype(int)
     assert blue > red > green  # purple (tab:purple is 148, 103, 189), not the flagged rows' pink
+
+
+def test_flagged_runs_are_shaded_by_one_artist_however_many_there_are():
+    flags = np.arange(4000) % 4 == 0  # 1,000 runs of one row
+    index = pd.date_range("2024-03-31 00:00", periods=4000, freq="min", tz="Europe/Paris")
+    figure = plots.score_timeline(index, flags * 2.0, 1.0, flags, alert_ids=np.where(flags, 0, -1))
+    (ax,) = figure.axes
+    assert len(ax.patches) == 0 and len(ax.collections) == 2  # the flagged rows, the alerts' strip
+    shaded = ax.collections[0].get_paths()
+    assert len(shaded) == 1000
+    first = shaded[0].vertices[:, 0]  # the first run: from its row to the next row's time
+    assert first.min() == pytest.approx(mdates.date2num(index[0])) and first.max() == pytest.approx(mdates.date2num(index[1]))

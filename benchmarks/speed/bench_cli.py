@@ -10,7 +10,8 @@ processes (the same interpreter, this checkout's seqae first on the path):
     imports          python -c "import torch, pandas, mlflow, sklearn"
     fit in process   import seqae's modules, read DATA.csv, then time `fit` alone (one torch thread):
                      the LSTM-AE (`--model lstm-ae`) and `autoconfig.auto_fit` (`--model auto`)
-    seqae fit        seqae fit DATA.csv --model lstm-ae -q, and seqae fit DATA.csv -q (auto)
+    seqae fit        seqae fit DATA.csv --model lstm-ae -q (also with --plots none: what the figures add),
+                     and seqae fit DATA.csv -q (auto); each with --seed (default 0), as its fit in process
     seqae score      seqae score MODEL REST.csv -o scores.csv (MODEL: the LSTM-AE the last fit logged)
 
 in a fresh MLflow store (a SQLite file in a temporary folder). The ratios asked of the CLI are
@@ -19,7 +20,9 @@ fit / (imports + fit in process) and score / imports; each figure is the median 
 checkout of seqae (DIR, with its own MLflow store), so that a change's effect on the wait is
 measured in one run: the ratio before / now of each.
 `--lstm-ae-only` runs only what the LSTM-AE fit's ratio needs (imports, its fit in process, `seqae fit
---model lstm-ae`), for a quicker run on a busy machine.
+--model lstm-ae` with and without figures), for a quicker run on a busy machine.
+The command and its fit in process take the same seed, so both train the same epochs: an unseeded
+fit stops at another epoch each time, and its spread (0.4-2.3 s) would swamp the ratio's.
 `--profile` also runs each CLI command once under cProfile and prints where its time goes (shares
 of the profiled run: the profiler slows Python code more than C code, so read them as shares).
 
@@ -31,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import pstats
+import resource
 import subprocess
 import sys
 import tempfile
@@ -49,12 +53,12 @@ from seqae.autoconfig import auto_fit
 import seqae.tracking
 torch.set_num_threads(1)
 training = read_training_data(sys.argv[1], label_column="anomaly")
-started = time.perf_counter()
+started, cpu = time.perf_counter(), time.process_time()
 if sys.argv[2] == "auto":
-    auto_fit(training.frame)
+    auto_fit(training.frame, random_state=int(sys.argv[3]))
 else:
-    make_detector(sys.argv[2], verbose=False).fit(training.frame)
-print(time.perf_counter() - started)
+    make_detector(sys.argv[2], verbose=False, random_state=int(sys.argv[3])).fit(training.frame)
+print(time.perf_counter() - started, time.process_time() - cpu)
 """
 
 # Stages of a profiled CLI run: (label, file, function) whose cumulative time the stage is.
@@ -85,13 +89,17 @@ def split_file(source: Path, folder: Path) -> tuple[Path, Path]:
     return train, rest
 
 
-def timed(command: list[str], env: dict, cwd: Path) -> tuple[float, str]:
+def timed(command: list[str], env: dict, cwd: Path) -> tuple[float, float, str]:
+    """The command's wall seconds, its CPU seconds (user + system, its own and its children's) and its output."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    return seconds, done.stdout.strip()
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, done.stdout.strip()
 
 
 def stages(profile: Path) -> dict[str, float]:
@@ -111,6 +119,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--file", default="valve1/0.csv", help="a SKAB file, relative to the SKAB folder")
     parser.add_argument("--profile", action="store_true", help="also profile each CLI command once")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="the LSTM-AE's seed, in the command and in process alike, so both fit the same epochs")
     parser.add_argument("--before", type=Path, help="another checkout of seqae whose lstm-ae fit runs each round too")
     parser.add_argument("--lstm-ae-only", action="store_true",
                         help="only the imports, the LSTM-AE's fit in process and `seqae fit --model lstm-ae`")
@@ -128,18 +138,22 @@ def main(argv=None) -> int:
         seqae = [py, "-m", "seqae"]
         model = {"uri": None}
 
-        fit_lstm_command = seqae + ["fit", str(train), "--label-column", "anomaly", "--model", "lstm-ae", "-q"]
+        fit_lstm_command = seqae + ["fit", str(train), "--label-column", "anomaly", "--model", "lstm-ae",
+                                    "--seed", str(args.seed), "-q"]
 
-        def fit_lstm():
-            _, out = timed(fit_lstm_command, env, folder)
+        def fit_lstm() -> tuple[float, float]:
+            seconds, cpu, out = timed(fit_lstm_command, env, folder)
             model["uri"] = out.splitlines()[-1]
+            return seconds, cpu
 
         fit_lstm()  # a model to score in the first round, and a warm file cache
         seconds = {name: [] for name in ("click", "help", "imports", "fit in process (lstm-ae)",
-                                         "fit in process (auto)", "seqae fit --model lstm-ae", "seqae fit (auto)",
+                                         "fit in process (auto)", "seqae fit --model lstm-ae",
+                                         "seqae fit --model lstm-ae --plots none", "seqae fit (auto)",
                                          "seqae score")}
         if args.lstm_ae_only:
-            seconds = {name: [] for name in ("imports", "fit in process (lstm-ae)", "seqae fit --model lstm-ae")}
+            seconds = {name: [] for name in ("imports", "fit in process (lstm-ae)", "seqae fit --model lstm-ae",
+                                             "seqae fit --model lstm-ae --plots none")}
         if args.before:
             env_before = {**env, "PYTHONPATH": str(args.before.resolve()) + os.pathsep + os.environ.get("PYTHONPATH", ""),
                           "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'before.db'}"}
@@ -149,30 +163,38 @@ def main(argv=None) -> int:
             "click": [py, "-c", "import click"],
             "help": seqae + ["--help"],
             "imports": [py, "-c", "import torch, pandas, mlflow, sklearn"],
-            "seqae fit (auto)": seqae + ["fit", str(train), "--label-column", "anomaly", "-q"],
+            "seqae fit (auto)": seqae + ["fit", str(train), "--label-column", "anomaly", "--seed", str(args.seed), "-q"],
+            "seqae fit --model lstm-ae --plots none": fit_lstm_command + ["--plots", "none"],
         }
+        cpu = {name: [] for name in seconds}
         for round_ in range(args.rounds):
             for name in seconds:
                 if name.startswith("fit in process"):
                     kind = "auto" if "auto" in name else "lstm-ae"
-                    _, out = timed([py, "-c", IN_PROCESS, str(train), kind],
-                                   env_before if name.endswith("before") else env, folder)
-                    seconds[name].append(float(out.splitlines()[-1]))
+                    _, _, out = timed([py, "-c", IN_PROCESS, str(train), kind, str(args.seed)],
+                                      env_before if name.endswith("before") else env, folder)
+                    wall, used = (float(v) for v in out.splitlines()[-1].split())
                 elif name == "seqae fit --model lstm-ae, before":
-                    seconds[name].append(timed(fit_lstm_command, env_before, folder)[0])
+                    wall, used, _ = timed(fit_lstm_command, env_before, folder)
                 elif name == "seqae fit --model lstm-ae":
-                    started = time.perf_counter()
-                    fit_lstm()
-                    seconds[name].append(time.perf_counter() - started)
+                    wall, used = fit_lstm()
                 elif name == "seqae score":
-                    seconds[name].append(timed(seqae + ["score", model["uri"], str(rest), "-o",
-                                                        str(folder / "scores.csv")], env, folder)[0])
+                    wall, used, _ = timed(seqae + ["score", model["uri"], str(rest), "-o", str(folder / "scores.csv")],
+                                          env, folder)
                 else:
-                    seconds[name].append(timed(commands[name], env, folder)[0])
+                    wall, used, _ = timed(commands[name], env, folder)
+                seconds[name].append(wall)
+                cpu[name].append(used)
             print(f"round {round_ + 1}: " + ", ".join(f"{k} {v[-1]:.2f} s" for k, v in seconds.items()), flush=True)
         m = {name: median(values) for name, values in seconds.items()}
-        ratios = {"fit lstm-ae / (imports + fit in process)":
-                  m["seqae fit --model lstm-ae"] / (m["imports"] + m["fit in process (lstm-ae)"])}
+        c = {name: median(values) for name, values in cpu.items()}
+        ratios = {}
+        for command in ("seqae fit --model lstm-ae", "seqae fit --model lstm-ae --plots none"):
+            if command in m:
+                what = command.replace("seqae fit --model ", "fit ")
+                ratios[f"{what} / (imports + fit in process)"] = m[command] / (m["imports"] + m["fit in process (lstm-ae)"])
+                ratios[f"{what} / (imports + fit in process), CPU seconds"] = (
+                    c[command] / (c["imports"] + c["fit in process (lstm-ae)"]))
         if not args.lstm_ae_only:
             ratios.update({
                 "help / import click": m["help"] / m["click"],
@@ -184,14 +206,15 @@ def main(argv=None) -> int:
             ratios["fit in process (lstm-ae), before / now"] = (m["fit in process (lstm-ae), before"]
                                                                  / m["fit in process (lstm-ae)"])
             result["before"] = str(args.before)
-        result.update(seconds=seconds, medians=m, ratios=ratios)
-        print(table([{"what": k, "median s": v} for k, v in m.items()], ["what", "median s"]))
+        result.update(seconds=seconds, cpu_seconds=cpu, medians=m, cpu_medians=c, ratios=ratios)
+        print(table([{"what": k, "median s": v, "median CPU s": c[k]} for k, v in m.items()],
+                    ["what", "median s", "median CPU s"]))
         print(table([{"ratio": k, "value": v} for k, v in ratios.items()], ["ratio", "value"]))
 
         if args.profile:
             profiles = {}
             profiled = [("seqae fit --model lstm-ae", fit_lstm_command[3:]),
-                        ("seqae fit (auto)", ["fit", str(train), "--label-column", "anomaly", "-q"]),
+                        ("seqae fit (auto)", ["fit", str(train), "--label-column", "anomaly", "--seed", str(args.seed), "-q"]),
                         ("seqae score", ["score", model["uri"], str(rest), "-o", str(folder / "scores.csv")])]
             for name, command in profiled[:1] if args.lstm_ae_only else profiled:
                 profile = folder / "run.prof"
