@@ -24,7 +24,7 @@ class Scaler:
 
     CLIP = 1e6
 
-    DEGENERATE = 10  # a robust spread below this fraction of the 1st-99th percentile range is degenerate
+    DEGENERATE = 10  # a robust spread below 1/DEGENERATE of the 10th-90th percentile range is degenerate
 
     METHODS = ("standard", "robust")
 
@@ -32,11 +32,12 @@ class Scaler:
         """`standard`: mean and standard deviation; `robust`: median and IQR / 1.349 (the standard
         deviation of a normal distribution), which a minority of anomalous or drifting training rows
         barely moves. A sensor whose IQR is degenerate falls back to its standard deviation: 0, or
-        less than 1/`DEGENERATE` of its 1st-99th percentile range (readings quantised to a few
+        less than 1/`DEGENERATE` of its 10th-90th percentile range (readings quantised to a few
         levels, most rows on one: a flow meter at 32.000 for half the rows, 31 and 33 for the rest,
         has an IQR of 0.001 and would count a normal step of 1 as 1,300 spreads, dwarfing every
         other sensor); a constant one to 1. For normally distributed readings the IQR / 1.349 is
-        twice the floor, so the rule leaves them alone."""
+        four times the floor, and up to a tenth of far-off training rows leave the 10th-90th
+        percentile range alone, so the rule spares both."""
         if method not in self.METHODS:
             raise ConfigError(f"scaling must be one of {', '.join(self.METHODS)}, got {method!r}")
         values = np.asarray(values, dtype=np.float64)  # (n_timepoints, n_features)
@@ -48,9 +49,9 @@ class Scaler:
             self.mean_ = (values / unit).mean(axis=0) * unit
         else:
             self.mean_ = np.median(values, axis=0)
-            q01, q25, q75, q99 = np.percentile(values / unit, [1, 25, 75, 99], axis=0)
+            q10, q25, q75, q90 = np.percentile(values / unit, [10, 25, 75, 90], axis=0)
             iqr = (q75 - q25) * unit / 1.349
-            usable = (iqr > 1e-12 * np.maximum(1.0, np.abs(self.mean_))) & (iqr >= (q99 - q01) * unit / self.DEGENERATE)
+            usable = (iqr > 1e-12 * np.maximum(1.0, np.abs(self.mean_))) & (iqr >= (q90 - q10) * unit / self.DEGENERATE)
             std = np.where(usable, iqr, std)
         tiny = std <= 1e-12 * np.maximum(1.0, np.abs(self.mean_))
         self.scale_ = np.where(tiny, 1.0, std)
