@@ -24,13 +24,20 @@ class Scaler:
 
     CLIP = 1e6
 
+    DEGENERATE = 10  # a robust spread below 1/DEGENERATE of the 10th-90th percentile range is degenerate
+
     METHODS = ("standard", "robust")
 
     def fit(self, values: np.ndarray, method: str = "standard") -> "Scaler":
         """`standard`: mean and standard deviation; `robust`: median and IQR / 1.349 (the standard
         deviation of a normal distribution), which a minority of anomalous or drifting training rows
-        barely moves. A sensor whose IQR is 0 (readings quantised to a few levels) falls back to its
-        standard deviation; a constant one to 1."""
+        barely moves. A sensor whose IQR is degenerate falls back to its standard deviation: 0, or
+        less than 1/`DEGENERATE` of its 10th-90th percentile range (readings quantised to a few
+        levels, most rows on one: a flow meter at 32.000 for half the rows, 31 and 33 for the rest,
+        has an IQR of 0.001 and would count a normal step of 1 as 1,300 spreads, dwarfing every
+        other sensor); a constant one to 1. For normally distributed readings the IQR / 1.349 is
+        four times the floor, and up to a tenth of far-off training rows leave the 10th-90th
+        percentile range alone, so the rule spares both."""
         if method not in self.METHODS:
             raise ConfigError(f"scaling must be one of {', '.join(self.METHODS)}, got {method!r}")
         values = np.asarray(values, dtype=np.float64)  # (n_timepoints, n_features)
@@ -42,9 +49,10 @@ class Scaler:
             self.mean_ = (values / unit).mean(axis=0) * unit
         else:
             self.mean_ = np.median(values, axis=0)
-            q25, q75 = np.percentile(values / unit, [25, 75], axis=0)
+            q10, q25, q75, q90 = np.percentile(values / unit, [10, 25, 75, 90], axis=0)
             iqr = (q75 - q25) * unit / 1.349
-            std = np.where(iqr > 1e-12 * np.maximum(1.0, np.abs(self.mean_)), iqr, std)
+            usable = (iqr > 1e-12 * np.maximum(1.0, np.abs(self.mean_))) & (iqr >= (q90 - q10) * unit / self.DEGENERATE)
+            std = np.where(usable, iqr, std)
         tiny = std <= 1e-12 * np.maximum(1.0, np.abs(self.mean_))
         self.scale_ = np.where(tiny, 1.0, std)
         return self

@@ -331,6 +331,20 @@ def test_scaler_standardises_with_training_statistics():
     np.testing.assert_allclose(scaler.inverse_transform(scaled), train, rtol=1e-6)
 
 
+def test_a_robust_scale_falls_back_to_the_standard_deviation_where_the_iqr_is_degenerate():
+    rng = np.random.default_rng(0)
+    # A flow meter like SKAB's: half the rows at 32.000, a quarter a hair above, the rest on the
+    # levels 31 and 33 (its IQR 0.001), beside a sensor with ordinary noise.
+    flow = np.concatenate([np.full(200, 32.0), 32.0 + rng.uniform(0, 0.002, 100), rng.choice([31.0, 33.0], 100)])
+    noise = rng.normal(50.0, 2.0, 400)
+    scaler = Scaler().fit(np.column_stack([flow, noise]), method="robust")
+    assert scaler.scale_[0] == pytest.approx(flow.std())  # not the IQR's 0.0007: a step of 1 is ~2 spreads
+    q25, q75 = np.percentile(noise, [25, 75])
+    assert scaler.scale_[1] == pytest.approx((q75 - q25) / 1.349)  # ordinary readings keep their IQR
+    step = scaler.transform(np.array([[33.0, 52.0]]))[0]
+    assert abs(step[0]) < 10 * abs(step[1])  # a normal step of either sensor, on one scale
+
+
 def test_scaler_survives_readings_near_the_float_limit():
     train = np.array([[1.0], [2.0], [1e200]])
     scaler = Scaler().fit(train)
