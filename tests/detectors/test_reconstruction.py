@@ -287,7 +287,7 @@ def test_the_expected_readings_plot_has_a_panel_per_sensor(frame):
     assert [ax.get_ylabel() for ax in figure.axes] == ["sensor_0", "sensor_1"]
     marked = plots.latent_scatter(np.random.default_rng(0).normal(size=(50, 4)), np.arange(50.0),
                                   marked={"flagged 3 .. 5": np.arange(50) < 5})
-    assert "flagged 3 .. 5 (5 windows)" in [t.get_text() for t in marked.axes[0].get_legend().get_texts()]
+    assert "flagged 3 .. 5 (5 windows)" in [t.get_text() for t in marked.legends[0].get_texts()]  # below the axes
 
 
 def test_the_plots_show_the_largest_alerts_or_else_the_flagged_intervals(fitted_detectors, sensor_data):
