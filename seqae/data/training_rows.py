@@ -110,11 +110,14 @@ def read_fleet_training(path, asset_column: str, *, columns=None, label_column=N
                         options: ReadOptions | None = None, train_rows: int | None = None,
                         train_until: str | None = None) -> FleetTrainingData:
     """A fleet export's training rows per asset (`seqae.data.read_fleet_csv`): each asset's first
-    `train_rows`, or its rows up to `train_until`, or all; the label column never a sensor."""
+    `train_rows`, or its rows up to `train_until`, or all; the label column never a sensor. The state
+    and constant columns hold their last reading, as in `read_training_data`."""
     if train_rows is not None and train_until is not None:
         raise ConfigError("give either --train-rows or --train-until, not both")
     path = Path(path)
     options = options or ReadOptions()
+    if options.hold is None:  # the state columns hold their last reading, as each asset's model will read them
+        options = options.replace(hold=HOLD_STATES)
     assets = read_fleet_csv(path, asset_column, options, columns=columns,
                             label_columns=[label_column] if label_column else [])
     n_rows = sum(len(frame) for frame in assets.values())

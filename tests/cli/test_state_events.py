@@ -16,6 +16,7 @@ from seqae.data import ReadOptions, read_sensor_csv
 from seqae.data.states import StateBook
 from seqae.detectors import BaseDetector, DeviationDetector
 from seqae.streaming import score_csv
+from seqae.tracking import load_model
 
 DECISIONS = ["score", "raw_score", "is_anomaly", "alert_id", "warming_up"]
 
@@ -229,6 +230,29 @@ def test_fill_interpolate_holds_a_state_column_and_interpolates_the_readings(in_
     frame[["Pressure", "Temperature"]].to_csv(narrow_path, index_label="timestamp")
     assert run("score", uri, narrow_path, "-o", narrow, "--fill", "interpolate").exit_code == 0
     pd.testing.assert_frame_equal(scores[DECISIONS], pd.read_csv(narrow, keep_default_na=False)[DECISIONS])
+
+
+def test_a_fleet_fit_with_fill_interpolate_holds_each_machines_state_column(in_store, tmp_path):
+    """A fleet export with a gap in the valve column around its 0 -> 1 change, fitted with `--fill
+    interpolate`: each machine's model saw the valve at 0 and 1 only (a 0.5 would be a state it then
+    reports as never seen), and scoring the same export reports no event."""
+    frames = []
+    for machine, seed in (("pump-a", 0), ("pump-b", 1)):
+        frame = plant(400, seed=seed).astype({"valve_cmd": float})
+        frame.iloc[158:163, frame.columns.get_loc("valve_cmd")] = np.nan  # the 0 -> 1 at row 160
+        frames.append(frame.assign(machine=machine))
+    export = tmp_path / "fleet.csv"
+    pd.concat(frames).to_csv(export, index_label="timestamp")
+    result = run("fit", export, "--asset-column", "machine", "--model", "deviation", "--fill", "interpolate")
+    assert result.exit_code == 0, result.output
+    uri = re.search(r"^model: +(\S+)", result.output, re.M).group(1)
+    fleet = load_model(uri).detector
+    for machine in ("pump-a", "pump-b"):  # not read as a continuous 0, 1/6, ... 1
+        detector = fleet.detector_for(machine)
+        assert detector.roles_["valve_cmd"] == "state" and detector.states_.values_["valve_cmd"] == [0.0, 1.0]
+    scores = tmp_path / "scores.csv"
+    assert run("score", uri, export, "-o", scores, "--fill", "interpolate").exit_code == 0
+    assert set(pd.read_csv(scores, keep_default_na=False)["state_events"]) == {""}
 
 
 def test_watch_resample_holds_the_valve_at_its_last_reading(tmp_path):
