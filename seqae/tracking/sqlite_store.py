@@ -59,6 +59,22 @@ def prepare_sqlite_store(database: str | os.PathLike, artifact_root: str) -> Non
         raise error from None
 
 
+def link_as_mlflow_default(database: str | os.PathLike, folder: str | os.PathLike) -> None:
+    """Make `folder/mlflow.db` a link to `database` unless something by that name is there already.
+
+    MLflow's own default store is `./mlflow.db` of the directory a tool starts in, so `mlflow ui`,
+    `mlflow models serve` or a plain `mlflow.MlflowClient()` started where seqae keeps
+    `./mlruns/mlflow.db` would otherwise open (and create) an empty store beside it and show none of
+    its runs. The link is relative (the folder may move) and best-effort: where the file system
+    takes no links, or another process made one first, nothing changes. A file or link by that
+    name (a store of the user's own) is left as it is."""
+    link = Path(folder) / "mlflow.db"
+    if os.path.lexists(link):
+        return
+    with contextlib.suppress(OSError, NotImplementedError):
+        os.symlink(os.path.relpath(Path(database), Path(folder)), link)
+
+
 @functools.lru_cache(maxsize=None)
 def head_revision() -> str:
     """The schema revision this MLflow builds (the head of its migrations)."""

@@ -31,7 +31,7 @@ from mlflow.tracking import MlflowClient
 from seqae import processes
 from seqae.errors import ConfigError, StorageError, StoreError, hide_credentials, storage_error
 from seqae.files import fullest
-from seqae.tracking.sqlite_store import prepare_sqlite_store
+from seqae.tracking.sqlite_store import link_as_mlflow_default, prepare_sqlite_store
 
 if TYPE_CHECKING:  # the store needs no detector (nor torch) to list runs
     from seqae.detectors import BaseDetector
@@ -62,6 +62,7 @@ PROCESS_TAGS = ("seqae.pid", "seqae.host", "seqae.process_started")  # the proce
 class Store:
     tracking_uri: str
     artifact_location: str | None  # artifact root of experiments seqae creates (None: the store's own)
+    default: bool = False  # seqae's own default, ./mlruns/mlflow.db (no MLFLOW_TRACKING_URI)
 
     @property
     def is_server(self) -> bool:
@@ -82,17 +83,20 @@ def resolve_store() -> Store:
     if uri:
         return Store(uri, None)
     root = Path.cwd().resolve() / STORE_DIR
-    return Store(f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri())
+    return Store(f"sqlite:///{root / 'mlflow.db'}", (root / "artifacts").as_uri(), default=True)
 
 
 def use_store() -> Store:
     """Point MLflow's tracking and registry at the store: a local SQLite store is created whole
-    (`sqlite_store.prepare_sqlite_store`) if it does not exist yet. `reach_store` also checks that a
-    tracking server answers."""
+    (`sqlite_store.prepare_sqlite_store`) if it does not exist yet, and seqae's default one is
+    linked as `./mlflow.db`, where MLflow's own tools look (`sqlite_store.link_as_mlflow_default`).
+    `reach_store` also checks that a tracking server answers."""
     global _in_use
     store = resolve_store()
     if store.artifact_location:
         prepare_sqlite_store(store.tracking_uri.removeprefix("sqlite:///"), store.artifact_location)
+        if store.default:
+            link_as_mlflow_default(store.tracking_uri.removeprefix("sqlite:///"), Path.cwd())
     # MLflow also exports the URIs as environment variables; put back what the user had, or the
     # next resolve_store would take seqae's own default for the user's choice.
     exported = {name: os.environ.get(name) for name in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}

@@ -101,6 +101,38 @@ def test_two_first_fits_at_once_both_log_their_run(tmp_path, csvs):
     assert statuses(tmp_path) == ["FINISHED", "FINISHED"]
 
 
+MLFLOW_DEFAULT_CLIENT = """
+import mlflow
+client = mlflow.MlflowClient()  # MLflow's own default store: ./mlflow.db of the folder it starts in
+version = client.get_model_version("pump", "1")
+print(version.run_id, client.get_run(version.run_id).data.tags["mlflow.runName"])
+"""
+
+
+def test_mlflows_own_tools_started_beside_the_default_store_read_it(tmp_path, csvs):
+    """`seqae fit` with no MLFLOW_TRACKING_URI keeps its runs in ./mlruns/mlflow.db and links ./mlflow.db
+    to it, where a plain `mlflow.MlflowClient()` (or `mlflow ui`) started in the same folder looks: it
+    reads the same run and registered model, and opens no empty store of its own."""
+    fit = seqae(["fit", csvs[0], *FAST_FIT, "--register", "pump", "--run-name", "pump fit", "-q"], tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    link = tmp_path / "mlflow.db"
+    assert link.is_symlink() and os.readlink(link) == os.path.join("mlruns", "mlflow.db")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLFLOW_")}
+    read = subprocess.run([sys.executable, "-c", MLFLOW_DEFAULT_CLIENT], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert read.returncode == 0, read.stderr[-3000:]
+    run_id, name = read.stdout.split(maxsplit=1)
+    assert client_of(tmp_path).get_run(run_id).info.run_name == name.strip() == "pump fit"
+
+
+def test_a_store_of_the_users_own_at_mlflow_db_is_left_alone(tmp_path, csvs):
+    (tmp_path / "mlflow.db").write_bytes(b"the user's own")
+    fit = seqae(["fit", csvs[0], *FAST_FIT, "-q"], tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    assert not (tmp_path / "mlflow.db").is_symlink() and (tmp_path / "mlflow.db").read_bytes() == b"the user's own"
+    assert statuses(tmp_path) == ["FINISHED"]  # the run went to ./mlruns all the same
+
+
 BUILD = """
 import sys
 from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
