@@ -22,7 +22,7 @@ from seqae.data.chunks import ChunkReader
 from seqae.data.scaler import Scaler
 from seqae.data.training_rows import (FleetTrainingData, TrainingData, collect_csv_files, read_fleet_for_detector,
                                       options_for_detector, read_fleet_training, read_for_detector,
-                                      read_training_data, read_training_files)
+                                      read_training_data, read_training_files, shaper_for_detector)
 
 __all__ = [
     "DECIMAL_MARKS", "DUPLICATE_POLICIES", "FILL_POLICIES", "GAP_FACTOR", "TIME_UNITS", "ChunkReader", "ParsedRows",
@@ -31,5 +31,6 @@ __all__ = [
     "read_fleet_training", "read_training_files", "fill_missing", "mixed_offsets_error", "parse_numbers",
     "parse_reading", "parse_time_fields", "parse_timestamps", "read_fleet_csv", "read_fleet_for_detector",
     "options_for_detector", "read_for_detector", "read_header",
-    "read_sensor_csv", "read_table", "read_training_data", "sniff_separator", "time_gaps", "time_text",
+    "read_sensor_csv", "read_table", "read_training_data", "shaper_for_detector", "sniff_separator", "time_gaps",
+    "time_text",
 ]

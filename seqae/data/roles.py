@@ -29,15 +29,7 @@ def column_roles(values: np.ndarray, names: list[str], given: dict | None = None
     """Each column's role (`ROLES`) from its training `values` `(n_rows, n_columns)` (finite); `given`
     names the roles a user set for some columns, which replace the ones found."""
     values = np.asarray(values, dtype=np.float64)
-    roles = {}
-    for j, name in enumerate(names):
-        distinct = np.unique(values[:, j])
-        if distinct.size <= 1:
-            roles[name] = "constant"
-        elif distinct.size <= MAX_STATES and np.all(distinct == np.round(distinct)):
-            roles[name] = "state"
-        else:
-            roles[name] = "continuous"
+    roles = {name: _role(np.unique(values[:, j])) for j, name in enumerate(names)}
     for name, role in (given or {}).items():
         if name not in roles:
             raise ConfigError(f"roles names column {name!r}, which the data does not have; it has "
@@ -65,9 +57,18 @@ def held_by_readings(values: np.ndarray, names: list[str]) -> tuple[str, ...]:
     roles = {}
     for j, name in enumerate(names):
         distinct = np.unique(values[:, j][np.isfinite(values[:, j])])
-        whole = 0 < distinct.size <= MAX_STATES and np.all(distinct == np.round(distinct))
-        roles[name] = ("constant" if distinct.size == 1 else "state") if whole else "continuous"
+        roles[name] = _role(distinct) if distinct.size else "continuous"  # no reading: nothing to hold
     return held_columns(roles)
+
+
+def _role(distinct: np.ndarray) -> str:
+    """The role of a column whose distinct readings are `distinct` (sorted): one value is a constant,
+    2 to `MAX_STATES` whole numbers a state, anything else a reading."""
+    if distinct.size <= 1:
+        return "constant"
+    if distinct.size <= MAX_STATES and np.all(distinct == np.round(distinct)):
+        return "state"
+    return "continuous"
 
 
 def modelled_columns(roles: dict[str, str]) -> list[str]:

@@ -7,6 +7,7 @@
     read_for_detector    the sensors a fitted detector needs (other columns ignored), and the labels
     read_fleet_for_detector  the same for a fleet model: each asset's rows, split by its asset column
     options_for_detector the read options that hold a fitted detector's state and constant columns
+    shaper_for_detector  the row shaper of a live feed of a detector, holding those columns too
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 
 from seqae.data.csv import read_fleet_csv, read_header, read_sensor_csv
 from seqae.data.options import HOLD_STATES, ReadOptions
+from seqae.data.regular import RowShaper
 from seqae.data.roles import held_columns
 from seqae.errors import ConfigError, DataError, missing_columns_message
 
@@ -238,6 +240,16 @@ def options_for_detector(detector, options: ReadOptions | None = None) -> ReadOp
     `seqae.data.roles.held_columns`) through a filled gap and at a grid time, as its training rows
     held them; a model saved without roles holds none."""
     return (options or ReadOptions()).replace(hold=held_columns(getattr(detector, "roles_", None) or {}))
+
+
+def shaper_for_detector(detector, name: str, options: ReadOptions, columns) -> RowShaper | None:
+    """The `RowShaper` a live feed of `detector` puts its rows (`columns`, in order) through, the
+    detector's state and constant columns holding their last reading (`options_for_detector`); None
+    where `options` keep the rows as they come."""
+    if not RowShaper.needed(options.duplicates, options.resample):
+        return None
+    held = options_for_detector(detector).hold
+    return RowShaper(name, options.duplicates, options.resample, hold=[str(c) in held for c in columns])
 
 
 def read_fleet_for_detector(fleet, path, *, label_column=None, options: ReadOptions | None = None):

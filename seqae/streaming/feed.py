@@ -35,7 +35,7 @@ from typing import Callable, TextIO
 import numpy as np
 import pandas as pd
 
-from seqae.data import ParsedRows, ReadOptions, RowParser, RowShaper, compression_of, options_for_detector
+from seqae.data import ParsedRows, ReadOptions, RowParser, compression_of, shaper_for_detector
 from seqae.detectors import Detection
 from seqae.errors import ConfigError, DataError
 from seqae.streaming.live import AlertEvent, LiveScorer, split_watched
@@ -304,12 +304,9 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
         parser = RowParser(source.name, source.header(), columns, options, optional=scorer.watched)
         if parser_state:
             parser.load_state(parser_state)
-        if RowShaper.needed(options.duplicates, options.resample):  # state columns hold their last reading
-            held = options_for_detector(scorer.detector).hold
-            shaper = RowShaper(source.name, options.duplicates, options.resample,
-                               hold=[c in held for c in parser.columns])
-            if shaper_state:
-                shaper.load_state(shaper_state)
+        shaper = shaper_for_detector(scorer.detector, source.name, options, parser.columns)
+        if shaper is not None and shaper_state:
+            shaper.load_state(shaper_state)
         answered = (source.offset, source.line)  # how far the rows are answered
         if state_file is not None:  # the state as resumed, alone: the blocks answered from here follow it
             state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,

@@ -31,7 +31,7 @@ import os
 from contextlib import suppress
 from dataclasses import dataclass
 
-from seqae.data import ReadOptions, RowParser, RowShaper, options_for_detector
+from seqae.data import ReadOptions, RowParser, RowShaper, shaper_for_detector
 from seqae.data.regular import block_from_state, block_state
 from seqae.detectors import BaseDetector
 from seqae.errors import DataError, storage_error
@@ -79,15 +79,11 @@ def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | N
     parser = snapshot.get("parser") if same_file or pipe else None
     offset, line = snapshot["offset"], snapshot["line"]
     options = options or ReadOptions()
-    shaper = None
     # the blocks hold the watched state columns read after the model's (`RowParser`'s optional): split alike
     watched = list((snapshot.get("parser") or {}).get("optional") or [])
-    if RowShaper.needed(options.duplicates, options.resample):  # state columns hold their last reading
-        held = options_for_detector(detector).hold
-        shaper = RowShaper(str(data), options.duplicates, options.resample,
-                           hold=[str(c) in held for c in list(detector.feature_names_in_) + watched])
-        if snapshot.get("shaper"):
-            shaper.load_state(snapshot["shaper"])
+    shaper = shaper_for_detector(detector, str(data), options, list(detector.feature_names_in_) + watched)
+    if shaper is not None and snapshot.get("shaper"):
+        shaper.load_state(snapshot["shaper"])
     for block in blocks:  # answered after the snapshot: gone over again, not answered again
         offset, line = block["offset"], block["line"]
         if block.get("rows") is None:
