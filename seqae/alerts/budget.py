@@ -37,7 +37,9 @@ class AlertBudgetThreshold(Threshold):
     normal scores.
     The rules' own parameters (`min_gap`, ...) are parameters of this threshold too, with the same
     defaults as `AlertRules`; the cooldown needs contributions, which a threshold never sees, so the
-    count it fits is taken without it (conservative: the cooldown only removes alerts).
+    count it fits is taken without it (conservative: the cooldown only removes alerts). The record
+    rule (`AlertRules.record`) is off in a budget's rules: the budget sets how many alerts normal data
+    raises, and whether a pattern beats the rows before it would make that count depend on their order.
     """
 
     kind = "alerts"
@@ -54,7 +56,8 @@ class AlertBudgetThreshold(Threshold):
         **{name: AlertRules.parameter_constraints[name] for name in ("min_gap", "min_length", "hysteresis",
                                                                       "extreme", "cooldown")},
     }
-    RULE_PARAMS = ("min_gap", "min_length", "hysteresis", "extreme", "cooldown")  # the rest: AlertRules' defaults
+    RULE_PARAMS = ("min_gap", "min_length", "hysteresis", "extreme", "cooldown")  # the rest: AlertRules' defaults,
+    # but for the record rule (off: see the class docstring)
 
     def __init__(self, per_1000_rows: float | None = None, per_day: float | None = None,
                  rows_per_day: float | None = None, min_gap: int = 10, min_length: int = 20,
@@ -89,7 +92,7 @@ class AlertBudgetThreshold(Threshold):
 
     def alert_rules(self) -> AlertRules:
         """The (unfitted) rules this threshold's parameters describe."""
-        return AlertRules(**{name: getattr(self, name) for name in self.RULE_PARAMS})
+        return AlertRules(**{name: getattr(self, name) for name in self.RULE_PARAMS}, record=0)
 
     def _fit_value(self, scores: np.ndarray) -> float:
         rate = self.budget_per_row()

@@ -36,6 +36,13 @@ class AlertRules(BaseEstimator):
             teach it that the anomaly is normal before the rules see it).
         memory: recent normal scores the reference keeps beside the calibration scores (0: it never
             moves; the threshold stays the fitted value).
+        evidence: an episode fires only once its calibrated scores above the flag level add up to
+            this much beyond it (the sum of score - level over its rows: a CUSUM of the excess), so
+            that many rows just over the level weigh what a few far over it do (0: no such rule).
+        record: an episode fires only when it scores higher than every row of the `record` rows
+            scored before it began (0: no such rule): a pattern no worse than what the feed showed
+            lately, and did not alert on, is not news. The rows an alert was on at are left out, so
+            an alert never hides the next one.
 
     How the defaults were chosen: docs/benchmarks.md, "Decisions as live monitoring has them".
     """
@@ -53,11 +60,19 @@ class AlertRules(BaseEstimator):
         "delay": Integer(0, message="alert delay must be a whole number of rows >= 0, got {value!r}"),
         "memory": Integer(0, message="alert memory must be a whole number of scores >= 0 (0: the reference "
                                      "never moves), got {value!r}"),
+        "evidence": Real(0.0, message="alert evidence must be a number >= 0 (calibrated units summed over an "
+                                      "episode's rows; 0: none), got {value!r}"),
+        "record": Integer(0, message="alert record must be a whole number of rows >= 0 (0: an episode need not beat "
+                                     "the rows before it), got {value!r}"),
     }
     PARAMS = tuple(parameter_constraints)
+    # rules added since models were first saved, and their value in a model saved without them: a
+    # saved model decides as it did when it was fitted
+    ABSENT_MEANS = {"evidence": 0.0, "record": 0}
 
     def __init__(self, min_gap: int = 5, min_length: int = 15, hysteresis: float = 0.7, extreme: float = 3.0,
-                 cooldown: int = 30, settle: int = 45, burn_in: int = 75, delay: int = 10, memory: int = 2000):
+                 cooldown: int = 30, settle: int = 45, burn_in: int = 75, delay: int = 10, memory: int = 2000,
+                 evidence: float = 0.0, record: int = 300):
         self.min_gap = min_gap
         self.min_length = min_length
         self.hysteresis = hysteresis
@@ -67,6 +82,8 @@ class AlertRules(BaseEstimator):
         self.burn_in = burn_in
         self.delay = delay
         self.memory = memory
+        self.evidence = evidence
+        self.record = record
 
     def check_params(self) -> None:
         """Raise a one-line `ConfigError` for the first parameter outside its constraints."""
@@ -145,7 +162,7 @@ class AlertRules(BaseEstimator):
         unknown = sorted(set(params) - set(cls.PARAMS))
         if unknown:
             raise ConfigError(f"alert rules take no parameter {unknown[0]!r}; they take {', '.join(cls.PARAMS)}")
-        rules = cls(**params)
+        rules = cls(**{**cls.ABSENT_MEANS, **params})
         rules.check_params()
         fitted = state.get("fitted")
         if fitted:

@@ -16,6 +16,7 @@ tracker over a whole series). A row's alert id is settled once no later row can 
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -99,6 +100,11 @@ class AlertTracker:
         self._since = -1  # the row the episode began, or went on from within its cooldown
         self._alarm_row = -1  # the last row a fired alert went on through (its flag)
         self._learn_until = -1  # rows before this one join the reference whatever they score
+        # the record rule: the highest raw scores of the last `rules.record` rows no alert was on at,
+        # decreasing (a sliding maximum), and the score the episode going on must beat to fire (-inf: none)
+        self._recent: deque[tuple[int, float]] = deque()
+        self._to_beat = -np.inf
+        self._excess = 0.0  # the episode's calibrated scores beyond the flag level, summed (the evidence rule)
         self._finished = False
 
     # ---- the feed -----------------------------------------------------------------------------------
@@ -165,6 +171,7 @@ class AlertTracker:
                     self.n_scored += 1
                     warming[j] = True
                     reference.admit(t, x, at_once=True)  # joins at the next refresh
+                    self._remember(t, x)
                 else:
                     self.n_scored += 1
                     above = calibrated[j] > self.level
@@ -174,6 +181,8 @@ class AlertTracker:
                                   None if index is None else index[j], admit=not judged_normal) and on_step is not None:
                         on_step(j)
                     flags[j] = self._alarm_row == t
+                    if not flags[j]:  # an alert's rows never hide the next one
+                        self._remember(t, x)
                 j += 1
             k = stop
         self.n_rows = first + n
@@ -246,6 +255,8 @@ class AlertTracker:
             self._episode = Alert(-1, row, row, -1, row, -np.inf, score, 0.0, 0, shares, start_time=time,
                                   peak_time=time)
             self._since = row
+            self._to_beat = self._record_before(row)
+            self._excess = 0.0
         self._quarantine = []
         self._on = True
         self._extend(row, score, c, above, contribution, time)
@@ -256,12 +267,15 @@ class AlertTracker:
         episode.end, episode.end_time = row, time
         self._quarantine.append((row, score))
         episode.n_flagged += int(above)
+        if above:
+            self._excess += c - self.level
         if c > episode.peak_score:
             episode.peak, episode.peak_score, episode.peak_raw, episode.peak_time = row, float(c), float(score), time
             episode.peak_severity = self.reference.severity(score)
         if contribution is not None and episode.shares is not None:
             episode.shares += np.clip(contribution, 0.0, None)
-        if episode.alert_id < 0 and (episode.n_flagged >= self.rules.min_length or c >= self.extreme_level):
+        if (episode.alert_id < 0 and (episode.n_flagged >= self.rules.min_length or c >= self.extreme_level)
+                and episode.peak_raw > self._to_beat and self._excess >= self.rules.evidence):
             episode.alert_id = self.n_alerts
             self.n_alerts += 1
             episode.fired_at, episode.fired_time = row, time
@@ -269,6 +283,25 @@ class AlertTracker:
         if episode.alert_id >= 0:
             self._alarm_row = row
         self._settle_if_lasting(row)
+
+    def _remember(self, row: int, score: float) -> None:
+        """A scored row's raw score into the sliding maximum of the record rule."""
+        span = self.rules.record
+        if not span:
+            return
+        recent = self._recent
+        while recent and recent[-1][1] <= score:
+            recent.pop()
+        recent.append((row, score))
+        while recent[0][0] < row - span:
+            recent.popleft()
+
+    def _record_before(self, row: int) -> float:
+        """The highest raw score of the `record` rows before `row` (-inf: no rule, or none scored)."""
+        recent = self._recent
+        while recent and recent[0][0] < row - self.rules.record:
+            recent.popleft()
+        return recent[0][1] if recent else -np.inf
 
     def _settle_if_lasting(self, row: int) -> None:
         """An alert on for `settle` rows since it fired, or an episode `settle` rows old that never
@@ -371,6 +404,9 @@ class AlertTracker:
             "last_closed": None if self._last_closed is None else self._last_closed.alert_id,
             "quarantine": [[row, score] for row, score in self._quarantine],
             "reference": self.reference.state(),
+            "recent": [[row, score] for row, score in self._recent],
+            "to_beat": None if self._to_beat == -np.inf else float(self._to_beat),
+            "excess": float(self._excess),
         }
 
     @classmethod
@@ -390,6 +426,10 @@ class AlertTracker:
                                 else _alert_from_state(episode))
             tracker._last_closed = None if last is None else by_id[last]
             tracker._quarantine = [(int(row), float(score)) for row, score in state["quarantine"]]
+            tracker._recent = deque((int(row), float(score)) for row, score in state.get("recent", []))
+            to_beat = state.get("to_beat")
+            tracker._to_beat = -np.inf if to_beat is None else float(to_beat)
+            tracker._excess = float(state.get("excess", 0.0))
             tracker.reference.load_state(state["reference"])
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise DataError(f"not the state of an alert tracker ({type(exc).__name__}: {exc})") from None

@@ -19,7 +19,7 @@ CALIBRATION = np.zeros(99)
 
 def rules(**params) -> AlertRules:
     base = {"min_gap": 0, "min_length": 1, "hysteresis": 1.0, "extreme": 10.0, "cooldown": 0, "settle": 0,
-            "burn_in": 0, "memory": 0}
+            "burn_in": 0, "memory": 0, "record": 0}
     return AlertRules(**{**base, **params}).fit(CALIBRATION, 1.0)
 
 
@@ -57,6 +57,15 @@ H, L, M = 2.0, 0.0, 0.7  # above the threshold, normal, between the close level 
     ({"hysteresis": 0.5, "min_gap": 1}, [H, L, M, L, L], [(0, 0, 0)]),
     # an episode that ends before its min_length is dropped, even at the end of the data
     ({"min_length": 3}, [L, L, H, H], []),
+    # record: an episode fires only when it beats every score of the `record` rows before it began
+    ({"record": 3, "min_length": 2}, [H, L, L, L, H, H, L], [(4, 5, 5)]),  # row 0 is 4 rows back: out of it
+    ({"record": 5, "min_length": 2}, [H, L, L, L, H, H, L], []),  # no higher than row 0, which raised nothing
+    ({"record": 5, "min_length": 2}, [H, L, L, L, H, 3.0, L], [(4, 5, 5)]),
+    # ... the rows an alert was on at are no record: an alert never hides the next one
+    ({"record": 5}, [L, H, L, L, L, H, L], [(1, 1, 1), (5, 5, 5)]),
+    # ... by its peak so far: it fires on the row that makes it a record, once it is long enough
+    ({"record": 10, "min_length": 2}, [H, H, L, L, H, 2.5, L], [(0, 1, 1), (4, 5, 5)]),
+    ({"record": 10, "min_length": 2}, [H, H, L, L, H, H, 2.5, L], [(0, 1, 1), (4, 6, 6)]),
 ])
 def test_rules_give_the_hand_computed_alerts(params, scores, expected):
     decisions = rules(**params).apply(np.asarray(scores))
@@ -120,7 +129,7 @@ def random_feed(seed: int, n: int, n_spikes: int):
     scores[rng.integers(0, n, n_spikes)] += 6.0
     contributions = rng.dirichlet(np.ones(3), size=n) * scores[:, None]
     fitted = AlertRules(min_gap=4, min_length=3, hysteresis=0.5, extreme=3.0, cooldown=12, settle=60, burn_in=20,
-                        delay=5, memory=150).fit(rng.exponential(size=200), 1.6)
+                        delay=5, memory=150, record=0).fit(rng.exponential(size=200), 1.6)
     return scores, contributions, fitted
 
 
@@ -138,6 +147,29 @@ def test_row_by_row_equals_the_whole_series(seed, chunk):
     np.testing.assert_array_equal(np.concatenate([step.flags for step in steps]), whole.flags)
     assert spans(tracker.alerts) == spans(whole.alerts) and len(whole.alerts) > 1
     assert len(tracker.reference.joined) > 0  # the reference moved with the feed, the same in any chunks
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_the_record_rule_gives_the_same_alerts_in_any_chunks_and_across_a_restart(chunk):
+    n = 600
+    scores, contributions, fitted = random_feed(2, n, n_spikes=12)
+    fitted = AlertRules(**{**fitted.get_params(), "record": 120}).fit(fitted.calibration_, 1.6)
+    whole = fitted.apply(scores, contributions)
+    tracker = fitted.tracker()
+    ids = []
+    for first in range(0, n, chunk):
+        if first >= 300 and first - chunk < 300:  # a restart from its saved state, in the middle of the feed
+            tracker = type(tracker).from_state(fitted, json.loads(json.dumps(tracker.state())))
+        ids.append(tracker.update(scores[first:first + chunk], contributions[first:first + chunk]).alert_ids)
+    ids.append(tracker.finish())
+    assert np.concatenate(ids).tolist() == whole.alert_ids.tolist()
+    assert spans(tracker.alerts) == spans(whole.alerts)
+    # the rule holds back alerts the same rules without it raise, and never raises one of its own
+    without = AlertRules(**{**fitted.get_params(), "record": 0}).fit(fitted.calibration_, 1.6).apply(scores, contributions)
+    assert 0 < len(whole.alerts) < len(without.alerts)
+    unflagged = np.where(whole.flags == 1, -np.inf, scores)  # the rows an alert was on at are no record
+    for alert in whole.alerts:
+        assert alert.peak_raw > unflagged[max(0, alert.start - 120):alert.start].max(initial=-np.inf)
 
 
 def test_rules_save_and_load_as_json_and_give_the_same_alerts():
