@@ -8,8 +8,9 @@
       (`seqae evaluate --labels-from-verdicts`)
 
 `seqae score` keeps each alert's rows beside its alert table, so that a verdict given later finds
-them without the scored file (`seqae.tracking.scoring_runs`); `seqae feedback --data FILE` reads
-them from the file instead.
+them without the scored file (`seqae.tracking.scoring_runs`), and so does `seqae watch` for the
+alerts it raises (`seqae.streaming.alert_rows`, `seqae.tracking.monitor`); `seqae feedback --data
+FILE` reads them from the file instead.
 """
 
 from __future__ import annotations

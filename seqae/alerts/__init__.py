@@ -45,11 +45,12 @@ from seqae.alerts.reference import NormalReference
 from seqae.alerts.rules import AlertRules
 from seqae.alerts.tracker import Alert, AlertTracker, Decisions, Step
 from seqae.alerts.faults import MATCH_SIMILARITY, like_fault, match_fault
-from seqae.alerts.table import ALERT_COLUMNS, Alerts, alert_records, alert_state_events, alert_table, find_alerts
+from seqae.alerts.table import (ALERT_COLUMNS, Alerts, alert_records, alert_state_events, alert_table, find_alerts,
+                                followed_levels)
 from seqae.alerts.budget import MIN_EMPIRICAL_ALERTS, AlertBudgetThreshold, rows_per_day
 
 __all__ = [
     "ALERT_COLUMNS", "MATCH_SIMILARITY", "MIN_EMPIRICAL_ALERTS", "Alert", "AlertBudgetThreshold", "AlertRules",
     "AlertTracker", "Alerts", "Decisions", "NormalReference", "Step", "alert_records", "alert_state_events",
-    "alert_table", "find_alerts", "like_fault", "match_fault", "rows_per_day",
+    "alert_table", "find_alerts", "followed_levels", "like_fault", "match_fault", "rows_per_day",
 ]

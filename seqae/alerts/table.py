@@ -126,6 +126,13 @@ def alert_records(found: list[Alert], index, feature_names: list[str], top: int 
     return rows
 
 
+def followed_levels(found: list[Alert]) -> dict[int, list[float]]:
+    """Alert id -> each sensor's followed level when it fired (`Alert.followed_level`), for the
+    alerts of `found` that kept one: what a verdict on an alert's rows is compared at."""
+    return {int(alert.alert_id): [float(v) for v in alert.followed_level]
+            for alert in found if alert.followed_level is not None}
+
+
 def alert_state_events(found: list[Alert], events: dict[int, str]) -> list[str]:
     """For each alert of `found` (`alert_table`'s rows), the state events (`seqae.data.states`) of its
     rows, start to end, `"; "`-joined; `events`: row position -> that row's events (rows with none left out)."""

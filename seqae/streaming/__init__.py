@@ -7,6 +7,7 @@
                 `watch`, the loop behind `seqae watch`
     state.py    the watch's state file: written whole, read back into the scorer and the place to go on from
     switch.py   a feed handed from one model to another between two rows (a watch following a model alias)
+    alert_rows.py  the rows each alert of a watch was raised on, and its followed level (for `seqae feedback`)
 """
 
 from seqae.streaming.live import AlertEvent, LiveScorer

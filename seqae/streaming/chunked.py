@@ -48,7 +48,7 @@ from seqae.detectors import BaseDetector, Detection, RawScores, scoring
 from seqae.files import StagedFile, staged_files
 from seqae.progress import ProgressBar
 from seqae.errors import ConfigError, DataError
-from seqae.alerts import alert_state_events, alert_table
+from seqae.alerts import alert_state_events, alert_table, followed_levels
 from seqae.detectors.feed import Feed
 from seqae.windows import WindowAccumulator, batched_windows
 
@@ -174,8 +174,7 @@ def _score_csv(detector, name, outputs, intervals_path, chunk_rows, options, qui
         progress.close()
     return {"rows": counts["rows"], "anomalies": decider.n_flagged, "alerts": len(table),
             "seconds": time.perf_counter() - started, "alert_table": table,
-            "followed_levels": {alert.alert_id: [float(v) for v in alert.followed_level]
-                                for alert in decider.feed.tracker.alerts if alert.followed_level is not None}}
+            "followed_levels": followed_levels(decider.feed.tracker.alerts)}
 
 
 def _pair(decided: list[tuple[Detection, np.ndarray]], ranked: list[np.ndarray], keep: bool):

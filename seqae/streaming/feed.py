@@ -38,6 +38,7 @@ import pandas as pd
 from seqae.data import ParsedRows, ReadOptions, RowParser, compression_of, shaper_for_detector
 from seqae.detectors import Detection
 from seqae.errors import ConfigError, DataError
+from seqae.streaming.alert_rows import AlertRows
 from seqae.streaming.live import AlertEvent, LiveScorer, split_watched
 from seqae.streaming.state import StateFile
 from seqae.streaming.switch import RecentRows
@@ -265,7 +266,8 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
           fmt: str = "json", strict: bool = False, state_path: str | os.PathLike | None = None,
           state_every: int = 1000, parser_state: dict | None = None, shaper_state: dict | None = None,
           report: Callable | None = None, stop: Callable[[], bool] = lambda: False,
-          warn: Callable[[str], None] | None = None, follow=None, recent: RecentRows | None = None) -> WatchSummary:
+          warn: Callable[[str], None] | None = None, follow=None, recent: RecentRows | None = None,
+          alert_rows: AlertRows | None = None) -> WatchSummary:
     """Score the rows of `source` as they come, writing one answer per row to `out`.
 
     Args:
@@ -286,6 +288,8 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             row on (`seqae.streaming.switch.switched`), or None; its `version` names the model on each
             row and its `state()` goes into the state file (`seqae.tracking.watch.AliasFollower`).
         recent: the feed's last rows scored (`Resume.recent`), kept for the next model to warm up on.
+        alert_rows: the rows of the alerts raised (`Resume.alert_rows`), kept for the monitoring run
+            and, with `state_path`, in the state file.
     """
     warn = warn or (lambda message: print(message, file=sys.stderr, flush=True))
     options = options or ReadOptions()
@@ -310,7 +314,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
         answered = (source.offset, source.line)  # how far the rows are answered
         if state_file is not None:  # the state as resumed, alone: the blocks answered from here follow it
             state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,
-                                    model=None if follow is None else follow.state())
+                                    model=None if follow is None else follow.state(), alert_rows=alert_rows)
         writer.start()
         while True:
             if stop():
@@ -321,7 +325,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
                 scorer, writer.version = new, follow.version
                 if state_file is not None:
                     state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,
-                                        model=follow.state())
+                                        model=follow.state(), alert_rows=alert_rows)
                     since_state = 0
             lines = source.read()
             if lines is None:
@@ -360,6 +364,8 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             if detection is not None:
                 if recent is not None:
                     recent.add(shaped[0], readings, shaped[2])
+                if alert_rows is not None:
+                    alert_rows.add(scorer, shaped[0], readings)
                 try:
                     writer.write(detection, shaped[2] if isinstance(shaped[2], list) else shaped[2].tolist(),
                                  scorer.events)
@@ -374,7 +380,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             since_state += len(rows.lines)
             if state_file is not None and since_state >= state_every:
                 state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,
-                                    model=None if follow is None else follow.state())
+                                    model=None if follow is None else follow.state(), alert_rows=alert_rows)
                 since_state = 0
             if failure is not None:
                 raise failure
@@ -383,7 +389,7 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
         if state_file is not None and parser is not None and not state_file.failed:
             try:
                 state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,
-                                    model=None if follow is None else follow.state())
+                                    model=None if follow is None else follow.state(), alert_rows=alert_rows)
             finally:
                 state_file.close()
         source.close()

@@ -7,6 +7,8 @@ then renamed over it), when the watch starts, every `--state-every` rows and whe
      "scorer": `LiveScorer.state()` (the window, the smoothing, the alert tracker),
      "parser": `RowParser.state()` (the last row's time and readings, the rows read, the format),
      "shaper": `RowShaper.state()` (rows waiting for a later time: --duplicates last/mean, --resample),
+     "alert_rows": for a tracked watch, the rows of the alerts it keeps and their followed levels
+     (`seqae.streaming.alert_rows.AlertRows`, what `seqae feedback --alert ID` reads from its run),
      and, for a watch following a model alias: "model": the registered model's name and the version
      answering, "recent": the last rows scored (`seqae.streaming.switch.RecentRows`)}
 
@@ -36,6 +38,7 @@ from seqae.data.regular import block_from_state, block_state
 from seqae.detectors import BaseDetector
 from seqae.errors import DataError, storage_error
 from seqae.files import StagedFile
+from seqae.streaming.alert_rows import AlertRows
 from seqae.streaming.live import LiveScorer, split_watched
 from seqae.streaming.switch import RecentRows
 
@@ -48,7 +51,8 @@ class Resume:
     """Where a watch goes on from: its scorer, the followed file's byte offset and line number (None:
     the source's own start, the end of a followed file unless `--from-start`), the row parser's
     state (None: the first row may have any time), the rows waiting in the shaper (None: none) and
-    the last rows scored (`RecentRows`, kept for a watch following a model alias)."""
+    the last rows scored (`RecentRows`, kept for a watch following a model alias) and the rows of
+    the alerts raised (`AlertRows`, kept for a tracked watch's monitoring run)."""
 
     scorer: LiveScorer
     offset: int | None = None
@@ -56,6 +60,7 @@ class Resume:
     parser: dict | None = None
     shaper: dict | None = None
     recent: RecentRows | None = None
+    alert_rows: AlertRows | None = None
 
 
 def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | None,
@@ -68,12 +73,13 @@ def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | N
     through); a file's position where the same file was followed; the last row's time (rows must
     come after it) and the rows waiting for the same file or a pipe."""
     state = _read(path) if path is not None else None
-    recent = RecentRows.for_detector(detector)
+    recent, kept = RecentRows.for_detector(detector), AlertRows.for_detector(detector)
     if state is None:
-        return Resume(LiveScorer(detector), recent=recent)
+        return Resume(LiveScorer(detector), recent=recent, alert_rows=kept)
     snapshot, blocks = state
     scorer = LiveScorer.restore(detector, snapshot["scorer"])
     recent.load_state(snapshot.get("recent"))
+    kept.load_state(snapshot.get("alert_rows"))
     pipe = data in (None, "-")
     same_file = not pipe and snapshot.get("source") == data
     parser = snapshot.get("parser") if same_file or pipe else None
@@ -97,8 +103,10 @@ def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | N
             readings, states = split_watched(values, len(detector.feature_names_in_), watched)
             scorer.score(readings, index) if states is None else scorer.score(readings, index, states=states)
             recent.add(index, readings, lines)
+            kept.add(scorer, index, readings)
     return Resume(scorer, offset=offset if same_file else None, line=line if same_file else None, parser=parser,
-                  shaper=shaper.state() if shaper is not None and (same_file or pipe) else None, recent=recent)
+                  shaper=shaper.state() if shaper is not None and (same_file or pipe) else None, recent=recent,
+                  alert_rows=kept)
 
 
 def saved_model(path: str | os.PathLike | None) -> dict | None:
@@ -122,10 +130,12 @@ class StateFile:
         self.failed = False
 
     def snapshot(self, scorer: LiveScorer, parser: RowParser | None, shaper: RowShaper | None, source: str,
-                 offset: int, line: int, recent: RecentRows | None = None, model: dict | None = None) -> None:
+                 offset: int, line: int, recent: RecentRows | None = None, model: dict | None = None,
+                 alert_rows: AlertRows | None = None) -> None:
         """The whole state, synced to the disk and renamed over the file: the scorer, the row
         parser, the rows waiting in the shaper and how far `source` was answered (`offset` bytes,
-        up to line `line`); for a watch following an alias, the `model` answering and the `recent` rows."""
+        up to line `line`); for a watch following an alias, the `model` answering and the `recent`
+        rows; for a tracked watch, its `alert_rows`."""
         state = {"format": STATE_FORMAT, "source": source, "offset": offset, "line": line, "scorer": scorer.state(),
                  "parser": None if parser is None else parser.state(),
                  "shaper": None if shaper is None else shaper.state()}
@@ -133,6 +143,8 @@ class StateFile:
             state["model"] = model
         if recent is not None:
             state["recent"] = recent.state()
+        if alert_rows is not None:
+            state["alert_rows"] = alert_rows.state()
         self.close()
         try:
             staged = StagedFile(self.path)

@@ -16,6 +16,7 @@
     pipeline_runs.py  `seqae run`: a parent run and a child run per file and seed
     parent_runs.py    a parent run with finished child runs, for runs logged from outside (a fleet's)
     monitor.py        `seqae watch`: a monitoring run per watch, linked to the model's run
+    kept_alerts.py    the alerts a scoring or monitoring run keeps for `seqae feedback`, and finding one
     watch.py          `seqae watch`: the model loaded, its state read back, the feed followed and monitored
 """
 

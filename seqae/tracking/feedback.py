@@ -1,8 +1,8 @@
 """`seqae feedback`: operators' verdicts learnt by a model, as a new version of it in MLflow.
 
     model (models:/NAME/1) + verdicts --each alert's rows (and the level its feed followed): the
-      latest scoring run of the model that raised it (`scoring_runs`), or --data FILE (the training
-      level)--> BaseDetector.learn_normal / learn_fault
+      newest `seqae score` or `seqae watch` run of the model that raised it, or the run --run names
+      (`kept_alerts`), or --data FILE (the training level)--> BaseDetector.learn_normal / learn_fault
       --> a feedback run: the new model, registered as the next version of NAME; the verdicts as a
           dataset input and an artifact; what each verdict moved; tags naming the parent model's
           URI, run id and model id (`seqae.parent_*`)
@@ -27,7 +27,8 @@ import seqae
 from seqae.errors import ConfigError, DataError, hide_credentials
 from seqae.tracking.metric_names import feedback_name
 from seqae.tracking.models import check_alias, load_detector, log_detector_model, registered_uri
-from seqae.tracking.scoring_runs import find_scored_alert, model_experiment
+from seqae.tracking.kept_alerts import find_kept_alert, where_searched
+from seqae.tracking.scoring_runs import model_experiment
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, flat_params, log_metrics,
                                   mlflow_warnings_off, tracked_run, ui_url, use_store)
 from seqae.verdicts import Verdict, alert_rows, check_rows
@@ -57,8 +58,10 @@ def registered_name(model_uri: str, register: str | None) -> str:
 
 def feedback_and_log(model_uri: str, verdicts: list[Verdict], *, verdicts_path: str | None = None,
                      data: str | None = None, options=None, register: str | None = None, alias: str | None = None,
-                     force: bool = False, experiment: str = DEFAULT_EXPERIMENT) -> FeedbackResult:
-    """Learn `verdicts` into the model of `model_uri` and log the result as a new registered version."""
+                     force: bool = False, experiment: str = DEFAULT_EXPERIMENT,
+                     run_id: str | None = None) -> FeedbackResult:
+    """Learn `verdicts` into the model of `model_uri` and log the result as a new registered version.
+    `run_id`: the scoring or monitoring run that raised the alerts (default: the newest that has each)."""
     if alias is not None:
         check_alias(alias)
     name = registered_name(model_uri, register)
@@ -66,7 +69,7 @@ def feedback_and_log(model_uri: str, verdicts: list[Verdict], *, verdicts_path: 
     loaded = load_detector(model_uri)
     detector = loaded.detector
     where = verdicts_path or "--alert"
-    found = [_rows_of(loaded, verdict, data, options, where) for verdict in verdicts]
+    found = [_rows_of(loaded, verdict, data, options, where, run_id) for verdict in verdicts]
     effects, notes, faults = [], [], []
     for verdict, (alert, rows, source, level) in zip(verdicts, found):
         label = f"{where}, line {verdict.line}" if verdict.line else where
@@ -121,25 +124,38 @@ def feedback_and_log(model_uri: str, verdicts: list[Verdict], *, verdicts_path: 
                           effects, ui_url(exp_id, run_id), notes)
 
 
-def _rows_of(loaded, verdict: Verdict, data: str | None, options, where: str):
+def _rows_of(loaded, verdict: Verdict, data: str | None, options, where: str, run_id: str | None = None):
     """(the alert's row of its table as a dict, its rows as a frame, where they came from, each
     sensor's followed level when it fired or None) for `verdict`."""
     detector = loaded.detector
+    columns = list(detector.feature_names_in_)
     label = f"{where}, line {verdict.line}" if verdict.line else where
-    found = find_scored_alert(loaded, verdict)
-    if found is None and (data is None or verdict.alert_id is not None):
-        how = ("give its start and end with --data FILE" if verdict.alert_id is not None
-               else "score the file with `seqae score MODEL FILE -o scores.csv` first, or give it with --data FILE")
-        raise DataError(f"{label}: {verdict.names()} is in no scoring run of {hide_credentials(loaded.uri)}; {how}")
+    found = find_kept_alert(loaded, verdict, run_id)
+    if found is None and (data is None or verdict.alert_id is not None or run_id is not None):
+        if run_id is not None:
+            how = "check the id, or leave --run out to look in the model's latest runs"
+        elif verdict.alert_id is not None:
+            how = "name the run that raised it with --run RUN_ID, or give its start and end with --data FILE"
+        else:
+            how = ("score the file with `seqae score MODEL FILE -o scores.csv` first, or give it with --data FILE")
+        raise DataError(f"{label}: {verdict.names()} is in no scoring or watch run of {hide_credentials(loaded.uri)} "
+                        f"(looked in {where_searched(loaded, run_id)}); {how}")
     if found is not None:
-        alert, rows, source, level = dict(found[0]), found[1], f"scoring run {found[2]}", found[3]
+        alert, rows, source, level = dict(found.alert), found.rows, found.source(), found.level
+        if run_id is None:
+            source += ", the newest with it"
+        missing = [] if rows is None else [c for c in columns if c not in rows.columns]
+        if missing:
+            raise DataError(f"{label}: {verdict.names()} of {found.source()} has rows without the model's "
+                            f"columns {missing}; it was raised by another model: name a run of this one with --run "
+                            "RUN_ID, or give the file with --data FILE")
     else:
         alert, rows, source, level = {"alert_id": -1, "start": verdict.start, "end": verdict.end}, None, data, None
     if data is not None:
         table = pd.DataFrame([{"alert_id": 0, "start": alert["start"], "end": alert["end"]}])
-        rows = alert_rows(data, table, list(detector.feature_names_in_), detector.window_size, options).get(0)
+        rows = alert_rows(data, table, columns, detector.window_size, options).get(0)
         source = data
-    rows = check_rows(rows, verdict, detector.window_size, label)[list(detector.feature_names_in_)]
+    rows = check_rows(rows, verdict, detector.window_size, label)[columns]
     try:
         rows.index = pd.DatetimeIndex(pd.to_datetime(rows.index.astype(str)))
     except (ValueError, TypeError):

@@ -7,7 +7,12 @@ rows seen, alerts opened and closed so far, the score quantiles (p50, p90, p99, 
 share of those rows above the threshold, beside the share the calibration predicts (the share of
 held-out normal scores above it, `expected_share`). The alert table is an artifact,
 `monitoring/alerts.csv`, rewritten whenever an alert opens or closes: the alerts the live scorer
-keeps (its last `LiveScorer.alerts_kept`, 1,000), so a report costs the same after months.
+keeps (its last `LiveScorer.alerts_kept`, 1,000), so a report costs the same after months. With
+it, for `seqae feedback MODEL --alert ID` (`seqae.tracking.kept_alerts`, the layout of a scoring
+run's alerts): each alert's rows as the watch read them, with the `window_size - 1` rows before it
+(`monitoring/rows/<alert_id>.csv`, its first 5,000 rows at most; `seqae.streaming.alert_rows`),
+logged again while they grow and once more when its close is final, and each sensor's followed
+level when it fired (`monitoring/followed_levels.json`).
 
 The feed adapts to normal behaviour as it drifts (`seqae.detectors.feed`): each report also logs
 how far it has moved from what the model was fitted on (`threshold_ratio`: the threshold now over
@@ -26,6 +31,8 @@ at each switch) and records each switch as a tag `seqae.switch.<k>`: "version A 
 from __future__ import annotations
 
 import math
+import tempfile
+from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -33,6 +40,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from seqae.detectors import BaseDetector, Detection
+from seqae.tracking.kept_alerts import FOLDERS, write_alerts
 from seqae.tracking.metric_names import watch_name
 from seqae.tracking.models import LoadedModel
 from seqae.errors import hide_credentials
@@ -43,7 +51,8 @@ STALE_RATIO = 3.0  # the share above the threshold this many times the expected 
 STALE_Z = 4.0  # and this many binomial standard errors away
 STALE_LEVEL = 3.0  # or a sensor's level moved this many spreads from the training rows' (the threshold: STALE_RATIO)
 STALE_MESSAGE = "the model looks stale: refit on recent normal data"
-ALERTS_ARTIFACT = "monitoring/alerts.csv"
+FOLDER = FOLDERS["monitoring"]  # the artifacts' folder: monitoring/
+ALERTS_ARTIFACT = f"{FOLDER}/alerts.csv"
 
 
 def expected_share(detector: BaseDetector) -> float:
@@ -54,12 +63,16 @@ def expected_share(detector: BaseDetector) -> float:
 
 
 class MonitoringRun:
-    """Called with each block of scored rows (`seqae.streaming.feed.watch`'s `report`); `close()` at the end."""
+    """Called with each block of scored rows (`seqae.streaming.feed.watch`'s `report`); `close()` at the end.
+
+    `alert_table`: the scorer's alert table, logged when an alert opened or closed since the last
+    report; `alert_rows` (`seqae.streaming.alert_rows.AlertRows`: `changed()`, `followed_levels()`):
+    the alerts' rows and followed levels, logged with it."""
 
     def __init__(self, loaded: LoadedModel, *, source: str, experiment: str = DEFAULT_EXPERIMENT,
                  report_every: int = 1000, stale_after: int = 5, warn: Callable[[str], None] = print,
                  alert_table: Callable | None = None, drift: Callable[[], dict] | None = None,
-                 version: str | None = None):
+                 version: str | None = None, alert_rows=None):
         reach_store()
         self.client = MlflowClient()
         detector = loaded.detector
@@ -83,7 +96,7 @@ class MonitoringRun:
         self.threshold = float(detector.threshold_.value_)
         self.expected = expected_share(detector)
         self.report_every, self.stale_after, self.warn = int(report_every), int(stale_after), warn
-        self.alert_table = alert_table
+        self.alert_table, self.alert_rows = alert_table, alert_rows
         self.client.log_batch(self.run_id, params=[
             Param("model_uri", hide_credentials(loaded.uri)), Param("model_type", detector.model_type),
             Param("threshold", f"{self.threshold:.6g}"), Param("expected_share", f"{self.expected:.6g}"),
@@ -135,9 +148,19 @@ class MonitoringRun:
         self.client.log_batch(self.run_id, metrics=[Metric(watch_name(k), float(v), stamp, step)
                                                     for k, v in values.items()])
         if self.alerts_changed and self.alert_table is not None:
-            self.client.log_text(self.run_id, self.alert_table().to_csv(index=False), ALERTS_ARTIFACT)
+            self._log_alerts()
             self.alerts_changed = False
         self.scores, self.pending = [], 0
+
+    def _log_alerts(self) -> None:
+        """The alert table, the rows of the alerts that moved since the last time and the followed
+        levels, in one batch of artifacts (rows logged before stay in the run)."""
+        rows, levels = ({}, None) if self.alert_rows is None else \
+            (self.alert_rows.changed(), self.alert_rows.followed_levels())
+        with tempfile.TemporaryDirectory(prefix="seqae-watch-") as tmp:
+            root = Path(tmp) / FOLDER
+            write_alerts(root, self.alert_table(), rows, levels)
+            self.client.log_artifacts(self.run_id, str(root), FOLDER)
 
     def _check_stale(self, share: float, n: int, moved: dict) -> None:
         p = self.expected

@@ -112,8 +112,9 @@ def watch_model(model_uri: str, data: str | None, out: TextIO, *, fmt: str = "js
             loaded.detector.set_params(device=device)
     resumed = resume(state_path, loaded.detector, data, options=options)
     source = feed.LineSource(data, from_start=from_start, offset=resumed.offset, line=resumed.line)
+    kept = resumed.alert_rows if track else None  # each alert's rows and followed level, for `seqae feedback`
     monitor = MonitoringRun(loaded, source=source.name, experiment=experiment, report_every=report_every, warn=warn,
-                            alert_table=resumed.scorer.alert_table, drift=resumed.scorer.drift,
+                            alert_table=resumed.scorer.alert_table, drift=resumed.scorer.drift, alert_rows=kept,
                             version=None if follower is None else follower.version) if track else None
     if follower is not None:
         follower.monitor = monitor
@@ -123,7 +124,8 @@ def watch_model(model_uri: str, data: str | None, out: TextIO, *, fmt: str = "js
             summary = feed.watch(resumed.scorer, source, out, options=options, fmt=fmt, strict=strict,
                                  state_path=state_path, state_every=state_every, parser_state=resumed.parser,
                                  shaper_state=resumed.shaper, report=monitor, stop=stop, warn=warn,
-                                 follow=follower, recent=resumed.recent if follower is not None else None)
+                                 follow=follower, recent=resumed.recent if follower is not None else None,
+                                 alert_rows=kept)
         status = "FINISHED"
     finally:
         if monitor is not None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,6 +17,7 @@ from mlflow.tracking import MlflowClient
 from cli_store import chdir, error_line, run
 from seqae import tracking
 
+REPO = Path(__file__).resolve().parents[2]
 N_TRAIN, N_TEST = 400, 500
 BUMPS = (150, 350)  # where the test file holds the same harmless bump twice
 
@@ -124,7 +128,7 @@ def test_a_normal_verdict_beyond_extreme_needs_force_where_no_memory_learns_it(t
     ("start,end,verdict,note\n2026-03-02 00:10:00,2026-03-02 00:11:00,harmless,\n", 2, "must be normal or fault"),
     ("alert_id,verdict\nseven,normal\n", 2, "alert_id must be a whole number"),
     ("start,end,verdict,note\n", 2, "no verdict"),
-    ("start,end,verdict,note\n2020-01-01 00:00:00,2020-01-01 00:01:00,normal,\n", 1, "is in no scoring run"),
+    ("start,end,verdict,note\n2020-01-01 00:00:00,2020-01-01 00:01:00,normal,\n", 1, "is in no scoring or watch run"),
 ])
 def test_bad_verdicts_are_one_line_and_register_nothing(store, content, code, message):
     assert run("score", "models:/m/1", "test.csv", "-o", "s1.csv").exit_code == 0
@@ -141,7 +145,74 @@ def test_verdicts_from_data_need_no_scoring_run(store):
     assert result.exit_code == 0 and "alerts kept" not in result.output
     first = _alerts("a1.csv").iloc[0]
     (store / "v.csv").write_text(f"start,end,verdict\n{first['start']},{first['end']},normal\n")
-    assert "is in no scoring run" in error_line(run("feedback", "models:/m/1", "--verdicts", "v.csv"))
+    assert "is in no scoring or watch run" in error_line(run("feedback", "models:/m/1", "--verdicts", "v.csv"))
     result = run("feedback", "models:/m/1", "--verdicts", "v.csv", "--data", "test.csv")
     assert result.exit_code == 0, result.output
     assert os.path.exists("v.csv") and _versions() == ["1", "2"]
+
+
+# ---- the alerts a watch raised -------------------------------------------------------------------------
+
+def _watch(model: str, csv: str, *args: str) -> tuple[list[dict], str | None]:
+    """`python -m seqae watch MODEL -` with the rows of `csv` piped in, on the store in the cwd: the
+    alerts it opened (their answers' `alert`) and its monitoring run's id."""
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    done = subprocess.run([sys.executable, "-m", "seqae", "watch", model, "-", *args], input=Path(csv).read_text(),
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    opened = []
+    for line in done.stdout.splitlines():
+        alert = json.loads(line)["alert"]
+        for event in [] if alert is None else alert if isinstance(alert, list) else [alert]:
+            if event["event"] == "open":
+                opened.append(event)
+    found = re.search(r"monitoring run (\w+)", done.stderr)
+    return opened, found.group(1) if found else None
+
+
+def test_a_normal_verdict_on_a_watch_alert_by_id_is_learnt_from_the_watch_run(store):
+    opened, watch_run = _watch("models:/m/1", "test.csv")
+    assert watch_run and opened, opened
+    alert = opened[0]
+    client = MlflowClient()
+    kept = client.list_artifacts(watch_run, "monitoring/rows")
+    assert f"monitoring/rows/{alert['alert_id']}.csv" in [f.path for f in kept]
+    rows = pd.read_csv(client.download_artifacts(watch_run, f"monitoring/rows/{alert['alert_id']}.csv", str(store)),
+                       index_col=0, parse_dates=True)
+    start = pd.Timestamp(alert["start"])
+    assert rows.index[0] == start - pd.Timedelta(seconds=9) and list(rows.columns) == ["a", "b"]  # window_size - 1 before
+    with open(client.download_artifacts(watch_run, "monitoring/followed_levels.json", str(store))) as handle:
+        assert len(json.load(handle)[str(alert["alert_id"])]) == 2
+
+    result = run("feedback", "models:/m/1", "--alert", alert["alert_id"], "--normal")
+    assert result.exit_code == 0, result.output
+    assert f"from watch run {watch_run}" in result.output and _versions() == ["1", "2"]
+
+    again, _ = _watch("models:/m/2", "test.csv", "--no-track")
+    assert not [a for a in again if abs(pd.Timestamp(a["start"]) - start) < pd.Timedelta(seconds=40)], again
+    assert len(again) < len(opened)
+
+
+def test_an_alert_id_is_looked_up_in_the_newest_run_or_the_run_named(store):
+    result = run("score", "models:/m/1", "test.csv", "-o", "s1.csv")
+    scoring_run = re.search(r"alerts kept for feedback in run (\w+)", result.output).group(1)
+    opened, watch_run = _watch("models:/m/1", "test.csv")  # newer, with an alert 0 too
+    assert opened[0]["alert_id"] == 0
+
+    result = run("feedback", "models:/m/1", "--alert", "0", "--fault")
+    assert result.exit_code == 0, result.output
+    assert f"from watch run {watch_run} (watch <stdin>), the newest with it" in result.output
+    result = run("feedback", "models:/m/1", "--alert", "0", "--fault", "--run", scoring_run)
+    assert result.exit_code == 0, result.output
+    assert f"from scoring run {scoring_run}" in result.output and _versions() == ["1", "2", "3"]
+
+    message = error_line(run("feedback", "models:/m/1", "--alert", "99", "--normal"))
+    assert "alert 99 is in no scoring or watch run of models:/m/1" in message
+    assert "the latest 20 `seqae score` and 20 `seqae watch` runs" in message and "--run RUN_ID" in message
+    message = error_line(run("feedback", "models:/m/1", "--alert", "99", "--normal", "--run", watch_run))
+    assert f"(looked in run {watch_run})" in message
+    assert "no such run" in error_line(run("feedback", "models:/m/1", "--alert", "0", "--normal", "--run", "f" * 32))
+    fit_run = MlflowClient().get_model_version("m", "1").run_id
+    assert "keeps no alerts" in error_line(run("feedback", "models:/m/1", "--alert", "0", "--normal", "--run", fit_run))
+    assert _versions() == ["1", "2", "3"]

@@ -285,6 +285,44 @@ def test_monitoring_run_in_mlflow(files, tmp_path):
     assert run.info.status == "FINISHED"
 
 
+def test_each_alerts_rows_and_level_are_in_its_run_across_a_kill_and_restart(files, tmp_path):
+    """A tracked watch killed (kill -9) while an alert is open, and restarted from its state file: its
+    run logs each alert's rows as `seqae score` keeps them (the window_size - 1 rows before it,
+    value for value), the open alert's first rows from the state, and each alert's followed level."""
+    from mlflow.tracking import MlflowClient
+
+    from seqae.verdicts import alert_rows
+
+    folder, frame, causal, alerts = files
+    header, rows = lines_of(folder / "data.csv")
+    state = tmp_path / "state.json"
+    first_alert_row = int(np.flatnonzero(frame.index == alerts["fired_at"].iloc[0])[0])
+    cut = first_alert_row + 5  # an alert is open when the first watch dies
+    args = ["model", "--state", str(state), "--state-every", "7", "--experiment", "alert-rows-tests"]
+    process = start(args, folder)
+    process.stdin.write(header + "\n")
+    feed_rows(process, rows[:cut])
+    process.kill()
+    process.wait(timeout=30)
+    process = start(args, folder)
+    out, err = process.communicate(header + "\n" + "\n".join(rows[cut:]) + "\n", timeout=120)
+    assert process.returncode == 0, err
+    client = MlflowClient(f"sqlite:///{folder}/mlflow.db")
+    experiment = client.get_experiment_by_name("alert-rows-tests")
+    run = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])[0]
+    table = pd.read_csv(client.download_artifacts(run.info.run_id, "monitoring/alerts.csv", str(tmp_path)))
+    assert table["alert_id"].tolist() == alerts["alert_id"].tolist()
+    expected = alert_rows(folder / "data.csv", alerts, list(frame.columns), WINDOW)
+    for alert_id, want in expected.items():
+        kept = pd.read_csv(client.download_artifacts(run.info.run_id, f"monitoring/rows/{alert_id}.csv",
+                                                     str(tmp_path)), index_col=0, parse_dates=True)
+        assert kept.index.equals(want.index) and len(kept) == len(want) > WINDOW - 1
+        np.testing.assert_array_equal(kept.to_numpy(), want.to_numpy())
+    with open(client.download_artifacts(run.info.run_id, "monitoring/followed_levels.json", str(tmp_path))) as handle:
+        levels = json.load(handle)
+    assert sorted(levels) == sorted(str(a) for a in alerts["alert_id"]) and all(len(v) == 3 for v in levels.values())
+
+
 # ---- the parser and the loop in process ------------------------------------------------------------
 
 READINGS = ["1.5", "-2", "+.5", "5.", "1e-3", "-1.25E+2", "007", "0.1", "0.30000000000000004", "-0", "12345678901234567890",
