@@ -117,13 +117,18 @@ class NormalReference:
     def severity(self, score: float) -> float:
         """-log10 of the chance that a normal row scores at least `score`: the reference's share at or
         above it, and beyond its top `TAIL_SHARE` an exponential tail fitted to that top, so that it
-        keeps growing past the largest normal score and two alerts far beyond it still differ
-        (worked out in logs: no underflow however far)."""
+        keeps growing past the largest normal score and two alerts beyond it still differ, however
+        near it (from the largest normal score on, the tail goes on from its empirical share
+        1 / (n + 1); worked out in logs: no underflow however far)."""
         n = self.values.size
         empirical = -math.log10((1.0 + n - np.searchsorted(self.values, score, side="left")) / (n + 1.0))
         if score <= self.tail_start:
             return float(empirical)
         tail = -math.log10(self.tail_share) + (score - self.tail_start) / self.tail_scale / math.log(10.0)
+        if score > self.values[-1]:
+            # above every normal score the empirical share stops at 1 / (n + 1): the same tail goes on
+            # from there, so that two scores beyond the largest never tie
+            tail = max(tail, empirical + (score - self.values[-1]) / self.tail_scale / math.log(10.0))
         return float(max(tail, empirical))
 
     def _statistics(self) -> None:

@@ -239,6 +239,19 @@ def test_alert_table_names_times_sensors_and_severity():
     assert alerts.counts() == {"n_alerts": 2, "n_alert_rows": 5}
 
 
+def test_severity_tells_apart_peaks_just_beyond_every_normal_score():
+    """Peaks a little above the largest normal score, where an exponential tail fitted to the top
+    tenth still gives more than 1 / (n + 1): each peak its own severity, growing with it."""
+    calibration = np.random.default_rng(0).uniform(0.0, 2.0, size=500)
+    reference = AlertRules(memory=0).fit(calibration, 1.9).reference()
+    top = calibration.max()
+    severities = [reference.severity(top + step) for step in (0.0, 1e-6, 0.02, 0.05, 0.1, 0.3)]
+    assert severities[0] == pytest.approx(np.log10(501 / 2))  # the largest normal score itself: 2 of 501
+    assert severities[1] == pytest.approx(np.log10(501), abs=1e-3)  # just beyond it: 1 of 501
+    assert all(later > earlier for earlier, later in zip(severities, severities[1:])), severities
+    assert reference.severity(top - 0.01) <= severities[0]
+
+
 def test_find_alerts_takes_fitted_rules_at_another_threshold_or_level():
     fitted = rules(min_length=1)
     assert find_alerts(pd.RangeIndex(4), [0.0, 2.0, 3.5, 0.0], None, fitted).spans() == [(1, 2)]
