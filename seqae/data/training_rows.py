@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from seqae.data.csv import read_fleet_csv, read_header, read_sensor_csv
-from seqae.data.options import HOLD_ALL, HOLD_STATES, ReadOptions
+from seqae.data.options import HOLD_ALL, ReadOptions
 from seqae.data.regular import RowShaper
 from seqae.data.roles import held_by_readings, held_columns
 from seqae.errors import ConfigError, DataError, DataWarning, missing_columns_message
@@ -137,16 +137,35 @@ def _training_files(files: list[Path], columns, label_column, options: ReadOptio
 
 def read_fleet_training(path, asset_column: str, *, columns=None, label_column=None,
                         options: ReadOptions | None = None, train_rows: int | None = None,
-                        train_until: str | None = None) -> FleetTrainingData:
+                        train_until: str | None = None, roles: dict | None = None) -> FleetTrainingData:
     """A fleet export's training rows per asset (`seqae.data.read_fleet_csv`): each asset's first
     `train_rows`, or its rows up to `train_until`, or all; the label column never a sensor. The state
-    and constant columns hold their last reading, as in `read_training_data`."""
+    and constant columns of each asset's training rows hold their last reading, as in
+    `read_training_data`."""
     if train_rows is not None and train_until is not None:
         raise ConfigError("give either --train-rows or --train-until, not both")
     path = Path(path)
     options = options or ReadOptions()
-    if options.hold is None:  # the state columns hold their last reading, as each asset's model will read them
-        options = options.replace(hold=HOLD_STATES)
+    if options.hold is not None:
+        return _fleet_training(path, asset_column, columns, label_column, options, train_rows, train_until)
+    readings = _fleet_training(path, asset_column, columns, label_column, options.replace(hold=HOLD_ALL),
+                               train_rows, train_until)  # as in _held_as_roles, each asset's own
+    held = {asset: held_by_readings(frame.to_numpy(), list(frame.columns), roles)
+            for asset, frame in readings.assets.items()}
+    for hold in set(held.values()) if options.blends else ():
+        if set(hold) == set(next(iter(readings.assets.values())).columns):
+            continue
+        with warnings.catch_warnings():  # the first reading said them
+            warnings.simplefilter("ignore", DataWarning)
+            again = _fleet_training(path, asset_column, columns, label_column, options.replace(hold=hold),
+                                    train_rows, train_until)
+        readings.assets.update({asset: again.assets[asset] for asset in held if held[asset] == hold})
+    return readings
+
+
+def _fleet_training(path: Path, asset_column: str, columns, label_column, options: ReadOptions, train_rows,
+                    train_until) -> FleetTrainingData:
+    """The training rows of each asset of a fleet export read by `options` as they are."""
     assets = read_fleet_csv(path, asset_column, options, columns=columns,
                             label_columns=[label_column] if label_column else [])
     n_rows = sum(len(frame) for frame in assets.values())

@@ -332,3 +332,26 @@ def test_fit_decides_the_held_columns_on_the_training_rows_alone(in_store, tmp_p
     until = fit_uri(train, "--model", "deviation", "--fill", "interpolate", "--train-until",
                     str(frame.index[399]))
     assert load_model(until).detector.states_.values_["valve_cmd"] == [0.0, 1.0]
+
+
+def test_a_fleet_fit_holds_each_machines_column_declared_state(in_store, tmp_path):
+    """A fleet export whose set point (20 whole-number steps) is declared a state by hand, and whose
+    valve drifts through many values after the 400 training rows: each machine's training rows hold
+    both through their gaps, as their roles say, so each model saw their steps only."""
+    frames = []
+    for machine, seed in (("pump-a", 0), ("pump-b", 1)):
+        frame = plant(600, seed=seed).astype({"valve_cmd": float})
+        frame["setpoint"] = (np.arange(600) // 20).astype(float)  # 0, 1, ..., 29 (0 to 19 in training)
+        frame.iloc[18:23, frame.columns.get_loc("setpoint")] = np.nan  # the 0 -> 1 at row 20
+        frame.iloc[158:163, frame.columns.get_loc("valve_cmd")] = np.nan  # the 0 -> 1 at row 160
+        frame.iloc[400:, frame.columns.get_loc("valve_cmd")] = np.linspace(0, 1, 200).round(3)
+        frames.append(frame.assign(machine=machine))
+    export = tmp_path / "fleet.csv"
+    pd.concat(frames).to_csv(export, index_label="timestamp")
+    uri = fit_uri(export, "--asset-column", "machine", "--model", "deviation", "--fill", "interpolate",
+                  "--train-rows", "400", "--param", 'roles={"setpoint": "state"}')
+    fleet = load_model(uri).detector
+    for machine in ("pump-a", "pump-b"):
+        detector = fleet.detector_for(machine)
+        assert detector.states_.values_["valve_cmd"] == [0.0, 1.0]
+        assert detector.states_.values_["setpoint"] == [float(v) for v in range(20)]
