@@ -37,6 +37,9 @@ DECIMAL_MARKS = (".", ",")
 HOLD_STATES = "states"  # ReadOptions.hold: the columns whose readings look like states hold their last reading
 
 
+HOLD_ALL = "all"  # ReadOptions.hold: every column holds its last reading (its values are readings, never between two)
+
+
 DUPLICATE_POLICIES = ("error", "first", "last", "mean")  # rows that repeat a time: refused, or one row kept
 
 
@@ -110,7 +113,7 @@ class ReadOptions:
     time_format: str | None = None  # 'ISO8601', a strptime format or 'mixed' (none guessed); None: from the first time
     hold: tuple[str, ...] | str | None = None  # columns that take their last reading in a gap and at a grid time,
     # never a value between two (a model's state and constant columns); 'states': those whose readings are few
-    # whole numbers (`seqae.data.roles.held_by_readings`, for training rows); None: none
+    # whole numbers (`seqae.data.roles.held_by_readings`, for training rows); 'all': every column; None: none
 
     def __post_init__(self):
         if self.fill not in FILL_POLICIES:
@@ -143,16 +146,25 @@ class ReadOptions:
             raise ConfigError(f"--duplicates must be one of {', '.join(DUPLICATE_POLICIES)}, got {self.duplicates!r}")
         if self.resample is not None:
             resample_step(self.resample)
-        if self.hold is not None and self.hold != HOLD_STATES:
+        if self.hold is not None and self.hold not in (HOLD_STATES, HOLD_ALL):
             if isinstance(self.hold, str) or not all(isinstance(c, str) for c in self.hold):
-                raise ConfigError(f"hold must name columns (a list of names) or be {HOLD_STATES!r}, got {self.hold!r}")
+                raise ConfigError(f"hold must name columns (a list of names) or be {HOLD_STATES!r} or {HOLD_ALL!r}, "
+                                  f"got {self.hold!r}")
             object.__setattr__(self, "hold", tuple(self.hold))
 
     def held(self, names, values: np.ndarray) -> tuple[str, ...]:
         """The columns of `names` that hold their last reading (`hold`), `values` the rows read (for 'states')."""
         if self.hold == HOLD_STATES:
             return held_by_readings(values, list(names))
+        if self.hold == HOLD_ALL:
+            return tuple(str(c) for c in names)
         return tuple(self.hold or ())
+
+    @property
+    def blends(self) -> bool:
+        """Whether reading may make a value between two readings (`fill` 'interpolate', `duplicates`
+        'mean', `resample`): only then does a column read otherwise for being held (`hold`)."""
+        return self.fill == "interpolate" or self.duplicates == "mean" or self.resample is not None
 
     def replace(self, **changes) -> "ReadOptions":
         """These options with the fields given that are not None changed."""

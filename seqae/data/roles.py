@@ -29,15 +29,7 @@ def column_roles(values: np.ndarray, names: list[str], given: dict | None = None
     """Each column's role (`ROLES`) from its training `values` `(n_rows, n_columns)` (finite); `given`
     names the roles a user set for some columns, which replace the ones found."""
     values = np.asarray(values, dtype=np.float64)
-    roles = {name: _role(np.unique(values[:, j])) for j, name in enumerate(names)}
-    for name, role in (given or {}).items():
-        if name not in roles:
-            raise ConfigError(f"roles names column {name!r}, which the data does not have; it has "
-                              f"{', '.join(repr(n) for n in names[:10])}{' ...' if len(names) > 10 else ''}")
-        if role not in ROLES:
-            raise ConfigError(f"the role of {name!r} must be one of {', '.join(ROLES)}, got {role!r}")
-        roles[name] = role
-    return roles
+    return _given_roles({name: _role(np.unique(values[:, j])) for j, name in enumerate(names)}, given, names)
 
 
 def held_columns(roles: dict[str, str]) -> tuple[str, ...]:
@@ -50,15 +42,31 @@ def held_columns(roles: dict[str, str]) -> tuple[str, ...]:
     return tuple(held)
 
 
-def held_by_readings(values: np.ndarray, names: list[str]) -> tuple[str, ...]:
+def held_by_readings(values: np.ndarray, names: list[str], given: dict | None = None) -> tuple[str, ...]:
     """`held_columns` of rows whose roles are not known yet (a training file as it is read), by
-    `column_roles`' rule over each column's finite readings in `values` `(n_rows, n_columns)`."""
+    `column_roles`' rule over each column's finite readings in `values` `(n_rows, n_columns)`, the
+    roles `given` replacing the ones found, as `column_roles` has them."""
     values = np.asarray(values, dtype=np.float64)
     roles = {}
     for j, name in enumerate(names):
         distinct = np.unique(values[:, j][np.isfinite(values[:, j])])
         roles[name] = _role(distinct) if distinct.size else "continuous"  # no reading: nothing to hold
-    return held_columns(roles)
+    return held_columns(_given_roles(roles, given, names))
+
+
+def _given_roles(roles: dict[str, str], given: dict | None, names: list[str]) -> dict[str, str]:
+    """`roles` (found) with the ones a user set (`given`: column -> role) in their place, after a
+    `ConfigError` for a column the data does not have or a role that is not one of `ROLES`."""
+    if given is not None and not isinstance(given, dict):
+        raise ConfigError(f"roles must be a dict of column -> role ({', '.join(ROLES)}), e.g. "
+                          f"{{\"valve_cmd\": \"state\"}}, got {given!r}")
+    for name, role in (given or {}).items():
+        if name not in roles:
+            raise ConfigError(f"roles names column {name!r}, which the data does not have; it has "
+                              f"{', '.join(repr(n) for n in names[:10])}{' ...' if len(names) > 10 else ''}")
+        if role not in ROLES:
+            raise ConfigError(f"the role of {name!r} must be one of {', '.join(ROLES)}, got {role!r}")
+    return {**roles, **(given or {})}
 
 
 def _role(distinct: np.ndarray) -> str:

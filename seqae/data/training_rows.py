@@ -12,16 +12,17 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from seqae.data.csv import read_fleet_csv, read_header, read_sensor_csv
-from seqae.data.options import HOLD_STATES, ReadOptions
+from seqae.data.options import HOLD_ALL, ReadOptions
 from seqae.data.regular import RowShaper
-from seqae.data.roles import held_columns
-from seqae.errors import ConfigError, DataError, missing_columns_message
+from seqae.data.roles import held_by_readings, held_columns
+from seqae.errors import ConfigError, DataError, DataWarning, missing_columns_message
 
 
 @dataclass
@@ -84,18 +85,44 @@ def collect_csv_files(paths) -> list[Path]:
 
 
 def read_training_files(paths, *, columns=None, label_column=None, options: ReadOptions | None = None,
-                        train_rows: int | None = None, train_until: str | None = None) -> TrainingData:
+                        train_rows: int | None = None, train_until: str | None = None,
+                        roles: dict | None = None) -> TrainingData:
     """Several recordings of the same sensors (files, or directories of them) as one TrainingData:
     each file read by `read_training_data` (`train_rows` / `train_until` apply to each), the
-    sensors of the first required in every other. One file gives what `read_training_data` gives."""
-    files = collect_csv_files(paths)
-    first = read_training_data(files[0], columns=columns, label_column=label_column, options=options,
-                               train_rows=train_rows, train_until=train_until)
+    sensors of the first required in every other, the same columns held in all (`roles`: as
+    `read_training_data` has them, found on the training rows of all the files). One file gives
+    what `read_training_data` gives."""
+    return _held_as_roles(collect_csv_files(paths), columns, label_column, options or ReadOptions(), train_rows,
+                          train_until, roles)
+
+
+def _held_as_roles(files: list[Path], columns, label_column, options: ReadOptions, train_rows, train_until,
+                   roles) -> TrainingData:
+    """The training rows of `files`, the columns whose role in them is state or constant (found on
+    their readings, `roles` replacing some: `seqae.data.roles.held_by_readings`) holding their last
+    reading, unless `options.hold` names the held columns. The roles are found on the training rows
+    read with every column held (their values readings, never one between two), which are the rows
+    the held columns then have; they are read again, the others drawn and averaged, where that differs."""
+    if options.hold is not None:
+        return _training_files(files, columns, label_column, options, train_rows, train_until)
+    readings = _training_files(files, columns, label_column, options.replace(hold=HOLD_ALL), train_rows, train_until)
+    names = list(readings.frame.columns)
+    held = held_by_readings(readings.frame.to_numpy(), names, roles)
+    if not options.blends or set(held) == set(names):
+        return readings
+    with warnings.catch_warnings():  # the first reading said them
+        warnings.simplefilter("ignore", DataWarning)
+        return _training_files(files, columns, label_column, options.replace(hold=held), train_rows, train_until)
+
+
+def _training_files(files: list[Path], columns, label_column, options: ReadOptions, train_rows,
+                    train_until) -> TrainingData:
+    """The training rows of each of `files` (`_training_rows`), one TrainingData."""
+    first = _training_rows(files[0], columns, label_column, options, train_rows, train_until)
     if len(files) == 1:
         return first
     sensors = list(first.frame.columns)
-    recordings = [first] + [read_training_data(path, columns=sensors, label_column=label_column, options=options,
-                                               train_rows=train_rows, train_until=train_until)
+    recordings = [first] + [_training_rows(path, sensors, label_column, options, train_rows, train_until)
                             for path in files[1:]]
     frame = pd.concat([r.frame for r in recordings])
     folder = files[0].parent if all(f.parent == files[0].parent for f in files) else None
@@ -110,16 +137,35 @@ def read_training_files(paths, *, columns=None, label_column=None, options: Read
 
 def read_fleet_training(path, asset_column: str, *, columns=None, label_column=None,
                         options: ReadOptions | None = None, train_rows: int | None = None,
-                        train_until: str | None = None) -> FleetTrainingData:
+                        train_until: str | None = None, roles: dict | None = None) -> FleetTrainingData:
     """A fleet export's training rows per asset (`seqae.data.read_fleet_csv`): each asset's first
     `train_rows`, or its rows up to `train_until`, or all; the label column never a sensor. The state
-    and constant columns hold their last reading, as in `read_training_data`."""
+    and constant columns of each asset's training rows hold their last reading, as in
+    `read_training_data`."""
     if train_rows is not None and train_until is not None:
         raise ConfigError("give either --train-rows or --train-until, not both")
     path = Path(path)
     options = options or ReadOptions()
-    if options.hold is None:  # the state columns hold their last reading, as each asset's model will read them
-        options = options.replace(hold=HOLD_STATES)
+    if options.hold is not None:
+        return _fleet_training(path, asset_column, columns, label_column, options, train_rows, train_until)
+    readings = _fleet_training(path, asset_column, columns, label_column, options.replace(hold=HOLD_ALL),
+                               train_rows, train_until)  # as in _held_as_roles, each asset's own
+    held = {asset: held_by_readings(frame.to_numpy(), list(frame.columns), roles)
+            for asset, frame in readings.assets.items()}
+    for hold in set(held.values()) if options.blends else ():
+        if set(hold) == set(next(iter(readings.assets.values())).columns):
+            continue
+        with warnings.catch_warnings():  # the first reading said them
+            warnings.simplefilter("ignore", DataWarning)
+            again = _fleet_training(path, asset_column, columns, label_column, options.replace(hold=hold),
+                                    train_rows, train_until)
+        readings.assets.update({asset: again.assets[asset] for asset in held if held[asset] == hold})
+    return readings
+
+
+def _fleet_training(path: Path, asset_column: str, columns, label_column, options: ReadOptions, train_rows,
+                    train_until) -> FleetTrainingData:
+    """The training rows of each asset of a fleet export read by `options` as they are."""
     assets = read_fleet_csv(path, asset_column, options, columns=columns,
                             label_columns=[label_column] if label_column else [])
     n_rows = sum(len(frame) for frame in assets.values())
@@ -151,18 +197,23 @@ def read_fleet_training(path, asset_column: str, *, columns=None, label_column=N
 
 def read_training_data(path, *, columns=None, time_column=None, label_column=None, sep=None,
                        fill=None, train_rows: int | None = None, train_until: str | None = None,
-                       options: ReadOptions | None = None) -> TrainingData:
+                       options: ReadOptions | None = None, roles: dict | None = None) -> TrainingData:
     """Read a sensor CSV and keep the training rows: the first `train_rows`, or those up to and
     including the time `train_until`, or all. The label column, if named, is never a sensor.
     `options`: how the file is written; `time_column`, `sep` and `fill`, when given, replace its fields.
-    Unless `options.hold` says otherwise, the columns whose readings are few whole numbers (the state
-    and constant columns of `seqae.data.roles`) hold their last reading through a gap and on a grid."""
+    Unless `options.hold` says otherwise, the state and constant columns of the training rows
+    (`seqae.data.roles`: found on their readings, `roles` replacing some, as a detector's `roles`
+    parameter does) hold their last reading through a gap and on a grid, as the model will read them
+    (`options_for_detector`)."""
+    options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
+    return _held_as_roles([Path(path)], columns, label_column, options, train_rows, train_until, roles)
+
+
+def _training_rows(path: Path, columns, label_column, options: ReadOptions, train_rows,
+                   train_until) -> TrainingData:
+    """The training rows of one file read by `options` as they are, and how they were read."""
     if train_rows is not None and train_until is not None:
         raise ConfigError("give either --train-rows or --train-until, not both")
-    path = Path(path)
-    options = (options or ReadOptions()).replace(time_column=time_column, sep=sep, fill=fill)
-    if options.hold is None:  # the state columns hold their last reading, as the model will read them
-        options = options.replace(hold=HOLD_STATES)
     frame = read_sensor_csv(path, options, columns=columns, label_columns=[label_column] if label_column else [])
     n_rows = len(frame)
     if train_rows is not None:

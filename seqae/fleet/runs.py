@@ -89,7 +89,8 @@ def fit_fleet_from_files(paths, asset_column: str, *, model_type: str = "auto", 
                           n_jobs=available_cpus() if jobs is None else jobs)
     fleet.check_params()
     training = read_fleet_training(paths[0], asset_column, columns=columns, label_column=label_column,
-                                   options=options, train_rows=train_rows, train_until=train_until)
+                                   options=options, train_rows=train_rows, train_until=train_until,
+                                   roles=params.get("roles"))
     return fit_fleet_and_log(fleet, training, experiment=experiment, run_name=run_name, register=register,
                              alias=alias)
 

@@ -35,7 +35,8 @@ def fit_files_and_log(paths, *, model_type: str = "auto", params: dict | None = 
         params: the detector's parameters (`threshold` a `seqae.thresholds.Threshold`); a network's
             `verbose` and `device` default to `verbose` and `device`.
         asset_column, fallback, jobs: a fleet export, one detector per asset (`seqae.fleet`).
-        columns, label_column, train_rows, train_until, options: what is read (`read_training_files`).
+        columns, label_column, train_rows, train_until, options: what is read (`read_training_files`;
+            the columns `params`' `roles` make states and constants hold their last reading).
         experiment, run_name, register, alias: where the run goes and what the model is registered as.
         plots: the figures a run of one detector draws (`seqae.tracking.fit.PLOT_SETS`); a fleet's
             runs draw none.
@@ -54,7 +55,7 @@ def fit_files_and_log(paths, *, model_type: str = "auto", params: dict | None = 
                                     run_name=run_name, register=register, alias=alias)
     refuse_fleet_options(fallback=fallback, jobs=jobs)
     training = read_training_files(paths, columns=columns, label_column=label_column, options=options,
-                                   train_rows=train_rows, train_until=train_until)
+                                   train_rows=train_rows, train_until=train_until, roles=params.get("roles"))
     if model_type == "auto":
         given = {name: value for name, value in params.items() if name not in RUN_PARAMS}
         return fit_auto_and_log(training, random_state=params.get("random_state"),

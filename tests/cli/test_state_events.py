@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from cli_store import in_fitted_store, run
 
-from seqae.data import ReadOptions, read_sensor_csv
+from seqae.data import ReadOptions, options_for_detector, read_sensor_csv
 from seqae.data.states import StateBook
 from seqae.detectors import BaseDetector, DeviationDetector
 from seqae.streaming import score_csv
@@ -275,3 +275,83 @@ def test_watch_resample_holds_the_valve_at_its_last_reading(tmp_path):
     assert result.returncode == 0, result.stderr
     answers = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
     assert len(answers) == 150 and {a["state_events"] for a in answers} == {""}
+
+
+def fit_uri(*args) -> str:
+    result = run("fit", *args)
+    assert result.exit_code == 0, result.output
+    return re.search(r"^model: +(\S+)", result.output, re.M).group(1)
+
+
+def test_fit_holds_a_column_declared_state_whose_readings_look_continuous(in_store, tmp_path):
+    """A set point of 20 whole-number steps (more than a state has, so not found to be one) declared a
+    state with `--param roles=...`, fitted with `--fill interpolate` over a gap around its 0 -> 1 step:
+    the fit's reader holds it as the model then does (`options_for_detector`), so training saw its
+    steps only, never the 1/6, 2/6, ... a line through the gap would make."""
+    frame = plant(400, seed=0)
+    frame["setpoint"] = (np.arange(400) // 20).astype(float)  # 0, 1, ..., 19
+    frame.iloc[18:23, frame.columns.get_loc("setpoint")] = np.nan  # the 0 -> 1 at row 20
+    train = tmp_path / "train.csv"
+    frame.to_csv(train, index_label="timestamp")
+    uri = fit_uri(train, "--model", "deviation", "--fill", "interpolate", "--param", 'roles={"setpoint": "state"}')
+    detector = load_model(uri).detector
+    assert detector.roles_["setpoint"] == "state"
+    assert set(options_for_detector(detector).hold) == {"setpoint", "valve_cmd", "pump_id"}
+    assert detector.states_.values_["setpoint"] == [float(v) for v in range(20)]
+
+
+def test_fit_interpolates_a_column_declared_continuous_whose_readings_look_like_states(in_store, tmp_path):
+    """The valve command declared continuous (`--param roles=...`) is modelled as a reading: the fit's
+    reader draws a line through its gap, as `seqae score` of the model then does, not holding it."""
+    frame = plant(400, seed=0).astype({"valve_cmd": float})
+    frame.iloc[158:163, frame.columns.get_loc("valve_cmd")] = np.nan  # the 0 -> 1 at row 160
+    train = tmp_path / "train.csv"
+    frame.to_csv(train, index_label="timestamp")
+    uri = fit_uri(train, "--model", "deviation", "--fill", "interpolate", "--param", 'roles={"valve_cmd": "continuous"}')
+    detector = load_model(uri).detector
+    assert options_for_detector(detector).hold == ("pump_id",)
+    as_scored = read_sensor_csv(train, options_for_detector(detector, ReadOptions(fill="interpolate")))
+    assert as_scored["valve_cmd"].iloc[157:164].tolist() == pytest.approx([k / 6 for k in range(7)])
+    levels = dict(zip(detector.feature_names_in_, detector.level_reference_))
+    assert levels["valve_cmd"] == pytest.approx(as_scored["valve_cmd"].mean(), abs=1e-12)
+
+
+def test_fit_decides_the_held_columns_on_the_training_rows_alone(in_store, tmp_path):
+    """With `--train-rows 400`, the valve is a state in the training rows (0 and 1) and a reading after
+    them (a position drifting through many values): the training rows hold it through their gap, as
+    its role (found on those rows) says, and the model watches it as a state of 0 and 1."""
+    frame = plant(600, seed=0).astype({"valve_cmd": float})
+    frame.iloc[158:163, frame.columns.get_loc("valve_cmd")] = np.nan  # the 0 -> 1 at row 160
+    frame.iloc[400:, frame.columns.get_loc("valve_cmd")] = np.linspace(0, 1, 200).round(3)
+    train = tmp_path / "train.csv"
+    frame.to_csv(train, index_label="timestamp")
+    uri = fit_uri(train, "--model", "deviation", "--fill", "interpolate", "--train-rows", "400")
+    detector = load_model(uri).detector
+    assert detector.roles_["valve_cmd"] == "state" and detector.states_.values_["valve_cmd"] == [0.0, 1.0]
+    assert set(options_for_detector(detector).hold) == {"valve_cmd", "pump_id"}
+    until = fit_uri(train, "--model", "deviation", "--fill", "interpolate", "--train-until",
+                    str(frame.index[399]))
+    assert load_model(until).detector.states_.values_["valve_cmd"] == [0.0, 1.0]
+
+
+def test_a_fleet_fit_holds_each_machines_column_declared_state(in_store, tmp_path):
+    """A fleet export whose set point (20 whole-number steps) is declared a state by hand, and whose
+    valve drifts through many values after the 400 training rows: each machine's training rows hold
+    both through their gaps, as their roles say, so each model saw their steps only."""
+    frames = []
+    for machine, seed in (("pump-a", 0), ("pump-b", 1)):
+        frame = plant(600, seed=seed).astype({"valve_cmd": float})
+        frame["setpoint"] = (np.arange(600) // 20).astype(float)  # 0, 1, ..., 29 (0 to 19 in training)
+        frame.iloc[18:23, frame.columns.get_loc("setpoint")] = np.nan  # the 0 -> 1 at row 20
+        frame.iloc[158:163, frame.columns.get_loc("valve_cmd")] = np.nan  # the 0 -> 1 at row 160
+        frame.iloc[400:, frame.columns.get_loc("valve_cmd")] = np.linspace(0, 1, 200).round(3)
+        frames.append(frame.assign(machine=machine))
+    export = tmp_path / "fleet.csv"
+    pd.concat(frames).to_csv(export, index_label="timestamp")
+    uri = fit_uri(export, "--asset-column", "machine", "--model", "deviation", "--fill", "interpolate",
+                  "--train-rows", "400", "--param", 'roles={"setpoint": "state"}')
+    fleet = load_model(uri).detector
+    for machine in ("pump-a", "pump-b"):
+        detector = fleet.detector_for(machine)
+        assert detector.states_.values_["valve_cmd"] == [0.0, 1.0]
+        assert detector.states_.values_["setpoint"] == [float(v) for v in range(20)]

@@ -65,3 +65,21 @@ def test_the_state_columns_a_model_scores_are_read_as_numbers():
     assert held_by_readings(values, ["valve", "pump_id", "flow"]) == ("valve", "pump_id")
     assert held_by_readings(values[:, :2], ["valve", "pump_id"]) == ("pump_id",)
     assert held_columns({"valve": "state", "mode": "state"}) == ()
+
+
+def test_roles_given_by_hand_decide_the_held_columns_and_are_checked():
+    """`held_by_readings` with roles a user set: they replace the ones found, as in `column_roles`, and
+    a column the rows lack or a role that is none is a one-line `ConfigError`."""
+    import numpy as np
+    import pytest
+
+    from seqae.data.roles import held_by_readings
+    from seqae.errors import ConfigError
+
+    values = np.array([[0.0, 3.0, 0.25], [1.0, 3.0, np.nan], [np.nan, 3.0, 7.5]])
+    names = ["valve", "pump_id", "flow"]
+    assert held_by_readings(values, names, {"valve": "continuous", "flow": "state"}) == ("pump_id", "flow")
+    with pytest.raises(ConfigError, match="roles names column 'gear', which the data does not have"):
+        held_by_readings(values, names, {"gear": "state"})
+    with pytest.raises(ConfigError, match="the role of 'flow' must be one of continuous, state, constant"):
+        held_by_readings(values, names, {"flow": "reading"})
