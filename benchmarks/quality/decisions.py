@@ -60,21 +60,30 @@ def fitted_file(set_name: str, file: protocol.DevFile, seed: int, refit: bool, n
     return detector
 
 
+def with_rules(detector, rules: dict):
+    """`detector` deciding by alert rules `rules` (AlertRules parameters beyond its own), calibrated
+    as its own were; returns it."""
+    from seqae.alerts import AlertRules
+
+    if rules:
+        fitted = detector.alert_rules_
+        params = {**fitted.get_params(), **rules}
+        detector.alert_rules_ = AlertRules(**params).fit(fitted.calibration_, detector.threshold_.value_)
+        detector.level_rows_ = min(detector.level_rows_ or params["memory"], params["memory"])
+    return detector
+
+
 def decide(detector, file: protocol.DevFile, rules: dict):
     """The alert counts of the file's test rows, a feed of their own, under alert rules `rules`
     (AlertRules parameters beyond the defaults) calibrated as the model's own were."""
     from seqae import metrics
-    from seqae.alerts import AlertRules
 
-    fitted = detector.alert_rules_
-    if rules:
-        params = {**fitted.get_params(), **rules}
-        detector.alert_rules_ = AlertRules(**params).fit(fitted.calibration_, detector.threshold_.value_)
-        detector.level_rows_ = min(detector.level_rows_ or params["memory"], params["memory"])
+    fitted, level_rows = detector.alert_rules_, detector.level_rows_
+    with_rules(detector, rules)
     try:
         detection = detector.detect(file.test)
     finally:
-        detector.alert_rules_ = fitted
+        detector.alert_rules_, detector.level_rows_ = fitted, level_rows
     spans = [(a.start, a.end) for a in detection.alerts]
     fired = [a.fired_at for a in detection.alerts]
     return metrics.alert_counts(file.labels, spans, fired_at=fired, index=file.test.index, flags=detection.flags)

@@ -2,6 +2,7 @@
 
     python -m benchmarks.quality feedback                       # skab and nab-dev, every file
     python -m benchmarks.quality feedback --sets nab-dev --limit 6
+    python -m benchmarks.quality feedback --rules '{"record": 300}'    # other alert rules (decisions --rules)
 
 For each file: the cached default of the decisions study (`decisions.fitted_file`: `seqae fit`'s
 default, seed 0, on the file's training rows) scores the test rows as a feed of their own
@@ -17,13 +18,14 @@ half, segment recall by at most 0.02). Writes benchmarks/results/<tag>.md and <t
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from benchmarks.quality import common, protocol
-from benchmarks.quality.decisions import fitted_file
+from benchmarks.quality.decisions import fitted_file, with_rules
 from seqae.metrics import ALERT_TOLERANCE_ROWS, ALERT_TOLERANCE_SHARE
 
 SETS = ("skab", "nab-dev")
@@ -79,15 +81,19 @@ def main(argv=None) -> None:
     parser = common.parser(__name__, __doc__)
     common.dev_set_options(parser, SETS)
     parser.add_argument("--seed", type=int, default=0, help="the model seed")
+    parser.add_argument("--rules", help="AlertRules parameters as JSON beyond the cached model's own, e.g. "
+                                        "'{\"record\": 300}' (as in the decisions study)")
     common.output_options(parser, "feedback")
     args = parser.parse_args(argv)
     common.one_torch_thread()
     common.ignore_gap_warnings()
+    rules = json.loads(args.rules) if args.rules else {}
     frames, lines = [], []
     for set_name in args.sets:
         rows = []
         for file in protocol.load(set_name, args.limit):
-            result = replay(fitted_file(set_name, file, args.seed, refit=False), file)
+            detector = with_rules(fitted_file(set_name, file, args.seed, refit=False), rules)
+            result = replay(detector, file)
             if result is not None:
                 rows.append({"set": set_name, **result})
         frame = pd.DataFrame(rows)
