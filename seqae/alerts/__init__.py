@@ -17,6 +17,10 @@ the feed; `AlertTracker` runs them one row after another, each row from the rows
   it fires (an alert opens, `fired_at`) on its `min_length`-th row above 1.0, or at once on a score
   `extreme` times the threshold. Once fired it stays on while the score is at least `hysteresis` (a
   score dithering around the threshold is one alert), and ends `min_gap` rows after its last row there.
+- **record**: an episode fires only when its score beats every score of the `record` rows scored
+  before it began (the rows an alert was on at left out, so an alert never hides the next one): a
+  pattern no worse than what the feed showed lately without alerting is not news. `evidence`
+  (opt-in) also asks the episode's scores above 1.0 to add up to that much beyond it (a CUSUM).
 - **flag** (`is_anomaly`): a row an alert is on at, from the row it fired: what the operator is told
   about that row when it arrives. The rows of an episode before it fires, and short excursions above
   1.0 that never fire, are not flagged (their calibrated score says how high they were).
