@@ -208,6 +208,26 @@ class RowShaper:
             return index.tz_localize(tz) if tz else index
         return pd.Index(keys, name=name)
 
+    def carry(self, previous: "RowShaper", take: list[int | None]) -> "RowShaper":
+        """Go on from `previous` (the same duplicates and resample rule, over other columns): its rows
+        waiting and its place on the grid, each of this shaper's columns taken from `previous`'s column
+        `take[j]`, or no reading (NaN) where `take[j]` is None (`RowParser.read_optional`). Returns self."""
+        def columns(rows):
+            if rows is None:
+                return None
+            keys, values, lines = rows
+            laid = np.full((len(values), len(take)), np.nan)
+            for j, k in enumerate(take):
+                if k is not None and k < values.shape[1]:
+                    laid[:, j] = values[:, k]
+            return keys, laid, lines
+
+        self.kind, self.step, self.last_key, self.next_grid = previous.kind, previous.step, previous.last_key, \
+            previous.next_grid
+        self.held, self.pending = columns(previous.held), columns(previous.pending)
+        self.width = len(take)
+        return self
+
     def state(self) -> dict:
         """What a restart needs, JSON-able: the rows waiting and the next grid time."""
         return {"kind": None if self.kind is None else list(self.kind), "width": self.width,

@@ -330,6 +330,24 @@ class RowParser:
                 return f"time {time} is not after the last row's ({last_time}); rows must come in time order"
         return None
 
+    def read_optional(self, optional: list[str]) -> list[int | None]:
+        """Read `optional` (those the header holds) after the model's columns from the next row on, in
+        place of the optional columns read so far (a watch switching to a model that watches other state
+        columns). What the parser settled stays: the separator, the format, the last row's time, the
+        rows read, and the last readings of the columns it goes on reading; a column new to it has no
+        reading yet. Returns, for each column now read, its position among the columns read before
+        (None: a new one), so that rows read before can be laid out as the next ones
+        (`seqae.data.regular.RowShaper.carry`)."""
+        before = list(self.columns)
+        columns = before[:self.n_required] + [c for c in dict.fromkeys(optional)
+                                               if c in self.header and c not in before[:self.n_required]]
+        take = [before.index(c) if c in before else None for c in columns]
+        if self.last_values is not None:
+            self.last_values = np.array([np.nan if k is None else self.last_values[k] for k in take])
+        self.columns, self.optional = columns, columns[self.n_required:]
+        self._value_at = []  # found again at the next rows (the time fields with them)
+        return take
+
     def state(self) -> dict:
         """The last row's time and readings, the rows read, and the format settled on the first rows
         (a restart reads the rows after by the same decisions)."""

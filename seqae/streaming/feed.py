@@ -41,7 +41,7 @@ from seqae.errors import ConfigError, DataError
 from seqae.streaming.alert_rows import AlertRows
 from seqae.streaming.live import AlertEvent, LiveScorer, split_watched
 from seqae.streaming.state import StateFile
-from seqae.streaming.switch import RecentRows
+from seqae.streaming.switch import RecentRows, read_for
 
 POLL_SECONDS = 0.1  # how often a followed file is looked at, and a pipe's wait between stop checks
 READ_BYTES = 1 << 16
@@ -279,21 +279,26 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
         strict: stop with a `DataError` at the first malformed row instead of skipping it.
         state_path: the state file (`seqae.streaming.state`): each block of rows appended to it
             before its answers, the whole state at the start, every `state_every` rows and at the end.
-        parser_state: the row parser's state to go on from (`Resume.parser`): the last row's time.
+        parser_state: the row parser's state to go on from (`Resume.parser`): the last row's time,
+            the state columns it read (then those `scorer` watches, `seqae.streaming.switch.read_for`).
         shaper_state: the rows waiting for a later time to go on from (`Resume.shaper`).
         report: called with (detection, events) after each block of rows (the monitoring run).
         stop: polled between blocks; True ends the watch (the signal handlers set it).
         warn: where malformed rows are reported (stderr by default).
         follow: polled between blocks (`check(scorer, recent)`): a new scorer to answer from the next
             row on (`seqae.streaming.switch.switched`), or None; its `version` names the model on each
-            row and its `state()` goes into the state file (`seqae.tracking.watch.AliasFollower`).
+            row and its `state()` goes into the state file (`seqae.tracking.watch.AliasFollower`); the
+            rows are read from then on with the state columns it watches (`read_for`).
         recent: the feed's last rows scored (`Resume.recent`), kept for the next model to warm up on.
         alert_rows: the rows of the alerts raised (`Resume.alert_rows`), kept for the monitoring run
             and, with `state_path`, in the state file.
     """
     warn = warn or (lambda message: print(message, file=sys.stderr, flush=True))
     options = options or ReadOptions()
-    writer = RowWriter(out, fmt, None if follow is None else follow.version, states=bool(scorer.watched))
+    # a CSV's columns are its header's: a watch following an alias has state_events from the start, as a
+    # version taking over may watch state columns; a JSON answer has them from the first model watching some
+    writer = RowWriter(out, fmt, None if follow is None else follow.version,
+                       states=bool(scorer.watched) or (follow is not None and fmt == "csv"))
     if follow is not None and recent is None:
         recent = RecentRows.for_detector(scorer.detector)
     columns = [str(c) for c in scorer.detector.feature_names_in_]
@@ -305,12 +310,15 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
         if stop():
             summary.stopped_by = "signal"
             return summary
-        parser = RowParser(source.name, source.header(), columns, options, optional=scorer.watched)
+        # the columns the state file's rows were read with (a restart), then those the model watches
+        read = list(parser_state.get("optional") or []) if parser_state else scorer.watched
+        parser = RowParser(source.name, source.header(), columns, options, optional=read)
         if parser_state:
             parser.load_state(parser_state)
         shaper = shaper_for_detector(scorer.detector, source.name, options, parser.columns)
         if shaper is not None and shaper_state:
             shaper.load_state(shaper_state)
+        shaper = read_for(scorer, parser, shaper)
         answered = (source.offset, source.line)  # how far the rows are answered
         if state_file is not None:  # the state as resumed, alone: the blocks answered from here follow it
             state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,
@@ -323,6 +331,8 @@ def watch(scorer: LiveScorer, source: LineSource, out: TextIO, *, options: ReadO
             new = follow.check(scorer, recent) if follow is not None else None
             if new is not None:  # the next row is the new model's: so are the blocks the state file adds from here
                 scorer, writer.version = new, follow.version
+                shaper = read_for(scorer, parser, shaper)  # the state columns it watches read from the next row
+                writer.states = writer.states or bool(scorer.watched)
                 if state_file is not None:
                     state_file.snapshot(scorer, parser, shaper, source.name, *answered, recent=recent,
                                         model=follow.state(), alert_rows=alert_rows)

@@ -18,6 +18,13 @@ with it. What the new scorer holds:
   the feed's last reading, so the first reading after the switch is compared with it (a transition
   across the switch is reported, a constant that moved before it is not reported again).
 
+What the watch reads changes with it (`read_for`): the row parser reads the state columns the new
+model watches from the next row on, and the row shaper holds them as that model holds them, so a
+column the old model did not watch (a command that toggled only in the new model's training rows)
+is read, held and its events reported from the switch on. What they settled stays: the separator,
+the time format, the last row's time, the last readings of the columns still read and the rows
+waiting for a later time (a column new to the feed has no reading in those: they were read before).
+
 Row positions go on from the old scorer's: the first row after the switch is row `n_rows` of the
 feed for both, so alert rows and the every-`REFRESH_ROWS` refreshes keep their places.
 """
@@ -28,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from seqae.alerts import AlertTracker
+from seqae.data import RowParser, RowShaper, shaper_for_detector
 from seqae.data.regular import block_from_state, block_state
 from seqae.detectors import BaseDetector
 from seqae.errors import ConfigError, DataError
@@ -120,3 +128,13 @@ def switched(scorer: LiveScorer, detector: BaseDetector, recent: RecentRows) -> 
     new.feed.last_states = {name: value for name, value in scorer.feed.last_states.items() if name in new.watched}
     new.events = []
     return new
+
+
+def read_for(scorer: LiveScorer, parser: RowParser, shaper: RowShaper | None) -> RowShaper | None:
+    """The watch's reading made that of `scorer`'s model from the next row on: `parser` reads the
+    state columns the model watches (`RowParser.read_optional`: what it settled stays), and the shaper
+    returned (None where the rows go on as they come) holds the columns as the model holds them, with
+    the rows `shaper` had waiting carried over (no reading in a column new to the feed)."""
+    take = parser.read_optional(scorer.watched)
+    new = shaper_for_detector(scorer.detector, parser.name, parser.options, parser.columns)
+    return new.carry(shaper, take) if new is not None and shaper is not None else new

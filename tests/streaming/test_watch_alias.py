@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 from mlflow.tracking import MlflowClient
 
 from cli_store import chdir, run
@@ -197,3 +198,83 @@ def test_switched_scorer_keeps_the_last_readings_of_the_state_columns(tmp_path):
     assert events == {10: "pump_id (constant 3 in training) changed to 4",
                       30: "mode went 2 -> 1, never seen in training"}
     assert list(LiveScorer(first).update(test).state_events) == list(before.state_events) + list(after.state_events)
+
+
+def _plant(n_rows: int, seed: int, b_cmd: bool) -> pd.DataFrame:
+    """Two readings and a valve command opening for 40 rows every 100; with `b_cmd`, a second command
+    toggling every 25 rows (a state column of the model fitted on it)."""
+    rng = np.random.default_rng(seed)
+    frame = pd.DataFrame({"Pressure": rng.normal(size=n_rows).round(4) + 5.0,
+                          "Temperature": rng.normal(size=n_rows).round(4) + 10.0,
+                          "valve_cmd": (np.arange(n_rows) % 100 >= 60).astype(int)},
+                         index=pd.Index(pd.date_range("2026-03-01", periods=n_rows, freq="min"), name="timestamp"))
+    if b_cmd:
+        frame["b_cmd"] = (np.arange(n_rows) % 50 >= 25).astype(int)
+    return frame
+
+
+@pytest.mark.parametrize("shaping", [[], ["--duplicates", "last"]], ids=["as-they-come", "duplicates-last"])
+def test_a_switch_to_a_version_watching_another_state_column_reads_it_and_reports_its_events(tmp_path, monkeypatch,
+                                                                                             shaping):
+    """Version 1 fitted on rows without `b_cmd`, version 2 on rows where it toggles (a state column): a real
+    watch of the alias, switched to version 2 by moving the alias, reads `b_cmd` from the switch on and
+    reports its never-seen value; killed with -9 and restarted from its state file, it reads it too. With
+    --duplicates last a row waits for the next one: the row waiting at the switch is carried over."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _plant(400, 0, b_cmd=False).to_csv(tmp_path / "train1.csv")
+    _plant(400, 0, b_cmd=True).to_csv(tmp_path / "train2.csv")
+    test = _plant(300, 1, b_cmd=True)
+    test.iloc[[200, 260], test.columns.get_loc("b_cmd")] = 2  # a value version 2 never saw, after the switch
+    test.to_csv(tmp_path / "test.csv")
+    with chdir(tmp_path):
+        for train, alias in (("train1.csv", ["--alias", "champion"]), ("train2.csv", [])):
+            result = run("fit", train, "--model", "deviation", "--register", "m", *alias, "-q")
+            assert result.exit_code == 0, result.output
+
+    header, *rows = (tmp_path / "test.csv").read_text().splitlines(keepends=True)
+    live = tmp_path / "live.csv"
+    live.write_text(header + "".join(rows[:100]))
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("MLFLOW_TRACKING_URI", None)
+    args = [sys.executable, "-m", "seqae", "watch", "models:/m@champion", "live.csv", "--check-every", "1",
+            "--state", "state.json", "--no-track", *shaping]
+    waiting = 1 if shaping else 0  # the last row waits for a later time
+    out, err, again = tmp_path / "out.jsonl", tmp_path / "err.txt", tmp_path / "again.jsonl"
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        process = subprocess.Popen(args + ["--from-start"], cwd=tmp_path, env=env, stdout=stdout, stderr=stderr)
+    try:
+        _wait_for(lambda: len(_answers(out)) == 100 - waiting or process.poll() is not None, what="the first rows")
+        assert process.poll() is None, err.read_text()
+        MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db").set_registered_model_alias(
+            "m", "champion", "2")
+        written = 100
+        with open(live, "a") as handle:  # a few rows at a time until the watch has switched, then up to row 230
+            while written < 180 and not SWITCH.search(err.read_text()):
+                handle.write("".join(rows[written:written + 2]))
+                handle.flush()
+                written += 2
+                time.sleep(0.05)
+            _wait_for(lambda: SWITCH.search(err.read_text()) or process.poll() is not None, what="the switch")
+            handle.write("".join(rows[written:230]))
+        _wait_for(lambda: len(_answers(out)) >= 230 - waiting or process.poll() is not None, what="row 230")
+        assert process.poll() is None, err.read_text()
+    finally:
+        process.kill()
+        process.wait(timeout=60)
+    with open(live, "a") as handle:
+        handle.write("".join(rows[230:]))
+    with open(again, "w") as stdout, open(err, "a") as stderr:  # goes on with version 2, from the state file
+        process = subprocess.Popen(args, cwd=tmp_path, env=env, stdout=stdout, stderr=stderr)
+    try:
+        _wait_for(lambda: len(_answers(again)) >= 70 or process.poll() is not None, what="the rows after the kill")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 0, err.read_text()
+
+    answers = _answers(out) + _answers(again)
+    assert [a["line"] for a in answers] == list(range(2, 302 - waiting))  # each row answered, once
+    assert int(SWITCH.search(err.read_text()).group(1)) <= 181
+    assert {a["line"] - 2: a["state_events"] for a in answers if a["state_events"]} == {
+        200: "b_cmd is 2, never seen in training", 201: "b_cmd went 2 -> 0, never seen in training",
+        260: "b_cmd is 2, never seen in training", 261: "b_cmd went 2 -> 0, never seen in training"}
