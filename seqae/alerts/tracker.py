@@ -119,7 +119,10 @@ class AlertTracker:
         `known` (n,) bool: the rows whose window is like one operators judged normal
         (`BaseDetector.verdict_gate`). Such a row above the flag level neither opens nor feeds an
         episode that has not fired, and it does not join the normal reference (the reference keeps
-        describing what the model scores, so the rest of the feed is judged as without the verdict).
+        describing what the model scores, so the rest of the feed is calibrated as without the
+        verdict). It counts in the record rule as any row no alert was on at: within `record` rows, a
+        pattern no higher than the one judged normal is no news either, and an anomaly after it fires
+        once it scores higher.
         An alert that has fired goes on by its own scores. `known` may also be a function of row
         positions among these (an int array) giving theirs: it is asked, once per refresh block, of
         the block's scored rows past burn-in above the flag level alone, the only rows it decides."""
