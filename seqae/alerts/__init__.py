@@ -39,7 +39,8 @@ scores) and its −log10 (`severity`), the top sensors with their shares, and wh
 closed, and the labelled fault it is like (`like_fault`, `faults.py`). `Alerts.alert_ids` gives
 each row its alert's id (−1: none).
 
-    reference.py  the normal reference;  rules.py  AlertRules (parameters, calibration, saving);
+    reference.py  the normal reference;  record.py  the record rule's sliding maximum;
+    rules.py      AlertRules (parameters, calibration, saving);
     tracker.py    AlertTracker, the rules row by row;  table.py  the alert table;
     faults.py     an alert compared with the faults an operator labelled (MATCH_SIMILARITY);
     budget.py     AlertBudgetThreshold, the `alerts` threshold kind (`seqae.threshold_registry`).

@@ -16,12 +16,12 @@ tracker over a whole series). A row's alert id is settled once no later row can 
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import numpy as np
 
+from seqae.alerts.record import Record
 from seqae.alerts.reference import REFRESH_ROWS
 from seqae.data.timestamps import time_from_state, time_state
 from seqae.errors import ConfigError, DataError
@@ -100,9 +100,9 @@ class AlertTracker:
         self._since = -1  # the row the episode began, or went on from within its cooldown
         self._alarm_row = -1  # the last row a fired alert went on through (its flag)
         self._learn_until = -1  # rows before this one join the reference whatever they score
-        # the record rule: the highest raw scores of the last `rules.record` rows no alert was on at,
-        # decreasing (a sliding maximum), and the score the episode going on must beat to fire (-inf: none)
-        self._recent: deque[tuple[int, float]] = deque()
+        # the record rule: the highest raw score of the last `rules.record` rows no alert was on at, and
+        # the score the episode going on must beat to fire (-inf: none)
+        self._record = Record(rules.record)
         self._to_beat = -np.inf
         self._excess = 0.0  # the episode's calibrated scores beyond the flag level, summed (the evidence rule)
         self._finished = False
@@ -174,7 +174,7 @@ class AlertTracker:
                     self.n_scored += 1
                     warming[j] = True
                     reference.admit(t, x, at_once=True)  # joins at the next refresh
-                    self._remember(t, x)
+                    self._record.remember(t, x)
                 else:
                     self.n_scored += 1
                     above = calibrated[j] > self.level
@@ -185,7 +185,7 @@ class AlertTracker:
                         on_step(j)
                     flags[j] = self._alarm_row == t
                     if not flags[j]:  # an alert's rows never hide the next one
-                        self._remember(t, x)
+                        self._record.remember(t, x)
                 j += 1
             k = stop
         self.n_rows = first + n
@@ -258,7 +258,7 @@ class AlertTracker:
             self._episode = Alert(-1, row, row, -1, row, -np.inf, score, 0.0, 0, shares, start_time=time,
                                   peak_time=time)
             self._since = row
-            self._to_beat = self._record_before(row)
+            self._to_beat = self._record.before(row)
             self._excess = 0.0
         self._quarantine = []
         self._on = True
@@ -286,25 +286,6 @@ class AlertTracker:
         if episode.alert_id >= 0:
             self._alarm_row = row
         self._settle_if_lasting(row)
-
-    def _remember(self, row: int, score: float) -> None:
-        """A scored row's raw score into the sliding maximum of the record rule."""
-        span = self.rules.record
-        if not span:
-            return
-        recent = self._recent
-        while recent and recent[-1][1] <= score:
-            recent.pop()
-        recent.append((row, score))
-        while recent[0][0] < row - span:
-            recent.popleft()
-
-    def _record_before(self, row: int) -> float:
-        """The highest raw score of the `record` rows before `row` (-inf: no rule, or none scored)."""
-        recent = self._recent
-        while recent and recent[0][0] < row - self.rules.record:
-            recent.popleft()
-        return recent[0][1] if recent else -np.inf
 
     def _settle_if_lasting(self, row: int) -> None:
         """An alert on for `settle` rows since it fired, or an episode `settle` rows old that never
@@ -407,7 +388,7 @@ class AlertTracker:
             "last_closed": None if self._last_closed is None else self._last_closed.alert_id,
             "quarantine": [[row, score] for row, score in self._quarantine],
             "reference": self.reference.state(),
-            "recent": [[row, score] for row, score in self._recent],
+            "recent": self._record.state(),
             "to_beat": None if self._to_beat == -np.inf else float(self._to_beat),
             "excess": float(self._excess),
         }
@@ -429,7 +410,7 @@ class AlertTracker:
                                 else _alert_from_state(episode))
             tracker._last_closed = None if last is None else by_id[last]
             tracker._quarantine = [(int(row), float(score)) for row, score in state["quarantine"]]
-            tracker._recent = deque((int(row), float(score)) for row, score in state.get("recent", []))
+            tracker._record.load_state(state.get("recent", []))
             to_beat = state.get("to_beat")
             tracker._to_beat = -np.inf if to_beat is None else float(to_beat)
             tracker._excess = float(state.get("excess", 0.0))
