@@ -193,6 +193,11 @@ class AlertRows:
         index, values = kept.whole()
         return pd.DataFrame(values, index=index, columns=self.columns)
 
+    @property
+    def moved(self) -> bool:
+        """Some alert fired or gathered rows since the last `changed()` (all the alerts kept after a restart)."""
+        return bool(self._changed)
+
     def changed(self) -> dict[int, pd.DataFrame]:
         """The rows of the alerts that fired or gathered rows since the last call (all the alerts kept
         after a restart)."""

@@ -147,7 +147,8 @@ class MonitoringRun:
             self._check_stale(share, scores.size, moved)
         self.client.log_batch(self.run_id, metrics=[Metric(watch_name(k), float(v), stamp, step)
                                                     for k, v in values.items()])
-        if self.alerts_changed and self.alert_table is not None:
+        rows_moved = self.alert_rows is not None and self.alert_rows.moved  # an open alert's rows grew,
+        if (self.alerts_changed or rows_moved) and self.alert_table is not None:  # or a restart took alerts over
             self._log_alerts()
             self.alerts_changed = False
         self.scores, self.pending = [], 0
@@ -191,7 +192,7 @@ class MonitoringRun:
 
     def close(self, status: str = "FINISHED") -> None:
         """Report the rows left, the final alert table, and end the run."""
-        if self.pending or self.alerts_changed:
+        if self.pending or self.alerts_changed or (self.alert_rows is not None and self.alert_rows.moved):
             self.alerts_changed = self.alerts_changed or self.opened > 0
             self.report()
         self.client.set_terminated(self.run_id, status=status)

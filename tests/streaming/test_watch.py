@@ -323,6 +323,37 @@ def test_each_alerts_rows_and_level_are_in_its_run_across_a_kill_and_restart(fil
     assert sorted(levels) == sorted(str(a) for a in alerts["alert_id"]) and all(len(v) == 3 for v in levels.values())
 
 
+def test_a_watch_restarted_inside_an_open_alert_logs_it_with_no_new_event(files, tmp_path):
+    """Killed while an alert is open and restarted for a few more rows of it (no alert opens or closes
+    in the second run): the second run still logs the alert it took over, with its rows so far."""
+    from mlflow.tracking import MlflowClient
+
+    folder, frame, causal, alerts = files
+    header, rows = lines_of(folder / "data.csv")
+    state = tmp_path / "state.json"
+    fired = int(np.flatnonzero(frame.index == alerts["fired_at"].iloc[0])[0])
+    end = int(np.flatnonzero(frame.index == alerts["end"].iloc[0])[0])
+    assert end >= fired + 12  # the alert is still on at every row fed below
+    args = ["model", "--state", str(state), "--state-every", "3", "--experiment", "alert-rows-open"]
+    process = start(args, folder)
+    process.stdin.write(header + "\n")
+    feed_rows(process, rows[:fired + 5])
+    process.kill()
+    process.wait(timeout=30)
+    process = start(args, folder)
+    out, err = process.communicate(header + "\n" + "\n".join(rows[fired + 5:fired + 12]) + "\n", timeout=120)
+    assert process.returncode == 0, err
+    client = MlflowClient(f"sqlite:///{folder}/mlflow.db")
+    experiment = client.get_experiment_by_name("alert-rows-open")
+    run = client.search_runs([experiment.experiment_id], order_by=["attributes.start_time DESC"])[0]
+    table = pd.read_csv(client.download_artifacts(run.info.run_id, "monitoring/alerts.csv", str(tmp_path)))
+    alert_id = int(alerts["alert_id"].iloc[0])
+    assert table["alert_id"].tolist() == [alert_id]
+    kept = pd.read_csv(client.download_artifacts(run.info.run_id, f"monitoring/rows/{alert_id}.csv", str(tmp_path)),
+                       index_col=0, parse_dates=True)
+    assert kept.index[-1] == frame.index[fired + 11]  # its rows up to the last one read
+
+
 # ---- the parser and the loop in process ------------------------------------------------------------
 
 READINGS = ["1.5", "-2", "+.5", "5.", "1e-3", "-1.25E+2", "007", "0.1", "0.30000000000000004", "-0", "12345678901234567890",
