@@ -3,9 +3,10 @@
     the rows a LiveScorer just scored (times, readings; row positions of the feed) + its alerts
       --AlertRows.add--> each alert's rows with the window_size - 1 rows before it (what its first
       window saw), at most MAX_ALERT_ROWS of its own (its first ones), as `seqae score` keeps them
-      (`seqae.verdicts.alert_rows`); and each sensor's followed level when it fired
-      (`Alert.followed_level`)
+      (`seqae.verdicts.alert_rows`)
       --changed()--> the rows of the alerts that moved since the last call (the monitoring run logs them)
+      --followed_levels()--> each sensor's followed level when the scorer's alerts fired, read off
+      them (`Alert.followed_level`, which the scorer keeps and saves itself)
 
 An alert fires some rows after its episode began (its `start`): the rows of the episode going on,
 with the `window_size - 1` before it, wait here until it fires or ends. A fired alert gathers rows
@@ -23,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from seqae.alerts import followed_levels as levels_of
 from seqae.data.regular import block_from_state, block_state
 from seqae.detectors import BaseDetector
 from seqae.errors import DataError
@@ -93,7 +95,7 @@ class AlertRows:
         self.alerts: dict[int, _Rows] = {}  # alert id -> its rows, in id order
         self.starts: dict[int, int] = {}  # alert id -> its first row's position
         self.open: set[int] = set()  # the alerts kept whose close is not final yet
-        self.levels: dict[int, list[float]] = {}  # alert id -> each sensor's followed level when it fired
+        self.raised: list = []  # the alerts of the scorer last seen (its tracker's list): their followed levels
         self.next_id = 0  # the alerts with a lower id have been seen
         self.total = 0  # rows of all the alerts kept
         self._changed: set[int] = set()
@@ -115,7 +117,7 @@ class AlertRows:
             self.recent = _Rows(index, values, first)
         else:
             self.recent.append(index, values)
-        alerts = scorer.tracker.alerts
+        alerts = self.raised = scorer.tracker.alerts
         oldest = min(self.open | {self.next_id})
         recent = []  # the alerts that fired or may still change: the last ones
         for alert in reversed(alerts):
@@ -127,8 +129,6 @@ class AlertRows:
         if alerts:  # the alerts the scorer let go (the oldest ones): their rows too
             while self.alerts and next(iter(self.alerts)) < alerts[0].alert_id:
                 self._drop(next(iter(self.alerts)))
-            while self.levels and next(iter(self.levels)) < alerts[0].alert_id:
-                del self.levels[next(iter(self.levels))]
         if self.total > self.kept_rows:
             self._bound()
         needed = scorer.tracker.earliest_open_row()  # the episode going on began there (or none goes on)
@@ -145,8 +145,6 @@ class AlertRows:
             if alert_id < self.next_id:  # seen before, and let go (or never held)
                 return
             self.next_id = alert_id + 1
-            if alert.followed_level is not None:
-                self.levels[alert_id] = [float(v) for v in alert.followed_level]
             lo = max(alert.start - self.context, 0)
             if self.recent.first > alert.start:  # its first rows came before the rows held (a restart without them)
                 return
@@ -207,7 +205,7 @@ class AlertRows:
 
     def followed_levels(self) -> dict[int, list[float]]:
         """Alert id -> each sensor's followed level when it fired, for the alerts the scorer keeps."""
-        return dict(self.levels)
+        return levels_of(self.raised)
 
     # ---- restarts ---------------------------------------------------------------------------------
 
@@ -215,11 +213,12 @@ class AlertRows:
         """Everything kept, JSON-able, the rows bit for bit."""
         return {"next_id": self.next_id, "recent": None if self.recent is None else self.recent.state(),
                 "alerts": [{"alert_id": alert_id, "start": self.starts[alert_id], "open": alert_id in self.open,
-                            "rows": kept.state()} for alert_id, kept in self.alerts.items()],
-                "levels": {str(alert_id): level for alert_id, level in self.levels.items()}}
+                            "rows": kept.state()} for alert_id, kept in self.alerts.items()]}
 
-    def load_state(self, state: dict | None) -> None:
-        """Go on from `state()` (None: a state file written without alert rows: nothing kept)."""
+    def load_state(self, state: dict | None, scorer: LiveScorer) -> None:
+        """Go on from `state()` (None: a state file written without alert rows: nothing kept), beside
+        `scorer` restored from the same state file (its alerts' followed levels)."""
+        self.raised = scorer.tracker.alerts
         if state is None:
             return
         try:
@@ -232,7 +231,6 @@ class AlertRows:
                 self.starts[alert_id] = int(entry["start"])
                 if entry["open"]:
                     self.open.add(alert_id)
-            self.levels = {int(k): [float(v) for v in level] for k, level in state["levels"].items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"the state's alert rows cannot be read ({type(exc).__name__}: {exc}); start "
                             "without it") from None

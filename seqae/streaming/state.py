@@ -7,8 +7,8 @@ then renamed over it), when the watch starts, every `--state-every` rows and whe
      "scorer": `LiveScorer.state()` (the window, the smoothing, the alert tracker),
      "parser": `RowParser.state()` (the last row's time and readings, the rows read, the format),
      "shaper": `RowShaper.state()` (rows waiting for a later time: --duplicates last/mean, --resample),
-     "alert_rows": for a tracked watch, the rows of the alerts it keeps and their followed levels
-     (`seqae.streaming.alert_rows.AlertRows`, what `seqae feedback --alert ID` reads from its run),
+     "alert_rows": for a tracked watch, the rows of the alerts it keeps (their followed levels are
+     the scorer's: `seqae.streaming.alert_rows.AlertRows`, what `seqae feedback --alert ID` reads from its run),
      and, for a watch following a model alias: "model": the registered model's name and the version
      answering, "recent": the last rows scored (`seqae.streaming.switch.RecentRows`)}
 
@@ -79,7 +79,7 @@ def resume(path: str | os.PathLike | None, detector: BaseDetector, data: str | N
     snapshot, blocks = state
     scorer = LiveScorer.restore(detector, snapshot["scorer"])
     recent.load_state(snapshot.get("recent"))
-    kept.load_state(snapshot.get("alert_rows"))
+    kept.load_state(snapshot.get("alert_rows"), scorer)
     pipe = data in (None, "-")
     same_file = not pipe and snapshot.get("source") == data
     parser = snapshot.get("parser") if same_file or pipe else None
