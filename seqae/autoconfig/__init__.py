@@ -1,6 +1,6 @@
 """Auto-configuration: a window and a detector for a training series, without labels.
 
-    window.py       the period (the ACF's highest peak over the sensors) and the window it gives
+    window.py       the window the period gives (`seqae.data.period`: the ACF's highest peak over the sensors)
     candidates.py   the default detector and its members, and the candidates compared with it
     injections.py   synthetic anomalies injected into copies of the held-out rows (for --compare)
     auto.py         `auto_fit`: the default fitted at the data's window; with compare, the report
@@ -14,8 +14,8 @@ from seqae.autoconfig.candidates import (DESCRIPTIONS, NETWORK_MAX_WINDOW, Candi
                                          default_candidates, default_members)
 from seqae.autoconfig.injections import (INJECTION_KINDS, INJECTIONS_PER_KIND, causal_mean, inject, injected_ap,
                                          injection_suite, recordings_suite)
-from seqae.autoconfig.window import (MAX_WINDOW, MIN_WINDOW, VALIDATION_FRACTION, autocorrelation, choose_window,
-                                     find_period)
+from seqae.autoconfig.window import MAX_WINDOW, MIN_WINDOW, VALIDATION_FRACTION, choose_window
+from seqae.data.period import autocorrelation, find_period
 
 __all__ = ["AUTO_PARAMS", "AutoFitResult", "Candidate", "DESCRIPTIONS", "INJECTIONS_PER_KIND", "INJECTION_KINDS",
            "MAX_WINDOW", "MIN_WINDOW", "NETWORK_MAX_WINDOW", "VALIDATION_FRACTION", "auto_fit", "autocorrelation",

@@ -31,7 +31,8 @@ import pandas as pd
 from seqae.autoconfig.candidates import (DESCRIPTIONS, MEMBER_ROLES, Candidate, default_candidate,
                                          default_candidates)
 from seqae.autoconfig.injections import injected_ap, recordings_suite
-from seqae.autoconfig.window import MIN_WINDOW, VALIDATION_FRACTION, choose_window, find_period
+from seqae.autoconfig.window import MIN_WINDOW, VALIDATION_FRACTION, choose_window
+from seqae.data.period import find_period
 from seqae.data.roles import column_roles, modelled_columns
 from seqae.detectors import BaseDetector, make_detector
 from seqae.detectors.inputs import check_table
