@@ -36,11 +36,12 @@ import torch
 from sklearn.base import BaseEstimator, clone
 
 from seqae.alerts import AlertRules, Alerts, alert_table, rows_per_day
-from seqae.data import Scaler
+from seqae.data import Scaler, find_period
 from seqae.data.roles import column_roles, modelled_columns
 from seqae.data.states import StateBook
 from seqae.detectors import persistence, scoring
 from seqae.detectors.detection import Detection, RawScores
+from seqae.detectors.feed import level_of
 from seqae.detectors.inputs import check_table, held_out_rows
 from seqae.detectors.parameters import SCORE_PRECISIONS, SHARED_PARAMETERS
 from seqae.detectors.registry import DETECTORS
@@ -99,7 +100,8 @@ class BaseDetector(BaseEstimator):
         self.feature_names_in_ = np.asarray(modelled, dtype=object)
         self.n_features_in_ = len(modelled)
         readings = np.concatenate([values for values, _ in segments])
-        self.level_reference_ = readings.mean(axis=0)  # each sensor's level in the training rows
+        self.level_period_ = find_period(max((values for values, _ in segments), key=len))  # a feed follows it over
+        self.level_reference_ = level_of(readings, self.level_period_)  # each sensor's level in the training rows
         n_vals = held_out_rows([len(values) for values, _ in segments], self.validation_fraction, self.window_size)
         self.scaler_ = Scaler().fit(np.concatenate([values for values, _ in segments]), method=self.scaling)
         scaled = [self.scaler_.transform(values) for values, _ in segments]  # each (n_timepoints, n_features) float32

@@ -11,11 +11,15 @@ restart needs. What `BaseDetector.detect`, chunked scoring (`seqae score`), the 
       reference (`AlertTracker.update`); an alert that fires keeps the level it was raised at
 
 Normal behaviour drifts (a temperature creeps up, a machine ages): each sensor's level is the
-median of its last `level_rows_` readings judged normal (`BaseDetector.fit` sets it to the training
-rows' length), moved from the training rows' median; until that many rows have been judged normal
-the training level stands. A reading is scaled once, when it arrives, with the level of its block:
-the level and the reference are worked out again at every `REFRESH_ROWS`-th row of the feed, so the
-numbers depend on row positions only, never on how the rows were split into pieces.
+mean of its last `level_rows_` readings judged normal (`BaseDetector.fit` sets it to the training
+rows' length), moved from the training rows' level; until that many rows have been judged normal
+the training level stands. Where the training rows have a period (`level_period_`), both means are
+taken over whole periods (`level_of`): over part of a cycle a mean moves with the phase (a daily
+pattern followed over 1.7 days rises and falls each day) and would shift every window by it.
+
+A reading is scaled once, when it arrives, with the level of its block: the level and the reference
+are worked out again at every `REFRESH_ROWS`-th row of the feed, so the numbers depend on row
+positions only, never on how the rows were split into pieces.
 """
 
 from __future__ import annotations
@@ -31,6 +35,15 @@ from seqae.detectors import scoring
 from seqae.detectors.detection import Detection
 from seqae.errors import DataError
 from seqae.windows import batched_windows
+
+
+def level_of(readings: np.ndarray, period: int | None) -> np.ndarray:
+    """Each sensor's level in `readings` `(n_rows, n_features)`: the mean of their last whole
+    periods (of `period` rows; every row where no period fits), so that the phase they end at does
+    not move it."""
+    n = len(readings)
+    rows = n - n % int(period) if period and n >= period else n
+    return np.asarray(readings[n - rows:], dtype=np.float64).mean(axis=0)
 
 
 class Feed:
@@ -152,7 +165,8 @@ class Feed:
         while len(self.normal) > size:
             self.normal.popleft()
         if changed and len(self.normal) == size:
-            self.offset = np.mean(np.asarray(self.normal), axis=0) - self.detector.level_reference_
+            level = level_of(np.asarray(self.normal), self.detector.level_period_)
+            self.offset = level - self.detector.level_reference_
 
     def drift(self) -> dict[str, float]:
         """How far the feed has moved from what the model was fitted on: `threshold_ratio`, the

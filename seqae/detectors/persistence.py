@@ -41,7 +41,8 @@ def save(detector, path: str | os.PathLike) -> Path:
         "params": {k: v for k, v in detector.get_params(deep=False).items() if k != "threshold"},
         "feature_names": list(detector.feature_names_in_),
         "roles": dict(detector.roles_),
-        "level": {"rows": int(detector.level_rows_), "reference": [float(v) for v in detector.level_reference_]},
+        "level": {"rows": int(detector.level_rows_), "reference": [float(v) for v in detector.level_reference_],
+                  "period": detector.level_period_},
         "n_features": int(detector.n_features_in_),
         "scaler": detector.scaler_.to_dict(),
         "normalizer": {"center": detector.normalizer_[0].tolist(), "scale": detector.normalizer_[1].tolist()},
@@ -170,6 +171,8 @@ def _build(detector_cls, state: dict, directory: Path):
                         "fit the model again")
     detector.level_rows_ = int(level["rows"])
     detector.level_reference_ = np.asarray(level["reference"], dtype=np.float64)
+    period = level.get("period")  # saved before whole periods: the means over every row, as then
+    detector.level_period_ = int(period) if isinstance(period, int) and period > 0 else None
     detector.scaler_ = Scaler.from_dict(state["scaler"])
     detector.normalizer_ = (np.asarray(state["normalizer"]["center"]), np.asarray(state["normalizer"]["scale"]))
     detector.threshold_ = threshold_from_dict(state["threshold"])
