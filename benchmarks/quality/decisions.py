@@ -4,6 +4,7 @@
     python -m benchmarks.quality decisions --sets skab nab-dev --limit 5     # a quick run
     python -m benchmarks.quality decisions --rules '{"settle": 200}'         # other alert rules (from the cache)
     python -m benchmarks.quality decisions --grid '{"burn_in": [25, 50, 100], "extreme": [2, 3]}'
+    python -m benchmarks.quality decisions --lstm-over-one-sensor --rules '{"record": 300}'  # another default
 
 For each file: `seqae fit`'s default (`autoconfig.auto_fit`, seed 0) fitted on its training rows
 (protocol.py), then its test rows scored as a feed of their own, as `seqae score test.csv` (and
@@ -42,17 +43,29 @@ TARGETS = {  # issue 25: recall, precision, false per 1,000 normal rows, normal 
 }
 
 
-def fitted_file(set_name: str, file: protocol.DevFile, seed: int, refit: bool, networks: bool = True):
-    """The default fitted on the file's training rows (cached: saved with `BaseDetector.save`)."""
+def fitted_file(set_name: str, file: protocol.DevFile, seed: int, refit: bool, networks: bool = True,
+                lstm_over_one_sensor: bool = False):
+    """The default fitted on the file's training rows (cached: saved with `BaseDetector.save`); with
+    `lstm_over_one_sensor`, over one sensor the nearest windows and the default's LSTM member (as
+    for several sensors), at the default's window."""
     from seqae import autoconfig
+    from seqae.autoconfig.candidates import RECURRENT_MEMBER
     from seqae.detectors import BaseDetector
 
-    path = CACHE / set_name / f"{file.name.replace('/', '__')}.seed{seed}{'' if networks else '.baselines'}"
+    suffix = ("" if networks else ".baselines") + (".lstm-one-sensor" if lstm_over_one_sensor else "")
+    path = CACHE / set_name / f"{file.name.replace('/', '__')}.seed{seed}{suffix}"
     if path.exists() and not refit:
         return BaseDetector.load(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         detector = autoconfig.auto_fit(file.train, random_state=seed, networks=networks).detector
+        if lstm_over_one_sensor and detector.model_type == "knn-window":
+            w = detector.window_size
+            members = [["knn-window", {}], [RECURRENT_MEMBER[0], dict(RECURRENT_MEMBER[1])]]
+            candidate = autoconfig.Candidate(f"knn-window+lstm-ae w={w}", "ensemble",
+                                             {"window_size": w, "members": members})
+            detector = autoconfig.auto_fit(file.train, random_state=seed, window_size=w,
+                                           candidates=[candidate]).detector
     if path.exists():
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,12 +113,13 @@ def summary_line(set_name: str, counts) -> str:
             f"rows, flags on {100 * counts.normal_rows_flagged:.1f} %, NAB {counts.nab_score:.1f}{aim}")
 
 
-def run(sets, limit, seed, refit, variants: list[dict], verbose: bool, networks: bool = True):
+def run(sets, limit, seed, refit, variants: list[dict], verbose: bool, networks: bool = True,
+        lstm_over_one_sensor: bool = False):
     rows, lines = [], []
     for set_name in sets:
         fitted = []
         for file in protocol.load(set_name, limit):
-            fitted.append((file, fitted_file(set_name, file, seed, refit, networks)))
+            fitted.append((file, fitted_file(set_name, file, seed, refit, networks, lstm_over_one_sensor)))
             if verbose:
                 detector = fitted[-1][1]
                 print(f"{set_name} {file.name}: {detector.model_type} w={detector.window_size}", file=sys.stderr,
@@ -138,13 +152,16 @@ def main(argv=None) -> None:
     parser.add_argument("--no-networks", action="store_true",
                         help="auto-configuration without its network candidates (a quicker fit of the same choice "
                              "where auto keeps a baseline)")
+    parser.add_argument("--lstm-over-one-sensor", action="store_true",
+                        help="over one sensor, the default's LSTM member beside the nearest windows (the default "
+                             "keeps it for several sensors only)")
     parser.add_argument("-v", "--verbose", action="store_true", help="a line per file")
     common.output_options(parser, "decisions")
     args = parser.parse_args(argv)
     common.one_torch_thread()
     common.ignore_gap_warnings()
     per_file, lines = run(args.sets, args.limit, args.seed, args.refit, variants_of(args.rules, args.grid),
-                          args.verbose, networks=not args.no_networks)
+                          args.verbose, networks=not args.no_networks, lstm_over_one_sensor=args.lstm_over_one_sensor)
     for rules, line in lines:
         print(f"{rules} {line}")
     out = Path(args.out)
