@@ -7,6 +7,9 @@
       --changed()--> the rows of the alerts that moved since the last call (the monitoring run logs them)
       --followed_levels()--> each sensor's followed level when the scorer's alerts fired, read off
       them (`Alert.followed_level`, which the scorer keeps and saves itself)
+      --raised_by--> the model answering when each alert fired, as the watch named it (`answering`:
+      a watch following an alias names each version it switches to), for a verdict to go to the
+      model that raised the alert
 
 An alert fires some rows after its episode began (its `start`): the rows of the episode going on,
 with the `window_size - 1` before it, wait here until it fires or ends. A fired alert gathers rows
@@ -14,7 +17,7 @@ until its close is final (its end may still move within its cooldown), then is c
 
 Bounded: the rows of the alerts the scorer still keeps (`LiveScorer.alerts_kept`), at most
 `KEPT_ROWS` rows in all (the oldest closed alerts' rows are let go first; the monitoring run
-logged them when they closed). `state()` / `load_state` carry them across a restart in the
+logged them when they closed). `state()` / `load_state` carry them (and `raised_by`) across a restart in the
 watch's state file (`seqae.streaming.state`), bit for bit; the rows answered after the state's
 last whole write are gone over again by `resume`, which adds them here again.
 """
@@ -98,7 +101,10 @@ class AlertRows:
         self.raised: list = []  # the alerts of the scorer last seen (its tracker's list): their followed levels
         self.next_id = 0  # the alerts with a lower id have been seen
         self.total = 0  # rows of all the alerts kept
+        self.model: dict | None = None  # the model answering, as `answering` named it (None: not named yet)
+        self.raised_by: dict[int, dict] = {}  # alert id -> the model answering when it fired, in id order
         self._changed: set[int] = set()
+        self._unmarked: list[int] = []  # the alerts that fired before a model was named
 
     @classmethod
     def for_detector(cls, detector: BaseDetector) -> "AlertRows":
@@ -126,9 +132,11 @@ class AlertRows:
             recent.append(alert)
         for alert in reversed(recent):  # in id order
             self._gather(alert, stop)
-        if alerts:  # the alerts the scorer let go (the oldest ones): their rows too
+        if alerts:  # the alerts the scorer let go (the oldest ones): their rows too, and who raised them
             while self.alerts and next(iter(self.alerts)) < alerts[0].alert_id:
                 self._drop(next(iter(self.alerts)))
+            while self.raised_by and next(iter(self.raised_by)) < alerts[0].alert_id:
+                del self.raised_by[next(iter(self.raised_by))]
         if self.total > self.kept_rows:
             self._bound()
         needed = scorer.tracker.earliest_open_row()  # the episode going on began there (or none goes on)
@@ -145,6 +153,7 @@ class AlertRows:
             if alert_id < self.next_id:  # seen before, and let go (or never held)
                 return
             self.next_id = alert_id + 1
+            self._mark(alert_id)
             lo = max(alert.start - self.context, 0)
             if self.recent.first > alert.start:  # its first rows came before the rows held (a restart without them)
                 return
@@ -168,6 +177,22 @@ class AlertRows:
             self.total += kept.n - before
             self.open.discard(alert_id)
         self._changed.add(alert_id)
+
+    def answering(self, model: dict) -> None:
+        """The model answering from the next row on, as the monitoring run names it (e.g. its URI and
+        run id): each alert that fires from now on is marked with it in `raised_by`, and so are the
+        alerts that fired before a model was named (the rows a restart went over again, answered by
+        the model it restarted with)."""
+        self.model = dict(model)
+        for alert_id in self._unmarked:
+            self.raised_by[alert_id] = self.model
+        self._unmarked = []
+
+    def _mark(self, alert_id: int) -> None:
+        if self.model is None:
+            self._unmarked.append(alert_id)
+        else:
+            self.raised_by[alert_id] = self.model
 
     def _drop(self, alert_id: int) -> None:
         self.total -= self.alerts.pop(alert_id).n
@@ -212,11 +237,13 @@ class AlertRows:
     def state(self) -> dict:
         """Everything kept, JSON-able, the rows bit for bit."""
         return {"next_id": self.next_id, "recent": None if self.recent is None else self.recent.state(),
+                "raised_by": {str(alert_id): model for alert_id, model in self.raised_by.items()},
                 "alerts": [{"alert_id": alert_id, "start": self.starts[alert_id], "open": alert_id in self.open,
                             "rows": kept.state()} for alert_id, kept in self.alerts.items()]}
 
     def load_state(self, state: dict | None, scorer: LiveScorer) -> None:
-        """Go on from `state()` (None: a state file written without alert rows: nothing kept), beside
+        """Go on from `state()` (None: a state file written without alert rows: nothing kept; without
+        `raised_by`: the alerts kept before the restart raised by a model not named), beside
         `scorer` restored from the same state file (its alerts' followed levels)."""
         self.raised = scorer.tracker.alerts
         if state is None:
@@ -231,6 +258,7 @@ class AlertRows:
                 self.starts[alert_id] = int(entry["start"])
                 if entry["open"]:
                     self.open.add(alert_id)
+            self.raised_by = {int(alert_id): dict(model) for alert_id, model in (state.get("raised_by") or {}).items()}
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"the state's alert rows cannot be read ({type(exc).__name__}: {exc}); start "
                             "without it") from None

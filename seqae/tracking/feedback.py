@@ -1,7 +1,8 @@
 """`seqae feedback`: operators' verdicts learnt by a model, as a new version of it in MLflow.
 
     model (models:/NAME/1) + verdicts --each alert's rows (and the level its feed followed): the
-      newest `seqae score` or `seqae watch` run of the model that raised it, or the run --run names
+      newest `seqae score` or `seqae watch` run where that model raised it (a watch of an alias that
+      switched to it included; raised by another version: an error naming it), or the run --run names
       (`kept_alerts`), or --data FILE (the training level)--> BaseDetector.learn_normal / learn_fault
       --> a feedback run: the new model, registered as the next version of NAME; the verdicts as a
           dataset input and an artifact; what each verdict moved; tags naming the parent model's
@@ -131,6 +132,8 @@ def _rows_of(loaded, verdict: Verdict, data: str | None, options, where: str, ru
     columns = list(detector.feature_names_in_)
     label = f"{where}, line {verdict.line}" if verdict.line else where
     found = find_kept_alert(loaded, verdict, run_id)
+    if found is not None and found.other_model and data is not None and verdict.alert_id is None:
+        found = None  # its rows come from --data: another model's alert of the same times is not needed
     if found is None and (data is None or verdict.alert_id is not None or run_id is not None):
         if run_id is not None:
             how = "check the id, or leave --run out to look in the model's latest runs"
@@ -140,6 +143,13 @@ def _rows_of(loaded, verdict: Verdict, data: str | None, options, where: str, ru
             how = ("score the file with `seqae score MODEL FILE -o scores.csv` first, or give it with --data FILE")
         raise DataError(f"{label}: {verdict.names()} is in no scoring or watch run of {hide_credentials(loaded.uri)} "
                         f"(looked in {where_searched(loaded, run_id)}); {how}")
+    if found is not None and found.other_model:
+        asked = hide_credentials(loaded.uri)
+        args = f"--alert {verdict.alert_id} --{verdict.verdict}" if verdict.alert_id is not None else f"--verdicts {where}"
+        give = (f"give the verdict to it: `seqae feedback {found.raised_by_uri} {args}`" if found.raised_by_uri
+                else "give the verdict to that model")
+        raise DataError(f"{label}: {verdict.names()} of {found.source()} was raised by {found.raiser()}, not by "
+                        f"{asked}; {give}, or pass --run {found.run_id} to teach {asked} all the same")
     if found is not None:
         alert, rows, source, level = dict(found.alert), found.rows, found.source(), found.level
         if run_id is None:

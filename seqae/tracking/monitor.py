@@ -26,6 +26,12 @@ is longer than the alerts the rules were tuned for.
 
 A watch that follows a model alias names the version answering (tag `seqae.model_version`, updated
 at each switch) and records each switch as a tag `seqae.switch.<k>`: "version A -> B at row R".
+Every watch names the runs of the models it has answered with (tag `seqae.model_run_ids`: their run
+ids, comma-separated, the first the run's `seqae.model_run_id`; one more at each switch), and each
+alert of its table the model that raised it (`seqae.tracking.kept_alerts.RAISED_BY`: `model_uri`,
+`models:/NAME/VERSION` for a followed alias, and `model_run_id`), so that
+`seqae feedback models:/NAME/2 --alert ID` finds the alerts version 2 raised after a switch, and
+only those.
 """
 
 from __future__ import annotations
@@ -40,9 +46,9 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from seqae.detectors import BaseDetector, Detection
-from seqae.tracking.kept_alerts import FOLDERS, write_alerts
+from seqae.tracking.kept_alerts import FOLDERS, FOLLOWED_TAG, RAISED_BY, write_alerts
 from seqae.tracking.metric_names import watch_name
-from seqae.tracking.models import LoadedModel
+from seqae.tracking.models import LoadedModel, alias_of
 from seqae.errors import hide_credentials
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, experiment_id, mlflow_warnings_off, now_ms, process_tags,
                                   reach_store)
@@ -53,6 +59,7 @@ STALE_LEVEL = 3.0  # or a sensor's level moved this many spreads from the traini
 STALE_MESSAGE = "the model looks stale: refit on recent normal data"
 FOLDER = FOLDERS["monitoring"]  # the artifacts' folder: monitoring/
 ALERTS_ARTIFACT = f"{FOLDER}/alerts.csv"
+FOLLOWED_CHARS = 5000  # at most this long a tag of the models' runs answered with (MLflow keeps 5,000 or more)
 
 
 def expected_share(detector: BaseDetector) -> float:
@@ -87,7 +94,7 @@ class MonitoringRun:
         tags = {"seqae.kind": "monitoring", "seqae.model_uri": hide_credentials(loaded.uri), "seqae.source": source,
                 **process_tags()}
         if loaded.run_id:
-            tags["seqae.model_run_id"] = loaded.run_id
+            tags["seqae.model_run_id"] = tags[FOLLOWED_TAG] = loaded.run_id
         if version is not None:
             tags["seqae.model_version"] = str(version)
         with mlflow_warnings_off():
@@ -110,6 +117,15 @@ class MonitoringRun:
         self.strikes = 0  # reports in a row with the share far from the expected one, or the feed far off
         self.stale = False
         self.switches = 0
+        self.model_run_ids = [loaded.run_id] if loaded.run_id else []  # the models' runs answered with, in order
+        self.name = (alias_of(loaded.uri) or (None, None))[0]  # the registered model of a followed alias
+        self._answering(hide_credentials(loaded.uri), version, loaded.run_id)
+
+    def _answering(self, uri: str, version: str | None, run_id: str | None) -> None:
+        """Mark the alerts raised from now on with the model answering (version `version` of a followed alias)."""
+        if self.alert_rows is not None:
+            named = f"models:/{self.name}/{version}" if version is not None and self.name else uri
+            self.alert_rows.answering({"model_uri": named, "model_run_id": run_id or ""})
 
     def __call__(self, detection: Detection, events) -> None:
         """Count a block of scored rows (and the alert events on them); report every `report_every` rows,
@@ -160,8 +176,16 @@ class MonitoringRun:
             (self.alert_rows.changed(), self.alert_rows.followed_levels())
         with tempfile.TemporaryDirectory(prefix="seqae-watch-") as tmp:
             root = Path(tmp) / FOLDER
-            write_alerts(root, self.alert_table(), rows, levels)
+            write_alerts(root, self._raised_by(self.alert_table()), rows, levels)
             self.client.log_artifacts(self.run_id, str(root), FOLDER)
+
+    def _raised_by(self, table):
+        """The alert table, with the model that raised each alert (`RAISED_BY`; "" where not known)."""
+        if table is None or self.alert_rows is None:
+            return table
+        raised = self.alert_rows.raised_by
+        return table.assign(**{column: [raised.get(int(alert_id), {}).get(column, "") for alert_id in table["alert_id"]]
+                               for column in RAISED_BY})
 
     def _check_stale(self, share: float, n: int, moved: dict) -> None:
         p = self.expected
@@ -180,13 +204,22 @@ class MonitoringRun:
             self.client.set_tag(self.run_id, "seqae.stale_at_row", str(self.rows_seen))
 
     def switched(self, previous: str, version: str, row: int, detector: BaseDetector, *,
-                 alert_table: Callable | None = None, drift: Callable[[], dict] | None = None) -> None:
-        """Version `version` answers from row `row` on (1 the feed's first): one batch of tags, and the
-        new model's expected share, alert table and drift for the reports after it."""
+                 alert_table: Callable | None = None, drift: Callable[[], dict] | None = None,
+                 run_id: str | None = None) -> None:
+        """Version `version` (its model's run: `run_id`) answers from row `row` on (1 the feed's first):
+        one batch of tags, the alerts raised from now on marked with it, and the new model's expected
+        share, alert table and drift for the reports after it."""
         self.switches += 1
-        self.client.log_batch(self.run_id, tags=[
-            RunTag(f"seqae.switch.{self.switches}", f"version {previous} -> {version} at row {row}"),
-            RunTag("seqae.model_version", str(version))])
+        tags = [RunTag(f"seqae.switch.{self.switches}", f"version {previous} -> {version} at row {row}"),
+                RunTag("seqae.model_version", str(version))]
+        if run_id and run_id not in self.model_run_ids:
+            self.model_run_ids.append(run_id)
+            followed = self.model_run_ids
+            while len(",".join(followed)) > FOLLOWED_CHARS:  # the newest that fit (the first is seqae.model_run_id)
+                followed = followed[1:]
+            tags.append(RunTag(FOLLOWED_TAG, ",".join(followed)))
+        self.client.log_batch(self.run_id, tags=tags)
+        self._answering(f"models:/{self.name}/{version}", version, run_id)
         self.threshold, self.expected = float(detector.threshold_.value_), expected_share(detector)
         self.alert_table, self.drift = alert_table or self.alert_table, drift or self.drift
 

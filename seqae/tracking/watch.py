@@ -83,7 +83,7 @@ class AliasFollower:
         self.warn(f"model {self.name} version {previous} -> {version} at row {row}")
         if self.monitor is not None:
             self.monitor.switched(previous, version, row, loaded.detector, alert_table=new.alert_table,
-                                  drift=new.drift)
+                                  drift=new.drift, run_id=loaded.run_id)
         return new
 
 

@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
 
-from cli_store import chdir, run
+from cli_store import chdir, error_line, run
 from seqae.detectors import make_detector
 from seqae.streaming import LiveScorer
+from seqae.streaming.alert_rows import AlertRows
 from seqae.streaming.state import saved_model
 from seqae.streaming.switch import RecentRows, rows_to_warm, switched
 
@@ -148,6 +149,65 @@ def test_a_watch_of_an_alias_switches_to_the_new_version_at_the_next_row_and_ans
     assert {a["model_version"] for a in again} == {"1"}
 
 
+def test_feedback_finds_an_alert_by_the_version_of_a_followed_alias_that_raised_it(tmp_path, monkeypatch):
+    """Versions 1 and 2 fitted alike, a real watch of `models:/m@champion` switched to 2 by moving the
+    alias between the two bumps: alert 1 (the second bump, raised by version 2) is found for
+    `seqae feedback` by version and by alias without --run; alert 0 (version 1's) is not taught to
+    version 2: a one-line error names version 1 and the command."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    _frame(_series(N_TRAIN, 0, 0), 0).to_csv(tmp_path / "train.csv")
+    _frame(_test_values(), N_TRAIN).to_csv(tmp_path / "test.csv")
+    with chdir(tmp_path):
+        for alias in (["--alias", "champion"], []):
+            result = run("fit", "train.csv", "--model", "knn-window", "--window-size", "10", "--register", "m",
+                         *alias, "-q")
+            assert result.exit_code == 0, result.output
+
+    before = 250  # the first bump (alert 0) answered by version 1
+    header, *rows = (tmp_path / "test.csv").read_text().splitlines(keepends=True)
+    live = tmp_path / "live.csv"
+    live.write_text(header + "".join(rows[:before]))
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.txt"
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("MLFLOW_TRACKING_URI", None)
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "seqae", "watch", "models:/m@champion", "live.csv",
+                                    "--from-start", "--check-every", "1"],
+                                   cwd=tmp_path, env=env, stdout=stdout, stderr=stderr)
+    try:
+        _wait_for(lambda: len(_answers(out)) == before or process.poll() is not None, what="the first rows")
+        assert process.poll() is None, err.read_text()
+        MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db").set_registered_model_alias(
+            "m", "champion", "2")
+        written = before
+        with open(live, "a") as handle:  # a few rows at a time until the watch has switched, then the rest
+            while written < BUMPS[1] - 30 and not SWITCH.search(err.read_text()):
+                handle.write("".join(rows[written:written + 2]))
+                handle.flush()
+                written += 2
+                time.sleep(0.05)
+            _wait_for(lambda: SWITCH.search(err.read_text()) or process.poll() is not None, what="the switch")
+            handle.write("".join(rows[written:]))
+        _wait_for(lambda: len(_answers(out)) >= N_TEST or process.poll() is not None, what="every row")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 0, err.read_text()
+    watch_run = re.search(r"monitoring run (\w+)", err.read_text()).group(1)
+    opened = {a["alert"]["alert_id"]: a["model_version"] for a in _answers(out)
+              if a["alert"] and a["alert"]["event"] == "open"}
+    assert opened == {0: "1", 1: "2"}, opened
+
+    with chdir(tmp_path):
+        for model, verdict in (("models:/m/2", "--normal"), ("models:/m@champion", "--fault")):
+            result = run("feedback", model, "--alert", "1", verdict)
+            assert result.exit_code == 0, result.output
+            assert "alert 1 " in result.output and f"from watch run {watch_run}" in result.output
+        message = error_line(run("feedback", "models:/m/2", "--alert", "0", "--normal"))
+    assert f"alert 0 of watch run {watch_run}" in message and "was raised by models:/m/1, not by models:/m/2" in message
+    assert "`seqae feedback models:/m/1 --alert 0 --normal`" in message and f"--run {watch_run}" in message
+
+
 def test_switched_scorer_goes_on_from_the_same_row_with_the_open_alert(frame):
     """In memory: a scorer handed to another model mid-alert keeps the alert open (same id, no second
     open) and its rows' positions; the new model's warm-up is done on the rows kept."""
@@ -170,6 +230,35 @@ def test_switched_scorer_goes_on_from_the_same_row_with_the_open_alert(frame):
     assert len(recent) >= rows_to_warm(second) and not detection.warming_up.any()
     events = [(e.event, e.alert["alert_id"]) for e in new.events]
     assert ("open", 0) not in events and ("close", 0) in events
+
+
+def test_alert_rows_mark_each_alert_with_the_model_answering_when_it_fired_and_keep_it_across_a_restart(frame):
+    """In memory: an alert that fired before a model was named (rows a restart went over again) is the
+    first named model's; one that fires after a switch is the new model's; the state keeps them."""
+    detector = make_detector("knn-window", window_size=12).fit(frame.iloc[:600])
+    scorer, kept = LiveScorer(detector), AlertRows.for_detector(detector)
+    first, second = {"model_uri": "models:/m/1", "model_run_id": "r1"}, {"model_uri": "models:/m/2", "model_run_id": "r2"}
+
+    def feed(lo: int, hi: int) -> None:
+        for k in range(lo, hi, 25):
+            rows = frame.iloc[k:min(k + 25, hi)]
+            scorer.update(rows)
+            kept.add(scorer, rows.index, rows.to_numpy())
+
+    feed(0, 650)  # alert 0 fires at row 604
+    assert [a.alert_id for a in scorer.tracker.alerts] == [0] and kept.raised_by == {}
+    kept.answering(first)
+    feed(650, 700)
+    kept.answering(second)
+    feed(700, len(frame))  # alert 1 fires at row 784
+    assert kept.raised_by == {0: first, 1: second}
+    again = AlertRows.for_detector(detector)
+    again.load_state(json.loads(json.dumps(kept.state())), scorer)
+    assert again.raised_by == {0: first, 1: second}
+    older = {key: value for key, value in kept.state().items() if key != "raised_by"}  # a state file from before
+    again = AlertRows.for_detector(detector)
+    again.load_state(json.loads(json.dumps(older)), scorer)
+    assert again.raised_by == {} and sorted(again.alerts) == [0, 1]
 
 
 def test_switched_scorer_keeps_the_last_readings_of_the_state_columns(tmp_path):
