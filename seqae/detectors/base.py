@@ -41,7 +41,7 @@ from seqae.data.roles import column_roles, modelled_columns
 from seqae.data.states import StateBook
 from seqae.detectors import persistence, scoring
 from seqae.detectors.detection import Detection, RawScores
-from seqae.detectors.feed import level_of
+from seqae.detectors.feed import Feed, level_of, like_verdicts
 from seqae.detectors.inputs import check_table, held_out_rows
 from seqae.detectors.parameters import SCORE_PRECISIONS, SHARED_PARAMETERS
 from seqae.detectors.registry import DETECTORS
@@ -203,8 +203,6 @@ class BaseDetector(BaseEstimator):
         number of rows is accepted. `level`: the flag level in calibrated units (1.0: the fitted
         threshold). `ranking`: also the retrospective scores for ranking (`anomaly_score`).
         """
-        from seqae.detectors.feed import Feed
-
         self.check_fitted()
         values, index = self.check_input(X, min_rows=1)
         feed = Feed(self, level)
@@ -248,8 +246,6 @@ class BaseDetector(BaseEstimator):
     def like_verdicts(self, values: np.ndarray) -> np.ndarray:
         """For each row of the checked readings `values` (a fresh feed), whether the window ending on
         it is like one operators judged normal (`verdict_gate`; False where there is none)."""
-        from seqae.detectors.feed import like_verdicts
-
         return like_verdicts(self, values)
 
     def verdict_gate(self):
