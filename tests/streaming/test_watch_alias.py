@@ -52,6 +52,19 @@ def _answers(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def _feed_through_the_switch(live, rows, written, process, err) -> None:
+    """Append `rows` from `written` on to the live file a few at a time until the watch has switched
+    (before the second bump, so that it comes once it has), then the rest."""
+    with open(live, "a") as handle:
+        while written < BUMPS[1] - 30 and not SWITCH.search(err.read_text()):
+            handle.write("".join(rows[written:written + 2]))
+            handle.flush()
+            written += 2
+            time.sleep(0.05)
+        _wait_for(lambda: SWITCH.search(err.read_text()) or process.poll() is not None, what="the switch")
+        handle.write("".join(rows[written:]))
+
+
 def _wait_for(condition, timeout: float = 90.0, what: str = "") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -92,15 +105,7 @@ def test_a_watch_of_an_alias_switches_to_the_new_version_at_the_next_row_and_ans
         assert result.exit_code == 0, result.output
         assert str(MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db").get_model_version_by_alias(
             "m", "champion").version) == "2"
-        written, last = before, BUMPS[1] - 30  # the second bump comes once the watch has switched
-        with open(live, "a") as handle:  # a few rows at a time until the watch has switched, then the rest
-            while written < last and not SWITCH.search(err.read_text()):
-                handle.write("".join(rows[written:written + 2]))
-                handle.flush()
-                written += 2
-                time.sleep(0.05)
-            _wait_for(lambda: SWITCH.search(err.read_text()) or process.poll() is not None, what="the switch")
-            handle.write("".join(rows[written:]))
+        _feed_through_the_switch(live, rows, before, process, err)
         _wait_for(lambda: len(_answers(out)) >= N_TEST or process.poll() is not None, what="every row")
     finally:
         process.send_signal(signal.SIGTERM)
@@ -179,15 +184,7 @@ def test_feedback_finds_an_alert_by_the_version_of_a_followed_alias_that_raised_
         assert process.poll() is None, err.read_text()
         MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db").set_registered_model_alias(
             "m", "champion", "2")
-        written = before
-        with open(live, "a") as handle:  # a few rows at a time until the watch has switched, then the rest
-            while written < BUMPS[1] - 30 and not SWITCH.search(err.read_text()):
-                handle.write("".join(rows[written:written + 2]))
-                handle.flush()
-                written += 2
-                time.sleep(0.05)
-            _wait_for(lambda: SWITCH.search(err.read_text()) or process.poll() is not None, what="the switch")
-            handle.write("".join(rows[written:]))
+        _feed_through_the_switch(live, rows, before, process, err)
         _wait_for(lambda: len(_answers(out)) >= N_TEST or process.poll() is not None, what="every row")
     finally:
         process.send_signal(signal.SIGTERM)
