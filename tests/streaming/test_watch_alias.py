@@ -52,9 +52,31 @@ def _answers(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def _feed_through_the_switch(live, rows, written, process, err) -> None:
+def _start_watch(tmp_path, before: int, *options: str):
+    """The first `before` rows of test.csv in live.csv, and `seqae watch models:/m@champion live.csv
+    --from-start --check-every 1 OPTIONS` started on it: (process, the test rows, live.csv, its
+    answers' file, its stderr's file)."""
+    header, *rows = (tmp_path / "test.csv").read_text().splitlines(keepends=True)
+    live = tmp_path / "live.csv"
+    live.write_text(header + "".join(rows[:before]))
+    out, err = tmp_path / "out.jsonl", tmp_path / "err.txt"
+    with open(out, "w") as stdout, open(err, "w") as stderr:
+        process = subprocess.Popen([sys.executable, "-m", "seqae", "watch", "models:/m@champion", "live.csv",
+                                    "--from-start", "--check-every", "1", *options],
+                                   cwd=tmp_path, env=_watch_env(), stdout=stdout, stderr=stderr)
+    return process, rows, live, out, err
+
+
+def _watch_env() -> dict:
+    """This checkout's seqae for a `seqae watch` subprocess, on the store of its working folder."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.pop("MLFLOW_TRACKING_URI", None)
+    return env
+
+
+def _feed_through_the_switch(live, rows, written, process, out, err) -> None:
     """Append `rows` from `written` on to the live file a few at a time until the watch has switched
-    (before the second bump, so that it comes once it has), then the rest."""
+    (before the second bump, so that it comes once it has), then the rest, and wait for every answer."""
     with open(live, "a") as handle:
         while written < BUMPS[1] - 30 and not SWITCH.search(err.read_text()):
             handle.write("".join(rows[written:written + 2]))
@@ -63,6 +85,7 @@ def _feed_through_the_switch(live, rows, written, process, err) -> None:
             time.sleep(0.05)
         _wait_for(lambda: SWITCH.search(err.read_text()) or process.poll() is not None, what="the switch")
         handle.write("".join(rows[written:]))
+    _wait_for(lambda: len(_answers(out)) >= N_TEST or process.poll() is not None, what="every row")
 
 
 def _wait_for(condition, timeout: float = 90.0, what: str = "") -> None:
@@ -86,17 +109,7 @@ def test_a_watch_of_an_alias_switches_to_the_new_version_at_the_next_row_and_ans
         assert run("score", "models:/m/1", "test.csv", "-o", "s1.csv").exit_code == 0  # alert 0: the first bump
 
     before = 250  # rows in the file before version 2 exists: the first bump and its alert are behind
-    text = (tmp_path / "test.csv").read_text().splitlines(keepends=True)
-    header, rows = text[0], text[1:]
-    live = tmp_path / "live.csv"
-    live.write_text(header + "".join(rows[:before]))
-    out, err = tmp_path / "out.jsonl", tmp_path / "err.txt"
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("MLFLOW_TRACKING_URI", None)
-    with open(out, "w") as stdout, open(err, "w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "seqae", "watch", "models:/m@champion", "live.csv",
-                                    "--from-start", "--check-every", "1", "--state", "state.json"],
-                                   cwd=tmp_path, env=env, stdout=stdout, stderr=stderr)
+    process, rows, live, out, err = _start_watch(tmp_path, before, "--state", "state.json")
     try:
         _wait_for(lambda: len(_answers(out)) == before or process.poll() is not None, what="the first rows")
         assert process.poll() is None, err.read_text()
@@ -105,8 +118,7 @@ def test_a_watch_of_an_alias_switches_to_the_new_version_at_the_next_row_and_ans
         assert result.exit_code == 0, result.output
         assert str(MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db").get_model_version_by_alias(
             "m", "champion").version) == "2"
-        _feed_through_the_switch(live, rows, before, process, err)
-        _wait_for(lambda: len(_answers(out)) >= N_TEST or process.poll() is not None, what="every row")
+        _feed_through_the_switch(live, rows, before, process, out, err)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -141,7 +153,7 @@ def test_a_watch_of_an_alias_switches_to_the_new_version_at_the_next_row_and_ans
     with open(out, "w") as stdout, open(err, "w") as stderr:
         process = subprocess.Popen([sys.executable, "-m", "seqae", "watch", "models:/m@champion", "live.csv",
                                     "--check-every", "1", "--state", "state.json", "--no-track"],
-                                   cwd=tmp_path, env=env, stdout=stdout, stderr=stderr)
+                                   cwd=tmp_path, env=_watch_env(), stdout=stdout, stderr=stderr)
     try:
         _wait_for(lambda: len(_answers(out)) >= len(more) or process.poll() is not None, what="the rows added")
     finally:
@@ -169,23 +181,13 @@ def test_feedback_finds_an_alert_by_the_version_of_a_followed_alias_that_raised_
             assert result.exit_code == 0, result.output
 
     before = 250  # the first bump (alert 0) answered by version 1
-    header, *rows = (tmp_path / "test.csv").read_text().splitlines(keepends=True)
-    live = tmp_path / "live.csv"
-    live.write_text(header + "".join(rows[:before]))
-    out, err = tmp_path / "out.jsonl", tmp_path / "err.txt"
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("MLFLOW_TRACKING_URI", None)
-    with open(out, "w") as stdout, open(err, "w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "seqae", "watch", "models:/m@champion", "live.csv",
-                                    "--from-start", "--check-every", "1"],
-                                   cwd=tmp_path, env=env, stdout=stdout, stderr=stderr)
+    process, rows, live, out, err = _start_watch(tmp_path, before)
     try:
         _wait_for(lambda: len(_answers(out)) == before or process.poll() is not None, what="the first rows")
         assert process.poll() is None, err.read_text()
         MlflowClient(tracking_uri=f"sqlite:///{tmp_path}/mlruns/mlflow.db").set_registered_model_alias(
             "m", "champion", "2")
-        _feed_through_the_switch(live, rows, before, process, err)
-        _wait_for(lambda: len(_answers(out)) >= N_TEST or process.poll() is not None, what="every row")
+        _feed_through_the_switch(live, rows, before, process, out, err)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
@@ -320,8 +322,7 @@ def test_a_switch_to_a_version_watching_another_state_column_reads_it_and_report
     header, *rows = (tmp_path / "test.csv").read_text().splitlines(keepends=True)
     live = tmp_path / "live.csv"
     live.write_text(header + "".join(rows[:100]))
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.pop("MLFLOW_TRACKING_URI", None)
+    env = _watch_env()
     args = [sys.executable, "-m", "seqae", "watch", "models:/m@champion", "live.csv", "--check-every", "1",
             "--state", "state.json", "--no-track", *shaping]
     waiting = 1 if shaping else 0  # the last row waits for a later time
