@@ -4,6 +4,7 @@
     python -m benchmarks.quality decisions --sets skab nab-dev --limit 5     # a quick run
     python -m benchmarks.quality decisions --rules '{"settle": 200}'         # other alert rules (from the cache)
     python -m benchmarks.quality decisions --grid '{"burn_in": [25, 50, 100], "extreme": [2, 3]}'
+    python -m benchmarks.quality decisions --grid '{"threshold_quantile": [0.99, 0.995]}'   # other thresholds
     python -m benchmarks.quality decisions --lstm-over-one-sensor --rules '{"record": 300}'  # another default
 
 For each file: `seqae fit`'s default (`autoconfig.auto_fit`, seed 0) fitted on its training rows
@@ -75,13 +76,17 @@ def fitted_file(set_name: str, file: protocol.DevFile, seed: int, refit: bool, n
 
 def with_rules(detector, rules: dict):
     """`detector` deciding by alert rules `rules` (AlertRules parameters beyond its own), calibrated
-    as its own were; returns it."""
+    as its own were; returns it. `threshold_quantile` among them: the threshold at that quantile of
+    the calibration scores the rules keep (`AlertRules.calibration_`) instead of the model's own."""
     from seqae.alerts import AlertRules
 
-    if rules:
+    rules = dict(rules)
+    quantile = rules.pop("threshold_quantile", None)
+    if rules or quantile is not None:
         fitted = detector.alert_rules_
         params = {**fitted.get_params(), **rules}
-        detector.alert_rules_ = AlertRules(**params).fit(fitted.calibration_, detector.threshold_.value_)
+        value = detector.threshold_.value_ if quantile is None else float(np.quantile(fitted.calibration_, quantile))
+        detector.alert_rules_ = AlertRules(**params).fit(fitted.calibration_, value)
         detector.level_rows_ = min(detector.level_rows_ or params["memory"], params["memory"])
     return detector
 
