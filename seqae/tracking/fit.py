@@ -191,7 +191,7 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     summary = {**_fit_summary(detector, detection, fit_seconds),
                **{f"train_{k}": float(v) for k, v in alerts.counts().items()}}
     log_metrics(client, run_id, _history_metrics(detector) + as_metrics(named(summary)))
-    mlflow.log_param("threshold_rule", threshold_rule(detector))
+    mlflow.log_params({"threshold_rule": threshold_rule(detector), "level_rule": level_rule(detector)})
     client.log_text(run_id, alerts.table.to_csv(index=False), "alerts/training_alerts.csv")
     if plots != "none":
         _log_fit_plots(run_id, detector, data.frame, detection, alerts, every=plots == "all")
@@ -213,6 +213,16 @@ def threshold_rule(detector: BaseDetector) -> str:
     rows = "held-out" if detector.threshold_on == "validation" else "training"
     n = getattr(threshold, "n_fit_scores_", None)
     return f"{threshold.rule()} of the {f'{n} ' if n else ''}{rows} rows' scores"
+
+
+def level_rule(detector: BaseDetector) -> str:
+    """How a feed of the fitted detector follows each sensor's level (`seqae.detectors.feed`), in
+    words: e.g. "the mean of the last 604 rows judged normal, over whole periods of 288 rows"."""
+    rows, period = int(detector.level_rows_), detector.level_period_
+    if not rows:
+        return "not followed: the training rows' level stands"
+    return f"the mean of the last {rows} rows judged normal" + (
+        f", over whole periods of {period} rows" if period and rows >= period else "")
 
 
 def _fit_summary(detector: BaseDetector, detection: Detection, fit_seconds: float) -> dict[str, float]:

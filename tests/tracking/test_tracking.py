@@ -23,7 +23,7 @@ from cli_store import SENSORS, fitted_store
 from seqae import tracking
 from seqae.alerts import ALERT_COLUMNS
 from seqae.data import read_training_data
-from seqae.detectors import LSTMAutoencoder
+from seqae.detectors import LSTMAutoencoder, NearestWindowsDetector
 from seqae.errors import ConfigError, DataError
 from seqae.thresholds import QuantileThreshold
 
@@ -129,6 +129,19 @@ def test_run_names_the_rule_that_made_its_threshold(in_store):
     params = mlflow.MlflowClient().get_run(result.run_id).data.params
     n = len(result.detector.calibration_scores_)
     assert params["threshold_rule"] == f"quantile 0.995 of the {n} held-out rows' scores"
+
+
+def test_run_names_how_a_feed_follows_each_sensors_level(in_store, tmp_path):
+    t = np.arange(600)
+    frame = pd.DataFrame({"value": np.sin(2 * np.pi * t / 48) + 0.01 * np.random.default_rng(0).normal(size=t.size)},
+                         index=pd.date_range("2026-01-01", periods=t.size, freq="min").rename("timestamp"))
+    frame.to_csv(tmp_path / "daily.csv")
+    data = read_training_data(tmp_path / "daily.csv")
+    result = tracking.fit_and_log(NearestWindowsDetector(window_size=24), data, experiment="tracking-tests", plots="none")
+    params = mlflow.MlflowClient().get_run(result.run_id).data.params
+    rows = result.detector.level_rows_
+    assert rows >= 2 * 48
+    assert params["level_rule"] == f"the mean of the last {rows} rows judged normal, over whole periods of 48 rows"
 
 
 def test_run_has_plots_config_and_dataset(in_store):
