@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from seqae.tracking.models import check_alias, load_detector, log_detector_model
 from seqae.tracking.kept_alerts import find_kept_alert, where_searched
 from seqae.tracking.scoring_runs import model_experiment
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, flat_params, log_metrics,
-                                  mlflow_warnings_off, tracked_run, ui_url, use_store)
+                                  log_dataset, tracked_run, ui_url, use_store)
 from seqae.verdicts import Verdict, alert_rows, check_rows
 
 
@@ -112,9 +111,7 @@ def feedback_and_log(model_uri: str, verdicts: list[Verdict], *, verdicts_path: 
         log_metrics(client, run_id, metrics)
         table = pd.DataFrame([{"alert_id": v.alert_id, "start": v.start, "end": v.end, "verdict": v.verdict,
                                "note": v.note} for v in verdicts])
-        with mlflow_warnings_off():
-            mlflow.log_input(csv_dataset(table, Path(verdicts_path or "verdicts.csv"), name="verdicts"),
-                             context="verdicts")
+        log_dataset(csv_dataset(table, Path(verdicts_path or "verdicts.csv"), name="verdicts"), "verdicts")
         mlflow.log_text(table.to_csv(index=False), "feedback/verdicts.csv")
         mlflow.log_text(effects.to_csv(index=False), "feedback/effects.csv")
         if faults:

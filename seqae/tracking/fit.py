@@ -29,7 +29,7 @@ from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_r
 from seqae.tracking.metric_names import LOSS_TRAIN, LOSS_VALIDATION, metric_name, named
 from seqae.tracking.models import check_alias, log_detector_model, registered_uri
 from seqae.tracking.store import (DEFAULT_EXPERIMENT, as_metrics, csv_dataset, experiment_id, flat_params, log_metrics,
-                                  mlflow_warnings_off, now_ms, tracked_run, ui_url, use_store)
+                                  log_dataset, now_ms, tracked_run, ui_url, use_store)
 
 PLOT_SETS = ("default", "all", "none")  # the figures a fit run draws: the loss curves and scores, every one, none
 
@@ -161,9 +161,8 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
 
 def log_training_inputs(data: TrainingData) -> None:
     """Every file the active run trains on as a dataset input of the run (context "training")."""
-    with mlflow_warnings_off():
-        for recording in data.recordings or [data]:
-            mlflow.log_input(csv_dataset(recording.frame, recording.path), context="training")
+    for recording in data.recordings or [data]:
+        log_dataset(csv_dataset(recording.frame, recording.path), "training")
 
 
 def _log_candidates(client: MlflowClient, exp_id: str, parent_run_id: str, candidates: pd.DataFrame,

@@ -24,7 +24,7 @@ from seqae.detectors import BaseDetector, Detection
 from seqae.errors import about_file, hide_credentials
 from seqae.tracking.metric_names import evaluation_name
 from seqae.tracking.models import LoadedModel, run_exists
-from seqae.tracking.store import Store, csv_dataset, experiment_id, mlflow_warnings_off, tracked_run
+from seqae.tracking.store import Store, csv_dataset, experiment_id, log_dataset, tracked_run
 
 
 def score_detector(detector: BaseDetector, frame: pd.DataFrame, path) -> Detection:
@@ -74,7 +74,6 @@ def log_evaluation_metrics(values: dict, rows: pd.DataFrame, data_path, model_id
     `values` as its metrics (`metric_names.evaluation_name`: `Evaluation/auc_pr`, `evaluation
     details/f1`), in one batch linked to that dataset and `model_id`."""
     dataset = csv_dataset(rows, Path(data_path))
-    with mlflow_warnings_off():
-        mlflow.log_input(dataset, context="evaluation")
+    log_dataset(dataset, "evaluation")
     finite = {evaluation_name(k): float(v) for k, v in values.items() if np.isfinite(v)}
     mlflow.log_metrics(finite, dataset=dataset, model_id=model_id)

@@ -21,7 +21,7 @@ from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 
 from seqae.tracking.models import log_fleet_model, registered_uri
-from seqae.tracking.store import as_metrics, csv_dataset, experiment_id, log_metrics, mlflow_warnings_off, ui_url, use_store
+from seqae.tracking.store import as_metrics, csv_dataset, experiment_id, log_dataset, log_metrics, ui_url, use_store
 
 PARAM_CHARS = 6000  # MLflow's limit on a parameter's value
 
@@ -44,8 +44,7 @@ class ParentRun:
 
     def log_dataset(self, frame: pd.DataFrame, path: str | os.PathLike, context: str = "training") -> None:
         """`frame`, read from the file `path`, as a dataset input of the run."""
-        with mlflow_warnings_off():
-            mlflow.log_input(csv_dataset(frame, path), context=context)
+        log_dataset(csv_dataset(frame, path), context)
 
     def log_metrics(self, values: dict) -> None:
         """Each finite value of `values` as a metric at step 0."""
