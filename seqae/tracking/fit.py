@@ -5,11 +5,14 @@ by `seqae.tracking.metric_names` (`Loss/train`, `scores/threshold`, ...).
 Which figures a run draws is its `plots` setting: "all" (the loss curves, the scores over time, the
 per-sensor contributions, the latent space and the expected readings of the largest alerts),
 "default" (the loss curves and the scores, what a reviewer reads first, at a fraction of the
-drawing time) or "none" (matplotlib is not imported).
+drawing time) or "none" (matplotlib is not imported). The loss curves and the scores are drawn in
+the figure process (`seqae.figure_process`), started as the fit begins, while the run logs its
+model; the other figures need the fitted detector and are drawn here.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from dataclasses import dataclass
 
@@ -24,6 +27,7 @@ from seqae.data import TrainingData
 from seqae.data.roles import describe_roles
 from seqae.detectors import BaseDetector, Detection
 from seqae.errors import ConfigError, about_file
+from seqae.figure_process import FigureSpec, drawing, warm_up
 from seqae.windows import window_mean_scores
 from seqae.tracking.expected import largest_alerts, latent_marks, log_expected_readings
 from seqae.tracking.metric_names import LOSS_TRAIN, LOSS_VALIDATION, metric_name, named
@@ -93,6 +97,8 @@ def fit_and_log(detector: BaseDetector, data: TrainingData, *, experiment: str =
     detector.check_params()
     with about_file(data.path):
         detector.check_segments(data.fit_input)
+    if plots != "none":
+        warm_up()
     store = use_store()
     exp_id = experiment_id(experiment, store)
     client = MlflowClient()
@@ -128,6 +134,8 @@ def fit_auto_and_log(data: TrainingData, *, random_state: int | None = None, win
         if not register:
             raise ConfigError("--alias names a registered version: give --register NAME too")
         check_alias(alias)
+    if plots != "none":
+        warm_up()
     store = use_store()
     exp_id = experiment_id(experiment, store)
     client = MlflowClient()
@@ -192,13 +200,18 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     log_metrics(client, run_id, _history_metrics(detector) + as_metrics(named(summary)))
     mlflow.log_params({"threshold_rule": threshold_rule(detector), "level_rule": level_rule(detector)})
     client.log_text(run_id, alerts.table.to_csv(index=False), "alerts/training_alerts.csv")
-    if plots != "none":
-        _log_fit_plots(run_id, detector, data.frame, detection, alerts, every=plots == "all")
-    mlflow.log_dict(_effective_config(detector, data.options), "config.json")
-    modelled = list(detector.feature_names_in_)
-    mlflow.log_dict({"roles": detector.roles_, "modelled": modelled}, "columns.json")
-    mlflow.set_tag("seqae.columns", describe_roles(detector.roles_, modelled))
-    model_info = log_detector_model(detector, data.frame, registered_model_name=register)
+    figures = fit_figures(detector, detection, alerts) if plots != "none" else []
+    with tempfile.TemporaryDirectory(prefix="seqae-figures-") as folder:
+        with drawing(figures, folder):
+            if plots == "all":
+                _log_more_plots(run_id, detector, data.frame, detection, alerts)
+            mlflow.log_dict(_effective_config(detector, data.options), "config.json")
+            modelled = list(detector.feature_names_in_)
+            mlflow.log_dict({"roles": detector.roles_, "modelled": modelled}, "columns.json")
+            mlflow.set_tag("seqae.columns", describe_roles(detector.roles_, modelled))
+            model_info = log_detector_model(detector, data.frame, registered_model_name=register)
+        if figures:
+            client.log_artifacts(run_id, folder, "plots")
     return FitResult(detector, run_id, exp_id, model_info.model_uri, registered_uri(model_info, register, alias),
                      fit_seconds, summary, ui_url(exp_id, run_id), data=data)
 
@@ -255,28 +268,32 @@ def _history_metrics(detector: BaseDetector) -> list[Metric]:
     return out
 
 
-def _log_fit_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, detection: Detection,
-                   alerts, every: bool) -> None:
-    """The loss curves and the scores; with `every`, the contributions, latent space and expected readings too."""
+def fit_figures(detector: BaseDetector, detection: Detection, alerts) -> list[FigureSpec]:
+    """The figures every fit run with figures draws: the loss curves (networks) and the scores on the
+    training rows with the threshold, the flags and the alerts."""
+    name = type(detector).__name__
+    figures = []
+    history = getattr(detector, "history_", None)
+    if history is not None and history.train_loss:
+        figures.append(FigureSpec("loss_curves", "loss_curves.png",
+                                  (list(history.train_loss), list(history.validation_loss), history.best_epoch + 1),
+                                  {"title": f"{name}: loss per epoch"}))
+    n_val = 0 if detector.validation_scores_ is None else len(detector.validation_scores_)
+    figures.append(FigureSpec("score_timeline", "scores.png",
+                              (detection.index, detection.scores, detection.threshold, detection.flags),
+                              {"split_at": len(detection.scores) - n_val if n_val else None,
+                               "alert_ids": alerts.alert_ids,
+                               "title": f"{name} on its training data: score per time point "
+                                        f"({int(detection.above_level.sum())} of {len(detection.scores)} above "
+                                        f"the threshold, {len(alerts.table)} alerts)"}))
+    return figures
+
+
+def _log_more_plots(run_id: str, detector: BaseDetector, frame: pd.DataFrame, detection: Detection, alerts) -> None:
+    """The figures only `plots="all"` draws: the contributions, the latent space and the expected readings."""
     from seqae import plots  # matplotlib loads only where a figure is drawn: not for score or serve
 
     client = MlflowClient()
-    name = type(detector).__name__
-    history = getattr(detector, "history_", None)
-    if history is not None and history.train_loss:
-        client.log_figure(run_id, plots.loss_curves(history.train_loss, history.validation_loss,
-                                                    history.best_epoch + 1, title=f"{name}: loss per epoch"),
-                          "plots/loss_curves.png")
-    n_val = 0 if detector.validation_scores_ is None else len(detector.validation_scores_)
-    client.log_figure(run_id, plots.score_timeline(
-        detection.index, detection.scores, detection.threshold, detection.flags,
-        split_at=len(detection.scores) - n_val if n_val else None, alert_ids=alerts.alert_ids,
-        title=f"{name} on its training data: score per time point "
-              f"({int(detection.above_level.sum())} of {len(detection.scores)} above the threshold, "
-              f"{len(alerts.table)} alerts)"),
-        "plots/scores.png")
-    if not every:
-        return
     client.log_figure(run_id, plots.contribution_heatmap(detection.index, detection.contributions,
                                                          detection.feature_names),
                       "plots/sensor_contributions.png")
