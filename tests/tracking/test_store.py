@@ -27,9 +27,10 @@ from seqae.processes import Terminated
 from seqae.tracking import store
 
 FAST_FIT = ["--model", "pca", "--window-size", "4"]
-# A fit that trains until it is stopped: no early stopping, thousands of epochs.
+# A fit that trains until it is stopped: no early stopping (neither on a plateau nor on a risen
+# validation loss, which stopped an unseeded fit of this within seconds), thousands of epochs.
 LONG_FIT = ["--model", "lstm-ae", "--window-size", "8", "--hidden-size", "8", "--latent-dim", "4",
-            "--epochs", "100000", "-p", "patience=100000", "-q"]
+            "--epochs", "100000", "-p", "patience=0", "-p", "rise_patience=0", "-q"]
 
 
 @pytest.fixture(scope="module")
