@@ -87,7 +87,8 @@ def drawing(specs: Sequence[FigureSpec], folder: str | os.PathLike) -> Iterator[
     """Draw `specs` into `folder` while the block runs: in the figure process where `warm_up` started
     one, in this process when the block ends otherwise. The block's result has the files once it
     has ended; an exception out of the block stops the figure process (the next `warm_up` starts
-    another) and draws nothing."""
+    another) and draws nothing. One block at a time: another thread's waits for it, and a block
+    inside a block would wait for itself."""
     specs = list(specs)
     drawn = Drawn()
     if not specs:

@@ -200,7 +200,7 @@ def _log_fitted(client: MlflowClient, exp_id: str, run_id: str, detector: BaseDe
     log_metrics(client, run_id, _history_metrics(detector) + as_metrics(named(summary)))
     mlflow.log_params({"threshold_rule": threshold_rule(detector), "level_rule": level_rule(detector)})
     client.log_text(run_id, alerts.table.to_csv(index=False), "alerts/training_alerts.csv")
-    figures = fit_figures(detector, detection, alerts) if plots != "none" else []
+    figures = _fit_figures(detector, detection, alerts) if plots != "none" else []
     with tempfile.TemporaryDirectory(prefix="seqae-figures-") as folder:
         with drawing(figures, folder):
             if plots == "all":
@@ -268,7 +268,7 @@ def _history_metrics(detector: BaseDetector) -> list[Metric]:
     return out
 
 
-def fit_figures(detector: BaseDetector, detection: Detection, alerts) -> list[FigureSpec]:
+def _fit_figures(detector: BaseDetector, detection: Detection, alerts) -> list[FigureSpec]:
     """The figures every fit run with figures draws: the loss curves (networks) and the scores on the
     training rows with the threshold, the flags and the alerts."""
     name = type(detector).__name__
