@@ -113,7 +113,7 @@ def _running() -> subprocess.Popen | None:
     if _process is not None and _process.poll() is None:
         return _process
     _process = None
-    if available_cpus() < 2:
+    if available_cpus() < 2 or not sys.executable:  # one CPU, or an embedded Python with no interpreter to start
         return None
     bootstrap = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
                  "from seqae.figure_process import serve; serve(int(sys.argv[2]))")
