@@ -8,8 +8,8 @@ opens its run and fits on the first core (one torch thread); `drawing` hands it 
 fit is done and the command logs its model meanwhile; the PNG files are there when it is.
 
 One figure process serves every request of the process that started it, one at a time (a pickle
-each way over its stdin and stdout), and ends with it: at the end of its stdin, at this process's
-exit, or, on Linux, when the thread that started it ends, kill -9 included (PR_SET_PDEATHSIG).
+each way over its stdin and stdout), and ends with it: at this process's exit, at the end of its
+stdin, or, on Linux, when the thread that started it ends, kill -9 included (PR_SET_PDEATHSIG).
 Where there is one core, no figure process was started, or it has died or failed on a request,
 the figures are drawn in this process at the end of the `drawing` block: the same files either way.
 """
@@ -31,7 +31,6 @@ from typing import Iterator, Sequence
 from seqae.workers import available_cpus, die_with_parent
 
 FIGURES = ("loss_curves", "score_timeline", "contribution_heatmap", "latent_scatter")  # seqae.plots' figures
-EXIT_WAIT_S = 2.0  # how long this process's exit waits for the figure process to end before it kills it
 
 _lock = threading.Lock()  # one request at a time, and one process started
 _process: subprocess.Popen | None = None
@@ -160,17 +159,11 @@ def _stop(process: subprocess.Popen) -> None:
 
 @atexit.register
 def _end() -> None:
-    """At this process's exit: the figure process reads the end of its stdin and ends."""
-    process = _process
-    if process is None:
-        return
-    try:
-        process.stdin.close()
-        process.wait(EXIT_WAIT_S)
-    except (OSError, subprocess.TimeoutExpired):
-        process.kill()
-        process.wait()
-    process.stdout.close()
+    """At this process's exit, the figure process ends at once: every figure asked of it was
+    answered when its `drawing` block ended, and one still importing matplotlib (a command that
+    failed early) is not waited for."""
+    if _process is not None:
+        _stop(_process)
 
 
 def serve(parent: int) -> None:
