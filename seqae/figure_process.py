@@ -17,7 +17,6 @@ the figures are drawn in this process at the end of the `drawing` block: the sam
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import pickle
 import subprocess
@@ -28,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from seqae.workers import available_cpus, die_with_parent
+from seqae.workers import available_cpus, start_helper
 
 FIGURES = ("loss_curves", "score_timeline", "contribution_heatmap", "latent_scatter")  # seqae.plots' figures
 
@@ -112,15 +111,9 @@ def _running() -> subprocess.Popen | None:
     if _process is not None and _process.poll() is None:
         return _process
     _process = None
-    if available_cpus() < 2 or not sys.executable:  # one CPU, or an embedded Python with no interpreter to start
+    if available_cpus() < 2:
         return None
-    bootstrap = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
-                 "from seqae.figure_process import serve; serve(int(sys.argv[2]))")
-    try:
-        _process = subprocess.Popen([sys.executable, "-c", bootstrap, json.dumps(sys.path), str(os.getpid())],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    except OSError:
-        return None
+    _process = start_helper(f"{__name__}:serve")
     return _process
 
 
@@ -166,14 +159,13 @@ def _end() -> None:
         _stop(_process)
 
 
-def serve(parent: int) -> None:
-    """The figure process: bound to `parent`'s life, it imports the figures, then draws each request
-    read from stdin and answers on stdout ("ok", paths) or ("error", why) until stdin ends; then
-    the process ends at once (nothing is left to write: its interpreter's clean-up would only keep
-    the parent's exit waiting)."""
+def serve() -> None:
+    """The figure process (`seqae.workers.start_helper` runs it): it imports the figures, then draws
+    each request read from stdin and answers on stdout ("ok", paths) or ("error", why) until stdin
+    ends; then the process ends at once (nothing is left to write: its interpreter's clean-up would
+    only keep the parent's exit waiting)."""
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # a stray print cannot corrupt the answers
-    die_with_parent(parent)
     import seqae.plots  # noqa: F401  (matplotlib loads now, while the parent works)
 
     requests = sys.stdin.buffer

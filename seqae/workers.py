@@ -9,6 +9,9 @@
                      ignored, as the caller stops them; on Linux it dies with its parent
                      (PR_SET_PDEATHSIG)
     the forkserver   dies with the process that started it (it imports this module first)
+    start_helper     one long-lived process that serves its caller over pipes (seqae's figure
+                     process): started by this interpreter with the caller's import path, not
+                     forked, and, on Linux, dead with the thread that started it
     on SIGTERM       (SIGINT: KeyboardInterrupt) the caller cancels what has not started, stops
                      its workers and raises `seqae.errors.Stopped`
 
@@ -21,9 +24,12 @@ work are `seqae.devices`' (`use_threads`, `compute_threads`); a worker sets them
 from __future__ import annotations
 
 import ctypes
+import importlib
+import json
 import multiprocessing
 import os
 import signal
+import subprocess
 import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -74,6 +80,30 @@ def die_with_parent(parent_pid: int | None = None, sig: int = signal.SIGKILL) ->
     if parent_pid is not None and os.getppid() != parent_pid:  # died before the request: nothing would tell
         os.kill(os.getpid(), sig)
     return requested
+
+
+def start_helper(target: str) -> subprocess.Popen | None:
+    """Start a helper process that calls `target` ("module:function", no argument) with its stdin
+    and stdout piped to the caller (its stderr discarded); None where it cannot be started (no
+    interpreter to start, as in an embedded Python). It runs this interpreter with the caller's
+    import path and asks, before importing anything of its own, to die with the thread that
+    started it (`die_with_parent`)."""
+    if not sys.executable:
+        return None
+    bootstrap = ("import json, sys; sys.path[:] = json.loads(sys.argv[1]); "
+                 "from seqae.workers import run_helper; run_helper(int(sys.argv[2]), sys.argv[3])")
+    try:
+        return subprocess.Popen([sys.executable, "-c", bootstrap, json.dumps(sys.path), str(os.getpid()), target],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
+def run_helper(parent: int, target: str) -> None:
+    """A helper process's first act (`start_helper`): bound to `parent`'s life, then `target`."""
+    die_with_parent(parent)
+    module, _, function = target.partition(":")
+    getattr(importlib.import_module(module), function)()
 
 
 @contextmanager
