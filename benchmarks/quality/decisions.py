@@ -6,6 +6,7 @@
     python -m benchmarks.quality decisions --grid '{"burn_in": [25, 50, 100], "extreme": [2, 3]}'
     python -m benchmarks.quality decisions --grid '{"threshold_quantile": [0.99, 0.995]}'   # other thresholds
     python -m benchmarks.quality decisions --lstm-over-one-sensor --rules '{"record": 300}'  # another default
+    python -m benchmarks.quality decisions --knn-params '{"threshold_on": "all"}'  # the default's knn-window refitted
 
 For each file: `seqae fit`'s default (`autoconfig.auto_fit`, seed 0) fitted on its training rows
 (protocol.py), then its test rows scored as a feed of their own, as `seqae score test.csv` (and
@@ -45,18 +46,25 @@ TARGETS = {  # issue 25: recall, precision, false per 1,000 normal rows, normal 
 
 
 def fitted_file(set_name: str, file: protocol.DevFile, seed: int, refit: bool, networks: bool = True,
-                lstm_over_one_sensor: bool = False):
+                lstm_over_one_sensor: bool = False, knn_params: dict | None = None):
     """The default fitted on the file's training rows (cached: saved with `BaseDetector.save`); with
     `lstm_over_one_sensor`, over one sensor the nearest windows and the default's LSTM member (as
-    for several sensors), at the default's window."""
+    for several sensors), at the default's window; with `knn_params`, the default fitted again with
+    these parameters on its `knn-window` (the detector, or the ensemble's member; cached apart)."""
     from seqae import autoconfig
     from seqae.autoconfig.candidates import RECURRENT_MEMBER
     from seqae.detectors import BaseDetector
 
     suffix = ("" if networks else ".baselines") + (".lstm-one-sensor" if lstm_over_one_sensor else "")
+    if knn_params:
+        base = fitted_file(set_name, file, seed, refit, networks, lstm_over_one_sensor)
+        suffix += ".knn-" + "-".join(f"{key}={value}" for key, value in sorted(knn_params.items()))
     path = CACHE / set_name / f"{file.name.replace('/', '__')}.seed{seed}{suffix}"
     if path.exists() and not refit:
         return BaseDetector.load(path)
+    if knn_params:
+        detector = _with_knn_params(base, knn_params).fit(file.train)
+        return _cached(detector, path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         detector = autoconfig.auto_fit(file.train, random_state=seed, networks=networks).detector
@@ -67,11 +75,28 @@ def fitted_file(set_name: str, file: protocol.DevFile, seed: int, refit: bool, n
                                              {"window_size": w, "members": members})
             detector = autoconfig.auto_fit(file.train, random_state=seed, window_size=w,
                                            candidates=[candidate]).detector
+    return _cached(detector, path)
+
+
+def _cached(detector, path: Path):
     if path.exists():
         shutil.rmtree(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     detector.save(path)
     return detector
+
+
+def _with_knn_params(detector, params: dict):
+    """An unfitted copy of fitted `detector` with `params` on its `knn-window` (itself, or its member)."""
+    from sklearn.base import clone
+
+    copy = clone(detector)
+    if copy.model_type == "knn-window":
+        return copy.set_params(**params)
+    if copy.model_type == "ensemble":
+        return copy.set_params(members=[[kind, {**member, **params} if kind == "knn-window" else member]
+                                        for kind, member in copy.members])
+    raise SystemExit(f"--knn-params: the default of this file is {copy.model_type}, with no knn-window")
 
 
 def with_rules(detector, rules: dict):
@@ -119,12 +144,12 @@ def summary_line(set_name: str, counts) -> str:
 
 
 def run(sets, limit, seed, refit, variants: list[dict], verbose: bool, networks: bool = True,
-        lstm_over_one_sensor: bool = False):
+        lstm_over_one_sensor: bool = False, knn_params: dict | None = None):
     rows, lines = [], []
     for set_name in sets:
         fitted = []
         for file in protocol.load(set_name, limit):
-            fitted.append((file, fitted_file(set_name, file, seed, refit, networks, lstm_over_one_sensor)))
+            fitted.append((file, fitted_file(set_name, file, seed, refit, networks, lstm_over_one_sensor, knn_params)))
             if verbose:
                 detector = fitted[-1][1]
                 print(f"{set_name} {file.name}: {detector.model_type} w={detector.window_size}", file=sys.stderr,
@@ -160,13 +185,16 @@ def main(argv=None) -> None:
     parser.add_argument("--lstm-over-one-sensor", action="store_true",
                         help="over one sensor, the default's LSTM member beside the nearest windows (the default "
                              "keeps it for several sensors only)")
+    parser.add_argument("--knn-params", help="parameters of the default's knn-window (alone or as a member) as JSON, "
+                                             "the default fitted again with them, e.g. '{\"threshold_on\": \"all\"}'")
     parser.add_argument("-v", "--verbose", action="store_true", help="a line per file")
     common.output_options(parser, "decisions")
     args = parser.parse_args(argv)
     common.one_torch_thread()
     common.ignore_gap_warnings()
     per_file, lines = run(args.sets, args.limit, args.seed, args.refit, variants_of(args.rules, args.grid),
-                          args.verbose, networks=not args.no_networks, lstm_over_one_sensor=args.lstm_over_one_sensor)
+                          args.verbose, networks=not args.no_networks, lstm_over_one_sensor=args.lstm_over_one_sensor,
+                          knn_params=json.loads(args.knn_params) if args.knn_params else None)
     for rules, line in lines:
         print(f"{rules} {line}")
     out = Path(args.out)

@@ -55,7 +55,8 @@ SHARED_PARAMETERS = {
     "threshold_on": Param(
         "validation", OneOf(THRESHOLD_SOURCES),
         "fit the threshold on the held-out `validation` rows or `all` training rows (either way sliced "
-        "from the scores of all the training rows scored as one series)."),
+        "from the scores of all the training rows scored as one series; `knn-window` scores each training "
+        "row against the windows that share no row with it, so that every row's score is out of sample)."),
     "score_stride": Param(1, Integer(1, "window_size"),
                           "rows between scored windows (1 = every window; larger is faster)."),
     "threshold": Param(
