@@ -3,6 +3,7 @@
     python -m benchmarks.quality feedback                       # skab and nab-dev, every file
     python -m benchmarks.quality feedback --sets nab-dev --limit 6
     python -m benchmarks.quality feedback --rules '{"record": 300}'    # other alert rules (decisions --rules)
+    python -m benchmarks.quality feedback --every --tag feedback-every    # a verdict on every false alert
 
 For each file: the cached default of the decisions study (`decisions.fitted_file`: `seqae fit`'s
 default, seed 0, on the file's training rows) scores the test rows as a feed of their own
@@ -14,6 +15,12 @@ test rows are then scored again from their first row. Reported over the files wi
 the false alerts that fire after the verdict's last row, before and after it, and the labelled
 segments found, before and after (the issue's targets: the later false alerts fall by at least
 half, segment recall by at most 0.02). Writes benchmarks/results/<tag>.md and <tag>.per_file.csv.
+
+`--every`: an operator who judges every false alert as it comes. The first false alert is given a
+normal verdict, the test rows are scored again from their first row, the next false alert that
+fires after the last verdict's rows is given one, and so on until none is left: the false alerts
+the operator saw (each with its verdict) against the false alerts without feedback, and the
+segments found by the last version against the first.
 """
 
 from __future__ import annotations
@@ -66,6 +73,38 @@ def replay(detector, file: protocol.DevFile) -> dict | None:
             "threshold_ratio": effect.threshold_ratio}
 
 
+def replay_every(detector, file: protocol.DevFile, most: int = 50) -> dict | None:
+    """The file's false alerts with a normal verdict on each as it comes, against none (None: it has none)."""
+    before = detector.detect(file.test)
+    fired, true, segments = judged(before, file.labels)
+    if all(true):
+        return None
+    seen, after, detection = 0, -1, before
+    while seen < most:
+        fired_now, true_now, _ = judged(detection, file.labels)
+        nxt = next((k for k, (f, ok) in enumerate(zip(fired_now, true_now)) if not ok and f > after), None)
+        if nxt is None:
+            break
+        alert = detection.alerts[nxt]
+        rows = file.test.iloc[max(alert.start - detector.window_size + 1, 0):alert.end + 1]
+        detector.learn_normal(rows, followed_level=alert.followed_level)
+        seen, after = seen + 1, alert.end
+        detection = detector.detect(file.test)
+    fired_last, _, _ = judged(detection, file.labels)
+    return {"file": file.name, "segments": len(segments), "found_before": found(fired, segments),
+            "found_after": found(fired_last, segments), "false_without": sum(1 for ok in true if not ok),
+            "false_seen": seen}
+
+
+def summary_every(set_name: str, rows: pd.DataFrame) -> str:
+    if rows.empty:
+        return f"{set_name}: no file with a false alert"
+    n = rows.segments.sum()
+    return (f"{set_name}: {len(rows)} files with a false alert; a verdict on every false alert as it comes: "
+            f"false alerts {rows.false_without.sum()} without feedback -> {rows.false_seen.sum()} seen with it; "
+            f"segments found {rows.found_before.sum()}/{n} -> {rows.found_after.sum()}/{n} by the last version")
+
+
 def summary_line(set_name: str, rows: pd.DataFrame) -> str:
     if rows.empty:
         return f"{set_name}: no file with a false alert"
@@ -83,6 +122,8 @@ def main(argv=None) -> None:
     parser.add_argument("--seed", type=int, default=0, help="the model seed")
     parser.add_argument("--rules", help="AlertRules parameters as JSON beyond the cached model's own, e.g. "
                                         "'{\"record\": 300}' (as in the decisions study)")
+    parser.add_argument("--every", action="store_true",
+                        help="a normal verdict on every false alert as it comes, not the first alone")
     common.output_options(parser, "feedback")
     args = parser.parse_args(argv)
     common.one_torch_thread()
@@ -93,12 +134,12 @@ def main(argv=None) -> None:
         rows = []
         for file in protocol.load(set_name, args.limit):
             detector = with_rules(fitted_file(set_name, file, args.seed, refit=False), rules)
-            result = replay(detector, file)
+            result = (replay_every if args.every else replay)(detector, file)
             if result is not None:
                 rows.append({"set": set_name, **result})
         frame = pd.DataFrame(rows)
         frames.append(frame)
-        lines.append(summary_line(set_name, frame))
+        lines.append((summary_every if args.every else summary_line)(set_name, frame))
         print(lines[-1], flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
