@@ -49,7 +49,8 @@ def feedback(model_uri, alert_id, verdict, note, verdicts_path, run_id, data, re
     """Teach a model an operator's verdicts on its alerts; log the result as its next version.
 
     A normal verdict: the model (knn-window, alone or in the default ensemble) keeps the
-    alert's windows as judged normal, and a window like them opens no alert later; the scores
+    alert's windows as judged normal, and an alert that would fire on a window like them is not
+    raised later, every other decision going on as without the verdict; the scores
     stay as they were, and the threshold rises over the rows only where that is not enough. A
     fault verdict: the alert's times, note and top sensors are kept with the model. The alert's
     rows come from the newest `seqae score` or `seqae watch` run of MODEL_URI's model that raised

@@ -3,8 +3,9 @@
     alert rows (with window_size - 1 rows before them), less the move of the level their feed
       followed when it raised the alert (`Alert.followed_level`) --verdict "normal"-->
       every nearest-window detector (knn-window, alone or in an ensemble) keeps their windows as
-        windows judged normal: a feed asks, before an alert opens, whether the window ending on a
-        row is like one of them (`BaseDetector.verdict_gate`), and such a row opens none
+        windows judged normal: a feed asks, where an alert would fire, whether the window ending on
+        that row is like one of them (`BaseDetector.verdict_gate`), and such an alert fires hidden:
+        not raised, the rules going on as for the alert it would have been (`seqae.alerts.tracker`)
       --the rows not like them scored again--> where they still reach the threshold, the alert
         rules' calibration takes their scores, so the threshold sits above them
     alert rows --verdict "fault"--> a labelled example kept with the model (its times, note, top sensors)
@@ -13,7 +14,11 @@ The scores stay the model's: the verdict's windows are kept beside the window me
 it, they would lower the scores of every window near them, the live normal reference would follow
 the lower scores down, and other small departures would then reach the threshold (on nab-dev, more
 false alerts after a verdict than before; docs/benchmarks.md, "Operator feedback"). A network member
-is left as it was fitted. A verdict may not make a model blind: the threshold rises at most
+is left as it was fitted. The other decisions stay the model's too: an alert like a verdict is
+hidden, not kept from opening. Kept from opening, its rows stayed out of the normal reference that
+the alert, settling as a possible new normal, would have lifted, and the next departure of its size
+fired (on nab-dev, an operator answering every false alert saw 42 where 34 fire without feedback;
+hidden, 34). A verdict may not make a model blind: the threshold rises at most
 `extreme` times (the alert rules') unless `force`; beyond that, a model with a window memory keeps
 the windows alone (`held_back`), and one without refuses. `BaseDetector.learn_normal` and
 `BaseDetector.learn_fault` check their input and call these.

@@ -1,5 +1,6 @@
-"""A normal verdict in process (`BaseDetector.learn_normal`): windows judged normal are consulted before an
-alert opens; the scores, the normal reference and every other decision stay the model's."""
+"""A normal verdict in process (`BaseDetector.learn_normal`): windows judged normal are consulted where an
+alert would fire, and such an alert fires hidden; the scores, the normal reference and every other decision
+stay the model's."""
 
 from __future__ import annotations
 
@@ -110,7 +111,7 @@ def test_a_feed_in_pieces_and_restarted_from_its_state_decides_as_one_pass(judge
         np.testing.assert_array_equal(alert.followed_level, kept.followed_level)
 
 
-def test_a_row_judged_normal_opens_no_alert_and_stays_out_of_the_reference():
+def test_an_episode_like_a_verdict_fires_hidden_no_alert_no_flag_its_rows_out_of_the_reference():
     rules = AlertRules(min_length=2, burn_in=0, delay=0, memory=100).fit(np.linspace(0.0, 1.0, 200), 1.0)
     scores = np.r_[np.full(20, 0.5), np.full(10, 5.0), np.full(20, 0.5)]
     known = scores > 1.0  # the bump's windows are like those an operator judged normal
@@ -120,11 +121,71 @@ def test_a_row_judged_normal_opens_no_alert_and_stays_out_of_the_reference():
     step = gated.update(scores, known=known)
     assert len(plain.alerts) == 1 and gated.alerts == []
     assert step.flags.sum() == 0
+    assert (np.r_[step.alert_ids, gated.finish()] == -1).all()
     state = gated.reference.state()
     kept = state["joined"] + [value for _, value in state["waiting"]]
-    assert len(kept) == 40 and 5.0 not in kept  # the bump's rows judged normal stay out of the reference
+    assert len(kept) == 40 and 5.0 not in kept  # an alert's rows are not normal, hidden or raised
     with pytest.raises(Exception, match="known must hold one value per row"):
         rules.tracker().update(scores, known=known[:5])
+
+
+def _bump_that_settles_then_a_smaller_one() -> tuple[AlertRules, np.ndarray, np.ndarray]:
+    """A long bump (it settles: a possible new normal, whose rows lift the reference), then a smaller
+    bump that fires only where the reference was not lifted."""
+    rules = AlertRules(min_length=2, burn_in=0, delay=0, memory=100, settle=20, cooldown=5,
+                       record=0).fit(np.linspace(0.0, 1.0, 200), 1.0)
+    scores = np.r_[np.full(20, 0.5), np.full(40, 3.0), np.full(60, 0.5), np.full(10, 1.5), np.full(20, 0.5)]
+    known = np.zeros(len(scores), dtype=bool)
+    known[20:60] = True  # the long bump is like a pattern judged normal
+    return rules, scores, known
+
+
+def test_a_verdict_changes_nothing_but_the_alert_it_hides():
+    """Without the verdict the long bump's alert settles and its rows lift the reference, so the
+    smaller bump after it does not fire; hidden, the alert settles all the same, and the rest of the
+    feed is decided as without the verdict (before hidden alerts, the bump's rows were kept out of
+    the reference and the smaller bump fired: a verdict that raised a false alert)."""
+    rules, scores, known = _bump_that_settles_then_a_smaller_one()
+    plain, gated = rules.tracker(), rules.tracker()
+    plain_step, gated_step = plain.update(scores), gated.update(scores, known=known)
+    assert [a.reason for a in plain.alerts] == ["settled"] and gated.alerts == []
+    np.testing.assert_array_equal(gated_step.scores, plain_step.scores)  # the same reference throughout
+    np.testing.assert_array_equal(gated_step.flags[60:], plain_step.flags[60:])
+    assert gated_step.flags[:60].sum() == 0 and plain_step.flags[20:60].sum() > 0
+    assert gated.reference.state() == plain.reference.state()
+
+
+def test_a_hidden_alert_is_raised_at_its_first_row_like_no_verdict():
+    rules = AlertRules(min_length=2, burn_in=0, delay=0, memory=100).fit(np.linspace(0.0, 1.0, 200), 1.0)
+    scores = np.r_[np.full(20, 0.5), np.full(20, 4.0), np.full(20, 0.5)]
+    known = np.zeros(len(scores), dtype=bool)
+    known[20:30] = True  # the episode's first half is like a verdict, its second half is not
+    tracker = rules.tracker()
+    step = tracker.update(scores, known=known)
+    ids = np.r_[step.alert_ids, tracker.finish()]
+    [alert] = tracker.alerts
+    assert (alert.alert_id, alert.start, alert.fired_at, alert.hidden) == (0, 20, 30, False)
+    assert step.flags[:30].sum() == 0 and step.flags[30:40].all()  # flagged from the row it was raised at
+    assert (ids[20:40] == 0).all()  # its rows from its start, as any alert's
+
+
+def test_a_tracker_restarted_inside_a_hidden_alert_decides_as_one_pass():
+    from seqae.alerts import AlertTracker
+
+    rules, scores, known = _bump_that_settles_then_a_smaller_one()
+    whole = rules.tracker()
+    one = whole.update(scores, known=known)
+    one_ids = np.r_[one.alert_ids, whole.finish()]
+    for cut in (30, 36):  # inside the hidden alert, and (settle 20 after it fired at 21) after it settled
+        first = rules.tracker()
+        head = first.update(scores[:cut], known=known[:cut])
+        if cut == 30:
+            assert first.state()["episode"]["hidden"] is True
+        again = AlertTracker.from_state(rules, first.state())
+        tail = again.update(scores[cut:], known=known[cut:])
+        np.testing.assert_array_equal(np.r_[head.flags, tail.flags], one.flags)
+        np.testing.assert_array_equal(np.r_[head.scores, tail.scores], one.scores)
+        np.testing.assert_array_equal(np.r_[head.alert_ids, tail.alert_ids, again.finish()], one_ids)
 
 
 def test_a_verdict_raised_on_a_moved_level_stops_its_repeat_on_the_next_level(tmp_path):

@@ -9,6 +9,13 @@ A flag is a decision, not a score above the level: a row is flagged when an aler
 the operator watching the feed is told then; rows of an episode before it fires, and a lone row
 above the level, are not (their calibrated score says how high they were).
 
+An episode that would fire where its window is like one an operator judged normal (`known`, from
+the model's verdicts) fires hidden: the rules go on exactly as for the alert it would have been (its
+rows join the reference if it settles, it joins what follows within its cooldown, it is the record
+the next episodes must beat), but it is not raised, no row of it is flagged, and it has no id. It is
+raised at its first row above the level that is like no verdict, if one comes. A verdict thus
+changes nothing but the alerts it hides.
+
 Each row is decided from the rows before it alone; `update` takes the rows of a feed in chunks of
 any size (down to one) and gives the same numbers whatever the chunks (`AlertRules.apply` runs one
 tracker over a whole series). A row's alert id is settled once no later row can change it.
@@ -31,7 +38,7 @@ from seqae.errors import ConfigError, DataError
 class Alert:
     """One alert, in row positions of the feed the tracker saw (all inclusive)."""
 
-    alert_id: int  # -1 while its episode has not fired
+    alert_id: int  # -1 while its episode has not fired, or fired hidden
     start: int  # first row above the flag level
     end: int  # last row at or above the close level
     fired_at: int  # the row at which the rules raised it (live)
@@ -51,6 +58,16 @@ class Alert:
     # each sensor's followed level (readings) when the feed raised it (`seqae.detectors.feed.Feed`): what a
     # verdict on its rows compares like with like (`BaseDetector.learn_normal`); None: not known
     followed_level: np.ndarray | None = None
+    hidden: bool = False  # fired like a pattern operators judged normal: not raised (the module docstring)
+
+    @property
+    def raised(self) -> bool:
+        return self.alert_id >= 0
+
+    @property
+    def fired(self) -> bool:
+        """Fired by the rules, raised or hidden."""
+        return self.alert_id >= 0 or self.hidden
 
     @property
     def top(self) -> int | None:
@@ -117,13 +134,10 @@ class AlertTracker:
         `index`: the rows' times, kept on each alert; `on_step(k)`: called after each row `k` of
         these that could change an alert (an episode going on, a flag, an alert's close made final).
         `known` (n,) bool: the rows whose window is like one operators judged normal
-        (`BaseDetector.verdict_gate`). Such a row above the flag level neither opens nor feeds an
-        episode that has not fired, and it does not join the normal reference (the reference keeps
-        describing what the model scores, so the rest of the feed is calibrated as without the
-        verdict). It counts in the record rule as any row no alert was on at: within `record` rows, a
-        pattern no higher than the one judged normal is no news either, and an anomaly after it fires
-        once it scores higher.
-        An alert that has fired goes on by its own scores. `known` may also be a function of row
+        (`BaseDetector.verdict_gate`). An episode that would fire at such a row fires hidden (the
+        module docstring): it is not raised and flags nothing, and the rules go on as for the alert
+        it would have been, so the rest of the feed is decided as without the verdict; its first row
+        above the flag level that is not such a row raises it. `known` may also be a function of row
         positions among these (an int array) giving theirs: it is asked, once per refresh block, of
         the block's scored rows past burn-in above the flag level alone, the only rows it decides."""
         if self._finished:
@@ -178,10 +192,9 @@ class AlertTracker:
                 else:
                     self.n_scored += 1
                     above = calibrated[j] > self.level
-                    judged_normal = above and known is not None and known[j]
-                    if self._step(t, x, calibrated[j], above and not judged_normal,
-                                  None if contributions is None else contributions[j],
-                                  None if index is None else index[j], admit=not judged_normal) and on_step is not None:
+                    judged_normal = above and known is not None and bool(known[j])
+                    if self._step(t, x, calibrated[j], above, None if contributions is None else contributions[j],
+                                  None if index is None else index[j], judged_normal) and on_step is not None:
                         on_step(j)
                     flags[j] = self._alarm_row == t
                     if not flags[j]:  # an alert's rows never hide the next one
@@ -196,7 +209,7 @@ class AlertTracker:
         is dropped, an ended alert's close is made final; the alert ids of the remaining rows."""
         if not self._finished:
             episode = self._episode
-            if episode is not None and episode.alert_id < 0:
+            if episode is not None and not episode.raised:
                 self._episode = None
             if self._last_closed is not None:
                 self._close(self._last_closed, "ended")
@@ -221,32 +234,29 @@ class AlertTracker:
 
     # ---- the rules, one row at a time -----------------------------------------------------------
 
-    def _step(self, row: int, score: float, c: float, above: bool, contribution, time, admit: bool = True) -> bool:
-        """One scored row; `admit` False: a row like a pattern judged normal, kept out of the reference
-        (`update`'s `known`)."""
+    def _step(self, row: int, score: float, c: float, above: bool, contribution, time, known: bool = False) -> bool:
+        """One scored row; `known`: above the level and like a pattern judged normal (`update`)."""
         rules, reference = self.rules, self.reference
         changed = self._finalize(row)
         episode = self._episode
         if episode is not None:
-            fired = episode.alert_id >= 0
+            fired = episode.fired
             if self._on and (c >= self.close_level if fired else above):
-                self._extend(row, score, c, above, contribution, time)
+                self._extend(row, score, c, above, contribution, time, known)
                 return True
             self._on = False
             waited = row - episode.end - 1  # rows below the close level since its last row
             if above and waited <= rules.min_gap:
                 self._on = True
-                self._extend(row, score, c, above, contribution, time)
+                self._extend(row, score, c, above, contribution, time, known)
                 return True
             if waited < rules.min_gap:
-                if admit:
-                    self._quarantine.append((row, score))
+                self._quarantine.append((row, score))
                 return True
             self._end_episode()
             changed = True
         if row < self._learn_until or not above:
-            if admit:
-                reference.admit(row, score)
+            reference.admit(row, score)
             return changed
         previous = self._last_closed
         if (previous is not None and contribution is not None and previous.shares is not None
@@ -262,10 +272,10 @@ class AlertTracker:
             self._excess = 0.0
         self._quarantine = []
         self._on = True
-        self._extend(row, score, c, above, contribution, time)
+        self._extend(row, score, c, above, contribution, time, known)
         return True
 
-    def _extend(self, row: int, score: float, c: float, above: bool, contribution, time) -> None:
+    def _extend(self, row: int, score: float, c: float, above: bool, contribution, time, known: bool = False) -> None:
         episode = self._episode
         episode.end, episode.end_time = row, time
         self._quarantine.append((row, score))
@@ -277,15 +287,24 @@ class AlertTracker:
             episode.peak_severity = self.reference.severity(score)
         if contribution is not None and episode.shares is not None:
             episode.shares += np.clip(contribution, 0.0, None)
-        if (episode.alert_id < 0 and (episode.n_flagged >= self.rules.min_length or c >= self.extreme_level)
+        if (not episode.fired and (episode.n_flagged >= self.rules.min_length or c >= self.extreme_level)
                 and episode.peak_raw > self._to_beat and self._excess >= self.rules.evidence):
-            episode.alert_id = self.n_alerts
-            self.n_alerts += 1
             episode.fired_at, episode.fired_time = row, time
-            self.alerts.append(episode)
-        if episode.alert_id >= 0:
+            episode.hidden = known
+            if not known:
+                self._raise(episode)
+        elif episode.hidden and above and not known:  # no longer like what was judged normal: raised now
+            episode.hidden = False
+            episode.fired_at, episode.fired_time = row, time
+            self._raise(episode)
+        if episode.raised:
             self._alarm_row = row
         self._settle_if_lasting(row)
+
+    def _raise(self, episode: Alert) -> None:
+        episode.alert_id = self.n_alerts
+        self.n_alerts += 1
+        self.alerts.append(episode)
 
     def _settle_if_lasting(self, row: int) -> None:
         """An alert on for `settle` rows since it fired, or an episode `settle` rows old that never
@@ -295,14 +314,14 @@ class AlertTracker:
         episode, settle = self._episode, self.rules.settle
         if episode is None or not settle:
             return
-        since = row - max(self._since, episode.fired_at if episode.alert_id >= 0 else episode.start)
+        since = row - max(self._since, episode.fired_at if episode.fired else episode.start)
         if since < settle:
             return
         for earlier, score in self._quarantine:
             self.reference.admit(earlier, score)
         self._quarantine = []
         self._learn_until = row + settle + 1
-        if episode.alert_id >= 0:
+        if episode.fired:
             self._close(episode, "settled")
         self._episode, self._on = None, False
 
@@ -313,10 +332,10 @@ class AlertTracker:
         episode = self._episode
         self._episode, self._on = None, False
         for row, score in self._quarantine:
-            if episode.alert_id < 0 or row > episode.end:
+            if not episode.fired or row > episode.end:
                 self.reference.admit(row, score)
         self._quarantine = []
-        if episode.alert_id >= 0:
+        if episode.fired:
             self._last_closed = episode
             if not self.rules.cooldown:
                 self._close(episode, "ended")
@@ -340,10 +359,11 @@ class AlertTracker:
         """The first row whose alert id a later row may still change."""
         pending = self.n_rows
         episode = self._episode
-        if episode is not None:
-            pending = episode.end + 1 if episode.alert_id >= 0 else episode.start
-        if self._last_closed is not None:
-            pending = min(pending, self._last_closed.end + 1)
+        if episode is not None:  # a hidden alert may still be raised, and its rows take its id
+            pending = episode.end + 1 if episode.raised else episode.start
+        last = self._last_closed
+        if last is not None:
+            pending = min(pending, last.end + 1 if last.raised else last.start)
         return max(pending, self.n_settled)
 
     def _settle(self, upto: int) -> np.ndarray:
@@ -384,8 +404,9 @@ class AlertTracker:
             "alerts": [_alert_state(a) for a in self.alerts], "n_alerts": self.n_alerts,
             # the episode and the alert within its cooldown: an alert's id, or (an episode not fired yet) itself
             "episode": None if episode is None else (
-                episode.alert_id if episode.alert_id >= 0 else _alert_state(episode)),
-            "last_closed": None if self._last_closed is None else self._last_closed.alert_id,
+                episode.alert_id if episode.raised else _alert_state(episode)),
+            "last_closed": None if self._last_closed is None else (
+                self._last_closed.alert_id if self._last_closed.raised else _alert_state(self._last_closed)),
             "quarantine": [[row, score] for row, score in self._quarantine],
             "reference": self.reference.state(),
             "recent": self._record.state(),
@@ -408,7 +429,8 @@ class AlertTracker:
             episode, last = state["episode"], state["last_closed"]
             tracker._episode = (None if episode is None else by_id[episode] if isinstance(episode, int)
                                 else _alert_from_state(episode))
-            tracker._last_closed = None if last is None else by_id[last]
+            tracker._last_closed = (None if last is None else by_id[last] if isinstance(last, int)
+                                    else _alert_from_state(last))
             tracker._quarantine = [(int(row), float(score)) for row, score in state["quarantine"]]
             tracker._record.load_state(state.get("recent", []))
             to_beat = state.get("to_beat")
@@ -434,6 +456,8 @@ def _alert_state(alert: Alert) -> dict:
         state[key] = time_state(getattr(alert, key))
     if alert.followed_level is not None:
         state["followed_level"] = [float(v) for v in alert.followed_level]
+    if alert.hidden:
+        state["hidden"] = True
     return state
 
 
@@ -443,4 +467,5 @@ def _alert_from_state(state: dict) -> Alert:
                  int(state["peak"]), float(state["peak_score"]), float(state["peak_raw"]), float(state["peak_severity"]),
                  int(state["n_flagged"]), shares, bool(state["closed"]), str(state["reason"]),
                  *(time_from_state(state[key]) for key in _ALERT_TIMES),
-                 None if state.get("followed_level") is None else np.asarray(state["followed_level"], dtype=np.float64))
+                 None if state.get("followed_level") is None else np.asarray(state["followed_level"], dtype=np.float64),
+                 bool(state.get("hidden", False)))

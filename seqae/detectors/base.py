@@ -251,7 +251,8 @@ class BaseDetector(BaseEstimator):
     def verdict_gate(self):
         """A function of scaled windows `(batch, window, features)` giving, for each, whether it is like
         a window operators judged normal (`seqae.feedback`); None when the model keeps none. A feed
-        consults it before an alert opens (`AlertTracker.update`'s `known`); the scores stay the model's."""
+        consults it where an alert would fire, and such an alert is not raised (`AlertTracker.update`'s
+        `known`); the scores stay the model's."""
         return None
 
     @contextmanager

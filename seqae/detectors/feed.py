@@ -7,8 +7,9 @@ restart needs. What `BaseDetector.detect`, chunked scoring (`seqae score`), the 
       --the alert rules' tracker (seqae.alerts)--> calibrated scores, flags, alerts
       rows the rules judged normal --`delay` rows later--> the normal reference, and each sensor's level
     the windows of the rows scored above the flag level --like one operators judged normal?
-      (`BaseDetector.verdict_gate`)--> `known`: such a row opens no alert and stays out of the
-      reference (`AlertTracker.update`); an alert that fires keeps the level it was raised at
+      (`BaseDetector.verdict_gate`)--> `known`: an alert that would fire at such a row fires hidden, not
+      raised, the rules going on as for it (`AlertTracker.update`); an alert that fires keeps the level it
+      was raised at
 
 Normal behaviour drifts (a temperature creeps up, a machine ages): each sensor's level is the
 mean of its last `level_rows_` readings judged normal (`BaseDetector.fit` sets it to the training
