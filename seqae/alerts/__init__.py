@@ -31,6 +31,9 @@ the feed; `AlertTracker` runs them one row after another, each row from the rows
   rows and the next `settle` rows join the reference, so a lasting change stops alerting.
 - **learning**: a row joins the reference `delay` rows after it was scored, when it was not above
   1.0 and not part of an episode; at most `memory` recent rows are kept beside the calibration scores.
+- **verdicts**: an episode that would fire where its window is like one an operator judged normal
+  (`seqae.feedback`) fires hidden: not raised, no row flagged, the rules going on as for it; it is
+  raised at its first row above 1.0 that is like no verdict.
 
 The alert table (`find_alerts`, `Alerts.table`): one row per alert with start, end, duration,
 fired_at, peak time, its calibrated and raw peak score, the chance that a normal row scores that

@@ -86,10 +86,11 @@ class NearestWindowsDetector(BaseDetector):
             return super()._training_causal_elements(scaled_parts)
         elements = self._self_join_elements(scaled_parts)
         if elements is None:
-            warnings.warn(f"threshold_on='all': some training windows share rows with every other one "
-                          f"(window_size={self.window_size}, recordings of {min(len(p) for p in scaled_parts)} rows "
-                          "and more); the threshold is fitted as with threshold_on='validation'; give at least "
-                          "three windows' worth of rows per recording", stacklevel=4)
+            warnings.warn(f"threshold_on='all': in a recording of {min(len(p) for p in scaled_parts)} rows some "
+                          f"windows of {self.window_size} rows share rows with every other one, so not every "
+                          "training row can be scored out of sample; the threshold is fitted as with "
+                          "threshold_on='validation'; give recordings of about three windows' worth of rows or more",
+                          stacklevel=4)
             return super()._training_causal_elements(scaled_parts)
         return elements
 
@@ -102,7 +103,7 @@ class NearestWindowsDetector(BaseDetector):
         counts = [max(len(part) - w + 1, 0) for part in parts]
         offsets = np.cumsum([0] + [len(part) + w for part in parts[:-1]])  # recordings a window apart
         starts = np.concatenate([offset + np.arange(n) for offset, n in zip(offsets, counts)])
-        keep = np.unique(np.linspace(0, len(windows) - 1, min(len(windows), self.max_memory)).round().astype(np.int64))
+        keep = self._kept(len(windows))
         memory = windows[keep].astype(np.float32)
         norms = (memory.reshape(len(memory), -1).astype(np.float64) ** 2).sum(axis=1)
         batch = max(self.batch_quantum, (MEMORY_BATCH_VALUES // max(len(memory), 1)) // self.batch_quantum
@@ -128,9 +129,11 @@ class NearestWindowsDetector(BaseDetector):
         """The windows of the recordings `parts` kept in memory: all, or `max_memory` evenly spaced
         (no window spans two recordings)."""
         windows = window_tensor(parts, self.window_size)  # (n_windows, window, features)
-        n_windows = len(windows)
-        keep = np.unique(np.linspace(0, n_windows - 1, min(n_windows, self.max_memory)).round().astype(np.int64))
-        return windows[torch.from_numpy(keep)].numpy().astype(np.float32).copy()
+        return windows[torch.from_numpy(self._kept(len(windows)))].numpy().astype(np.float32).copy()
+
+    def _kept(self, n_windows: int) -> np.ndarray:
+        """The positions of the windows a memory keeps of `n_windows`: all, or `max_memory` evenly spaced."""
+        return np.unique(np.linspace(0, n_windows - 1, min(n_windows, self.max_memory)).round().astype(np.int64))
 
     def _window_scores(self, windows: torch.Tensor) -> np.ndarray:
         x = windows.numpy().astype(np.float32)  # (batch, window, features)
