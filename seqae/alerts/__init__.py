@@ -51,7 +51,8 @@ each row its alert's id (−1: none).
 
 from seqae.alerts.reference import NormalReference
 from seqae.alerts.rules import AlertRules
-from seqae.alerts.tracker import Alert, AlertTracker, Decisions, Step
+from seqae.alerts.alert import Alert
+from seqae.alerts.tracker import AlertTracker, Decisions, Step
 from seqae.alerts.faults import MATCH_SIMILARITY, like_fault, match_fault
 from seqae.alerts.table import (ALERT_COLUMNS, Alerts, alert_records, alert_state_events, alert_table, find_alerts,
                                 followed_levels)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from seqae.alerts.faults import like_fault
 from seqae.alerts.rules import AlertRules
-from seqae.alerts.tracker import Alert
+from seqae.alerts.alert import Alert
 from seqae.errors import DataError
 from seqae.thresholds import Threshold
 

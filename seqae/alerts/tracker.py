@@ -23,55 +23,14 @@ tracker over a whole series). A row's alert id is settled once no later row can 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
 import numpy as np
 
+from seqae.alerts.alert import Alert, alert_from_state, alert_state
 from seqae.alerts.record import Record
 from seqae.alerts.reference import REFRESH_ROWS
-from seqae.data.timestamps import time_from_state, time_state
 from seqae.errors import ConfigError, DataError
-
-
-@dataclass
-class Alert:
-    """One alert, in row positions of the feed the tracker saw (all inclusive)."""
-
-    alert_id: int  # -1 while its episode has not fired, or fired hidden
-    start: int  # first row above the flag level
-    end: int  # last row at or above the close level
-    fired_at: int  # the row at which the rules raised it (live)
-    peak: int  # the row of its highest calibrated score
-    peak_score: float  # that calibrated score (1.0 = the threshold)
-    peak_raw: float  # the model's raw score there
-    peak_severity: float  # -log10 of the chance that a normal row scores that high (against the reference then)
-    n_flagged: int  # its rows above the flag level
-    shares: np.ndarray | None  # (n_features,) sum of the positive contributions over its rows
-    closed: bool = False  # its end is final (after the cooldown, or settled); False: it may still go on
-    reason: str = ""  # once closed: "ended" (the score fell back) or "settled" (a possible new normal)
-    # the times of those rows, when the tracker was given them (`update(..., index=...)`)
-    start_time: object = None
-    end_time: object = None
-    fired_time: object = None
-    peak_time: object = None
-    # each sensor's followed level (readings) when the feed raised it (`seqae.detectors.feed.Feed`): what a
-    # verdict on its rows compares like with like (`BaseDetector.learn_normal`); None: not known
-    followed_level: np.ndarray | None = None
-    hidden: bool = False  # fired like a pattern operators judged normal: not raised (the module docstring)
-
-    @property
-    def raised(self) -> bool:
-        return self.alert_id >= 0
-
-    @property
-    def fired(self) -> bool:
-        """Fired by the rules, raised or hidden."""
-        return self.alert_id >= 0 or self.hidden
-
-    @property
-    def top(self) -> int | None:
-        return None if self.shares is None else int(np.argmax(self.shares))
 
 
 class Step(NamedTuple):
@@ -401,12 +360,12 @@ class AlertTracker:
             "n_rows": self.n_rows, "n_scored": self.n_scored, "n_settled": self.n_settled, "on": self._on,
             "since": self._since,
             "finished": self._finished, "learn_until": self._learn_until, "level": self.level,
-            "alerts": [_alert_state(a) for a in self.alerts], "n_alerts": self.n_alerts,
+            "alerts": [alert_state(a) for a in self.alerts], "n_alerts": self.n_alerts,
             # the episode and the alert within its cooldown: an alert's id, or (an episode not fired yet) itself
             "episode": None if episode is None else (
-                episode.alert_id if episode.raised else _alert_state(episode)),
+                episode.alert_id if episode.raised else alert_state(episode)),
             "last_closed": None if self._last_closed is None else (
-                self._last_closed.alert_id if self._last_closed.raised else _alert_state(self._last_closed)),
+                self._last_closed.alert_id if self._last_closed.raised else alert_state(self._last_closed)),
             "quarantine": [[row, score] for row, score in self._quarantine],
             "reference": self.reference.state(),
             "recent": self._record.state(),
@@ -419,7 +378,7 @@ class AlertTracker:
         """A tracker of `rules` that goes on from `state()`, as if it had seen the same rows."""
         try:
             tracker = cls(rules, float(state.get("level", 1.0)))
-            tracker.alerts = [_alert_from_state(a) for a in state["alerts"]]
+            tracker.alerts = [alert_from_state(a) for a in state["alerts"]]
             tracker.n_alerts = int(state["n_alerts"])
             by_id = {alert.alert_id: alert for alert in tracker.alerts}
             tracker.n_rows, tracker.n_settled = int(state["n_rows"]), int(state["n_settled"])
@@ -428,9 +387,9 @@ class AlertTracker:
             tracker._since = int(state["since"])
             episode, last = state["episode"], state["last_closed"]
             tracker._episode = (None if episode is None else by_id[episode] if isinstance(episode, int)
-                                else _alert_from_state(episode))
+                                else alert_from_state(episode))
             tracker._last_closed = (None if last is None else by_id[last] if isinstance(last, int)
-                                    else _alert_from_state(last))
+                                    else alert_from_state(last))
             tracker._quarantine = [(int(row), float(score)) for row, score in state["quarantine"]]
             tracker._record.load_state(state.get("recent", []))
             to_beat = state.get("to_beat")
@@ -440,32 +399,3 @@ class AlertTracker:
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise DataError(f"not the state of an alert tracker ({type(exc).__name__}: {exc})") from None
         return tracker
-
-
-_ALERT_TIMES = ("start_time", "end_time", "fired_time", "peak_time")
-_ALERT_FIELDS = ("alert_id", "start", "end", "fired_at", "peak", "peak_score", "peak_raw", "peak_severity", "n_flagged",
-                 "closed", "reason")
-
-
-def _alert_state(alert: Alert) -> dict:
-    state = {k: getattr(alert, k) for k in _ALERT_FIELDS}
-    for key in ("peak_score", "peak_raw", "peak_severity"):
-        state[key] = float(state[key])
-    state["shares"] = None if alert.shares is None else [float(v) for v in alert.shares]
-    for key in _ALERT_TIMES:
-        state[key] = time_state(getattr(alert, key))
-    if alert.followed_level is not None:
-        state["followed_level"] = [float(v) for v in alert.followed_level]
-    if alert.hidden:
-        state["hidden"] = True
-    return state
-
-
-def _alert_from_state(state: dict) -> Alert:
-    shares = None if state["shares"] is None else np.asarray(state["shares"], dtype=np.float64)
-    return Alert(int(state["alert_id"]), int(state["start"]), int(state["end"]), int(state["fired_at"]),
-                 int(state["peak"]), float(state["peak_score"]), float(state["peak_raw"]), float(state["peak_severity"]),
-                 int(state["n_flagged"]), shares, bool(state["closed"]), str(state["reason"]),
-                 *(time_from_state(state[key]) for key in _ALERT_TIMES),
-                 None if state.get("followed_level") is None else np.asarray(state["followed_level"], dtype=np.float64),
-                 bool(state.get("hidden", False)))
