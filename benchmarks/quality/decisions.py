@@ -57,7 +57,7 @@ def fitted_file(set_name: str, file: protocol.DevFile, seed: int, refit: bool, n
 
     suffix = ("" if networks else ".baselines") + (".lstm-one-sensor" if lstm_over_one_sensor else "")
     if knn_params:
-        base = fitted_file(set_name, file, seed, refit, networks, lstm_over_one_sensor)
+        base = fitted_file(set_name, file, seed, False, networks, lstm_over_one_sensor)  # its parameters alone
         suffix += ".knn-" + "-".join(f"{key}={value}" for key, value in sorted(knn_params.items()))
     path = CACHE / set_name / f"{file.name.replace('/', '__')}.seed{seed}{suffix}"
     if path.exists() and not refit:

@@ -37,12 +37,13 @@ class Alert:
 
     @property
     def raised(self) -> bool:
+        """Fired and raised: it has an id, the operator is told."""
         return self.alert_id >= 0
 
     @property
     def fired(self) -> bool:
         """Fired by the rules, raised or hidden."""
-        return self.alert_id >= 0 or self.hidden
+        return self.raised or self.hidden
 
     @property
     def top(self) -> int | None:

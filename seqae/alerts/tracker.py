@@ -361,11 +361,8 @@ class AlertTracker:
             "since": self._since,
             "finished": self._finished, "learn_until": self._learn_until, "level": self.level,
             "alerts": [alert_state(a) for a in self.alerts], "n_alerts": self.n_alerts,
-            # the episode and the alert within its cooldown: an alert's id, or (an episode not fired yet) itself
-            "episode": None if episode is None else (
-                episode.alert_id if episode.raised else alert_state(episode)),
-            "last_closed": None if self._last_closed is None else (
-                self._last_closed.alert_id if self._last_closed.raised else alert_state(self._last_closed)),
+            # the episode and the alert within its cooldown (`_kept_state`)
+            "episode": _kept_state(episode), "last_closed": _kept_state(self._last_closed),
             "quarantine": [[row, score] for row, score in self._quarantine],
             "reference": self.reference.state(),
             "recent": self._record.state(),
@@ -386,10 +383,7 @@ class AlertTracker:
             tracker._on, tracker._finished = bool(state["on"]), bool(state["finished"])
             tracker._since = int(state["since"])
             episode, last = state["episode"], state["last_closed"]
-            tracker._episode = (None if episode is None else by_id[episode] if isinstance(episode, int)
-                                else alert_from_state(episode))
-            tracker._last_closed = (None if last is None else by_id[last] if isinstance(last, int)
-                                    else alert_from_state(last))
+            tracker._episode, tracker._last_closed = _kept_from_state(episode, by_id), _kept_from_state(last, by_id)
             tracker._quarantine = [(int(row), float(score)) for row, score in state["quarantine"]]
             tracker._record.load_state(state.get("recent", []))
             to_beat = state.get("to_beat")
@@ -399,3 +393,18 @@ class AlertTracker:
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise DataError(f"not the state of an alert tracker ({type(exc).__name__}: {exc})") from None
         return tracker
+
+
+def _kept_state(alert: Alert | None):
+    """An alert the tracker holds beside its list: a raised one by its id (it is in `alerts`), one
+    not raised (an episode not fired yet, or a hidden alert) whole."""
+    if alert is None:
+        return None
+    return alert.alert_id if alert.raised else alert_state(alert)
+
+
+def _kept_from_state(state, by_id: dict[int, Alert]) -> Alert | None:
+    """The alert `_kept_state` gave; `by_id`: the tracker's alerts by id."""
+    if state is None:
+        return None
+    return by_id[state] if isinstance(state, int) else alert_from_state(state)

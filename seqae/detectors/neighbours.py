@@ -106,8 +106,7 @@ class NearestWindowsDetector(BaseDetector):
         keep = self._kept(len(windows))
         memory = windows[keep].astype(np.float32)
         norms = (memory.reshape(len(memory), -1).astype(np.float64) ** 2).sum(axis=1)
-        batch = max(self.batch_quantum, (MEMORY_BATCH_VALUES // max(len(memory), 1)) // self.batch_quantum
-                    * self.batch_quantum)
+        batch = self.score_batch_size()  # windows at a time, as scoring takes them
         scores = np.empty((len(windows), windows.shape[2]), dtype=np.float64)
         for first in range(0, len(windows), batch):
             x = np.ascontiguousarray(windows[first:first + batch], dtype=np.float32)
