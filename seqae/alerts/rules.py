@@ -22,6 +22,9 @@ class AlertRules(BaseEstimator):
     Args (counts in rows of the feed):
         min_gap: flagged rows separated by at most this many rows below the close level are one episode.
         min_length: flagged rows an episode needs before it fires.
+        fire_level: ... and it fires on a row whose calibrated score is at least this many times the
+            flag level (1.0: on its `min_length`-th row, however close to the level it is), so that an
+            episode dithering just over the threshold is not raised until it stands clear of it.
         hysteresis: once fired, an alert stays on while its calibrated score is at least this share
             of the flag level (0.5: half way between a typical normal score and the threshold).
         extreme: an episode fires at once on a calibrated score this many times the flag level.
@@ -52,6 +55,8 @@ class AlertRules(BaseEstimator):
         "min_length": Integer(1, message="alert min_length must be a whole number of rows >= 1, got {value!r}"),
         "hysteresis": Real(0.0, 1.0, message="alert hysteresis must be between 0 (close at a typical normal "
                                              "score) and 1 (close at the threshold), got {value!r}"),
+        "fire_level": Real(1.0, message="alert fire_level must be >= 1 (times the threshold, in calibrated "
+                                        "units; 1: fire on the min_length-th row above it), got {value!r}"),
         "extreme": Real(1.0, message="alert extreme must be >= 1 (times the threshold, in calibrated "
                                      "units), got {value!r}"),
         "cooldown": Integer(0, message="alert cooldown must be a whole number of rows >= 0, got {value!r}"),
@@ -68,13 +73,14 @@ class AlertRules(BaseEstimator):
     PARAMS = tuple(parameter_constraints)
     # rules added since models were first saved, and their value in a model saved without them: a
     # saved model decides as it did when it was fitted
-    ABSENT_MEANS = {"evidence": 0.0, "record": 0}
+    ABSENT_MEANS = {"evidence": 0.0, "record": 0, "fire_level": 1.0}
 
-    def __init__(self, min_gap: int = 5, min_length: int = 15, hysteresis: float = 0.7, extreme: float = 3.0,
-                 cooldown: int = 30, settle: int = 45, burn_in: int = 75, delay: int = 10, memory: int = 2000,
-                 evidence: float = 0.0, record: int = 300):
+    def __init__(self, min_gap: int = 5, min_length: int = 15, fire_level: float = 1.125, hysteresis: float = 0.7,
+                 extreme: float = 3.0, cooldown: int = 30, settle: int = 45, burn_in: int = 75, delay: int = 10,
+                 memory: int = 2000, evidence: float = 0.0, record: int = 300):
         self.min_gap = min_gap
         self.min_length = min_length
+        self.fire_level = fire_level
         self.hysteresis = hysteresis
         self.extreme = extreme
         self.cooldown = cooldown

@@ -1,7 +1,7 @@
 """The alert rules run over a feed, one row after another: calibrated scores, flags and alerts.
 
     raw score --the normal reference (seqae.alerts.reference)--> calibrated score c (1.0 = threshold)
-      --c > level--> rows above the level --episodes: gap, minimum length, extreme, record, evidence,
+      --c > level--> rows above the level --episodes: gap, minimum length, fire level, extreme, record, evidence,
       hysteresis, cooldown, settle--> alerts --> flags: the rows an alert is on, from the row it fired
       rows judged normal --`delay` rows later--> the reference
 
@@ -63,6 +63,7 @@ class AlertTracker:
         self.level = float(level)
         self.close_level = rules.hysteresis * self.level
         self.extreme_level = rules.extreme * self.level
+        self.fire_level = rules.fire_level * self.level
         self.reference = rules.reference()
         self.alerts: list[Alert] = []  # the alerts raised (the last `keep` of them after `forget(keep)`)
         self.n_alerts = 0  # alerts raised so far: the next one's id
@@ -247,7 +248,7 @@ class AlertTracker:
         if contribution is not None and episode.shares is not None:
             episode.shares += np.clip(contribution, 0.0, None)
         if (not episode.fired and (episode.n_flagged >= self.rules.min_length or c >= self.extreme_level)
-                and episode.peak_raw > self._to_beat and self._excess >= self.rules.evidence):
+                and c >= self.fire_level and episode.peak_raw > self._to_beat and self._excess >= self.rules.evidence):
             episode.fired_at, episode.fired_time = row, time
             episode.hidden = known
             if not known:

@@ -43,6 +43,10 @@ H, L, M = 2.0, 0.0, 0.7  # above the threshold, normal, between the close level 
     ({"min_gap": 2}, [L, H, L, H, L, L, H, L], [(1, 6, 1)]),
     # minimum length: short episodes are dropped, a long one fires on its min_length-th row
     ({"min_length": 3}, [H, H, L, H, H, H, H, L, H], [(3, 6, 5)]),
+    # fire level: a long enough episode fires on its first row that stands that far above the threshold
+    ({"min_length": 2, "fire_level": 1.5}, [L, 1.2, 1.2, 1.2, 1.6, L], [(1, 4, 4)]),
+    ({"min_length": 2, "fire_level": 1.0}, [L, 1.2, 1.2, 1.2, 1.6, L], [(1, 4, 2)]),
+    ({"min_length": 2, "fire_level": 1.5}, [L, 1.2, 1.2, 1.2, L, L], []),  # it never stood clear of it
     # ... unless a score is extreme: it fires at once
     ({"min_length": 3, "extreme": 3.0}, [H, L, L, 5.0, L, H, H, H], [(3, 3, 3), (5, 7, 7)]),
     # the flags on either side of a gap count towards the length, the gap rows do not
@@ -186,11 +190,21 @@ def test_rules_save_and_load_as_json_and_give_the_same_alerts():
         AlertRules.from_dict({"params": {}, "fitted": {"center": 0.0, "open_level": 1.0}})
 
 
+def test_rules_saved_before_a_rule_existed_decide_without_it():
+    saved = AlertRules().fit(CALIBRATION, 1.0).to_dict()
+    for added in AlertRules.ABSENT_MEANS:
+        del saved["params"][added]
+    again = AlertRules.from_dict(saved).get_params()
+    assert {name: again[name] for name in AlertRules.ABSENT_MEANS} == {"evidence": 0.0, "record": 0, "fire_level": 1.0}
+    assert AlertRules().get_params()["fire_level"] > 1.0  # what a model fitted now decides with
+
+
 @pytest.mark.parametrize("params, message", [
     ({"min_gap": -1}, "min_gap must be a whole number of rows >= 0"),
     ({"min_length": 0}, "min_length must be a whole number of rows >= 1"),
     ({"hysteresis": 1.5}, "hysteresis must be between 0"),
     ({"extreme": 0.5}, "extreme must be >= 1"),
+    ({"fire_level": 0.9}, "fire_level must be >= 1"),
     ({"settle": -1}, "settle must be a whole number of rows >= 0"),
     ({"memory": 1.5}, "memory must be a whole number of scores >= 0"),
 ])
