@@ -21,6 +21,7 @@ STUDIES = {
     "synthetic-set": "synthetic_set",
     "recurrent": "recurrent",
     "decisions": "decisions",
+    "firing": "firing",
     "feedback": "feedback",
     "fault-match": "fault_match",
     "state-alerts": "state_alerts",
