@@ -2,6 +2,7 @@
 
     python -m benchmarks.quality firing                        # skab, nab-dev, telemetry-dev (the cached defaults)
     python -m benchmarks.quality firing --sets nab-dev --levels 1 1.5 2 3
+    python -m benchmarks.quality firing --rules '{"fire_level": 1.0}'   # other alert rules (decisions.py)
 
 The decisions study (`decisions.py`) measures the defaults' alerts where they fire. This one asks
 whether any rule that only raises the bar could keep the anomalies and drop the false alerts: for
@@ -21,6 +22,7 @@ missing). Writes benchmarks/results/<tag>.md and <tag>.per_alert.csv.
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -37,12 +39,18 @@ FEATURES = {  # column -> what it is, in the written table
 LEVELS = (1.0, 1.2, 1.5, 2.0, 3.0, 5.0)
 
 
-def alerts_of(set_name: str, file: protocol.DevFile, detector) -> pd.DataFrame:
-    """One row per alert of the file's test rows (a feed of their own): where it fired, its features,
-    and whether it fired inside a labelled segment's reach (`true`)."""
+def alerts_of(set_name: str, file: protocol.DevFile, detector, rules: dict) -> pd.DataFrame:
+    """One row per alert of the file's test rows (a feed of their own, under alert rules `rules`
+    beyond the model's own): where it fired, its features, and whether it fired inside a labelled
+    segment's reach (`true`)."""
     from seqae import metrics
 
-    detection = detector.detect(file.test)
+    fitted, level_rows = detector.alert_rules_, detector.level_rows_
+    decisions.with_rules(detector, rules)
+    try:
+        detection = detector.detect(file.test)
+    finally:
+        detector.alert_rules_, detector.level_rows_ = fitted, level_rows
     scores = np.nan_to_num(detection.scores, nan=0.0)
     rows = []
     for alert in detection.alerts:
@@ -94,21 +102,24 @@ def main(argv=None) -> None:
     parser = common.parser(__name__, __doc__)
     common.dev_set_options(parser, decisions.SETS)
     parser.add_argument("--seed", type=int, default=0, help="the model seed (of the cached defaults)")
+    parser.add_argument("--rules", default="{}", help="AlertRules parameters as JSON (as in the decisions study)")
     parser.add_argument("--levels", nargs="+", type=float, default=list(LEVELS),
                         help="the bars, in calibrated units (default: %(default)s)")
     common.output_options(parser, "firing")
     args = parser.parse_args(argv)
     common.ignore_gap_warnings()
     out = [f"# {__doc__.strip().splitlines()[0]}", "",
-           f"`python -m benchmarks.quality firing --sets {' '.join(args.sets)}`: the defaults (seed {args.seed}), "
-           "each test file a feed of its own.", ""]
+           f"`python -m benchmarks.quality firing --sets {' '.join(args.sets)} --rules '{args.rules}'`: the defaults "
+           f"(seed {args.seed}), each test file a feed of its own.", ""]
+    rules = json.loads(args.rules)
     tables = []
     for set_name in args.sets:
         files = list(protocol.load(set_name, args.limit))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            alerts = pd.concat([alerts_of(set_name, file, decisions.fitted_file(set_name, file, args.seed, False))
-                                for file in files], ignore_index=True).astype({"true": bool})
+            models = [decisions.fitted_file(set_name, file, args.seed, False) for file in files]
+            alerts = pd.concat([alerts_of(set_name, file, model, rules) for file, model in zip(files, models)],
+                               ignore_index=True).astype({"true": bool})
         tables.append(alerts)
         out += [f"## {set_name} ({len(files)} files)", "", *quantiles(alerts), "",
                 *frontier(files, alerts, args.levels), ""]
