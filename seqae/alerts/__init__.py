@@ -16,8 +16,9 @@ the feed; `AlertTracker` runs them one row after another, each row from the rows
 - **episode**: rows whose calibrated score is above 1.0, closer than `min_gap` rows, are one episode;
   it fires (an alert opens, `fired_at`) once it has `min_length` rows above 1.0, on a row that
   stands `fire_level` times the threshold or more (an episode dithering just over 1.0 waits), or at
-  once on a score `extreme` times the threshold. Once fired it stays on while the score is at least `hysteresis` (a
-  score dithering around the threshold is one alert), and ends `min_gap` rows after its last row there.
+  once on a score `extreme` times the threshold. Once fired it stays on while the score is at least
+  `hysteresis` (a score dithering around the threshold is one alert), and ends `min_gap` rows after
+  its last row there.
 - **record**: an episode fires only when its score beats every score of the `record` rows scored
   before it began (the rows an alert was on at left out, so an alert never hides the next one): a
   pattern no worse than what the feed showed lately without alerting is not news. `evidence`

@@ -1,8 +1,8 @@
 """The alert rules run over a feed, one row after another: calibrated scores, flags and alerts.
 
     raw score --the normal reference (seqae.alerts.reference)--> calibrated score c (1.0 = threshold)
-      --c > level--> rows above the level --episodes: gap, minimum length, fire level, extreme, record, evidence,
-      hysteresis, cooldown, settle--> alerts --> flags: the rows an alert is on, from the row it fired
+      --c > level--> rows above the level --episodes: gap, minimum length, fire level, extreme, record,
+      evidence, hysteresis, cooldown, settle--> alerts --> flags: the rows an alert is on, from the row it fired
       rows judged normal --`delay` rows later--> the reference
 
 A flag is a decision, not a score above the level: a row is flagged when an alert is on at it, as
