@@ -116,17 +116,24 @@ def with_rules(detector, rules: dict):
     return detector
 
 
-def decide(detector, file: protocol.DevFile, rules: dict):
-    """The alert counts of the file's test rows, a feed of their own, under alert rules `rules`
-    (AlertRules parameters beyond the defaults) calibrated as the model's own were."""
-    from seqae import metrics
-
+def detected(detector, file: protocol.DevFile, rules: dict):
+    """The decisions (`Detection`) of the file's test rows, a feed of their own, under alert rules
+    `rules` (AlertRules parameters beyond the model's own) calibrated as the model's own were; the
+    model keeps its own rules."""
     fitted, level_rows = detector.alert_rules_, detector.level_rows_
     with_rules(detector, rules)
     try:
-        detection = detector.detect(file.test)
+        return detector.detect(file.test)
     finally:
         detector.alert_rules_, detector.level_rows_ = fitted, level_rows
+
+
+def decide(detector, file: protocol.DevFile, rules: dict):
+    """The alert counts of the file's test rows, a feed of their own, under alert rules `rules`
+    (AlertRules parameters beyond the model's own) calibrated as the model's own were."""
+    from seqae import metrics
+
+    detection = detected(detector, file, rules)
     spans = [(a.start, a.end) for a in detection.alerts]
     fired = [a.fired_at for a in detection.alerts]
     return metrics.alert_counts(file.labels, spans, fired_at=fired, index=file.test.index, flags=detection.flags)

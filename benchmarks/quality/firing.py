@@ -45,12 +45,7 @@ def alerts_of(set_name: str, file: protocol.DevFile, detector, rules: dict) -> p
     segment's reach (`true`)."""
     from seqae import metrics
 
-    fitted, level_rows = detector.alert_rules_, detector.level_rows_
-    decisions.with_rules(detector, rules)
-    try:
-        detection = detector.detect(file.test)
-    finally:
-        detector.alert_rules_, detector.level_rows_ = fitted, level_rows
+    detection = decisions.detected(detector, file, rules)
     scores = np.nan_to_num(detection.scores, nan=0.0)
     rows = []
     for alert in detection.alerts:
