@@ -14,7 +14,9 @@ reached it are kept and counted again as the decisions study counts (`seqae.metr
 anomaly recall, alert precision, false alerts per 1,000 normal rows. Keeping a subset of the fired
 alerts is what any stricter firing rule can at best do to them (a rule that waits longer finds no
 anomaly the defaults miss); where the features of true and false alerts overlap, no bar separates
-them, and what is left is the score's own ranking, not the decision layer.
+them, and what is left is the score's own ranking, not the decision layer. The other way round,
+the labelled anomalies no alert found, with the highest calibrated score inside their reach: one
+that never reaches 1.0 is beyond any looser rule too.
 
 Uses the models cached by the decisions study (`benchmarks/out/decisions/`, fitted there when
 missing). Writes benchmarks/results/<tag>.md and <tag>.per_alert.csv.
@@ -39,23 +41,34 @@ FEATURES = {  # column -> what it is, in the written table
 LEVELS = (1.0, 1.2, 1.5, 2.0, 3.0, 5.0)
 
 
-def alerts_of(set_name: str, file: protocol.DevFile, detector, rules: dict) -> pd.DataFrame:
-    """One row per alert of the file's test rows (a feed of their own, under alert rules `rules`
-    beyond the model's own): where it fired, its features, and whether it fired inside a labelled
-    segment's reach (`true`)."""
+def decided(set_name: str, file: protocol.DevFile, detector, rules: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The file's test rows decided as a feed of their own (under alert rules `rules` beyond the
+    model's own): one row per alert (where it fired, its features, and whether it fired inside a
+    labelled segment's reach: `true`), and one per labelled segment no alert found, with the highest
+    calibrated score inside its reach (below 1.0: no rule on these scores could have found it)."""
     from seqae import metrics
+    from seqae.intervals import flags_to_intervals
 
     detection = decisions.detected(detector, file, rules)
-    scores = np.nan_to_num(detection.scores, nan=0.0)
-    rows = []
+    scores = np.nan_to_num(detection.scores, nan=-np.inf)
+    alerts = []
     for alert in detection.alerts:
         counts = metrics.alert_counts(file.labels, [(alert.start, alert.end)], fired_at=[alert.fired_at])
         episode = scores[alert.start:alert.fired_at + 1]
-        rows.append({"set": set_name, "file": file.name, "start": alert.start, "fired_at": alert.fired_at,
-                     "end": alert.end, "true": counts.n_true_alerts == 1, "reason": alert.reason,
-                     "at_fire": float(scores[alert.fired_at]), "mean_to_fire": float(episode.mean()),
-                     "peak": float(alert.peak_score)})
-    return pd.DataFrame(rows, columns=["set", "file", "start", "fired_at", "end", "true", "reason", *FEATURES])
+        alerts.append({"set": set_name, "file": file.name, "start": alert.start, "fired_at": alert.fired_at,
+                       "end": alert.end, "true": counts.n_true_alerts == 1, "reason": alert.reason,
+                       "at_fire": float(scores[alert.fired_at]), "mean_to_fire": float(episode.mean()),
+                       "peak": float(alert.peak_score)})
+    fired = np.array([alert.fired_at for alert in detection.alerts], dtype=np.int64)
+    missed = []
+    for first, last in flags_to_intervals(np.asarray(file.labels)):
+        spill = int(np.ceil(metrics.ALERT_TOLERANCE_SHARE * (last - first + 1)))
+        reach = last + max(metrics.ALERT_TOLERANCE_ROWS, spill)
+        if not ((fired >= first) & (fired <= reach)).any():
+            missed.append({"set": set_name, "file": file.name, "start": first, "end": last,
+                           "highest": float(scores[first:reach + 1].max())})
+    return (pd.DataFrame(alerts, columns=["set", "file", "start", "fired_at", "end", "true", "reason", *FEATURES]),
+            pd.DataFrame(missed, columns=["set", "file", "start", "end", "highest"]))
 
 
 def kept_counts(files: list, alerts: pd.DataFrame, feature: str, level: float):
@@ -93,6 +106,16 @@ def frontier(files: list, alerts: pd.DataFrame, levels) -> list[str]:
     return lines
 
 
+def missed_line(missed: pd.DataFrame) -> str:
+    """What a looser rule could find: the anomalies no alert found, and how many never reached 1.0."""
+    below = missed[missed.highest < 1.0]
+    line = f"Anomalies no alert found: {len(missed)}, {len(below)} of them never reaching the threshold live"
+    if len(below):
+        line += (f" (their highest calibrated score {below.highest.min():.3f} to {below.highest.max():.3f}): no rule "
+                 "on these scores finds those")
+    return line + "."
+
+
 def main(argv=None) -> None:
     parser = common.parser(__name__, __doc__)
     common.dev_set_options(parser, decisions.SETS)
@@ -113,11 +136,12 @@ def main(argv=None) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             models = [decisions.fitted_file(set_name, file, args.seed, False) for file in files]
-            alerts = pd.concat([alerts_of(set_name, file, model, rules) for file, model in zip(files, models)],
-                               ignore_index=True).astype({"true": bool})
+            both = [decided(set_name, file, model, rules) for file, model in zip(files, models)]
+        alerts = pd.concat([pair[0] for pair in both], ignore_index=True).astype({"true": bool})
+        missed = pd.concat([pair[1] for pair in both], ignore_index=True)
         tables.append(alerts)
         out += [f"## {set_name} ({len(files)} files)", "", *quantiles(alerts), "",
-                *frontier(files, alerts, args.levels), ""]
+                *frontier(files, alerts, args.levels), "", missed_line(missed), ""]
     text = "\n".join(out)
     print(text)
     folder = Path(args.out)
