@@ -10,7 +10,11 @@ the recorded one did.
 command cleans up on Ctrl-C (temporary files, an MLflow run ended as KILLED) it cleans up on
 `kill` too. Python drops an exception raised while the garbage collector runs an object's
 `__del__`, so a SIGTERM landing there is also recorded, and `exit_if_stopped` raises it again at the
-next place that asks (each training epoch, the end of a tracked run).
+next place that asks (each training epoch, the end of a tracked run). A SIGTERM landing while the
+MLflow store is being read or written (SQLAlchemy, sqlite3 or MLflow's store on the stack) is raised
+as soon as that call has returned (`STORE_CODE`): an exit raised inside it could leave the store's
+SQLite transaction open in this process, and the run could then never be ended KILLED (the clean-up's
+UPDATE waits on that transaction's lock).
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ from dataclasses import dataclass
 from typing import Iterator
 
 START_TOLERANCE_S = 2.0  # the boot time /proc reports moves with clock adjustments
+# code a SIGTERM does not interrupt (a folder of its file's path), and how often it looks whether
+# the main thread has left it
+STORE_CODE = tuple(os.sep + os.path.join(*parts) + os.sep for parts in (("sqlalchemy",), ("sqlite3",),
+                                                                        ("mlflow", "store")))
+RECHECK_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -88,8 +97,9 @@ def exit_if_stopped() -> None:
 @contextmanager
 def sigterm_exits() -> Iterator[None]:
     """While the block runs, SIGTERM raises `Terminated` (exit status 143, 128 + SIGTERM's number) in
-    the main thread; a second SIGTERM during the clean-up ends the process at once. Elsewhere than
-    in the main thread (where Python cannot set signal handlers) the block runs unchanged."""
+    the main thread, or once the main thread has left the store's code if it landed there
+    (`in_store`); a second SIGTERM during the clean-up ends the process at once. Elsewhere than in
+    the main thread (where Python cannot set signal handlers) the block runs unchanged."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -98,18 +108,42 @@ def sigterm_exits() -> Iterator[None]:
         global _stopped_by
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _stopped_by = signum
-        raise Terminated(128 + signum)
+        raise_out_of_store(frame)
+
+    def raise_out_of_store(frame):
+        if _stopped_by is None:  # the block has ended meanwhile
+            return
+        if can_defer and in_store(frame):  # look again in a moment
+            if not deferred:
+                deferred.append(signal.signal(signal.SIGALRM, lambda _signum, later: raise_out_of_store(later)))
+            signal.setitimer(signal.ITIMER_REAL, RECHECK_S)
+            return
+        raise Terminated(128 + _stopped_by)
 
     def drop_quietly(unraisable):  # the Terminated Python dropped is raised again, not a bug to show
         if not isinstance(unraisable.exc_value, Terminated):
             unraisable_hook(unraisable)
 
     global _stopped_by
+    can_defer = hasattr(signal, "setitimer")  # not on Windows: raised where it lands
+    deferred = []  # once a stop was deferred: the SIGALRM handler it replaced
     previous, unraisable_hook = signal.signal(signal.SIGTERM, terminate), sys.unraisablehook
     sys.unraisablehook = drop_quietly
     try:
         yield
     finally:
+        if deferred:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, deferred[0])
         signal.signal(signal.SIGTERM, previous)
         sys.unraisablehook = unraisable_hook
         _stopped_by = None
+
+
+def in_store(frame) -> bool:
+    """Whether `frame` or a frame that called it runs the MLflow store's code (`STORE_CODE`)."""
+    while frame is not None:
+        if any(part in frame.f_code.co_filename for part in STORE_CODE):
+            return True
+        frame = frame.f_back
+    return False

@@ -216,6 +216,29 @@ def test_a_sigterm_that_python_dropped_still_ends_the_run_killed(tmp_path, monke
     assert shown == []
 
 
+# A call into the store's code (its file in a folder named like SQLAlchemy's): a SIGTERM lands in it.
+STORE_CALL = """
+def store_call(done):
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(0.2)  # the SIGTERM lands here, inside the store's code
+    done.append(True)
+"""
+
+
+def test_a_sigterm_inside_the_stores_code_is_raised_once_the_call_has_returned(tmp_path):
+    namespace = {"os": os, "signal": signal, "time": time}
+    exec(compile(STORE_CALL, str(tmp_path / "site-packages" / "sqlalchemy" / "engine.py"), "exec"), namespace)
+    done, after = [], []
+    with pytest.raises(Terminated) as stopped:
+        with processes.sigterm_exits():
+            namespace["store_call"](done)
+            after.append(done[:])  # the call ran to its end; the stop comes once it has returned
+            time.sleep(5)
+    assert stopped.value.code == 128 + signal.SIGTERM
+    assert after == [[True]]
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL  # what the block found, back
+
+
 @pytest.mark.parametrize("clock_moved", [False, True], ids=["", "clock-moved"])
 def test_a_stop_before_mlflow_hands_the_new_run_back_ends_that_run_killed(tmp_path, monkeypatch, clock_moved):
     monkeypatch.chdir(tmp_path)
