@@ -47,26 +47,22 @@ def decided(set_name: str, file: protocol.DevFile, detector, rules: dict) -> tup
     labelled segment's reach: `true`), and one per labelled segment no alert found, with the highest
     calibrated score inside its reach (below 1.0: no rule on these scores could have found it)."""
     from seqae import metrics
-    from seqae.intervals import flags_to_intervals
 
     detection = decisions.detected(detector, file, rules)
     scores = np.nan_to_num(detection.scores, nan=-np.inf)
+    segments, reach = metrics.segment_reach(file.labels)
+    fired = np.array([alert.fired_at for alert in detection.alerts], dtype=np.int64)
+    counted = (fired[:, None] >= segments[:, 0]) & (fired[:, None] <= reach)  # (alerts, segments)
     alerts = []
-    for alert in detection.alerts:
-        counts = metrics.alert_counts(file.labels, [(alert.start, alert.end)], fired_at=[alert.fired_at])
+    for alert, true in zip(detection.alerts, counted.any(axis=1)):
         episode = scores[alert.start:alert.fired_at + 1]
         alerts.append({"set": set_name, "file": file.name, "start": alert.start, "fired_at": alert.fired_at,
-                       "end": alert.end, "true": counts.n_true_alerts == 1, "reason": alert.reason,
+                       "end": alert.end, "true": bool(true), "reason": alert.reason,
                        "at_fire": float(scores[alert.fired_at]), "mean_to_fire": float(episode.mean()),
                        "peak": float(alert.peak_score)})
-    fired = np.array([alert.fired_at for alert in detection.alerts], dtype=np.int64)
-    missed = []
-    for first, last in flags_to_intervals(np.asarray(file.labels)):
-        spill = int(np.ceil(metrics.ALERT_TOLERANCE_SHARE * (last - first + 1)))
-        reach = last + max(metrics.ALERT_TOLERANCE_ROWS, spill)
-        if not ((fired >= first) & (fired <= reach)).any():
-            missed.append({"set": set_name, "file": file.name, "start": first, "end": last,
-                           "highest": float(scores[first:reach + 1].max())})
+    missed = [{"set": set_name, "file": file.name, "start": first, "end": last,
+               "highest": float(scores[first:last_counted + 1].max())}
+              for (first, last), last_counted, found in zip(segments, reach, counted.any(axis=0)) if not found]
     return (pd.DataFrame(alerts, columns=["set", "file", "start", "fired_at", "end", "true", "reason", *FEATURES]),
             pd.DataFrame(missed, columns=["set", "file", "start", "end", "highest"]))
 

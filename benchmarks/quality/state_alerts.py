@@ -49,16 +49,10 @@ def found_segments(labels: np.ndarray, fired: list[int]) -> np.ndarray:
     """Per labelled segment, whether an alert fired inside it or within the tolerance after it
     (`seqae.metrics.alert_counts`' definition)."""
     from seqae import metrics
-    from seqae.intervals import flags_to_intervals
 
-    segments = np.asarray(flags_to_intervals(labels), dtype=np.int64).reshape(-1, 2)
+    segments, reach = metrics.segment_reach(labels)
     fired = np.asarray(fired, dtype=np.int64)
-    found = np.zeros(len(segments), dtype=bool)
-    for k, (first, last) in enumerate(segments):
-        tolerance = max(metrics.ALERT_TOLERANCE_ROWS, int(np.ceil(metrics.ALERT_TOLERANCE_SHARE * (last - first + 1))))
-        reach = last + tolerance
-        found[k] = bool(((fired >= first) & (fired <= reach)).any())
-    return found
+    return ((fired[:, None] >= segments[:, 0]) & (fired[:, None] <= reach)).any(axis=0)
 
 
 KINDS = {  # which events open an alert: all of them, or one kind (`seqae.data.states.StateBook` writes them so)

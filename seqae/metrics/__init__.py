@@ -49,7 +49,7 @@ from seqae.metrics.points import (ConfusionCounts, auc_pr, auc_roc, confusion_co
 from seqae.metrics.ranges import (VUS_MAX_BUFFER, VUS_N_THRESHOLDS, EventCounts, detection_delays, event_counts,
                                   event_f1, vus_pr, vus_roc)
 from seqae.metrics.alerts import (ALERT_METRIC_KEYS, ALERT_TOLERANCE_ROWS, ALERT_TOLERANCE_SHARE, AlertCounts,
-                                  alert_counts)
+                                  alert_counts, segment_reach)
 from seqae.metrics.nab import PROFILES as NAB_PROFILES, NabCounts, nab_counts
 from seqae.metrics.summary import (MEAN_KEYS, METRIC_KEYS, POOLED_EVENT_KEYS, POOLED_KEYS, evaluate, evaluate_decisions,
                                    pooled, pooled_decisions)
@@ -61,5 +61,5 @@ __all__ = [
     "alert_counts", "auc_pr", "auc_roc", "check_binary", "check_scores", "confusion_counts", "detection_delays",
     "evaluate", "evaluate_decisions", "event_counts", "event_f1", "f1_score", "false_alarm_rate", "missed_alarm_rate", "pooled",
     "pooled_decisions",
-    "precision", "recall", "vus_pr", "vus_roc",
+    "precision", "recall", "segment_reach", "vus_pr", "vus_roc",
 ]

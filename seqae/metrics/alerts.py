@@ -149,9 +149,7 @@ def alert_counts(y_true, alerts, *, fired_at=None, index=None, flags=None, toler
     fired = np.asarray(spans[:, 0] if fired_at is None else fired_at, dtype=np.int64).reshape(-1)
     if fired.size != len(spans):
         raise DataError(f"fired_at has {fired.size} values for {len(spans)} alerts; give one per alert")
-    segments = np.asarray(flags_to_intervals(y_true), dtype=np.int64).reshape(-1, 2)
-    lengths = segments[:, 1] - segments[:, 0] + 1
-    reach = segments[:, 1] + np.maximum(tolerance_rows, np.ceil(tolerance_share * lengths)).astype(np.int64)
+    segments, reach = segment_reach(y_true, tolerance_rows, tolerance_share)
     near = np.zeros(y_true.size, dtype=bool)  # inside a segment or its tolerance
     true_alert = np.zeros(len(spans), dtype=bool)
     delays = []
@@ -178,6 +176,20 @@ def alert_counts(y_true, alerts, *, fired_at=None, index=None, flags=None, toler
     return AlertCounts(len(segments), len(delays), len(spans), int(true_alert.sum()), n_normal,
                        int(inside.sum()), int((inside & ~near).sum()), tuple(delays), normal_days, nab.raw,
                        nab.n_windows, flagged)
+
+
+def segment_reach(y_true, tolerance_rows: int = ALERT_TOLERANCE_ROWS,
+                  tolerance_share: float = ALERT_TOLERANCE_SHARE) -> tuple[np.ndarray, np.ndarray]:
+    """The labelled segments of `y_true` (0/1 per row) as (first, last) rows, shape (n, 2), and the
+    last row at which an alert that fires counts for each (its end plus the tolerance).
+
+    >>> segments, reach = segment_reach([0, 1, 1, 0, 0], tolerance_rows=1)
+    >>> segments.tolist(), reach.tolist()
+    ([[1, 2]], [3])
+    """
+    segments = np.asarray(flags_to_intervals(check_binary(y_true, "y_true")), dtype=np.int64).reshape(-1, 2)
+    lengths = segments[:, 1] - segments[:, 0] + 1
+    return segments, segments[:, 1] + np.maximum(tolerance_rows, np.ceil(tolerance_share * lengths)).astype(np.int64)
 
 
 def _alert_spans(alerts, n_rows: int) -> np.ndarray:
